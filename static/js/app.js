@@ -1,0 +1,61 @@
+// VRU Tracker's only script besides HTMX. Loaded from our own origin: the Content-Security-Policy allows no inline script.
+(function () {
+  "use strict";
+  document.documentElement.classList.add("js");
+
+  function configure() {
+    if (!window.htmx) return;
+    // No eval, no inline script from responses, no injected <style>: all blocked by our CSP anyway.
+    htmx.config.allowEval = false;
+    htmx.config.allowScriptTags = false;
+    htmx.config.includeIndicatorStyles = false;
+    htmx.config.historyCacheSize = 0; // always fetch the page on back/forward: data changes under us
+    // Swap 422 (a form with errors) and 409 (an edit conflict) so the user sees the messages; other errors are shown below.
+    htmx.config.responseHandling = [
+      { code: "204", swap: false },
+      { code: "[23]..", swap: true },
+      { code: "422", swap: true },
+      { code: "409", swap: true },
+      { code: "[45]..", swap: false, error: true },
+    ];
+  }
+
+  // Move focus to an error summary (or anything marked data-autofocus) that a swap or a page load brought in.
+  function focusNew(root) {
+    var target = (root || document).querySelector("[data-autofocus]");
+    if (target) { target.focus(); }
+  }
+
+  // A server error on an HTMX request: tell the user in the live region instead of failing silently.
+  function showError(evt) {
+    var region = document.getElementById("htmx-error");
+    if (!region) {
+      region = document.createElement("div");
+      region.id = "htmx-error";
+      region.className = "flash flash--error";
+      region.setAttribute("role", "alert");
+      var main = document.getElementById("main");
+      if (main) main.insertBefore(region, main.firstChild);
+    }
+    var status = evt.detail.xhr ? evt.detail.xhr.status : 0;
+    region.textContent = status === 403 ? "You do not have permission to do that." :
+      status === 0 ? "The server could not be reached. Check your connection and try again." :
+      "Something went wrong (" + status + "). Nothing was saved. Reload the page and try again.";
+  }
+
+  // Confirm destructive actions marked data-confirm (hx-confirm needs no eval either, but forms without HTMX use this).
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target;
+    var message = form.getAttribute && form.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) { evt.preventDefault(); }
+  }, true);
+
+  document.addEventListener("DOMContentLoaded", function () {
+    configure();
+    focusNew(document);
+    document.body.addEventListener("htmx:afterSwap", function (evt) { focusNew(evt.detail.target); });
+    document.body.addEventListener("htmx:responseError", showError);
+    document.body.addEventListener("htmx:sendError", showError);
+  });
+  configure();
+})();

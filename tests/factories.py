@@ -1,0 +1,121 @@
+"""Factories for test data: each makes a valid record in one line, with everything it needs made too.
+
+``make.commission()`` makes a provider, strand, funding year, stream, category and budget line as needed;
+pass any field to override it. Records are added and flushed, not committed.
+"""
+from __future__ import annotations
+
+import itertools
+from datetime import date
+
+from werkzeug.security import generate_password_hash
+
+from tracker.models import (
+    Allocation, AuditEvent, BudgetLine, Category, Commission, FundingStream, FundingYear, ImportBatch,
+    LedgerTransaction, Milestone, Provider, Strand, User,
+)
+from tracker.periods import label_for, period_of, year_bounds
+
+_seq = itertools.count(1)
+
+
+class Factories:
+    def __init__(self, session):
+        self.session = session
+
+    def _add(self, obj):
+        self.session.add(obj)
+        self.session.flush()
+        return obj
+
+    def _one(self, model, **keys):
+        found = self.session.query(model).filter_by(**keys).first()
+        return found
+
+    def user(self, role: str = "manager", password: str = "correct-horse-battery-staple", **fields) -> User:
+        n = next(_seq)
+        fields.setdefault("email", f"{role}{n}@example.org")
+        fields.setdefault("name", f"{role.title()} User {n}")
+        return self._add(User(role=role, password_hash=generate_password_hash(password, "pbkdf2:sha256:1000"), **fields))
+
+    def year(self, label: str = "2025-26", status: str = "open", **fields) -> FundingYear:
+        existing = self._one(FundingYear, label=label)
+        if existing:
+            return existing
+        start, end = year_bounds(label)
+        return self._add(FundingYear(label=label, start_date=start, end_date=end, status=status, **fields))
+
+    def strand(self, name: str = "Serious Youth Violence", **fields) -> Strand:
+        return self._one(Strand, name=name) or self._add(Strand(name=name, **fields))
+
+    def category(self, name: str = "Commissioned services", **fields) -> Category:
+        return self._one(Category, name=name) or self._add(Category(name=name, **fields))
+
+    def stream(self, name: str = "Home Office VRU core grant", **fields) -> FundingStream:
+        return self._one(FundingStream, name=name) or self._add(FundingStream(name=name, funder="Home Office", **fields))
+
+    def allocation(self, year=None, stream=None, pence: int = 100_000_00, **fields) -> Allocation:
+        year = year or self.year()
+        stream = stream or self.stream()
+        fields.setdefault("original_pence", pence)
+        fields.setdefault("revised_pence", pence)
+        return self._add(Allocation(funding_year=year, funding_stream=stream, **fields))
+
+    def budget_line(self, year=None, stream=None, category=None, strand=None, amount_pence: int = 40_000_00,
+                    profile: tuple[int, int, int, int] | None = None, **fields) -> BudgetLine:
+        profile = profile or (amount_pence // 4, amount_pence // 4, amount_pence // 4, amount_pence - 3 * (amount_pence // 4))
+        return self._add(BudgetLine(
+            funding_year=year or self.year(), funding_stream=stream or self.stream(),
+            category=category or self.category(), strand=strand or self.strand(),
+            amount_pence=amount_pence, original_amount_pence=fields.pop("original_amount_pence", amount_pence),
+            q1_pence=profile[0], q2_pence=profile[1], q3_pence=profile[2], q4_pence=profile[3], **fields,
+        ))
+
+    def provider(self, name: str | None = None, **fields) -> Provider:
+        name = name or f"Provider {next(_seq)} CIC"
+        return self._one(Provider, name=name) or self._add(Provider(name=name, **fields))
+
+    def commission(self, reference: str | None = None, budget_line=None, provider=None, year=None, **fields) -> Commission:
+        n = next(_seq)
+        budget_line = budget_line or self.budget_line(year=year)
+        year = year or budget_line.funding_year
+        fields.setdefault("title", f"Service {n}")
+        fields.setdefault("value_pence", 10_000_00)
+        fields.setdefault("start_date", year.start_date)
+        fields.setdefault("end_date", year.end_date)
+        fields.setdefault("status", "live")
+        fields.setdefault("strand", budget_line.strand)
+        return self._add(Commission(
+            reference=reference or f"VRU-T-{n:04d}", provider=provider or self.provider(), funding_year=year,
+            budget_line=budget_line, **fields,
+        ))
+
+    def ledger_line(self, posting_date: date = date(2025, 5, 15), net_pence: int = 1_000_00, commission=None,
+                    budget_line=None, year=None, **fields) -> LedgerTransaction:
+        n = next(_seq)
+        year = year or self.year(label_for(posting_date))
+        if commission is not None and budget_line is None:
+            budget_line = commission.budget_line
+        fields.setdefault("vat_pence", 0)
+        fields.setdefault("gross_pence", net_pence + fields["vat_pence"])
+        return self._add(LedgerTransaction(
+            reference=fields.pop("reference", f"TX{n:06d}"), posting_date=posting_date, period=period_of(posting_date),
+            funding_year_id=year.id, net_pence=net_pence, commission_id=commission.id if commission else None,
+            budget_line_id=budget_line.id if budget_line else None, **fields,
+        ))
+
+    def milestone(self, title: str | None = None, due_date: date = date(2025, 7, 31), **fields) -> Milestone:
+        return self._add(Milestone(title=title or f"Milestone {next(_seq)}", due_date=due_date, **fields))
+
+    def import_batch(self, kind: str = "ledger", **fields) -> ImportBatch:
+        n = next(_seq)
+        fields.setdefault("filename", f"file{n}.xlsx")
+        fields.setdefault("sha256", f"{n:064d}")
+        return self._add(ImportBatch(kind=kind, **fields))
+
+    def audit_event(self, **fields) -> AuditEvent:
+        fields.setdefault("realm", "commissions")
+        fields.setdefault("kind", "change")
+        fields.setdefault("object_type", "Commission")
+        fields.setdefault("summary", "Changed")
+        return self._add(AuditEvent(**fields))

@@ -1,0 +1,34 @@
+"""Financial years, quarters and periods."""
+from datetime import date
+
+import pytest
+
+from tracker.periods import label_for, parse_label, period_of, quarter_bounds, quarter_of, year_bounds
+
+
+@pytest.mark.parametrize("d, label", [
+    (date(2025, 4, 1), "2025-26"), (date(2026, 3, 31), "2025-26"), (date(2026, 4, 1), "2026-27"),
+    (date(2000, 1, 1), "1999-00"), (date(1999, 5, 1), "1999-00"),
+])
+def test_label_for(d, label):
+    assert label_for(d) == label
+
+
+def test_bounds_and_quarters():
+    assert year_bounds("2025-26") == (date(2025, 4, 1), date(2026, 3, 31))
+    assert quarter_bounds("2025-26", 1) == (date(2025, 4, 1), date(2025, 6, 30))
+    assert quarter_bounds("2025-26", 3) == (date(2025, 10, 1), date(2025, 12, 31))
+    assert quarter_bounds("2025-26", 4) == (date(2026, 1, 1), date(2026, 3, 31))
+    assert quarter_of(date(2025, 6, 30)) == 1 and quarter_of(date(2025, 7, 1)) == 2 and quarter_of(date(2026, 2, 1)) == 4
+    assert period_of(date(2025, 4, 30)) == 1 and period_of(date(2026, 3, 1)) == 12
+
+
+@pytest.mark.parametrize("bad", ["2025-27", "2025", "25-26", "", "2025/26", "abcd-ef"])
+def test_bad_labels(bad):
+    with pytest.raises(ValueError):
+        parse_label(bad)
+
+
+def test_bad_quarter():
+    with pytest.raises(ValueError):
+        quarter_bounds("2025-26", 5)

@@ -1,0 +1,148 @@
+"""VRU Tracker: funding years, commissions, budgets, milestones and PCC returns for a Violence Reduction Unit."""
+from __future__ import annotations
+
+import importlib
+import os
+from datetime import datetime, timedelta, timezone
+
+import openpyxl
+from flask import Flask, flash, redirect, request, session, url_for
+from flask_login import current_user, logout_user
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from tracker.config import DEFAULT_SECRET, ROOT, Config, config_from_environment
+from tracker.extensions import csrf, db, login_manager, migrate
+
+# Each area's blueprint, in navigation order. An area's package holds routes.py (the blueprint ``bp``).
+BLUEPRINTS = (
+    "tracker.auth.routes",
+    "tracker.main.routes",
+)
+
+# openpyxl parses workbooks with defusedxml when it is importable; uploads are hostile until proven otherwise.
+assert openpyxl.DEFUSEDXML, "defusedxml must be installed: openpyxl would parse uploads unsafely"
+
+
+def create_app(config: type[Config] | dict | None = None) -> Flask:
+    """Build the app. ``config`` is a Config class or a dict of overrides (tests pass one in)."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+    )
+    # Settings: the environment's, then whatever the caller passes (tests).
+    if isinstance(config, dict):
+        app.config.from_object(config_from_environment())
+        app.config.update(config)
+    else:
+        app.config.from_object(config or config_from_environment())
+    _check_secret_key(app)
+    _engine_options(app)
+    os.makedirs(app.config["DATA_DIR"], exist_ok=True)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        os.makedirs(os.path.dirname(app.config["SQLALCHEMY_DATABASE_URI"][len("sqlite:///"):]) or ".", exist_ok=True)
+
+    # Extensions.
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.sign_in"
+    login_manager.login_message = "Sign in to continue."
+    login_manager.session_protection = "strong"
+
+    # Areas.
+    for module_name in BLUEPRINTS:
+        app.register_blueprint(importlib.import_module(module_name).bp)
+
+    from tracker import cli, errors, web
+
+    web.init_app(app)
+    errors.init_app(app)
+    cli.init_app(app)
+    _guard_every_request(app)
+    return app
+
+
+def _check_secret_key(app: Flask) -> None:
+    """In production the app must not start with a missing or well-known secret key."""
+    if app.config.get("ENV_NAME") == "production" and not app.testing:
+        key = app.config.get("SECRET_KEY") or ""
+        if key in ("", DEFAULT_SECRET) or len(key) < 16:
+            raise RuntimeError(
+                "SECRET_KEY is missing or is the development default. Set SECRET_KEY to a long random value, "
+                "e.g. python -c 'import secrets; print(secrets.token_hex(32))'; for local use set TRACKER_ENV=development."
+            )
+
+
+def _engine_options(app: Flask) -> None:
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if uri.startswith("postgresql"):
+        options.setdefault("pool_pre_ping", True)
+        options.setdefault("pool_size", 5)
+        options.setdefault("max_overflow", 10)
+    elif uri.startswith("sqlite"):
+        options.setdefault("connect_args", {}).setdefault("timeout", 30)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    """SQLite: foreign keys on, WAL so readers don't block the writer, and wait rather than fail when busy."""
+    module = type(dbapi_connection).__module__
+    if not module.startswith("sqlite3"):
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _guard_every_request(app: Flask) -> None:
+    """Every view is closed to anonymous users unless marked public, and idle sessions expire."""
+    from tracker.auth.roles import view_is_public, view_roles
+
+    @app.before_request
+    def require_sign_in():
+        if request.endpoint is None or request.endpoint == "static":
+            return None
+        view = app.view_functions.get(request.endpoint)
+        if view is None or view_is_public(view):
+            return None
+        if not current_user.is_authenticated:
+            return _to_sign_in()
+        if _session_idle_too_long(app):
+            logout_user()
+            session.clear()
+            flash("You were signed out after a period of inactivity. Sign in again to continue.", "info")
+            return _to_sign_in()
+        if view_roles(view) is None:
+            # A view that forgot to say who may use it is closed to everyone (the role-matrix test catches it).
+            from flask import abort
+
+            abort(403)
+        return None
+
+
+def _session_idle_too_long(app: Flask) -> bool:
+    now = datetime.now(timezone.utc).timestamp()
+    last = session.get("last_seen")
+    session["last_seen"] = now
+    idle = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"]).total_seconds()
+    return last is not None and now - last > idle
+
+
+def _to_sign_in():
+    target = url_for("auth.sign_in", next=request.full_path.rstrip("?") if request.method == "GET" else None)
+    if request.headers.get("HX-Request"):
+        from flask import make_response
+
+        response = make_response("", 401)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target)

@@ -1,0 +1,49 @@
+"""Password rules and hashing, in one place for the sign-in pages and the command line."""
+from __future__ import annotations
+
+from flask import current_app
+from werkzeug.security import check_password_hash, generate_password_hash
+
+MIN_LENGTH = 12
+
+# The most common passwords of 12 or more characters in public breach lists, plus obvious local choices.
+COMMON_PASSWORDS = frozenset(
+    """
+    123456789012 1234567890123 12345678901234 123456789123 password1234 password12345 passwordpassword
+    qwertyuiopas qwerty123456 qwertyuiop123 1q2w3e4r5t6y 1qaz2wsx3edc abcdefghijkl abc123abc123
+    iloveyou1234 welcome12345 letmein12345 administrator admin1234567 changeme1234 trustno11234
+    football1234 baseball1234 superman1234 starwars1234 monkey123456 dragon123456 sunshine1234
+    111111111111 000000000000 aaaaaaaaaaaa 121212121212 987654321098 zaq12wsxcde3 passw0rd1234
+    violencereduction vru123456789 kentpolice123 policeandcrime password2025 password2026 welcome2025
+    welcome2026 summer2025!! winter2025!! autumn2025!! spring2025!!
+    """.split()
+)
+
+
+def password_problem(password: str) -> str | None:
+    """Why a new password is not acceptable, or None."""
+    if len(password) < MIN_LENGTH:
+        return f"Use at least {MIN_LENGTH} characters"
+    if password.lower() in COMMON_PASSWORDS or len(set(password)) < 4:
+        return "That password is too common or too easy to guess; choose another"
+    return None
+
+
+def hash_password(password: str) -> str:
+    method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+    return generate_password_hash(password, method=method)
+
+
+def check_password(password_hash: str, password: str) -> bool:
+    return check_password_hash(password_hash, password)
+
+
+# A hash to check against when the e-mail is unknown, so both failures take the same time.
+_DUMMY_HASHES: dict[str, str] = {}
+
+
+def dummy_check(password: str) -> None:
+    method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+    if method not in _DUMMY_HASHES:
+        _DUMMY_HASHES[method] = generate_password_hash("not-a-real-password", method=method)
+    check_password_hash(_DUMMY_HASHES[method], password)

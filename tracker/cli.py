@@ -1,0 +1,61 @@
+"""Command-line tools: `flask create-user`, `flask seed-demo`."""
+from __future__ import annotations
+
+import os
+
+import click
+from flask import Flask
+from sqlalchemy import select
+
+from tracker.auth.passwords import hash_password, password_problem
+from tracker.extensions import db
+from tracker.models import ROLES, User
+
+
+def init_app(app: Flask) -> None:
+    @app.cli.command("create-user")
+    @click.argument("email")
+    @click.option("--role", type=click.Choice(ROLES), required=True, help="What the user may do.")
+    @click.option("--name", default="", help="Their name as shown on screens (defaults to the e-mail).")
+    def create_user(email: str, role: str, name: str):
+        """Add a user, or reset an existing user's password and role. The password is asked for, or read
+        from the environment variable TRACKER_PASSWORD for scripts."""
+        email = email.strip().lower()
+        if "@" not in email:
+            raise click.BadParameter("must be an e-mail address", param_hint="EMAIL")
+        password = os.environ.get("TRACKER_PASSWORD") or click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        problem = password_problem(password)
+        if problem:
+            raise click.ClickException(f"Password not accepted: {problem}.")
+        user = db.session.scalar(select(User).where(User.email == email))
+        if user is None:
+            user = User(email=email, name=name or email, role=role, password_hash=hash_password(password))
+            db.session.add(user)
+            action = "Created"
+        else:
+            user.role = role
+            user.name = name or user.name
+            user.password_hash = hash_password(password)
+            user.session_version += 1
+            user.active = True
+            action = "Updated"
+        from tracker import audit
+
+        audit.record("admin", "create" if action == "Created" else "change", user,
+                     f"{action} user {email} with role {role} from the command line", after={"role": role})
+        db.session.commit()
+        click.echo(f"{action} {email} ({role}).")
+
+    @app.cli.command("seed-demo")
+    def seed_demo_command():
+        """Load the fictional demo (2025-26 and a draft 2026-27) and one user per role. Safe to run again."""
+        from tracker.demo import seed_demo
+
+        made = seed_demo()
+        if made:
+            click.echo("Demo sign-ins (passwords are shown only this once):")
+            for email, role, password in made:
+                click.echo(f"  {role:8} {email:24} {password}")
+        else:
+            click.echo("Demo data is in place. Demo users already exist; reset a password with "
+                       "`flask create-user EMAIL --role ROLE`.")

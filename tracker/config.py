@@ -1,0 +1,67 @@
+"""Configuration, read from the environment. Tests pass their own settings into the factory."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SECRET = "dev-only-not-secret"
+
+
+def _int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError as exc:
+        raise RuntimeError(f"{name} must be a whole number") from exc
+
+
+def _bool(name: str, default: bool) -> bool:
+    return os.environ.get(name, str(default)).strip().lower() in ("1", "true", "yes", "on")
+
+
+class Config:
+    """Settings for running the app; every one can be set by an environment variable of the same name."""
+
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEFAULT_SECRET)
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", f"sqlite:///{ROOT / 'instance' / 'tracker.db'}")
+    # Where uploaded spreadsheets, issued returns and documents are kept: outside static/, never served directly.
+    DATA_DIR = os.environ.get("DATA_DIR", str(ROOT / "instance" / "files"))
+    MAX_CONTENT_LENGTH = _int("MAX_UPLOAD_MB", 20) * 1024 * 1024
+    IMPORT_MAX_UNCOMPRESSED_MB = _int("IMPORT_MAX_UNCOMPRESSED_MB", 200)
+    IMPORT_MAX_ROWS = _int("IMPORT_MAX_ROWS", 200_000)
+    # Production unless FLASK_DEBUG or TRACKER_ENV=development says otherwise.
+    ENV_NAME = os.environ.get("TRACKER_ENV", "production")
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    SESSION_IDLE_MINUTES = _int("SESSION_IDLE_MINUTES", 60)
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session, which itself expires when idle
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    TESTING = False
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+    SESSION_COOKIE_SECURE = False
+
+
+class TestConfig(Config):
+    """Defaults for the test suite; fixtures override the database URL and the data folder."""
+
+    ENV_NAME = "test"
+    TESTING = True
+    SECRET_KEY = "test-secret-key"
+    SESSION_COOKIE_SECURE = False
+    WTF_CSRF_ENABLED = False
+    RATELIMIT_ENABLED = False
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # fast hashing in tests only
+
+
+def config_from_environment() -> type[Config]:
+    if os.environ.get("TRACKER_ENV") == "development" or _bool("FLASK_DEBUG", False):
+        return DevelopmentConfig
+    return Config

@@ -1,0 +1,302 @@
+"""A realistic, fictional demo: a 2025-26 year for a VRU like Kent's, and a draft 2026-27 year.
+
+Idempotent: running it again changes nothing. Deterministic: the same data every time (a seeded random).
+The providers, references and PO numbers match the sample spreadsheets in ../shared/samples, so the sample
+ledger and register import against the demo as they would against a real register.
+"""
+from __future__ import annotations
+
+import random
+import secrets
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import select
+
+from tracker.auth.passwords import hash_password
+from tracker.extensions import db
+from tracker.models import (
+    ADMIN, FINANCE, MANAGER, VIEWER, Allocation, BudgetLine, Category, Commission, FundingStream, FundingYear,
+    LedgerTransaction, Milestone, Provider, Strand, SupplierAlias, User,
+)
+from tracker.periods import period_of
+from tracker import settings
+
+STRANDS = [
+    ("Sexual Violence", "Preventing sexual violence and harassment, including violence against women and girls."),
+    ("Serious Youth Violence", "Serious violence involving people under 25, including knife crime."),
+    ("Drugs and Alcohol", "Violence linked to drugs and alcohol."),
+    ("Cross-cutting", "Work that serves all three strands."),
+]
+CATEGORIES = [
+    ("Staffing", True), ("Commissioned services", False), ("Evaluation", False), ("Data and analysis", False),
+    ("Communications and campaigns", False), ("Training", False), ("Young Futures Panel", True), ("Overheads", False),
+]
+STREAMS = [
+    # name, funder, labour split, allocation 2025-26 (pounds)
+    ("Home Office VRU core grant", "Home Office", False, 1_370_000),
+    ("Serious Violence Duty", "Home Office", True, 235_000),
+    ("Young Futures", "Home Office", False, 200_000),
+    ("PCC contribution", "Kent PCC", False, 75_000),
+]
+# stream, category, strand, labour, amount (pounds), Q1-Q4 profile (pounds): the sample budget, plus training.
+BUDGET_LINES = [
+    ("Home Office VRU core grant", "Staffing", "Cross-cutting", True, 420000, (84000, 105000, 105000, 126000)),
+    ("Home Office VRU core grant", "Commissioned services", "Serious Youth Violence", False, 610000, (122000, 152500, 152500, 183000)),
+    ("Home Office VRU core grant", "Commissioned services", "Sexual Violence", False, 180000, (36000, 45000, 45000, 54000)),
+    ("Home Office VRU core grant", "Data and analysis", "Cross-cutting", False, 60000, (12000, 15000, 15000, 18000)),
+    ("Home Office VRU core grant", "Communications and campaigns", "Sexual Violence", False, 35000, (7000, 8750, 8750, 10500)),
+    ("Home Office VRU core grant", "Evaluation", "Cross-cutting", False, 45000, (9000, 11250, 11250, 13500)),
+    ("Home Office VRU core grant", "Training", "Cross-cutting", False, 20000, (5000, 5000, 5000, 5000)),
+    ("Young Futures", "Young Futures Panel", "Serious Youth Violence", True, 120000, (24000, 30000, 30000, 36000)),
+    ("Young Futures", "Commissioned services", "Serious Youth Violence", False, 80000, (16000, 20000, 20000, 24000)),
+    ("Serious Violence Duty", "Staffing", "Cross-cutting", True, 95000, (19000, 23750, 23750, 28500)),
+    ("Serious Violence Duty", "Commissioned services", "Drugs and Alcohol", False, 140000, (28000, 35000, 35000, 42000)),
+    ("PCC contribution", "Commissioned services", "Drugs and Alcohol", False, 75000, (15000, 18750, 18750, 22500)),
+]
+PROVIDERS = [
+    # name, supplier id, charity no, company no, vcse, sme
+    ("Medway Youth Mentoring CIC", "SUP1001", "", "11873402", True, True),
+    ("North Kent Sports Trust", "SUP1002", "1169823", "", True, True),
+    ("Safer Streets Kent Ltd", "SUP1003", "", "09823115", False, True),
+    ("Harbourside Family Support", "SUP1004", "1152230", "", True, True),
+    ("Weald Recovery Partnership", "SUP1005", "1187734", "", True, True),
+    ("Thanet Detached Youth Work", "SUP1006", "1098821", "", True, True),
+    ("Respect & Relationships Education CIC", "SUP1007", "", "12455671", True, True),
+    ("A&E Navigators Kent", "SUP1008", "1176002", "", True, False),
+    ("Kent Trauma-Informed Schools Network", "SUP1009", "", "10998732", False, True),
+    ("Swale Boxing Academy", "SUP1010", "1130098", "", True, True),
+    ("Gravesham Mediation Service", "SUP1011", "1080045", "", True, True),
+    ("Ashford Night Safety Volunteers", "SUP1012", "1191187", "", True, True),
+]
+
+
+@dataclass
+class DemoCommission:
+    reference: str
+    title: str
+    provider: str
+    strand: str
+    stream: str
+    category: str
+    route: str
+    value: int  # pounds
+    start: date
+    end: date
+    status: str
+    po: str
+    manager: str
+
+
+def _commissions() -> list[DemoCommission]:
+    y0, y1 = date(2025, 4, 1), date(2026, 3, 31)
+    officer, lead = "VRU Commissioning Officer", "VRU Programme Lead"
+    core, yf, svd, pcc = (s[0] for s in STREAMS)
+    cs = "Commissioned services"
+    rows = [
+        ("VRU-25-001", "Night-time economy safety", "Medway Youth Mentoring CIC", "Sexual Violence", core, cs, "Direct award", 48000, y0, y1, "live", "PO4500100", officer),
+        ("VRU-25-002", "Drug and alcohol early help", "North Kent Sports Trust", "Serious Youth Violence", yf, cs, "Open tender", 30000, date(2026, 1, 1), date(2026, 12, 31), "pipeline", "PO4500101", lead),
+        ("VRU-25-003", "Family support for young people on the edge of care", "Safer Streets Kent Ltd", "Drugs and Alcohol", svd, cs, "Open tender", 62000, y0, y1, "live", "PO4500102", lead),
+        ("VRU-25-004", "Mentoring for 10-17s at risk of exclusion", "Harbourside Family Support", "Cross-cutting", pcc, cs, "Light-touch", 38000, y0, y1, "live", "PO4500103", officer),
+        ("VRU-25-005", "Trauma-informed practice training", "Weald Recovery Partnership", "Sexual Violence", core, "Training", "Direct award", 16000, date(2025, 9, 1), y1, "procuring", "PO4500104", lead),
+        ("VRU-25-006", "Young Futures Panel coordination", "Thanet Detached Youth Work", "Serious Youth Violence", core, cs, "Open tender", 74250, y0, y1, "live", "PO4500105", officer),
+        ("VRU-25-007", "Young Futures Panel coordination (Medway)", "Respect & Relationships Education CIC", "Drugs and Alcohol", svd, cs, "Framework call-off", 41500, y0, y1, "live", "PO4500106", officer),
+        ("VRU-25-008", "Family support for young people on the edge of care (Thanet)", "A&E Navigators Kent", "Cross-cutting", pcc, cs, "Grant", 21250, y0, y1, "live", "PO4500107", lead),
+        ("VRU-25-009", "Mentoring in schools", "Kent Trauma-Informed Schools Network", "Sexual Violence", core, cs, "Quotation", 40300, date(2025, 10, 1), date(2026, 9, 30), "procuring", "PO4500108", officer),
+        ("VRU-25-010", "Sports-based diversion", "Swale Boxing Academy", "Serious Youth Violence", yf, cs, "Quotation", 19450, date(2026, 1, 1), date(2026, 12, 31), "pipeline", "PO4500109", officer),
+        ("VRU-25-011", "Healthy relationships education", "Gravesham Mediation Service", "Serious Youth Violence", core, cs, "Open tender", 129425, y0, y1, "awarded", "PO4500110", lead),
+        ("VRU-25-012", "Trauma-informed practice training (partners)", "Ashford Night Safety Volunteers", "Cross-cutting", core, "Training", "Direct award", 9000, date(2025, 6, 1), y1, "awarded", "PO4500111", officer),
+        ("VRU-25-013", "Mentoring for 10-17s at risk of exclusion (Medway)", "Medway Youth Mentoring CIC", "Sexual Violence", core, cs, "Direct award", 36675, date(2025, 7, 1), date(2026, 6, 30), "live", "PO4500112", lead),
+        ("VRU-25-014", "Family support: Young Futures referrals", "North Kent Sports Trust", "Serious Youth Violence", yf, cs, "Grant", 29450, date(2025, 7, 1), y1, "live", "PO4500113", lead),
+        ("VRU-25-015", "Sports-based diversion (Sheppey)", "Safer Streets Kent Ltd", "Drugs and Alcohol", svd, cs, "Light-touch", 36325, date(2025, 7, 1), y1, "live", "PO4500114", officer),
+        ("VRU-25-016", "Mentoring for 10-17s (pilot)", "Harbourside Family Support", "Serious Youth Violence", core, cs, "Framework call-off", 39450, y0, date(2025, 12, 31), "ended", "PO4500115", lead),
+        ("VRU-25-017", "Drug and alcohol early help (pilot)", "Weald Recovery Partnership", "Sexual Violence", core, cs, "Quotation", 5450, y0, date(2025, 9, 30), "ended", "PO4500116", lead),
+        ("VRU-25-018", "Trauma-informed practice training (youth workers)", "Thanet Detached Youth Work", "Serious Youth Violence", yf, cs, "Quotation", 20000, date(2025, 9, 1), y1, "awarded", "PO4500117", officer),
+        ("VRU-25-019", "Healthy relationships education (secondary)", "Respect & Relationships Education CIC", "Drugs and Alcohol", svd, cs, "Quotation", 14800, y0, date(2027, 3, 31), "live", "PO4500118", officer),
+        ("VRU-25-020", "Young Futures Panel coordination (A&E)", "A&E Navigators Kent", "Cross-cutting", pcc, cs, "Open tender", 13250, date(2025, 7, 1), date(2026, 1, 31), "ended", "PO4500119", lead),
+        ("VRU-25-021", "Bystander campaign for the night-time economy", "Ashford Night Safety Volunteers", "Sexual Violence", core, "Communications and campaigns", "Quotation", 18000, date(2026, 1, 1), y1, "approved", "PO4500120", officer),
+        ("VRU-25-022", "Detached youth work in hotspots", "Swale Boxing Academy", "Serious Youth Violence", core, cs, "Direct award", 22000, y0, y1, "terminated", "PO4500121", lead),
+        ("VRU-25-023", "Problem profile: violence in the night-time economy", "Kent Trauma-Informed Schools Network", "Cross-cutting", core, "Data and analysis", "Quotation", 24500, y0, y1, "live", "PO4500122", officer),
+        ("VRU-25-024", "Independent evaluation of the Young Futures Panel", "Gravesham Mediation Service", "Cross-cutting", core, "Evaluation", "Open tender", 44000, date(2025, 10, 1), date(2027, 9, 30), "live", "PO4500123", lead),
+    ]
+    return [DemoCommission(*r) for r in rows]
+
+
+MILESTONES = [
+    # title, programme, due, status, completed, evidence
+    ("Grant agreement for 2025-26 signed with the Home Office", "VRU grant", date(2025, 4, 30), "done", date(2025, 4, 22), "Signed agreement filed with OPCC finance."),
+    ("Young Futures Prevention Partnership established", "Young Futures", date(2025, 7, 31), "done", date(2025, 7, 24), "Terms of reference agreed at the SVPPB on 24 July 2025."),
+    ("First operational Young Futures Panel", "Young Futures", date(2025, 10, 31), "done", date(2025, 10, 29), "First panel met 29 October 2025; 11 children discussed."),
+    ("Second Young Futures Panel (Medway)", "Young Futures", date(2025, 12, 31), "missed", None, "Delayed: chair not appointed until February."),
+    ("Strategic Needs Assessment refreshed", "Serious Violence Duty", date(2026, 1, 31), "done", date(2026, 1, 28), "SNA 2026 published to partners."),
+    ("Response Strategy and delivery plan 2026-27 agreed", "Serious Violence Duty", date(2026, 3, 31), "done", date(2026, 3, 19), "Agreed by the SVPPB."),
+    ("Annual report 2025-26 to the Home Office", "VRU grant", date(2026, 6, 30), "missed", None, "Draft with the PCC; submission late."),
+    ("Young Futures Hub scoping report", "Young Futures", date(2026, 12, 18), "in progress", None, ""),
+    ("Grant agreement for 2026-27 signed", "VRU grant", date(2026, 5, 29), "done", date(2026, 5, 20), ""),
+    ("Evaluation interim report", "Contract", date(2027, 1, 29), "not started", None, ""),
+]
+
+
+def _get_or_create(model, defaults: dict | None = None, **keys):
+    obj = db.session.scalar(select(model).filter_by(**keys))
+    if obj is None:
+        obj = model(**keys, **(defaults or {}))
+        db.session.add(obj)
+        db.session.flush()
+    return obj
+
+
+def seed_reference_data() -> None:
+    """Strands and categories: safe to run on any database."""
+    for order, (name, description) in enumerate(STRANDS):
+        _get_or_create(Strand, {"description": description, "sort_order": order}, name=name)
+    for order, (name, labour) in enumerate(CATEGORIES):
+        _get_or_create(Category, {"labour": labour, "sort_order": order}, name=name)
+
+
+def seed_users() -> list[tuple[str, str, str]]:
+    """One demo user per role; returns (email, role, password) for those made now."""
+    made = []
+    for role, name in ((ADMIN, "Alex Admin"), (MANAGER, "Morgan Manager"), (FINANCE, "Fran Finance"), (VIEWER, "Pat PCC-Office")):
+        email = f"{role}@vru.example"
+        if db.session.scalar(select(User).where(User.email == email)):
+            continue
+        password = "-".join(secrets.token_urlsafe(4) for _ in range(3))
+        db.session.add(User(email=email, name=name, role=role, password_hash=hash_password(password)))
+        made.append((email, role, password))
+    return made
+
+
+def seed_demo(today: date | None = None) -> list[tuple[str, str, str]]:
+    """Seed the demo once. Returns the demo sign-ins made now (their passwords are shown only this once)."""
+    seed_reference_data()
+    made = seed_users()
+    if db.session.scalar(select(FundingYear).where(FundingYear.label == "2025-26")):
+        db.session.commit()
+        return made
+    rng = random.Random(2025)
+    settings.put("vru_name", "Kent and Medway Violence Reduction Unit (demo)")
+    settings.put("pcc_name", "Office of the Kent Police and Crime Commissioner")
+    strands = {s.name: s for s in db.session.scalars(select(Strand))}
+    categories = {c.name: c for c in db.session.scalars(select(Category))}
+    users = {u.role: u for u in db.session.scalars(select(User))}
+
+    year = FundingYear(label="2025-26", start_date=date(2025, 4, 1), end_date=date(2026, 3, 31), status="open",
+                       notes="Grant letter received 14 February 2025.")
+    nxt = FundingYear(label="2026-27", start_date=date(2026, 4, 1), end_date=date(2027, 3, 31), status="draft",
+                      notes="Awaiting the grant letter; April to June bridged from reserves.")
+    db.session.add_all([year, nxt])
+    streams = {}
+    for name, funder, split, pounds in STREAMS:
+        stream = _get_or_create(FundingStream, {"funder": funder, "labour_split": split, "claim_due_days": 30}, name=name)
+        streams[name] = stream
+        db.session.add(Allocation(funding_year=year, funding_stream=stream, original_pence=pounds * 100,
+                                  revised_pence=pounds * 100, status="confirmed"))
+        db.session.add(Allocation(funding_year=nxt, funding_stream=stream, original_pence=pounds * 100,
+                                  revised_pence=pounds * 100, status="draft"))
+    lines = {}
+    for stream, category, strand, labour, pounds, profile in BUDGET_LINES:
+        line = BudgetLine(
+            funding_year=year, funding_stream=streams[stream], category=categories[category], strand=strands[strand],
+            labour=labour, description=f"{category} – {strand}", amount_pence=pounds * 100,
+            original_amount_pence=pounds * 100, q1_pence=profile[0] * 100, q2_pence=profile[1] * 100,
+            q3_pence=profile[2] * 100, q4_pence=profile[3] * 100,
+        )
+        db.session.add(line)
+        lines.setdefault((stream, category), line)
+        lines[(stream, category, strand)] = line
+    db.session.flush()
+
+    providers = {}
+    for name, supplier, charity, company, vcse, sme in PROVIDERS:
+        provider = Provider(name=name, charity_number=charity, company_number=company, vcse=vcse, sme=sme)
+        db.session.add(provider)
+        db.session.flush()
+        db.session.add(SupplierAlias(provider_id=provider.id, kind="supplier_id", value=supplier))
+        providers[name] = (provider, supplier)
+
+    commissions = []
+    for dc in _commissions():
+        provider, supplier = providers[dc.provider]
+        line = lines.get((dc.stream, dc.category, dc.strand)) or lines[(dc.stream, dc.category)]
+        c = Commission(
+            reference=dc.reference, title=dc.title, provider=provider, strand=strands[dc.strand], funding_year=year,
+            budget_line=line, procurement_route=dc.route, competed=dc.route in ("Open tender", "Quotation"),
+            commission_type="grant" if dc.route == "Grant" else "contract", value_pence=dc.value * 100,
+            start_date=dc.start, end_date=dc.end, review_date=dc.start + timedelta(days=182), status=dc.status,
+            pcc_decision_ref=f"PCC/D/2025/{int(dc.reference[-3:]):03d}", po_number=dc.po, contract_manager=dc.manager,
+            description=f"{dc.title}, delivered by {dc.provider}.",
+        )
+        db.session.add(c)
+        commissions.append((c, supplier))
+    db.session.flush()
+
+    # Ledger: monthly invoices for delivering services, a credit note now and then, salaries and small purchases.
+    n = 0
+
+    def ledger(d: date, supplier_id: str, supplier_name: str, narrative: str, pence: int, line, commission=None,
+               po: str = "", kind: str = "invoice", account=("5200", "Commissioned services")):
+        nonlocal n
+        n += 1
+        vat = 0 if account[0] == "4010" else (pence // 5 if rng.random() < 0.3 else 0)
+        db.session.add(LedgerTransaction(
+            reference=f"DEMO{n:05d}", posting_date=d, period=period_of(d), funding_year_id=year.id,
+            cost_centre="V100", account_code=account[0], account_description=account[1], supplier_id=supplier_id,
+            supplier_name=supplier_name, invoice_number=f"INV-{rng.randint(10000, 99999)}" if kind != "journal" else "",
+            po_number=po, narrative=narrative, net_pence=pence, vat_pence=vat, gross_pence=pence + vat,
+            transaction_type=kind, commission_id=commission.id if commission else None,
+            match_method="po" if commission else "", budget_line_id=line.id if line else None,
+        ))
+
+    for c, supplier in commissions:
+        if c.status not in ("live", "ended", "terminated", "awarded"):
+            continue
+        start = max(c.start_date, year.start_date)
+        stop = min(c.end_date, year.end_date)
+        if c.status == "terminated":
+            stop = date(2025, 9, 30)
+        months = []
+        d = date(start.year, start.month, 1)
+        while d <= stop:
+            months.append(d)
+            d = date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+        share = c.value_pence * (len(months) / max(1, (c.end_date.year - c.start_date.year) * 12 + c.end_date.month - c.start_date.month + 1))
+        monthly = int(share // max(1, len(months)))
+        pace = 0.85 if c.status == "awarded" else rng.choice([0.9, 0.95, 1.0, 1.0, 1.04])
+        for month in months:
+            day = month + timedelta(days=rng.randint(4, 24))
+            if day > year.end_date:
+                continue
+            amount = int(monthly * pace * rng.uniform(0.9, 1.1))
+            ledger(day, supplier, c.provider.name, f"{c.title} {month.strftime('%b %Y')}", amount, c.budget_line, c, c.po_number)
+        if rng.random() < 0.3 and months:
+            day = months[len(months) // 2] + timedelta(days=26)
+            ledger(day, supplier, c.provider.name, f"Credit note: {c.title} over-invoiced", -int(monthly * 0.1),
+                   c.budget_line, c, c.po_number, kind="credit")
+    for stream_name in ("Home Office VRU core grant", "Serious Violence Duty"):
+        line = lines[(stream_name, "Staffing")]
+        for p in range(12):
+            month = date(2025 + (p >= 9), (p + 3) % 12 + 1, 25)
+            pay = int(line.amount_pence / 12 * rng.uniform(0.93, 1.0))
+            ledger(month, "PAYROLL", "Kent Police payroll", f"VRU salaries {month.strftime('%b %Y')}", pay, line,
+                   kind="journal", account=("4010", "Salaries"))
+    panel = lines[("Young Futures", "Young Futures Panel")]
+    for p in range(6, 12):
+        month = date(2025 + (p >= 9), (p + 3) % 12 + 1, 25)
+        ledger(month, "PAYROLL", "Kent Police payroll", f"Young Futures Panel coordinator {month.strftime('%b %Y')}",
+               int(panel.amount_pence / 8), panel, kind="journal", account=("4010", "Salaries"))
+    for i in range(40):
+        d = year.start_date + timedelta(days=rng.randint(0, 364))
+        line = lines[("Home Office VRU core grant", rng.choice(["Data and analysis", "Communications and campaigns", "Evaluation"]))]
+        ledger(d, f"SUP2{rng.randint(100, 140)}", rng.choice(["Kent Print Services Ltd", "Insight Analytics Ltd", "Venue Hire Maidstone", "Social Media Ads Ltd"]),
+               "Sundry purchase", rng.randint(500_00, 4_000_00), line, account=("5400", "Supplies and services"))
+    for i in range(12):  # not yet matched to a commission or budget line: for finance to assign
+        d = year.start_date + timedelta(days=rng.randint(0, 364))
+        ledger(d, "SUP1012", "Ashford Night Safety Volunteers Limited", "Volunteer expenses", rng.randint(600_00, 1_500_00), None)
+
+    for title, programme, due, status, completed, evidence in MILESTONES:
+        db.session.add(Milestone(title=title, programme=programme, due_date=due, status=status, completed_date=completed,
+                                 evidence=evidence, owner_id=users[MANAGER].id if MANAGER in users else None,
+                                 funding_year=year if due <= year.end_date else nxt))
+    db.session.commit()
+    return made

@@ -1,0 +1,124 @@
+"""The money figures every screen and return shares: allocation, committed, actual, by line, stream and strand.
+
+One place for each rule, so the home page, the budget page and the PCC return cannot disagree. All
+amounts are integer pence; each function runs a fixed, small number of queries whatever the data size.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+
+from tracker.extensions import db
+from tracker.models import Allocation, BudgetLine, Commission, FundingStream, FundingYear, LedgerTransaction, Strand
+
+# A commission's value counts as committed once it has been awarded; before that it is only planned.
+COMMITTED_STATUSES = ("awarded", "live", "ended")
+
+
+def actual_by_line_and_quarter(year_id: int) -> dict[int | None, list[int]]:
+    """Ledger spend per budget line (None: not yet assigned to a line) per quarter Q1-Q4, in pence."""
+    rows = db.session.execute(
+        select(LedgerTransaction.budget_line_id, LedgerTransaction.period, func.sum(LedgerTransaction.net_pence))
+        .where(LedgerTransaction.funding_year_id == year_id)
+        .group_by(LedgerTransaction.budget_line_id, LedgerTransaction.period)
+    )
+    out: dict[int | None, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for line_id, period, total in rows:
+        out[line_id][(int(period) - 1) // 3] += int(total or 0)
+    return dict(out)
+
+
+def committed_by_line(year_id: int) -> dict[int | None, int]:
+    """The value of awarded, live and ended commissions per budget line, in pence."""
+    rows = db.session.execute(
+        select(Commission.budget_line_id, func.sum(Commission.value_pence))
+        .where(Commission.funding_year_id == year_id, Commission.status.in_(COMMITTED_STATUSES))
+        .group_by(Commission.budget_line_id)
+    )
+    return {line_id: int(total or 0) for line_id, total in rows}
+
+
+@dataclass
+class Figures:
+    """Allocation, budget, committed and actual for one stream or strand (or a total)."""
+
+    name: str
+    allocation: int = 0
+    budget: int = 0
+    committed: int = 0
+    actual: int = 0
+    actual_by_quarter: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
+
+    @property
+    def remaining(self) -> int:
+        """What is left of the allocation (or the budget, where no allocation applies) after actual spend."""
+        return (self.allocation or self.budget) - self.actual
+
+    @property
+    def uncommitted(self) -> int:
+        return (self.allocation or self.budget) - self.committed
+
+
+@dataclass
+class YearSummary:
+    year: FundingYear
+    streams: list[Figures]
+    strands: list[Figures]
+    total: Figures
+    unassigned_actual: int
+
+
+def year_summary(year: FundingYear) -> YearSummary:
+    """Figures per stream and per strand for a funding year (five queries)."""
+    lines = db.session.scalars(select(BudgetLine).where(BudgetLine.funding_year_id == year.id)).all()
+    allocations = db.session.execute(
+        select(Allocation.funding_stream_id, Allocation.revised_pence).where(Allocation.funding_year_id == year.id)
+    ).all()
+    stream_names = dict(db.session.execute(select(FundingStream.id, FundingStream.name)).all())
+    strand_rows = db.session.execute(select(Strand.id, Strand.name).order_by(Strand.sort_order, Strand.name)).all()
+    actual = actual_by_line_and_quarter(year.id)
+    committed = committed_by_line(year.id)
+
+    streams: dict[int, Figures] = {}
+    for stream_id, revised in allocations:
+        streams[stream_id] = Figures(stream_names.get(stream_id, "?"), allocation=int(revised))
+    strands: dict[int, Figures] = {sid: Figures(name) for sid, name in strand_rows}
+    for line in lines:
+        spent = actual.get(line.id, [0, 0, 0, 0])
+        for bucket in (
+            streams.setdefault(line.funding_stream_id, Figures(stream_names.get(line.funding_stream_id, "?"))),
+            strands.setdefault(line.strand_id, Figures("?")),
+        ):
+            bucket.budget += line.amount_pence
+            bucket.committed += committed.get(line.id, 0)
+            bucket.actual += sum(spent)
+            bucket.actual_by_quarter = [a + b for a, b in zip(bucket.actual_by_quarter, spent)]
+    stream_list = sorted(streams.values(), key=lambda f: f.name)
+    strand_list = [f for f in strands.values() if f.budget or f.committed or f.actual]
+    total = Figures("Total")
+    for f in stream_list:
+        total.allocation += f.allocation
+        total.budget += f.budget
+        total.committed += f.committed
+        total.actual += f.actual
+        total.actual_by_quarter = [a + b for a, b in zip(total.actual_by_quarter, f.actual_by_quarter)]
+    unassigned = sum(actual.get(None, [0, 0, 0, 0]))
+    total.actual += unassigned
+    return YearSummary(year, stream_list, strand_list, total, unassigned)
+
+
+def current_year(today=None) -> FundingYear | None:
+    """The open year containing today, else the latest open year, else the latest year."""
+    from datetime import date
+
+    today = today or date.today()
+    years = db.session.scalars(select(FundingYear).order_by(FundingYear.start_date.desc())).all()
+    for y in years:
+        if y.status == "open" and y.start_date <= today <= y.end_date:
+            return y
+    for y in years:
+        if y.status == "open":
+            return y
+    return years[0] if years else None

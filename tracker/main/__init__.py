@@ -1,0 +1,1 @@
+"""The home page: the chosen funding year at a glance."""

@@ -1,0 +1,37 @@
+"""The audit trail: who changed what, when, and the values before and after. Written, never edited."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, utcnow
+
+AUDIT_KINDS = ("create", "change", "delete", "positive", "negative")
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: When it happened (UTC).
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    #: Who did it (None for the system or the command line).
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    #: The area: funding, commissions, milestones, imports, returns, admin, auth.
+    realm: Mapped[str] = mapped_column(String(20))
+    #: create, change, delete, or positive/negative for events such as sign-in or a refused action.
+    kind: Mapped[str] = mapped_column(String(10))
+    #: The kind of record, e.g. ``Commission``.
+    object_type: Mapped[str] = mapped_column(String(40), index=True)
+    #: The record's id.
+    object_id: Mapped[int | None] = mapped_column(index=True)
+    #: One line saying what happened.
+    summary: Mapped[str] = mapped_column(Text)
+    #: Changed fields before the change.
+    before: Mapped[dict | None] = mapped_column(JSON)
+    #: Changed fields after the change.
+    after: Mapped[dict | None] = mapped_column(JSON)
+
+    user: Mapped["User | None"] = relationship()  # noqa: F821

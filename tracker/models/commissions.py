@@ -1,0 +1,158 @@
+"""Providers, commissions (commissioned services) and their variations."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, utcnow
+
+# The lifecycle, in order; ended and terminated are both final.
+COMMISSION_STATUSES = ("pipeline", "approved", "procuring", "awarded", "live", "ended", "terminated")
+COMMISSION_TYPES = ("contract", "grant")
+PROCUREMENT_ROUTES = (
+    "Direct award",
+    "Quotation",
+    "Open tender",
+    "Framework call-off",
+    "Light-touch",
+    "Grant",
+)
+END_DECISIONS = ("extend", "re-procure", "let end")
+
+
+class Provider(Base):
+    """An organisation that delivers commissioned services."""
+
+    __tablename__ = "providers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The organisation's name.
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    #: Registered charity number, if a charity.
+    charity_number: Mapped[str] = mapped_column(String(20), default="")
+    #: Companies House number, if a company or CIC.
+    company_number: Mapped[str] = mapped_column(String(20), default="")
+    #: Voluntary, community or social enterprise.
+    vcse: Mapped[bool] = mapped_column(default=False)
+    #: Small or medium-sized enterprise.
+    sme: Mapped[bool] = mapped_column(default=False)
+    #: Free notes (contact, address, safeguarding lead).
+    notes: Mapped[str] = mapped_column(Text, default="")
+    #: When the provider was added.
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    commissions: Mapped[list["Commission"]] = relationship(back_populates="provider")
+    supplier_aliases: Mapped[list["SupplierAlias"]] = relationship(back_populates="provider")
+
+
+class SupplierAlias(Base):
+    """A supplier ID or name in the finance ledger known to be this provider (for matching ledger lines)."""
+
+    __tablename__ = "supplier_aliases"
+    __table_args__ = (UniqueConstraint("kind", "value", name="uq_supplier_aliases_kind_value"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The provider the ledger supplier is.
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
+    #: ``supplier_id`` (the ledger's supplier code) or ``supplier_name`` (a normalised name).
+    kind: Mapped[str] = mapped_column(String(20))
+    #: The supplier code, or the name normalised (lower case, no spaces, no "Ltd"/"Limited").
+    value: Mapped[str] = mapped_column(String(200))
+    #: The commission to put this supplier's unmatched lines against, when a person chose one.
+    commission_id: Mapped[int | None] = mapped_column(ForeignKey("commissions.id"))
+
+    provider: Mapped[Provider] = relationship(back_populates="supplier_aliases")
+
+
+class Commission(Base):
+    """One service bought from one provider: a contract or a grant."""
+
+    __tablename__ = "commissions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Our reference, e.g. ``VRU-25-014``; unique.
+    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    #: The service's name.
+    title: Mapped[str] = mapped_column(String(200))
+    #: What the service does and for whom.
+    description: Mapped[str] = mapped_column(Text, default="")
+    #: Who delivers it.
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
+    #: The strand it serves.
+    strand_id: Mapped[int] = mapped_column(ForeignKey("strands.id"), index=True)
+    #: The funding year it belongs to (for a multi-year service, the year of this record).
+    funding_year_id: Mapped[int] = mapped_column(ForeignKey("funding_years.id"), index=True)
+    #: The budget line it is paid from (in the same funding year).
+    budget_line_id: Mapped[int | None] = mapped_column(ForeignKey("budget_lines.id"), index=True)
+    #: How it was bought: direct award, quotation, open tender, framework call-off, light-touch, grant.
+    procurement_route: Mapped[str] = mapped_column(String(40), default="Direct award")
+    #: Whether the award was competed.
+    competed: Mapped[bool] = mapped_column(default=False)
+    #: contract or grant.
+    commission_type: Mapped[str] = mapped_column(String(10), default="contract")
+    #: The total value in pence (for this funding year's record).
+    value_pence: Mapped[int] = mapped_column(BigInteger)
+    #: First day of delivery.
+    start_date: Mapped[date]
+    #: Last day of delivery.
+    end_date: Mapped[date] = mapped_column(index=True)
+    #: When the service is next reviewed, if set.
+    review_date: Mapped[date | None]
+    #: Extension options in the contract (e.g. "1 + 1 years").
+    extension_options: Mapped[str] = mapped_column(String(200), default="")
+    #: pipeline, approved, procuring, awarded, live, ended or terminated.
+    status: Mapped[str] = mapped_column(String(12), default="pipeline", index=True)
+    #: What was decided about the end: extend, re-procure or let end (None while undecided).
+    end_decision: Mapped[str | None] = mapped_column(String(20))
+    #: The PCC decision that approved it, e.g. ``PCC/D/2025/014``.
+    pcc_decision_ref: Mapped[str] = mapped_column(String(40), default="")
+    #: The purchase order number finance raised (links ledger lines to it).
+    po_number: Mapped[str] = mapped_column(String(40), default="", index=True)
+    #: Who manages the contract day to day.
+    contract_manager: Mapped[str] = mapped_column(String(120), default="")
+    #: The commission this one was rolled over from (last year's record of the same service).
+    rolled_from_id: Mapped[int | None] = mapped_column(ForeignKey("commissions.id"))
+    #: Counts saves; a save based on an older version is refused (two people editing at once).
+    version: Mapped[int] = mapped_column(default=1)
+    #: When the record was made.
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: When it last changed.
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    provider: Mapped[Provider] = relationship(back_populates="commissions")
+    strand: Mapped["Strand"] = relationship()  # noqa: F821
+    funding_year: Mapped["FundingYear"] = relationship()  # noqa: F821
+    budget_line: Mapped["BudgetLine | None"] = relationship()  # noqa: F821
+    variations: Mapped[list["Variation"]] = relationship(
+        back_populates="commission", order_by="Variation.variation_date"
+    )
+
+
+class Variation(Base):
+    """A recorded change to a commission: an extension, a change in value, or both."""
+
+    __tablename__ = "variations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The commission varied.
+    commission_id: Mapped[int] = mapped_column(ForeignKey("commissions.id"), index=True)
+    #: The date the variation was agreed.
+    variation_date: Mapped[date]
+    #: Why.
+    reason: Mapped[str] = mapped_column(Text)
+    #: Change in value, in pence (negative for a reduction).
+    value_change_pence: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: The end date before the variation, when it changed the end date.
+    previous_end_date: Mapped[date | None]
+    #: The new end date, when it changed the end date.
+    new_end_date: Mapped[date | None]
+    #: Who recorded it.
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: When it was recorded.
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    commission: Mapped[Commission] = relationship(back_populates="variations")

@@ -1,0 +1,136 @@
+"""Actual spend from the finance ledger, and the spreadsheet imports that bring data in."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, utcnow
+
+IMPORT_KINDS = ("ledger", "commissions", "budget")
+BATCH_STATUSES = ("uploaded", "previewed", "committing", "committed", "failed", "withdrawn")
+TRANSACTION_TYPES = ("invoice", "credit", "journal", "accrual")
+
+
+class ImportBatch(Base):
+    """One uploaded spreadsheet and what became of it: preview, commit, withdrawal."""
+
+    __tablename__ = "import_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: What the file is: ledger, commissions or budget.
+    kind: Mapped[str] = mapped_column(String(20))
+    #: The file's name as uploaded.
+    filename: Mapped[str] = mapped_column(String(255))
+    #: Where the original file is kept (a generated name under the data folder).
+    stored_path: Mapped[str] = mapped_column(String(500), default="")
+    #: SHA-256 of the file's bytes, to recognise the same file uploaded twice.
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    #: Size in bytes.
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: The sheet the data was read from.
+    sheet_name: Mapped[str] = mapped_column(String(100), default="")
+    #: The funding year the import is for (budget imports; ledger lines carry their own dates).
+    funding_year_id: Mapped[int | None] = mapped_column(ForeignKey("funding_years.id"))
+    #: uploaded, previewed, committing, committed, failed or withdrawn.
+    status: Mapped[str] = mapped_column(String(12), default="uploaded", index=True)
+    #: Which column was used for each field.
+    mapping: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: Counts: rows read, added, changed, unchanged, errors, left out.
+    counts: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: Every problem found, located by sheet, row and column.
+    problems: Mapped[list] = mapped_column(JSON, default=list)
+    #: Rows the user chose to leave out (with their problems), kept for the record.
+    excluded_rows: Mapped[list] = mapped_column(JSON, default=list)
+    #: Rows processed so far while committing, for the progress bar.
+    progress: Mapped[int] = mapped_column(default=0)
+    #: Rows to process in all.
+    total_rows: Mapped[int] = mapped_column(default=0)
+    #: Why it failed, if it did.
+    error: Mapped[str] = mapped_column(Text, default="")
+    #: Who uploaded it.
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: When it was uploaded.
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: When it was committed.
+    committed_at: Mapped[datetime | None]
+    #: Who withdrew it, if anyone.
+    withdrawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: When it was withdrawn.
+    withdrawn_at: Mapped[datetime | None]
+
+    created_by: Mapped["User | None"] = relationship(foreign_keys=[created_by_id])  # noqa: F821
+    withdrawn_by: Mapped["User | None"] = relationship(foreign_keys=[withdrawn_by_id])  # noqa: F821
+
+
+class ColumnMapping(Base):
+    """A remembered choice of columns for files with the same headers."""
+
+    __tablename__ = "column_mappings"
+    __table_args__ = (UniqueConstraint("kind", "header_signature", name="uq_column_mappings_kind_signature"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: ledger, commissions or budget.
+    kind: Mapped[str] = mapped_column(String(20))
+    #: A hash of the file's normalised headers.
+    header_signature: Mapped[str] = mapped_column(String(64))
+    #: Field name to column header.
+    mapping: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: When it was last used or changed.
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class LedgerTransaction(Base):
+    """One line of actual spend from the finance ledger (credits are negative)."""
+
+    __tablename__ = "ledger_transactions"
+    __table_args__ = (UniqueConstraint("reference", "net_pence", name="uq_ledger_transactions_reference_net"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The ledger's transaction reference.
+    reference: Mapped[str] = mapped_column(String(60), index=True)
+    #: The posting (or paid) date.
+    posting_date: Mapped[date] = mapped_column(index=True)
+    #: Ledger period 1-12 (P1 is April).
+    period: Mapped[int]
+    #: The funding year the date falls in.
+    funding_year_id: Mapped[int | None] = mapped_column(ForeignKey("funding_years.id"), index=True)
+    #: The cost centre.
+    cost_centre: Mapped[str] = mapped_column(String(40), default="")
+    #: The account code.
+    account_code: Mapped[str] = mapped_column(String(40), default="")
+    #: The account code's description.
+    account_description: Mapped[str] = mapped_column(String(200), default="")
+    #: The ledger's supplier ID.
+    supplier_id: Mapped[str] = mapped_column(String(60), default="", index=True)
+    #: The supplier's name as the ledger gives it.
+    supplier_name: Mapped[str] = mapped_column(String(200), default="")
+    #: The supplier's invoice number.
+    invoice_number: Mapped[str] = mapped_column(String(60), default="")
+    #: The purchase order number.
+    po_number: Mapped[str] = mapped_column(String(40), default="", index=True)
+    #: What the line is for.
+    narrative: Mapped[str] = mapped_column(Text, default="")
+    #: Net amount in pence (negative for a credit).
+    net_pence: Mapped[int] = mapped_column(BigInteger)
+    #: VAT in pence.
+    vat_pence: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Gross amount in pence.
+    gross_pence: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: invoice, credit, journal or accrual.
+    transaction_type: Mapped[str] = mapped_column(String(20), default="invoice")
+    #: The commission this spend is for, once matched.
+    commission_id: Mapped[int | None] = mapped_column(ForeignKey("commissions.id"), index=True)
+    #: How it was matched: po, supplier, manual (empty when unmatched).
+    match_method: Mapped[str] = mapped_column(String(10), default="")
+    #: The budget line the spend counts against (from its commission, or assigned).
+    budget_line_id: Mapped[int | None] = mapped_column(ForeignKey("budget_lines.id"), index=True)
+    #: The import that brought it in.
+    import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"), index=True)
+    #: When it was recorded here.
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    commission: Mapped["Commission | None"] = relationship()  # noqa: F821
+    budget_line: Mapped["BudgetLine | None"] = relationship()  # noqa: F821
+    import_batch: Mapped[ImportBatch | None] = relationship()

@@ -1,0 +1,48 @@
+"""Milestones and deadlines: Young Futures, grant cycle, contracts."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, utcnow
+
+PROGRAMMES = ("Young Futures", "VRU grant", "Serious Violence Duty", "Contract", "Other")
+MILESTONE_STATUSES = ("not started", "in progress", "done", "missed")
+
+
+class Milestone(Base):
+    """Something due by a date, owned by a person; either typed in or made from a funding year or commission."""
+
+    __tablename__ = "milestones"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: What is due.
+    title: Mapped[str] = mapped_column(String(200))
+    #: Young Futures, VRU grant, Serious Violence Duty, Contract or Other.
+    programme: Mapped[str] = mapped_column(String(40), default="Other")
+    #: The date it is due.
+    due_date: Mapped[date] = mapped_column(index=True)
+    #: The person responsible.
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    #: not started, in progress, done or missed.
+    status: Mapped[str] = mapped_column(String(20), default="not started")
+    #: The date it was done.
+    completed_date: Mapped[date | None]
+    #: What shows it was done (notes).
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    #: A link to evidence (a document or web page).
+    evidence_link: Mapped[str] = mapped_column(String(500), default="")
+    #: The funding year it belongs to, if any.
+    funding_year_id: Mapped[int | None] = mapped_column(ForeignKey("funding_years.id"), index=True)
+    #: The commission it belongs to, if any.
+    commission_id: Mapped[int | None] = mapped_column(ForeignKey("commissions.id"), index=True)
+    #: For a deadline the app made itself: what made it (e.g. ``year:3:q2-return``); None when typed in.
+    source_key: Mapped[str | None] = mapped_column(String(80), unique=True)
+    #: When it was added.
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    owner: Mapped["User | None"] = relationship()  # noqa: F821
+    funding_year: Mapped["FundingYear | None"] = relationship()  # noqa: F821
+    commission: Mapped["Commission | None"] = relationship()  # noqa: F821

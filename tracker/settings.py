@@ -1,0 +1,80 @@
+"""Settings an admin can change, each with a type and a default. One place for every tunable rule."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from tracker.extensions import db
+from tracker.models import Setting
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    key: str
+    label: str
+    kind: type
+    default: object
+    help: str = ""
+
+
+SPECS: dict[str, SettingSpec] = {
+    s.key: s
+    for s in [
+        SettingSpec("vru_name", "VRU name", str, "Violence Reduction Unit", "Shown on screens and on returns."),
+        SettingSpec("pcc_name", "PCC office", str, "Office of the Police and Crime Commissioner"),
+        SettingSpec("rag_amber_percent", "RAG amber from (% off profile)", Decimal, Decimal("2"),
+                    "Spend this far from profile or more is amber."),
+        SettingSpec("rag_red_percent", "RAG red beyond (% off profile)", Decimal, Decimal("5"),
+                    "Spend further than this from profile is red."),
+        SettingSpec("return_due_days", "Quarterly return due (days after quarter end)", int, 30),
+        SettingSpec("year_end_claim_due_days", "Final claim due (days after 31 March)", int, 45),
+        SettingSpec("ending_soon_days", "Commissions 'ending soon' within (days)", int, 90),
+    ]
+}
+
+
+def _convert(spec: SettingSpec, text: str):
+    if spec.kind is Decimal:
+        return Decimal(text)
+    if spec.kind is int:
+        return int(text)
+    if spec.kind is bool:
+        return text.lower() in ("1", "true", "yes", "on")
+    return text
+
+
+def get(key: str):
+    """The current value of a setting, or its default."""
+    spec = SPECS[key]
+    row = db.session.get(Setting, key)
+    if row is None:
+        return spec.default
+    try:
+        return _convert(spec, row.value)
+    except (ValueError, ArithmeticError):
+        return spec.default
+
+
+def get_many(*keys: str) -> dict:
+    """Several settings in one query."""
+    rows = {r.key: r.value for r in db.session.scalars(db.select(Setting).where(Setting.key.in_(keys)))}
+    out = {}
+    for key in keys:
+        spec = SPECS[key]
+        try:
+            out[key] = _convert(spec, rows[key]) if key in rows else spec.default
+        except (ValueError, ArithmeticError):
+            out[key] = spec.default
+    return out
+
+
+def put(key: str, value) -> None:
+    """Store a setting (validated by converting it); the caller commits."""
+    spec = SPECS[key]
+    text = str(value).strip()
+    _convert(spec, text)
+    row = db.session.get(Setting, key)
+    if row is None:
+        db.session.add(Setting(key=key, value=text))
+    else:
+        row.value = text

@@ -1,0 +1,73 @@
+"""What every page shares: template filters in UK formats, the navigation, and page-or-fragment rendering."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask import Flask, render_template, request
+from flask_login import current_user
+from jinja2_fragments.flask import render_block
+
+from tracker.money import format_pence, format_pence_short
+
+# (endpoint, label, roles that see the link). Areas add their entry here when their blueprint lands.
+NAVIGATION: list[tuple[str, str, tuple[str, ...] | None]] = [
+    ("main.home", "Home", None),
+]
+
+
+def is_htmx() -> bool:
+    """An HTMX request that wants a fragment (a history restore wants the whole page)."""
+    return bool(request.headers.get("HX-Request")) and not request.headers.get("HX-History-Restore-Request")
+
+
+def render(template: str, block: str | None = None, status: int = 200, **context):
+    """The full page, or only ``block`` of the same template for an HTMX request: one copy of the markup."""
+    if block and is_htmx():
+        return render_block(template, block, **context), status
+    return render_template(template, **context), status
+
+
+def uk_date(value: date | datetime | None, blank: str = "") -> str:
+    """31/03/2026."""
+    if value is None:
+        return blank
+    return value.strftime("%d/%m/%Y")
+
+
+def uk_datetime(value: datetime | None, blank: str = "") -> str:
+    if value is None:
+        return blank
+    return value.strftime("%d/%m/%Y %H:%M")
+
+
+def long_date(value: date | None, blank: str = "") -> str:
+    """31 March 2026."""
+    if value is None:
+        return blank
+    return f"{value.day} {value.strftime('%B %Y')}"
+
+
+def init_app(app: Flask) -> None:
+    app.add_template_filter(format_pence, "money")
+    app.add_template_filter(format_pence_short, "money_short")
+    app.add_template_filter(uk_date, "uk_date")
+    app.add_template_filter(uk_datetime, "uk_datetime")
+    app.add_template_filter(long_date, "long_date")
+
+    @app.context_processor
+    def navigation():
+        items = []
+        if current_user.is_authenticated:
+            for endpoint, label, roles in NAVIGATION:
+                if endpoint not in app.view_functions:
+                    continue
+                if roles is None or current_user.has_role(*roles):
+                    items.append((endpoint, label))
+        return {"navigation": items, "today": date.today()}
+
+    @app.after_request
+    def vary_on_htmx(response):
+        # Pages and fragments share URLs: caches must keep them apart.
+        if request.method == "GET":
+            response.vary.add("HX-Request")
+        return response

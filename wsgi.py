@@ -1,0 +1,4 @@
+"""Entry point for `flask` and gunicorn (`gunicorn wsgi:app`)."""
+from tracker import create_app
+
+app = create_app()
