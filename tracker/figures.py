@@ -122,3 +122,129 @@ def current_year(today=None) -> FundingYear | None:
         if y.status == "open":
             return y
     return years[0] if years else None
+
+
+# --- Profile, forecast outturn, variance and RAG --------------------------------------------------------
+# The rules finance uses, in one place:
+# - profile to date: the sum of the Q1-Q4 profile up to and including the reporting quarter;
+# - forecast outturn: actual to date plus the profile of the quarters still to come (spend to plan from here);
+# - variance: forecast outturn minus the budget (negative is an underspend, which is lost at 31 March);
+# - variance to profile: actual to date minus profile to date, as pounds and as a percentage of profile to date;
+# - RAG: green within the amber threshold, amber from it up to the red threshold, red beyond (settings).
+
+
+def profile_to_date(profile: list[int], quarter: int) -> int:
+    return sum(profile[:quarter])
+
+
+def forecast_outturn(actual_to_date: int, profile: list[int], quarter: int) -> int:
+    return actual_to_date + sum(profile[quarter:])
+
+
+def rag(actual_to_date: int, profile_to_date_pence: int, amber_percent, red_percent) -> str:
+    """'G', 'A' or 'R' for spend against profile. With no profile yet, any spend is amber, none is green."""
+    from decimal import Decimal
+
+    if profile_to_date_pence == 0:
+        return "G" if actual_to_date == 0 else "A"
+    off = abs(Decimal(actual_to_date - profile_to_date_pence)) * 100 / Decimal(profile_to_date_pence)
+    if off > Decimal(red_percent):
+        return "R"
+    if off >= Decimal(amber_percent):
+        return "A"
+    return "G"
+
+
+@dataclass
+class LineFigures:
+    """Everything the budget page and the return show for one budget line (or a roll-up of lines)."""
+
+    name: str
+    budget: int = 0
+    original_budget: int = 0
+    profile: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
+    actual_by_quarter: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
+    committed: int = 0
+    quarter: int = 4
+    rag: str = ""
+
+    @property
+    def actual_to_date(self) -> int:
+        return sum(self.actual_by_quarter[: self.quarter])
+
+    @property
+    def profile_to_date(self) -> int:
+        return profile_to_date(self.profile, self.quarter)
+
+    @property
+    def forecast(self) -> int:
+        return forecast_outturn(self.actual_to_date, self.profile, self.quarter)
+
+    @property
+    def variance(self) -> int:
+        return self.forecast - self.budget
+
+    @property
+    def variance_percent(self):
+        from tracker.money import percent
+
+        return percent(self.variance, self.budget)
+
+    @property
+    def profile_variance(self) -> int:
+        return self.actual_to_date - self.profile_to_date
+
+    @property
+    def over_committed(self) -> bool:
+        return self.committed > self.budget
+
+    def add(self, other: "LineFigures") -> None:
+        self.budget += other.budget
+        self.original_budget += other.original_budget
+        self.committed += other.committed
+        self.profile = [a + b for a, b in zip(self.profile, other.profile)]
+        self.actual_by_quarter = [a + b for a, b in zip(self.actual_by_quarter, other.actual_by_quarter)]
+
+
+def line_figures(year: FundingYear, quarter: int = 4) -> list[tuple[BudgetLine, LineFigures]]:
+    """Figures for every budget line of a year, as at the end of ``quarter`` (a fixed number of queries)."""
+    from sqlalchemy.orm import selectinload
+
+    from tracker import settings
+
+    thresholds = settings.get_many("rag_amber_percent", "rag_red_percent")
+    lines = db.session.scalars(
+        select(BudgetLine)
+        .where(BudgetLine.funding_year_id == year.id)
+        .options(selectinload(BudgetLine.funding_stream), selectinload(BudgetLine.category), selectinload(BudgetLine.strand))
+        .order_by(BudgetLine.id)
+    ).all()
+    actual = actual_by_line_and_quarter(year.id)
+    committed = committed_by_line(year.id)
+    out = []
+    for line in lines:
+        f = LineFigures(
+            name=line.description or line.category.name, budget=line.amount_pence,
+            original_budget=line.original_amount_pence, profile=list(line.profile),
+            actual_by_quarter=list(actual.get(line.id, [0, 0, 0, 0])), committed=committed.get(line.id, 0),
+            quarter=quarter,
+        )
+        f.rag = rag(f.actual_to_date, f.profile_to_date, thresholds["rag_amber_percent"], thresholds["rag_red_percent"])
+        out.append((line, f))
+    return out
+
+
+def roll_up(pairs: list[tuple[BudgetLine, LineFigures]], key, name_of, quarter: int = 4) -> list[LineFigures]:
+    """Sum line figures into groups (by stream, strand, category ...), with RAG worked out on the totals."""
+    from tracker import settings
+
+    thresholds = settings.get_many("rag_amber_percent", "rag_red_percent")
+    groups: dict = {}
+    for line, f in pairs:
+        k = key(line)
+        if k not in groups:
+            groups[k] = LineFigures(name=name_of(line), quarter=quarter)
+        groups[k].add(f)
+    for g in groups.values():
+        g.rag = rag(g.actual_to_date, g.profile_to_date, thresholds["rag_amber_percent"], thresholds["rag_red_percent"])
+    return list(groups.values())

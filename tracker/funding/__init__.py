@@ -1,0 +1,1 @@
+"""Funding years, funding streams, allocations and budget lines."""
