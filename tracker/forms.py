@@ -1,0 +1,77 @@
+"""Form fields every area shares: amounts of money typed as text, and dates typed the UK way.
+
+``MoneyField`` turns "£1,234.50" into 123450 (integer pence) with tracker.money; ``UKDateField`` takes
+31/03/2026 or 2026-03-31. Both give a clear message at the field when what was typed cannot be used.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from wtforms import StringField
+
+from tracker.money import MoneyError, format_pence, to_pence
+
+
+class MoneyField(StringField):
+    """An amount in pounds typed as text; ``data`` is integer pence (None when blank).
+
+    ``allow_negative=False`` (the default) refuses amounts below zero, which budgets and values never are.
+    Pair with ``InputRequired`` to make it required.
+    """
+
+    def __init__(self, label=None, validators=None, allow_negative: bool = False,
+                 message: str = "Enter an amount in pounds, like £1,234.50", **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.allow_negative = allow_negative
+        self.message = message
+
+    def process_formdata(self, valuelist):
+        self.data = None
+        if not valuelist or not (valuelist[0] or "").strip():
+            return
+        try:
+            pence = to_pence(valuelist[0])
+        except MoneyError as exc:
+            raise ValueError(self.message) from exc
+        if pence < 0 and not self.allow_negative:
+            raise ValueError(f"{self.label.text} must be zero or more")
+        self.data = pence
+
+    def _value(self):
+        # Re-show exactly what was typed after an error, otherwise the amount without the pound sign.
+        if self.raw_data:
+            return self.raw_data[0]
+        if self.data is None:
+            return ""
+        return format_pence(self.data, symbol=False)
+
+
+class UKDateField(StringField):
+    """A date typed as 31/03/2026 (or 2026-03-31, what browsers' date pickers send); ``data`` is a ``date``."""
+
+    FORMATS = ("%d/%m/%Y", "%Y-%m-%d")
+
+    def __init__(self, label=None, validators=None, message: str = "Enter a real date, like 31/03/2026", **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.message = message
+
+    def process_formdata(self, valuelist):
+        self.data = None
+        text = (valuelist[0] if valuelist else "") or ""
+        text = text.strip()
+        if not text:
+            return
+        for fmt in self.FORMATS:
+            try:
+                self.data = datetime.strptime(text, fmt).date()
+                return
+            except ValueError:
+                continue
+        raise ValueError(self.message)
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        if isinstance(self.data, date):
+            return self.data.strftime("%d/%m/%Y")
+        return ""
