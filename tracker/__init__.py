@@ -57,10 +57,11 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     for module_name in BLUEPRINTS:
         app.register_blueprint(importlib.import_module(module_name).bp)
 
-    from tracker import cli, errors, web
+    from tracker import cli, errors, security, web
 
     web.init_app(app)
     errors.init_app(app)
+    security.init_app(app)
     cli.init_app(app)
     _guard_every_request(app)
     return app

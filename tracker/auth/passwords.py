@@ -1,6 +1,10 @@
 """Password rules and hashing, in one place for the sign-in pages and the command line."""
 from __future__ import annotations
 
+import re
+from functools import lru_cache
+from pathlib import Path
+
 from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -20,11 +24,35 @@ COMMON_PASSWORDS = frozenset(
 )
 
 
+# 19,640 common passwords from public breach lists (the list Django ships; source in the file's header).
+COMMON_PASSWORDS_FILE = Path(__file__).with_name("common-passwords.txt")
+# Digits and punctuation people tack on to meet a length rule ("iloveyou2025!!").
+_DECORATION = re.compile(r"[\d\W_]+$")
+
+
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """The shipped list plus our local additions, lower case."""
+    with COMMON_PASSWORDS_FILE.open(encoding="utf-8") as lines:
+        listed = {line.strip() for line in lines if line.strip() and not line.startswith("# ")}
+    return frozenset(listed) | COMMON_PASSWORDS
+
+
+def is_common(password: str) -> bool:
+    """A listed password, or a listed word of 6+ characters padded with digits and symbols to pass the length rule."""
+    lowered = password.lower()
+    listed = common_passwords()
+    if lowered in listed:
+        return True
+    stem = _DECORATION.sub("", lowered)
+    return len(stem) >= 6 and stem != lowered and stem in listed
+
+
 def password_problem(password: str) -> str | None:
     """Why a new password is not acceptable, or None."""
     if len(password) < MIN_LENGTH:
         return f"Use at least {MIN_LENGTH} characters"
-    if password.lower() in COMMON_PASSWORDS or len(set(password)) < 4:
+    if len(set(password)) < 4 or is_common(password):
         return "That password is too common or too easy to guess; choose another"
     return None
 
