@@ -1,0 +1,131 @@
+"""Forms for funding years, streams, allocations and budget lines. Rules that span fields sit on the form."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+
+from tracker.forms import MoneyField
+from tracker.models.funding import CLAIM_FREQUENCIES
+from tracker.periods import parse_label
+
+
+
+class ChoiceField(SelectField):
+    """A select whose "not in the list" message says what to do."""
+
+    def __init__(self, label=None, validators=None, message: str = "Choose one from the list", **kwargs):
+        kwargs.setdefault("coerce", int)
+        super().__init__(label, validators, **kwargs)
+        self.message = message
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as exc:
+            raise ValueError(self.message) from exc
+
+    def pre_validate(self, form):
+        if self.data not in [value for value, *_ in self.iter_choices()]:
+            raise ValidationError(self.message)
+
+
+ALLOCATION_STATUSES = [("confirmed", "Confirmed"), ("draft", "Draft (awaiting the grant letter)")]
+
+
+class YearForm(FlaskForm):
+    label = StringField("Funding year", description="Like 2026-27. It runs from 1 April to 31 March.",
+                        validators=[DataRequired("Enter the funding year, like 2026-27")])
+    notes = TextAreaField("Notes", description="For example, when the grant letter arrived.",
+                          validators=[Optional(), Length(max=5000)])
+
+    def validate_label(self, field):
+        field.data = (field.data or "").strip()
+        try:
+            parse_label(field.data)
+        except ValueError as exc:
+            raise ValidationError(f"The funding year {exc}") from exc
+        from tracker.funding.service import year_by_label
+
+        if year_by_label(field.data) is not None:
+            raise ValidationError(f"Funding year {field.data} already exists")
+
+
+class YearNotesForm(FlaskForm):
+    notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
+
+
+class ReopenForm(FlaskForm):
+    reason = TextAreaField("Why it needs reopening", description="Recorded in the audit trail.",
+                           validators=[DataRequired("Say why the year needs reopening"), Length(max=2000)])
+
+
+class StreamForm(FlaskForm):
+    name = StringField("Name", description="As the grant letter gives it.",
+                       validators=[DataRequired("Enter the stream's name"), Length(max=120)])
+    funder = StringField("Funder", description="For example, Home Office or the PCC.", validators=[Optional(), Length(max=120)])
+    labour_split = BooleanField("The funder wants spend split into labour and non-labour")
+    claim_frequency = SelectField("Claims are made", choices=[(f, f.capitalize()) for f in CLAIM_FREQUENCIES])
+    claim_due_days = IntegerField(
+        "Claims are due (days after the claim period ends)",
+        validators=[InputRequired("Enter the number of days after the period a claim is due"),
+                    NumberRange(0, 365, "Enter a number of days from 0 to 365")])
+    active = BooleanField("Active (offered for new years)", default=True)
+
+    def __init__(self, *args, stream_id: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.stream_id = stream_id
+
+    def validate_name(self, field):
+        from tracker.funding.service import stream_name_taken
+
+        field.data = (field.data or "").strip()
+        if stream_name_taken(field.data, self.stream_id):
+            raise ValidationError(f"There is already a stream called {field.data}")
+
+
+class AllocationForm(FlaskForm):
+    funding_stream_id = ChoiceField("Funding stream", message="Choose the funding stream")
+    amount = MoneyField("Allocation", description="In pounds, like £1,370,000.00.",
+                        validators=[InputRequired("Enter the allocation")])
+    status = SelectField("Status", choices=ALLOCATION_STATUSES)
+    notes = TextAreaField("Notes", description="Grant letter reference, conditions.", validators=[Optional(), Length(max=5000)])
+
+
+class RevisionForm(FlaskForm):
+    amount = MoneyField("New allocation", description="The figure after this change, in pounds.",
+                        validators=[InputRequired("Enter the new allocation")])
+    status = SelectField("Status", choices=ALLOCATION_STATUSES)
+    reason = TextAreaField("Reason for the change", description="For example, the virement agreed with the Home Office on 3 November.",
+                           validators=[DataRequired("Give the reason for the change"), Length(max=2000)])
+
+
+class BudgetLineForm(FlaskForm):
+    funding_stream_id = ChoiceField("Funding stream", message="Choose the funding stream")
+    category_id = ChoiceField("Category", message="Choose the category")
+    strand_id = ChoiceField("Strand", message="Choose the strand")
+    labour = BooleanField("Labour (staff costs)")
+    description = StringField("Description", description='For example, "Mentoring services".',
+                              validators=[Optional(), Length(max=200)])
+    amount = MoneyField("Amount for the year", validators=[InputRequired("Enter the amount for the year")])
+    q1 = MoneyField("Q1 (Apr–Jun)", validators=[InputRequired("Enter the Q1 profile (£0.00 if none)")])
+    q2 = MoneyField("Q2 (Jul–Sep)", validators=[InputRequired("Enter the Q2 profile (£0.00 if none)")])
+    q3 = MoneyField("Q3 (Oct–Dec)", validators=[InputRequired("Enter the Q3 profile (£0.00 if none)")])
+    q4 = MoneyField("Q4 (Jan–Mar)", validators=[InputRequired("Enter the Q4 profile (£0.00 if none)")])
+    reason = StringField("Reason for a change of amount", description="Kept in the line's history.",
+                         validators=[Optional(), Length(max=500)])
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        if ok:
+            from tracker.funding.service import profile_problem
+
+            problem = profile_problem(self.amount.data, [self.q1.data, self.q2.data, self.q3.data, self.q4.data])
+            if problem:
+                self.q1.errors.append(problem)
+                ok = False
+        return ok
+
+    @property
+    def profile(self) -> list[int]:
+        return [self.q1.data, self.q2.data, self.q3.data, self.q4.data]

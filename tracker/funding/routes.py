@@ -1,0 +1,340 @@
+"""Funding screens: years (open, close, reopen, roll over), streams, allocations with revisions, budget lines and
+the budget page. Everyone reads them; finance (and admins) change them."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, make_response, redirect, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from tracker import audit
+from tracker.auth.roles import ADMIN, EVERYONE, FINANCE, roles_required
+from tracker.extensions import db
+from tracker.figures import current_year
+from tracker.funding import service
+from tracker.funding.forms import AllocationForm, BudgetLineForm, ReopenForm, RevisionForm, StreamForm, YearForm, YearNotesForm
+from tracker.funding.rules import closed_year_message, require_open_year
+from tracker.models import Allocation, Category, Strand
+from tracker.models.funding import YEAR_CLOSED, YEAR_OPEN
+from tracker.periods import QUARTER_NAMES
+from tracker.web import is_htmx, render
+
+bp = Blueprint("funding", __name__, url_prefix="/funding")
+
+
+def _done(url: str, message: str):
+    """After a successful change: a 303 to ``url``, or for HTMX a client-side redirect to it."""
+    flash(message, "success")
+    if is_htmx():
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = url
+        return response
+    return redirect(url, 303)
+
+
+def _status(form) -> int:
+    return 422 if request.method == "POST" else 200
+
+
+@bp.app_template_global()
+def over_committed_lines(year):
+    """For the home page: budget lines whose committed value is above their amount."""
+    return service.over_committed_lines(year)
+
+
+# --- Funding years ------------------------------------------------------------------------------------------
+
+@bp.route("/years")
+@roles_required(*EVERYONE)
+def years():
+    """Every funding year, newest first."""
+    return render("funding/years.html", years=service.all_years())
+
+
+@bp.route("/years/new", methods=["GET", "POST"])
+@roles_required(FINANCE)
+def new_year():
+    """Set up a funding year; it starts as a draft."""
+    form = YearForm()
+    if form.validate_on_submit():
+        year = service.create_year(form.label.data, form.notes.data)
+        db.session.commit()
+        return _done(url_for("funding.year", year_id=year.id), f"Funding year {year.label} set up as a draft.")
+    return render("funding/year_form.html", "form", status=_status(form), form=form)
+
+
+@bp.route("/years/<int:year_id>")
+@roles_required(*EVERYONE)
+def year(year_id: int):
+    """A funding year: its status, allocations (current figure and history) and what can be done with it."""
+    year = service.get_year_or_404(year_id)
+    allocations = db.session.scalars(
+        select(Allocation).where(Allocation.funding_year_id == year.id)
+        .options(joinedload(Allocation.funding_stream)).order_by(Allocation.id)).all()
+    return render("funding/year.html", year=year, allocations=allocations, reopen_form=ReopenForm(),
+                  history=audit.history(year), closed_message=closed_year_message(year) if year.is_closed else None)
+
+
+@bp.route("/years/<int:year_id>/edit", methods=["GET", "POST"])
+@roles_required(FINANCE)
+def edit_year(year_id: int):
+    """Change a year's notes (its status changes with the open and close buttons)."""
+    year = service.get_year_or_404(year_id)
+    require_open_year(year)
+    form = YearNotesForm(obj=year)
+    if form.validate_on_submit():
+        service.update_year_notes(year, form.notes.data)
+        db.session.commit()
+        return _done(url_for("funding.year", year_id=year.id), f"Notes of {year.label} saved.")
+    return render("funding/year_edit.html", "form", status=_status(form), form=form, year=year)
+
+
+@bp.route("/years/<int:year_id>/open", methods=["POST"])
+@roles_required(FINANCE)
+def open_year(year_id: int):
+    """Open a draft year for delivery."""
+    year = service.get_year_or_404(year_id)
+    service.set_year_status(year, YEAR_OPEN)
+    db.session.commit()
+    return _done(url_for("funding.year", year_id=year.id), f"Funding year {year.label} is open.")
+
+
+@bp.route("/years/<int:year_id>/close", methods=["POST"])
+@roles_required(FINANCE)
+def close_year(year_id: int):
+    """Close a year: from now on nothing in it can be changed until an administrator reopens it."""
+    year = service.get_year_or_404(year_id)
+    service.set_year_status(year, YEAR_CLOSED)
+    db.session.commit()
+    return _done(url_for("funding.year", year_id=year.id), f"Funding year {year.label} is closed and read-only.")
+
+
+@bp.route("/years/<int:year_id>/reopen", methods=["POST"])
+@roles_required(ADMIN)
+def reopen_year(year_id: int):
+    """Reopen a closed year for a correction (administrators only; audited with the reason)."""
+    year = service.get_year_or_404(year_id)
+    form = ReopenForm()
+    if not year.is_closed:
+        from tracker.errors import abort_with
+
+        abort_with(409, f"Funding year {year.label} is not closed.")
+    if not form.validate_on_submit():
+        allocations = db.session.scalars(select(Allocation).where(Allocation.funding_year_id == year.id)).all()
+        return render("funding/year.html", "reopen", status=422, year=year, allocations=allocations,
+                      reopen_form=form, history=audit.history(year), closed_message=closed_year_message(year))
+    service.reopen_year(year, form.reason.data.strip())
+    db.session.commit()
+    return _done(url_for("funding.year", year_id=year.id), f"Funding year {year.label} is open again.")
+
+
+@bp.route("/years/<int:year_id>/roll-over", methods=["GET", "POST"])
+@roles_required(FINANCE)
+def rollover(year_id: int):
+    """Preview what rolling the year over into the next would create; a POST creates it (once)."""
+    year = service.get_year_or_404(year_id)
+    if request.method == "POST":
+        target, plan = service.roll_over(year)
+        db.session.commit()
+        made = len(plan.to_create)
+        message = (f"Rolled {year.label} over into {target.label}: {made} item(s) created." if made
+                   else f"Nothing to do: everything was already in {target.label}.")
+        return _done(url_for("funding.year", year_id=target.id), message)
+    plan = service.rollover_plan(year)
+    if plan.target is not None and plan.target.is_closed:
+        flash(closed_year_message(plan.target), "warning")
+    return render("funding/rollover.html", year=year, plan=plan)
+
+
+# --- Funding streams ----------------------------------------------------------------------------------------
+
+@bp.route("/streams")
+@roles_required(*EVERYONE)
+def streams():
+    """Every funding stream with its funder and claim rules."""
+    return render("funding/streams.html", streams=service.all_streams())
+
+
+def _stream_values(form: StreamForm) -> dict:
+    return {"name": form.name.data, "funder": (form.funder.data or "").strip(), "labour_split": form.labour_split.data,
+            "claim_frequency": form.claim_frequency.data, "claim_due_days": form.claim_due_days.data,
+            "active": form.active.data}
+
+
+@bp.route("/streams/new", methods=["GET", "POST"])
+@roles_required(FINANCE)
+def new_stream():
+    """Add a funding stream."""
+    form = StreamForm()
+    if form.validate_on_submit():
+        stream = service.save_stream(None, **_stream_values(form))
+        db.session.commit()
+        return _done(url_for("funding.streams"), f"Funding stream {stream.name} added.")
+    return render("funding/stream_form.html", "form", status=_status(form), form=form, stream=None)
+
+
+@bp.route("/streams/<int:stream_id>/edit", methods=["GET", "POST"])
+@roles_required(FINANCE)
+def edit_stream(stream_id: int):
+    """Change a funding stream's details."""
+    stream = service.get_stream_or_404(stream_id)
+    form = StreamForm(obj=stream, stream_id=stream.id)
+    if form.validate_on_submit():
+        service.save_stream(stream, **_stream_values(form))
+        db.session.commit()
+        return _done(url_for("funding.streams"), f"Funding stream {stream.name} saved.")
+    return render("funding/stream_form.html", "form", status=_status(form), form=form, stream=stream)
+
+
+# --- Allocations --------------------------------------------------------------------------------------------
+
+@bp.route("/years/<int:year_id>/allocations/new", methods=["GET", "POST"])
+@roles_required(FINANCE)
+def new_allocation(year_id: int):
+    """Set a stream's allocation for a year."""
+    year = service.get_year_or_404(year_id)
+    require_open_year(year)
+    taken = set(db.session.scalars(select(Allocation.funding_stream_id).where(Allocation.funding_year_id == year.id)))
+    form = AllocationForm()
+    form.funding_stream_id.choices = [(s.id, s.name) for s in service.all_streams() if s.id not in taken and s.active]
+    if form.validate_on_submit():
+        stream = service.get_stream_or_404(form.funding_stream_id.data)
+        allocation = service.create_allocation(year, stream, form.amount.data, form.status.data, form.notes.data)
+        db.session.commit()
+        return _done(url_for("funding.year", year_id=year.id),
+                     f"Allocation of {stream.name} for {year.label} set.")
+    return render("funding/allocation_form.html", "form", status=_status(form), form=form, year=year)
+
+
+@bp.route("/allocations/<int:allocation_id>", methods=["GET", "POST"])
+@roles_required(*EVERYONE, write_roles=(FINANCE,))
+def allocation(allocation_id: int):
+    """An allocation: original and current figure, every revision, and (for finance) a form to revise it."""
+    allocation = service.get_allocation_or_404(allocation_id)
+    year = allocation.funding_year
+    form = RevisionForm(obj=None)
+    if request.method == "GET":
+        form.amount.data = allocation.revised_pence
+        form.status.data = allocation.status
+    status = 200
+    if request.method == "POST":
+        require_open_year(year)
+        if form.validate_on_submit():
+            if form.amount.data == allocation.revised_pence and form.status.data == allocation.status:
+                form.amount.errors.append("This is the current allocation: enter the new figure")
+            else:
+                service.revise_allocation(allocation, form.amount.data, form.reason.data, form.status.data)
+                db.session.commit()
+                return _done(url_for("funding.allocation", allocation_id=allocation.id),
+                             f"Allocation of {allocation.funding_stream.name} revised.")
+        status = 422
+    return render("funding/allocation.html", "form", status=status, allocation=allocation, year=year, form=form)
+
+
+@bp.route("/allocations/<int:allocation_id>/history")
+@roles_required(*EVERYONE)
+def allocation_history(allocation_id: int):
+    """An allocation's revisions (loaded in place on the year page)."""
+    allocation = service.get_allocation_or_404(allocation_id)
+    return render("funding/allocation.html", "history", allocation=allocation, year=allocation.funding_year,
+                  form=RevisionForm())
+
+
+# --- Budget lines -------------------------------------------------------------------------------------------
+
+def _line_form(line=None) -> BudgetLineForm:
+    form = BudgetLineForm(obj=line)
+    streams = service.all_streams()
+    form.funding_stream_id.choices = [(s.id, s.name) for s in streams if s.active or (line and s.id == line.funding_stream_id)]
+    form.category_id.choices = [(c.id, c.name) for c in db.session.scalars(select(Category).order_by(Category.sort_order, Category.name))
+                                if c.active or (line and c.id == line.category_id)]
+    form.strand_id.choices = [(s.id, s.name) for s in db.session.scalars(select(Strand).order_by(Strand.sort_order, Strand.name))
+                              if s.active or (line and s.id == line.strand_id)]
+    if line is not None and request.method == "GET":
+        form.amount.data = line.amount_pence
+        form.q1.data, form.q2.data, form.q3.data, form.q4.data = line.profile
+    return form
+
+
+def _line_values(form: BudgetLineForm) -> dict:
+    q1, q2, q3, q4 = form.profile
+    return {"funding_stream_id": form.funding_stream_id.data, "category_id": form.category_id.data,
+            "strand_id": form.strand_id.data, "labour": form.labour.data,
+            "description": (form.description.data or "").strip(), "amount_pence": form.amount.data,
+            "q1_pence": q1, "q2_pence": q2, "q3_pence": q3, "q4_pence": q4}
+
+
+def _budget_url(year, **extra) -> str:
+    return url_for("funding.budget", year=year.label, **extra)
+
+
+@bp.route("/years/<int:year_id>/lines/new", methods=["GET", "POST"])
+@roles_required(FINANCE)
+def new_line(year_id: int):
+    """Add a budget line with its Q1-Q4 profile."""
+    year = service.get_year_or_404(year_id)
+    require_open_year(year)
+    form = _line_form()
+    if form.validate_on_submit():
+        service.create_line(year, **_line_values(form))
+        db.session.commit()
+        return _done(_budget_url(year), "Budget line added.")
+    return render("funding/line_form.html", "form", status=_status(form), form=form, year=year, line=None)
+
+
+@bp.route("/lines/<int:line_id>/edit", methods=["GET", "POST"])
+@roles_required(FINANCE)
+def edit_line(line_id: int):
+    """Change a budget line; a change of amount keeps the original and is recorded with its reason."""
+    line = service.get_line_or_404(line_id)
+    year = line.funding_year
+    require_open_year(year)
+    form = _line_form(line)
+    if form.validate_on_submit():
+        service.update_line(line, reason=form.reason.data or "", **_line_values(form))
+        db.session.commit()
+        return _done(_budget_url(year), "Budget line saved.")
+    commissions, ledger = service.line_use(line)
+    return render("funding/line_form.html", "form", status=_status(form), form=form, year=year, line=line,
+                  in_use=commissions + ledger, history=audit.history(line))
+
+
+@bp.route("/lines/<int:line_id>/delete", methods=["POST"])
+@roles_required(FINANCE)
+def delete_line(line_id: int):
+    """Delete a budget line that nothing uses."""
+    line = service.get_line_or_404(line_id)
+    year = line.funding_year
+    service.delete_line(line)
+    db.session.commit()
+    return _done(_budget_url(year), "Budget line deleted.")
+
+
+# --- The budget page ----------------------------------------------------------------------------------------
+
+@bp.route("/budget")
+@roles_required(*EVERYONE)
+def budget():
+    """Budget against profile, committed, actual and forecast for a year, as at the end of a quarter."""
+    years = service.all_years()
+    problems = []
+    label = (request.args.get("year") or "").strip()
+    year = next((y for y in years if y.label == label), None) if label else None
+    if label and year is None:
+        problems.append(f"There is no funding year {label[:20]}; showing the current year instead.")
+    year = year or current_year()
+    quarter_text = (request.args.get("quarter") or "").strip()
+    quarter = None
+    if quarter_text:
+        if quarter_text.upper().lstrip("Q") in ("1", "2", "3", "4"):
+            quarter = int(quarter_text.upper().lstrip("Q"))
+        else:
+            problems.append("The quarter must be 1, 2, 3 or 4; showing the latest quarter instead.")
+    page = None
+    if year is not None:
+        quarter = quarter or service.default_quarter(year)
+        page = service.budget_page(year, quarter)
+    can_edit = current_user.has_role(FINANCE) and year is not None and not year.is_closed
+    return render("funding/budget.html", "table", years=years, year=year, quarter=quarter, page=page,
+                  problems=problems, quarter_names=QUARTER_NAMES, can_edit=can_edit,
+                  closed_message=closed_year_message(year) if year is not None and year.is_closed else None)
