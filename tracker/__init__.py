@@ -18,6 +18,7 @@ from tracker.extensions import csrf, db, login_manager, migrate
 BLUEPRINTS = (
     "tracker.auth.routes",
     "tracker.main.routes",
+    "tracker.funding.routes",
 )
 
 # openpyxl parses workbooks with defusedxml when it is importable; uploads are hostile until proven otherwise.
