@@ -1,0 +1,1 @@
+"""Commissions (commissioned services) and providers: the register, the commission page, variations."""

@@ -1,0 +1,122 @@
+"""Forms for commissions, quick changes in the register, variations and providers.
+
+Rules that need only the form's own fields live here (``validate_<field>``); rules that need the database
+(unique reference, the budget line's year, a closed year) are checked in service.py and reported at the field.
+"""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.widgets import HiddenInput
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+
+from tracker.forms import MoneyField, UKDateField
+from tracker.models.commissions import COMMISSION_STATUSES, COMMISSION_TYPES, PROCUREMENT_ROUTES
+
+
+def _optional_int(value):
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+class VersionedForm(FlaskForm):
+    #: The commission's version when the form was shown; a save based on an older one is refused.
+    version = IntegerField(widget=HiddenInput(), validators=[InputRequired("The form is missing its version: reload the page and try again")])
+
+
+class CommissionForm(VersionedForm):
+    reference = StringField("Reference", validators=[DataRequired("Enter a reference, like VRU-25-014"), Length(max=40)],
+                            description="Our reference, e.g. VRU-25-014. Each commission has its own.")
+    title = StringField("Title", validators=[DataRequired("Enter the service's title"), Length(max=200)])
+    description = TextAreaField("Description", validators=[Optional(), Length(max=5000)])
+    provider_id = SelectField("Provider", coerce=_optional_int, validate_choice=False)
+    new_provider_name = StringField("Or a new provider's name", validators=[Optional(), Length(max=200)],
+                                    description="Used when no provider is chosen above: the provider is added.")
+    funding_year_id = SelectField("Funding year", coerce=_optional_int, validate_choice=False)
+    strand_id = SelectField("Strand", coerce=_optional_int, validate_choice=False)
+    budget_line_id = SelectField("Budget line", coerce=_optional_int, validate_choice=False,
+                                 description="It must be in the same funding year.")
+    procurement_route = SelectField("Procurement route", choices=[(r, r) for r in PROCUREMENT_ROUTES])
+    competed = BooleanField("The award was competed")
+    commission_type = SelectField("Type", choices=[(t, t.capitalize()) for t in COMMISSION_TYPES])
+    value_pence = MoneyField("Value", validators=[InputRequired("Enter the value, like 12,500.00")],
+                             description="For this funding year, in pounds.")
+    start_date = UKDateField("Start date", validators=[InputRequired("Enter the start date, like 01/04/2025")],
+                             description="Day/month/year, e.g. 01/04/2025")
+    end_date = UKDateField("End date", validators=[InputRequired("Enter the end date, like 31/03/2026")],
+                           description="Day/month/year, e.g. 31/03/2026")
+    review_date = UKDateField("Review date", validators=[Optional()])
+    extension_options = StringField("Extension options", validators=[Optional(), Length(max=200)],
+                                    description="e.g. 1 + 1 years")
+    status = SelectField("Status", choices=[(s, s.capitalize()) for s in COMMISSION_STATUSES])
+    pcc_decision_ref = StringField("PCC decision reference", validators=[Optional(), Length(max=40)])
+    po_number = StringField("PO number", validators=[Optional(), Length(max=40)])
+    contract_manager = StringField("Contract manager", validators=[Optional(), Length(max=120)])
+
+    def validate_value_pence(self, field):
+        if field.data is not None and field.data <= 0:
+            raise ValidationError("The value must be more than £0.00")
+
+    def validate_end_date(self, field):
+        if field.data and self.start_date.data and field.data <= self.start_date.data:
+            raise ValidationError("The end date must be after the start date")
+
+    def validate_provider_id(self, field):
+        if not field.data and not (self.new_provider_name.data or "").strip():
+            raise ValidationError("Choose a provider, or enter a new provider's name")
+
+    def validate_funding_year_id(self, field):
+        if not field.data:
+            raise ValidationError("Choose a funding year")
+
+    def validate_strand_id(self, field):
+        if not field.data:
+            raise ValidationError("Choose a strand")
+
+
+class StatusForm(VersionedForm):
+    status = SelectField("Status", choices=[(s, s.capitalize()) for s in COMMISSION_STATUSES],
+                         validators=[DataRequired("Choose a status")])
+
+
+class EndDateForm(VersionedForm):
+    end_date = UKDateField("End date", validators=[InputRequired("Enter the end date, like 31/03/2026")])
+
+
+class VariationForm(VersionedForm):
+    variation_date = UKDateField("Date agreed", validators=[InputRequired("Enter the date the variation was agreed")])
+    reason = TextAreaField("Reason", validators=[DataRequired("Say why the commission is varied"), Length(max=2000)])
+    value_change_pence = MoneyField("Change in value", allow_negative=True, validators=[Optional()],
+                                    description="Negative for a reduction, e.g. -2,000.00. Leave blank for none.")
+    new_end_date = UKDateField("New end date", validators=[Optional()],
+                               description="Leave blank if the end date does not change.")
+
+    def validate_value_change_pence(self, field):
+        if not field.data and not self.new_end_date.data and not self.new_end_date.errors:
+            raise ValidationError("Enter a change in value, a new end date, or both")
+
+
+class ProviderForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired("Enter the provider's name"), Length(max=200)])
+    charity_number = StringField("Charity number", validators=[Optional(), Length(max=20)])
+    company_number = StringField("Company number", validators=[Optional(), Length(max=20)])
+    vcse = BooleanField("Voluntary, community or social enterprise (VCSE)")
+    sme = BooleanField("Small or medium-sized enterprise (SME)")
+    supplier_ids = TextAreaField("Supplier IDs in the finance ledger", validators=[Optional(), Length(max=2000)],
+                                 description="One per line, e.g. SUP1001. Ledger lines with these IDs are matched to this provider.")
+    notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
+
+    def supplier_id_list(self) -> list[str]:
+        seen: list[str] = []
+        for line in (self.supplier_ids.data or "").replace(",", "\n").splitlines():
+            value = line.strip()
+            if value and value not in seen:
+                seen.append(value)
+        return seen
+
+    def validate_supplier_ids(self, field):
+        for value in self.supplier_id_list():
+            if len(value) > 60:
+                raise ValidationError(f"Supplier ID “{value[:20]}…” is longer than 60 characters")

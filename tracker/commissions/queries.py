@@ -1,0 +1,311 @@
+"""Reading the register: filters from the query string, the page of rows and the totals for everything filtered.
+
+Every function here runs a fixed number of queries whatever the data size: spend is summed in SQL with
+one aggregate per page, never per row.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from urllib.parse import urlencode
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import joinedload
+
+from tracker.extensions import db
+from tracker.models import BudgetLine, Commission, FundingStream, FundingYear, LedgerTransaction, Provider, Strand
+from tracker.models.commissions import COMMISSION_STATUSES
+
+PER_PAGE_CHOICES = (10, 25, 50, 100)
+DEFAULT_PER_PAGE = 25
+ENDING_CHOICES = (30, 90)
+FINAL_STATUSES = ("ended", "terminated")
+
+# What spend means everywhere on these screens: ledger lines matched to the commission (credits are negative).
+def spent_subquery():
+    """A correlated subquery: the net ledger spend matched to the outer commission, in pence."""
+    return (
+        select(func.coalesce(func.sum(LedgerTransaction.net_pence), 0))
+        .where(LedgerTransaction.commission_id == Commission.id)
+        .correlate(Commission)
+        .scalar_subquery()
+    )
+
+
+# The sort keys people can ask for; anything else falls back to the default rather than failing.
+SORTS = {
+    "reference": lambda: Commission.reference,
+    "title": lambda: func.lower(Commission.title),
+    "provider": lambda: func.lower(Provider.name),
+    "strand": lambda: Strand.name,
+    "value": lambda: Commission.value_pence,
+    "spent": spent_subquery,
+    "remaining": lambda: Commission.value_pence - spent_subquery(),
+    "start": lambda: Commission.start_date,
+    "end": lambda: Commission.end_date,
+    "status": lambda: case({s: i for i, s in enumerate(COMMISSION_STATUSES)}, value=Commission.status, else_=99),
+}
+DEFAULT_SORT = "reference"
+
+
+def like_pattern(text: str) -> str:
+    """``text`` as a LIKE pattern matching it anywhere, with LIKE's own wildcards taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _int(text: str | None) -> int | None:
+    try:
+        return int(text) if text not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass
+class RegisterFilters:
+    """The register's state as the URL carries it. Values that make no sense are dropped and reported."""
+
+    q: str = ""
+    year: str = ""
+    strand: int | None = None
+    stream: int | None = None
+    status: str = ""
+    provider: int | None = None
+    ending: int | None = None
+    sort: str = DEFAULT_SORT
+    order: str = "asc"
+    page: int = 1
+    per_page: int = DEFAULT_PER_PAGE
+    ignored: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_args(cls, args) -> "RegisterFilters":
+        f = cls(ignored=[])
+        f.q = (args.get("q") or "").strip()[:100]
+        f.year = (args.get("year") or "").strip()
+        for name in ("strand", "stream", "provider"):
+            raw = args.get(name)
+            value = _int(raw)
+            if raw not in (None, "") and (value is None or value < 1):
+                f.ignored.append(f"{name} “{raw[:30]}”")
+                value = None
+            setattr(f, name, value)
+        status = (args.get("status") or "").strip()
+        if status and status not in COMMISSION_STATUSES:
+            f.ignored.append(f"status “{status[:30]}”")
+            status = ""
+        f.status = status
+        raw_ending = args.get("ending")
+        f.ending = _int(raw_ending)
+        if raw_ending not in (None, "") and f.ending not in ENDING_CHOICES:
+            f.ignored.append(f"ending within “{raw_ending[:30]}”")
+            f.ending = None
+        sort = (args.get("sort") or DEFAULT_SORT).strip()
+        if sort not in SORTS:
+            f.ignored.append(f"sort “{sort[:30]}”")
+            sort = DEFAULT_SORT
+        f.sort = sort
+        f.order = "desc" if args.get("order") == "desc" else "asc"
+        page = _int(args.get("page"))
+        if args.get("page") not in (None, "") and (page is None or page < 1):
+            f.ignored.append(f"page “{args.get('page')[:30]}”")
+        f.page = page if page and page > 0 else 1
+        per_page = _int(args.get("per_page"))
+        f.per_page = per_page if per_page in PER_PAGE_CHOICES else DEFAULT_PER_PAGE
+        return f
+
+    def args(self, **changes) -> dict:
+        """The non-default values as query-string arguments, with ``changes`` applied (None removes one)."""
+        values = {
+            "q": self.q, "year": self.year, "strand": self.strand, "stream": self.stream, "status": self.status,
+            "provider": self.provider, "ending": self.ending, "sort": self.sort if self.sort != DEFAULT_SORT else None,
+            "order": self.order if self.order != "asc" else None, "page": self.page if self.page != 1 else None,
+            "per_page": self.per_page if self.per_page != DEFAULT_PER_PAGE else None,
+        }
+        values.update(changes)
+        return {k: v for k, v in values.items() if v not in (None, "")}
+
+    def query_string(self, **changes) -> str:
+        return urlencode(self.args(**changes))
+
+    def sort_args(self, key: str) -> dict:
+        """Arguments for a column heading's link: sort by it, or reverse it when it is already the sort."""
+        order = "desc" if self.sort == key and self.order == "asc" else "asc"
+        return self.args(sort=key if key != DEFAULT_SORT or order != "asc" else None,
+                         order=order if order != "asc" else None, page=None)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.q or self.year or self.strand or self.stream or self.status or self.provider or self.ending)
+
+
+def _conditions(f: RegisterFilters, year_id: int | None, today: date) -> list:
+    conditions = []
+    if f.q:
+        like = like_pattern(f.q)
+        conditions.append(or_(
+            Commission.reference.ilike(like, escape="\\"),
+            Commission.title.ilike(like, escape="\\"),
+            Provider.name.ilike(like, escape="\\"),
+        ))
+    if f.year:
+        conditions.append(Commission.funding_year_id == (year_id or -1))
+    if f.strand:
+        conditions.append(Commission.strand_id == f.strand)
+    if f.stream:
+        conditions.append(Commission.budget_line_id.in_(
+            select(BudgetLine.id).where(BudgetLine.funding_stream_id == f.stream)))
+    if f.status:
+        conditions.append(Commission.status == f.status)
+    if f.provider:
+        conditions.append(Commission.provider_id == f.provider)
+    if f.ending:
+        conditions.append(and_(
+            Commission.end_date >= today, Commission.end_date <= today + timedelta(days=f.ending),
+            Commission.status.not_in(FINAL_STATUSES),
+        ))
+    return conditions
+
+
+def filtered_select(f: RegisterFilters, year_id: int | None, today: date):
+    """Commissions matching the filters, joined to what the search and sorts need."""
+    return (
+        select(Commission)
+        .join(Provider, Commission.provider_id == Provider.id)
+        .join(Strand, Commission.strand_id == Strand.id)
+        .where(*_conditions(f, year_id, today))
+    )
+
+
+@dataclass
+class Totals:
+    count: int
+    value: int
+    spent: int
+
+    @property
+    def remaining(self) -> int:
+        return self.value - self.spent
+
+
+@dataclass
+class RegisterPage:
+    filters: RegisterFilters
+    pagination: object
+    rows: list[tuple[Commission, int]]
+    totals: Totals
+
+
+def totals_for(stmt) -> Totals:
+    """Count, value and spend of everything ``stmt`` selects (not just one page), in one query."""
+    ids = stmt.with_only_columns(Commission.id).order_by(None).scalar_subquery()
+    value = select(func.count(Commission.id), func.coalesce(func.sum(Commission.value_pence), 0)).where(
+        Commission.id.in_(ids))
+    spent = (select(func.coalesce(func.sum(LedgerTransaction.net_pence), 0))
+             .where(LedgerTransaction.commission_id.in_(ids)).scalar_subquery())
+    count, total_value, total_spent = db.session.execute(value.add_columns(spent)).one()
+    return Totals(int(count or 0), int(total_value or 0), int(total_spent or 0))
+
+
+def spent_by_commission(ids: list[int]) -> dict[int, int]:
+    """Ledger spend per commission for a handful of ids (one query)."""
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(LedgerTransaction.commission_id, func.sum(LedgerTransaction.net_pence))
+        .where(LedgerTransaction.commission_id.in_(ids))
+        .group_by(LedgerTransaction.commission_id)
+    )
+    return {cid: int(total or 0) for cid, total in rows}
+
+
+def register_page(f: RegisterFilters, today: date | None = None) -> RegisterPage:
+    """One page of the register and the totals for everything filtered (five queries at most)."""
+    today = today or date.today()
+    year_id = None
+    if f.year:
+        year_id = db.session.scalar(select(FundingYear.id).where(FundingYear.label == f.year))
+        if year_id is None:
+            f.ignored.append(f"year “{f.year[:30]}”")
+            f.year = ""
+    stmt = filtered_select(f, year_id, today)
+    key = SORTS[f.sort]()
+    ordering = [key.desc() if f.order == "desc" else key.asc(), Commission.id.asc()]
+    page_stmt = stmt.options(
+        joinedload(Commission.provider), joinedload(Commission.strand), joinedload(Commission.funding_year),
+        joinedload(Commission.budget_line).joinedload(BudgetLine.funding_stream),
+    ).order_by(*ordering)
+    pagination = db.paginate(page_stmt, page=f.page, per_page=f.per_page, error_out=False, count=True)
+    if f.page > 1 and not pagination.items and pagination.total:
+        # Past the last page (an old bookmark, or a filter that now matches less): show the last page.
+        f.page = pagination.pages
+        pagination = db.paginate(page_stmt, page=f.page, per_page=f.per_page, error_out=False, count=True)
+    spent = spent_by_commission([c.id for c in pagination.items])
+    rows = [(c, spent.get(c.id, 0)) for c in pagination.items]
+    return RegisterPage(f, pagination, rows, totals_for(stmt))
+
+
+def filter_choices() -> dict:
+    """The options the filter form offers (four queries)."""
+    return {
+        "years": db.session.scalars(select(FundingYear.label).order_by(FundingYear.start_date.desc())).all(),
+        "strands": db.session.execute(select(Strand.id, Strand.name).order_by(Strand.sort_order, Strand.name)).all(),
+        "streams": db.session.execute(select(FundingStream.id, FundingStream.name).order_by(FundingStream.name)).all(),
+        "providers": db.session.execute(select(Provider.id, Provider.name).order_by(Provider.name)).all(),
+    }
+
+
+def ending_soon(days: int, today: date | None = None, limit: int = 20) -> tuple[list[tuple[Commission, int]], int]:
+    """Commissions still running whose end date falls in the next ``days`` days, soonest first, and how many."""
+    today = today or date.today()
+    where = (Commission.end_date >= today, Commission.end_date <= today + timedelta(days=days),
+             Commission.status.not_in(FINAL_STATUSES))
+    commissions = db.session.scalars(
+        select(Commission).where(*where).options(joinedload(Commission.provider))
+        .order_by(Commission.end_date, Commission.reference).limit(limit)
+    ).all()
+    total = db.session.scalar(select(func.count(Commission.id)).where(*where)) or 0
+    return [(c, (c.end_date - today).days) for c in commissions], int(total)
+
+
+# --- One commission ---------------------------------------------------------------------------------------
+
+def spend_by_quarter(commission_id: int) -> list[tuple[str, int, int]]:
+    """(funding year label, quarter 1-4, net spend in pence) for one commission, in date order (one query)."""
+    rows = db.session.execute(
+        select(FundingYear.label, LedgerTransaction.period, func.sum(LedgerTransaction.net_pence))
+        .join(FundingYear, FundingYear.id == LedgerTransaction.funding_year_id, isouter=True)
+        .where(LedgerTransaction.commission_id == commission_id)
+        .group_by(FundingYear.label, LedgerTransaction.period)
+    ).all()
+    out: dict[tuple[str, int], int] = {}
+    for label, period, total in rows:
+        key = (label or "no year", (int(period) - 1) // 3 + 1)
+        out[key] = out.get(key, 0) + int(total or 0)
+    return [(label, q, total) for (label, q), total in sorted(out.items())]
+
+
+# --- Providers --------------------------------------------------------------------------------------------
+
+def provider_list(q: str, page: int, per_page: int = 50):
+    """Providers matching ``q`` with how many commissions each has and their total value (paginated)."""
+    totals = (
+        select(Commission.provider_id.label("pid"), func.count(Commission.id).label("n"),
+               func.sum(Commission.value_pence).label("value"))
+        .group_by(Commission.provider_id).subquery()
+    )
+    stmt = select(Provider).outerjoin(totals, totals.c.pid == Provider.id)
+    if q:
+        like = like_pattern(q)
+        stmt = stmt.where(Provider.name.ilike(like, escape="\\"))
+    pagination = db.paginate(stmt.order_by(func.lower(Provider.name)), page=page, per_page=per_page,
+                             error_out=False)
+    ids = [p.id for p in pagination.items]
+    figures = {}
+    if ids:
+        figures = {pid: (int(n or 0), int(v or 0)) for pid, n, v in db.session.execute(
+            select(totals.c.pid, totals.c.n, totals.c.value).where(totals.c.pid.in_(ids)))}
+    all_value = db.session.scalar(
+        select(func.coalesce(func.sum(Commission.value_pence), 0)).join(Provider).where(
+            *([Provider.name.ilike(like_pattern(q), escape="\\")] if q else []))) or 0
+    return pagination, figures, int(all_value)

@@ -1,0 +1,383 @@
+"""The commissions register, a commission's page, its variations, and providers.
+
+Thin views: reading is in queries.py, the rules for changing things in service.py. Every page is one
+template whose blocks are returned alone to HTMX requests, and every form works as a plain POST too.
+"""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, make_response, redirect, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
+
+from tracker import audit, settings
+from tracker.auth.roles import EVERYONE, MANAGER, roles_required
+from tracker.commissions import queries, service
+from tracker.commissions.forms import CommissionForm, EndDateForm, ProviderForm, StatusForm, VariationForm
+from tracker.commissions.service import COMMISSION_FIELDS, Conflict, FieldErrors, NotAllowed
+from tracker.extensions import db
+from tracker.funding.rules import require_open_year
+from tracker.money import format_pence
+from tracker.models import AuditEvent, BudgetLine, Commission, FundingYear, LedgerTransaction, Milestone, Provider, Strand, User
+from tracker.models.commissions import COMMISSION_STATUSES
+from tracker.web import is_htmx, render
+
+bp = Blueprint("commissions", __name__)
+
+
+def _safe_next(default: str) -> str:
+    """Where to go back to after a quick change: a path on this site only."""
+    target = request.values.get("next") or ""
+    parts = urlsplit(target)
+    if target.startswith("/") and not target.startswith("//") and not parts.scheme and not parts.netloc:
+        return target
+    return default
+
+
+def _see_other(url: str):
+    """After a successful POST: a 303 for browsers; for HTMX, HX-Redirect so the whole page changes."""
+    if is_htmx():
+        response = make_response("", 200)
+        response.headers["HX-Redirect"] = url
+        return response
+    return redirect(url, 303)
+
+
+# --- The register -------------------------------------------------------------------------------------------
+
+@bp.route("/commissions/")
+@roles_required(*EVERYONE)
+def index():
+    """The register: search, filters, sorting and pages, all carried in the URL; totals for everything filtered."""
+    filters = queries.RegisterFilters.from_args(request.args)
+    page = queries.register_page(filters)
+    context = dict(page=page, f=filters, choices=queries.filter_choices(), statuses=COMMISSION_STATUSES,
+                   can_edit=current_user.has_role(MANAGER))
+    return render("commissions/index.html", "register", **context)
+
+
+# --- Create and edit ----------------------------------------------------------------------------------------
+
+def _fill_choices(form: CommissionForm) -> None:
+    """The options of the form's lists (four queries, whatever the size of the register)."""
+    form.provider_id.choices = [("", "Choose a provider")] + [
+        (pid, name) for pid, name in db.session.execute(select(Provider.id, Provider.name).order_by(Provider.name))]
+    years = db.session.scalars(select(FundingYear).order_by(FundingYear.start_date.desc())).all()
+    form.funding_year_id.choices = [("", "Choose a year")] + [
+        (y.id, f"{y.label}{' (closed)' if y.is_closed else ''}") for y in years]
+    form.strand_id.choices = [("", "Choose a strand")] + [
+        (sid, name) for sid, name in db.session.execute(select(Strand.id, Strand.name).order_by(Strand.sort_order, Strand.name))]
+    lines = db.session.scalars(
+        select(BudgetLine).options(joinedload(BudgetLine.funding_year), joinedload(BudgetLine.funding_stream),
+                                   joinedload(BudgetLine.category), joinedload(BudgetLine.strand))
+        .join(FundingYear).order_by(FundingYear.start_date.desc(), BudgetLine.id)).all()
+    form.budget_line_id.choices = [("", "None yet")] + [
+        (line.id, f"{line.funding_year.label}: {line.name}") for line in lines]
+
+
+def _form_data(form: CommissionForm) -> dict:
+    return {name: getattr(form, name).data for name in COMMISSION_FIELDS}
+
+
+def _show_errors(form, errors: dict[str, str]) -> None:
+    for name, message in errors.items():
+        getattr(form, name).errors = list(getattr(form, name).errors or []) + [message]
+
+
+def _render_form(form: CommissionForm, commission: Commission | None, status: int = 200, conflict=None):
+    return render("commissions/form.html", "form", status=status, form=form, commission=commission, conflict=conflict)
+
+
+@bp.route("/commissions/new", methods=["GET", "POST"])
+@roles_required(MANAGER)
+def create():
+    """Add a commission; a provider can be chosen or named (and added) here."""
+    form = CommissionForm()
+    _fill_choices(form)
+    if request.method == "GET":
+        form.version.data = 0
+        year_label = request.args.get("year")
+        year = db.session.scalar(select(FundingYear).where(FundingYear.label == year_label)) if year_label else None
+        if year is not None:
+            form.funding_year_id.data = year.id
+        return _render_form(form, None)
+    if not form.validate():
+        return _render_form(form, None, 422)
+    try:
+        commission = service.create_commission(_form_data(form), form.new_provider_name.data or "")
+    except FieldErrors as exc:
+        db.session.rollback()
+        _show_errors(form, exc.errors)
+        return _render_form(form, None, 422)
+    db.session.commit()
+    flash(f"Commission {commission.reference} added.", "success")
+    return _see_other(url_for(".show", commission_id=commission.id))
+
+
+@bp.route("/commissions/<int:commission_id>/edit", methods=["GET", "POST"])
+@roles_required(MANAGER)
+def edit(commission_id: int):
+    """Change a commission. The form carries the version it was shown at: a save from an older one is refused."""
+    commission = service.get_commission_or_404(commission_id)
+    require_open_year(commission.funding_year)
+    form = CommissionForm(obj=commission if request.method == "GET" else None)
+    _fill_choices(form)
+    if request.method == "GET":
+        return _render_form(form, commission)
+    form.validate()
+    if form.version.data is not None and not form.version.errors and form.version.data != commission.version:
+        return _conflict(form, commission)
+    if form.errors:
+        return _render_form(form, commission, 422)
+    try:
+        service.update_commission(commission, _form_data(form), form.version.data, form.new_provider_name.data or "")
+    except Conflict as exc:
+        return _conflict(form, exc.commission)
+    except FieldErrors as exc:
+        db.session.rollback()
+        _show_errors(form, exc.errors)
+        return _render_form(form, db.session.get(Commission, commission_id), 422)
+    db.session.commit()
+    flash(f"Commission {commission.reference} saved.", "success")
+    return _see_other(url_for(".show", commission_id=commission.id))
+
+
+def _conflict(form: CommissionForm, commission: Commission):
+    """Someone else saved first: refuse with 409, show their values beside what this person typed."""
+    db.session.rollback()
+    commission = db.session.get(Commission, commission.id)
+    who = db.session.scalar(
+        select(User.name).join(AuditEvent, AuditEvent.user_id == User.id)
+        .where(AuditEvent.object_type == "Commission", AuditEvent.object_id == commission.id)
+        .order_by(AuditEvent.id.desc()).limit(1))
+    form.version.data = commission.version
+    form.version.raw_data = [str(commission.version)]
+    conflict = {"who": who, "commission": commission}
+    return _render_form(form, commission, 409, conflict=conflict)
+
+
+# --- One commission -----------------------------------------------------------------------------------------
+
+def _page_context(commission: Commission, variation_form: VariationForm | None = None) -> dict:
+    """Everything the commission page shows, in a fixed number of queries."""
+    commission = db.session.scalar(
+        select(Commission).where(Commission.id == commission.id).options(
+            joinedload(Commission.provider), joinedload(Commission.strand), joinedload(Commission.funding_year),
+            joinedload(Commission.budget_line).joinedload(BudgetLine.funding_stream),
+            joinedload(Commission.budget_line).joinedload(BudgetLine.category),
+            joinedload(Commission.budget_line).joinedload(BudgetLine.strand),
+            selectinload(Commission.variations),
+        ))
+    ledger = db.session.scalars(
+        select(LedgerTransaction).where(LedgerTransaction.commission_id == commission.id)
+        .order_by(LedgerTransaction.posting_date, LedgerTransaction.id)).all()
+    spent = sum(line.net_pence for line in ledger)
+    milestones = db.session.scalars(
+        select(Milestone).where(Milestone.commission_id == commission.id).options(joinedload(Milestone.owner))
+        .order_by(Milestone.due_date)).all()
+    history = audit.history(commission)
+    user_ids = {e.user_id for e in history if e.user_id}
+    if user_ids:  # load the people once, so each event's user comes from the session, not a query per event
+        db.session.scalars(select(User).where(User.id.in_(user_ids))).all()
+    if variation_form is None:
+        variation_form = VariationForm(formdata=None)
+        variation_form.version.data = commission.version
+    return dict(
+        c=commission, spent=spent, ledger=ledger, by_quarter=queries.spend_by_quarter(commission.id),
+        milestones=milestones, history=history, variation_form=variation_form,
+        status_form=_quick_form(StatusForm, commission), end_form=_quick_form(EndDateForm, commission),
+        can_edit=current_user.has_role(MANAGER) and not commission.funding_year.is_closed,
+        statuses=COMMISSION_STATUSES,
+    )
+
+
+def _quick_form(form_class, commission: Commission):
+    form = form_class(formdata=None, obj=commission)
+    return form
+
+
+@bp.route("/commissions/<int:commission_id>")
+@roles_required(*EVERYONE)
+def show(commission_id: int):
+    """A commission: the facts, spend against value, by quarter, ledger lines, milestones, variations, history."""
+    commission = service.get_commission_or_404(commission_id)
+    return render("commissions/show.html", None, **_page_context(commission))
+
+
+@bp.route("/commissions/<int:commission_id>/variations", methods=["POST"])
+@roles_required(MANAGER)
+def add_variation(commission_id: int):
+    """Record a variation (date, reason, change in value and/or new end date) and apply it to the commission."""
+    commission = service.get_commission_or_404(commission_id)
+    require_open_year(commission.funding_year)
+    form = VariationForm()
+    status = None
+    if not form.validate():
+        status = 422
+    else:
+        try:
+            service.add_variation(commission, form.variation_date.data, form.reason.data, form.value_change_pence.data,
+                                  form.new_end_date.data, form.version.data)
+        except Conflict:
+            db.session.rollback()
+            form.form_errors.append("Someone else changed this commission while you were recording the variation. "
+                                    "Its current value and end date are shown above; check them and record it again.")
+            status = 409
+        except FieldErrors as exc:
+            db.session.rollback()
+            _show_errors(form, exc.errors)
+            status = 422
+    if status:
+        commission = db.session.get(Commission, commission_id)
+        form.version.data = commission.version
+        form.version.raw_data = [str(commission.version)]
+        return render("commissions/show.html", "variation_form", status=status, **_page_context(commission, form))
+    db.session.commit()
+    flash(f"Variation recorded: {commission.reference} is now worth {format_pence(commission.value_pence)} "
+          f"and ends on {commission.end_date:%d/%m/%Y}.", "success")
+    return _see_other(url_for(".show", commission_id=commission.id) + "#variations")
+
+
+# --- Quick changes (status, end date) from the register or the commission page -----------------------------
+
+def _quick_change(commission_id: int, form_class, apply):
+    commission = service.get_commission_or_404(commission_id)
+    require_open_year(commission.funding_year)
+    form = form_class()
+    back = _safe_next(url_for(".show", commission_id=commission_id))
+    error, status = None, 200
+    if not form.validate():
+        error, status = " ".join(m for errors in form.errors.values() for m in errors), 422
+    else:
+        try:
+            apply(commission, form)
+        except Conflict:
+            db.session.rollback()
+            error, status = ("Someone else changed this commission a moment ago; nothing was saved. "
+                             "The current values are shown: try again."), 409
+        except FieldErrors as exc:
+            db.session.rollback()
+            error, status = " ".join(exc.errors.values()), 422
+    if status == 200:
+        db.session.commit()
+    commission = db.session.get(Commission, commission_id)
+    if is_htmx():
+        spent = queries.spent_by_commission([commission.id]).get(commission.id, 0)
+        return render("commissions/_row.html", None, status=status, c=commission, spent=spent, error=error,
+                      saved=status == 200, can_edit=True, statuses=COMMISSION_STATUSES, back=back)
+    if status == 200:
+        flash(f"{commission.reference} saved.", "success")
+        return redirect(back, 303)
+    return render("commissions/quick_change.html", None, status=status, c=commission, error=error,
+                  statuses=COMMISSION_STATUSES, back=back)
+
+
+@bp.route("/commissions/<int:commission_id>/status", methods=["POST"])
+@roles_required(MANAGER)
+def change_status(commission_id: int):
+    """Change a commission's status in one step (audited)."""
+    return _quick_change(commission_id, StatusForm,
+                         lambda c, form: service.change_status(c, form.status.data, form.version.data))
+
+
+@bp.route("/commissions/<int:commission_id>/end-date", methods=["POST"])
+@roles_required(MANAGER)
+def change_end_date(commission_id: int):
+    """Change a commission's end date in one step (audited)."""
+    return _quick_change(commission_id, EndDateForm,
+                         lambda c, form: service.change_end_date(c, form.end_date.data, form.version.data))
+
+
+# --- Deleting -----------------------------------------------------------------------------------------------
+
+@bp.route("/commissions/<int:commission_id>/delete", methods=["GET", "POST"])
+@roles_required(MANAGER)
+def delete(commission_id: int):
+    """Delete a commission still in the pipeline, after confirming; later ones are terminated or ended instead."""
+    commission = service.get_commission_or_404(commission_id)
+    allowed = commission.status in service.DELETABLE_STATUSES
+    if request.method == "GET":
+        return render("commissions/delete.html", None, c=commission, allowed=allowed, statuses=COMMISSION_STATUSES)
+    try:
+        reference = service.delete_commission(commission)
+    except NotAllowed as exc:  # refused before anything changed
+        return render("commissions/delete.html", None, status=409, c=commission, allowed=False, reason=str(exc),
+                      statuses=COMMISSION_STATUSES)
+    db.session.commit()
+    flash(f"Commission {reference} deleted.", "success")
+    return _see_other(url_for(".index"))
+
+
+# --- Providers ----------------------------------------------------------------------------------------------
+
+@bp.route("/providers/")
+@roles_required(*EVERYONE)
+def providers():
+    """Providers, with how many commissions each has and their total value; searchable."""
+    q = (request.args.get("q") or "").strip()[:100]
+    try:
+        page = max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        page = 1
+    pagination, figures, total_value = queries.provider_list(q, page)
+    return render("commissions/providers.html", "results", q=q, pagination=pagination, figures=figures,
+                  total_value=total_value, can_edit=current_user.has_role(MANAGER))
+
+
+@bp.route("/providers/<int:provider_id>")
+@roles_required(*EVERYONE)
+def provider(provider_id: int):
+    """A provider: its flags, supplier IDs known to the ledger, and every commission with the total value."""
+    p = service.get_provider_or_404(provider_id)
+    p = db.session.scalar(select(Provider).where(Provider.id == p.id).options(selectinload(Provider.supplier_aliases)))
+    commissions = db.session.scalars(
+        select(Commission).where(Commission.provider_id == p.id)
+        .options(joinedload(Commission.funding_year), joinedload(Commission.strand))
+        .order_by(Commission.start_date.desc(), Commission.reference)).all()
+    spent = queries.spent_by_commission([c.id for c in commissions])
+    return render("commissions/provider.html", None, p=p, commissions=commissions, spent=spent,
+                  total_value=sum(c.value_pence for c in commissions), total_spent=sum(spent.values()),
+                  can_edit=current_user.has_role(MANAGER))
+
+
+def _provider_form_page(form: ProviderForm, p: Provider | None, status: int = 200):
+    return render("commissions/provider_form.html", "form", status=status, form=form, p=p)
+
+
+def _save_provider(form: ProviderForm, p: Provider | None):
+    if not form.validate():
+        return _provider_form_page(form, p, 422)
+    data = {name: getattr(form, name).data for name in service.PROVIDER_FIELDS}
+    try:
+        saved = service.save_provider(p, data, form.supplier_id_list())
+    except FieldErrors as exc:
+        db.session.rollback()
+        _show_errors(form, exc.errors)
+        return _provider_form_page(form, p and db.session.get(Provider, p.id), 422)
+    db.session.commit()
+    flash(f"Provider {saved.name} saved.", "success")
+    return _see_other(url_for(".provider", provider_id=saved.id))
+
+
+@bp.route("/providers/new", methods=["GET", "POST"])
+@roles_required(MANAGER)
+def create_provider():
+    """Add a provider."""
+    form = ProviderForm()
+    if request.method == "GET":
+        return _provider_form_page(form, None)
+    return _save_provider(form, None)
+
+
+@bp.route("/providers/<int:provider_id>/edit", methods=["GET", "POST"])
+@roles_required(MANAGER)
+def edit_provider(provider_id: int):
+    """Change a provider's details and the ledger supplier IDs that identify it."""
+    p = service.get_provider_or_404(provider_id)
+    form = ProviderForm(obj=p if request.method == "GET" else None)
+    if request.method == "GET":
+        form.supplier_ids.data = "\n".join(a.value for a in p.supplier_aliases if a.kind == "supplier_id")
+        return _provider_form_page(form, p)
+    return _save_provider(form, p)

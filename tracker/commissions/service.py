@@ -1,0 +1,322 @@
+"""The rules for changing commissions, variations and providers, with no request in sight.
+
+Each function changes the session and records the audit event in the same transaction; the caller commits.
+Problems a person can fix are raised as ``FieldErrors`` (shown at the fields, 422) or ``Conflict`` (someone
+else saved first, 409); a closed funding year stops everything with ``require_open_year``.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm.exc import StaleDataError
+
+from tracker import audit
+from tracker.errors import abort_with
+from tracker.extensions import db
+from tracker.funding.rules import closed_year_message, require_open_year
+from tracker.models import (
+    BudgetLine, Commission, FundingYear, LedgerTransaction, Milestone, Provider, Strand, SupplierAlias, Variation,
+)
+from tracker.models.commissions import COMMISSION_STATUSES
+
+REALM = "commissions"
+#: The commission fields a form edits, and that the audit trail records before and after.
+COMMISSION_FIELDS = (
+    "reference", "title", "description", "provider_id", "strand_id", "funding_year_id", "budget_line_id",
+    "procurement_route", "competed", "commission_type", "value_pence", "start_date", "end_date", "review_date",
+    "extension_options", "status", "pcc_decision_ref", "po_number", "contract_manager",
+)
+PROVIDER_FIELDS = ("name", "charity_number", "company_number", "vcse", "sme", "notes")
+#: Only a commission still in the pipeline may be deleted; later ones are terminated or ended instead.
+DELETABLE_STATUSES = ("pipeline",)
+
+
+class FieldErrors(Exception):
+    """Messages to show at named fields."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(errors.values()))
+        self.errors = errors
+
+
+class Conflict(Exception):
+    """The commission changed since the form was shown: someone else saved first."""
+
+    def __init__(self, commission: Commission):
+        super().__init__("changed by someone else")
+        self.commission = commission
+
+
+class NotAllowed(Exception):
+    """An action the rules forbid for this record, with the reason in the users' words."""
+
+
+def get_commission_or_404(commission_id: int) -> Commission:
+    commission = db.session.get(Commission, commission_id)
+    if commission is None:
+        abort_with(404, "There is no commission with that number. It may have been deleted.")
+    return commission
+
+
+def get_provider_or_404(provider_id: int) -> Provider:
+    provider = db.session.get(Provider, provider_id)
+    if provider is None:
+        abort_with(404, "There is no provider with that number.")
+    return provider
+
+
+def _check_version(commission: Commission, submitted_version: int | None) -> None:
+    if submitted_version is None or int(submitted_version) != commission.version:
+        raise Conflict(commission)
+
+
+def _flush(commission: Commission) -> None:
+    """Flush, turning a save that lost the race at the database into a Conflict (version_id_col checks it)."""
+    try:
+        db.session.flush()
+    except StaleDataError:
+        db.session.rollback()
+        fresh = db.session.get(Commission, commission.id)
+        raise Conflict(fresh) from None
+
+
+def find_provider_by_name(name: str) -> Provider | None:
+    return db.session.scalar(select(Provider).where(func.lower(Provider.name) == name.strip().lower()))
+
+
+def _database_rules(data: dict, commission: Commission | None) -> dict[str, str]:
+    """The rules the form cannot check alone: unique reference, real choices, the budget line's year, open year."""
+    errors: dict[str, str] = {}
+    reference = data["reference"].strip()
+    clash = select(Commission.id).where(func.lower(Commission.reference) == reference.lower())
+    if commission is not None:
+        clash = clash.where(Commission.id != commission.id)
+    if db.session.scalar(clash) is not None:
+        errors["reference"] = f"Reference {reference} is already used by another commission"
+    year = db.session.get(FundingYear, data["funding_year_id"]) if data.get("funding_year_id") else None
+    if year is None:
+        errors["funding_year_id"] = "Choose a funding year"
+    elif year.is_closed and (commission is None or commission.funding_year_id != year.id):
+        errors["funding_year_id"] = closed_year_message(year)
+    if not data.get("strand_id") or db.session.get(Strand, data["strand_id"]) is None:
+        errors["strand_id"] = "Choose a strand"
+    if data.get("provider_id") and db.session.get(Provider, data["provider_id"]) is None:
+        errors["provider_id"] = "Choose a provider from the list"
+    if data.get("budget_line_id"):
+        line = db.session.get(BudgetLine, data["budget_line_id"])
+        if line is None:
+            errors["budget_line_id"] = "Choose a budget line from the list"
+        elif year is not None and line.funding_year_id != year.id:
+            line_year = db.session.get(FundingYear, line.funding_year_id)
+            errors["budget_line_id"] = (f"That budget line is in {line_year.label}, not {year.label}: "
+                                        "choose a line in the commission's funding year")
+    return errors
+
+
+def _resolve_provider(data: dict, new_provider_name: str) -> None:
+    """Use the chosen provider, or the one named (adding it when it is new)."""
+    if data.get("provider_id"):
+        return
+    name = (new_provider_name or "").strip()
+    provider = find_provider_by_name(name)
+    if provider is None:
+        provider = Provider(name=name)
+        db.session.add(provider)
+        db.session.flush()
+        audit.record(REALM, "create", provider, f"Added provider {name}", None, audit.snapshot(provider, PROVIDER_FIELDS))
+    data["provider_id"] = provider.id
+
+
+def _clean(data: dict) -> dict:
+    out = {k: data.get(k) for k in COMMISSION_FIELDS}
+    for key in ("reference", "title", "description", "extension_options", "pcc_decision_ref", "po_number",
+                "contract_manager"):
+        out[key] = (out[key] or "").strip()
+    out["competed"] = bool(out["competed"])
+    out["budget_line_id"] = out["budget_line_id"] or None
+    return out
+
+
+def create_commission(data: dict, new_provider_name: str = "") -> Commission:
+    """Add a commission from form data (model field names); raises FieldErrors."""
+    data = _clean(data)
+    errors = _database_rules(data, None)
+    if errors:
+        raise FieldErrors(errors)
+    _resolve_provider(data, new_provider_name)
+    commission = Commission(**data)
+    db.session.add(commission)
+    db.session.flush()
+    audit.record(REALM, "create", commission, f"Added commission {commission.reference}", None,
+                 audit.snapshot(commission, COMMISSION_FIELDS))
+    return commission
+
+
+def update_commission(commission: Commission, data: dict, submitted_version: int | None,
+                      new_provider_name: str = "") -> Commission:
+    """Save an edit made from version ``submitted_version``; raises Conflict if it is out of date, FieldErrors."""
+    require_open_year(commission.funding_year)
+    _check_version(commission, submitted_version)
+    data = _clean(data)
+    errors = _database_rules(data, commission)
+    if errors:
+        raise FieldErrors(errors)
+    _resolve_provider(data, new_provider_name)
+    before = audit.snapshot(commission, COMMISSION_FIELDS)
+    for key, value in data.items():
+        setattr(commission, key, value)
+    changed_before, changed_after = audit.diff(before, audit.snapshot(commission, COMMISSION_FIELDS))
+    if changed_after:
+        _flush(commission)
+        audit.record(REALM, "change", commission, f"Changed commission {commission.reference}: "
+                     + ", ".join(k.replace("_", " ") for k in changed_after), changed_before, changed_after)
+    return commission
+
+
+def change_status(commission: Commission, status: str, submitted_version: int | None) -> Commission:
+    """A quick status change (from the register or the commission page), audited."""
+    require_open_year(commission.funding_year)
+    _check_version(commission, submitted_version)
+    if status not in COMMISSION_STATUSES:
+        raise FieldErrors({"status": "Choose a status from the list"})
+    if status == commission.status:
+        return commission
+    before = commission.status
+    commission.status = status
+    _flush(commission)
+    audit.record(REALM, "change", commission, f"Status of {commission.reference} changed from {before} to {status}",
+                 {"status": before}, {"status": status})
+    return commission
+
+
+def change_end_date(commission: Commission, end_date: date, submitted_version: int | None) -> Commission:
+    """A quick end-date change, audited; the end must stay after the start."""
+    require_open_year(commission.funding_year)
+    _check_version(commission, submitted_version)
+    if end_date <= commission.start_date:
+        raise FieldErrors({"end_date": f"The end date must be after the start date ({commission.start_date:%d/%m/%Y})"})
+    if end_date == commission.end_date:
+        return commission
+    before = commission.end_date
+    commission.end_date = end_date
+    _flush(commission)
+    audit.record(REALM, "change", commission,
+                 f"End date of {commission.reference} changed from {before:%d/%m/%Y} to {end_date:%d/%m/%Y}",
+                 {"end_date": before.isoformat()}, {"end_date": end_date.isoformat()})
+    return commission
+
+
+def add_variation(commission: Commission, variation_date: date, reason: str, value_change_pence: int | None,
+                  new_end_date: date | None, submitted_version: int | None, user_id: int | None = None) -> Variation:
+    """Record a variation and apply it: the value changes by the amount, the end date moves (both audited)."""
+    require_open_year(commission.funding_year)
+    _check_version(commission, submitted_version)
+    change = value_change_pence or 0
+    errors = {}
+    if change == 0 and new_end_date is None:
+        errors["value_change_pence"] = "Enter a change in value, a new end date, or both"
+    if commission.value_pence + change <= 0:
+        errors["value_change_pence"] = (f"The value would fall to {(commission.value_pence + change) / 100:,.2f}: "
+                                        "it must stay more than £0.00")
+    if new_end_date is not None and new_end_date <= commission.start_date:
+        errors["new_end_date"] = f"The new end date must be after the start date ({commission.start_date:%d/%m/%Y})"
+    if errors:
+        raise FieldErrors(errors)
+    before = audit.snapshot(commission, ("value_pence", "end_date"))
+    variation = Variation(
+        commission=commission, variation_date=variation_date, reason=reason.strip(), value_change_pence=change,
+        previous_end_date=commission.end_date if new_end_date else None, new_end_date=new_end_date,
+        recorded_by_id=user_id if user_id is not None else audit.acting_user_id(),
+    )
+    db.session.add(variation)
+    commission.value_pence += change
+    if new_end_date is not None:
+        commission.end_date = new_end_date
+    _flush(commission)
+    changed_before, changed_after = audit.diff(before, audit.snapshot(commission, ("value_pence", "end_date")))
+    audit.record(REALM, "create", variation, f"Variation to {commission.reference}: {variation.reason[:80]}", None,
+                 audit.snapshot(variation, ("commission_id", "variation_date", "reason", "value_change_pence",
+                                            "previous_end_date", "new_end_date")))
+    audit.record(REALM, "change", commission, f"{commission.reference} varied: {variation.reason[:80]}",
+                 changed_before, changed_after)
+    return variation
+
+
+def delete_commission(commission: Commission) -> str:
+    """Delete a commission still in the pipeline (audited); anything later must be terminated or ended."""
+    require_open_year(commission.funding_year)
+    if commission.status not in DELETABLE_STATUSES:
+        raise NotAllowed(
+            f"{commission.reference} is {commission.status}, so it cannot be deleted: only commissions still in the "
+            "pipeline can be. Change its status to terminated (stopped early) or ended (finished) instead.")
+    spend = db.session.scalar(select(func.count(LedgerTransaction.id)).where(LedgerTransaction.commission_id == commission.id))
+    if spend:
+        raise NotAllowed(f"{commission.reference} has {spend} ledger line(s) matched to it, so it cannot be deleted.")
+    reference = commission.reference
+    before = audit.snapshot(commission, COMMISSION_FIELDS)
+    audit.record(REALM, "delete", commission, f"Deleted commission {reference}", before, None)
+    # Keep what pointed at it, unlinked: milestones and supplier choices outlive a deleted plan.
+    db.session.execute(update(Milestone).where(Milestone.commission_id == commission.id).values(commission_id=None))
+    db.session.execute(update(SupplierAlias).where(SupplierAlias.commission_id == commission.id).values(commission_id=None))
+    db.session.execute(update(Commission).where(Commission.rolled_from_id == commission.id).values(rolled_from_id=None))
+    for variation in list(commission.variations):
+        db.session.delete(variation)
+    db.session.delete(commission)
+    db.session.flush()
+    return reference
+
+
+# --- Providers ----------------------------------------------------------------------------------------------
+
+def _provider_rules(data: dict, supplier_ids: list[str], provider: Provider | None) -> dict[str, str]:
+    errors = {}
+    existing = find_provider_by_name(data["name"])
+    if existing is not None and (provider is None or existing.id != provider.id):
+        errors["name"] = f"There is already a provider called {existing.name}"
+    if supplier_ids:
+        taken = db.session.execute(
+            select(SupplierAlias.value, Provider.name).join(Provider)
+            .where(SupplierAlias.kind == "supplier_id", SupplierAlias.value.in_(supplier_ids),
+                   *([SupplierAlias.provider_id != provider.id] if provider is not None else []))
+        ).first()
+        if taken:
+            errors["supplier_ids"] = f"Supplier ID {taken[0]} already belongs to {taken[1]}"
+    return errors
+
+
+def _set_supplier_ids(provider: Provider, supplier_ids: list[str]) -> tuple[list[str], list[str]]:
+    current = {a.value: a for a in provider.supplier_aliases if a.kind == "supplier_id"}
+    for value, alias in current.items():
+        if value not in supplier_ids:
+            db.session.delete(alias)
+    for value in supplier_ids:
+        if value not in current:
+            db.session.add(SupplierAlias(provider=provider, kind="supplier_id", value=value))
+    return sorted(current), sorted(supplier_ids)
+
+
+def save_provider(provider: Provider | None, data: dict, supplier_ids: list[str]) -> Provider:
+    """Add (``provider`` None) or change a provider and its ledger supplier IDs, audited; raises FieldErrors."""
+    data = {k: (data.get(k) or "").strip() if k not in ("vcse", "sme") else bool(data.get(k)) for k in PROVIDER_FIELDS}
+    errors = _provider_rules(data, supplier_ids, provider)
+    if errors:
+        raise FieldErrors(errors)
+    if provider is None:
+        provider = Provider(**data)
+        db.session.add(provider)
+        db.session.flush()
+        _set_supplier_ids(provider, supplier_ids)
+        after = {**audit.snapshot(provider, PROVIDER_FIELDS), "supplier_ids": supplier_ids}
+        audit.record(REALM, "create", provider, f"Added provider {provider.name}", None, after)
+        return provider
+    before = audit.snapshot(provider, PROVIDER_FIELDS)
+    for key, value in data.items():
+        setattr(provider, key, value)
+    old_ids, new_ids = _set_supplier_ids(provider, supplier_ids)
+    changed_before, changed_after = audit.diff({**before, "supplier_ids": old_ids},
+                                               {**audit.snapshot(provider, PROVIDER_FIELDS), "supplier_ids": new_ids})
+    db.session.flush()
+    if changed_after:
+        audit.record(REALM, "change", provider, f"Changed provider {provider.name}", changed_before, changed_after)
+    return provider
