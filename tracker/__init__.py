@@ -19,6 +19,7 @@ BLUEPRINTS = (
     "tracker.auth.routes",
     "tracker.main.routes",
     "tracker.funding.routes",
+    "tracker.commissions.routes",
 )
 
 # openpyxl parses workbooks with defusedxml when it is importable; uploads are hostile until proven otherwise.

@@ -29,6 +29,10 @@ SPECS: dict[str, SettingSpec] = {
         SettingSpec("return_due_days", "Quarterly return due (days after quarter end)", int, 30),
         SettingSpec("year_end_claim_due_days", "Final claim due (days after 31 March)", int, 45),
         SettingSpec("ending_soon_days", "Commissions 'ending soon' within (days)", int, 90),
+        SettingSpec("annual_report_due_days", "Annual report due (days after 31 March)", int, 91,
+                    "91 days after 31 March is 30 June."),
+        SettingSpec("digest_days", "Deadline reminders look ahead (days)", int, 14,
+                    "The daily reminder lists deadlines due within this many days, as well as overdue ones."),
     ]
 }
 

@@ -13,6 +13,8 @@ from tracker.money import format_pence, format_pence_short
 NAVIGATION: list[tuple[str, str, tuple[str, ...] | None]] = [
     ("main.home", "Home", None),
     ("funding.budget", "Budgets", None),
+    ("commissions.index", "Commissions", None),
+    ("commissions.providers", "Providers", None),
 ]
 
 
