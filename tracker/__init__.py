@@ -20,6 +20,7 @@ BLUEPRINTS = (
     "tracker.main.routes",
     "tracker.funding.routes",
     "tracker.commissions.routes",
+    "tracker.milestones.routes",
 )
 
 # openpyxl parses workbooks with defusedxml when it is importable; uploads are hostile until proven otherwise.

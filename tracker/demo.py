@@ -122,6 +122,8 @@ def _commissions() -> list[DemoCommission]:
     return [DemoCommission(*r) for r in rows]
 
 
+# Who owns each programme's milestones in the demo (the annual report is a generated deadline: see _demo_deadlines).
+MILESTONE_OWNERS = {"Young Futures": MANAGER, "VRU grant": FINANCE, "Serious Violence Duty": ADMIN, "Contract": MANAGER}
 MILESTONES = [
     # title, programme, due, status, completed, evidence
     ("Grant agreement for 2025-26 signed with the Home Office", "VRU grant", date(2025, 4, 30), "done", date(2025, 4, 22), "Signed agreement filed with OPCC finance."),
@@ -130,7 +132,9 @@ MILESTONES = [
     ("Second Young Futures Panel (Medway)", "Young Futures", date(2025, 12, 31), "missed", None, "Delayed: chair not appointed until February."),
     ("Strategic Needs Assessment refreshed", "Serious Violence Duty", date(2026, 1, 31), "done", date(2026, 1, 28), "SNA 2026 published to partners."),
     ("Response Strategy and delivery plan 2026-27 agreed", "Serious Violence Duty", date(2026, 3, 31), "done", date(2026, 3, 19), "Agreed by the SVPPB."),
-    ("Annual report 2025-26 to the Home Office", "VRU grant", date(2026, 6, 30), "missed", None, "Draft with the PCC; submission late."),
+    ("Young Futures delivery plan submitted to the Home Office", "Young Futures", date(2025, 5, 30), "done", date(2025, 5, 28), "Plan sent to the Home Office Young Futures team."),
+    ("Young Futures Panel referral pathway agreed with partners", "Young Futures", date(2025, 9, 30), "done", date(2025, 9, 25), "Pathway signed off by children's services and schools."),
+    ("Young Futures Panel: first progress report to the Home Office", "Young Futures", date(2026, 1, 30), "done", date(2026, 2, 4), "Sent five days late, agreed with the Home Office."),
     ("Young Futures Hub scoping report", "Young Futures", date(2026, 12, 18), "in progress", None, ""),
     ("Grant agreement for 2026-27 signed", "VRU grant", date(2026, 5, 29), "done", date(2026, 5, 20), ""),
     ("Evaluation interim report", "Contract", date(2027, 1, 29), "not started", None, ""),
@@ -296,7 +300,36 @@ def seed_demo(today: date | None = None) -> list[tuple[str, str, str]]:
 
     for title, programme, due, status, completed, evidence in MILESTONES:
         db.session.add(Milestone(title=title, programme=programme, due_date=due, status=status, completed_date=completed,
-                                 evidence=evidence, owner_id=users[MANAGER].id if MANAGER in users else None,
+                                 evidence=evidence, owner_id=users[MILESTONE_OWNERS.get(programme, MANAGER)].id if users else None,
                                  funding_year=year if due <= year.end_date else nxt))
+    db.session.commit()  # generated deadlines (returns, claims, contract dates) are made as this commits
+    _demo_deadlines(users)
     db.session.commit()
     return made
+
+
+def _demo_deadlines(users: dict) -> None:
+    """Owners and a realistic record on the deadlines the app generated: most returns in on time, one late,
+    the 2025-26 annual report missed."""
+    from tracker.milestones.service import sync_deadlines
+
+    sync_deadlines()
+    done = {
+        "q1-return": (date(2025, 7, 28), "Q1 return sent to the OPCC."), "q2-return": (date(2025, 10, 27), "Q2 return sent to the OPCC."),
+        "q3-return": (date(2026, 2, 3), "Sent four days late: ledger export delayed."), "q4-return": (date(2026, 4, 29), "Q4 return sent."),
+        "final-claim": (date(2026, 5, 12), "Final claim accepted by the Home Office."),
+    }
+    for m in db.session.scalars(select(Milestone).where(Milestone.source_key.is_not(None))):
+        m.owner_id = users[MANAGER if m.commission_id else FINANCE].id if users else None
+        label = m.funding_year.label if m.funding_year else ""
+        part = m.source_key.rsplit(":", 1)[-1]
+        if label == "2025-26" and part in done:
+            m.status, (m.completed_date, m.evidence) = "done", done[part]
+        elif label == "2025-26" and part == "annual-report":
+            m.status, m.evidence = "missed", "Draft with the PCC; submission late."
+        elif label == "2026-27" and part == "q1-return":
+            m.status, m.completed_date, m.evidence = "done", date(2026, 7, 24), "Q1 return sent to the OPCC."
+        elif m.kind == "contract review" and m.due_date < date(2026, 9, 1):
+            m.status, m.completed_date, m.evidence = "done", m.due_date, "Review meeting held; notes on the contract file."
+        elif m.kind == "contract end" and m.commission and m.commission.status == "ended":
+            m.status, m.completed_date, m.evidence = "done", m.due_date, "Service ended; final invoice paid."

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from tracker.auth.roles import EVERYONE, roles_required
 from tracker.extensions import db
 from tracker.figures import current_year, year_summary
+from tracker.milestones.service import next_deadlines
 from tracker.models import FundingYear
 from tracker.web import render
 
@@ -30,4 +31,5 @@ def home():
     year = chosen_year()
     years = db.session.scalars(select(FundingYear).order_by(FundingYear.start_date.desc())).all()
     summary = year_summary(year) if year else None
-    return render("main/home.html", "content", year=year, years=years, summary=summary)
+    return render("main/home.html", "content", year=year, years=years, summary=summary,
+                  next_deadlines=next_deadlines(limit=5))

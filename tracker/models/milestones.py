@@ -10,6 +10,8 @@ from .base import Base, utcnow
 
 PROGRAMMES = ("Young Futures", "VRU grant", "Serious Violence Duty", "Contract", "Other")
 MILESTONE_STATUSES = ("not started", "in progress", "done", "missed")
+# What a milestone is: typed in by a person, or one of the deadlines the app makes from a year or a commission.
+MILESTONE_KINDS = ("milestone", "quarterly return", "final claim", "annual report", "contract end", "contract review")
 
 
 class Milestone(Base):
@@ -40,9 +42,24 @@ class Milestone(Base):
     commission_id: Mapped[int | None] = mapped_column(ForeignKey("commissions.id"), index=True)
     #: For a deadline the app made itself: what made it (e.g. ``year:3:q2-return``); None when typed in.
     source_key: Mapped[str | None] = mapped_column(String(80), unique=True)
+    #: milestone (typed in) or the kind of deadline the app made: quarterly return, final claim, annual report,
+    #: contract end, contract review.
+    kind: Mapped[str] = mapped_column(String(20), default="milestone")
     #: When it was added.
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: When it last changed (calendar feeds give this as LAST-MODIFIED so subscribed calendars refresh the event).
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     owner: Mapped["User | None"] = relationship()  # noqa: F821
     funding_year: Mapped["FundingYear | None"] = relationship()  # noqa: F821
     commission: Mapped["Commission | None"] = relationship()  # noqa: F821
+
+    @property
+    def generated(self) -> bool:
+        """True for a deadline the app made from a funding year or commission (its date follows the source)."""
+        return self.source_key is not None
+
+    @property
+    def closed(self) -> bool:
+        """Done or missed: nothing more is expected."""
+        return self.status in ("done", "missed")

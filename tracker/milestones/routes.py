@@ -1,0 +1,339 @@
+"""Milestones and deadlines: the grouped list, the month-by-month timeline, adding, editing and completing,
+the personal calendar feed and the ``.ics`` download. Managers (and admins) change; everyone reads."""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import click
+from flask import Blueprint, Response, current_app, flash, redirect, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from tracker import audit
+from tracker import settings as app_settings
+from tracker.auth.roles import EVERYONE, MANAGER, public, roles_required
+from tracker.errors import abort_with
+from tracker.extensions import db
+from tracker.funding.rules import require_open_year
+from tracker.milestones import calendar as ical
+from tracker.milestones import service
+from tracker.milestones.forms import CalendarTokenForm, CompleteForm, MilestoneForm
+from tracker.models import Commission, FundingYear, Milestone, User
+from tracker.models.milestones import PROGRAMMES
+from tracker.web import render
+
+bp = Blueprint("milestones", __name__, url_prefix="/milestones")
+
+# Generated deadlines follow their funding year or commission wherever those change (see service.py).
+service.register_session_events()
+
+FIELDS = ("title", "programme", "due_date", "owner_id", "status", "completed_date", "evidence", "evidence_link",
+          "funding_year_id", "commission_id")
+
+
+def today() -> date:
+    """Today's date; one place so tests can fix the clock (``app.config["MILESTONES_TODAY"]``)."""
+    return current_app.config.get("MILESTONES_TODAY") or date.today()
+
+
+def get_milestone_or_404(milestone_id: int) -> Milestone:
+    m = db.session.scalar(
+        select(Milestone).options(joinedload(Milestone.owner), joinedload(Milestone.commission),
+                                  joinedload(Milestone.funding_year)).where(Milestone.id == milestone_id))
+    if m is None:
+        abort_with(404, "There is no milestone with that number. It may have been removed.")
+    return m
+
+
+@bp.app_context_processor
+def nav_badges():
+    """The number of overdue deadlines beside "Deadlines" in the navigation: one count query per page."""
+    if not current_user.is_authenticated or request.endpoint in (None, "static"):
+        return {}
+    return {"nav_badges": {"milestones.index": service.overdue_count(today())}}
+
+
+@bp.app_template_filter("non_working_day")
+def non_working_day_filter(d: date | None) -> str:
+    return (service.non_working_day(d) or "") if d else ""
+
+
+def _choices():
+    users = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name)).all()
+    years = db.session.scalars(select(FundingYear).order_by(FundingYear.start_date.desc())).all()
+    return users, years
+
+
+def _list_context(filters):
+    users, years = _choices()
+    return dict(filters=filters, users=users, years=years, programmes=PROGRAMMES, today=today(),
+                ending_soon_days=app_settings.get("ending_soon_days"), can_edit=current_user.has_role(MANAGER))
+
+
+@bp.route("/")
+@roles_required(*EVERYONE)
+def index():
+    """Deadlines grouped as overdue, due in the next 30 days, later, and done or missed; filterable."""
+    filters = service.parse_filters(request.args)
+    items = service.find(filters)
+    status = 400 if filters.problems else 200
+    return render("milestones/index.html", "results", status=status,
+                  groups=service.grouped(items, today()), group_labels=dict(service.GROUPS), count=len(items),
+                  view="list", **_list_context(filters))
+
+
+@bp.route("/timeline")
+@roles_required(*EVERYONE)
+def timeline():
+    """The same deadlines month by month."""
+    filters = service.parse_filters(request.args)
+    items = service.find(filters)
+    status = 400 if filters.problems else 200
+    return render("milestones/timeline.html", "results", status=status, months=service.timeline(items),
+                  count=len(items), view="timeline", **_list_context(filters))
+
+
+@bp.route("/deadlines.ics")
+@roles_required(*EVERYONE)
+def download():
+    """The filtered deadlines as a calendar file to import once (subscribe to the feed to stay up to date)."""
+    filters = service.parse_filters(request.args)
+    if filters.problems:
+        abort_with(400, " and ".join(filters.problems.values()) + ". The calendar was not made.")
+    body = ical.build_calendar(service.find(filters), "VRU deadlines", _absolute_url)
+    name = "-".join(["vru-deadlines", *[v.replace(" ", "-").lower() for v in filters.as_args().values()]])
+    return Response(body, mimetype="text/calendar",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.ics"'})
+
+
+def _after_save(m: Milestone):
+    """Back to the milestone: a 303 for a plain form, HX-Redirect for HTMX (which would otherwise swap the page into the form)."""
+    target = url_for("milestones.show", milestone_id=m.id)
+    if request.headers.get("HX-Request"):
+        return Response("", 204, headers={"HX-Redirect": target})
+    return redirect(target, 303)
+
+
+def _absolute_url(m: Milestone) -> str:
+    return url_for("milestones.show", milestone_id=m.id, _external=True)
+
+
+@bp.route("/<int:milestone_id>")
+@roles_required(*EVERYONE)
+def show(milestone_id: int):
+    """One milestone, its evidence and its history."""
+    m = get_milestone_or_404(milestone_id)
+    return render("milestones/show.html", m=m, history=audit.history(m), today=today(),
+                  ending_soon_days=app_settings.get("ending_soon_days"), can_edit=current_user.has_role(MANAGER))
+
+
+def _form(m: Milestone | None = None, generated: bool = False) -> MilestoneForm:
+    users, years = _choices()
+    commissions = db.session.scalars(select(Commission).order_by(Commission.reference)).all()
+    return MilestoneForm(obj=m, users=users, years=years, commissions=commissions, generated=generated)
+
+
+def _check_links(form: MilestoneForm) -> None:
+    """The chosen year must be open; the chosen commission must exist (the form already checked the list)."""
+    if getattr(form, "funding_year_id", None) is not None and form.funding_year_id.data:
+        require_open_year(db.session.get(FundingYear, form.funding_year_id.data))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required(MANAGER)
+def create():
+    """Add a milestone."""
+    form = _form()
+    if request.method == "GET":
+        form.owner_id.data = current_user.id
+    if form.validate_on_submit():
+        _check_links(form)
+        m = Milestone()
+        form.populate_obj(m)
+        if m.status != "done":
+            m.completed_date = None
+        elif problem := service.done_problem(m):
+            form.evidence.errors.append(problem)
+            return render("milestones/form.html", "form", status=422, form=form, m=None)
+        db.session.add(m)
+        audit.record("milestones", "create", m, f"Added milestone '{m.title}' due {m.due_date:%d/%m/%Y}",
+                      None, audit.snapshot(m, FIELDS))
+        db.session.commit()
+        flash(f"Milestone '{m.title}' added.", "success")
+        return _after_save(m)
+    status = 422 if request.method == "POST" else 200
+    return render("milestones/form.html", "form", status=status, form=form, m=None)
+
+
+@bp.route("/<int:milestone_id>/edit", methods=["GET", "POST"])
+@roles_required(MANAGER)
+def edit(milestone_id: int):
+    """Change a milestone. A generated deadline's date follows its source, so only its owner, status and
+    evidence are edited here."""
+    m = get_milestone_or_404(milestone_id)
+    require_open_year(m.funding_year)
+    form = _form(m, generated=m.generated)
+    if form.validate_on_submit():
+        _check_links(form)
+        before = audit.snapshot(m, FIELDS)
+        form.populate_obj(m)
+        if m.status != "done":
+            m.completed_date = None
+        elif before["status"] != "done" and (problem := service.done_problem(m)):
+            db.session.rollback()
+            form.evidence.errors.append(problem)
+            m = get_milestone_or_404(milestone_id)
+            return render("milestones/form.html", "form", status=422, form=form, m=m)
+        old, new = audit.diff(before, audit.snapshot(m, FIELDS))
+        if new:
+            audit.record("milestones", "change", m, f"Changed milestone '{m.title}': {', '.join(new)}", old, new)
+        db.session.commit()
+        flash(f"Milestone '{m.title}' saved." if new else "Nothing was changed.", "success")
+        return _after_save(m)
+    status = 422 if request.method == "POST" else 200
+    return render("milestones/form.html", "form", status=status, form=form, m=m)
+
+
+@bp.route("/<int:milestone_id>/complete", methods=["GET", "POST"])
+@roles_required(MANAGER)
+def complete(milestone_id: int):
+    """Mark a milestone done, with the date and the evidence."""
+    m = get_milestone_or_404(milestone_id)
+    require_open_year(m.funding_year)
+    form = CompleteForm(obj=m)
+    if request.method == "GET" and not m.completed_date:
+        form.completed_date.data = min(today(), date.today())
+    if form.validate_on_submit():
+        before = audit.snapshot(m, FIELDS)
+        m.status = "done"
+        form.populate_obj(m)
+        problem = service.done_problem(m)
+        if problem:
+            db.session.rollback()
+            form.evidence.errors.append(problem)
+            m = get_milestone_or_404(milestone_id)
+            return render("milestones/complete.html", "form", status=422, form=form, m=m)
+        old, new = audit.diff(before, audit.snapshot(m, FIELDS))
+        audit.record("milestones", "change", m, f"Completed milestone '{m.title}' on {m.completed_date:%d/%m/%Y}", old, new)
+        db.session.commit()
+        flash(f"'{m.title}' marked done.", "success")
+        return _after_save(m)
+    status = 422 if request.method == "POST" else 200
+    return render("milestones/complete.html", "form", status=status, form=form, m=m)
+
+
+# --- The personal calendar feed ------------------------------------------------------------------------
+
+def _feed_urls(user: User) -> dict[str, str] | None:
+    if not user.calendar_token:
+        return None
+    mine = url_for("milestones.feed", token=user.calendar_token, _external=True)
+    return {"mine": mine, "all": url_for("milestones.feed", token=user.calendar_token, scope="all", _external=True)}
+
+
+@bp.route("/calendar")
+@roles_required(*EVERYONE)
+def calendar():
+    """Your calendar feed: its secret address, and buttons to make, replace or revoke it."""
+    user = current_user._get_current_object()
+    return render("milestones/calendar.html", "feed", form=CalendarTokenForm(), urls=_feed_urls(user))
+
+
+@bp.route("/calendar/token", methods=["POST"])
+@roles_required(*EVERYONE)
+def calendar_token():
+    """Make, replace or revoke the signed-in user's own feed token (never anyone else's: no user is named)."""
+    form = CalendarTokenForm()
+    user = current_user._get_current_object()
+    if not form.validate_on_submit():
+        return render("milestones/calendar.html", "feed", status=422, form=form, urls=_feed_urls(user))
+    action = form.action.data
+    had = user.calendar_token is not None
+    if action == "revoke":
+        user.calendar_token = None
+        message = "Your calendar feed is switched off. Calendars subscribed to it will stop updating."
+    else:
+        user.calendar_token = ical.new_token()
+        message = ("Your calendar feed has a new address. Subscribe again with it: the old address no longer works."
+                   if had else "Your calendar feed is ready. Copy its address into your calendar.")
+    # The token itself is a secret: the audit trail says what happened, not the value.
+    audit.record("auth", "change", user, f"{user.email}: calendar feed {action}d" if action != "revoke"
+                 else f"{user.email}: calendar feed revoked", {"feed": had}, {"feed": user.calendar_token is not None})
+    db.session.commit()
+    flash(message, "success")
+    if request.headers.get("HX-Request"):
+        return render("milestones/calendar.html", "feed", form=CalendarTokenForm(), urls=_feed_urls(user))
+    return redirect(url_for("milestones.calendar"), 303)
+
+
+@bp.route("/feed/<token>.ics")
+@public
+def feed(token: str):
+    """The personal feed a calendar subscribes to. Public (calendars cannot sign in) but only with the right
+    token; a wrong or revoked token gets the same 404 as a page that does not exist."""
+    user = ical.user_for_token(token, db.session)
+    if user is None:
+        abort_with(404, "There is no calendar at this address. It may have been switched off or replaced.")
+    scope = "all" if request.args.get("scope") == "all" else "mine"
+    items = ical.feed_milestones(user, scope, db.session)
+    name = "VRU deadlines" if scope == "all" else f"VRU deadlines: {user.name}"
+    response = Response(ical.build_calendar(items, name, _absolute_url), mimetype="text/calendar")
+    response.headers["Cache-Control"] = "private, max-age=900"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+# --- Command line ----------------------------------------------------------------------------------------
+
+@click.command("deadlines-sync")
+def sync_command():
+    """Bring generated deadlines into line with funding years and commissions (safe to run again)."""
+    result = service.sync_deadlines()
+    db.session.commit()
+    click.echo(f"Deadlines: {result.created} added, {result.updated} moved or renamed, {result.removed} removed, "
+               f"{result.kept} kept after their source went.")
+
+
+def _parse_day(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise click.BadParameter("give the date as YYYY-MM-DD, e.g. 2025-10-31")
+
+
+@click.command("deadlines-digest")
+@click.option("--today", "today_", callback=_parse_day, help="Pretend today is this date (YYYY-MM-DD).")
+@click.option("--days", type=click.IntRange(0, 366), default=None, help="Look this many days ahead (default: the setting).")
+@click.option("--print", "print_only", is_flag=True, help="Print even when MAIL_SERVER is set.")
+@click.option("--base-url", default=None, help="The app's address, for the link in each message (or APP_BASE_URL).")
+def digest_command(today_, days, print_only, base_url):
+    """Each owner's overdue and coming deadlines: e-mailed when MAIL_SERVER is set, otherwise printed. Run daily."""
+    import os
+
+    from tracker.milestones import digest
+
+    service.sync_deadlines()
+    db.session.commit()
+    day = today_ or date.today()
+    days = days if days is not None else app_settings.get("digest_days")
+    base_url = base_url or current_app.config.get("APP_BASE_URL") or os.environ.get("APP_BASE_URL", "")
+    digests = digest.build_digests(day, days, db.session)
+    mail = None if print_only else digest.mail_settings(current_app.config)
+    if mail is None:
+        if not digests:
+            click.echo(f"No deadlines overdue or due in the next {days} days.")
+        for d in digests:
+            click.echo(digest.format_digest(d, day, days, base_url))
+        return
+    sent = digest.send_digests(digests, day, days, mail, db.session, base_url)
+    click.echo(f"Sent {sent} deadline reminder{'s' if sent != 1 else ''} ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC).")
+
+
+@bp.record_once
+def _register_cli(state):
+    # ``flask deadlines-digest`` at the top level, as cron entries and the README name it.
+    state.app.cli.add_command(digest_command)
+    state.app.cli.add_command(sync_command)

@@ -1,0 +1,428 @@
+"""Deadlines: the ones the app makes from funding years and commissions, how they stay in step with their
+source, and the grouping, filtering and marking (weekends, bank holidays) every screen and feed shares.
+
+How generated deadlines follow their source
+-------------------------------------------
+Other areas own the funding-year and commission screens, and data also changes through imports and the
+command line. Rather than asking every one of those code paths to remember to call us, we listen to the
+SQLAlchemy session (``register_session_events``):
+
+* ``after_flush`` notes that a funding year, a commission or a deadline setting was added, changed or deleted;
+* ``before_commit`` then runs ``sync_deadlines`` in the same transaction, so the source change and its
+  deadlines commit (or roll back) together, whichever screen or script made the change;
+* ``before_flush`` clears the way when a funding year or commission is deleted (its untouched generated
+  deadlines go, anything a person entered is kept with the link removed) so the delete is not blocked by
+  the foreign key.
+
+Why not sync when the deadlines list loads? Because the calendar feed, the digest and the navigation badge
+read deadlines too, and a read that writes is a poor fit for GET requests and concurrent users. Bulk SQL
+(``session.execute(update(...))``) bypasses the session events: run ``flask deadlines-sync`` after one
+(the digest also syncs before it reads). ``sync_deadlines`` is idempotent, so running it again is harmless.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from functools import lru_cache
+
+import holidays
+from sqlalchemy import event, func, or_, select
+from sqlalchemy.orm import Session, joinedload
+
+from tracker import audit
+from tracker.models import Commission, FundingYear, Milestone, Setting, User
+from tracker.models.milestones import MILESTONE_STATUSES, PROGRAMMES
+from tracker.periods import quarter_bounds
+
+CLOSED_STATUSES = ("done", "missed")
+DUE_SOON_DAYS = 30
+# Settings whose change moves generated deadlines.
+DEADLINE_SETTINGS = ("return_due_days", "year_end_claim_due_days", "annual_report_due_days")
+# What a person may have entered on a generated deadline: sync never overwrites these.
+PERSON_FIELDS = ("status", "completed_date", "evidence", "evidence_link", "owner_id")
+
+
+# --- What the sources say the deadlines should be --------------------------------------------------------
+
+@dataclass(frozen=True)
+class Wanted:
+    """A deadline as its source says it should be."""
+
+    source_key: str
+    title: str
+    due_date: date
+    programme: str
+    kind: str
+    funding_year_id: int | None
+    commission_id: int | None = None
+
+
+def _setting_values(session: Session) -> dict[str, int]:
+    from tracker.settings import SPECS
+
+    rows = {r.key: r.value for r in session.scalars(select(Setting).where(Setting.key.in_(DEADLINE_SETTINGS)))}
+    out = {}
+    for key in DEADLINE_SETTINGS:
+        try:
+            out[key] = int(rows[key]) if key in rows else SPECS[key].default
+        except ValueError:
+            out[key] = SPECS[key].default
+    return out
+
+
+def year_deadlines(year: FundingYear, days: dict[str, int]) -> list[Wanted]:
+    """A funding year's quarterly returns, final claim and annual report."""
+    out = []
+    for quarter in (1, 2, 3, 4):
+        _start, end = quarter_bounds(year.label, quarter)
+        out.append(Wanted(
+            f"year:{year.id}:q{quarter}-return", f"Q{quarter} {year.label} quarterly return due",
+            end + timedelta(days=days["return_due_days"]), "VRU grant", "quarterly return", year.id))
+    out.append(Wanted(
+        f"year:{year.id}:final-claim", f"Final claim for {year.label} due",
+        year.end_date + timedelta(days=days["year_end_claim_due_days"]), "VRU grant", "final claim", year.id))
+    out.append(Wanted(
+        f"year:{year.id}:annual-report", f"Annual report for {year.label} due to the Home Office",
+        year.end_date + timedelta(days=days["annual_report_due_days"]), "VRU grant", "annual report", year.id))
+    return out
+
+
+def commission_deadlines(commission: Commission) -> list[Wanted]:
+    """A commission's end and review dates. A terminated commission has none: it ended early."""
+    if commission.status == "terminated":
+        return []
+    name = f"{commission.reference} {commission.title}"
+    out = [Wanted(f"commission:{commission.id}:end", f"{name}: ends", commission.end_date, "Contract",
+                  "contract end", commission.funding_year_id, commission.id)]
+    if commission.review_date:
+        out.append(Wanted(f"commission:{commission.id}:review", f"{name}: review", commission.review_date,
+                          "Contract", "contract review", commission.funding_year_id, commission.id))
+    return out
+
+
+def _touched_by_a_person(m: Milestone, session: Session | None = None) -> bool:
+    """A status, date, evidence or owner entered by a person, or a document attached (the monitoring area's)."""
+    if m.status != "not started" or m.completed_date or m.evidence or m.evidence_link or m.owner_id:
+        return True
+    if session is not None and m.id is not None:
+        try:
+            from tracker.models.monitoring import Document
+        except ImportError:  # the documents area is optional
+            return False
+        with session.no_autoflush:
+            return session.scalar(select(Document.id).where(Document.milestone_id == m.id).limit(1)) is not None
+    return False
+
+
+def done_problem(m: Milestone) -> str | None:
+    """Why ``m`` cannot be marked done as it stands (None when it can): the evidence rule, shared with the
+    monitoring area's documents (a note, a link or an attached document), when that area is installed."""
+    if (m.evidence or "").strip() or (m.evidence_link or "").strip():
+        return None
+    try:
+        from tracker.monitoring.service import milestone_done_problem
+    except ImportError:
+        return "Give the evidence that it was done: a note, a link, or both"
+    return milestone_done_problem(m)
+
+
+@dataclass
+class SyncResult:
+    created: int = 0
+    updated: int = 0
+    removed: int = 0
+    kept: int = 0  # source gone, but kept because a person recorded something on it
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated or self.removed or self.kept)
+
+
+def sync_deadlines(session: Session | None = None) -> SyncResult:
+    """Make the generated deadlines match their sources: add missing ones, move ones whose source changed,
+    remove ones whose source is gone. Keyed by ``source_key``, so it never duplicates and is safe to repeat.
+    Status, completion, evidence and owner that a person entered are kept. Deadlines of closed years are
+    left as they are (a closed year is read-only). The caller commits."""
+    from tracker.extensions import db
+
+    session = session or db.session
+    result = SyncResult()
+    with session.no_autoflush:
+        days = _setting_values(session)
+        years = {y.id: y for y in session.scalars(select(FundingYear))}
+        commissions = session.scalars(select(Commission)).all()
+        existing = {m.source_key: m for m in session.scalars(select(Milestone).where(Milestone.source_key.is_not(None)))}
+
+    wanted: dict[str, Wanted] = {}
+    for year in years.values():
+        for w in year_deadlines(year, days):
+            wanted[w.source_key] = w
+    for commission in commissions:
+        for w in commission_deadlines(commission):
+            wanted[w.source_key] = w
+
+    def frozen(year_id: int | None) -> bool:
+        year = years.get(year_id)
+        return year is not None and year.is_closed
+
+    for key, w in wanted.items():
+        m = existing.get(key)
+        if m is None:
+            if frozen(w.funding_year_id):
+                continue
+            session.add(Milestone(source_key=key, title=w.title, due_date=w.due_date, programme=w.programme,
+                                  kind=w.kind, funding_year_id=w.funding_year_id, commission_id=w.commission_id))
+            result.created += 1
+            continue
+        if frozen(m.funding_year_id):
+            continue
+        before = audit.snapshot(m, ("title", "due_date", "funding_year_id"))
+        m.title, m.due_date, m.programme, m.kind = w.title, w.due_date, w.programme, w.kind
+        m.funding_year_id, m.commission_id = w.funding_year_id, w.commission_id
+        after = audit.snapshot(m, ("title", "due_date", "funding_year_id"))
+        if before != after:
+            result.updated += 1
+            if before["due_date"] != after["due_date"]:
+                old, new = audit.diff(before, after)
+                audit.record("milestones", "change", m, f"Deadline '{m.title}' moved with its source", old, new)
+
+    for key, m in existing.items():
+        if key in wanted or frozen(m.funding_year_id):
+            continue
+        _retire(session, m, result)
+    return result
+
+
+def _retire(session: Session, m: Milestone, result: SyncResult) -> None:
+    """A generated deadline whose source is gone: removed, unless a person recorded something on it."""
+    if _touched_by_a_person(m, session):
+        audit.record("milestones", "change", m, f"Deadline '{m.title}' kept after its source was removed",
+                     {"source_key": m.source_key}, {"source_key": None})
+        m.source_key = None
+        result.kept += 1
+    else:
+        audit.record("milestones", "delete", m, f"Deadline '{m.title}' removed: its source is gone",
+                     audit.snapshot(m, ("title", "due_date", "source_key")), None)
+        session.delete(m)
+        result.removed += 1
+
+
+# --- Session events: keep generated deadlines in step wherever the source changes -------------------------
+
+_PENDING = "milestones_sync_pending"
+
+
+def _is_source(obj) -> bool:
+    return isinstance(obj, (FundingYear, Commission)) or (isinstance(obj, Setting) and obj.key in DEADLINE_SETTINGS)
+
+
+def _before_flush(session: Session, flush_context, instances) -> None:
+    """Deleting a year or commission: take its deadlines out of the way first so the foreign key allows it."""
+    gone_years = [o.id for o in session.deleted if isinstance(o, FundingYear) and o.id is not None]
+    gone_commissions = [o.id for o in session.deleted if isinstance(o, Commission) and o.id is not None]
+    if not gone_years and not gone_commissions:
+        return
+    with session.no_autoflush:
+        linked = session.scalars(select(Milestone).where(or_(
+            Milestone.funding_year_id.in_(gone_years), Milestone.commission_id.in_(gone_commissions)))).all()
+        for m in linked:
+            if m.funding_year_id in gone_years:
+                m.funding_year_id = None
+            if m.commission_id in gone_commissions:
+                m.commission_id = None
+            if m.source_key is not None:
+                _retire(session, m, SyncResult())
+
+
+def _after_flush(session: Session, flush_context) -> None:
+    if any(_is_source(o) for o in (*session.new, *session.dirty, *session.deleted)):
+        session.info[_PENDING] = True
+
+
+def _before_commit(session: Session) -> None:
+    if session.info.pop(_PENDING, False):
+        session.flush()  # anything still pending must be seen by the sync
+        sync_deadlines(session)
+        session.info.pop(_PENDING, None)  # our own flush of the deadlines is not a source change
+
+
+def _after_rollback(session: Session, previous_transaction=None) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def register_session_events() -> None:
+    """Listen on every session (Flask-SQLAlchemy's, the CLI's, tests'); safe to call more than once."""
+    for name, fn in (("before_flush", _before_flush), ("after_flush", _after_flush),
+                     ("before_commit", _before_commit), ("after_soft_rollback", _after_rollback)):
+        if not event.contains(Session, name, fn):
+            event.listen(Session, name, fn)
+
+
+# --- Weekends and bank holidays ------------------------------------------------------------------------
+
+@lru_cache(maxsize=32)
+def _bank_holidays(year: int) -> dict[date, str]:
+    # England and Wales share bank holidays; the holidays package's "ENG" subdivision gives them.
+    return dict(holidays.UK(subdiv="ENG", years=year))
+
+
+def non_working_day(d: date) -> str | None:
+    """Why a date is not a working day in England and Wales ("Saturday", "Christmas Day (bank holiday)"),
+    or None for a working day."""
+    name = _bank_holidays(d.year).get(d)
+    if name:
+        return f"{name} (bank holiday)"
+    if d.weekday() >= 5:
+        return d.strftime("%A")
+    return None
+
+
+# --- Reading deadlines: filters, groups, timeline -----------------------------------------------------
+
+@dataclass
+class Filters:
+    """The list's filters, from the query string. Bad values are dropped and explained in ``problems``."""
+
+    programme: str = ""
+    owner: str = ""  # a user id as text, "none" for unowned, or "" for everyone
+    year: str = ""  # a funding year label
+    problems: dict[str, str] = field(default_factory=dict)
+    year_obj: FundingYear | None = None
+
+    def as_args(self) -> dict[str, str]:
+        return {k: v for k, v in (("programme", self.programme), ("owner", self.owner), ("year", self.year)) if v}
+
+    @property
+    def active(self) -> bool:
+        return bool(self.as_args())
+
+
+def parse_filters(args, session: Session | None = None) -> Filters:
+    """Read ``programme``, ``owner`` and ``year`` from a query string, checking each against what exists."""
+    from tracker.extensions import db
+
+    session = session or db.session
+    f = Filters()
+    programme = (args.get("programme") or "").strip()
+    if programme:
+        if programme in PROGRAMMES:
+            f.programme = programme
+        else:
+            f.problems["programme"] = "Choose a programme from the list"
+    owner = (args.get("owner") or "").strip()
+    if owner:
+        if owner == "none":
+            f.owner = owner
+        elif owner.isdigit() and len(owner) < 10 and session.get(User, int(owner)) is not None:
+            f.owner = owner
+        else:
+            f.problems["owner"] = "Choose an owner from the list"
+    label = (args.get("year") or "").strip()
+    if label:
+        year = session.scalar(select(FundingYear).where(FundingYear.label == label[:7])) if len(label) <= 7 else None
+        if year is not None:
+            f.year, f.year_obj = year.label, year
+        else:
+            f.problems["year"] = "Choose a funding year from the list"
+    return f
+
+
+def filtered_query(f: Filters):
+    """Deadlines matching the filters, soonest first, with what the screens show loaded in the same query."""
+    q = (select(Milestone)
+         .options(joinedload(Milestone.owner), joinedload(Milestone.commission), joinedload(Milestone.funding_year))
+         .order_by(Milestone.due_date, Milestone.id))
+    if f.programme:
+        q = q.where(Milestone.programme == f.programme)
+    if f.owner == "none":
+        q = q.where(Milestone.owner_id.is_(None))
+    elif f.owner:
+        q = q.where(Milestone.owner_id == int(f.owner))
+    if f.year_obj is not None:
+        y = f.year_obj
+        # Linked to the year, or not linked to any year but due within it.
+        q = q.where(or_(Milestone.funding_year_id == y.id,
+                        (Milestone.funding_year_id.is_(None)) & Milestone.due_date.between(y.start_date, y.end_date)))
+    return q
+
+
+def find(f: Filters, session: Session | None = None) -> list[Milestone]:
+    from tracker.extensions import db
+
+    return list((session or db.session).scalars(filtered_query(f)).unique())
+
+
+def is_overdue(m: Milestone, today: date) -> bool:
+    return m.status not in CLOSED_STATUSES and m.due_date < today
+
+
+def needs_end_decision(m: Milestone, today: date, ending_soon_days: int) -> bool:
+    """A commission's end deadline within ``ending_soon_days`` with no decision on what happens next."""
+    c = m.commission
+    return (m.kind == "contract end" and c is not None and c.end_decision is None
+            and c.status not in ("ended", "terminated") and today <= c.end_date <= today + timedelta(days=ending_soon_days))
+
+
+GROUPS = (("overdue", "Overdue"), ("soon", f"Due in the next {DUE_SOON_DAYS} days"), ("later", "Later"),
+          ("closed", "Done or missed"))
+
+
+def group_of(m: Milestone, today: date) -> str:
+    if m.status in CLOSED_STATUSES:
+        return "closed"
+    if m.due_date < today:
+        return "overdue"
+    if m.due_date <= today + timedelta(days=DUE_SOON_DAYS):
+        return "soon"
+    return "later"
+
+
+def grouped(milestones: list[Milestone], today: date) -> "OrderedDict[str, list[Milestone]]":
+    """Overdue, due in the next 30 days, later, and done or missed (most recent first)."""
+    out: OrderedDict[str, list[Milestone]] = OrderedDict((key, []) for key, _label in GROUPS)
+    for m in milestones:
+        out[group_of(m, today)].append(m)
+    out["closed"].sort(key=lambda m: (m.due_date, m.id), reverse=True)
+    return out
+
+
+def timeline(milestones: list[Milestone]) -> "OrderedDict[date, list[Milestone]]":
+    """Deadlines by month (the first of each month as the key), every month from the first to the last shown,
+    so an empty month is visible as a gap rather than silently skipped."""
+    out: OrderedDict[date, list[Milestone]] = OrderedDict()
+    if not milestones:
+        return out
+    first = min(m.due_date for m in milestones).replace(day=1)
+    last = max(m.due_date for m in milestones).replace(day=1)
+    month = first
+    while month <= last:
+        out[month] = []
+        month = date(month.year + (month.month == 12), month.month % 12 + 1, 1)
+    for m in milestones:
+        out[m.due_date.replace(day=1)].append(m)
+    return out
+
+
+def overdue_count(today: date | None = None, session: Session | None = None) -> int:
+    """How many deadlines are past due and not done or missed: one query, for the navigation badge."""
+    from tracker.extensions import db
+
+    today = today or date.today()
+    return (session or db.session).scalar(
+        select(func.count(Milestone.id)).where(Milestone.due_date < today, Milestone.status.not_in(CLOSED_STATUSES))) or 0
+
+
+def next_deadlines(limit: int = 5, today: date | None = None, session: Session | None = None) -> list[Milestone]:
+    """The next open deadlines from today on (for the home page; overdue ones are counted separately)."""
+    from tracker.extensions import db
+
+    today = today or date.today()
+    q = (select(Milestone).options(joinedload(Milestone.owner))
+         .where(Milestone.status.not_in(CLOSED_STATUSES), Milestone.due_date >= today)
+         .order_by(Milestone.due_date, Milestone.id).limit(limit))
+    return list((session or db.session).scalars(q))
+
+
+def status_choices() -> list[tuple[str, str]]:
+    return [(s, s.capitalize()) for s in MILESTONE_STATUSES]
