@@ -381,3 +381,13 @@ def edit_provider(provider_id: int):
         form.supplier_ids.data = "\n".join(a.value for a in p.supplier_aliases if a.kind == "supplier_id")
         return _provider_form_page(form, p)
     return _save_provider(form, p)
+
+
+# --- The home page's list ---------------------------------------------------------------------------------
+
+@bp.app_template_global()
+def commissions_ending_soon() -> dict:
+    """For the home page: commissions still running that end within the ``ending_soon_days`` setting (2 queries)."""
+    days = settings.get("ending_soon_days")
+    rows, total = queries.ending_soon(days)
+    return {"days": days, "rows": rows, "total": total}
