@@ -1,0 +1,275 @@
+"""Opening uploads: type by content, zip and XML safety, limits, both engines, CSV dialects, error cells."""
+from __future__ import annotations
+
+import io
+import time
+import zipfile
+from datetime import date, datetime
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from tracker.imports.reader import SpreadsheetError, open_workbook
+from tracker.imports.values import CellError
+
+SAMPLES = Path("/work/shared/samples")
+BAD = SAMPLES / "bad"
+ENGINES = ["calamine", "openpyxl"]
+
+
+def _xlsx(build) -> bytes:
+    wb = openpyxl.Workbook()
+    build(wb)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def _rows(wb, sheet=None):
+    return list(wb.iter_rows(sheet or wb.sheets[0].name))
+
+
+def test_openpyxl_parses_with_defusedxml():
+    assert openpyxl.DEFUSEDXML is True
+
+
+# --- every bad sample ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_csv_named_xlsx_is_refused_clearly(engine):
+    with pytest.raises(SpreadsheetError, match=r"not an Excel workbook: it looks like CSV text.*not-a-workbook\.xlsx"):
+        open_workbook(BAD / "not-a-workbook.xlsx", engine=engine)
+
+
+def test_same_text_named_csv_is_read():
+    wb = open_workbook((BAD / "not-a-workbook.xlsx").read_bytes(), "ledger.csv")
+    assert wb.format == "csv"
+    assert _rows(wb) == [(1, ("Transaction Ref", "Net")), (2, ("JNL1", "100"))]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_truncated_zip_is_refused(engine):
+    with pytest.raises(SpreadsheetError, match="damaged or incomplete"):
+        open_workbook(BAD / "truncated.xlsx", engine=engine)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_empty_workbook_opens_with_no_rows(engine):
+    with open_workbook(BAD / "empty.xlsx", engine=engine) as wb:
+        assert [r for r in _rows(wb) if r[1]] == []
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_xml_bomb_is_refused_fast(engine):
+    start = time.perf_counter()
+    with pytest.raises(SpreadsheetError, match="DOCTYPE or ENTITY"):
+        open_workbook(BAD / "xml-bomb.xlsx", engine=engine)
+    assert time.perf_counter() - start < 1
+
+
+def test_calamine_does_not_expand_entities():
+    # Checked so the pre-scan is defence in depth, not the only guard: calamine refuses unknown entities.
+    import python_calamine
+    book = python_calamine.CalamineWorkbook.from_path(str(BAD / "xml-bomb.xlsx"))
+    with pytest.raises(python_calamine.CalamineError):
+        list(book.get_sheet_by_index(0).iter_rows())
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_zip_bomb_is_refused_before_inflating(engine):
+    start = time.perf_counter()
+    with pytest.raises(SpreadsheetError, match="too large to import safely"):
+        open_workbook(BAD / "zip-bomb.xlsx", engine=engine)
+    # With the size cap lifted, the compression ratio still gives it away.
+    with pytest.raises(SpreadsheetError, match="hundredfold"):
+        open_workbook(BAD / "zip-bomb.xlsx", engine=engine, max_uncompressed=10**10)
+    assert time.perf_counter() - start < 2
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_zip_bomb_row_cap_stops_streaming_early(engine):
+    start = time.perf_counter()
+    with pytest.raises(SpreadsheetError, match="more than 1,000 rows"):
+        wb = open_workbook(BAD / "zip-bomb.xlsx", engine=engine, max_uncompressed=10**10, max_ratio=10**6,
+                           max_rows=1000)
+        _rows(wb)
+    assert time.perf_counter() - start < 2
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_formula_injection_text_stays_text_and_uncalculated_formulas_are_errors(engine):
+    with open_workbook(BAD / "formula-injection.xlsx", engine=engine) as wb:
+        rows = dict(_rows(wb))
+    assert rows[3][1:3] == ("@SUM(1+1)", "-2+3")
+    assert rows[2][2] == "+44 Provider"
+    assert rows[2][1] == CellError(CellError.NO_CACHED_VALUE)  # =HYPERLINK(...) never calculated
+    assert rows[4][2] == CellError(CellError.NO_CACHED_VALUE)  # =cmd|... never calculated
+
+
+def test_encrypted_or_legacy_workbook_is_refused():
+    cfb = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 4088
+    with pytest.raises(SpreadsheetError, match="password-protected.*old .xls format"):
+        open_workbook(cfb, "budget.xlsx")
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"", "empty"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00", "not a spreadsheet"),
+    (b"<html><table><tr><td>1</td></tr></table></html>", "web page"),
+])
+def test_other_files_are_refused(data, message):
+    with pytest.raises(SpreadsheetError, match=message):
+        open_workbook(data, "export.xls")
+
+
+def test_zip_that_is_not_a_workbook_is_refused():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("hello.txt", "hi")
+    with pytest.raises(SpreadsheetError, match="zip archive, not an Excel workbook"):
+        open_workbook(buf.getvalue(), "x.xlsx")
+
+
+def test_too_many_zip_entries_is_refused():
+    data = _xlsx(lambda wb: None)
+    with pytest.raises(SpreadsheetError, match="too many internal parts"):
+        open_workbook(data, "x.xlsx", max_entries=3)
+
+
+def _shrink_declared_size(data: bytes, part: str) -> bytes:
+    """Make the central directory claim ``part`` inflates to half its real size (a lying zip)."""
+    data = bytearray(data)
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as zf:
+        size = zf.getinfo(part).file_size
+    header = data.find(part.encode(), data.find(b"PK\x01\x02")) - 46
+    assert data[header:header + 4] == b"PK\x01\x02"
+    data[header + 24:header + 28] = (size // 2).to_bytes(4, "little")
+    return bytes(data)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("rows", [2, 5_000])
+def test_part_inflating_past_its_declared_size_is_refused(engine, rows):
+    data = _xlsx(lambda wb: [wb.active.append([f"row {i}", i]) for i in range(rows)])
+    data = _shrink_declared_size(data, "xl/worksheets/sheet1.xml")
+    with pytest.raises(SpreadsheetError, match="damaged"):
+        with open_workbook(data, "x.xlsx", engine=engine) as wb:
+            _rows(wb)
+
+
+# --- both engines read the same thing --------------------------------------------------------------------
+
+def _awkward(wb):
+    ws = wb.active
+    ws.title = "Data"
+    ws["C3"] = "  Ref "
+    ws["D3"] = "Amount"
+    ws["C4"] = "A1"
+    ws["D4"] = 12.5
+    ws["E4"] = datetime(2025, 6, 5)
+    ws["F4"] = datetime(2025, 6, 5, 13, 30)
+    ws["C5"] = 378
+    ws["D5"] = "=SUM(D4:D4)"  # openpyxl writes the formula with no saved value
+    ws["C7"] = "   "
+    hidden = wb.create_sheet("Hidden")
+    hidden.sheet_state = "hidden"
+    very = wb.create_sheet("Secret")
+    very.sheet_state = "veryHidden"
+    wb.create_sheet("Blank")
+    ws.merge_cells("C1:F1")
+    ws["C1"] = "Title"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_engines_normalise_values_alike(engine):
+    with open_workbook(_xlsx(_awkward), "a.xlsx", engine=engine) as wb:
+        assert [(s.name, s.state, s.hidden) for s in wb.sheets] == [
+            ("Data", "visible", False), ("Hidden", "hidden", True), ("Secret", "veryHidden", True),
+            ("Blank", "visible", False)]
+        assert wb.merged_ranges("Data") == ["C1:F1"]
+        rows = dict(_rows(wb, "Data"))
+    assert rows[1] == (None, None, "Title")
+    assert rows[2] == ()
+    assert rows[3] == (None, None, "Ref", "Amount")
+    assert rows[4] == (None, None, "A1", 12.5, date(2025, 6, 5), datetime(2025, 6, 5, 13, 30))
+    assert rows[5][2] == 378 and rows[5][3] == CellError(CellError.NO_CACHED_VALUE)
+    assert rows[7] == ()
+    assert max(rows) == 7
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_error_results_are_cell_errors(engine):
+    data = _xlsx(lambda wb: wb.active.append(["x", 1]))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            body = src.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                body = body.replace(b"</row>", b'<c r="C1" t="e"><f>1/0</f><v>#DIV/0!</v></c>'
+                                               b'<c r="D1" t="e"><v>#N/A</v></c></row>', 1)
+            dst.writestr(info.filename, body)
+    with open_workbook(buf.getvalue(), "e.xlsx", engine=engine) as wb:
+        assert _rows(wb)[0] == (1, ("x", 1, CellError("#DIV/0!"), CellError("#N/A")))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_row_cap(engine):
+    data = _xlsx(lambda wb: [wb.active.append([i]) for i in range(200)])
+    wb = open_workbook(data, "big.xlsx", engine=engine, max_rows=100)
+    with pytest.raises(SpreadsheetError, match="more than 100 rows"):
+        _rows(wb)
+
+
+def test_unknown_sheet_lists_the_sheets():
+    with open_workbook(SAMPLES / "vru-ledger-2025-26-p1-p6.xlsx") as wb:
+        with pytest.raises(SpreadsheetError, match="no sheet called 'Data'.*'Read me', 'Lookups', 'Transactions'"):
+            wb.iter_rows("Data")
+
+
+def test_type_is_by_content_not_name():
+    data = (SAMPLES / "budget-2025-26.xlsx").read_bytes()
+    with open_workbook(data, "budget.csv") as wb:
+        assert wb.format == "xlsx"
+
+
+def test_accepts_path_bytes_and_file_objects():
+    path = SAMPLES / "budget-2025-26.xlsx"
+    for source in (path, str(path), path.read_bytes(), io.BytesIO(path.read_bytes())):
+        with open_workbook(source, "budget.xlsx") as wb:
+            assert len(_rows(wb)) == 14
+
+
+# --- CSV -------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, encoding", [
+    ("Ref;Amount;Supplier\r\nA1;\"1.234,50\";\"Smith; Sons\"\r\n", "utf-8"),
+    ("Ref\tAmount\tSupplier\nA1\t1234.50\t\"Smith, Sons\"\n", "utf-8"),
+    ("\ufeffRef,Amount,Supplier\nA1,\"£1,234.50\",\"Smith, Sons\"\n", "utf-8"),
+    ("Ref,Amount,Supplier\nA1,£1234.50,Café Sons\n", "cp1252"),
+])
+def test_csv_dialects_and_encodings(text, encoding):
+    wb = open_workbook(text.encode(encoding), "x.csv")
+    rows = _rows(wb)
+    assert rows[0] == (1, ("Ref", "Amount", "Supplier"))
+    assert rows[1][1][0] == "A1" and len(rows[1][1]) == 3
+
+
+def test_csv_quoted_newline_and_blank_rows():
+    wb = open_workbook(b'Ref,Narrative\nA1,"two\nlines"\n,\nA2, x \n', "x.csv")
+    assert _rows(wb) == [(1, ("Ref", "Narrative")), (2, ("A1", "two\nlines")), (3, ()), (4, ("A2", "x"))]
+
+
+def test_csv_row_cap():
+    data = ("n\n" + "1\n" * 500).encode()
+    with pytest.raises(SpreadsheetError, match="more than 100 rows"):
+        _rows(open_workbook(data, "x.csv", max_rows=100))
+
+
+def test_oxford_csv_and_xlsx_read_the_same_rows():
+    with open_workbook(SAMPLES / "oxford-expenditure-over-500-jan-mar-2016.csv") as csv_wb:
+        csv_rows = _rows(csv_wb)
+    with open_workbook(SAMPLES / "oxford-expenditure-over-500-jan-mar-2016.xlsx") as x_wb:
+        x_rows = _rows(x_wb)
+    assert len(csv_rows) == len(x_rows) == 3909  # header + 3,908 data rows
+    assert csv_rows[0] == x_rows[0]
