@@ -21,6 +21,7 @@ BLUEPRINTS = (
     "tracker.funding.routes",
     "tracker.commissions.routes",
     "tracker.milestones.routes",
+    "tracker.admin.routes",
 )
 
 # openpyxl parses workbooks with defusedxml when it is importable; uploads are hostile until proven otherwise.

@@ -16,6 +16,7 @@ NAVIGATION: list[tuple[str, str, tuple[str, ...] | None]] = [
     ("funding.budget", "Budgets", None),
     ("commissions.index", "Commissions", None),
     ("commissions.providers", "Providers", None),
+    ("admin.index", "Admin", ("admin",)),
 ]
 
 
