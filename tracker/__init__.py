@@ -18,6 +18,7 @@ from tracker.extensions import csrf, db, login_manager, migrate
 BLUEPRINTS = (
     "tracker.auth.routes",
     "tracker.main.routes",
+    "tracker.returns.routes",
     "tracker.funding.routes",
     "tracker.commissions.routes",
     "tracker.milestones.routes",

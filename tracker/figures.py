@@ -248,3 +248,69 @@ def roll_up(pairs: list[tuple[BudgetLine, LineFigures]], key, name_of, quarter: 
     for g in groups.values():
         g.rag = rag(g.actual_to_date, g.profile_to_date, thresholds["rag_amber_percent"], thresholds["rag_red_percent"])
     return list(groups.values())
+
+
+# --- For the quarterly return ------------------------------------------------------------------------------
+
+
+def actual_by_commission_and_quarter(year_id: int) -> dict[int, list[int]]:
+    """Ledger spend matched to each commission per quarter Q1-Q4 of a year, in pence (credits net off)."""
+    rows = db.session.execute(
+        select(LedgerTransaction.commission_id, LedgerTransaction.period, func.sum(LedgerTransaction.net_pence))
+        .where(LedgerTransaction.funding_year_id == year_id, LedgerTransaction.commission_id.is_not(None))
+        .group_by(LedgerTransaction.commission_id, LedgerTransaction.period)
+    )
+    out: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for commission_id, period, total in rows:
+        out[commission_id][(int(period) - 1) // 3] += int(total or 0)
+    return dict(out)
+
+
+def committed_value(commission: Commission) -> int:
+    """What a commission commits of its budget: its value once awarded, nothing before (COMMITTED_STATUSES)."""
+    return commission.value_pence if commission.status in COMMITTED_STATUSES else 0
+
+
+def as_at_quarter(f: LineFigures) -> LineFigures:
+    """The same figures with spend after the reporting quarter left out (a Q2 return made in October must not
+    show October's spend)."""
+    f.actual_by_quarter = [a if i < f.quarter else 0 for i, a in enumerate(f.actual_by_quarter)]
+    return f
+
+
+def with_rag(f: LineFigures) -> LineFigures:
+    """Work out RAG on the figures as they stand (after summing or trimming)."""
+    from tracker import settings
+
+    thresholds = settings.get_many("rag_amber_percent", "rag_red_percent")
+    f.rag = rag(f.actual_to_date, f.profile_to_date, thresholds["rag_amber_percent"], thresholds["rag_red_percent"])
+    return f
+
+
+def stream_figures(year: FundingYear, quarter: int,
+                   pairs: list[tuple[BudgetLine, LineFigures]] | None = None) -> list[LineFigures]:
+    """Per funding stream, as at the end of ``quarter``: the allocation (original and revised) stands in for the
+    budget, so variance is forecast outturn against the revised allocation, the money the funder gives and
+    takes back if unspent. A stream with budget lines but no allocation record is measured against its lines.
+    Streams with an allocation and no lines are listed too (with nothing spent)."""
+    pairs = pairs if pairs is not None else line_figures(year, quarter)
+    allocations = {
+        stream_id: (int(original), int(revised))
+        for stream_id, original, revised in db.session.execute(
+            select(Allocation.funding_stream_id, Allocation.original_pence, Allocation.revised_pence)
+            .where(Allocation.funding_year_id == year.id)
+        )
+    }
+    names = dict(db.session.execute(select(FundingStream.id, FundingStream.name)).all())
+    groups: dict[int, LineFigures] = {}
+    for line, f in pairs:
+        g = groups.setdefault(line.funding_stream_id, LineFigures(name=names.get(line.funding_stream_id, "?"), quarter=quarter))
+        g.add(f)
+    for stream_id in allocations:
+        groups.setdefault(stream_id, LineFigures(name=names.get(stream_id, "?"), quarter=quarter))
+    for stream_id, g in groups.items():
+        if stream_id in allocations:
+            g.original_budget, g.budget = allocations[stream_id]
+        as_at_quarter(g)
+        with_rag(g)
+    return sorted(groups.values(), key=lambda g: g.name)

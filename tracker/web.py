@@ -12,6 +12,7 @@ from tracker.money import format_pence, format_pence_short
 # (endpoint, label, roles that see the link). Areas add their entry here when their blueprint lands.
 NAVIGATION: list[tuple[str, str, tuple[str, ...] | None]] = [
     ("main.home", "Home", None),
+    ("returns.index", "Returns", None),
     ("milestones.index", "Deadlines", None),
     ("funding.budget", "Budgets", None),
     ("commissions.index", "Commissions", None),

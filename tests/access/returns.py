@@ -1,0 +1,19 @@
+"""Returns to the PCC and list downloads: everyone reads issued returns and lists; managers and finance prepare."""
+from tests.access import EVERYONE, Access, only
+
+ROUTES = {
+    "returns.index": Access(get=EVERYONE),
+    "returns.notes": Access(post=only("manager", "finance")),
+    "returns.draft": Access(get=only("manager", "finance")),
+    "returns.issue": Access(post=only("manager", "finance")),
+    "returns.download": Access(get=EVERYONE),
+    "returns.export_commissions": Access(get=EVERYONE),
+    "returns.export_ledger": Access(get=EVERYONE),
+    "returns.export_milestones": Access(get=EVERYONE),
+    "returns.export_audit": Access(get=only()),
+}
+
+URL_VALUES = {
+    "year_label": lambda session: "2025-26",
+    "export_format": lambda session: "xlsx",
+}

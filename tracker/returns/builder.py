@@ -1,0 +1,344 @@
+"""Build the quarterly return to the PCC as plain data: the one structure both the HTML preview and the workbook
+writer read, so what the page shows and what the file says cannot disagree.
+
+Every figure comes from tracker.figures (the one place for the money rules); this module only arranges them
+into tables. Money is integer pence throughout; the writers format it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Callable
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import selectinload
+
+from tracker import figures, settings
+from tracker.extensions import db
+from tracker.models import BudgetLine, Commission, FundingYear, Milestone, PccReturn
+from tracker.periods import QUARTER_NAMES, quarter_bounds
+
+# Column kinds: how a value is shown on screen and in the workbook.
+TEXT, MONEY, PERCENT, DATE, NUMBER, RAG = "text", "money", "percent", "date", "number", "rag"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a table: its heading in plain words, what kind of value it holds, and how its total works.
+
+    ``total`` is ``"sum"`` (a SUM formula over the column), ``"ratio"`` (variance over budget: the columns
+    named in ``ratio_of``), ``"value"`` (the figure worked out here, e.g. RAG on the totals) or None.
+    """
+
+    key: str
+    heading: str
+    kind: str = TEXT
+    width: int = 14
+    total: str | None = None
+    ratio_of: tuple[str, str] | None = None
+
+
+@dataclass
+class TotalRow:
+    """A totals row: ``values`` holds what each column's total is (the cached value of its formula).
+
+    ``match`` limits the sum to rows whose ``match[0]`` column equals ``match[1]`` (a SUMIF), e.g. labour only.
+    """
+
+    label: str
+    values: dict[str, object]
+    match: tuple[str, str] | None = None
+
+
+@dataclass
+class Table:
+    """One sheet of figures: a title, a sentence saying what it shows, columns, rows and totals rows."""
+
+    sheet: str
+    title: str
+    explanation: str
+    columns: list[Column]
+    rows: list[list] = field(default_factory=list)
+    totals: list[TotalRow] = field(default_factory=list)
+    empty_message: str = "Nothing to show."
+
+    def column_index(self, key: str) -> int:
+        return next(i for i, c in enumerate(self.columns) if c.key == key)
+
+
+@dataclass
+class ReturnData:
+    """Everything in one return: the cover facts, the tables, and the narrative."""
+
+    year: FundingYear
+    quarter: int
+    quarter_start: date
+    quarter_end: date
+    vru_name: str
+    pcc_name: str
+    version: int
+    status: str
+    prepared_by: str
+    issued_by: str
+    issued_at: datetime | None
+    generated_at: datetime
+    narrative: str
+    tables: list[Table]
+
+    @property
+    def title(self) -> str:
+        return f"Quarterly return to the PCC: {self.year.label} {QUARTER_NAMES[self.quarter]}"
+
+    @property
+    def quarter_name(self) -> str:
+        return QUARTER_NAMES[self.quarter]
+
+    def table(self, sheet: str) -> Table:
+        return next(t for t in self.tables if t.sheet == sheet)
+
+    def cover(self) -> list[tuple[str, object]]:
+        """The cover sheet's facts, in order (label, value)."""
+        return [
+            ("Violence Reduction Unit", self.vru_name),
+            ("Return to", self.pcc_name),
+            ("Funding year", self.year.label),
+            ("Quarter", self.quarter_name),
+            ("Period covered", f"{self.quarter_start:%d/%m/%Y} to {self.quarter_end:%d/%m/%Y}"),
+            ("Figures to date", f"{self.year.start_date:%d/%m/%Y} to {self.quarter_end:%d/%m/%Y}"),
+            ("Prepared by", self.prepared_by or "-"),
+            ("Issued by", self.issued_by or "-"),
+            ("Date issued", self.issued_at.strftime("%d/%m/%Y %H:%M") if self.issued_at else "Not issued"),
+            ("Version", self.version),
+            ("Status", "Issued" if self.status == "issued" else "Draft: not issued, figures may change"),
+        ]
+
+    def guide(self) -> list[tuple[str, str]]:
+        """A line on each sheet for the cover."""
+        return [(t.sheet, t.explanation) for t in self.tables] + [
+            ("Notes", "The unit's narrative on risks and underspend this quarter."),
+        ]
+
+
+# Another area can add outputs (commission measures) to the return by appending a function here that takes
+# (year, quarter) and gives rows for the Outputs table: [metric, commission reference, target, this quarter,
+# to date, RAG]. Nothing records outputs yet, so the table is empty with a message saying so.
+OUTPUT_SOURCES: list[Callable[[FundingYear, int], list[list]]] = []
+
+
+def _money_columns(first: list[Column], budget_words: str, quarter: int) -> list[Column]:
+    cols = list(first) + [
+        Column("original", f"{budget_words} (original)", MONEY, 16, "sum"),
+        Column("revised", f"{budget_words} (revised)", MONEY, 16, "sum"),
+    ]
+    for q in range(1, 5):
+        cols.append(Column(f"profile_q{q}", f"Q{q} profile", MONEY, 14, "sum"))
+    for q in range(1, 5):
+        cols.append(Column(f"actual_q{q}", f"Q{q} actual", MONEY, 14, "sum"))
+    cols += [
+        Column("actual_to_date", "Actual to date", MONEY, 16, "sum"),
+        Column("committed", "Committed", MONEY, 16, "sum"),
+        Column("forecast", "Forecast outturn", MONEY, 16, "sum"),
+        Column("variance", "Variance (£)", MONEY, 15, "sum"),
+        Column("variance_percent", "Variance (%)", PERCENT, 12, "ratio", ("variance", "revised")),
+        Column("rag", "RAG", RAG, 8, "value"),
+    ]
+    return cols
+
+
+def _money_values(f: figures.LineFigures, quarter: int) -> list:
+    actual = [f.actual_by_quarter[i] if i < quarter else None for i in range(4)]
+    return [f.original_budget, f.budget, *f.profile, *actual, f.actual_to_date, f.committed, f.forecast,
+            f.variance, f.variance_percent, f.rag]
+
+
+def _figures_total(label: str, parts: list[figures.LineFigures], quarter: int, columns: list[Column],
+                   match: tuple[str, str] | None = None) -> TotalRow:
+    total = figures.LineFigures(name=label, quarter=quarter)
+    for f in parts:
+        total.add(f)
+    figures.as_at_quarter(total)
+    figures.with_rag(total)
+    money_keys = [c.key for c in columns if c.kind in (MONEY, PERCENT, RAG)]
+    values = dict(zip(money_keys, _money_values(total, quarter)))
+    for q in range(quarter + 1, 5):
+        values[f"actual_q{q}"] = 0
+    return TotalRow(label, values, match)
+
+
+def unassigned_figures(year: FundingYear, quarter: int) -> figures.LineFigures | None:
+    """Ledger spend in the year not yet put against a budget line: shown as its own row so totals are complete."""
+    spend = figures.actual_by_line_and_quarter(year.id).get(None)
+    if not spend or not any(spend[:quarter]):
+        return None
+    extra = figures.LineFigures(name=UNASSIGNED, quarter=quarter, actual_by_quarter=list(spend))
+    return figures.with_rag(figures.as_at_quarter(extra))
+
+
+UNASSIGNED = "Spend not yet assigned to a budget line"
+
+
+def summary_table(year: FundingYear, quarter: int, pairs, unassigned: figures.LineFigures | None) -> Table:
+    columns = _money_columns([Column("name", "Funding stream", TEXT, 34)], "Allocation", quarter)
+    streams = figures.stream_figures(year, quarter, pairs)
+    if unassigned:
+        streams.append(unassigned)
+    table = Table(
+        "Summary by funding stream", "Summary by funding stream",
+        "Allocation, profile, actual spend, commitments and forecast outturn for each funding stream. "
+        "Forecast outturn is actual to date plus the profile of the quarters still to come; variance is "
+        "forecast outturn minus the revised allocation (negative is an underspend).",
+        columns, empty_message="No funding streams or budget lines in this year yet.",
+    )
+    table.rows = [[f.name, *_money_values(f, quarter)] for f in streams]
+    table.totals = [_figures_total("Total", streams, quarter, columns)]
+    return table
+
+
+def category_table(year: FundingYear, quarter: int, pairs, unassigned: figures.LineFigures | None) -> Table:
+    columns = _money_columns(
+        [Column("name", "Category", TEXT, 30), Column("labour", "Labour or non-labour", TEXT, 14)], "Budget", quarter)
+    groups: dict[tuple, tuple[str, str, list]] = {}
+    for line, f in pairs:
+        key = (not line.labour, line.category.sort_order, line.category.name)
+        groups.setdefault(key, (line.category.name, "Labour" if line.labour else "Non-labour", []))[2].append(f)
+    rows, by_kind = [], {"Labour": [], "Non-labour": []}
+    for key in sorted(groups):
+        name, kind, parts = groups[key]
+        g = figures.LineFigures(name=name, quarter=quarter)
+        for f in parts:
+            g.add(f)
+        figures.with_rag(figures.as_at_quarter(g))
+        by_kind[kind].append(g)
+        rows.append([name, kind, *_money_values(g, quarter)])
+    if unassigned:
+        rows.append([unassigned.name, "Not assigned", *_money_values(unassigned, quarter)])
+    table = Table(
+        "Expenditure by category", "Expenditure by category",
+        "The budget lines added up by category, labour (staff costs) first, then non-labour. Variance is "
+        "forecast outturn minus the revised budget.",
+        columns, rows, empty_message="No budget lines in this year yet.",
+    )
+    table.totals = [
+        _figures_total("Labour total", by_kind["Labour"], quarter, columns, ("labour", "Labour")),
+        _figures_total("Non-labour total", by_kind["Non-labour"], quarter, columns, ("labour", "Non-labour")),
+        _figures_total("Total", by_kind["Labour"] + by_kind["Non-labour"] + ([unassigned] if unassigned else []),
+                       quarter, columns),
+    ]
+    return table
+
+
+def commissions_table(year: FundingYear, quarter: int) -> Table:
+    columns = [
+        Column("reference", "Reference", TEXT, 14), Column("service", "Service", TEXT, 36),
+        Column("provider", "Provider", TEXT, 30), Column("strand", "Strand", TEXT, 22),
+        Column("stream", "Funding stream", TEXT, 26), Column("value", "Value", MONEY, 15, "sum"),
+        Column("paid_quarter", "Paid this quarter", MONEY, 15, "sum"),
+        Column("paid_to_date", "Paid to date", MONEY, 15, "sum"), Column("committed", "Committed", MONEY, 15, "sum"),
+        Column("remaining", "Remaining", MONEY, 15, "sum"), Column("start", "Start", DATE, 11),
+        Column("end", "End", DATE, 11), Column("status", "Status", TEXT, 11),
+    ]
+    commissions = db.session.scalars(
+        select(Commission).where(Commission.funding_year_id == year.id)
+        .options(selectinload(Commission.provider), selectinload(Commission.strand),
+                 selectinload(Commission.budget_line).selectinload(BudgetLine.funding_stream))
+        .order_by(Commission.reference)
+    ).all()
+    paid = figures.actual_by_commission_and_quarter(year.id)
+    rows = []
+    for c in commissions:
+        spend = paid.get(c.id, [0, 0, 0, 0])
+        to_date = sum(spend[:quarter])
+        rows.append([
+            c.reference, c.title, c.provider.name, c.strand.name,
+            c.budget_line.funding_stream.name if c.budget_line else "", c.value_pence, spend[quarter - 1], to_date,
+            figures.committed_value(c), c.value_pence - to_date, c.start_date, c.end_date, c.status.capitalize(),
+        ])
+    table = Table(
+        "Commissioned services", "Commissioned services",
+        "Every service commissioned in the year. Paid figures are ledger spend matched to the service, "
+        "credits netted off; committed is the value once awarded; remaining is value less paid to date.",
+        columns, rows, empty_message="No commissioned services in this year yet.",
+    )
+    totals = {c.key: sum(r[i] for r in rows) for i, c in enumerate(columns) if c.total == "sum"}
+    table.totals = [TotalRow("Total", totals)]
+    return table
+
+
+def outputs_table(year: FundingYear, quarter: int) -> Table:
+    columns = [
+        Column("metric", "Output", TEXT, 40), Column("commission", "Commissioned service", TEXT, 16),
+        Column("target", "Target for the year", NUMBER, 14), Column("this_quarter", "This quarter", NUMBER, 14),
+        Column("to_date", "To date", NUMBER, 14), Column("rag", "RAG", RAG, 8),
+    ]
+    rows = [row for source in OUTPUT_SOURCES for row in source(year, quarter)]
+    return Table("Outputs", "Outputs", "Outputs recorded against commissioned services: target, this quarter and to date.",
+                 columns, rows, empty_message="No outputs have been recorded for this year yet.")
+
+
+def milestones_table(year: FundingYear, quarter: int, quarter_end: date) -> Table:
+    columns = [
+        Column("due", "Due", DATE, 11), Column("title", "Milestone", TEXT, 40), Column("programme", "Programme", TEXT, 20),
+        Column("owner", "Owner", TEXT, 20), Column("status", "Status", TEXT, 12), Column("done", "Done on", DATE, 11),
+        Column("evidence", "Evidence", TEXT, 40), Column("link", "Evidence link", TEXT, 30),
+        Column("commission", "Commissioned service", TEXT, 16),
+    ]
+    milestones = db.session.scalars(
+        select(Milestone)
+        .where(Milestone.due_date <= quarter_end,
+               or_(Milestone.funding_year_id == year.id,
+                   and_(Milestone.funding_year_id.is_(None), Milestone.due_date >= year.start_date)))
+        .options(selectinload(Milestone.owner), selectinload(Milestone.commission))
+        .order_by(Milestone.due_date, Milestone.title)
+    ).all()
+    rows = [[m.due_date, m.title, m.programme, m.owner.name if m.owner else "", m.status.capitalize(),
+             m.completed_date, m.evidence, m.evidence_link, m.commission.reference if m.commission else ""]
+            for m in milestones]
+    return Table("Milestones", "Milestones due to date",
+                 "Every milestone of the year due by the end of the quarter, with its status and evidence.",
+                 columns, rows, empty_message="No milestones were due by the end of the quarter.")
+
+
+def build_return(year: FundingYear, quarter: int, record: PccReturn | None = None,
+                 generated_at: datetime | None = None) -> ReturnData:
+    """The whole return for ``year`` and ``quarter`` (figures as at the quarter's end).
+
+    ``record`` (a draft or issued PccReturn) supplies the narrative, version, status and people; without it
+    the return is an unsaved draft, version 1 or the next after the last issue.
+    """
+    from tracker.models.base import utcnow
+
+    if quarter not in (1, 2, 3, 4):
+        raise ValueError("quarter must be 1 to 4")
+    start, end = quarter_bounds(year.label, quarter)
+    names = settings.get_many("vru_name", "pcc_name")
+    pairs = figures.line_figures(year, quarter)
+    unassigned = unassigned_figures(year, quarter)
+    tables = [
+        summary_table(year, quarter, pairs, unassigned),
+        category_table(year, quarter, pairs, unassigned),
+        commissions_table(year, quarter),
+        outputs_table(year, quarter),
+        milestones_table(year, quarter, end),
+    ]
+    version = record.version if record else next_version(year, quarter)
+    return ReturnData(
+        year=year, quarter=quarter, quarter_start=start, quarter_end=end,
+        vru_name=names["vru_name"], pcc_name=names["pcc_name"],
+        version=version, status=record.status if record else "draft",
+        prepared_by=record.prepared_by.name if record and record.prepared_by else "",
+        issued_by=record.issued_by.name if record and record.issued_by else "",
+        issued_at=record.issued_at if record else None,
+        generated_at=(generated_at or utcnow()).replace(microsecond=0),
+        narrative=record.narrative if record else "",
+        tables=tables,
+    )
+
+
+def next_version(year: FundingYear, quarter: int) -> int:
+    from sqlalchemy import func
+
+    latest = db.session.scalar(
+        select(func.max(PccReturn.version)).where(
+            PccReturn.funding_year_id == year.id, PccReturn.quarter == quarter, PccReturn.status == "issued"))
+    return (latest or 0) + 1
+

@@ -1,0 +1,302 @@
+"""Download any filtered list (commissions, ledger lines, milestones, audit) as .xlsx or .csv.
+
+``export_rows(columns, rows, fmt)`` is the one exporter. It is safe with user text: in .xlsx every text cell
+is written as a string (never a formula); in .csv a text cell starting with = + - @ tab or carriage return gets
+a leading apostrophe, as OWASP advises for CSV injection, so a spreadsheet opening it shows text. Numbers and
+dates are real numbers and dates (a negative amount is a number, not text, so it is never prefixed).
+
+The commissions list uses the headings the commissions register import recognises, with real dates and
+amounts as numbers, so the .xlsx it gives re-imports unchanged.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Iterable
+
+import xlsxwriter
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from tracker.extensions import db
+from tracker.models import AuditEvent, BudgetLine, Commission, LedgerTransaction, Milestone
+from tracker.returns.builder import DATE, MONEY, NUMBER, TEXT, Column
+from tracker.returns.workbook import DATE_FORMAT, MONEY_FORMAT
+
+FORMATS = ("xlsx", "csv")
+MIMETYPES = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+}
+DATETIME = "datetime"
+BOOL = "bool"
+_DANGEROUS_FIRST = ("=", "+", "-", "@", "\t", "\r")
+
+
+class ExportError(ValueError):
+    """A filter in the query string that cannot be used; the message says which and why."""
+
+
+def csv_safe(text: str) -> str:
+    """Text for a CSV cell that a spreadsheet will not run as a formula."""
+    return "'" + text if text.startswith(_DANGEROUS_FIRST) else text
+
+
+def _csv_cell(column: Column, value) -> str:
+    if value is None:
+        return ""
+    if column.kind == MONEY:
+        pence = int(value)
+        sign = "-" if pence < 0 else ""
+        return f"{sign}{abs(pence) // 100}.{abs(pence) % 100:02d}"
+    if column.kind == DATE:
+        return value.strftime("%d/%m/%Y")
+    if column.kind == DATETIME:
+        return value.strftime("%d/%m/%Y %H:%M:%S")
+    if column.kind == BOOL:
+        return "Y" if value else "N"
+    if column.kind == NUMBER and isinstance(value, int):
+        return str(value)
+    return csv_safe(str(value))
+
+
+def export_rows(columns: list[Column], rows: Iterable[list], fmt: str, sheet: str = "List") -> bytes:
+    """``rows`` (lists of values: money in pence, dates as dates) as .xlsx or .csv bytes."""
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow([csv_safe(c.heading) for c in columns])
+        for values in rows:
+            writer.writerow([_csv_cell(c, v) for c, v in zip(columns, values)])
+        # A byte-order mark so Excel reads the £ sign and names with accents as UTF-8.
+        return ("\ufeff" + out.getvalue()).encode("utf-8")
+    if fmt != "xlsx":
+        raise ExportError(f"“{fmt[:10]}” is not a download format: choose xlsx or csv.")
+    buffer = io.BytesIO()
+    wb = xlsxwriter.Workbook(buffer, {"constant_memory": True, "strings_to_formulas": False,
+                                      "strings_to_urls": False, "strings_to_numbers": False})
+    wb.set_properties({"title": sheet, "created": datetime(2000, 1, 1)})
+    header = wb.add_format({"bold": True, "bg_color": "#dee0e2", "bottom": 1})
+    money = wb.add_format({"num_format": MONEY_FORMAT})
+    day = wb.add_format({"num_format": DATE_FORMAT})
+    moment = wb.add_format({"num_format": "dd/mm/yyyy hh:mm:ss"})
+    ws = wb.add_worksheet(sheet[:31])
+    for i, c in enumerate(columns):
+        ws.set_column(i, i, c.width)
+        ws.write_string(0, i, c.heading, header)
+    ws.freeze_panes(1, 0)
+    count = 0
+    for r, values in enumerate(rows, start=1):
+        count = r
+        for i, (c, v) in enumerate(zip(columns, values)):
+            if v is None:
+                continue
+            if c.kind == MONEY:
+                ws.write_number(r, i, v / 100, money)
+            elif c.kind == DATE:
+                ws.write_datetime(r, i, datetime(v.year, v.month, v.day), day)
+            elif c.kind == DATETIME:
+                ws.write_datetime(r, i, v, moment)
+            elif c.kind == BOOL:
+                ws.write_string(r, i, "Y" if v else "N")
+            elif c.kind == NUMBER and isinstance(v, int):
+                ws.write_number(r, i, v)
+            else:
+                ws.write_string(r, i, str(v))
+    ws.autofilter(0, 0, max(count, 0), len(columns) - 1)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(0)
+    wb.close()
+    return buffer.getvalue()
+
+
+# --- The lists ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Listing:
+    name: str
+    columns: list[Column]
+    rows: Iterable[list]
+
+
+# Headings the commissions register import knows (tracker/imports/headers.py COMMISSIONS), values as it reads them.
+COMMISSION_COLUMNS = [
+    Column("reference", "Contract Ref", TEXT, 14), Column("title", "Service", TEXT, 36),
+    Column("provider", "Provider", TEXT, 30), Column("strand", "Strand", TEXT, 22),
+    Column("stream", "Funding Stream", TEXT, 26), Column("route", "Procurement Route", TEXT, 18),
+    Column("value", "Contract Value (£)", MONEY, 16), Column("start", "Start Date", DATE, 12),
+    Column("end", "End Date", DATE, 12), Column("status", "Status", TEXT, 11), Column("vcse", "VCSE?", BOOL, 7),
+    Column("sme", "SME?", BOOL, 7), Column("manager", "Contract Manager", TEXT, 20), Column("po", "PO No", TEXT, 12),
+    Column("type", "Type", TEXT, 10), Column("review", "Review Date", DATE, 12),
+    Column("decision", "PCC Decision", TEXT, 16), Column("description", "Description", TEXT, 40),
+]
+
+
+def commission_rows(commissions: Iterable[Commission]) -> Iterable[list]:
+    for c in commissions:
+        yield [
+            c.reference, c.title, c.provider.name, c.strand.name,
+            c.budget_line.funding_stream.name if c.budget_line else "", c.procurement_route, c.value_pence,
+            c.start_date, c.end_date, c.status, c.provider.vcse, c.provider.sme, c.contract_manager, c.po_number,
+            c.commission_type, c.review_date, c.pcc_decision_ref, c.description,
+        ]
+
+
+def commissions_listing(args, today: date | None = None) -> Listing:
+    """The commissions register's filters (tracker/commissions/queries.py), every matching row, by reference."""
+    from tracker.commissions import queries
+    from tracker.models import FundingYear
+
+    f = queries.RegisterFilters.from_args(args)
+    if f.ignored:
+        raise ExportError("These filters could not be used: " + ", ".join(f.ignored) + ".")
+    year_id = None
+    if f.year:
+        year_id = db.session.scalar(select(FundingYear.id).where(FundingYear.label == f.year))
+        if year_id is None:
+            raise ExportError(f"There is no funding year “{f.year[:20]}”.")
+    stmt = (queries.filtered_select(f, year_id, today or date.today())
+            .options(selectinload(Commission.provider), selectinload(Commission.strand),
+                     selectinload(Commission.budget_line).selectinload(BudgetLine.funding_stream))
+            .order_by(Commission.reference))
+    return Listing("Commissions", COMMISSION_COLUMNS, commission_rows(db.session.scalars(stmt)))
+
+
+LEDGER_COLUMNS = [
+    Column("reference", "Transaction reference", TEXT, 16), Column("date", "Posting date", DATE, 12),
+    Column("period", "Period", NUMBER, 8), Column("cost_centre", "Cost centre", TEXT, 12),
+    Column("account", "Account code", TEXT, 12), Column("account_description", "Account description", TEXT, 24),
+    Column("supplier_id", "Supplier ID", TEXT, 12), Column("supplier", "Supplier name", TEXT, 28),
+    Column("invoice", "Invoice number", TEXT, 14), Column("po", "PO number", TEXT, 12),
+    Column("narrative", "Narrative", TEXT, 36), Column("net", "Net", MONEY, 14), Column("vat", "VAT", MONEY, 12),
+    Column("gross", "Gross", MONEY, 14), Column("type", "Type", TEXT, 10),
+    Column("commission", "Commission", TEXT, 14), Column("match", "Matched by", TEXT, 10),
+]
+
+
+def _int_arg(args, name: str, low: int, high: int) -> int | None:
+    raw = (args.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ExportError(f"“{raw[:20]}” is not a {name}: use a whole number from {low} to {high}.")
+    return int(raw)
+
+
+def _year_id(args) -> int | None:
+    from tracker.models import FundingYear
+
+    label = (args.get("year") or "").strip()
+    if not label:
+        return None
+    year_id = db.session.scalar(select(FundingYear.id).where(FundingYear.label == label))
+    if year_id is None:
+        raise ExportError(f"There is no funding year “{label[:20]}”.")
+    return year_id
+
+
+def ledger_listing(args) -> Listing:
+    """Ledger lines filtered by ``year``, ``quarter``, ``period``, ``commission`` (id), ``unmatched=1``, ``q``."""
+    from tracker.commissions.queries import like_pattern
+    from sqlalchemy import or_
+
+    stmt = select(LedgerTransaction).options(selectinload(LedgerTransaction.commission))
+    year_id = _year_id(args)
+    if year_id:
+        stmt = stmt.where(LedgerTransaction.funding_year_id == year_id)
+    quarter = _int_arg(args, "quarter", 1, 4)
+    if quarter:
+        stmt = stmt.where(LedgerTransaction.period.between(3 * quarter - 2, 3 * quarter))
+    period = _int_arg(args, "period", 1, 12)
+    if period:
+        stmt = stmt.where(LedgerTransaction.period == period)
+    commission = _int_arg(args, "commission", 1, 2**31)
+    if commission:
+        stmt = stmt.where(LedgerTransaction.commission_id == commission)
+    if args.get("unmatched") in ("1", "true", "yes", "on"):
+        stmt = stmt.where(LedgerTransaction.commission_id.is_(None))
+    q = (args.get("q") or "").strip()[:100]
+    if q:
+        like = like_pattern(q)
+        stmt = stmt.where(or_(LedgerTransaction.reference.ilike(like, escape="\\"),
+                              LedgerTransaction.supplier_name.ilike(like, escape="\\"),
+                              LedgerTransaction.narrative.ilike(like, escape="\\")))
+    stmt = stmt.order_by(LedgerTransaction.posting_date, LedgerTransaction.id)
+
+    def rows():
+        for t in db.session.scalars(stmt):
+            yield [t.reference, t.posting_date, t.period, t.cost_centre, t.account_code, t.account_description,
+                   t.supplier_id, t.supplier_name, t.invoice_number, t.po_number, t.narrative, t.net_pence,
+                   t.vat_pence, t.gross_pence, t.transaction_type, t.commission.reference if t.commission else "",
+                   t.match_method]
+
+    return Listing("Ledger lines", LEDGER_COLUMNS, rows())
+
+
+MILESTONE_COLUMNS = [
+    Column("due", "Due", DATE, 12), Column("title", "Milestone", TEXT, 40), Column("programme", "Programme", TEXT, 20),
+    Column("owner", "Owner", TEXT, 20), Column("status", "Status", TEXT, 12), Column("done", "Done on", DATE, 12),
+    Column("evidence", "Evidence", TEXT, 40), Column("link", "Evidence link", TEXT, 30),
+    Column("commission", "Commission", TEXT, 14), Column("year", "Funding year", TEXT, 10),
+]
+
+
+def milestones_listing(args) -> Listing:
+    """Milestones filtered by ``year``, ``status`` and ``programme``, by due date."""
+    from tracker.models.milestones import MILESTONE_STATUSES, PROGRAMMES
+
+    stmt = select(Milestone).options(selectinload(Milestone.owner), selectinload(Milestone.commission),
+                                     selectinload(Milestone.funding_year))
+    year_id = _year_id(args)
+    if year_id:
+        stmt = stmt.where(Milestone.funding_year_id == year_id)
+    status = (args.get("status") or "").strip()
+    if status:
+        if status not in MILESTONE_STATUSES:
+            raise ExportError(f"“{status[:20]}” is not a milestone status: use one of {', '.join(MILESTONE_STATUSES)}.")
+        stmt = stmt.where(Milestone.status == status)
+    programme = (args.get("programme") or "").strip()
+    if programme:
+        if programme not in PROGRAMMES:
+            raise ExportError(f"“{programme[:30]}” is not a programme: use one of {', '.join(PROGRAMMES)}.")
+        stmt = stmt.where(Milestone.programme == programme)
+
+    def rows():
+        for m in db.session.scalars(stmt.order_by(Milestone.due_date, Milestone.id)):
+            yield [m.due_date, m.title, m.programme, m.owner.name if m.owner else "", m.status, m.completed_date,
+                   m.evidence, m.evidence_link, m.commission.reference if m.commission else "",
+                   m.funding_year.label if m.funding_year else ""]
+
+    return Listing("Milestones", MILESTONE_COLUMNS, rows())
+
+
+AUDIT_COLUMNS = [
+    Column("when", "When (UTC)", DATETIME, 20), Column("who", "Who", TEXT, 20), Column("realm", "Area", TEXT, 12),
+    Column("kind", "Kind", TEXT, 10), Column("object", "Record", TEXT, 16), Column("id", "Record number", NUMBER, 10),
+    Column("summary", "What happened", TEXT, 60),
+]
+
+
+def audit_listing(args) -> Listing:
+    """The audit trail filtered by ``realm`` and ``object_type``, newest first."""
+    stmt = select(AuditEvent).options(selectinload(AuditEvent.user))
+    realm = (args.get("realm") or "").strip()[:20]
+    if realm:
+        stmt = stmt.where(AuditEvent.realm == realm)
+    object_type = (args.get("object_type") or "").strip()[:40]
+    if object_type:
+        stmt = stmt.where(AuditEvent.object_type == object_type)
+
+    def rows():
+        for e in db.session.scalars(stmt.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())):
+            yield [e.created_at, e.user.name if e.user else "", e.realm, e.kind, e.object_type, e.object_id, e.summary]
+
+    return Listing("Audit trail", AUDIT_COLUMNS, rows())
+
+
+LISTINGS = {"commissions": commissions_listing, "ledger": ledger_listing, "milestones": milestones_listing,
+            "audit": audit_listing}

@@ -1,0 +1,193 @@
+"""Returns to the PCC: preview, notes, draft download, issue and issued downloads; list downloads; the CLI."""
+from __future__ import annotations
+
+import io
+from datetime import datetime
+from pathlib import Path
+
+import click
+from flask import Blueprint, current_app, flash, redirect, request, send_file, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from tracker.auth.roles import ADMIN, EVERYONE, FINANCE, MANAGER, roles_required
+from tracker.errors import abort_with
+from tracker.extensions import db
+from tracker.models import FundingYear, User
+from tracker.models.base import utcnow
+from tracker.periods import QUARTER_NAMES
+from tracker.returns import exports, service
+from tracker.returns.forms import IssueForm, NotesForm, check_quarter, choice_from_args, find_year
+from tracker.returns.workbook import workbook_bytes
+from tracker.web import render
+
+bp = Blueprint("returns", __name__, cli_group=None)
+
+
+def _page_context(year: FundingYear | None, quarter: int, form: NotesForm | None = None) -> dict:
+    years = db.session.scalars(select(FundingYear).order_by(FundingYear.start_date.desc())).all()
+    ctx = {"year": year, "quarter": quarter, "years": years, "quarter_names": QUARTER_NAMES, "data": None,
+           "versions": [], "draft": None, "issue_form": IssueForm()}
+    if year is None:
+        return ctx
+    versions = service.issued_versions(year, quarter)
+    ctx["versions"] = versions
+    ctx["can_prepare"] = current_user.has_role(MANAGER, FINANCE)
+    if ctx["can_prepare"]:
+        draft = service.get_draft(year, quarter)
+        ctx["draft"] = draft
+        ctx["data"] = service.draft_data(year, quarter)
+        if form is None:
+            form = NotesForm(narrative=service.current_narrative(year, quarter, draft, versions))
+        ctx["form"] = form
+    return ctx
+
+
+@bp.route("/returns/")
+@roles_required(*EVERYONE)
+def index():
+    """Choose a year and quarter; staff see the figures as the workbook will hold them, everyone the issues."""
+    choice = choice_from_args(request.args)
+    return render("returns/index.html", "return_body", **_page_context(choice.year, choice.quarter))
+
+
+@bp.route("/returns/<year_label>/q<int:quarter>/notes", methods=["POST"])
+@roles_required(MANAGER, FINANCE)
+def notes(year_label: str, quarter: int):
+    """Save the narrative typed for the return (kept on the draft until it is issued)."""
+    year, quarter = find_year(year_label), check_quarter(quarter)
+    form = NotesForm()
+    if not form.validate():
+        db.session.rollback()
+        return render("returns/index.html", "return_body", status=422, form_errors=True,
+                      **_page_context(year, quarter, form))
+    service.save_notes(year, quarter, (form.narrative.data or "").replace("\r\n", "\n"), current_user)
+    db.session.commit()
+    flash("Notes saved. They go on the Notes sheet of the draft and of the return when it is issued.", "success")
+    return redirect(url_for("returns.index", year=year.label, quarter=quarter), 303)
+
+
+@bp.route("/returns/<year_label>/q<int:quarter>/draft.xlsx")
+@roles_required(MANAGER, FINANCE)
+def draft(year_label: str, quarter: int):
+    """The return as it stands now, marked DRAFT: the same workbook issuing would freeze."""
+    year, quarter = find_year(year_label), check_quarter(quarter)
+    content = workbook_bytes(service.draft_data(year, quarter, generated_at=utcnow().replace(second=0)))
+    response = send_file(io.BytesIO(content), mimetype=service.XLSX_MIMETYPE, as_attachment=True,
+                         download_name=service.download_name(year.label, quarter))
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.route("/returns/<year_label>/q<int:quarter>/issue", methods=["POST"])
+@roles_required(MANAGER, FINANCE)
+def issue(year_label: str, quarter: int):
+    """Issue the return: freeze its exact bytes as the next version. Allowed in a closed year (see the ADR)."""
+    year, quarter = find_year(year_label), check_quarter(quarter)
+    form = IssueForm()
+    if not form.validate():
+        abort_with(400, "The form expired. Reload the page and try again.")
+    record = service.issue(year, quarter, current_user)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        service.discard_file(record)
+        abort_with(409, "Someone else issued this return at the same moment. Reload the page to see their version.")
+    flash(f"Issued {year.label} Q{quarter} version {record.version}. Its file is kept exactly as issued.", "success")
+    return redirect(url_for("returns.index", year=year.label, quarter=quarter), 303)
+
+
+@bp.route("/returns/issued/<int:return_id>.xlsx")
+@roles_required(*EVERYONE)
+def download(return_id: int):
+    """An issued return: the bytes stored when it was issued, every time."""
+    record = service.get_return_or_404(return_id)
+    try:
+        content = service.stored_bytes(record)
+    except service.StoredFileMissing as exc:
+        current_app.logger.error("%s", exc)
+        abort_with(404, "The file for this return is missing. Tell an administrator.")
+    response = send_file(io.BytesIO(content), mimetype=service.XLSX_MIMETYPE, as_attachment=True,
+                         download_name=service.download_name(record.funding_year.label, record.quarter, record.version),
+                         etag=record.sha256, last_modified=record.issued_at)
+    response.headers["X-Content-SHA256"] = record.sha256
+    response.headers["Cache-Control"] = "private, max-age=0, must-revalidate"
+    return response
+
+
+def _export(name: str, fmt: str):
+    try:
+        listing = exports.LISTINGS[name](request.args)
+        content = exports.export_rows(listing.columns, listing.rows, fmt, listing.name)
+    except exports.ExportError as exc:
+        db.session.rollback()
+        abort_with(400, str(exc))
+    stamp = datetime.now().strftime("%Y-%m-%d")
+    response = send_file(io.BytesIO(content), mimetype=exports.MIMETYPES[fmt], as_attachment=True,
+                         download_name=f"{listing.name} {stamp}.{fmt}")
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.route("/exports/commissions.<any(xlsx, csv):export_format>")
+@roles_required(*EVERYONE)
+def export_commissions(export_format: str):
+    """The commissions register with the same filters as its page (?year=&status=&strand=&q= ...)."""
+    return _export("commissions", export_format)
+
+
+@bp.route("/exports/ledger.<any(xlsx, csv):export_format>")
+@roles_required(*EVERYONE)
+def export_ledger(export_format: str):
+    """Ledger lines (?year=&quarter=&period=&commission=&unmatched=1&q=)."""
+    return _export("ledger", export_format)
+
+
+@bp.route("/exports/milestones.<any(xlsx, csv):export_format>")
+@roles_required(*EVERYONE)
+def export_milestones(export_format: str):
+    """Milestones (?year=&status=&programme=)."""
+    return _export("milestones", export_format)
+
+
+@bp.route("/exports/audit.<any(xlsx, csv):export_format>")
+@roles_required(ADMIN)
+def export_audit(export_format: str):
+    """The audit trail (?realm=&object_type=); administrators only, like the audit pages."""
+    return _export("audit", export_format)
+
+
+@bp.cli.command("export-return")
+@click.option("--year", "year_label", required=True, help="Funding year, e.g. 2025-26.")
+@click.option("--quarter", type=click.IntRange(1, 4), required=True, help="Quarter 1-4 (Q1 is April to June).")
+@click.option("--issue", "do_issue", is_flag=True, help="Issue it (the next version) instead of writing a draft.")
+@click.option("--by", "by_email", default="", help="E-mail of the user issuing it (recorded as issued by).")
+@click.argument("out", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+def export_return_command(year_label: str, quarter: int, do_issue: bool, by_email: str, out: Path):
+    """Write the quarterly return workbook to OUT (a draft unless --issue is given)."""
+    year = db.session.scalar(select(FundingYear).where(FundingYear.label == year_label.strip()))
+    if year is None:
+        raise click.ClickException(f"There is no funding year {year_label!r} (they look like 2025-26).")
+    user = None
+    if by_email:
+        user = db.session.scalar(select(User).where(User.email == by_email.strip().lower()))
+        if user is None:
+            raise click.ClickException(f"There is no user {by_email!r}.")
+    if do_issue:
+        record = service.issue(year, quarter, user)
+        try:
+            db.session.commit()
+        except IntegrityError as exc:
+            db.session.rollback()
+            service.discard_file(record)
+            raise click.ClickException("Someone else issued this return at the same moment; try again.") from exc
+        content = service.stored_bytes(record)
+        label = f"issued version {record.version} (SHA-256 {record.sha256})"
+    else:
+        content = workbook_bytes(service.draft_data(year, quarter, generated_at=utcnow().replace(second=0)))
+        label = "draft"
+    out.write_bytes(content)
+    click.echo(f"Wrote the {year.label} Q{quarter} return, {label}, to {out} ({len(content):,} bytes).")
+

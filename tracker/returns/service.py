@@ -1,0 +1,168 @@
+"""Preparing and issuing returns: the draft's notes, issuing (freezing the exact bytes), and reading them back.
+
+A return for a year and quarter has at most one draft (the notes being written, ``status="draft"``) and any
+number of issued versions (1, 2, 3 ...). Issuing turns the draft into the next version: the workbook is
+built once, its bytes are kept under DATA_DIR with their SHA-256, and every later download serves those bytes.
+Returns may be prepared and issued for a closed funding year: a return reports on the year, it changes none
+of its records (see docs/adr/returns-in-closed-years.md).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from datetime import datetime
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from tracker import audit
+from tracker.errors import abort_with
+from tracker.extensions import db
+from tracker.models import FundingYear, PccReturn, User
+from tracker.models.base import utcnow
+from tracker.returns.builder import ReturnData, build_return, next_version
+from tracker.returns.workbook import workbook_bytes
+
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+NARRATIVE_MAX = 20_000
+RETURNS_FOLDER = "returns"
+
+
+class StoredFileMissing(RuntimeError):
+    """An issued return's file is missing or its bytes no longer match the SHA-256 recorded at issue."""
+
+
+def get_return_or_404(return_id: int, issued_only: bool = True) -> PccReturn:
+    """An issued return by id; drafts are not downloadable by id (viewers must never see them)."""
+    record = db.session.get(PccReturn, return_id, options=[selectinload(PccReturn.funding_year)])
+    if record is None or (issued_only and record.status != "issued"):
+        abort_with(404, "There is no issued return with that number.")
+    return record
+
+
+def get_draft(year: FundingYear, quarter: int) -> PccReturn | None:
+    return db.session.scalar(
+        select(PccReturn).where(PccReturn.funding_year_id == year.id, PccReturn.quarter == quarter,
+                                PccReturn.status == "draft")
+        .options(selectinload(PccReturn.prepared_by))
+    )
+
+
+def issued_versions(year: FundingYear, quarter: int) -> list[PccReturn]:
+    """Every issued version of a return, newest first."""
+    return list(db.session.scalars(
+        select(PccReturn).where(PccReturn.funding_year_id == year.id, PccReturn.quarter == quarter,
+                                PccReturn.status == "issued")
+        .options(selectinload(PccReturn.issued_by), selectinload(PccReturn.prepared_by))
+        .order_by(PccReturn.version.desc())
+    ))
+
+
+def current_narrative(year: FundingYear, quarter: int, draft: PccReturn | None,
+                      versions: list[PccReturn]) -> str:
+    """The draft's notes; without a draft, the last issued notes (a correction starts from them)."""
+    if draft is not None:
+        return draft.narrative
+    return versions[0].narrative if versions else ""
+
+
+def _ensure_draft(year: FundingYear, quarter: int, user: User | None) -> PccReturn:
+    draft = get_draft(year, quarter)
+    if draft is None:
+        versions = issued_versions(year, quarter)
+        draft = PccReturn(funding_year_id=year.id, quarter=quarter, version=next_version(year, quarter),
+                          status="draft", narrative=versions[0].narrative if versions else "",
+                          prepared_by_id=user.id if user else None)
+        db.session.add(draft)
+        db.session.flush()
+    return draft
+
+
+def save_notes(year: FundingYear, quarter: int, narrative: str, user: User | None) -> PccReturn:
+    """Keep the narrative on the draft (made if needed); the caller commits."""
+    draft = _ensure_draft(year, quarter, user)
+    before = audit.snapshot(draft, ["narrative"])
+    draft.narrative = narrative
+    if user is not None:
+        draft.prepared_by_id = user.id
+    audit.record("returns", "change", draft, f"Notes for the {year.label} Q{quarter} return updated",
+                 *audit.diff(before, audit.snapshot(draft, ["narrative"])))
+    return draft
+
+
+def draft_data(year: FundingYear, quarter: int, generated_at: datetime | None = None) -> ReturnData:
+    """The return as it stands now, with the draft's notes (or the last issued notes)."""
+    draft = get_draft(year, quarter)
+    data = build_return(year, quarter, draft, generated_at=generated_at)
+    if draft is None:
+        versions = issued_versions(year, quarter)
+        data.narrative = versions[0].narrative if versions else ""
+    return data
+
+
+def issue(year: FundingYear, quarter: int, user: User | None, now: datetime | None = None) -> PccReturn:
+    """Freeze the return as the next version: build it, keep its exact bytes and hash; the caller commits.
+
+    If the commit fails the stored file is removed by ``discard_file`` (called by the caller on error).
+    """
+    draft = _ensure_draft(year, quarter, user)
+    draft.version = next_version(year, quarter)
+    draft.status = "issued"
+    draft.issued_by_id = user.id if user else None
+    draft.issued_at = (now or utcnow()).replace(microsecond=0)
+    if draft.prepared_by_id is None and user is not None:
+        draft.prepared_by_id = user.id
+    db.session.flush()
+    db.session.refresh(draft, ["prepared_by", "issued_by"])  # the cover names them
+    content = workbook_bytes(build_return(year, quarter, draft))
+    draft.stored_path = _store(content, f"{year.label}-q{quarter}-v{draft.version}")
+    draft.sha256 = hashlib.sha256(content).hexdigest()
+    draft.size_bytes = len(content)
+    audit.record("returns", "create", draft,
+                 f"Issued the {year.label} Q{quarter} return, version {draft.version}",
+                 after={"version": draft.version, "sha256": draft.sha256, "size_bytes": draft.size_bytes,
+                        "closed_year": year.is_closed})
+    return draft
+
+
+def _data_dir() -> Path:
+    return Path(current_app.config["DATA_DIR"]).resolve()
+
+
+def _store(content: bytes, stem: str) -> str:
+    """Write bytes under DATA_DIR/returns with a generated name; returns the path relative to DATA_DIR."""
+    folder = _data_dir() / RETURNS_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{stem}-{secrets.token_hex(8)}.xlsx"
+    tmp = folder / f".{name}.part"
+    tmp.write_bytes(content)
+    os.replace(tmp, folder / name)
+    return f"{RETURNS_FOLDER}/{name}"
+
+
+def discard_file(record: PccReturn) -> None:
+    """Remove a stored file whose issue was not committed."""
+    if record.stored_path:
+        path = (_data_dir() / record.stored_path).resolve()
+        if path.is_relative_to(_data_dir()) and path.exists():
+            path.unlink()
+
+
+def stored_bytes(record: PccReturn) -> bytes:
+    """The issued file's exact bytes, checked against the SHA-256 recorded when it was issued."""
+    path = (_data_dir() / record.stored_path).resolve()
+    if not record.stored_path or not path.is_relative_to(_data_dir()) or not path.is_file():
+        raise StoredFileMissing(f"The file for return {record.id} is missing from the data folder.")
+    content = path.read_bytes()
+    if hashlib.sha256(content).hexdigest() != record.sha256:
+        raise StoredFileMissing(f"The file for return {record.id} does not match its recorded SHA-256.")
+    return content
+
+
+def download_name(year_label: str, quarter: int, version: int | None = None) -> str:
+    if version is None:
+        return f"PCC return {year_label} Q{quarter} DRAFT.xlsx"
+    return f"PCC return {year_label} Q{quarter} v{version}.xlsx"

@@ -1,0 +1,264 @@
+"""Write a return (tracker.returns.builder.ReturnData) as an .xlsx workbook a finance officer expects.
+
+XlsxWriter in constant-memory mode: rows go straight to disk in order. Text from users is always written with
+``write_string`` and the workbook refuses to turn strings into formulas or links, so a service called
+``=HYPERLINK(...)`` stays text. Totals are real formulas with their cached values written too, so the file
+shows the right figures even in a viewer that does not calculate. The same data and time give the same bytes.
+"""
+from __future__ import annotations
+
+import io
+from datetime import datetime, time
+
+import xlsxwriter
+
+from tracker.returns.builder import DATE, MONEY, NUMBER, PERCENT, RAG, Column, ReturnData, Table
+
+# Finance shows negatives in red and in brackets; £ and thousands separators, always two places.
+MONEY_FORMAT = '"£"#,##0.00;[Red]("£"#,##0.00);"£"0.00'
+PERCENT_FORMAT = "0.0%;[Red]-0.0%"
+DATE_FORMAT = "dd/mm/yyyy"
+RAG_WORDS = {"R": "Red", "A": "Amber", "G": "Green"}
+WORKBOOK_OPTIONS = {
+    "constant_memory": True,
+    "strings_to_formulas": False,  # user text that starts with = stays text
+    "strings_to_urls": False,
+    "strings_to_numbers": False,
+    "default_date_format": DATE_FORMAT,
+}
+
+HEADER_ROW = 4  # 0-based: title, explanation, status line, blank, then the column headings
+FIRST_DATA_ROW = HEADER_ROW + 1
+
+
+def col_letter(index: int) -> str:
+    return xlsxwriter.utility.xl_col_to_name(index)
+
+
+class Formats:
+    """The cell formats a return uses, made once per workbook."""
+
+    def __init__(self, wb: xlsxwriter.Workbook):
+        self.title = wb.add_format({"bold": True, "font_size": 14})
+        self.subtitle = wb.add_format({"italic": True, "font_color": "#505a5f"})
+        self.status = wb.add_format({"bold": True})
+        self.draft = wb.add_format({"bold": True, "font_color": "#d4351c"})
+        self.header = wb.add_format({"bold": True, "bg_color": "#dee0e2", "bottom": 1, "text_wrap": True,
+                                     "valign": "top"})
+        self.header_num = wb.add_format({"bold": True, "bg_color": "#dee0e2", "bottom": 1, "text_wrap": True,
+                                         "valign": "top", "align": "right"})
+        self.text = wb.add_format({"valign": "top"})
+        self.wrap = wb.add_format({"text_wrap": True, "valign": "top"})
+        self.money = wb.add_format({"num_format": MONEY_FORMAT})
+        self.percent = wb.add_format({"num_format": PERCENT_FORMAT})
+        self.date = wb.add_format({"num_format": DATE_FORMAT, "align": "left"})
+        self.number = wb.add_format({"num_format": "#,##0"})
+        self.total_text = wb.add_format({"bold": True, "top": 1, "bottom": 6})
+        self.total_money = wb.add_format({"bold": True, "top": 1, "bottom": 6, "num_format": MONEY_FORMAT})
+        self.total_percent = wb.add_format({"bold": True, "top": 1, "bottom": 6, "num_format": PERCENT_FORMAT})
+        self.total_number = wb.add_format({"bold": True, "top": 1, "bottom": 6, "num_format": "#,##0"})
+        self.rag = {
+            "Red": wb.add_format({"bg_color": "#f6d7d2", "font_color": "#942514", "bold": True}),
+            "Amber": wb.add_format({"bg_color": "#fff2cc", "font_color": "#594d00", "bold": True}),
+            "Green": wb.add_format({"bg_color": "#cce2d8", "font_color": "#005a30", "bold": True}),
+        }
+        self.label = wb.add_format({"bold": True, "valign": "top"})
+
+
+def pounds(pence: int) -> float:
+    """Pence as pounds for a cell (Excel keeps numbers as doubles; pence/100 is the nearest to the exact value)."""
+    return pence / 100
+
+
+def write_value(ws, row: int, col: int, column: Column, value, fmt: Formats) -> None:
+    """One cell by the column's kind. Anything not a number or date is written as a string, never a formula."""
+    if value is None or value == "":
+        ws.write_blank(row, col, None, {MONEY: fmt.money, PERCENT: fmt.percent, DATE: fmt.date}.get(column.kind))
+    elif column.kind == MONEY:
+        ws.write_number(row, col, pounds(value), fmt.money)
+    elif column.kind == PERCENT:
+        ws.write_number(row, col, float(value) / 100, fmt.percent)
+    elif column.kind == DATE:
+        ws.write_datetime(row, col, datetime.combine(value, time()) if not isinstance(value, datetime) else value,
+                          fmt.date)
+    elif column.kind == NUMBER and isinstance(value, (int, float)) and not isinstance(value, bool):
+        ws.write_number(row, col, value, fmt.number)
+    elif column.kind == RAG:
+        word = RAG_WORDS.get(value, str(value))
+        ws.write_string(row, col, word, fmt.rag.get(word))
+    else:
+        ws.write_string(row, col, str(value), fmt.text)
+
+
+def _print_setup(ws, last_col: int, title: str, repeat_row: int | None) -> None:
+    ws.set_landscape()
+    ws.set_paper(9)  # A4
+    ws.fit_to_pages(1, 0)  # one page wide, as many tall as needed
+    ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
+    if repeat_row is not None:
+        ws.repeat_rows(repeat_row)
+    ws.set_header(f"&L&\"-,Bold\"{title.replace('&', '&&')}")
+    ws.set_footer("&LPrinted &D&RPage &P of &N")
+
+
+def write_table(wb, ws, table: Table, data: ReturnData, fmt: Formats) -> None:
+    cols = table.columns
+    for i, c in enumerate(cols):
+        ws.set_column(i, i, c.width)
+    ws.write_string(0, 0, table.title, fmt.title)
+    ws.write_string(1, 0, table.explanation, fmt.subtitle)
+    status = "Issued" if data.status == "issued" else "DRAFT, not issued"
+    ws.write_string(2, 0, f"{data.vru_name} · {data.year.label} {data.quarter_name} · version {data.version} · {status}",
+                    fmt.status if data.status == "issued" else fmt.draft)
+    for i, c in enumerate(cols):
+        ws.write_string(HEADER_ROW, i, c.heading, fmt.header if c.kind not in (MONEY, PERCENT, NUMBER) else fmt.header_num)
+    ws.set_row(HEADER_ROW, 32)
+    ws.freeze_panes(FIRST_DATA_ROW, 1)
+    last_data = FIRST_DATA_ROW + len(table.rows) - 1
+    ws.autofilter(HEADER_ROW, 0, max(last_data, HEADER_ROW), len(cols) - 1)
+    _print_setup(ws, len(cols) - 1, f"{data.title} · {table.sheet}", HEADER_ROW)
+    row = FIRST_DATA_ROW
+    for values in table.rows:
+        for i, (c, v) in enumerate(zip(cols, values)):
+            write_value(ws, row, i, c, v, fmt)
+        row += 1
+    if not table.rows:
+        ws.write_string(row, 0, table.empty_message, fmt.subtitle)
+        row += 1
+    if table.totals:
+        row += 1
+        totals_at = {}
+        for total in table.totals:
+            write_total(ws, row, table, total, fmt, totals_at)
+            totals_at[total.label] = row
+            row += 1
+
+
+def write_total(ws, row: int, table: Table, total, fmt: Formats, totals_at: dict) -> None:
+    """A totals row: SUM (or SUMIF for a subset) formulas with their cached values, ratio formulas for %."""
+    cols = table.columns
+    first, last = FIRST_DATA_ROW + 1, FIRST_DATA_ROW + len(table.rows)  # 1-based for formulas
+    ws.write_string(row, 0, total.label, fmt.total_text)
+    for i, c in enumerate(cols[1:], start=1):
+        value = total.values.get(c.key)
+        letter = col_letter(i)
+        if c.total == "sum":
+            cached = pounds(value or 0)
+            if not table.rows:
+                ws.write_number(row, i, cached, fmt.total_money)
+            elif total.match:
+                m = col_letter(table.column_index(total.match[0]))
+                ws.write_formula(row, i, f'=SUMIF(${m}${first}:${m}${last},"{total.match[1]}",{letter}{first}:{letter}{last})',
+                                 fmt.total_money, cached)
+            else:
+                ws.write_formula(row, i, f"=SUM({letter}{first}:{letter}{last})", fmt.total_money, cached)
+        elif c.total == "ratio" and c.ratio_of:
+            num = f"{col_letter(table.column_index(c.ratio_of[0]))}{row + 1}"
+            den = f"{col_letter(table.column_index(c.ratio_of[1]))}{row + 1}"
+            numerator = total.values.get(c.ratio_of[0]) or 0
+            denominator = total.values.get(c.ratio_of[1]) or 0
+            cached = numerator / denominator if denominator else ""
+            ws.write_formula(row, i, f'=IF({den}=0,"",{num}/{den})', fmt.total_percent, cached)
+        elif c.total == "value" and value not in (None, ""):
+            word = RAG_WORDS.get(value, str(value)) if c.kind == RAG else str(value)
+            ws.write_string(row, i, word, fmt.rag.get(word, fmt.total_text))
+        else:
+            ws.write_blank(row, i, None, fmt.total_text)
+
+
+def write_cover(ws, data: ReturnData, fmt: Formats) -> None:
+    ws.set_column(0, 0, 28)
+    ws.set_column(1, 1, 100)
+    ws.write_string(0, 0, data.title, fmt.title)
+    row = 2
+    for label, value in data.cover():
+        ws.write_string(row, 0, label, fmt.label)
+        if isinstance(value, int):
+            ws.write_number(row, 1, value, fmt.text)
+        else:
+            ws.write_string(row, 1, str(value), fmt.draft if label == "Status" and data.status != "issued" else fmt.text)
+        row += 1
+    row += 1
+    ws.write_string(row, 0, "What each sheet shows", fmt.header)
+    ws.write_string(row, 1, "", fmt.header)
+    row += 1
+    for sheet, text in data.guide():
+        ws.write_string(row, 0, sheet, fmt.label)
+        ws.write_string(row, 1, text, fmt.wrap)
+        row += 1
+    row += 1
+    ws.write_string(row, 0, "Money", fmt.label)
+    ws.write_string(row, 1, "Pounds sterling to the penny; negative amounts (credits, underspends) in red brackets. "
+                    "Totals rows are formulas.", fmt.wrap)
+    _print_setup(ws, 1, data.title, None)
+    ws.set_portrait()
+
+
+def write_notes(ws, data: ReturnData, fmt: Formats) -> None:
+    ws.set_column(0, 0, 110)
+    ws.write_string(0, 0, "Notes: risks and underspend", fmt.title)
+    ws.write_string(1, 0, f"{data.year.label} {data.quarter_name}, version {data.version}", fmt.subtitle)
+    paragraphs = [p for p in data.narrative.replace("\r\n", "\n").split("\n")] if data.narrative.strip() else []
+    row = 3
+    if not paragraphs:
+        ws.write_string(row, 0, "No notes were written for this return.", fmt.subtitle)
+    for p in paragraphs:
+        ws.write_string(row, 0, p, fmt.wrap)
+        row += 1
+    _print_setup(ws, 0, f"{data.title} · Notes", None)
+    ws.set_portrait()
+
+
+def workbook_bytes(data: ReturnData) -> bytes:
+    """The return as .xlsx bytes. The created date is the issue time (or the draft's generation time), so the
+    same figures at the same time give the same bytes."""
+    buffer = io.BytesIO()
+    wb = xlsxwriter.Workbook(buffer, WORKBOOK_OPTIONS)
+    stamp = data.issued_at or data.generated_at
+    wb.set_properties({
+        "title": data.title,
+        "subject": f"{data.year.label} {data.quarter_name}, version {data.version}",
+        "author": data.prepared_by or data.vru_name,
+        "manager": data.issued_by,
+        "company": data.vru_name,
+        "category": "Quarterly return",
+        "keywords": "PCC return, VRU",
+        "comments": ("Issued" if data.status == "issued" else "Draft") + f" version {data.version}",
+        "created": stamp,
+    })
+    fmt = Formats(wb)
+    write_cover(wb.add_worksheet("Cover"), data, fmt)
+    for table in data.tables:
+        write_table(wb, wb.add_worksheet(table.sheet), table, data, fmt)
+    write_notes(wb.add_worksheet("Notes"), data, fmt)
+    wb.close()
+    return buffer.getvalue()
+
+
+def bare_workbook_bytes(sheets: list[tuple[str, list[list]]]) -> bytes:
+    """The same cell values with no formats, formulas or set-up: the floor the benchmark compares against."""
+    buffer = io.BytesIO()
+    wb = xlsxwriter.Workbook(buffer, {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+                                      "default_date_format": DATE_FORMAT})
+    for name, rows in sheets:
+        ws = wb.add_worksheet(name)
+        for r, values in enumerate(rows):
+            for c, v in enumerate(values):
+                if v is not None:
+                    ws.write(r, c, v)
+    wb.close()
+    return buffer.getvalue()
+
+
+def cell_values(data: ReturnData) -> list[tuple[str, list[list]]]:
+    """The values the return writes, per sheet, as plain cells (for the benchmark's bare write)."""
+    out = [("Cover", [[label, value] for label, value in data.cover()])]
+    for t in data.tables:
+        rows = [[c.heading for c in t.columns]]
+        for values in t.rows:
+            rows.append([pounds(v) if c.kind == MONEY and v is not None else
+                         float(v) if c.kind == PERCENT and v is not None else v for c, v in zip(t.columns, values)])
+        out.append((t.sheet, rows))
+    out.append(("Notes", [[p] for p in data.narrative.split("\n")]))
+    return out
+
