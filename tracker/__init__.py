@@ -22,6 +22,7 @@ BLUEPRINTS = (
     "tracker.funding.routes",
     "tracker.commissions.routes",
     "tracker.milestones.routes",
+    "tracker.monitoring.routes",
     "tracker.admin.routes",
 )
 

@@ -156,6 +156,9 @@ def seed_reference_data() -> None:
         _get_or_create(Strand, {"description": description, "sort_order": order}, name=name)
     for order, (name, labour) in enumerate(CATEGORIES):
         _get_or_create(Category, {"labour": labour, "sort_order": order}, name=name)
+    from tracker.monitoring.service import seed_standard_metrics  # here, not at the top: monitoring imports models
+
+    seed_standard_metrics()
 
 
 def seed_users() -> list[tuple[str, str, str]]:

@@ -14,6 +14,7 @@ NAVIGATION: list[tuple[str, str, tuple[str, ...] | None]] = [
     ("main.home", "Home", None),
     ("returns.index", "Returns", None),
     ("milestones.index", "Deadlines", None),
+    ("monitoring.index", "Monitoring", None),
     ("funding.budget", "Budgets", None),
     ("commissions.index", "Commissions", None),
     ("commissions.providers", "Providers", None),

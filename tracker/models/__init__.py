@@ -5,6 +5,7 @@ from .commissions import Commission, Provider, SupplierAlias, Variation
 from .funding import Allocation, AllocationRevision, BudgetLine, FundingStream, FundingYear
 from .ledger import ColumnMapping, ImportBatch, LedgerTransaction
 from .milestones import Milestone
+from .monitoring import Document, DocumentVersion, Measure, MeasureActual, Metric, MonitoringReturn, QuarterNarrative  # noqa: F401
 from .reference import Category, Setting, Strand
 from .returns import PccReturn
 from .users import ADMIN, FINANCE, MANAGER, ROLES, VIEWER, User

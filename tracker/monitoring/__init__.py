@@ -1,0 +1,1 @@
+"""Delivery monitoring: outputs and KPIs per commission, provider monitoring returns, and documents."""

@@ -1,0 +1,460 @@
+"""Delivery monitoring screens: the monitoring overview and due list, each commission's outputs grid (measures,
+targets, quarterly actuals with RAG, narratives), provider monitoring workbooks (download, upload, preview,
+commit, withdraw), the metric reference list, and documents attached to records."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, current_app, flash, redirect, request, send_file, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from tracker.auth.roles import ADMIN, EVERYONE, FINANCE, MANAGER, STAFF, roles_required
+from tracker.errors import abort_with
+from tracker.extensions import db
+from tracker.figures import current_year
+from tracker.funding.rules import require_open_year
+from tracker.models import Commission, FundingYear
+from tracker.models.monitoring import Measure
+from tracker.monitoring import documents as docs
+from tracker.monitoring import service, workbook
+from tracker.monitoring.forms import (
+    ActualForm, CopyForm, DocumentForm, MeasureForm, MetricForm, NarrativeForm, ReturnUploadForm, TargetsForm,
+    VersionForm,
+)
+from tracker.periods import QUARTER_NAMES, quarter_of
+from tracker.web import is_htmx, render
+
+bp = Blueprint("monitoring", __name__)
+
+
+def _see_other(url: str):
+    return redirect(url, code=303)
+
+
+def _quarter_or_404(quarter: int) -> int:
+    if quarter not in service.QUARTERS:
+        abort_with(404, "The quarter must be 1 to 4.")
+    return quarter
+
+
+# --- overview ------------------------------------------------------------------------------------------------------
+
+@bp.route("/monitoring/")
+@roles_required(*EVERYONE)
+def index():
+    """Commissions whose monitoring is due, the year's outputs by strand and stream, and links."""
+    year = current_year()
+    label = (request.args.get("year") or "").strip()
+    if label:
+        year = db.session.scalar(select(FundingYear).where(FundingYear.label == label)) or year
+    years = db.session.scalars(select(FundingYear).order_by(FundingYear.start_date.desc())).all()
+    due = service.monitoring_due()
+    totals = service.year_totals(year) if year else []
+    chart = service.cyp_by_strand(year)
+    quarter = quarter_of(date.today()) if year and year.start_date <= date.today() <= year.end_date else 4
+    off_track = service.commission_ids_off_track(year, quarter) if year else set()
+    off_track_commissions = db.session.scalars(
+        select(Commission).where(Commission.id.in_(off_track)).order_by(Commission.reference)).all() if off_track else []
+    return render("monitoring/index.html", "content", year=year, years=years, due=due, totals=totals, chart=chart,
+                  quarter=quarter, off_track=off_track_commissions, quarter_names=QUARTER_NAMES)
+
+
+# --- the outputs grid ------------------------------------------------------------------------------------------------
+
+def _grid_context(commission: Commission, **extra):
+    grid = service.outputs_grid(commission)
+    used = {r.measure.metric_id for r in grid.rows}
+    measure_form = extra.pop("measure_form", None) or MeasureForm(prefix="new")
+    measure_form.metric_id.choices = [(m.id, m.name) for m in service.all_metrics(active_only=True) if m.id not in used]
+    copy_form = extra.pop("copy_form", None) or CopyForm(prefix="copy")
+    copy_form.source.choices = _copy_choices(commission)
+    upload_form = extra.pop("upload_form", None) or ReturnUploadForm(prefix="return")
+    can_edit = current_user.has_role(MANAGER) and not commission.funding_year.is_closed
+    commission_page = (url_for("commissions.show", commission_id=commission.id)
+                       if "commissions.show" in current_app.view_functions else None)
+    return dict(commission=commission, grid=grid, commission_page=commission_page, measure_form=measure_form, copy_form=copy_form,
+                upload_form=upload_form, can_edit=can_edit, quarter_names=QUARTER_NAMES,
+                returns=workbook.returns_for(commission.id), documents=docs.documents_for("commission", commission.id),
+                **extra)
+
+
+def _copy_choices(commission: Commission) -> list[tuple[str, str]]:
+    sources = db.session.execute(
+        select(Commission.id, Commission.reference, Commission.title)
+        .where(Commission.id != commission.id, Commission.id.in_(select(Measure.commission_id)))
+        .order_by(Commission.reference)).all()
+    return [("template", "The standard template (standard metrics, no targets)")] + [
+        (str(cid), f"{ref} {title}") for cid, ref, title in sources]
+
+
+@bp.route("/commissions/<int:commission_id>/outputs")
+@roles_required(*EVERYONE)
+def outputs(commission_id: int):
+    """A commission's measures: targets, actuals per quarter with RAG, narratives; its returns and documents."""
+    commission = service.get_commission_or_404(commission_id)
+    return render("monitoring/outputs.html", "grid", **_grid_context(commission))
+
+
+@bp.route("/commissions/<int:commission_id>/outputs/measures", methods=["POST"])
+@roles_required(MANAGER)
+def add_measure(commission_id: int):
+    """Add a measure with its targets."""
+    commission = service.get_commission_or_404(commission_id)
+    require_open_year(commission.funding_year)
+    form = MeasureForm(prefix="new")
+    used = set(db.session.scalars(select(Measure.metric_id).where(Measure.commission_id == commission.id)))
+    form.metric_id.choices = [(m.id, m.name) for m in service.all_metrics(active_only=True) if m.id not in used]
+    if form.validate_on_submit():
+        metric = service.get_metric_or_404(form.metric_id.data)
+        try:
+            service.add_measure(commission, metric, form.unit.data or "", form.targets, form.target_year.data)
+        except service.MonitoringError as exc:
+            form.metric_id.errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(f"Measure {metric.name} added.", "success")
+            return _see_other(url_for(".outputs", commission_id=commission.id))
+    return render("monitoring/outputs.html", "grid", status=422,
+                  **_grid_context(commission, measure_form=form, form_has_errors=True))
+
+
+@bp.route("/measures/<int:measure_id>/edit", methods=["GET", "POST"])
+@roles_required(MANAGER)
+def edit_measure(measure_id: int):
+    """Change a measure's unit and targets."""
+    measure = service.get_measure_or_404(measure_id)
+    commission = measure.commission
+    require_open_year(commission.funding_year)
+    form = TargetsForm(obj=measure)
+    if form.validate_on_submit():
+        service.update_measure(measure, form.unit.data or "", form.targets, form.target_year.data)
+        db.session.commit()
+        flash(f"Targets for {measure.metric.name} saved.", "success")
+        return _see_other(url_for(".outputs", commission_id=commission.id))
+    status = 422 if form.errors else 200
+    return render("monitoring/measure_form.html", status=status, form=form, measure=measure, commission=commission)
+
+
+@bp.route("/measures/<int:measure_id>/delete", methods=["POST"])
+@roles_required(MANAGER)
+def delete_measure(measure_id: int):
+    """Remove a measure and its actuals (audited)."""
+    measure = service.get_measure_or_404(measure_id)
+    commission_id = measure.commission_id
+    name = measure.metric.name
+    service.delete_measure(measure)
+    db.session.commit()
+    flash(f"Measure {name} removed.", "success")
+    return _see_other(url_for(".outputs", commission_id=commission_id))
+
+
+@bp.route("/measures/<int:measure_id>/actuals/<int:quarter>", methods=["GET", "POST"])
+@roles_required(*EVERYONE, write_roles=(MANAGER,))
+def actual(measure_id: int, quarter: int):
+    """One cell of the grid: shown, edited in place (HTMX) or on its own page (no JavaScript), and saved."""
+    measure = service.get_measure_or_404(measure_id)
+    _quarter_or_404(quarter)
+    commission = measure.commission
+    editing = request.method == "POST" or request.args.get("edit") == "1"
+    if editing and not current_user.has_role(MANAGER):
+        abort_with(403, "Your role does not allow changing actuals.")
+    if editing:
+        require_open_year(commission.funding_year)
+    form = ActualForm()
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                service.set_actual(measure, quarter, form.value.data)
+            except service.MonitoringError as exc:
+                form.value.errors = [str(exc)]
+                status = 422
+            else:
+                db.session.commit()
+                if not is_htmx():
+                    flash(f"{measure.metric.name} Q{quarter} saved.", "success")
+                    return _see_other(url_for(".outputs", commission_id=commission.id) + f"#measure-{measure.id}")
+                editing = False
+        else:
+            status = 422
+    elif editing:
+        current = next((a.value for a in measure.actuals if a.quarter == quarter), None)
+        form.value.data = current
+    row = service.build_row(measure, service.kpi_thresholds())
+    cell = row.cells[quarter - 1]
+    can_edit = current_user.has_role(MANAGER) and not commission.funding_year.is_closed
+    return render("monitoring/actual.html", "cell", status=status, measure=measure, cell=cell, form=form,
+                  editing=editing, commission=commission, can_edit=can_edit, quarter_names=QUARTER_NAMES)
+
+
+@bp.route("/commissions/<int:commission_id>/outputs/narrative/<int:quarter>", methods=["GET", "POST"])
+@roles_required(MANAGER)
+def narrative(commission_id: int, quarter: int):
+    """The narrative for a quarter."""
+    commission = service.get_commission_or_404(commission_id)
+    _quarter_or_404(quarter)
+    require_open_year(commission.funding_year)
+    form = NarrativeForm()
+    if request.method == "GET":
+        form.text.data = workbook.current_narrative(commission.id, quarter)
+    elif form.validate_on_submit():
+        service.set_narrative(commission, quarter, form.text.data or "")
+        db.session.commit()
+        flash(f"Narrative for Q{quarter} saved.", "success")
+        return _see_other(url_for(".outputs", commission_id=commission.id) + f"#narrative-{quarter}")
+    status = 422 if form.errors else 200
+    return render("monitoring/narrative_form.html", status=status, form=form, commission=commission, quarter=quarter,
+                  quarter_names=QUARTER_NAMES)
+
+
+@bp.route("/commissions/<int:commission_id>/outputs/copy", methods=["POST"])
+@roles_required(MANAGER)
+def copy(commission_id: int):
+    """Copy measures from another commission (with targets) or from the standard template."""
+    commission = service.get_commission_or_404(commission_id)
+    require_open_year(commission.funding_year)
+    form = CopyForm(prefix="copy")
+    form.source.choices = _copy_choices(commission)
+    if form.validate_on_submit():
+        source = None if form.source.data == "template" else service.get_commission_or_404(int(form.source.data))
+        try:
+            added = service.copy_measures(source, commission)
+        except service.MonitoringError as exc:
+            form.source.errors = [str(exc)]
+        else:
+            db.session.commit()
+            flash(f"{added} measure{'s' if added != 1 else ''} copied." if added else
+                  "Nothing copied: this commission already has every one of those measures.", "success")
+            return _see_other(url_for(".outputs", commission_id=commission.id))
+    return render("monitoring/outputs.html", "grid", status=422,
+                  **_grid_context(commission, copy_form=form, form_has_errors=True))
+
+
+# --- provider monitoring workbooks ---------------------------------------------------------------------------------
+
+@bp.route("/commissions/<int:commission_id>/outputs/workbook/<int:quarter>")
+@roles_required(*STAFF)
+def download_workbook(commission_id: int, quarter: int):
+    """The monitoring workbook for the provider to fill in for a quarter."""
+    commission = service.get_commission_or_404(commission_id)
+    _quarter_or_404(quarter)
+    import io
+
+    data = workbook.build_workbook(commission, quarter)
+    response = send_file(io.BytesIO(data), as_attachment=True, download_name=workbook.filename_for(commission, quarter),
+                         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/commissions/<int:commission_id>/outputs/upload", methods=["POST"])
+@roles_required(MANAGER)
+def upload_return(commission_id: int):
+    """Upload a filled-in workbook: checked, then kept for preview (nothing is recorded until it is committed)."""
+    commission = service.get_commission_or_404(commission_id)
+    require_open_year(commission.funding_year)
+    form = ReturnUploadForm(prefix="return")
+    refusal = None
+    problems = []
+    if form.validate_on_submit():
+        upload = form.file.data
+        data = upload.read()
+        try:
+            parsed = workbook.read_return(data, upload.filename or "", commission, form.quarter.data)
+        except workbook.ReturnRefused as exc:
+            refusal = str(exc)
+        else:
+            if parsed.problems:
+                problems = parsed.problems
+            else:
+                staged = workbook.stage_return(commission, form.quarter.data, data, upload.filename or "", parsed)
+                db.session.commit()
+                return _see_other(url_for(".preview", batch_id=staged.import_batch_id))
+    if refusal:
+        form.file.errors = [refusal]
+    elif problems:
+        form.file.errors = [f"The workbook has {len(problems)} problem{'s' if len(problems) != 1 else ''}; "
+                            "nothing was recorded. Correct them and upload it again."]
+    return render("monitoring/outputs.html", "grid", status=422,
+                  **_grid_context(commission, upload_form=form, form_has_errors=True, upload_problems=problems))
+
+
+@bp.route("/monitoring/returns/<int:batch_id>")
+@roles_required(*STAFF)
+def preview(batch_id: int):
+    """What an uploaded return will record against what is there now."""
+    staged = workbook.get_return_or_404(batch_id)
+    actuals = {int(k): v for k, v in (staged.values.get("actuals") or {}).items()}
+    lines = workbook.preview_lines(staged.commission, staged.quarter, actuals)
+    return render("monitoring/preview.html", staged=staged, batch=staged.import_batch, lines=lines,
+                  commission=staged.commission, narrative_now=workbook.current_narrative(staged.commission_id,
+                                                                                         staged.quarter),
+                  can_edit=current_user.has_role(MANAGER), quarter_names=QUARTER_NAMES)
+
+
+@bp.route("/monitoring/returns/<int:batch_id>/commit", methods=["POST"])
+@roles_required(MANAGER)
+def commit(batch_id: int):
+    """Record every value of the return, or none."""
+    staged = workbook.get_return_or_404(batch_id)
+    try:
+        count = workbook.commit_return(staged)
+    except workbook.NotAllowed as exc:
+        db.session.rollback()
+        abort_with(409, str(exc))
+    db.session.commit()
+    flash(f"Monitoring return committed: {count} actual{'s' if count != 1 else ''} recorded.", "success")
+    return _see_other(url_for(".outputs", commission_id=staged.commission_id))
+
+
+@bp.route("/monitoring/returns/<int:batch_id>/withdraw", methods=["POST"])
+@roles_required(MANAGER)
+def withdraw(batch_id: int):
+    """Withdraw a return: the values it recorded go back to what they were."""
+    staged = workbook.get_return_or_404(batch_id)
+    try:
+        workbook.withdraw_return(staged)
+    except workbook.NotAllowed as exc:
+        db.session.rollback()
+        abort_with(409, str(exc))
+    db.session.commit()
+    flash("Monitoring return withdrawn.", "success")
+    return _see_other(url_for(".outputs", commission_id=staged.commission_id))
+
+
+# --- metrics (reference data) ----------------------------------------------------------------------------------------
+
+@bp.route("/monitoring/metrics", methods=["GET", "POST"])
+@roles_required(ADMIN)
+def metrics():
+    """The metric reference list: the standard metrics and custom ones."""
+    form = MetricForm()
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            if service.metric_name_taken(form.name.data):
+                form.name.errors.append("There is already a metric with this name")
+            else:
+                order = len(service.all_metrics()) + 1
+                service.save_metric(None, name=form.name.data.strip(), unit=(form.unit.data or "").strip(),
+                                    description=(form.description.data or "").strip(), in_template=form.in_template.data,
+                                    active=True, sort_order=order)
+                db.session.commit()
+                flash(f"Metric {form.name.data.strip()} added.", "success")
+                return _see_other(url_for(".metrics"))
+        status = 422
+    return render("monitoring/metrics.html", status=status, form=form, metrics=service.all_metrics())
+
+
+@bp.route("/monitoring/metrics/<int:metric_id>", methods=["GET", "POST"])
+@roles_required(ADMIN)
+def edit_metric(metric_id: int):
+    """Rename a metric, change its unit or description, or stop offering it."""
+    metric = service.get_metric_or_404(metric_id)
+    form = MetricForm(obj=metric)
+    if form.validate_on_submit():
+        if service.metric_name_taken(form.name.data, except_id=metric.id):
+            form.name.errors.append("There is already a metric with this name")
+        else:
+            service.save_metric(metric, name=form.name.data.strip(), unit=(form.unit.data or "").strip(),
+                                description=(form.description.data or "").strip(),
+                                in_template=form.in_template.data, active=form.active.data)
+            db.session.commit()
+            flash(f"Metric {metric.name} saved.", "success")
+            return _see_other(url_for(".metrics"))
+    status = 422 if form.errors else 200
+    return render("monitoring/metric_form.html", status=status, form=form, metric=metric)
+
+
+# --- documents ---------------------------------------------------------------------------------------------------------
+
+def _documents_page(owner_type: str, owner, form=None, status: int = 200):
+    return render("monitoring/documents.html", "documents", status=status, owner_type=owner_type, owner=owner,
+                  owner_name=docs.owner_name(owner_type, owner), owner_label=docs.OWNER_LABELS[owner_type],
+                  documents=docs.documents_for(owner_type, owner.id), form=form or DocumentForm(),
+                  version_form=VersionForm(), can_upload=current_user.has_role(MANAGER, FINANCE),
+                  can_delete=current_user.has_role(ADMIN), max_mb=docs.max_bytes() // (1024 * 1024),
+                  allowed=docs.ALLOWED_DESCRIPTION)
+
+
+@bp.route("/documents/<owner_type>/<int:owner_id>", methods=["GET", "POST"])
+@roles_required(*EVERYONE, write_roles=(MANAGER, FINANCE))
+def documents(owner_type: str, owner_id: int):
+    """The documents kept against a commission, provider, milestone or funding year; upload a new one."""
+    owner = docs.get_owner_or_404(owner_type, owner_id)
+    if request.method == "GET":
+        return _documents_page(owner_type, owner)
+    require_open_year(docs.owner_year(owner_type, owner))
+    form = DocumentForm()
+    if form.validate_on_submit():
+        upload = docs.Upload(form.file.data.read(), form.file.data.filename or "")
+        try:
+            document = docs.add_document(owner_type, owner, form.kind.data, form.title.data or "", upload)
+        except docs.DocumentRefused as exc:
+            db.session.rollback()
+            form.file.errors = [str(exc)]
+        else:
+            db.session.commit()
+            flash(f"Document '{document.title}' added.", "success")
+            return _see_other(url_for(".documents", owner_type=owner_type, owner_id=owner_id))
+    return _documents_page(owner_type, owner, form=form, status=422)
+
+
+@bp.route("/documents/<int:document_id>/versions", methods=["POST"])
+@roles_required(MANAGER, FINANCE)
+def add_version(document_id: int):
+    """Upload a new version of a document; earlier versions are kept."""
+    document = docs.get_document_or_404(document_id)
+    owner_type, owner_id = docs.document_owner(document)
+    owner = docs.get_owner_or_404(owner_type, owner_id)
+    require_open_year(docs.owner_year(owner_type, owner))
+    form = VersionForm()
+    if form.validate_on_submit():
+        try:
+            version = docs.add_version(document, docs.Upload(form.file.data.read(), form.file.data.filename or ""))
+        except docs.DocumentRefused as exc:
+            db.session.rollback()
+            message = str(exc)
+        else:
+            db.session.commit()
+            flash(f"Version {version.number} of '{document.title}' uploaded.", "success")
+            return _see_other(url_for(".documents", owner_type=owner_type, owner_id=owner_id))
+    else:
+        message = "; ".join(form.file.errors) or "Choose a file to upload"
+    page = DocumentForm()
+    page.form_errors.append(f"New version of '{document.title}': {message}")
+    return _documents_page(owner_type, owner, form=page, status=422)
+
+
+@bp.route("/documents/files/<int:version_id>")
+@roles_required(*EVERYONE)
+def download(version_id: int):
+    """Download one version of a document, as an attachment with a safe name and its real type."""
+    version = docs.get_version_or_404(version_id)
+    path = docs.file_path(version)
+    try:
+        response = send_file(path, mimetype=version.content_type, as_attachment=True,
+                             download_name=docs.download_name(version), conditional=False, etag=False)
+    except FileNotFoundError:
+        abort_with(404, "The file for this document is missing; ask an administrator.")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@bp.route("/documents/<int:document_id>/delete", methods=["POST"])
+@roles_required(ADMIN)
+def delete_document(document_id: int):
+    """Delete a document and all its versions (administrators only; audited)."""
+    document = docs.get_document_or_404(document_id)
+    owner_type, owner_id = docs.document_owner(document)
+    title = document.title
+    paths = docs.delete_document(document)
+    db.session.commit()
+    docs.remove_files(paths)
+    flash(f"Document '{title}' deleted.", "success")
+    return _see_other(url_for(".documents", owner_type=owner_type, owner_id=owner_id))
+

@@ -1,0 +1,498 @@
+"""Delivery monitoring as plain functions: measures and targets, quarterly actuals and narratives, RAG against
+target, totals per strand and stream, what is off track or overdue, roll-over, and milestone evidence.
+
+Other areas call these:
+- ``commission_ids_off_track(year, quarter)``: commissions with a measure red or amber in a quarter (register filter);
+- ``monitoring_due(today)``: commissions whose quarter has ended with no actuals recorded (deadlines view);
+- ``roll_over_measures(old, new)``: copy a commission's measures and targets into its next year's record;
+- ``milestone_has_evidence(milestone)`` / ``milestone_done_problem(milestone)``: the evidence rule for "done".
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from tracker import audit, settings
+from tracker.errors import abort_with
+from tracker.extensions import db
+from tracker.funding.rules import require_open_year
+from tracker.models import BudgetLine, Commission, FundingStream, FundingYear, Milestone, Strand
+from tracker.models.monitoring import Document, Measure, MeasureActual, Metric, QuarterNarrative
+from tracker.periods import quarter_bounds
+
+REALM = "monitoring"
+QUARTERS = (1, 2, 3, 4)
+MAX_VALUE = 10_000_000  # no service delivers ten million of anything in a quarter: a typo
+NARRATIVE_MAX = 4000
+# Commissions expected to report delivery: once awarded, while live, and for quarters before they ended.
+REPORTING_STATUSES = ("awarded", "live", "ended")
+# The standard metrics (seeded as reference data): code, name, unit, description.
+STANDARD_METRICS = [
+    ("referrals_received", "Referrals received", "referrals", "Referrals the service received in the quarter."),
+    ("cyp_engaged", "CYP engaged", "people", "Children and young people who took part at least once."),
+    ("cyp_completed", "CYP completed", "people", "Children and young people who completed the programme."),
+    ("sessions_delivered", "Sessions delivered", "sessions", "Sessions, groups or one-to-ones delivered."),
+    ("hours_delivered", "Hours of delivery", "hours", "Hours of direct delivery."),
+]
+CYP_REACHED = "cyp_engaged"
+MEASURE_FIELDS = ("metric_id", "unit", "target_q1", "target_q2", "target_q3", "target_q4", "target_year")
+
+
+# --- lookups ------------------------------------------------------------------------------------------------
+
+def get_commission_or_404(commission_id: int) -> Commission:
+    commission = db.session.get(Commission, commission_id, options=[
+        joinedload(Commission.provider), joinedload(Commission.funding_year), joinedload(Commission.strand)])
+    if commission is None:
+        abort_with(404, "There is no such commission.")
+    return commission
+
+
+def get_measure_or_404(measure_id: int) -> Measure:
+    measure = db.session.get(Measure, measure_id, options=[
+        joinedload(Measure.metric), joinedload(Measure.commission).joinedload(Commission.funding_year)])
+    if measure is None:
+        abort_with(404, "There is no such measure.")
+    return measure
+
+
+def get_metric_or_404(metric_id: int) -> Metric:
+    metric = db.session.get(Metric, metric_id)
+    if metric is None:
+        abort_with(404, "There is no such metric.")
+    return metric
+
+
+def all_metrics(active_only: bool = False) -> list[Metric]:
+    query = select(Metric).order_by(Metric.sort_order, Metric.name)
+    if active_only:
+        query = query.where(Metric.active.is_(True))
+    return list(db.session.scalars(query))
+
+
+def seed_standard_metrics() -> None:
+    """The standard metrics, added once (an admin may rename them; the code keeps them recognisable)."""
+    have = set(db.session.scalars(select(Metric.code).where(Metric.code.is_not(None))))
+    names = set(db.session.scalars(select(Metric.name)))
+    for order, (code, name, unit, description) in enumerate(STANDARD_METRICS):
+        if code in have or name in names:
+            continue
+        db.session.add(Metric(code=code, name=name, unit=unit, description=description, in_template=True,
+                              sort_order=order))
+    db.session.flush()
+
+
+def metric_name_taken(name: str, except_id: int | None = None) -> bool:
+    query = select(Metric.id).where(func.lower(Metric.name) == name.strip().lower())
+    if except_id is not None:
+        query = query.where(Metric.id != except_id)
+    return db.session.scalar(query) is not None
+
+
+def save_metric(metric: Metric | None, **values) -> Metric:
+    """Add a custom metric or change one (admin); audited."""
+    fields = ("name", "unit", "description", "in_template", "sort_order", "active")
+    if metric is None:
+        metric = Metric(**values)
+        db.session.add(metric)
+        audit.record(REALM, "create", metric, f"Metric {metric.name} added", None, audit.snapshot(metric, fields))
+        return metric
+    before = audit.snapshot(metric, fields)
+    for key, value in values.items():
+        setattr(metric, key, value)
+    b, a = audit.diff(before, audit.snapshot(metric, fields))
+    if a:
+        audit.record(REALM, "change", metric, f"Metric {metric.name} changed", b, a)
+    return metric
+
+
+# --- RAG ----------------------------------------------------------------------------------------------------
+
+def kpi_thresholds() -> tuple[Decimal, Decimal]:
+    values = settings.get_many("kpi_amber_percent", "kpi_red_percent")
+    return Decimal(values["kpi_amber_percent"]), Decimal(values["kpi_red_percent"])
+
+
+def rag(target: int, actual: int | None, thresholds: tuple[Decimal, Decimal]) -> str | None:
+    """R, A or G for delivery against a target; None with no target or nothing recorded yet.
+
+    Shortfall = (target - actual) / target. Meeting or beating the target is green; a shortfall of the amber
+    threshold or more is amber, of the red threshold or more red (both settings, in per cent).
+    """
+    if actual is None or not target or target <= 0:
+        return None
+    amber, red = thresholds
+    shortfall = (Decimal(target) - Decimal(actual)) * 100 / Decimal(target)
+    if shortfall >= red:
+        return "R"
+    if shortfall >= amber:
+        return "A"
+    return "G"
+
+
+# --- the outputs grid ---------------------------------------------------------------------------------------
+
+@dataclass
+class Cell:
+    quarter: int
+    target: int
+    actual: MeasureActual | None
+    rag: str | None
+
+    @property
+    def value(self) -> int | None:
+        return self.actual.value if self.actual else None
+
+
+@dataclass
+class Row:
+    measure: Measure
+    cells: list[Cell]
+    to_date_target: int
+    to_date_actual: int | None
+    to_date_rag: str | None
+
+
+@dataclass
+class Grid:
+    commission: Commission
+    rows: list[Row]
+    narratives: dict[int, QuarterNarrative]
+    quarter_ended: dict[int, bool]
+    thresholds: tuple[Decimal, Decimal]
+
+
+def build_row(measure: Measure, thresholds, actuals: dict[int, MeasureActual] | None = None) -> Row:
+    actuals = actuals if actuals is not None else {a.quarter: a for a in measure.actuals}
+    cells = [Cell(q, measure.target(q), actuals.get(q), rag(measure.target(q), getattr(actuals.get(q), "value", None),
+                                                             thresholds)) for q in QUARTERS]
+    reported = [c for c in cells if c.actual is not None]
+    to_date_target = sum(c.target for c in reported)
+    to_date_actual = sum(c.value for c in reported) if reported else None
+    return Row(measure, cells, to_date_target, to_date_actual, rag(to_date_target, to_date_actual, thresholds))
+
+
+def outputs_grid(commission: Commission, today: date | None = None) -> Grid:
+    """Measures with their targets, actuals and RAG per quarter, and the narratives (four queries)."""
+    today = today or date.today()
+    thresholds = kpi_thresholds()
+    measures = db.session.scalars(
+        select(Measure).where(Measure.commission_id == commission.id)
+        .options(joinedload(Measure.metric), selectinload(Measure.actuals).joinedload(MeasureActual.recorded_by))
+        .join(Metric).order_by(Metric.sort_order, Metric.name)
+    ).unique().all()
+    narratives = {n.quarter: n for n in db.session.scalars(
+        select(QuarterNarrative).where(QuarterNarrative.commission_id == commission.id)
+        .options(joinedload(QuarterNarrative.recorded_by)))}
+    label = commission.funding_year.label
+    ended = {q: quarter_bounds(label, q)[1] < today for q in QUARTERS}
+    return Grid(commission, [build_row(m, thresholds) for m in measures], narratives, ended, thresholds)
+
+
+# --- changing measures, actuals and narratives ----------------------------------------------------------------
+
+class MonitoringError(ValueError):
+    """A change that cannot be made; the message is for the user."""
+
+
+def add_measure(commission: Commission, metric: Metric, unit: str = "", targets=(0, 0, 0, 0),
+                target_year: int | None = None) -> Measure:
+    require_open_year(commission.funding_year)
+    if db.session.scalar(select(Measure.id).where(Measure.commission_id == commission.id,
+                                                  Measure.metric_id == metric.id)):
+        raise MonitoringError(f"{commission.reference} already has a measure for {metric.name}.")
+    q1, q2, q3, q4 = (int(t or 0) for t in targets)
+    measure = Measure(commission_id=commission.id, metric_id=metric.id, unit=(unit or metric.unit).strip(),
+                      target_q1=q1, target_q2=q2, target_q3=q3, target_q4=q4,
+                      target_year=target_year if target_year is not None else q1 + q2 + q3 + q4)
+    measure.metric = metric
+    db.session.add(measure)
+    audit.record(REALM, "create", measure, f"{commission.reference}: measure {metric.name} added",
+                 None, audit.snapshot(measure, MEASURE_FIELDS))
+    return measure
+
+
+def update_measure(measure: Measure, unit: str, targets, target_year: int | None) -> None:
+    require_open_year(measure.commission.funding_year)
+    before = audit.snapshot(measure, MEASURE_FIELDS)
+    measure.unit = unit.strip()
+    measure.target_q1, measure.target_q2, measure.target_q3, measure.target_q4 = (int(t or 0) for t in targets)
+    measure.target_year = target_year if target_year is not None else sum(measure.targets)
+    b, a = audit.diff(before, audit.snapshot(measure, MEASURE_FIELDS))
+    if a:
+        audit.record(REALM, "change", measure,
+                     f"{measure.commission.reference}: targets for {measure.metric.name} changed", b, a)
+
+
+def delete_measure(measure: Measure) -> None:
+    require_open_year(measure.commission.funding_year)
+    before = audit.snapshot(measure, MEASURE_FIELDS)
+    before["actuals"] = {str(a.quarter): a.value for a in measure.actuals}
+    audit.record(REALM, "delete", measure,
+                 f"{measure.commission.reference}: measure {measure.metric.name} removed", before, None)
+    db.session.delete(measure)
+
+
+def check_value(value: int | None) -> None:
+    if value is not None and not 0 <= value <= MAX_VALUE:
+        raise MonitoringError(f"Enter a whole number from 0 to {MAX_VALUE:,}.")
+
+
+def set_actual(measure: Measure, quarter: int, value: int | None, user_id: int | None = None,
+               batch_id: int | None = None) -> MeasureActual | None:
+    """Record (or clear, with None) what was delivered in a quarter; who and when are kept, and audited."""
+    require_open_year(measure.commission.funding_year)
+    if quarter not in QUARTERS:
+        raise MonitoringError("The quarter must be 1 to 4.")
+    check_value(value)
+    user_id = user_id if user_id is not None else audit.acting_user_id()
+    existing = next((a for a in measure.actuals if a.quarter == quarter), None)
+    where = f"{measure.commission.reference}: {measure.metric.name} Q{quarter}"
+    if value is None:
+        if existing is not None:
+            audit.record(REALM, "delete", existing, f"{where} actual cleared", {"value": existing.value}, None)
+            measure.actuals.remove(existing)
+        return None
+    if existing is None:
+        existing = MeasureActual(quarter=quarter, value=value, recorded_by_id=user_id, import_batch_id=batch_id)
+        measure.actuals.append(existing)
+        audit.record(REALM, "create", existing, f"{where} actual {value} recorded", None,
+                     {"value": value, "measure_id": measure.id, "quarter": quarter})
+        return existing
+    if existing.value != value or existing.import_batch_id != batch_id:
+        audit.record(REALM, "change", existing, f"{where} actual {existing.value} → {value}",
+                     {"value": existing.value}, {"value": value})
+        existing.value = value
+        existing.recorded_by_id = user_id
+        existing.import_batch_id = batch_id
+        existing.recorded_at = audit_now()
+    return existing
+
+
+def audit_now():
+    from tracker.models import utcnow
+
+    return utcnow()
+
+
+def set_narrative(commission: Commission, quarter: int, text: str, user_id: int | None = None,
+                  batch_id: int | None = None) -> QuarterNarrative | None:
+    require_open_year(commission.funding_year)
+    if quarter not in QUARTERS:
+        raise MonitoringError("The quarter must be 1 to 4.")
+    text = (text or "").strip()
+    if len(text) > NARRATIVE_MAX:
+        raise MonitoringError(f"Keep the narrative to {NARRATIVE_MAX:,} characters or fewer.")
+    user_id = user_id if user_id is not None else audit.acting_user_id()
+    existing = db.session.scalar(select(QuarterNarrative).where(
+        QuarterNarrative.commission_id == commission.id, QuarterNarrative.quarter == quarter))
+    old = existing.text if existing else ""
+    if old == text:
+        return existing
+    if existing is None:
+        existing = QuarterNarrative(commission_id=commission.id, quarter=quarter, text=text)
+        db.session.add(existing)
+    existing.text = text
+    existing.recorded_by_id = user_id
+    existing.recorded_at = audit_now()
+    existing.import_batch_id = batch_id
+    audit.record(REALM, "change", existing, f"{commission.reference}: Q{quarter} narrative changed",
+                 {"text": old}, {"text": text})
+    return existing
+
+
+def copy_measures(source: Commission | None, target: Commission, with_targets: bool = True) -> int:
+    """Copy measures into ``target`` from another commission (with its targets) or, with ``source`` None, from
+    the standard template (every active template metric, targets 0). Metrics it already has are left alone."""
+    require_open_year(target.funding_year)
+    have = set(db.session.scalars(select(Measure.metric_id).where(Measure.commission_id == target.id)))
+    added = 0
+    if source is None:
+        for metric in db.session.scalars(select(Metric).where(Metric.in_template.is_(True), Metric.active.is_(True))
+                                         .order_by(Metric.sort_order, Metric.name)):
+            if metric.id not in have:
+                add_measure(target, metric)
+                added += 1
+        return added
+    if source.id == target.id:
+        raise MonitoringError("Choose a different commission to copy from.")
+    for m in db.session.scalars(select(Measure).where(Measure.commission_id == source.id)
+                                .options(joinedload(Measure.metric))):
+        if m.metric_id in have:
+            continue
+        targets = m.targets if with_targets else (0, 0, 0, 0)
+        add_measure(target, m.metric, m.unit, targets, m.target_year if with_targets else None)
+        added += 1
+    return added
+
+
+def roll_over_measures(old_commission: Commission, new_commission: Commission) -> int:
+    """The funding roll-over calls this for each commission it carries into the next year: the measures and
+    their targets come across (actuals and narratives stay with the year they belong to)."""
+    return copy_measures(old_commission, new_commission, with_targets=True)
+
+
+# --- across commissions ---------------------------------------------------------------------------------------
+
+def _year_id(year: FundingYear | int) -> int:
+    return year if isinstance(year, int) else year.id
+
+
+def commission_ids_off_track(year: FundingYear | int, quarter: int, include_amber: bool = True) -> set[int]:
+    """Commissions of a funding year with at least one measure red (or amber) against its target in ``quarter``
+    (two queries). A measure with no actual yet is not off track: it is due (see ``monitoring_due``)."""
+    thresholds = kpi_thresholds()
+    bad = {"R", "A"} if include_amber else {"R"}
+    rows = db.session.execute(
+        select(Measure.commission_id, getattr(Measure, f"target_q{quarter}"), MeasureActual.value)
+        .join(Commission, Commission.id == Measure.commission_id)
+        .join(MeasureActual, (MeasureActual.measure_id == Measure.id) & (MeasureActual.quarter == quarter))
+        .where(Commission.funding_year_id == _year_id(year))
+    )
+    return {cid for cid, target, value in rows if rag(target, value, thresholds) in bad}
+
+
+@dataclass
+class DueItem:
+    commission: Commission
+    quarter: int
+    quarter_end: date
+
+
+def monitoring_due(today: date | None = None, year: FundingYear | int | None = None) -> list[DueItem]:
+    """Commissions whose quarter has ended with no actuals recorded for it, oldest quarter first (three queries).
+
+    Counted: awarded, live or ended commissions with at least one measure, in open funding years (or ``year``),
+    for each quarter that ended before today and overlaps the commission's delivery dates.
+    """
+    today = today or date.today()
+    query = (select(Commission).join(FundingYear, FundingYear.id == Commission.funding_year_id)
+             .where(Commission.status.in_(REPORTING_STATUSES),
+                    Commission.id.in_(select(Measure.commission_id)))
+             .options(joinedload(Commission.provider), joinedload(Commission.funding_year))
+             .order_by(Commission.reference))
+    if year is not None:
+        query = query.where(Commission.funding_year_id == _year_id(year))
+    else:
+        query = query.where(FundingYear.status == "open")
+    commissions = db.session.scalars(query).unique().all()
+    if not commissions:
+        return []
+    reported = set(db.session.execute(
+        select(Measure.commission_id, MeasureActual.quarter).join(MeasureActual, MeasureActual.measure_id == Measure.id)
+        .where(Measure.commission_id.in_([c.id for c in commissions])).distinct()).all())
+    due = []
+    for c in commissions:
+        for q in QUARTERS:
+            start, end = quarter_bounds(c.funding_year.label, q)
+            if end >= today or c.end_date < start or c.start_date > end or (c.id, q) in reported:
+                continue
+            due.append(DueItem(c, q, end))
+    return sorted(due, key=lambda d: (d.quarter_end, d.commission.reference))
+
+
+@dataclass
+class Total:
+    name: str
+    target: int = 0
+    actual: int = 0
+    rag: str | None = None
+
+
+@dataclass
+class MetricTotals:
+    metric: Metric
+    by_strand: list[Total] = field(default_factory=list)
+    by_stream: list[Total] = field(default_factory=list)
+    total: Total = field(default_factory=lambda: Total("Total"))
+
+
+def year_totals(year: FundingYear) -> list[MetricTotals]:
+    """For each metric used in a year: year target and actual to date, per strand and per funding stream
+    (a commission counts under its budget line's stream; three queries)."""
+    thresholds = kpi_thresholds()
+    rows = db.session.execute(
+        select(Measure.id, Measure.metric_id, Measure.target_year, Commission.strand_id, BudgetLine.funding_stream_id)
+        .join(Commission, Commission.id == Measure.commission_id)
+        .outerjoin(BudgetLine, BudgetLine.id == Commission.budget_line_id)
+        .where(Commission.funding_year_id == year.id)
+    ).all()
+    if not rows:
+        return []
+    actual = dict(db.session.execute(
+        select(MeasureActual.measure_id, func.sum(MeasureActual.value))
+        .where(MeasureActual.measure_id.in_([r[0] for r in rows])).group_by(MeasureActual.measure_id)).all())
+    metrics = {m.id: m for m in db.session.scalars(select(Metric))}
+    strands = dict(db.session.execute(select(Strand.id, Strand.name)).all())
+    strand_order = {sid: i for i, sid in enumerate(db.session.scalars(
+        select(Strand.id).order_by(Strand.sort_order, Strand.name)))}
+    streams = dict(db.session.execute(select(FundingStream.id, FundingStream.name)).all())
+    out: dict[int, MetricTotals] = {}
+    by_strand: dict[int, dict] = defaultdict(dict)
+    by_stream: dict[int, dict] = defaultdict(dict)
+    for measure_id, metric_id, target, strand_id, stream_id in rows:
+        value = int(actual.get(measure_id) or 0)
+        mt = out.setdefault(metric_id, MetricTotals(metrics[metric_id]))
+        for bucket, key, name in ((by_strand[metric_id], strand_id, strands.get(strand_id, "?")),
+                                  (by_stream[metric_id], stream_id, streams.get(stream_id, "No budget line"))):
+            t = bucket.setdefault(key, Total(name))
+            t.target += target
+            t.actual += value
+        mt.total.target += target
+        mt.total.actual += value
+    result = []
+    for metric_id, mt in out.items():
+        mt.by_strand = [by_strand[metric_id][k] for k in sorted(by_strand[metric_id],
+                                                                 key=lambda k: strand_order.get(k, 999))]
+        mt.by_stream = sorted(by_stream[metric_id].values(), key=lambda t: t.name)
+        result.append(mt)
+    result.sort(key=lambda mt: (mt.metric.sort_order, mt.metric.name))
+    return result
+
+
+@dataclass
+class ChartBar:
+    name: str
+    target: int
+    actual: int
+    actual_width: float
+    target_x: float
+
+
+def cyp_by_strand(year: FundingYear | None) -> list[ChartBar]:
+    """Children and young people reached (the CYP engaged metric) per strand in a year, scaled for a bar chart
+    (percentages of the largest of target and actual)."""
+    if year is None:
+        return []
+    totals = next((mt for mt in year_totals(year) if mt.metric.code == CYP_REACHED), None)
+    if totals is None:
+        return []
+    top = max([max(t.target, t.actual) for t in totals.by_strand] + [1])
+    return [ChartBar(t.name, t.target, t.actual, round(t.actual * 100 / top, 1), round(t.target * 100 / top, 1))
+            for t in totals.by_strand]
+
+
+# --- milestones -------------------------------------------------------------------------------------------------
+
+def milestone_has_evidence(milestone: Milestone) -> bool:
+    """A note, a link or at least one attached document."""
+    if (milestone.evidence or "").strip() or (milestone.evidence_link or "").strip():
+        return True
+    if milestone.id is None:
+        return False
+    return db.session.scalar(select(Document.id).where(Document.milestone_id == milestone.id).limit(1)) is not None
+
+
+def milestone_done_problem(milestone: Milestone) -> str | None:
+    """Why ``milestone`` cannot be marked done now (None when it can), per the ``milestone_done_needs_evidence``
+    setting."""
+    if not settings.get("milestone_done_needs_evidence"):
+        return None
+    if milestone_has_evidence(milestone):
+        return None
+    return "Add evidence before marking this milestone done: a note, a link or an attached document."
