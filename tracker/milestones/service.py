@@ -241,7 +241,9 @@ def _after_flush(session: Session, flush_context) -> None:
 
 
 def _before_commit(session: Session) -> None:
-    if session.info.pop(_PENDING, False):
+    # Changes flushed earlier in the transaction set the flag; changes not yet flushed are still in the session.
+    unflushed = any(_is_source(o) for o in (*session.new, *session.dirty, *session.deleted))
+    if session.info.pop(_PENDING, False) or unflushed:
         session.flush()  # anything still pending must be seen by the sync
         sync_deadlines(session)
         session.info.pop(_PENDING, None)  # our own flush of the deadlines is not a source change
