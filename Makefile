@@ -7,7 +7,7 @@ export FLASK_APP := wsgi.py
 # `make run` is a local demo: development settings unless told otherwise.
 db demo serve run: export TRACKER_ENV ?= development
 
-.PHONY: run test install system-packages db demo serve test-pg bench clean
+.PHONY: audit run test install system-packages db demo serve test-pg bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,10 +36,15 @@ serve:
 run: demo serve
 
 test: install system-packages
+	$(PY) scripts/audit_dependencies.py
 	$(PY) -m pytest
 
 test-pg: install system-packages
 	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(PY) -m pytest
+
+# Known vulnerabilities in the installed dependencies (fails on one with a fix available).
+audit: install
+	$(PY) scripts/audit_dependencies.py
 
 clean:
 	rm -rf $(VENV) instance *.egg-info
