@@ -133,7 +133,8 @@ def download_name(version: DocumentVersion) -> str:
     """The uploaded name made safe to suggest: no path, no control or quoting characters, the right extension."""
     ext = version.stored_name.rsplit(".", 1)[-1]
     stem = clean_original_name(version.original_name)
-    stem = stem.rsplit(".", 1)[0] if "." in stem else stem
+    if re.search(r"\.[A-Za-z0-9]{1,5}$", stem):
+        stem = stem.rsplit(".", 1)[0]
     stem = re.sub(r'[\\/:*?"<>|;]+', "_", stem).strip(" .") or "document"
     return f"{stem[:120]}.{ext}"
 
