@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, utcnow
@@ -85,7 +85,11 @@ class LedgerTransaction(Base):
     """One line of actual spend from the finance ledger (credits are negative)."""
 
     __tablename__ = "ledger_transactions"
-    __table_args__ = (UniqueConstraint("reference", "net_pence", name="uq_ledger_transactions_reference_net"),)
+    __table_args__ = (
+        UniqueConstraint("reference", "net_pence", name="uq_ledger_transactions_reference_net"),
+        # Spend per commission is summed on every register and commission page: this index answers it alone.
+        Index("ix_ledger_transactions_commission_net", "commission_id", "net_pence"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: The ledger's transaction reference.
