@@ -151,7 +151,7 @@ def _get_or_create(model, defaults: dict | None = None, **keys):
 
 
 def seed_reference_data() -> None:
-    """Strands and categories: safe to run on any database."""
+    """Strands, categories and the standard output metrics: safe to run on any database."""
     for order, (name, description) in enumerate(STRANDS):
         _get_or_create(Strand, {"description": description, "sort_order": order}, name=name)
     for order, (name, labour) in enumerate(CATEGORIES):
@@ -307,6 +307,9 @@ def seed_demo(today: date | None = None) -> list[tuple[str, str, str]]:
                                  funding_year=year if due <= year.end_date else nxt))
     db.session.commit()  # generated deadlines (returns, claims, contract dates) are made as this commits
     _demo_deadlines(users)
+    from tracker.monitoring.demo import seed_demo_outputs  # here: monitoring imports the models this module seeds
+
+    seed_demo_outputs(year, today)
     db.session.commit()
     return made
 
