@@ -212,3 +212,13 @@ def test_only_managers_change_outputs(client, auth, commission, role):
     m = first_measure(commission)
     assert client.post(f"/measures/{m.id}/actuals/1", data={"value": "4"}).status_code == 403
     assert count(MeasureActual) == 0
+
+
+def test_home_page_shows_cyp_reached_by_strand(client, auth, commission):
+    service.set_actual(first_measure(commission), 1, 9)
+    db.session.commit()
+    auth.login("viewer")
+    page = client.get("/?year=2025-26")
+    assert page.status_code == 200
+    assert "Children and young people reached by strand" in page.text
+    assert f"{commission.strand.name}: 9 reached against a target of 100" in page.text
