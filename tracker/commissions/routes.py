@@ -179,8 +179,8 @@ def _page_context(commission: Commission, variation_form: VariationForm | None =
         .order_by(Milestone.due_date)).all()
     history = audit.history(commission)
     user_ids = {e.user_id for e in history if e.user_id}
-    if user_ids:  # load the people once, so each event's user comes from the session, not a query per event
-        db.session.scalars(select(User).where(User.id.in_(user_ids))).all()
+    # Load the people once (always, so the page's query count is fixed): each event's user then comes from the session.
+    db.session.scalars(select(User).where(User.id.in_(user_ids or [0]))).all()
     if variation_form is None:
         variation_form = VariationForm(formdata=None)
         variation_form.version.data = commission.version
