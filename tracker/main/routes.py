@@ -9,6 +9,7 @@ from tracker.extensions import db
 from tracker.figures import current_year, year_summary
 from tracker.milestones.service import next_deadlines
 from tracker.models import FundingYear
+from tracker.monitoring.service import cyp_by_strand
 from tracker.web import render
 
 bp = Blueprint("main", __name__)
@@ -32,4 +33,4 @@ def home():
     years = db.session.scalars(select(FundingYear).order_by(FundingYear.start_date.desc())).all()
     summary = year_summary(year) if year else None
     return render("main/home.html", "content", year=year, years=years, summary=summary,
-                  next_deadlines=next_deadlines(limit=5))
+                  next_deadlines=next_deadlines(limit=5), cyp_chart=cyp_by_strand(year))
