@@ -19,6 +19,7 @@ BLUEPRINTS = (
     "tracker.auth.routes",
     "tracker.main.routes",
     "tracker.returns.routes",
+    "tracker.imports.routes",
     "tracker.funding.routes",
     "tracker.commissions.routes",
     "tracker.milestones.routes",

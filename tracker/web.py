@@ -13,6 +13,7 @@ from tracker.money import format_pence, format_pence_short
 NAVIGATION: list[tuple[str, str, tuple[str, ...] | None]] = [
     ("main.home", "Home", None),
     ("returns.index", "Returns", None),
+    ("imports.index", "Imports", ("finance",)),
     ("milestones.index", "Deadlines", None),
     ("monitoring.index", "Monitoring", None),
     ("funding.budget", "Budgets", None),

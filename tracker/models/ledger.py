@@ -43,6 +43,9 @@ class ImportBatch(Base):
     problems: Mapped[list] = mapped_column(JSON, default=list)
     #: Rows the user chose to leave out (with their problems), kept for the record.
     excluded_rows: Mapped[list] = mapped_column(JSON, default=list)
+    #: What the commit replaced or created, so a withdrawal can put it back: {"updated": [{model, id, before}],
+    #: "created": {model: [ids]}} (ledger lines are found by import_batch_id instead).
+    undo: Mapped[dict] = mapped_column(JSON, default=dict)
     #: Rows processed so far while committing, for the progress bar.
     progress: Mapped[int] = mapped_column(default=0)
     #: Rows to process in all.

@@ -1,0 +1,36 @@
+"""Shared helpers for the import tests: the sample files and driving the pipeline without a browser."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from tracker.extensions import db
+from tracker.imports import service
+
+SAMPLES = Path("/work/shared/samples")
+LEDGER = SAMPLES / "vru-ledger-2025-26-p1-p6.xlsx"
+COMMISSIONS = SAMPLES / "commissions-register-2025-26.xlsx"
+BUDGET = SAMPLES / "budget-2025-26.xlsx"
+OXFORD_CSV = SAMPLES / "oxford-expenditure-over-500-jan-mar-2016.csv"
+OXFORD_XLSX = SAMPLES / "oxford-expenditure-over-500-jan-mar-2016.xlsx"
+BAD = SAMPLES / "bad"
+
+
+def draft_of(path, data: bytes | None = None, **kwargs) -> service.Draft:
+    data = Path(path).read_bytes() if data is None else data
+    return service.start_draft(io.BytesIO(data), Path(path).name, **kwargs)
+
+
+def table_counts() -> dict[str, int]:
+    """Rows in every table: the database 'exactly as it was' check."""
+    return {t.name: db.session.scalar(select(func.count()).select_from(t)) for t in db.metadata.sorted_tables}
+
+
+def upload(client, path, data: bytes | None = None, htmx: bool = False, **fields):
+    data = Path(path).read_bytes() if data is None else data
+    form = {"file": (io.BytesIO(data), Path(path).name), "kind": "", "year": "", "sheet": ""}
+    form.update(fields)
+    headers = {"HX-Request": "true"} if htmx else {}
+    return client.post("/imports/upload", data=form, content_type="multipart/form-data", headers=headers)

@@ -1,0 +1,82 @@
+"""``flask import FILE --kind ledger|commissions|budget [--year 2025-26] [--sheet NAME] [--commit]``.
+
+The same pipeline as the web pages (tracker/imports/service.py): detection, the remembered or automatic
+mapping, validation and preview; it prints the summary and every problem and writes only with --commit.
+Exit status: 0 when the file is clean (and committed if asked), 1 when rows have problems, 2 when the file
+cannot be imported at all. A nightly ledger load can run it from cron and alert on a non-zero status.
+"""
+from __future__ import annotations
+
+import os
+
+import click
+
+from tracker.money import format_pence
+
+
+def register_cli(bp) -> None:
+    @bp.cli.command("import")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--kind", type=click.Choice(["ledger", "commissions", "budget"]), default=None,
+                  help="What the file is (guessed from the headings when left out).")
+    @click.option("--year", default=None, help="Funding year, like 2025-26 (needed for a budget).")
+    @click.option("--sheet", default=None, help="The sheet to read (found automatically when left out).")
+    @click.option("--commit", "do_commit", is_flag=True, help="Write the rows (otherwise only a preview).")
+    @click.option("--leave-out-errors", is_flag=True,
+                  help="With --commit, import the good rows and leave out the rows with problems.")
+    def import_command(path, kind, year, sheet, do_commit, leave_out_errors):
+        """Check a spreadsheet and (with --commit) import it: the same steps as the Imports pages."""
+        from tracker.extensions import db
+        from tracker.imports import service
+
+        try:
+            with open(path, "rb") as fh:
+                draft = service.start_draft(fh, os.path.basename(path), kind=kind, year_label=year, sheet=sheet)
+        except service.ImportRefused as exc:
+            db.session.rollback()
+            click.echo(f"Refused: {exc.message}", err=True)
+            raise SystemExit(2)
+        try:
+            click.echo(f"{draft.filename}: {draft.kind_label}, sheet '{draft.sheet}', headings on row "
+                       f"{draft.header_row}, {draft.mapping_source} mapping")
+            for spec in draft.fields:
+                col = draft.mapping.get(spec.name)
+                click.echo(f"  {spec.label:<24} <- {draft.header_of(col) if col is not None else '(not in file)'}")
+            if draft.missing_required:
+                click.echo(f"Refused: no column chosen for {', '.join(draft.missing_required)}; map the columns "
+                           "on the Imports page once and the mapping is remembered.", err=True)
+                raise SystemExit(2)
+            try:
+                p = service.preview(draft)
+            except service.ImportRefused as exc:
+                click.echo(f"Refused: {exc.message}", err=True)
+                raise SystemExit(2)
+            c = p["counts"]
+            click.echo(f"Rows: {c['read']} read, {c['add']} to add, {c['changed']} changed, {c['unchanged']} "
+                       f"already present, {c['error']} with problems; {c['blank']} blank and {c['totals']} "
+                       "totals rows left out")
+            click.echo(f"Money: {format_pence(p['file_pence'])} in the file, {format_pence(p['import_pence'])} "
+                       "to import")
+            for note in p["notes"]:
+                click.echo(f"  {note}")
+            for problem in p["problems"]:
+                click.echo(f"Problem: {service.problem_text(problem)}")
+            errors = c["error"]
+            if do_commit:
+                if errors and not leave_out_errors:
+                    click.echo("Not imported: rows have problems (use --leave-out-errors to import the rest).",
+                               err=True)
+                    raise SystemExit(1)
+                try:
+                    batch = service.commit(draft, leave_out=leave_out_errors)
+                except service.ImportRefused as exc:
+                    click.echo(f"Not imported: {exc.message}", err=True)
+                    raise SystemExit(1 if exc.status == 422 else 2)
+                click.echo(f"Committed as import {batch.id}: {service._summary_line(batch)}")
+            else:
+                click.echo("Preview only: nothing written (add --commit to import).")
+            if errors:
+                raise SystemExit(1)
+        finally:
+            if not do_commit:
+                service.discard_draft(draft)

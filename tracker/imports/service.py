@@ -1,0 +1,1130 @@
+"""The import pipeline shared by the web pages and ``flask import``: detect, map, validate, preview, commit, withdraw.
+
+An upload becomes a *draft* (the file kept under DATA_DIR/imports with a generated name, and a small JSON file
+beside it holding the kind, sheet, header row, mapping and preview): nothing is written to the database until
+the user commits, so a file that is refused at any step leaves the database exactly as it was. Committing
+creates the ImportBatch and writes every row in ONE transaction; the batch keeps who, when, the file, its hash,
+the mapping, the counts, the problems, the rows left out and the values it replaced (for withdrawal).
+
+Every kind of import reads its rows through one ``analyse`` pass (``_Ledger``, ``_Commissions``, ``_Budget``
+classify each row as add / unchanged / changed / error with located problems). The preview and the commit run
+the same pass, so what the preview promised is what the commit does (re-checked against the database as it is
+at commit time).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import threading
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import IO, Callable, Iterator
+
+from flask import current_app
+from sqlalchemy import func, insert, select, update
+
+from tracker import audit
+from tracker.extensions import db
+from tracker.imports import matching
+from tracker.imports.headers import (
+    BLANK, DATA, FIELDS, KIND_LABELS, TOTALS, Table, find_table, header_signature, iter_records, match_headers,
+    normalise_header, sample_values,
+)
+from tracker.imports.reader import SpreadsheetError, column_letter, open_workbook
+from tracker.imports.values import CellError, ValueProblem, parse_text
+from tracker.models import (
+    BudgetLine, Category, ColumnMapping, Commission, FundingStream, FundingYear, ImportBatch, LedgerTransaction,
+    Provider, Strand, utcnow,
+)
+from tracker.models.commissions import COMMISSION_STATUSES, COMMISSION_TYPES, PROCUREMENT_ROUTES
+from tracker.money import format_pence
+from tracker.periods import label_for, parse_label, period_of
+
+REALM = "imports"
+KINDS = ("ledger", "commissions", "budget")
+CHUNK = 2_000  # rows per bulk INSERT: big enough to be fast, small enough to keep memory flat
+SHOWN_PROBLEMS = 200  # problems listed on the page; the spreadsheet download has them all
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+ADD, UNCHANGED, CHANGED, ERROR = "add", "unchanged", "changed", "error"
+
+# In-process progress of commits running now (batch id -> rows done). On SQLite the committing transaction
+# holds the only write lock, so progress cannot be written to the database while it runs; the page polls this.
+_progress: dict[int, int] = {}
+
+
+class ImportRefused(Exception):
+    """A file or request the pipeline cannot go on with; ``message`` is for the finance officer."""
+
+    def __init__(self, message: str, status: int = 422, batch: ImportBatch | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.batch = batch
+
+
+# --- problems ---------------------------------------------------------------------------------------------
+
+def _shown(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, CellError):
+        return value.code if value.code != CellError.NO_CACHED_VALUE else "(formula)"
+    try:
+        return parse_text(value)[:100]
+    except ValueProblem:
+        return str(value)[:100]
+
+
+def problem(sheet: str, row: int, column: str, value: object, message: str, letter: str = "") -> dict:
+    return {"sheet": sheet, "row": row, "column": column, "letter": letter, "value": _shown(value), "message": message}
+
+
+def problem_text(p: dict) -> str:
+    """"Transactions, row 14, Net: '£1,2,3' is not an amount"."""
+    where = f"{p['sheet']}, row {p['row']}" if p.get("row") else p["sheet"]
+    if p.get("column"):
+        where += f", {p['column']}"
+    value = f" '{p['value']}'" if p.get("value") else ""
+    return f"{where}:{value} {p['message']}"
+
+
+# --- drafts -----------------------------------------------------------------------------------------------
+
+@dataclass
+class Draft:
+    """An uploaded file on its way to being imported (kept as JSON beside the file, not in the database)."""
+
+    token: str
+    kind: str
+    filename: str
+    stored_name: str
+    sha256: str
+    size_bytes: int
+    sheet: str
+    header_row: int
+    headers: list[str]
+    mapping: dict[str, int]
+    mapping_source: str  # automatic, remembered or chosen
+    sheets: list[str] = field(default_factory=list)
+    year_id: int | None = None
+    year_label: str = ""
+    created_by_id: int | None = None
+    created_at: str = ""
+    preview: dict | None = None
+
+    @property
+    def kind_label(self) -> str:
+        return KIND_LABELS[self.kind]
+
+    @property
+    def fields(self):
+        return FIELDS[self.kind]
+
+    @property
+    def path(self) -> str:
+        return os.path.join(imports_dir(), self.stored_name)
+
+    def header_of(self, col: int | None) -> str:
+        if col is None or col >= len(self.headers):
+            return ""
+        return self.headers[col] or f"column {column_letter(col)}"
+
+    @property
+    def mapping_by_header(self) -> dict[str, str]:
+        return {name: self.header_of(col) for name, col in self.mapping.items()}
+
+    @property
+    def missing_required(self) -> list[str]:
+        return [s.label for s in self.fields if s.required and s.name not in self.mapping]
+
+    def save(self) -> None:
+        tmp = _draft_json(self.token) + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(asdict(self), fh, default=str)
+        os.replace(tmp, _draft_json(self.token))
+
+
+def imports_dir() -> str:
+    path = os.path.join(current_app.config["DATA_DIR"], "imports")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def _draft_json(token: str) -> str:
+    return os.path.join(imports_dir(), f"draft-{token}.json")
+
+
+def load_draft(token: str) -> Draft | None:
+    if not _TOKEN.match(token or ""):
+        return None
+    try:
+        with open(_draft_json(token), encoding="utf-8") as fh:
+            return Draft(**json.load(fh))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def discard_draft(draft: Draft, keep_file: bool = False) -> None:
+    for path in ([] if keep_file else [draft.path]) + [_draft_json(draft.token)]:
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+
+
+def _extension(filename: str, fmt: str) -> str:
+    return {"csv": ".csv", "xlsm": ".xlsm"}.get(fmt, ".xlsx")
+
+
+def earlier_batch(sha256: str) -> ImportBatch | None:
+    """A committed (not withdrawn) import of exactly the same file."""
+    return db.session.scalar(select(ImportBatch).where(ImportBatch.sha256 == sha256, ImportBatch.status == "committed")
+                             .order_by(ImportBatch.id.desc()).limit(1))
+
+
+def find_year(label: str | None) -> FundingYear | None:
+    if not label:
+        return None
+    return db.session.scalar(select(FundingYear).where(FundingYear.label == label.strip()))
+
+
+def start_draft(stream: IO[bytes], filename: str, *, kind: str | None = None, year_label: str | None = None,
+                sheet: str | None = None, user_id: int | None = None) -> Draft:
+    """Keep the uploaded file, check it is a readable spreadsheet we have not imported before, find its table
+    and choose the mapping (the one remembered for these headers, else the automatic one).
+
+    Raises ImportRefused (422, or 409 for a file already imported) and keeps nothing when it does.
+    """
+    if kind is not None and kind not in KINDS:
+        raise ImportRefused("Choose what the file is: a finance ledger export, a commissions register or a budget.")
+    year = None
+    if year_label:
+        try:
+            parse_label(year_label)
+        except ValueError:
+            raise ImportRefused(f"The funding year '{year_label}' must look like 2025-26.") from None
+        year = find_year(year_label)
+        if year is None:
+            raise ImportRefused(f"There is no funding year {year_label}; set it up first.")
+    token = secrets.token_urlsafe(18)
+    tmp_path = os.path.join(imports_dir(), f"upload-{token}.part")
+    digest = hashlib.sha256()
+    size = 0
+    with open(tmp_path, "wb") as out:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+            out.write(chunk)
+    sha = digest.hexdigest()
+    try:
+        if size == 0:
+            raise ImportRefused("The file is empty; choose the spreadsheet again and upload it.")
+        before = earlier_batch(sha)
+        if before is not None:
+            raise ImportRefused(f"This file has already been imported (import {before.id}, {before.filename}). "
+                                "Withdraw that import first if you need to load it again.", 409, batch=before)
+        try:
+            with open_workbook(tmp_path, filename, **_limits()) as wb:
+                table = find_table(wb, kind=kind, sheet=sheet or None)
+                sheets = [s.name for s in wb.sheets if not s.hidden]
+                fmt = wb.format
+        except KeyError:
+            raise ImportRefused(f"The workbook has no sheet called '{sheet}'.") from None
+        except SpreadsheetError as exc:
+            raise ImportRefused(exc.message) from None
+        mapping, source = _remembered_mapping(table.kind, list(table.headers))
+        if mapping is None:
+            mapping, source = dict(table.mapping), "automatic"
+        missing = [s for s in FIELDS[table.kind] if s.required and s.name not in mapping]
+        spare = [h for i, h in enumerate(table.headers) if h and i not in mapping.values()]
+        if missing and len(spare) < len(missing):
+            # Nothing left in the file could be chosen for the missing fields: say so now, not on the mapping page.
+            found = ", ".join(f"'{h}'" for h in table.headers if h) or "none"
+            raise ImportRefused(
+                f"The {KIND_LABELS[table.kind]} needs columns for {_and(s.label for s in missing)}, which "
+                f"{'is' if len(missing) == 1 else 'are'} not in sheet '{table.sheet}' (headings found on row "
+                f"{table.header_row}: {found}). Add the missing columns and upload the file again.")
+        if table.kind == "budget" and year is None:
+            raise ImportRefused("Choose the funding year this budget is for.")
+        stored = f"{token}{_extension(filename, fmt)}"
+        os.replace(tmp_path, os.path.join(imports_dir(), stored))
+    except BaseException:
+        try:
+            os.remove(tmp_path)
+        except OSError:
+            pass
+        raise
+    draft = Draft(token=token, kind=table.kind, filename=os.path.basename(filename or "upload")[:255] or "upload",
+                  stored_name=stored, sha256=sha, size_bytes=size, sheet=table.sheet, header_row=table.header_row,
+                  headers=[h or "" for h in table.headers], mapping=mapping, mapping_source=source, sheets=sheets,
+                  year_id=year.id if year else None, year_label=year.label if year else "",
+                  created_by_id=user_id, created_at=utcnow().isoformat(timespec="seconds"))
+    draft.save()
+    return draft
+
+
+def _and(items) -> str:
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _limits() -> dict:
+    cfg = current_app.config
+    return {"max_uncompressed": int(cfg.get("IMPORT_MAX_UNCOMPRESSED_MB", 200)) * 1024 * 1024,
+            "max_rows": int(cfg.get("IMPORT_MAX_ROWS", 200_000))}
+
+
+def _remembered_mapping(kind: str, headers: list[str]) -> tuple[dict[str, int] | None, str]:
+    saved = db.session.scalar(select(ColumnMapping).where(ColumnMapping.kind == kind,
+                                                          ColumnMapping.header_signature == header_signature(headers)))
+    if saved is None:
+        return None, ""
+    by_key = {}
+    for i, h in enumerate(headers):
+        by_key.setdefault(normalise_header(h), i)
+    names = {s.name for s in FIELDS[kind]}
+    mapping = {name: by_key[normalise_header(h)] for name, h in (saved.mapping or {}).items()
+               if name in names and normalise_header(h) in by_key}
+    return mapping, "remembered"
+
+
+def remember_mapping(draft: Draft) -> None:
+    signature = header_signature(draft.headers)
+    saved = db.session.scalar(select(ColumnMapping).where(ColumnMapping.kind == draft.kind,
+                                                          ColumnMapping.header_signature == signature))
+    if saved is None:
+        saved = ColumnMapping(kind=draft.kind, header_signature=signature)
+        db.session.add(saved)
+    saved.mapping = draft.mapping_by_header
+    saved.updated_at = utcnow()
+
+
+def mapping_choices(draft: Draft) -> list[dict]:
+    """For the mapping screen: each field, the column chosen, the choices and a few sample values per column."""
+    with open_workbook(draft.path, draft.filename, **_limits()) as wb:
+        table = _table(draft, wb)
+        samples = sample_values(table)
+    columns = [(i, f"{column_letter(i)}: {h}" if h else f"{column_letter(i)}: (no heading)")
+               for i, h in enumerate(draft.headers)]
+    rows = []
+    for spec in draft.fields:
+        col = draft.mapping.get(spec.name)
+        rows.append({"name": spec.name, "label": spec.label, "required": spec.required, "column": col,
+                     "samples": [_shown(v) for v in samples.get(col, [])] if col is not None else []})
+    return [{"columns": columns, "fields": rows}]
+
+
+def set_mapping(draft: Draft, chosen: dict[str, str]) -> dict[str, str]:
+    """Apply the user's choices (field -> column index as text, "" for none). Returns errors by field."""
+    errors: dict[str, str] = {}
+    mapping: dict[str, int] = {}
+    used: dict[int, str] = {}
+    for spec in draft.fields:
+        raw = (chosen.get(spec.name) or "").strip()
+        if not raw:
+            if spec.required:
+                errors[spec.name] = f"Choose the column that holds the {spec.label.lower()}"
+            continue
+        if not raw.isdigit() or int(raw) >= len(draft.headers):
+            errors[spec.name] = "Choose one of the file's columns"
+            continue
+        col = int(raw)
+        if col in used:
+            errors[spec.name] = f"Column {column_letter(col)} is already chosen for {used[col]}"
+            continue
+        used[col] = spec.label
+        mapping[spec.name] = col
+    if not errors:
+        if mapping != draft.mapping:
+            draft.mapping_source = "chosen"
+        draft.mapping = mapping
+        draft.preview = None
+        draft.save()
+    return errors
+
+
+def _table(draft: Draft, wb) -> Table:
+    return Table(workbook=wb, sheet=draft.sheet, header_row=draft.header_row, headers=tuple(draft.headers),
+                 kind=draft.kind, mapping=dict(draft.mapping), missing_required=[])
+
+
+# --- the analysis pass --------------------------------------------------------------------------------------
+
+@dataclass
+class Row:
+    row: int
+    action: str
+    data: dict
+    problems: list
+    raw: dict
+    existing_id: int | None = None
+    money: int | None = None
+
+
+_MAX_LEN = {"reference": 60, "cost_centre": 40, "account_code": 40, "account_description": 200,
+            "supplier_id": 60, "supplier_name": 200, "invoice_number": 60, "po_number": 40}
+
+
+class _Kind:
+    """What one kind of import does with a row. Subclasses load their lookups once in ``__init__``."""
+
+    money_field = ""
+
+    def __init__(self, draft: Draft) -> None:
+        self.draft = draft
+        self.sheet = draft.sheet
+        self.specs = [(s.name, s.parser, s.required, draft.mapping[s.name]) for s in draft.fields
+                      if s.name in draft.mapping]
+        self.labels = {s.name: s.label for s in draft.fields}
+
+    def where(self, name: str) -> tuple[str, str]:
+        col = self.draft.mapping.get(name)
+        return self.draft.header_of(col) or self.labels.get(name, name), column_letter(col) if col is not None else ""
+
+    def located(self, row: int, name: str, value: object, message: str) -> dict:
+        column, letter = self.where(name)
+        return problem(self.sheet, row, column, value, message, letter)
+
+    def parse(self, row_no: int, values: dict) -> tuple[dict, list]:
+        out: dict = {}
+        problems: list = []
+        for name, parser, required, _col in self.specs:
+            value = values.get(name)
+            try:
+                parsed = parser(value)
+            except ValueProblem as exc:
+                problems.append(self.located(row_no, name, value, str(exc)))
+                continue
+            if required and parsed == "":
+                problems.append(self.located(row_no, name, value, "is blank"))
+                continue
+            limit = _MAX_LEN.get(name)
+            if limit and isinstance(parsed, str) and len(parsed) > limit:
+                problems.append(self.located(row_no, name, value, f"is longer than {limit} characters"))
+                continue
+            out[name] = parsed
+        return out, problems
+
+    def check(self, row_no: int, values: dict) -> Row:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def _closed_message(label: str) -> str:
+    return f"falls in funding year {label}, which is closed, so it cannot be imported"
+
+
+class _Ledger(_Kind):
+    money_field = "net"
+    COMPARE = ("posting_date", "period", "cost_centre", "account_code", "account_description", "supplier_id",
+               "supplier_name", "invoice_number", "po_number", "narrative", "vat_pence", "gross_pence",
+               "transaction_type")
+
+    def __init__(self, draft: Draft) -> None:
+        super().__init__(draft)
+        self.years = {y.label: (y.id, y.status) for y in db.session.execute(
+            select(FundingYear.label, FundingYear.id, FundingYear.status))}
+        cols = [getattr(LedgerTransaction, c) for c in self.COMPARE]
+        self.existing: dict[tuple[str, int], tuple] = {}
+        for r in db.session.execute(select(LedgerTransaction.reference, LedgerTransaction.net_pence,
+                                           LedgerTransaction.id, *cols)):
+            self.existing[(r[0], r[1])] = tuple(r[2:])
+        self.seen: dict[tuple[str, int], int] = {}
+        self.matcher = matching.Matcher()
+        self.compared = [i for i, c in enumerate(self.COMPARE) if self._mapped(c)]
+
+    def _mapped(self, column: str) -> bool:
+        name = {"vat_pence": "vat", "gross_pence": "gross", "transaction_type": "type"}.get(column, column)
+        return name in self.draft.mapping or column in ("period",)
+
+    @staticmethod
+    def _type(text: str, net: int) -> str:
+        t = (text or "").strip().lower()
+        for prefix, kind in (("inv", "invoice"), ("cr", "credit"), ("j", "journal"), ("acc", "accrual")):
+            if t.startswith(prefix):
+                return kind
+        return "credit" if net < 0 else "invoice"
+
+    def check(self, row_no: int, values: dict) -> Row:
+        p, problems = self.parse(row_no, values)
+        net = p.get("net")
+        posting = p.get("posting_date")
+        year_id = None
+        if posting is not None:
+            label = label_for(posting)
+            year = self.years.get(label)
+            if year is None:
+                problems.append(self.located(row_no, "posting_date", values.get("posting_date"),
+                                             f"is in funding year {label}, and no funding year {label} is set up"))
+            elif year[1] == "closed":
+                problems.append(self.located(row_no, "posting_date", values.get("posting_date"),
+                                             _closed_message(label)))
+            else:
+                year_id = year[0]
+        if problems:
+            return Row(row_no, ERROR, {}, problems, values, money=net)
+        key = (p["reference"], net)
+        if key in self.seen:
+            problem_ = self.located(row_no, "reference", p["reference"],
+                                    f"repeats row {self.seen[key]} (same reference and amount), so it would be "
+                                    "counted twice")
+            return Row(row_no, ERROR, {}, [problem_], values, money=net)
+        self.seen[key] = row_no
+        vat = p.get("vat", 0)
+        data = {
+            "reference": p["reference"], "posting_date": posting, "period": p.get("period") or period_of(posting),
+            "funding_year_id": year_id, "cost_centre": p.get("cost_centre", ""),
+            "account_code": p.get("account_code", ""), "account_description": p.get("account_description", ""),
+            "supplier_id": p.get("supplier_id", ""), "supplier_name": p.get("supplier_name", ""),
+            "invoice_number": p.get("invoice_number", ""), "po_number": p.get("po_number", ""),
+            "narrative": p.get("narrative", ""), "net_pence": net, "vat_pence": vat,
+            "gross_pence": p.get("gross", net + vat), "transaction_type": self._type(p.get("type", ""), net),
+        }
+        old = self.existing.get(key)
+        if old is None:
+            commission_id, line_id, method = self.matcher.match(data["po_number"], data["supplier_id"],
+                                                                data["supplier_name"], posting)
+            data.update(commission_id=commission_id, budget_line_id=line_id, match_method=method)
+            return Row(row_no, ADD, data, [], values, money=net)
+        new = tuple(data[c] for c in self.COMPARE)
+        if all(old[i + 1] == new[i] for i in self.compared):
+            return Row(row_no, UNCHANGED, data, [], values, existing_id=old[0], money=net)
+        return Row(row_no, CHANGED, {c: data[c] for c in self.COMPARE if self._mapped(c)}, [], values,
+                   existing_id=old[0], money=net)
+
+
+class _Commissions(_Kind):
+    money_field = "value"
+    COMPARE = ("title", "provider_id", "strand_id", "funding_year_id", "budget_line_id", "procurement_route",
+               "value_pence", "start_date", "end_date", "status", "contract_manager", "po_number", "description",
+               "commission_type", "review_date", "pcc_decision_ref")
+    OPTIONAL = {"procurement_route": "procurement_route", "status": "status", "contract_manager": "contract_manager",
+                "po_number": "po_number", "description": "description", "commission_type": "type",
+                "review_date": "review_date", "pcc_decision_ref": "pcc_decision", "strand_id": "strand",
+                "budget_line_id": "funding_stream"}
+
+    def __init__(self, draft: Draft) -> None:
+        super().__init__(draft)
+        self.years = {y.label: (y.id, y.status) for y in db.session.execute(
+            select(FundingYear.label, FundingYear.id, FundingYear.status))}
+        self.strands = {n.lower(): i for i, n in db.session.execute(select(Strand.id, Strand.name))}
+        self.streams = {n.lower(): i for i, n in db.session.execute(select(FundingStream.id, FundingStream.name))}
+        self.lines: dict[tuple[int, int, int], int] = {}
+        self.line_stream: dict[int, int] = {}
+        for line in db.session.execute(select(BudgetLine.id, BudgetLine.funding_year_id, BudgetLine.funding_stream_id,
+                                              BudgetLine.strand_id).order_by(BudgetLine.id)):
+            self.lines.setdefault((line.funding_year_id, line.funding_stream_id, line.strand_id), line.id)
+            self.line_stream[line.id] = line.funding_stream_id
+        self.providers = {n.lower(): i for i, n in db.session.execute(select(Provider.id, Provider.name))}
+        self.existing = {c.reference.lower(): c for c in db.session.scalars(select(Commission))}
+        self.seen: dict[str, int] = {}
+        self.routes = {r.lower(): r for r in PROCUREMENT_ROUTES}
+        self.notes: list[str] = []
+
+    def check(self, row_no: int, values: dict) -> Row:
+        p, problems = self.parse(row_no, values)
+        ref = p.get("reference")
+        year = None
+        if ref and ref.lower() in self.seen:
+            problems.append(self.located(row_no, "reference", ref, f"repeats row {self.seen[ref.lower()]}"))
+        elif ref:
+            self.seen[ref.lower()] = row_no
+        label = self.draft.year_label or (label_for(p["start"]) if p.get("start") else "")
+        if label:
+            year = self.years.get(label)
+            if year is None:
+                problems.append(self.located(row_no, "start", values.get("start"),
+                                             f"is in funding year {label}, and no funding year {label} is set up"))
+            elif year[1] == "closed":
+                problems.append(self.located(row_no, "start", values.get("start"), _closed_message(label)))
+        if p.get("start") and p.get("end") and p["end"] < p["start"]:
+            problems.append(self.located(row_no, "end", values.get("end"), "is before the start date"))
+        if p.get("value") is not None and p["value"] < 0:
+            problems.append(self.located(row_no, "value", values.get("value"), "is negative"))
+        strand_id = None
+        if p.get("strand"):
+            strand_id = self.strands.get(p["strand"].lower())
+            if strand_id is None:
+                problems.append(self.located(row_no, "strand", p["strand"], "is not a strand set up in the tracker"))
+        line_id = None
+        if p.get("funding_stream"):
+            stream_id = self.streams.get(p["funding_stream"].lower())
+            if stream_id is None:
+                problems.append(self.located(row_no, "funding_stream", p["funding_stream"],
+                                             "is not a funding stream set up in the tracker"))
+            elif year and strand_id:
+                line_id = self.lines.get((year[0], stream_id, strand_id))
+                current = self.existing.get((ref or "").lower())
+                if line_id is None and current is not None and self.line_stream.get(current.budget_line_id) == stream_id:
+                    line_id = current.budget_line_id  # the commission's own line in that stream stands
+                if line_id is None:
+                    # Not an error: the commission is still worth having; the note says why it has no budget line.
+                    self.notes.append(f"{self.sheet}, row {row_no}: no {p['funding_stream']} budget line for "
+                                      f"{p['strand']} in {label}, so the commission is not linked to a budget line")
+        route = None
+        if p.get("procurement_route"):
+            route = self.routes.get(p["procurement_route"].lower())
+            if route is None:
+                problems.append(self.located(row_no, "procurement_route", p["procurement_route"],
+                                             f"is not a procurement route ({', '.join(PROCUREMENT_ROUTES)})"))
+        status = None
+        if p.get("status"):
+            status = p["status"].lower()
+            if status not in COMMISSION_STATUSES:
+                problems.append(self.located(row_no, "status", p["status"],
+                                             f"is not a status ({', '.join(COMMISSION_STATUSES)})"))
+        ctype = None
+        if p.get("type"):
+            ctype = p["type"].lower()
+            if ctype not in COMMISSION_TYPES:
+                problems.append(self.located(row_no, "type", p["type"], "is not contract or grant"))
+        existing = self.existing.get(ref.lower()) if ref else None
+        if existing is None and not p.get("strand") and "strand" not in [q.get("field") for q in problems]:
+            problems.append(self.located(row_no, "strand", p.get("strand"), "is blank, and a new commission needs "
+                                         "its strand"))
+        if problems:
+            return Row(row_no, ERROR, {}, problems, values, money=p.get("value"))
+        data = {"reference": ref, "title": p["title"], "provider": p["provider"], "funding_year_id": year[0],
+                "value_pence": p["value"], "start_date": p["start"], "end_date": p["end"]}
+        optional = {"strand_id": strand_id, "budget_line_id": line_id, "procurement_route": route, "status": status,
+                    "contract_manager": p.get("contract_manager"), "po_number": p.get("po_number"),
+                    "description": p.get("description"), "commission_type": ctype,
+                    "review_date": p.get("review_date"), "pcc_decision_ref": p.get("pcc_decision")}
+        for column, source in self.OPTIONAL.items():
+            if source in self.draft.mapping:
+                data[column] = optional[column]
+        for flag in ("vcse", "sme"):
+            if flag in p:
+                data[flag] = p[flag]
+        if existing is None:
+            return Row(row_no, ADD, data, [], values, money=p["value"])
+        provider_id = self.providers.get(p["provider"].lower())
+        same = provider_id == existing.provider_id and all(
+            getattr(existing, c) == data[c] for c in self.COMPARE if c in data and c != "provider_id")
+        if same and provider_id is not None:
+            provider = existing.provider
+            same = all(getattr(provider, f) == data[f] for f in ("vcse", "sme") if f in data)
+        return Row(row_no, UNCHANGED if same else CHANGED, data, [], values, existing_id=existing.id,
+                   money=p["value"])
+
+
+class _Budget(_Kind):
+    money_field = "amount"
+    COMPARE = ("labour", "amount_pence", "q1_pence", "q2_pence", "q3_pence", "q4_pence")
+
+    def __init__(self, draft: Draft) -> None:
+        super().__init__(draft)
+        self.year = db.session.get(FundingYear, draft.year_id) if draft.year_id else None
+        self.streams = {n.lower(): i for i, n in db.session.execute(select(FundingStream.id, FundingStream.name))}
+        self.categories = {c.name.lower(): c for c in db.session.scalars(select(Category))}
+        self.strands = {n.lower(): i for i, n in db.session.execute(select(Strand.id, Strand.name))}
+        self.existing = {}
+        if self.year is not None:
+            for line in db.session.scalars(select(BudgetLine).where(BudgetLine.funding_year_id == self.year.id)):
+                self.existing[(line.funding_stream_id, line.category_id, line.strand_id)] = line
+        self.seen: dict[tuple, int] = {}
+
+    def check(self, row_no: int, values: dict) -> Row:
+        p, problems = self.parse(row_no, values)
+        if self.year is None:
+            problems.append(problem(self.sheet, row_no, "", "", "has no funding year: choose the year this budget is for"))
+        elif self.year.is_closed:
+            problems.append(problem(self.sheet, row_no, "", "", f"is for funding year {self.year.label}, which is "
+                                    "closed, so its budget cannot be changed"))
+        ids = []
+        for name, lookup, what in (("stream", self.streams, "a funding stream"),
+                                   ("category", {k: v.id for k, v in self.categories.items()}, "a budget category"),
+                                   ("strand", self.strands, "a strand")):
+            found = lookup.get((p.get(name) or "").lower()) if p.get(name) else None
+            if p.get(name) and found is None:
+                problems.append(self.located(row_no, name, p[name], f"is not {what} set up in the tracker"))
+            ids.append(found)
+        labour = None
+        if p.get("labour"):
+            text = normalise_header(p["labour"])
+            if text in ("labour", "pay", "y", "yes", "true"):
+                labour = True
+            elif text in ("nonlabour", "nonpay", "n", "no", "false"):
+                labour = False
+            else:
+                problems.append(self.located(row_no, "labour", p["labour"], "is not Labour or Non-labour"))
+        amount = p.get("amount")
+        quarters = [p.get(q) for q in ("q1", "q2", "q3", "q4")]
+        if amount is not None and amount < 0:
+            problems.append(self.located(row_no, "amount", values.get("amount"), "is negative"))
+        if amount is not None and None not in quarters and sum(quarters) != amount:
+            problems.append(self.located(row_no, "amount", values.get("amount"),
+                                         f"does not equal the Q1-Q4 profile, which adds up to "
+                                         f"{format_pence(sum(quarters))}"))
+        key = tuple(ids)
+        if None not in key and key in self.seen:
+            problems.append(self.located(row_no, "stream", p.get("stream"),
+                                         f"repeats row {self.seen[key]} (same stream, category and strand)"))
+        elif None not in key:
+            self.seen[key] = row_no
+        if problems:
+            return Row(row_no, ERROR, {}, problems, values, money=amount)
+        if labour is None:
+            labour = self.categories[p["category"].lower()].labour
+        data = {"funding_year_id": self.year.id, "funding_stream_id": ids[0], "category_id": ids[1],
+                "strand_id": ids[2], "labour": labour, "amount_pence": amount, "q1_pence": quarters[0],
+                "q2_pence": quarters[1], "q3_pence": quarters[2], "q4_pence": quarters[3]}
+        existing = self.existing.get(key)
+        if existing is None:
+            return Row(row_no, ADD, data, [], values, money=amount)
+        same = all(getattr(existing, c) == data[c] for c in self.COMPARE)
+        return Row(row_no, UNCHANGED if same else CHANGED, data, [], values, existing_id=existing.id, money=amount)
+
+
+_KINDS = {"ledger": _Ledger, "commissions": _Commissions, "budget": _Budget}
+
+
+@dataclass
+class Pass:
+    """What one read of the file found: counts, totals, notes and problems (rows are streamed to ``on_row``)."""
+
+    counts: dict = field(default_factory=lambda: {"read": 0, ADD: 0, UNCHANGED: 0, CHANGED: 0, ERROR: 0,
+                                                  "blank": 0, "totals": 0})
+    file_pence: int = 0
+    import_pence: int = 0
+    totals_row_pence: int | None = None
+    notes: list = field(default_factory=list)
+    problems: list = field(default_factory=list)
+    error_rows: list = field(default_factory=list)
+
+
+def analyse(draft: Draft, on_row: Callable[[Row], None] | None = None) -> Pass:
+    """Read the file once, classify every row and hand each to ``on_row`` (the commit's writer)."""
+    result = Pass()
+    kind = _KINDS[draft.kind](draft)
+    counts = result.counts
+    try:
+        with open_workbook(draft.path, draft.filename, **_limits()) as wb:
+            for record in iter_records(_table(draft, wb)):
+                if record.status == BLANK:
+                    counts["blank"] += 1
+                    continue
+                if record.status == TOTALS:
+                    counts["totals"] += 1
+                    result.notes.append(f"{draft.sheet}, {record.note}")
+                    money = record.values.get(kind.money_field)
+                    try:
+                        result.totals_row_pence = _amount(money)
+                    except ValueProblem:
+                        pass
+                    continue
+                counts["read"] += 1
+                row = kind.check(record.row, record.values)
+                counts[row.action] += 1
+                if row.money is not None:
+                    result.file_pence += row.money
+                if row.action == ERROR:
+                    result.problems.extend(row.problems)
+                    result.error_rows.append({"row": row.row, "values": {k: _shown(v) for k, v in row.raw.items()},
+                                              "problems": [problem_text(q) for q in row.problems]})
+                elif row.action in (ADD, CHANGED):
+                    result.import_pence += row.money or 0
+                if on_row is not None:
+                    on_row(row)
+    except SpreadsheetError as exc:
+        raise ImportRefused(exc.message) from None
+    result.notes.extend(getattr(kind, "notes", []))
+    if counts["blank"]:
+        result.notes.append(f"{counts['blank']} blank row{'s' if counts['blank'] != 1 else ''} left out")
+    if counts["read"] == 0:
+        raise ImportRefused(f"Sheet '{draft.sheet}' has headings on row {draft.header_row} but no rows of data "
+                            "below them.")
+    return result
+
+
+def _amount(value) -> int | None:
+    from tracker.imports.values import parse_amount
+
+    return None if value is None else parse_amount(value)
+
+
+def preview(draft: Draft) -> dict:
+    """Run the pass without writing and keep its findings on the draft (what the preview page shows)."""
+    found = analyse(draft)
+    draft.preview = {
+        "counts": found.counts, "file_pence": found.file_pence, "import_pence": found.import_pence,
+        "totals_row_pence": found.totals_row_pence, "notes": found.notes, "problems": found.problems,
+        "error_rows": found.error_rows, "at": utcnow().isoformat(timespec="seconds"),
+    }
+    draft.save()
+    return draft.preview
+
+
+# --- commit -------------------------------------------------------------------------------------------------
+
+def create_batch(draft: Draft, *, leave_out: bool, user_id: int | None) -> ImportBatch:
+    """Check the draft may be committed and record the batch (status committing) in its own short transaction."""
+    if draft.preview is None:
+        preview(draft)
+    errors = draft.preview["counts"][ERROR]
+    if errors and not leave_out:
+        raise ImportRefused(f"{errors} row{'s have' if errors != 1 else ' has'} problems. Correct the file and "
+                            "upload it again, or choose to leave those rows out.", 422)
+    before = earlier_batch(draft.sha256)
+    if before is not None:
+        raise ImportRefused(f"This file has already been imported (import {before.id}).", 409, batch=before)
+    if not os.path.exists(draft.path):
+        raise ImportRefused("The uploaded file is no longer available; upload it again.", 410)
+    batch = ImportBatch(kind=draft.kind, filename=draft.filename, stored_path=f"imports/{draft.stored_name}",
+                        sha256=draft.sha256, size_bytes=draft.size_bytes, sheet_name=draft.sheet[:100],
+                        funding_year_id=draft.year_id, status="committing",
+                        mapping={"columns": draft.mapping_by_header, "source": draft.mapping_source,
+                                 "header_row": draft.header_row},
+                        counts=dict(draft.preview["counts"]), problems=draft.preview["problems"],
+                        total_rows=draft.preview["counts"]["read"], progress=0, created_by_id=user_id,
+                        undo={"updated": [], "created": {}, "leave_out": bool(leave_out)})
+    db.session.add(batch)
+    db.session.commit()
+    return batch
+
+
+def run_commit(batch_id: int, draft: Draft, *, leave_out: bool, user_id: int | None = None) -> ImportBatch:
+    """Write every row of the draft in ONE transaction; on any failure nothing lands and the batch is failed."""
+    batch = db.session.get(ImportBatch, batch_id)
+    writer = _Writer(batch, draft)
+    _progress[batch_id] = 0
+    try:
+        found = analyse(draft, writer.take)
+        if found.counts[ERROR] and not leave_out:
+            raise ImportRefused(f"{found.counts[ERROR]} rows have problems now (the data changed since the "
+                                "preview); preview the file again.")
+        writer.finish()
+        batch.counts = found.counts | {"left_out": found.counts[ERROR] if leave_out else 0,
+                                       "file_pence": found.file_pence, "import_pence": found.import_pence}
+        batch.problems = found.problems
+        batch.excluded_rows = found.error_rows if leave_out else []
+        batch.undo = writer.undo
+        batch.status = "committed"
+        batch.committed_at = utcnow()
+        batch.progress = batch.total_rows = found.counts["read"]
+        batch.error = ""
+        remember_mapping(draft)
+        audit.record(REALM, "create", batch, _summary_line(batch), None,
+                     {"kind": batch.kind, "file": batch.filename, "sha256": batch.sha256, **batch.counts},
+                     user_id=user_id)
+        db.session.commit()
+    except Exception as exc:
+        db.session.rollback()
+        message = exc.message if isinstance(exc, ImportRefused) else (
+            "The import failed and nothing was saved: " + (str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__))
+        failed = db.session.get(ImportBatch, batch_id)
+        failed.status = "failed"
+        failed.error = message
+        failed.progress = 0
+        db.session.commit()
+        if not isinstance(exc, ImportRefused):
+            current_app.logger.exception("Import %s failed", batch_id)
+        raise ImportRefused(message, 422, batch=failed) from None
+    finally:
+        _progress.pop(batch_id, None)
+    discard_draft(draft, keep_file=True)
+    return batch
+
+
+def commit(draft: Draft, *, leave_out: bool = False, user_id: int | None = None) -> ImportBatch:
+    """Create the batch and write its rows now (the CLI, and small files on the web)."""
+    batch = create_batch(draft, leave_out=leave_out, user_id=user_id)
+    return run_commit(batch.id, draft, leave_out=leave_out, user_id=user_id)
+
+
+def commit_in_background(draft: Draft, *, leave_out: bool = False, user_id: int | None = None) -> ImportBatch:
+    """Create the batch and write its rows in a thread with its own app context and session; the page polls."""
+    batch = create_batch(draft, leave_out=leave_out, user_id=user_id)
+    app = current_app._get_current_object()
+    batch_id = batch.id
+
+    def work():
+        with app.app_context():
+            try:
+                run_commit(batch_id, draft, leave_out=leave_out, user_id=user_id)
+            except ImportRefused:
+                pass
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=work, name=f"import-{batch_id}", daemon=True)
+    thread.start()
+    batch.thread = thread  # tests join it
+    return batch
+
+
+def progress_of(batch: ImportBatch) -> tuple[int, int]:
+    done = _progress.get(batch.id, batch.progress or 0)
+    return done, batch.total_rows or 0
+
+
+def _dump(obj, fields) -> dict:
+    return {f: audit._plain(getattr(obj, f)) for f in fields}
+
+
+class _Writer:
+    """Takes the rows of the pass and writes them: bulk INSERTs in chunks for ledgers, ORM for the rest."""
+
+    def __init__(self, batch: ImportBatch, draft: Draft) -> None:
+        self.batch = batch
+        self.draft = draft
+        self.pending: list[dict] = []
+        self.done = 0
+        self.undo: dict = {"updated": [], "created": {}, "leave_out": batch.undo.get("leave_out", False)}
+        self.user_id = batch.created_by_id
+        self._providers: dict[str, Provider] | None = None
+
+    def take(self, row: Row) -> None:
+        self.done += 1
+        if self.done % 500 == 0:
+            _progress[self.batch.id] = self.done
+        if row.action == ADD:
+            getattr(self, f"_add_{self.draft.kind}")(row)
+        elif row.action == CHANGED:
+            getattr(self, f"_change_{self.draft.kind}")(row)
+
+    def finish(self) -> None:
+        self._flush_ledger()
+        db.session.flush()
+
+    def _created(self, model: str, obj_id: int) -> None:
+        self.undo["created"].setdefault(model, []).append(obj_id)
+
+    # ledger
+    def _add_ledger(self, row: Row) -> None:
+        row.data["import_batch_id"] = self.batch.id
+        self.pending.append(row.data)
+        if len(self.pending) >= CHUNK:
+            self._flush_ledger()
+
+    def _flush_ledger(self) -> None:
+        if self.pending:
+            insert_ledger_chunk(self.pending)
+            self.pending = []
+
+    def _change_ledger(self, row: Row) -> None:
+        line = db.session.get(LedgerTransaction, row.existing_id)
+        self.undo["updated"].append({"model": "LedgerTransaction", "id": line.id, "before": _dump(line, row.data)})
+        for k, v in row.data.items():
+            setattr(line, k, v)
+
+    # commissions
+    def _provider(self, name: str, data: dict) -> Provider:
+        if self._providers is None:
+            self._providers = {p.name.lower(): p for p in db.session.scalars(select(Provider))}
+        provider = self._providers.get(name.lower())
+        if provider is None:
+            provider = Provider(name=name, vcse=bool(data.get("vcse", False)), sme=bool(data.get("sme", False)))
+            db.session.add(provider)
+            db.session.flush()
+            self._providers[name.lower()] = provider
+            self._created("Provider", provider.id)
+            audit.record(REALM, "create", provider, f"Added provider {name} (import)", None, {"name": name},
+                         user_id=self.user_id)
+            return provider
+        flags = {f: data[f] for f in ("vcse", "sme") if f in data and getattr(provider, f) != data[f]}
+        if flags:
+            self.undo["updated"].append({"model": "Provider", "id": provider.id, "before": _dump(provider, flags)})
+            for f, v in flags.items():
+                setattr(provider, f, v)
+        return provider
+
+    def _commission_values(self, row: Row) -> dict:
+        data = {k: v for k, v in row.data.items() if k not in ("provider", "vcse", "sme")}
+        data["provider_id"] = self._provider(row.data["provider"], row.data).id
+        return data
+
+    def _add_commissions(self, row: Row) -> None:
+        data = self._commission_values(row)
+        data = {k: v for k, v in data.items() if v is not None or k in ("budget_line_id", "review_date")}
+        commission = Commission(**data)
+        db.session.add(commission)
+        db.session.flush()
+        self._created("Commission", commission.id)
+        audit.record(REALM, "create", commission, f"Added commission {commission.reference} (import)", None,
+                     _dump(commission, [k for k in data if k != "reference"] + ["reference"]), user_id=self.user_id)
+
+    def _change_commissions(self, row: Row) -> None:
+        data = self._commission_values(row)
+        data = {k: v for k, v in data.items() if v is not None or k in ("budget_line_id", "review_date")}
+        commission = db.session.get(Commission, row.existing_id)
+        before = _dump(commission, data)
+        for k, v in data.items():
+            setattr(commission, k, v)
+        after = _dump(commission, data)
+        old, new = audit.diff(before, after)
+        if old or new:
+            self.undo["updated"].append({"model": "Commission", "id": commission.id, "before": before})
+            audit.record(REALM, "change", commission, f"Changed commission {commission.reference} (import)",
+                         old, new, user_id=self.user_id)
+
+    # budget
+    def _add_budget(self, row: Row) -> None:
+        line = BudgetLine(**row.data, original_amount_pence=row.data["amount_pence"])
+        db.session.add(line)
+        db.session.flush()
+        self._created("BudgetLine", line.id)
+        audit.record(REALM, "create", line, "Added budget line (import)", None, _dump(line, row.data),
+                     user_id=self.user_id)
+
+    def _change_budget(self, row: Row) -> None:
+        line = db.session.get(BudgetLine, row.existing_id)
+        before = _dump(line, row.data)
+        self.undo["updated"].append({"model": "BudgetLine", "id": line.id, "before": before})
+        for k, v in row.data.items():
+            setattr(line, k, v)
+        old, new = audit.diff(before, _dump(line, row.data))
+        audit.record(REALM, "change", line, "Changed budget line (import)", old, new, user_id=self.user_id)
+
+
+def insert_ledger_chunk(rows: list[dict]) -> None:
+    """One bulk INSERT of ledger lines (a module function so tests can make it fail part-way)."""
+    db.session.execute(insert(LedgerTransaction), rows)
+
+
+def _summary_line(batch: ImportBatch) -> str:
+    c = batch.counts
+    return (f"Imported {batch.filename} ({KIND_LABELS.get(batch.kind, batch.kind)}): {c.get(ADD, 0)} added, "
+            f"{c.get(CHANGED, 0)} changed, {c.get(UNCHANGED, 0)} already present, {c.get('left_out', 0)} left out")
+
+
+# --- withdraw -----------------------------------------------------------------------------------------------
+
+_MODELS = {"LedgerTransaction": LedgerTransaction, "Commission": Commission, "Provider": Provider,
+           "BudgetLine": BudgetLine}
+
+
+def _restore_value(model, name: str, value):
+    column = model.__table__.c[name]
+    if value is not None and isinstance(value, str):
+        try:
+            python_type = column.type.python_type
+        except NotImplementedError:
+            return value
+        if python_type is date:
+            return date.fromisoformat(value)
+        if python_type is datetime:
+            return datetime.fromisoformat(value)
+    return value
+
+
+def withdraw(batch: ImportBatch, user_id: int | None = None) -> list[str]:
+    """Take a committed batch back out: its rows go and what it changed is restored (caller commits).
+
+    Returns notes about records kept because something else now uses them.
+    """
+    if batch.status != "committed":
+        raise ImportRefused(f"Only a committed import can be withdrawn; this one is {batch.status}.", 409)
+    closed = _closed_years_touched(batch)
+    if closed:
+        raise ImportRefused(f"This import changed funding year {_and(sorted(closed))}, which is closed, so it "
+                            "cannot be withdrawn. An administrator can reopen the year if a correction is needed.", 409)
+    notes: list[str] = []
+    undo = batch.undo or {}
+    if batch.kind == "ledger":
+        removed = db.session.execute(
+            LedgerTransaction.__table__.delete().where(LedgerTransaction.import_batch_id == batch.id)).rowcount
+        notes.append(f"{removed} ledger line{'s' if removed != 1 else ''} removed")
+    for item in reversed(undo.get("updated", [])):
+        model = _MODELS[item["model"]]
+        obj = db.session.get(model, item["id"])
+        if obj is None:
+            continue
+        for name, value in item["before"].items():
+            setattr(obj, name, _restore_value(model, name, value))
+    db.session.flush()
+    for model_name in ("Commission", "BudgetLine", "Provider"):
+        model = _MODELS[model_name]
+        for obj_id in undo.get("created", {}).get(model_name, []):
+            obj = db.session.get(model, obj_id)
+            if obj is None:
+                continue
+            label = getattr(obj, "reference", None) or getattr(obj, "name", None) or obj_id
+            try:
+                with db.session.begin_nested():
+                    db.session.delete(obj)
+                    db.session.flush()
+            except Exception:  # something else refers to it now (a ledger line, a variation, a milestone...)
+                notes.append(f"{model_name.replace('BudgetLine', 'budget line').lower()} {label} kept because "
+                             "other records now refer to it")
+    batch.status = "withdrawn"
+    batch.withdrawn_at = utcnow()
+    batch.withdrawn_by_id = user_id
+    audit.record(REALM, "negative", batch, f"Withdrew import {batch.id} ({batch.filename})",
+                 {"status": "committed"}, {"status": "withdrawn", "notes": notes}, user_id=user_id)
+    return notes
+
+
+def _closed_years_touched(batch: ImportBatch) -> set[str]:
+    if batch.kind == "ledger":
+        q = (select(FundingYear.label).join(LedgerTransaction, LedgerTransaction.funding_year_id == FundingYear.id)
+             .where(LedgerTransaction.import_batch_id == batch.id, FundingYear.status == "closed").distinct())
+        return set(db.session.scalars(q))
+    if batch.funding_year_id:
+        year = db.session.get(FundingYear, batch.funding_year_id)
+        if year is not None and year.is_closed:
+            return {year.label}
+    if batch.kind == "commissions":
+        ids = [i["id"] for i in (batch.undo or {}).get("updated", []) if i["model"] == "Commission"]
+        ids += (batch.undo or {}).get("created", {}).get("Commission", [])
+        if ids:
+            q = (select(FundingYear.label).join(Commission, Commission.funding_year_id == FundingYear.id)
+                 .where(Commission.id.in_(ids), FundingYear.status == "closed").distinct())
+            return set(db.session.scalars(q))
+    return set()
+
+
+# --- reading back -------------------------------------------------------------------------------------------
+
+def get_batch_or_404(batch_id: int) -> ImportBatch:
+    from flask import abort
+
+    batch = db.session.get(ImportBatch, batch_id)
+    if batch is None or batch.kind not in KINDS:
+        abort(404)
+    return batch
+
+
+def batches() -> list[ImportBatch]:
+    from sqlalchemy.orm import joinedload
+
+    return list(db.session.scalars(
+        select(ImportBatch).where(ImportBatch.kind.in_(KINDS))
+        .options(joinedload(ImportBatch.created_by), joinedload(ImportBatch.withdrawn_by))
+        .order_by(ImportBatch.created_at.desc(), ImportBatch.id.desc())))
+
+
+def stored_file(batch: ImportBatch) -> str:
+    return os.path.join(current_app.config["DATA_DIR"], batch.stored_path)
+
+
+def problems_workbook(problems: list[dict], error_rows: list[dict] | None = None) -> bytes:
+    """Every problem as a spreadsheet (text cells only, so nothing in it is ever a live formula)."""
+    import io
+
+    import xlsxwriter
+
+    out = io.BytesIO()
+    wb = xlsxwriter.Workbook(out, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+                                   "strings_to_numbers": False})
+    bold = wb.add_format({"bold": True})
+    ws = wb.add_worksheet("Problems")
+    for c, (title, width) in enumerate((("Sheet", 18), ("Row", 8), ("Column", 22), ("Column letter", 8),
+                                        ("Value", 30), ("Problem", 70))):
+        ws.write_string(0, c, title, bold)
+        ws.set_column(c, c, width)
+    for r, p in enumerate(problems, start=1):
+        ws.write_string(r, 0, p.get("sheet", ""))
+        if p.get("row"):
+            ws.write_number(r, 1, p["row"])
+        ws.write_string(r, 2, p.get("column", ""))
+        ws.write_string(r, 3, p.get("letter", ""))
+        ws.write_string(r, 4, p.get("value", ""))
+        ws.write_string(r, 5, p.get("message", ""))
+    ws.freeze_panes(1, 0)
+    wb.close()
+    return out.getvalue()
