@@ -11,11 +11,11 @@ from datetime import date, datetime
 from typing import Callable
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
 from tracker import figures, settings
 from tracker.extensions import db
-from tracker.models import BudgetLine, Commission, FundingYear, Milestone, PccReturn
+from tracker.models import BudgetLine, Commission, FundingStream, FundingYear, Milestone, PccReturn, Provider, Strand
 from tracker.periods import QUARTER_NAMES, quarter_bounds
 
 # Column kinds: how a value is shown on screen and in the workbook.
@@ -165,10 +165,10 @@ def _figures_total(label: str, parts: list[figures.LineFigures], quarter: int, c
     return TotalRow(label, values, match)
 
 
-def unassigned_figures(year: FundingYear, quarter: int) -> figures.LineFigures | None:
+def unassigned_figures(quarter: int, by_line: dict) -> figures.LineFigures | None:
     """Ledger spend in the year not yet put against a budget line: shown as its own row so totals are complete."""
-    spend = figures.actual_by_line_and_quarter(year.id).get(None)
-    if not spend or not any(spend[:quarter]):
+    spend = by_line.get(None) or [0, 0, 0, 0]
+    if not any(spend[:quarter]):
         return None
     extra = figures.LineFigures(name=UNASSIGNED, quarter=quarter, actual_by_quarter=list(spend))
     return figures.with_rag(figures.as_at_quarter(extra))
@@ -227,7 +227,7 @@ def category_table(year: FundingYear, quarter: int, pairs, unassigned: figures.L
     return table
 
 
-def commissions_table(year: FundingYear, quarter: int) -> Table:
+def commissions_table(year: FundingYear, quarter: int, paid: dict[int, list[int]]) -> Table:
     columns = [
         Column("reference", "Reference", TEXT, 14), Column("service", "Service", TEXT, 36),
         Column("provider", "Provider", TEXT, 30), Column("strand", "Strand", TEXT, 22),
@@ -237,22 +237,25 @@ def commissions_table(year: FundingYear, quarter: int) -> Table:
         Column("remaining", "Remaining", MONEY, 15, "sum"), Column("start", "Start", DATE, 11),
         Column("end", "End", DATE, 11), Column("status", "Status", TEXT, 11),
     ]
-    commissions = db.session.scalars(
-        select(Commission).where(Commission.funding_year_id == year.id)
-        .options(selectinload(Commission.provider), selectinload(Commission.strand),
-                 selectinload(Commission.budget_line).selectinload(BudgetLine.funding_stream))
+    # Plain columns in one joined query: the biggest table in the return, so no ORM objects are built.
+    stream = aliased(FundingStream)
+    listing = db.session.execute(
+        select(Commission.id, Commission.reference, Commission.title, Provider.name, Strand.name, stream.name,
+               Commission.value_pence, Commission.status, Commission.start_date, Commission.end_date)
+        .join(Provider, Commission.provider_id == Provider.id)
+        .join(Strand, Commission.strand_id == Strand.id)
+        .outerjoin(BudgetLine, Commission.budget_line_id == BudgetLine.id)
+        .outerjoin(stream, BudgetLine.funding_stream_id == stream.id)
+        .where(Commission.funding_year_id == year.id)
         .order_by(Commission.reference)
     ).all()
-    paid = figures.actual_by_commission_and_quarter(year.id)
     rows = []
-    for c in commissions:
-        spend = paid.get(c.id, [0, 0, 0, 0])
+    for cid, reference, title, provider, strand, stream_name, value, status, start, end in listing:
+        spend = paid.get(cid, [0, 0, 0, 0])
         to_date = sum(spend[:quarter])
-        rows.append([
-            c.reference, c.title, c.provider.name, c.strand.name,
-            c.budget_line.funding_stream.name if c.budget_line else "", c.value_pence, spend[quarter - 1], to_date,
-            figures.committed_value(c), c.value_pence - to_date, c.start_date, c.end_date, c.status.capitalize(),
-        ])
+        committed = figures.committed_value(value, status)
+        rows.append([reference, title, provider, strand, stream_name or "", value, spend[quarter - 1], to_date,
+                     committed, value - to_date, start, end, status.capitalize()])
     table = Table(
         "Commissioned services", "Commissioned services",
         "Every service commissioned in the year. Paid figures are ledger spend matched to the service, "
@@ -311,12 +314,13 @@ def build_return(year: FundingYear, quarter: int, record: PccReturn | None = Non
         raise ValueError("quarter must be 1 to 4")
     start, end = quarter_bounds(year.label, quarter)
     names = settings.get_many("vru_name", "pcc_name")
-    pairs = figures.line_figures(year, quarter)
-    unassigned = unassigned_figures(year, quarter)
+    by_line, by_commission = figures.actual_by_line_commission_and_quarter(year.id)
+    pairs = figures.line_figures(year, quarter, actual=by_line)
+    unassigned = unassigned_figures(quarter, by_line)
     tables = [
         summary_table(year, quarter, pairs, unassigned),
         category_table(year, quarter, pairs, unassigned),
-        commissions_table(year, quarter),
+        commissions_table(year, quarter, by_commission),
         outputs_table(year, quarter),
         milestones_table(year, quarter, end),
     ]
