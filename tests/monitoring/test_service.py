@@ -161,3 +161,17 @@ def test_milestone_evidence(app, make):
     db.session.add(Document(kind="evidence", title="Minutes", milestone_id=m.id))
     db.session.flush()
     assert service.milestone_has_evidence(m)
+
+
+def test_funding_roll_over_brings_measures_across(app, make, metrics):
+    from tracker.funding.service import roll_over
+    from tracker.models import Commission
+
+    year = make.year("2025-26")
+    c = make.commission(year=year, end_date=year.end_date.replace(year=2026, month=9, day=30))
+    service.add_measure(c, metrics["cyp_engaged"], targets=(1, 2, 3, 4))
+    db.session.commit()
+    roll_over(year)
+    db.session.commit()
+    rolled = db.session.scalar(db.select(Commission).where(Commission.rolled_from_id == c.id))
+    assert [m.targets for m in db.session.scalars(db.select(Measure).where(Measure.commission_id == rolled.id))] == [[1, 2, 3, 4]]

@@ -21,6 +21,7 @@ from tracker.models import (
     Allocation, AllocationRevision, BudgetLine, Commission, FundingStream, FundingYear, LedgerTransaction,
 )
 from tracker.models.funding import YEAR_CLOSED, YEAR_DRAFT, YEAR_OPEN
+from tracker.monitoring.service import roll_over_measures
 from tracker.periods import label_for_start, parse_label, quarter_of, year_bounds
 
 REALM = "funding"
@@ -495,7 +496,7 @@ def roll_over(source: FundingYear) -> tuple[FundingYear, RolloverPlan]:
         c: Commission = item.source
         old_line = source_lines.get(c.budget_line_id)
         new_line = new_lines.get(_line_key(old_line)) if old_line is not None else None
-        db.session.add(Commission(
+        db.session.add(rolled := Commission(
             reference=rolled_reference(c.reference, plan.target_label), title=c.title, description=c.description,
             provider_id=c.provider_id, strand_id=c.strand_id, funding_year=target,
             budget_line_id=new_line.id if new_line is not None else None, procurement_route=c.procurement_route,
@@ -505,6 +506,7 @@ def roll_over(source: FundingYear) -> tuple[FundingYear, RolloverPlan]:
             pcc_decision_ref=c.pcc_decision_ref, po_number=c.po_number, contract_manager=c.contract_manager,
             rolled_from_id=c.id,
         ))
+        roll_over_measures(c, rolled)  # the service's measures and targets come across (tracker.monitoring)
         created["commission"] += 1
     db.session.flush()
     if any(created.values()):

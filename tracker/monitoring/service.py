@@ -310,6 +310,8 @@ def copy_measures(source: Commission | None, target: Commission, with_targets: b
     """Copy measures into ``target`` from another commission (with its targets) or, with ``source`` None, from
     the standard template (every active template metric, targets 0). Metrics it already has are left alone."""
     require_open_year(target.funding_year)
+    if target.id is None:  # a commission the roll-over has only just added
+        db.session.flush()
     have = set(db.session.scalars(select(Measure.metric_id).where(Measure.commission_id == target.id)))
     added = 0
     if source is None:
