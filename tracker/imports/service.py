@@ -557,10 +557,11 @@ class _Commissions(_Kind):
                 problems.append(self.located(row_no, "funding_stream", p["funding_stream"],
                                              "is not a funding stream set up in the tracker"))
             elif year and strand_id:
-                line_id = self.lines.get((year[0], stream_id, strand_id))
                 current = self.existing.get((ref or "").lower())
-                if line_id is None and current is not None and self.line_stream.get(current.budget_line_id) == stream_id:
-                    line_id = current.budget_line_id  # the commission's own line in that stream stands
+                if current is not None and self.line_stream.get(current.budget_line_id) == stream_id:
+                    line_id = current.budget_line_id  # the register names only the stream: the commission's line stands
+                else:
+                    line_id = self.lines.get((year[0], stream_id, strand_id))
                 if line_id is None:
                     # Not an error: the commission is still worth having; the note says why it has no budget line.
                     self.notes.append(f"{self.sheet}, row {row_no}: no {p['funding_stream']} budget line for "
