@@ -107,6 +107,31 @@ class Factories:
     def milestone(self, title: str | None = None, due_date: date = date(2025, 7, 31), **fields) -> Milestone:
         return self._add(Milestone(title=title or f"Milestone {next(_seq)}", due_date=due_date, **fields))
 
+    def metric(self, name: str | None = None, **fields):
+        from tracker.models.monitoring import Metric
+
+        name = name or f"Metric {next(_seq)}"
+        fields.setdefault("unit", "people")
+        return self._one(Metric, name=name) or self._add(Metric(name=name, **fields))
+
+    def measure(self, commission=None, metric=None, targets=(10, 10, 10, 10), target_year: int | None = None,
+                **fields):
+        """A commission's measure with quarterly targets (the year's target defaults to their sum)."""
+        from tracker.models.monitoring import Measure
+
+        commission = commission or self.commission()
+        metric = metric or self.metric()
+        q1, q2, q3, q4 = targets
+        return self._add(Measure(
+            commission=commission, metric=metric, unit=fields.pop("unit", metric.unit), target_q1=q1, target_q2=q2,
+            target_q3=q3, target_q4=q4, target_year=sum(targets) if target_year is None else target_year, **fields,
+        ))
+
+    def measure_actual(self, measure=None, quarter: int = 1, value: int = 10, **fields):
+        from tracker.models.monitoring import MeasureActual
+
+        return self._add(MeasureActual(measure=measure or self.measure(), quarter=quarter, value=value, **fields))
+
     def import_batch(self, kind: str = "ledger", **fields) -> ImportBatch:
         n = next(_seq)
         fields.setdefault("filename", f"file{n}.xlsx")

@@ -15,10 +15,13 @@ from sqlalchemy.orm import joinedload
 from tracker.extensions import db
 from tracker.models import BudgetLine, Commission, FundingStream, FundingYear, LedgerTransaction, Provider, Strand
 from tracker.models.commissions import COMMISSION_STATUSES
+from tracker.periods import label_for, quarter_bounds
 
 PER_PAGE_CHOICES = (10, 25, 50, 100)
 DEFAULT_PER_PAGE = 25
 ENDING_CHOICES = (30, 90)
+# "Off track" filter: red or amber, or red only, against the quarter's targets (tracker/monitoring/service.py).
+OFF_TRACK_CHOICES = {"amber": "Red or amber", "red": "Red only"}
 FINAL_STATUSES = ("ended", "terminated")
 
 # What spend means everywhere on these screens: ledger lines matched to the commission (credits are negative).
@@ -72,6 +75,9 @@ class RegisterFilters:
     status: str = ""
     provider: int | None = None
     ending: int | None = None
+    off_track: str = ""
+    #: The quarter "off track" looks at; None means this quarter (see ``reporting_quarter``).
+    quarter: int | None = None
     sort: str = DEFAULT_SORT
     order: str = "asc"
     page: int = 1
@@ -100,6 +106,16 @@ class RegisterFilters:
         if raw_ending not in (None, "") and f.ending not in ENDING_CHOICES:
             f.ignored.append(f"ending within “{raw_ending[:30]}”")
             f.ending = None
+        off_track = (args.get("off_track") or "").strip()
+        if off_track and off_track not in OFF_TRACK_CHOICES:
+            f.ignored.append(f"off track “{off_track[:30]}”")
+            off_track = ""
+        f.off_track = off_track
+        raw_quarter = args.get("quarter")
+        f.quarter = _int(raw_quarter)
+        if raw_quarter not in (None, "") and f.quarter not in (1, 2, 3, 4):
+            f.ignored.append(f"quarter “{raw_quarter[:30]}”")
+            f.quarter = None
         sort = (args.get("sort") or DEFAULT_SORT).strip()
         if sort not in SORTS:
             f.ignored.append(f"sort “{sort[:30]}”")
@@ -118,7 +134,8 @@ class RegisterFilters:
         """The non-default values as query-string arguments, with ``changes`` applied (None removes one)."""
         values = {
             "q": self.q, "year": self.year, "strand": self.strand, "stream": self.stream, "status": self.status,
-            "provider": self.provider, "ending": self.ending, "sort": self.sort if self.sort != DEFAULT_SORT else None,
+            "provider": self.provider, "ending": self.ending, "off_track": self.off_track, "quarter": self.quarter,
+            "sort": self.sort if self.sort != DEFAULT_SORT else None,
             "order": self.order if self.order != "asc" else None, "page": self.page if self.page != 1 else None,
             "per_page": self.per_page if self.per_page != DEFAULT_PER_PAGE else None,
         }
@@ -136,7 +153,24 @@ class RegisterFilters:
 
     @property
     def active(self) -> bool:
-        return bool(self.q or self.year or self.strand or self.stream or self.status or self.provider or self.ending)
+        return bool(self.q or self.year or self.strand or self.stream or self.status or self.provider or self.ending
+                    or self.off_track)
+
+
+def reporting_quarter(year_label: str, today: date) -> int:
+    """"This quarter" for the off-track filter: the latest quarter of the year that has ended, since actuals
+    arrive after a quarter ends (Q1 while none has ended yet, Q4 once the year is over)."""
+    ended = [q for q in (1, 2, 3, 4) if quarter_bounds(year_label, q)[1] < today]
+    return ended[-1] if ended else 1
+
+
+def off_track_scope(f: RegisterFilters, year_id: int | None, today: date) -> tuple[int | None, str, int]:
+    """The funding year (id and label) and quarter the off-track filter looks at: the chosen year, or the one
+    today falls in, and the chosen quarter or this quarter (one query)."""
+    label = f.year if f.year and year_id else label_for(today)
+    if not (f.year and year_id):
+        year_id = db.session.scalar(select(FundingYear.id).where(FundingYear.label == label))
+    return year_id, label, f.quarter or reporting_quarter(label, today)
 
 
 def _conditions(f: RegisterFilters, year_id: int | None, today: date) -> list:
@@ -164,6 +198,12 @@ def _conditions(f: RegisterFilters, year_id: int | None, today: date) -> list:
             Commission.end_date >= today, Commission.end_date <= today + timedelta(days=f.ending),
             Commission.status.not_in(FINAL_STATUSES),
         ))
+    if f.off_track:
+        from tracker.monitoring.service import commission_ids_off_track
+
+        off_year_id, _label, quarter = off_track_scope(f, year_id, today)
+        ids = commission_ids_off_track(off_year_id, quarter, include_amber=f.off_track == "amber") if off_year_id else set()
+        conditions.append(Commission.id.in_(sorted(ids)) if ids else Commission.id.is_(None))
     return conditions
 
 
@@ -194,6 +234,8 @@ class RegisterPage:
     pagination: object
     rows: list[tuple[Commission, int]]
     totals: Totals
+    #: (funding year label, quarter) the off-track filter looked at, when it is on.
+    off_track_in: tuple[str, int] | None = None
 
 
 def totals_for(stmt) -> Totals:
@@ -242,7 +284,11 @@ def register_page(f: RegisterFilters, today: date | None = None) -> RegisterPage
         pagination = db.paginate(page_stmt, page=f.page, per_page=f.per_page, error_out=False, count=True)
     spent = spent_by_commission([c.id for c in pagination.items])
     rows = [(c, spent.get(c.id, 0)) for c in pagination.items]
-    return RegisterPage(f, pagination, rows, totals_for(stmt))
+    off_track_in = None
+    if f.off_track:
+        label = f.year or label_for(today)
+        off_track_in = (label, f.quarter or reporting_quarter(label, today))
+    return RegisterPage(f, pagination, rows, totals_for(stmt), off_track_in)
 
 
 def filter_choices() -> dict:

@@ -54,6 +54,7 @@ def index():
     filters = queries.RegisterFilters.from_args(request.args)
     page = queries.register_page(filters)
     context = dict(page=page, f=filters, choices=queries.filter_choices(), statuses=COMMISSION_STATUSES,
+                   off_track_choices=queries.OFF_TRACK_CHOICES,
                    can_edit=current_user.has_role(MANAGER))
     return render("commissions/index.html", "register", **context)
 
