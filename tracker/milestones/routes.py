@@ -166,6 +166,12 @@ def create():
     return render("milestones/form.html", "form", status=status, form=form, m=None)
 
 
+def _evidence_of(m) -> tuple[str, str]:
+    """The note and link of a milestone or of its audit snapshot, blank as "" either way."""
+    get = m.get if isinstance(m, dict) else lambda name: getattr(m, name)
+    return (get("evidence") or "").strip(), (get("evidence_link") or "").strip()
+
+
 @bp.route("/<int:milestone_id>/edit", methods=["GET", "POST"])
 @roles_required(MANAGER)
 def edit(milestone_id: int):
@@ -180,7 +186,9 @@ def edit(milestone_id: int):
         form.populate_obj(m)
         if m.status != "done":
             m.completed_date = None
-        elif before["status"] != "done" and (problem := service.done_problem(m)):
+        elif (before["status"] != "done" or _evidence_of(before) != _evidence_of(m)) \
+                and (problem := service.done_problem(m)):
+            # Marking it done, or taking the evidence away from a done one: the evidence rule applies.
             db.session.rollback()
             form.evidence.errors.append(problem)
             m = get_milestone_or_404(milestone_id)
