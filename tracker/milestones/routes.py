@@ -80,7 +80,18 @@ def index():
     status = 400 if filters.problems else 200
     return render("milestones/index.html", "results", status=status,
                   groups=service.grouped(items, today()), group_labels=dict(service.GROUPS), count=len(items),
-                  view="list", **_list_context(filters))
+                  view="list", monitoring_due=_monitoring_due(filters), **_list_context(filters))
+
+
+def _monitoring_due(filters) -> list | None:
+    """Provider monitoring returns overdue (a quarter ended with no actuals), from the monitoring area; worked
+    out each time rather than stored as milestones, so they go as soon as the actuals arrive. They have no
+    owner or programme, so those filters leave them out (None: the section is not shown)."""
+    if filters.owner or filters.programme or filters.problems:
+        return None
+    from tracker.monitoring.service import monitoring_due
+
+    return monitoring_due(today(), year=filters.year_obj)
 
 
 @bp.route("/timeline")
