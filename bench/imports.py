@@ -1,0 +1,173 @@
+"""Benchmark: a 100,000-row ledger export through (a) a bare openpyxl read-only pass, (b) a bare calamine pass
+and (c) our whole import (detect, map, validate, preview, commit) on SQLite, with the import's peak memory.
+
+    .venv/bin/python bench/imports.py [--rows 100000] [--keep]
+
+The import runs in a subprocess so its peak resident memory (ru_maxrss) is its own.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+SUPPLIERS = [("SUP1001", "Medway Youth Mentoring CIC"), ("SUP1002", "North Kent Sports Trust"),
+             ("SUP1003", "Safer Streets Kent Ltd"), ("SUP2101", "Kent Print Services Ltd"),
+             ("SUP2102", "Insight Analytics Ltd"), ("SUP2103", "Venue Hire Maidstone")]
+
+
+def make_ledger(path: str, rows: int) -> None:
+    """A ledger export like finance's: title rows, a header, numbers with some text amounts and text dates."""
+    import xlsxwriter
+
+    rng = random.Random(7)
+    wb = xlsxwriter.Workbook(path, {"constant_memory": True, "strings_to_formulas": False, "strings_to_numbers": False})
+    ws = wb.add_worksheet("Transactions")
+    money = wb.add_format({"num_format": "#,##0.00"})
+    day = wb.add_format({"num_format": "dd/mm/yyyy"})
+    ws.write_row(0, 0, ["VRU cost centre V100: ledger extract"])
+    headers = ["Transaction Ref", "Posting Date", "Period", "Cost Centre", "Account Code", "Account Description",
+               "Supplier ID", "Supplier Name", "Invoice No", "PO No", "Narrative", "Net", "VAT", "Gross"]
+    ws.write_row(2, 0, headers)
+    start = date(2025, 4, 1)
+    for i in range(rows):
+        r = i + 3
+        d = start + timedelta(days=rng.randint(0, 364))
+        net = rng.randint(-50_000, 2_500_000) / 100
+        vat = round(net * 0.2, 2) if rng.random() < 0.3 else 0.0
+        sid, name = SUPPLIERS[i % len(SUPPLIERS)]
+        ws.write_string(r, 0, f"JNL{700000 + i}")
+        if i % 10 == 0:
+            ws.write_string(r, 1, d.strftime("%d/%m/%Y"))
+        else:
+            ws.write_datetime(r, 1, d, day)
+        ws.write_number(r, 2, (d.month - 4) % 12 + 1)
+        ws.write_string(r, 3, "V100")
+        ws.write_string(r, 4, "5200")
+        ws.write_string(r, 5, "Commissioned services")
+        ws.write_string(r, 6, sid)
+        ws.write_string(r, 7, name)
+        ws.write_string(r, 8, f"INV-{rng.randint(10000, 99999)}")
+        ws.write_string(r, 9, f"PO45001{i % 20:02d}" if i % 3 == 0 else "")
+        ws.write_string(r, 10, f"Services {d:%b %Y}")
+        if i % 15 == 0:
+            ws.write_string(r, 11, f"£{net:,.2f}" if net >= 0 else f"({-net:,.2f})")
+        else:
+            ws.write_number(r, 11, net, money)
+        ws.write_number(r, 12, vat, money)
+        ws.write_number(r, 13, round(net + vat, 2), money)
+    wb.close()
+
+
+def bare_openpyxl(path: str) -> int:
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    n = 0
+    for row in wb["Transactions"].iter_rows(values_only=True):
+        for _v in row:
+            pass
+        n += 1
+    wb.close()
+    return n
+
+
+def bare_calamine(path: str) -> int:
+    import python_calamine
+
+    wb = python_calamine.CalamineWorkbook.from_path(path)
+    n = 0
+    for row in wb.get_sheet_by_name("Transactions").iter_rows():
+        for _v in row:
+            pass
+        n += 1
+    return n
+
+
+def whole_import(path: str) -> dict:
+    """Run in a child process: a fresh SQLite database, then detect, map, validate, preview and commit."""
+    import io
+
+    from tracker import create_app
+    from tracker.config import TestConfig
+    from tracker.extensions import db
+    from tracker.imports import service
+
+    tmp = tempfile.mkdtemp(prefix="bench-imports-")
+    app = create_app({**{k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()},
+                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/bench.db", "DATA_DIR": f"{tmp}/files",
+                      "IMPORT_MAX_ROWS": 200_000})
+    with app.app_context():
+        db.create_all()
+        from tracker.models import FundingYear
+
+        db.session.add(FundingYear(label="2025-26", start_date=date(2025, 4, 1), end_date=date(2026, 3, 31), status="open"))
+        db.session.commit()
+        t0 = time.perf_counter()
+        with open(path, "rb") as fh:
+            draft = service.start_draft(fh, os.path.basename(path))  # detect + map
+        t1 = time.perf_counter()
+        preview = service.preview(draft)  # validate + preview
+        t2 = time.perf_counter()
+        batch = service.commit(draft)  # the same pass again, writing in one transaction
+        t3 = time.perf_counter()
+        status = batch.status
+        from sqlalchemy import func, select
+
+        from tracker.models import LedgerTransaction
+
+        stored = db.session.scalar(select(func.count(LedgerTransaction.id)))
+    return {"rows": preview["counts"]["read"], "errors": preview["counts"]["error"], "stored": stored,
+            "status": status, "detect": t1 - t0, "preview": t2 - t1, "commit": t3 - t2, "total": t3 - t0,
+            "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--keep", action="store_true", help="keep the generated workbook")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(whole_import(args.child)))
+        return
+    path = os.path.join(tempfile.mkdtemp(prefix="bench-ledger-"), f"ledger-{args.rows}.xlsx")
+    t = time.perf_counter()
+    make_ledger(path, args.rows)
+    print(f"wrote {args.rows:,} rows with XlsxWriter in {time.perf_counter() - t:.1f} s "
+          f"({os.path.getsize(path) / 1e6:.1f} MB) -> {path}")
+    t = time.perf_counter()
+    n = bare_openpyxl(path)
+    openpyxl_s = time.perf_counter() - t
+    print(f"(a) bare openpyxl read-only pass: {openpyxl_s:6.1f} s  {n / openpyxl_s:9,.0f} rows/s")
+    t = time.perf_counter()
+    n = bare_calamine(path)
+    calamine_s = time.perf_counter() - t
+    print(f"(b) bare calamine pass:           {calamine_s:6.1f} s  {n / calamine_s:9,.0f} rows/s")
+    out = subprocess.run([sys.executable, __file__, "--child", path], capture_output=True, text=True, cwd=ROOT)
+    if out.returncode:
+        print(out.stderr)
+        raise SystemExit(out.returncode)
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"(c) our whole import on SQLite:   {r['total']:6.1f} s  {r['rows'] / r['total']:9,.0f} rows/s "
+          f"(detect+map {r['detect']:.1f} s, validate+preview {r['preview']:.1f} s, commit {r['commit']:.1f} s; "
+          f"{r['stored']:,} lines stored, {r['errors']} errors, batch {r['status']})")
+    print(f"    ratio import / bare openpyxl: {r['total'] / openpyxl_s:.2f}x (target <= 1.5x); "
+          f"import / bare calamine: {r['total'] / calamine_s:.1f}x")
+    print(f"    peak memory of the import (ru_maxrss of its process): {r['maxrss_mb']:.0f} MB (target < 250 MB)")
+    if not args.keep:
+        os.remove(path)
+
+
+if __name__ == "__main__":
+    main()
