@@ -122,14 +122,15 @@ def test_milestones_due_to_date_and_outputs_placeholder(small):
     ]
     assert all(r[0] <= date(2025, 9, 30) for r in m.rows)
     outputs = data.table("Outputs")
-    assert outputs.rows == [] and "No outputs" in outputs.empty_message
+    assert outputs.rows == [] and "has outputs to report" in outputs.empty_message
 
 
 def test_outputs_can_be_added_by_another_area(small, monkeypatch):
     from tracker.returns import builder
 
-    monkeypatch.setattr(builder, "OUTPUT_SOURCES", [lambda year, quarter: [["Young people mentored", "VRU-A-001", 120, 30, 55, "G"]]])
-    assert build_return(small.year, 2).table("Outputs").rows == [["Young people mentored", "VRU-A-001", 120, 30, 55, "G"]]
+    row = ["Young people mentored", "VRU-A-001", 30, 30, 60, 55, "G"]
+    monkeypatch.setattr(builder, "OUTPUT_SOURCES", [lambda year, quarter: [row]])
+    assert build_return(small.year, 2).table("Outputs").rows == [row]
 
 
 def test_the_return_runs_a_fixed_number_of_queries(small, make, count_queries):

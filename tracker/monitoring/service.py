@@ -498,3 +498,39 @@ def milestone_done_problem(milestone: Milestone) -> str | None:
     if milestone_has_evidence(milestone):
         return None
     return "Add evidence before marking this milestone done: a note, a link or an attached document."
+
+
+# --- the quarterly return to the PCC ------------------------------------------------------------------------
+
+def return_output_rows(year: FundingYear | int, quarter: int) -> list[list]:
+    """Rows for the PCC return's Outputs table (tracker/returns/builder.py): for every measure of the year's
+    commissions, [metric, commission reference, target this quarter, actual this quarter, target to date,
+    actual to date, RAG to date], by metric then reference (three queries).
+
+    To date means Q1 to ``quarter``: the targets of those quarters against what was recorded for them (a quarter
+    with nothing recorded counts as nothing delivered). Actuals are None, left blank, while nothing at all has
+    been recorded, and so is the RAG then; later quarters' actuals are left out.
+    """
+    thresholds = kpi_thresholds()
+    measures = db.session.execute(
+        select(Measure, Metric.name, Commission.reference)
+        .join(Metric, Metric.id == Measure.metric_id)
+        .join(Commission, Commission.id == Measure.commission_id)
+        .where(Commission.funding_year_id == _year_id(year))
+        .order_by(Metric.sort_order, Metric.name, Commission.reference)
+    ).all()
+    if not measures:
+        return []
+    actuals: dict[int, dict[int, int]] = defaultdict(dict)
+    for measure_id, q, value in db.session.execute(
+            select(MeasureActual.measure_id, MeasureActual.quarter, MeasureActual.value)
+            .where(MeasureActual.measure_id.in_([m.id for m, _, _ in measures]), MeasureActual.quarter <= quarter)):
+        actuals[measure_id][q] = value
+    rows = []
+    for measure, metric_name, reference in measures:
+        recorded = actuals.get(measure.id, {})
+        target_to_date = sum(measure.target(q) for q in range(1, quarter + 1))
+        to_date = sum(recorded.values()) if recorded else None
+        rows.append([metric_name, reference, measure.target(quarter), recorded.get(quarter), target_to_date, to_date,
+                     rag(target_to_date, to_date, thresholds)])
+    return rows

@@ -119,10 +119,16 @@ class ReturnData:
         ]
 
 
-# Another area can add outputs (commission measures) to the return by appending a function here that takes
-# (year, quarter) and gives rows for the Outputs table: [metric, commission reference, target, this quarter,
-# to date, RAG]. Nothing records outputs yet, so the table is empty with a message saying so.
-OUTPUT_SOURCES: list[Callable[[FundingYear, int], list[list]]] = []
+def monitoring_outputs(year: FundingYear, quarter: int) -> list[list]:
+    """The commissions' measures, targets and actuals kept by delivery monitoring."""
+    from tracker.monitoring.service import return_output_rows
+
+    return return_output_rows(year, quarter)
+
+
+# Where the Outputs table's rows come from: functions taking (year, quarter) and giving rows of [metric,
+# commission reference, target this quarter, this quarter, target to date, to date, RAG to date].
+OUTPUT_SOURCES: list[Callable[[FundingYear, int], list[list]]] = [monitoring_outputs]
 
 
 def _money_columns(first: list[Column], budget_words: str, quarter: int) -> list[Column]:
@@ -269,13 +275,16 @@ def commissions_table(year: FundingYear, quarter: int, paid: dict[int, list[int]
 
 def outputs_table(year: FundingYear, quarter: int) -> Table:
     columns = [
-        Column("metric", "Output", TEXT, 40), Column("commission", "Commissioned service", TEXT, 16),
-        Column("target", "Target for the year", NUMBER, 14), Column("this_quarter", "This quarter", NUMBER, 14),
-        Column("to_date", "To date", NUMBER, 14), Column("rag", "RAG", RAG, 8),
+        Column("metric", "Output", TEXT, 30), Column("commission", "Commissioned service", TEXT, 16),
+        Column("target_quarter", "Target this quarter", NUMBER, 12), Column("this_quarter", "This quarter", NUMBER, 12),
+        Column("target_to_date", "Target to date", NUMBER, 12), Column("to_date", "To date", NUMBER, 12),
+        Column("rag", "RAG to date", RAG, 10),
     ]
     rows = [row for source in OUTPUT_SOURCES for row in source(year, quarter)]
-    return Table("Outputs", "Outputs", "Outputs recorded against commissioned services: target, this quarter and to date.",
-                 columns, rows, empty_message="No outputs have been recorded for this year yet.")
+    return Table("Outputs", "Outputs",
+                 "What each commissioned service delivered against its targets: this quarter, and from Q1 to this "
+                 "quarter (blank: nothing recorded yet). RAG compares the total to date with the target to date.",
+                 columns, rows, empty_message="No commissioned service in this year has outputs to report yet.")
 
 
 def milestones_table(year: FundingYear, quarter: int, quarter_end: date) -> Table:
