@@ -9,6 +9,8 @@ import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 PENNY = Decimal("0.01")
+# No real amount comes near a trillion pounds; bigger numbers are typing slips (and would overflow a BIGINT of pence).
+LIMIT = Decimal(10) ** 12
 
 # "£1,234.50", "1,234.50", "(1,234.50)", "-1234.5", "1234.5 CR", "£-12", "- £5.00", "1234.50-"
 _AMOUNT = re.compile(
@@ -30,6 +32,17 @@ class MoneyError(ValueError):
 
 
 def to_decimal(value) -> Decimal:
+    """See ``_to_decimal``; also refuses amounts of a trillion pounds or more."""
+    try:
+        amount = _to_decimal(value)
+    except InvalidOperation as exc:  # a number too long for the decimal context
+        raise MoneyError("is too large") from exc
+    if abs(amount) >= LIMIT:
+        raise MoneyError("is too large")
+    return amount
+
+
+def _to_decimal(value) -> Decimal:
     """Turn a cell value or text into an exact Decimal of pounds, rounded half-up to the penny.
 
     Accepts int, Decimal, float (from spreadsheet readers; converted through ``str`` so 0.1 stays 0.1)
