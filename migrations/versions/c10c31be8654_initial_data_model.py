@@ -1,8 +1,9 @@
-"""Initial data model
+"""Initial data model: every table of VRU Tracker.
 
-Revision ID: 776362ccd52b
+
+Revision ID: c10c31be8654
 Revises: 
-Create Date: 2026-11-28 06:09:20.856556
+Create Date: 2026-11-28 06:43:33.438657
 
 """
 from alembic import op
@@ -10,7 +11,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '776362ccd52b'
+revision = 'c10c31be8654'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -57,6 +58,19 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_funding_years')),
     sa.UniqueConstraint('label', name=op.f('uq_funding_years_label'))
+    )
+    op.create_table('metrics',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('code', sa.String(length=40), nullable=True),
+    sa.Column('unit', sa.String(length=40), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('in_template', sa.Boolean(), nullable=False),
+    sa.Column('sort_order', sa.Integer(), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_metrics')),
+    sa.UniqueConstraint('code', name=op.f('uq_metrics_code')),
+    sa.UniqueConstraint('name', name=op.f('uq_metrics_name'))
     )
     op.create_table('providers',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -176,6 +190,7 @@ def upgrade():
     sa.Column('counts', sa.JSON(), nullable=False),
     sa.Column('problems', sa.JSON(), nullable=False),
     sa.Column('excluded_rows', sa.JSON(), nullable=False),
+    sa.Column('undo', sa.JSON(), nullable=False),
     sa.Column('progress', sa.Integer(), nullable=False),
     sa.Column('total_rows', sa.Integer(), nullable=False),
     sa.Column('error', sa.Text(), nullable=False),
@@ -307,12 +322,33 @@ def upgrade():
     with op.batch_alter_table('ledger_transactions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ledger_transactions_budget_line_id'), ['budget_line_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_ledger_transactions_commission_id'), ['commission_id'], unique=False)
+        batch_op.create_index('ix_ledger_transactions_commission_net', ['commission_id', 'net_pence'], unique=False)
         batch_op.create_index(batch_op.f('ix_ledger_transactions_funding_year_id'), ['funding_year_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_ledger_transactions_import_batch_id'), ['import_batch_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_ledger_transactions_po_number'), ['po_number'], unique=False)
         batch_op.create_index(batch_op.f('ix_ledger_transactions_posting_date'), ['posting_date'], unique=False)
         batch_op.create_index(batch_op.f('ix_ledger_transactions_reference'), ['reference'], unique=False)
         batch_op.create_index(batch_op.f('ix_ledger_transactions_supplier_id'), ['supplier_id'], unique=False)
+
+    op.create_table('measures',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('commission_id', sa.Integer(), nullable=False),
+    sa.Column('metric_id', sa.Integer(), nullable=False),
+    sa.Column('unit', sa.String(length=40), nullable=False),
+    sa.Column('target_q1', sa.Integer(), nullable=False),
+    sa.Column('target_q2', sa.Integer(), nullable=False),
+    sa.Column('target_q3', sa.Integer(), nullable=False),
+    sa.Column('target_q4', sa.Integer(), nullable=False),
+    sa.Column('target_year', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['commission_id'], ['commissions.id'], name=op.f('fk_measures_commission_id_commissions')),
+    sa.ForeignKeyConstraint(['metric_id'], ['metrics.id'], name=op.f('fk_measures_metric_id_metrics')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_measures')),
+    sa.UniqueConstraint('commission_id', 'metric_id', name='uq_measures_commission_metric')
+    )
+    with op.batch_alter_table('measures', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_measures_commission_id'), ['commission_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_measures_metric_id'), ['metric_id'], unique=False)
 
     op.create_table('milestones',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -327,7 +363,9 @@ def upgrade():
     sa.Column('funding_year_id', sa.Integer(), nullable=True),
     sa.Column('commission_id', sa.Integer(), nullable=True),
     sa.Column('source_key', sa.String(length=80), nullable=True),
+    sa.Column('kind', sa.String(length=20), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['commission_id'], ['commissions.id'], name=op.f('fk_milestones_commission_id_commissions')),
     sa.ForeignKeyConstraint(['funding_year_id'], ['funding_years.id'], name=op.f('fk_milestones_funding_year_id_funding_years')),
     sa.ForeignKeyConstraint(['owner_id'], ['users.id'], name=op.f('fk_milestones_owner_id_users')),
@@ -339,6 +377,38 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_milestones_due_date'), ['due_date'], unique=False)
         batch_op.create_index(batch_op.f('ix_milestones_funding_year_id'), ['funding_year_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_milestones_owner_id'), ['owner_id'], unique=False)
+
+    op.create_table('monitoring_returns',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('import_batch_id', sa.Integer(), nullable=False),
+    sa.Column('commission_id', sa.Integer(), nullable=False),
+    sa.Column('quarter', sa.Integer(), nullable=False),
+    sa.Column('values', sa.JSON(), nullable=False),
+    sa.Column('previous', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['commission_id'], ['commissions.id'], name=op.f('fk_monitoring_returns_commission_id_commissions')),
+    sa.ForeignKeyConstraint(['import_batch_id'], ['import_batches.id'], name=op.f('fk_monitoring_returns_import_batch_id_import_batches')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_monitoring_returns')),
+    sa.UniqueConstraint('import_batch_id', name=op.f('uq_monitoring_returns_import_batch_id'))
+    )
+    with op.batch_alter_table('monitoring_returns', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_monitoring_returns_commission_id'), ['commission_id'], unique=False)
+
+    op.create_table('quarter_narratives',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('commission_id', sa.Integer(), nullable=False),
+    sa.Column('quarter', sa.Integer(), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('recorded_by_id', sa.Integer(), nullable=True),
+    sa.Column('recorded_at', sa.DateTime(), nullable=False),
+    sa.Column('import_batch_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['commission_id'], ['commissions.id'], name=op.f('fk_quarter_narratives_commission_id_commissions')),
+    sa.ForeignKeyConstraint(['import_batch_id'], ['import_batches.id'], name=op.f('fk_quarter_narratives_import_batch_id_import_batches')),
+    sa.ForeignKeyConstraint(['recorded_by_id'], ['users.id'], name=op.f('fk_quarter_narratives_recorded_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_quarter_narratives')),
+    sa.UniqueConstraint('commission_id', 'quarter', name='uq_quarter_narratives_commission_quarter')
+    )
+    with op.batch_alter_table('quarter_narratives', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_quarter_narratives_commission_id'), ['commission_id'], unique=False)
 
     op.create_table('supplier_aliases',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -371,11 +441,91 @@ def upgrade():
     with op.batch_alter_table('variations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_variations_commission_id'), ['commission_id'], unique=False)
 
+    op.create_table('documents',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('commission_id', sa.Integer(), nullable=True),
+    sa.Column('provider_id', sa.Integer(), nullable=True),
+    sa.Column('milestone_id', sa.Integer(), nullable=True),
+    sa.Column('funding_year_id', sa.Integer(), nullable=True),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['commission_id'], ['commissions.id'], name=op.f('fk_documents_commission_id_commissions')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_documents_created_by_id_users')),
+    sa.ForeignKeyConstraint(['funding_year_id'], ['funding_years.id'], name=op.f('fk_documents_funding_year_id_funding_years')),
+    sa.ForeignKeyConstraint(['milestone_id'], ['milestones.id'], name=op.f('fk_documents_milestone_id_milestones')),
+    sa.ForeignKeyConstraint(['provider_id'], ['providers.id'], name=op.f('fk_documents_provider_id_providers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_documents'))
+    )
+    with op.batch_alter_table('documents', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_documents_commission_id'), ['commission_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_documents_funding_year_id'), ['funding_year_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_documents_milestone_id'), ['milestone_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_documents_provider_id'), ['provider_id'], unique=False)
+
+    op.create_table('measure_actuals',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('measure_id', sa.Integer(), nullable=False),
+    sa.Column('quarter', sa.Integer(), nullable=False),
+    sa.Column('value', sa.Integer(), nullable=False),
+    sa.Column('recorded_by_id', sa.Integer(), nullable=True),
+    sa.Column('recorded_at', sa.DateTime(), nullable=False),
+    sa.Column('import_batch_id', sa.Integer(), nullable=True),
+    sa.CheckConstraint('quarter BETWEEN 1 AND 4', name=op.f('ck_measure_actuals_quarter_1_to_4')),
+    sa.ForeignKeyConstraint(['import_batch_id'], ['import_batches.id'], name=op.f('fk_measure_actuals_import_batch_id_import_batches')),
+    sa.ForeignKeyConstraint(['measure_id'], ['measures.id'], name=op.f('fk_measure_actuals_measure_id_measures')),
+    sa.ForeignKeyConstraint(['recorded_by_id'], ['users.id'], name=op.f('fk_measure_actuals_recorded_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_measure_actuals')),
+    sa.UniqueConstraint('measure_id', 'quarter', name='uq_measure_actuals_measure_quarter')
+    )
+    with op.batch_alter_table('measure_actuals', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_measure_actuals_import_batch_id'), ['import_batch_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_measure_actuals_measure_id'), ['measure_id'], unique=False)
+
+    op.create_table('document_versions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('document_id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.Integer(), nullable=False),
+    sa.Column('original_name', sa.String(length=255), nullable=False),
+    sa.Column('stored_name', sa.String(length=80), nullable=False),
+    sa.Column('size_bytes', sa.BigInteger(), nullable=False),
+    sa.Column('content_type', sa.String(length=120), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('uploaded_by_id', sa.Integer(), nullable=True),
+    sa.Column('uploaded_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['document_id'], ['documents.id'], name=op.f('fk_document_versions_document_id_documents')),
+    sa.ForeignKeyConstraint(['uploaded_by_id'], ['users.id'], name=op.f('fk_document_versions_uploaded_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_document_versions')),
+    sa.UniqueConstraint('document_id', 'number', name='uq_document_versions_document_number'),
+    sa.UniqueConstraint('stored_name', name=op.f('uq_document_versions_stored_name'))
+    )
+    with op.batch_alter_table('document_versions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_document_versions_document_id'), ['document_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_document_versions_sha256'), ['sha256'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('document_versions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_document_versions_sha256'))
+        batch_op.drop_index(batch_op.f('ix_document_versions_document_id'))
+
+    op.drop_table('document_versions')
+    with op.batch_alter_table('measure_actuals', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_measure_actuals_measure_id'))
+        batch_op.drop_index(batch_op.f('ix_measure_actuals_import_batch_id'))
+
+    op.drop_table('measure_actuals')
+    with op.batch_alter_table('documents', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_documents_provider_id'))
+        batch_op.drop_index(batch_op.f('ix_documents_milestone_id'))
+        batch_op.drop_index(batch_op.f('ix_documents_funding_year_id'))
+        batch_op.drop_index(batch_op.f('ix_documents_commission_id'))
+
+    op.drop_table('documents')
     with op.batch_alter_table('variations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_variations_commission_id'))
 
@@ -384,6 +534,14 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_supplier_aliases_provider_id'))
 
     op.drop_table('supplier_aliases')
+    with op.batch_alter_table('quarter_narratives', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_quarter_narratives_commission_id'))
+
+    op.drop_table('quarter_narratives')
+    with op.batch_alter_table('monitoring_returns', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_monitoring_returns_commission_id'))
+
+    op.drop_table('monitoring_returns')
     with op.batch_alter_table('milestones', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_milestones_owner_id'))
         batch_op.drop_index(batch_op.f('ix_milestones_funding_year_id'))
@@ -391,6 +549,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_milestones_commission_id'))
 
     op.drop_table('milestones')
+    with op.batch_alter_table('measures', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_measures_metric_id'))
+        batch_op.drop_index(batch_op.f('ix_measures_commission_id'))
+
+    op.drop_table('measures')
     with op.batch_alter_table('ledger_transactions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_ledger_transactions_supplier_id'))
         batch_op.drop_index(batch_op.f('ix_ledger_transactions_reference'))
@@ -398,6 +561,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_ledger_transactions_po_number'))
         batch_op.drop_index(batch_op.f('ix_ledger_transactions_import_batch_id'))
         batch_op.drop_index(batch_op.f('ix_ledger_transactions_funding_year_id'))
+        batch_op.drop_index('ix_ledger_transactions_commission_net')
         batch_op.drop_index(batch_op.f('ix_ledger_transactions_commission_id'))
         batch_op.drop_index(batch_op.f('ix_ledger_transactions_budget_line_id'))
 
@@ -448,6 +612,7 @@ def downgrade():
     op.drop_table('strands')
     op.drop_table('settings')
     op.drop_table('providers')
+    op.drop_table('metrics')
     op.drop_table('funding_years')
     op.drop_table('funding_streams')
     op.drop_table('column_mappings')
