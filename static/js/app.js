@@ -26,6 +26,31 @@
     if (target) { target.focus(); }
   }
 
+  // A table too wide for the screen scrolls inside its .table-wrap; keyboard users must be able to reach and
+  // scroll it (WCAG 2.1.1), so a wrap that overflows becomes a named, focusable region, and stops being one when
+  // it fits again.
+  function markScrollableTables() {
+    var wraps = document.querySelectorAll(".table-wrap");
+    for (var i = 0; i < wraps.length; i++) {
+      var wrap = wraps[i];
+      if (wrap.scrollWidth > wrap.clientWidth + 1) {
+        if (!wrap.hasAttribute("tabindex")) {
+          var caption = wrap.querySelector("caption");
+          var name = caption ? caption.textContent.trim() : "Table";
+          wrap.setAttribute("tabindex", "0");
+          wrap.setAttribute("role", "region");
+          wrap.setAttribute("aria-label", name + " (scrolls sideways)");
+          wrap.setAttribute("data-scroll-region", "");
+        }
+      } else if (wrap.hasAttribute("data-scroll-region")) {
+        wrap.removeAttribute("tabindex");
+        wrap.removeAttribute("role");
+        wrap.removeAttribute("aria-label");
+        wrap.removeAttribute("data-scroll-region");
+      }
+    }
+  }
+
   // A server error on an HTMX request: tell the user in the live region instead of failing silently.
   function showError(evt) {
     var region = document.getElementById("htmx-error");
@@ -53,6 +78,9 @@
   document.addEventListener("DOMContentLoaded", function () {
     configure();
     focusNew(document);
+    markScrollableTables();
+    window.addEventListener("resize", markScrollableTables);
+    document.body.addEventListener("htmx:afterSettle", markScrollableTables);
     document.body.addEventListener("htmx:afterSwap", function (evt) { focusNew(evt.detail.target); });
     document.body.addEventListener("htmx:responseError", showError);
     document.body.addEventListener("htmx:sendError", showError);

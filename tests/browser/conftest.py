@@ -36,7 +36,11 @@ PASSWORD = "browser-tests-password-1"
 #: The demo's users, one per role, all with PASSWORD.
 USERS = {role: f"{role}@vru.example" for role in ("admin", "manager", "finance", "viewer")}
 #: The WCAG 2.0, 2.1 and 2.2 A and AA rules of axe-core.
-AXE_OPTIONS = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}}
+AXE_OPTIONS = {
+    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]},
+    # Only the violations come back in full: listing every passing node of a long table takes seconds.
+    "resultTypes": ["violations"],
+}
 DEFAULT_TIMEOUT_MS = 10_000
 
 
@@ -76,6 +80,9 @@ def playwright_instance():
         _browser_missing()
     from playwright.sync_api import sync_playwright
 
+    # Failure artifacts are about this run only (the screenshots folder is rewritten as the tests go).
+    for old in [*ARTIFACTS.glob("*.png"), *ARTIFACTS.glob("*.html")]:
+        old.unlink()
     pw = sync_playwright().start()
     yield pw
     pw.stop()
@@ -95,11 +102,15 @@ class LiveServer:
     """The app served over HTTP in a background thread; ``url("/path")`` gives a full address."""
 
     def __init__(self, app):
-        from werkzeug.serving import make_server
+        from werkzeug.serving import WSGIRequestHandler, make_server
+
+        class QuietHandler(WSGIRequestHandler):
+            def log_request(self, *args, **kwargs):  # one line per request would bury the test output
+                pass
 
         self.app = app
         self.errors: list[BaseException] = []
-        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self._server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
         self.base_url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, name="live-server", daemon=True)
 

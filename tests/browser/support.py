@@ -61,3 +61,37 @@ def require_screen(live_server, *endpoints: str) -> None:
     missing = [e for e in endpoints if not route_exists(live_server, e)]
     if missing:
         pytest.skip(f"screen not built yet: {', '.join(missing)}")
+
+
+def layout_problems(page, width: int) -> list[str]:
+    """What goes wrong at ``width`` CSS px (320 = WCAG reflow; 640 = a 1280 px screen at 200% zoom).
+
+    The page must not scroll sideways (tables may, inside .table-wrap), its main heading must be on screen,
+    and no text may spill out past the right edge of the window outside a scrolling table.
+    """
+    page.set_viewport_size({"width": width, "height": 800})
+    problems = []
+    if body_scrolls_sideways(page):
+        wide = page.evaluate(
+            """() => {
+                const w = document.documentElement.clientWidth;
+                return [...document.querySelectorAll('body *')]
+                  .filter(e => !(e.parentElement && e.parentElement.closest('.table-wrap'))
+                               && e.getBoundingClientRect().right > w + 1)
+                  .slice(-4).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+                                        + (e.className && typeof e.className === 'string' ? '.' + e.className.split(' ').join('.') : ''));
+            }""")
+        problems.append(f"the page scrolls sideways; too wide: {wide}")
+    heading = page.locator("h1").first
+    if heading.count() and not heading.is_visible():
+        problems.append("the h1 is not visible")
+    return problems
+
+
+def focused(page) -> dict:
+    """The focused element: tag, id, text, whether it is on screen, and its focus outline and shadow."""
+    return page.evaluate("""() => {
+        const e = document.activeElement, s = getComputedStyle(e), r = e.getBoundingClientRect();
+        return {tag: e.tagName.toLowerCase(), id: e.id, text: (e.innerText || e.value || '').slice(0, 40),
+                visible: r.width > 0 && r.height > 0, outline: s.outlineStyle, shadow: s.boxShadow};
+    }""")

@@ -1,0 +1,83 @@
+"""Every page the app serves, found from its URL map, checked in the browser as an administrator (who sees all).
+
+New screens are covered as soon as their blueprint lands: each GET route is opened (integer URL arguments get 1,
+the demo's first record; other arguments come from tests/access URL_VALUES), and every HTML page must have no
+axe WCAG 2.2 A/AA violation, one h1, a title, and must reflow at 320 px and at 200% zoom (640 CSS px) with no
+sideways scrolling of the page itself (wide tables scroll inside their .table-wrap).
+"""
+from __future__ import annotations
+
+import time
+
+from flask import url_for
+
+from tests.access import collect
+from tests.browser.support import check_accessibility, layout_problems, sign_in
+
+# Pages a person does not open as a page (they are fetched by a script or only make sense after a POST).
+NOT_PAGES = {"static", "auth.sign_out"}
+
+
+def page_urls(live_server) -> list[tuple[str, str]]:
+    """(endpoint, URL) for every GET route of the app, with demo values for its URL arguments."""
+    from tracker.extensions import db
+
+    _, values = collect()
+    app = live_server.app
+    urls = []
+    seen = set()
+    with app.app_context():
+        for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+            if rule.endpoint in NOT_PAGES or rule.endpoint in seen or "GET" not in rule.methods:
+                continue
+            seen.add(rule.endpoint)
+            args = {}
+            for name in rule.arguments:
+                if name in values:
+                    args[name] = values[name](db.session)
+                elif type(rule._converters.get(name)).__name__ == "IntegerConverter":
+                    args[name] = 1
+                else:
+                    args = None
+                    break
+            if args is None:
+                continue
+            with app.test_request_context():
+                urls.append((rule.endpoint, url_for(rule.endpoint, **args)))
+        db.session.remove()
+    return urls
+
+
+def test_every_page_is_accessible_and_reflows(page, live_server):
+    sign_in(page, "admin")
+    problems: list[str] = []
+    checked = []
+    timings = []
+    for endpoint, url in page_urls(live_server):
+        response = page.request.get(url, max_redirects=0)
+        kind = response.headers.get("content-type", "")
+        if response.status >= 500:
+            problems.append(f"{endpoint} {url}: HTTP {response.status}")
+            continue
+        if response.status != 200 or not kind.startswith("text/html") or response.headers.get("hx-redirect"):
+            continue  # a download, a feed, a redirect or a record the demo doesn't have: not a page to look at
+        started = time.monotonic()
+        page.goto(url)
+        checked.append(endpoint)
+        page.set_viewport_size({"width": 1280, "height": 900})
+        try:
+            check_accessibility(page, f"{endpoint} ({url})")
+        except AssertionError as exc:
+            problems.append(str(exc))
+        if page.locator("h1").count() != 1:
+            problems.append(f"{endpoint} {url}: {page.locator('h1').count()} h1 headings (want exactly one)")
+        if not page.title().strip() or page.title().startswith("–"):
+            problems.append(f"{endpoint} {url}: no page title")
+        for width in (320, 640):
+            problems += [f"{endpoint} {url} at {width}px: {p}" for p in layout_problems(page, width)]
+        page.set_viewport_size({"width": 1280, "height": 900})
+        timings.append((round(time.monotonic() - started, 1), endpoint))
+    print("slowest pages (s):", sorted(timings, reverse=True)[:8])
+    assert checked, "no page was checked"
+    print(f"checked {len(checked)} pages: {', '.join(checked)}")
+    assert not problems, "\n\n".join(problems)
