@@ -36,9 +36,9 @@ def to_decimal(value) -> Decimal:
     try:
         amount = _to_decimal(value)
     except InvalidOperation as exc:  # a number too long for the decimal context
-        raise MoneyError("is too large") from exc
+        raise MoneyError("is too large to be an amount") from exc
     if abs(amount) >= LIMIT:
-        raise MoneyError("is too large")
+        raise MoneyError("is too large to be an amount")
     return amount
 
 

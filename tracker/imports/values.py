@@ -21,8 +21,6 @@ MAX_YEAR = 2099
 # Excel serial numbers (1900 date system) for 1 Jan MIN_YEAR and 31 Dec MAX_YEAR.
 _MIN_SERIAL = 18264
 _MAX_SERIAL = 73050
-# Larger than any VRU figure by far; stops a pasted account number being taken as an amount.
-MAX_PENCE = 999_999_999_999_99
 
 DATE_HINT = "is not a date (use dd/mm/yyyy)"
 
@@ -84,13 +82,8 @@ def parse_amount(value: object) -> int:
         raise ValueProblem("is not an amount")
     try:
         pence = to_pence(value)
-    except MoneyError as exc:
+    except MoneyError as exc:  # tracker.money also refuses absurdly large amounts
         raise ValueProblem(str(exc) or "is not an amount") from None
-    except ArithmeticError:
-        # Decimal raises InvalidOperation when quantising a number with more digits than its precision.
-        raise ValueProblem("is too large to be an amount") from None
-    if abs(pence) > MAX_PENCE:
-        raise ValueProblem("is too large to be an amount")
     return pence
 
 
