@@ -21,9 +21,21 @@
   }
 
   // Move focus to an error summary (or anything marked data-autofocus) that a swap or a page load brought in.
-  function focusNew(root) {
-    var target = (root || document).querySelector("[data-autofocus]");
-    if (target) { target.focus(); }
+  // Each such element is focused once: after an outerHTML swap the swap's target is the old, detached element,
+  // so the new content is found in the document as the marked elements not yet seen.
+  function focusNew() {
+    var fresh = document.querySelectorAll("[data-autofocus]:not([data-autofocus-seen])");
+    for (var i = 0; i < fresh.length; i++) { fresh[i].setAttribute("data-autofocus-seen", ""); }
+    if (fresh.length) { fresh[0].focus(); }
+  }
+
+  // A form swapped back with errors: the page title says so, as it would after a full page load ("Error: ...");
+  // once no error summary is left on the page, the prefix goes.
+  function titleForErrors() {
+    var hasErrors = !!document.querySelector(".error-summary");
+    var prefixed = document.title.indexOf("Error: ") === 0;
+    if (hasErrors && !prefixed) { document.title = "Error: " + document.title; }
+    else if (!hasErrors && prefixed) { document.title = document.title.slice(7); }
   }
 
   // A table too wide for the screen scrolls inside its .table-wrap; keyboard users must be able to reach and
@@ -77,11 +89,11 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     configure();
-    focusNew(document);
+    focusNew();
     markScrollableTables();
     window.addEventListener("resize", markScrollableTables);
     document.body.addEventListener("htmx:afterSettle", markScrollableTables);
-    document.body.addEventListener("htmx:afterSwap", function (evt) { focusNew(evt.detail.target); });
+    document.body.addEventListener("htmx:afterSettle", function () { titleForErrors(); focusNew(); });
     document.body.addEventListener("htmx:responseError", showError);
     document.body.addEventListener("htmx:sendError", showError);
   });

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -11,7 +12,7 @@ from tests.browser.conftest import AXE_OPTIONS, DEFAULT_TIMEOUT_MS, PASSWORD, SC
 
 def sign_in(page, role: str, next_path: str | None = None) -> None:
     """Sign in through the form, as a person would."""
-    page.goto("/sign-in" + (f"?next={next_path}" if next_path else ""))
+    page.goto("/sign-in" + (f"?next={quote(next_path, safe='/')}" if next_path else ""))
     page.get_by_label("Email address").fill(USERS[role])
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
