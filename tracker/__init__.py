@@ -18,12 +18,12 @@ from tracker.extensions import csrf, db, login_manager, migrate
 BLUEPRINTS = (
     "tracker.auth.routes",
     "tracker.main.routes",
-    "tracker.returns.routes",
-    "tracker.imports.routes",
     "tracker.funding.routes",
     "tracker.commissions.routes",
     "tracker.milestones.routes",
     "tracker.monitoring.routes",
+    "tracker.returns.routes",
+    "tracker.imports.routes",
     "tracker.admin.routes",
 )
 

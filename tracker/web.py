@@ -12,13 +12,13 @@ from tracker.money import format_pence, format_pence_short
 # (endpoint, label, roles that see the link). Areas add their entry here when their blueprint lands.
 NAVIGATION: list[tuple[str, str, tuple[str, ...] | None]] = [
     ("main.home", "Home", None),
-    ("returns.index", "Returns", None),
-    ("imports.index", "Imports", ("finance",)),
-    ("milestones.index", "Deadlines", None),
-    ("monitoring.index", "Monitoring", None),
     ("funding.budget", "Budgets", None),
     ("commissions.index", "Commissions", None),
     ("commissions.providers", "Providers", None),
+    ("milestones.index", "Deadlines", None),
+    ("monitoring.index", "Monitoring", None),
+    ("returns.index", "Returns", None),
+    ("imports.index", "Imports", ("finance",)),
     ("admin.index", "Admin", ("admin",)),
 ]
 
