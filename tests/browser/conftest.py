@@ -26,9 +26,8 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 INSTALL_HINT = (
-    f"Chromium not found at {CHROMIUM}: browser tests skipped. Install Debian's Chromium with "
-    "`sudo apt-get install chromium` (or run `make test`, which installs it when run as root). "
-    "Never run `playwright install`."
+    "Install Debian's Chromium with `sudo apt-get install chromium` (`make test` installs it when run as root); "
+    "never run `playwright install`."
 )
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
@@ -70,8 +69,9 @@ def pytest_runtest_makereport(item, call):
 
 def _browser_missing() -> None:
     if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true and {INSTALL_HINT}", pytrace=False)
-    pytest.skip(INSTALL_HINT)
+        pytest.fail(f"CI=true and there is no Chromium at {CHROMIUM}, so the browser tests cannot run. {INSTALL_HINT}",
+                    pytrace=False)
+    pytest.skip(f"Chromium not found at {CHROMIUM}: browser tests skipped. {INSTALL_HINT}")
 
 
 @pytest.fixture(scope="session")
