@@ -12,10 +12,14 @@ import time
 from flask import url_for
 
 from tests.access import collect
-from tests.browser.support import check_accessibility, layout_problems, sign_in
+from tracker.web import NAVIGATION
+from tests.browser.support import check_accessibility, layout_problems, screenshot, sign_in
 
 # Pages a person does not open as a page (they are fetched by a script or only make sense after a POST).
 NOT_PAGES = {"static", "auth.sign_out"}
+# Every page in the main navigation, and a few detail pages, are kept as screenshots for a look at the design.
+SHOWCASE = {endpoint for endpoint, _label, _roles in NAVIGATION} | {
+    "commissions.show", "commissions.provider", "funding.years", "milestones.timeline", "admin.audit", "admin.users"}
 
 
 def page_urls(live_server) -> list[tuple[str, str]]:
@@ -73,6 +77,8 @@ def test_every_page_is_accessible_and_reflows(page, live_server):
             problems.append(f"{endpoint} {url}: {page.locator('h1').count()} h1 headings (want exactly one)")
         if not page.title().strip() or page.title().startswith("–"):
             problems.append(f"{endpoint} {url}: no page title")
+        if endpoint in SHOWCASE:  # the main pages, kept as screenshots at desktop and phone widths
+            screenshot(page, "page-" + endpoint.replace(".", "-"))
         for width in (320, 640):
             problems += [f"{endpoint} {url} at {width}px: {p}" for p in layout_problems(page, width)]
         page.set_viewport_size({"width": 1280, "height": 900})
