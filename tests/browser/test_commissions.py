@@ -8,9 +8,12 @@ from __future__ import annotations
 import re
 import secrets
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.support import check_accessibility, htmx_settled, require_screen, screenshot, sign_in
+
+pytestmark = pytest.mark.browser
 
 
 def test_manager_adds_finds_and_changes_a_commission(page, new_page, live_server):

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from flask import url_for
 from playwright.sync_api import Error as PlaywrightError
 
 from tests.access import collect
 from tracker.web import NAVIGATION
 from tests.browser.support import check_accessibility, layout_problems, screenshot, sign_in
+
+pytestmark = pytest.mark.browser
 
 # Pages a person does not open as a page (they are fetched by a script or only make sense after a POST).
 NOT_PAGES = {"static", "auth.sign_out"}

@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.support import check_accessibility, require_screen, screenshot, sign_in
+
+pytestmark = pytest.mark.browser
 
 SAMPLE_LEDGER = Path("/work/shared/samples/vru-ledger-2025-26-p1-p6.xlsx")
 if not SAMPLE_LEDGER.exists():  # the copy kept with the repository's other shared samples

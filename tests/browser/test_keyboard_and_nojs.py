@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD, USERS
 from tests.browser.support import focused, require_screen, sign_in  # (axe needs JavaScript: never on nojs_page)
+
+pytestmark = pytest.mark.browser
 
 
 def test_sign_in_and_switch_year_by_keyboard_alone(page):

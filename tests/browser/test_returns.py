@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.support import check_accessibility, require_screen, screenshot, sign_in
+
+pytestmark = pytest.mark.browser
 
 
 def test_viewer_downloads_an_issued_return_and_sees_no_edit_controls(page, new_page, live_server):

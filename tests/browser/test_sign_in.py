@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD, USERS
 from tests.browser.support import check_accessibility, screenshot, sign_in
+
+pytestmark = pytest.mark.browser
 
 
 def test_sign_in_with_a_wrong_password_then_the_right_one_then_sign_out(page):
