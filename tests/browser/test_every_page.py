@@ -11,7 +11,7 @@ import time
 
 import pytest
 from flask import url_for
-from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Error as PlaywrightError, expect
 
 from tests.access import collect
 from tracker.web import NAVIGATION
@@ -140,3 +140,17 @@ def test_every_add_form_sent_empty_announces_its_errors_accessibly(page, live_se
     assert tried, "no add form was found"
     print(f"sent {len(tried)} forms empty: {', '.join(tried)}")
     assert not problems, "\n".join(problems)
+
+
+def test_error_pages_are_accessible(page, live_server):
+    """A record that does not exist (404) and a page the role may not see (403) explain themselves accessibly."""
+    sign_in(page, "viewer")
+    response = page.goto("/commissions/999999")
+    assert response.status == 404
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    check_accessibility(page, "404 page")
+    response = page.goto("/admin/")
+    assert response.status == 403
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    check_accessibility(page, "403 page")
+    assert not layout_problems(page, 320)
