@@ -91,7 +91,7 @@ class DemoCommission:
 def _commissions() -> list[DemoCommission]:
     y0, y1 = date(2025, 4, 1), date(2026, 3, 31)
     officer, lead = "VRU Commissioning Officer", "VRU Programme Lead"
-    core, yf, svd, pcc = (s[0] for s in STREAMS)
+    core, svd, yf, pcc = (s[0] for s in STREAMS)
     cs = "Commissioned services"
     rows = [
         ("VRU-25-001", "Night-time economy safety", "Medway Youth Mentoring CIC", "Sexual Violence", core, cs, "Direct award", 48000, y0, y1, "live", "PO4500100", officer),
@@ -240,6 +240,7 @@ def seed_demo(today: date | None = None) -> list[tuple[str, str, str]]:
 
     # Ledger: monthly invoices for delivering services, a credit note now and then, salaries and small purchases.
     n = 0
+    spent: dict[tuple[int, int], int] = {}  # (budget line id, quarter) -> pence, to bring each line near its profile
 
     def ledger(d: date, supplier_id: str, supplier_name: str, narrative: str, pence: int, line, commission=None,
                po: str = "", kind: str = "invoice", account=("5200", "Commissioned services")):
@@ -254,6 +255,9 @@ def seed_demo(today: date | None = None) -> list[tuple[str, str, str]]:
             transaction_type=kind, commission_id=commission.id if commission else None,
             match_method="po" if commission else "", budget_line_id=line.id if line else None,
         ))
+        if line is not None:
+            key = (line.id, (period_of(d) - 1) // 3 + 1)
+            spent[key] = spent.get(key, 0) + pence
 
     for c, supplier in commissions:
         if c.status not in ("live", "ended", "terminated", "awarded"):
@@ -291,12 +295,36 @@ def seed_demo(today: date | None = None) -> list[tuple[str, str, str]]:
     for p in range(6, 12):
         month = date(2025 + (p >= 9), (p + 3) % 12 + 1, 25)
         ledger(month, "PAYROLL", "Kent Police payroll", f"Young Futures Panel coordinator {month.strftime('%b %Y')}",
-               int(panel.amount_pence / 8), panel, kind="journal", account=("4010", "Salaries"))
+               int(panel.amount_pence / 12), panel, kind="journal", account=("4010", "Salaries"))
     for i in range(40):
         d = year.start_date + timedelta(days=rng.randint(0, 364))
         line = lines[("Home Office VRU core grant", rng.choice(["Data and analysis", "Communications and campaigns", "Evaluation"]))]
         ledger(d, f"SUP2{rng.randint(100, 140)}", rng.choice(["Kent Print Services Ltd", "Insight Analytics Ltd", "Venue Hire Maidstone", "Social Media Ads Ltd"]),
                "Sundry purchase", rng.randint(500_00, 4_000_00), line, account=("5400", "Supplies and services"))
+    # Other spend on each line (spot purchases, sessional staff) so that lines run close to profile, as a real
+    # VRU's do: most within 2%, a few amber or red, so the RAG column has something to say.
+    pace_by_line = [1.0, 0.99, 1.01, 0.995, 0.97, 1.0, 0.93, 1.0, 1.015, 0.985, 1.07, 1.0]
+    other_suppliers = ["Kent Print Services Ltd", "Insight Analytics Ltd", "Venue Hire Maidstone", "Medway Training Co"]
+    for index, line in enumerate(l for key, l in lines.items() if len(key) == 3):
+        pace = pace_by_line[index % len(pace_by_line)]
+        for quarter in range(1, 5):
+            # Cumulative, so spend already ahead of profile in one quarter means less is added in the next.
+            planned_to_date = int(sum(line.profile[:quarter]) * pace)
+            spent_to_date = sum(spent.get((line.id, q), 0) for q in range(1, quarter + 1))
+            gap = planned_to_date - spent_to_date
+            if gap < 100_00:
+                continue
+            first_month = 4 + 3 * (quarter - 1)
+            parts = [gap // 3, gap // 3, gap - 2 * (gap // 3)]
+            for offset, part in enumerate(parts):
+                month = (first_month + offset - 1) % 12 + 1
+                d = date(2025 if month >= 4 else 2026, month, rng.randint(3, 27))
+                if line.labour:
+                    ledger(d, "PAYROLL", "Kent Police payroll", f"Sessional and agency staff {d.strftime('%b %Y')}",
+                           part, line, kind="journal", account=("4010", "Salaries"))
+                else:
+                    ledger(d, f"SUP2{rng.randint(100, 140)}", rng.choice(other_suppliers),
+                           f"{line.category.name}: spot purchase", part, line, account=("5400", "Supplies and services"))
     for i in range(12):  # not yet matched to a commission or budget line: for finance to assign
         d = year.start_date + timedelta(days=rng.randint(0, 364))
         ledger(d, "SUP1012", "Ashford Night Safety Volunteers Limited", "Volunteer expenses", rng.randint(600_00, 1_500_00), None)
