@@ -32,6 +32,9 @@ def test_sign_in_and_switch_year_by_keyboard_alone(page):
     assert focused(page)["outline"] != "none", "the focused button shows no focus indicator"
     page.keyboard.press("Enter")
     expect(page).not_to_have_url(re.compile("/sign-in"))
+    # Tab only once the new page has loaded, or the key presses land in the page being replaced.
+    page.wait_for_load_state("load")
+    expect(page.get_by_role("heading", level=1)).to_have_text(re.compile("Funding year"))
 
     # Tab to the year switch; every stop on the way shows where focus is.
     for _ in range(30):
@@ -75,6 +78,7 @@ def test_sign_in_year_switch_and_sign_out_work_without_javascript(nojs_page):
 def tab_to(page, predicate_js: str, limit: int = 80) -> dict:
     """Press Tab until the focused element matches ``predicate_js`` (a JS expression on ``e``), checking that
     every stop on the way is visible and shows a focus indicator."""
+    page.wait_for_load_state("load")
     for _ in range(limit):
         page.keyboard.press("Tab")
         info = focused(page)
