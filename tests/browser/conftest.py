@@ -170,7 +170,8 @@ def live_server(tmp_path_factory, playwright_instance):
 
 
 class Problems:
-    """What went wrong in the page while a test ran: uncaught script errors and failed requests."""
+    """What went wrong in the page while a test ran: uncaught script errors (which fail the test) and console
+    errors (kept for the failure report only: htmx logs every 422 it swaps as a console error)."""
 
     def __init__(self):
         self.page_errors: list[str] = []
