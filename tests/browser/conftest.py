@@ -81,7 +81,7 @@ def playwright_instance():
     from playwright.sync_api import sync_playwright
 
     # Failure artifacts are about this run only (the screenshots folder is rewritten as the tests go).
-    for old in [*ARTIFACTS.glob("*.png"), *ARTIFACTS.glob("*.html")]:
+    for old in [*ARTIFACTS.glob("*.png"), *ARTIFACTS.glob("*.html"), *ARTIFACTS.glob("*.console.txt")]:
         old.unlink()
     pw = sync_playwright().start()
     yield pw
@@ -198,6 +198,8 @@ def _save_failure(item, page, suffix: str = "") -> None:
     try:
         page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
         (ARTIFACTS / f"{name}.html").write_text(page.content(), encoding="utf-8")
+        problems = page.problems.page_errors + page.problems.console_errors
+        (ARTIFACTS / f"{name}.console.txt").write_text(f"{page.url}\n" + "\n".join(problems), encoding="utf-8")
     except Exception as exc:  # the page may be gone; the test's own failure is what matters
         print(f"could not save the failure artifacts for {item.nodeid}: {exc}")
 
