@@ -35,12 +35,13 @@ serve:
 
 run: demo serve
 
+# PYTEST_ARGS narrows a run, e.g. make test PYTEST_ARGS='-m "not browser"'.
 test: install system-packages
 	$(PY) scripts/audit_dependencies.py
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-pg: install system-packages
-	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(PY) -m pytest
+	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(PY) -m pytest $(PYTEST_ARGS)
 
 # Known vulnerabilities in the installed dependencies (fails on one with a fix available).
 audit: install
