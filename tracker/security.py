@@ -45,6 +45,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_ENABLED", True)
     limiter.init_app(app)
     _headers(app)
+    _refuse_nul_characters(app)
     _sign_in_throttle(app)
 
     from tracker import backup
@@ -60,6 +61,22 @@ def _headers(app: Flask) -> None:
         if request.is_secure:
             response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response
+
+
+def _refuse_nul_characters(app: Flask) -> None:
+    """A NUL character has no business in any field, and PostgreSQL refuses text containing one: answer 400
+    with a message here, once for every form and query string, rather than fail deep inside a query."""
+
+    @app.before_request
+    def refuse_nul():
+        values = list(request.args.values())
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            values += list(request.form.values())
+            values += [f.filename or "" for f in request.files.values()]
+        if any("\x00" in v for v in values):
+            from tracker.errors import abort_with
+
+            abort_with(400, "What was sent contains a character that is not allowed (a NUL). Remove it and try again.")
 
 
 def _throttle_keys(app: Flask) -> list[tuple[object, str]]:

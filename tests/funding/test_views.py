@@ -306,7 +306,7 @@ def test_budget_page_year_and_quarter_choice(client, auth, make):
     assert "New line" in fragment.text
 
 
-@pytest.mark.parametrize("query", ["year=1999-00", "year=nonsense&quarter=7", "quarter=Q9", "year=%00", "quarter=-1"])
+@pytest.mark.parametrize("query", ["year=1999-00", "year=nonsense&quarter=7", "quarter=Q9", "quarter=-1"])
 def test_bad_budget_query_falls_back_with_a_message(client, auth, make, query):
     make.budget_line()
     db.session.commit()

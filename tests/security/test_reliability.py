@@ -86,3 +86,14 @@ def test_hostile_names_come_out_escaped(client, auth, make):
         assert HOSTILE not in response.text, url
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in client.get("/admin/audit").text
     assert "&lt;script&gt;" in client.get("/admin/users").text
+
+
+def test_nul_characters_are_refused_with_a_message(client, auth):
+    """PostgreSQL cannot store NUL; every form and query string gets a 400 with a message instead of a 500."""
+    auth.login("admin")
+    for url in ("/admin/audit?q=%00%27%22", "/commissions/?stream=%00", "/funding/budget?year=%00"):
+        for headers in ({}, {"HX-Request": "true"}):
+            page = client.get(url, headers=headers)
+            assert page.status_code == 400 and "not allowed" in page.text, url
+    post = client.post("/account/password", data={"current_password": "a\x00b", "new_password": "x", "confirm_password": "x"})
+    assert post.status_code == 400 and "not allowed" in post.text
