@@ -58,11 +58,86 @@ def record(realm: str, kind: str, obj, summary: str, before: dict | None = None,
 
 
 def history(obj) -> list[AuditEvent]:
-    """Every audit event about one record, newest first."""
-    return list(
+    """Every audit event about one record, newest first, with who made each and its changes made readable.
+
+    A fixed number of queries whatever the length: one for the events, and one per kind of record they name.
+    """
+    if obj is None or getattr(obj, "id", None) is None:
+        return []
+    from sqlalchemy.orm import joinedload
+
+    events = list(
         db.session.scalars(
             db.select(AuditEvent)
+            .options(joinedload(AuditEvent.user))
             .where(AuditEvent.object_type == type(obj).__name__, AuditEvent.object_id == obj.id)
             .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
         )
     )
+    describe(events)
+    return events
+
+
+# --- Showing changes in the users' words -------------------------------------------------------------------
+# Events store raw column values (pence, ISO dates, ids). People read money, UK dates and names.
+
+def _reference_names() -> dict[str, tuple]:
+    """For a ``*_id`` field: the model it points at and the attribute that names a record of it."""
+    from tracker import models as m
+
+    return {
+        "provider_id": (m.Provider, "name"), "strand_id": (m.Strand, "name"), "category_id": (m.Category, "name"),
+        "funding_year_id": (m.FundingYear, "label"), "funding_stream_id": (m.FundingStream, "name"),
+        "commission_id": (m.Commission, "reference"), "owner_id": (m.User, "name"), "user_id": (m.User, "name"),
+        "budget_line_id": (m.BudgetLine, "description"), "rolled_from_id": (m.Commission, "reference"),
+    }
+
+
+def field_label(key: str) -> str:
+    """``value_pence`` -> "Value", ``funding_year_id`` -> "Funding year"."""
+    for suffix in ("_pence", "_id"):
+        if key.endswith(suffix):
+            key = key[: -len(suffix)]
+    return key.replace("_", " ").capitalize()
+
+
+def _readable(key: str, value, names: dict) -> str | None:
+    from tracker.money import format_pence
+
+    if value is None:
+        return None
+    if key.endswith("_pence") and isinstance(value, int) and not isinstance(value, bool):
+        return format_pence(value)
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if key.endswith("_id") and key in names:
+        return names[key].get(value, f"#{value}")
+    if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
+        try:
+            return date.fromisoformat(value).strftime("%d/%m/%Y")
+        except ValueError:
+            return value
+    return str(value)
+
+
+def describe(events: list[AuditEvent]) -> None:
+    """Give each event ``readable_changes``: (label, before, after) rows with money, dates and names shown as
+    people read them. Ids are looked up in one query per kind of record, for all the events together."""
+    refs = _reference_names()
+    wanted: dict[str, set] = {}
+    for event in events:
+        for values in (event.before or {}, event.after or {}):
+            for key, value in values.items():
+                if key in refs and isinstance(value, int):
+                    wanted.setdefault(key, set()).add(value)
+    names: dict[str, dict] = {}
+    for key, ids in wanted.items():
+        model, attribute = refs[key]
+        rows = db.session.execute(db.select(model.id, getattr(model, attribute)).where(model.id.in_(ids)))
+        names[key] = {i: label or f"#{i}" for i, label in rows}
+    for event in events:
+        before, after = event.before or {}, event.after or {}
+        keys = list(dict.fromkeys([*before.keys(), *after.keys()]))
+        event.readable_changes = [
+            (field_label(k), _readable(k, before.get(k), names), _readable(k, after.get(k), names)) for k in keys
+        ]

@@ -62,6 +62,11 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(uk_datetime, "uk_datetime")
     app.add_template_filter(long_date, "long_date")
 
+    from tracker import audit
+
+    # One record's history for any page: {% set history = audit_history(record) %}{% include "_history.html" %}
+    app.add_template_global(audit.history, "audit_history")
+
     @app.context_processor
     def navigation():
         items = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
 
+from tracker import audit as audit_trail
 from tracker import settings as settings_module
 from tracker.admin import service
 from tracker.admin.forms import (
@@ -18,17 +19,6 @@ from tracker.web import render
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 AUDIT_PAGE_SIZE = 50
-
-
-@bp.app_template_global("audit_history")
-def audit_history(obj):
-    """For templates: ``{% set history = audit_history(record) %}{% include "admin/_history.html" %}``."""
-    return service.history(obj)
-
-
-@bp.app_template_global("audit_changes")
-def audit_changes(event):
-    return service.changes(event)
 
 
 @bp.route("/")
@@ -74,7 +64,7 @@ def _user_page(user, status=200, role_form=None, active_form=None, password_form
         role_form=role_form or RoleForm(formdata=None, role=user.role),
         active_form=active_form or ActiveForm(formdata=None, active="1" if user.active else "0"),
         password_form=password_form or ResetPasswordForm(formdata=None),
-        history=service.history(user),
+        history=audit_trail.history(user),
     )
 
 
@@ -198,7 +188,7 @@ def _edit_reference(kind: str, item_id: int):
     if request.method == "POST":
         status = 422
     return render("admin/reference_edit.html", "form", status=status, kind=kind, title=title, noun=noun,
-                  item=item, form=form, history=service.history(item))
+                  item=item, form=form, history=audit_trail.history(item))
 
 
 @bp.route("/strands", methods=["GET", "POST"])
@@ -284,6 +274,7 @@ def audit():
     filters = service.parse_audit_filters(request.args)
     page = db.paginate(service.audit_query(filters), page=filters.page, per_page=AUDIT_PAGE_SIZE,
                        error_out=False, count=True)
+    audit_trail.describe(page.items)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render("admin/audit.html", "results", status=422 if filters.errors else 200, filters=filters,
                   page=page, choices=service.audit_choices(), args=args)

@@ -336,19 +336,3 @@ def audit_choices() -> dict[str, list]:
     return {"realms": realms, "object_types": [t for t in types if t], "users": users, "kinds": list(audit_kinds())}
 
 
-def history(obj) -> list[AuditEvent]:
-    """One record's audit events, newest first, with who did each (one query whatever the length)."""
-    if obj is None or getattr(obj, "id", None) is None:
-        return []
-    return list(db.session.scalars(
-        select(AuditEvent).options(joinedload(AuditEvent.user))
-        .where(AuditEvent.object_type == type(obj).__name__, AuditEvent.object_id == obj.id)
-        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
-    ))
-
-
-def changes(event: AuditEvent) -> list[tuple[str, object, object]]:
-    """(field, before, after) rows for showing an event."""
-    before, after = event.before or {}, event.after or {}
-    keys = list(dict.fromkeys([*before.keys(), *after.keys()]))
-    return [(k, before.get(k), after.get(k)) for k in keys]

@@ -7,6 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from tracker import audit
 from tracker.auth.roles import ADMIN, EVERYONE, FINANCE, roles_required
 from tracker.extensions import db
 from tracker.figures import current_year
@@ -71,7 +72,7 @@ def year(year_id: int):
         select(Allocation).where(Allocation.funding_year_id == year.id)
         .options(joinedload(Allocation.funding_stream)).order_by(Allocation.id)).all()
     return render("funding/year.html", year=year, allocations=allocations, reopen_form=ReopenForm(),
-                  history=service.history(year), closed_message=closed_year_message(year) if year.is_closed else None)
+                  history=audit.history(year), closed_message=closed_year_message(year) if year.is_closed else None)
 
 
 @bp.route("/years/<int:year_id>/edit", methods=["GET", "POST"])
@@ -121,7 +122,7 @@ def reopen_year(year_id: int):
     if not form.validate_on_submit():
         allocations = db.session.scalars(select(Allocation).where(Allocation.funding_year_id == year.id)).all()
         return render("funding/year.html", "reopen", status=422, year=year, allocations=allocations,
-                      reopen_form=form, history=service.history(year), closed_message=closed_year_message(year))
+                      reopen_form=form, history=audit.history(year), closed_message=closed_year_message(year))
     service.reopen_year(year, form.reason.data.strip())
     db.session.commit()
     return _done(url_for("funding.year", year_id=year.id), f"Funding year {year.label} is open again.")
@@ -295,7 +296,7 @@ def edit_line(line_id: int):
         return _done(_budget_url(year), "Budget line saved.")
     commissions, ledger = service.line_use(line)
     return render("funding/line_form.html", "form", status=_status(form), form=form, year=year, line=line,
-                  in_use=commissions + ledger, history=service.history(line))
+                  in_use=commissions + ledger, history=audit.history(line))
 
 
 @bp.route("/lines/<int:line_id>/delete", methods=["POST"])

@@ -64,15 +64,6 @@ def get_line_or_404(line_id: int) -> BudgetLine:
     return line
 
 
-def history(obj) -> list:
-    """Every audit event about one record, newest first, with who made it (one query)."""
-    from tracker.models import AuditEvent
-
-    return list(db.session.scalars(
-        select(AuditEvent).where(AuditEvent.object_type == type(obj).__name__, AuditEvent.object_id == obj.id)
-        .options(joinedload(AuditEvent.user)).order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())))
-
-
 def year_by_label(label: str) -> FundingYear | None:
     return db.session.scalar(select(FundingYear).where(FundingYear.label == (label or "").strip()))
 
