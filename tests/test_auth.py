@@ -157,3 +157,11 @@ def test_base_layout_landmarks(client, auth):
     assert '<main id="main"' in page and 'aria-label="Main"' in page
     assert "htmx.min.js" in page and "https://" not in page.split("<body")[0]
     assert TestConfig.TESTING
+
+
+def test_a_missing_record_says_what_is_missing(client, auth):
+    auth.login("admin")
+    for url, words in (("/funding/years/999999", "no such funding year"), ("/commissions/999999", "no commission with that number"),
+                       ("/admin/users/999999", "no user with that number")):
+        page = client.get(url)
+        assert page.status_code == 404 and words in page.text, url

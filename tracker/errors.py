@@ -59,3 +59,16 @@ def abort_with(status: int, message: str):
     exc = default_exceptions[status](description=message)
     exc.custom_message = True
     raise exc
+
+
+def get_or_404(model, record_id, message: str, *options):
+    """The record of ``model`` with this id (loaded with ``options``), or a 404 page that says ``message``.
+
+    Every ``get_<thing>_or_404`` helper is built on this, so a missing record reads the same everywhere.
+    """
+    from tracker.extensions import db
+
+    record = db.session.get(model, record_id, options=list(options)) if record_id is not None else None
+    if record is None:
+        abort_with(404, message)
+    return record

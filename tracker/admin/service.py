@@ -11,6 +11,7 @@ from sqlalchemy.orm import joinedload
 
 from tracker import audit, settings
 from tracker.auth.passwords import hash_password, password_problem
+from tracker.errors import get_or_404
 from tracker.extensions import db
 from tracker.models import ADMIN, ROLES, AuditEvent, Category, Setting, Strand, User
 
@@ -26,12 +27,7 @@ class AdminRuleError(Exception):
 # --- Users -------------------------------------------------------------------------------------------------
 
 def get_user_or_404(user_id: int) -> User:
-    from tracker.errors import abort_with
-
-    user = db.session.get(User, user_id)
-    if user is None:
-        abort_with(404, "There is no user with that number.")
-    return user
+    return get_or_404(User, user_id, "There is no user with that number.")
 
 
 def email_taken(email: str, except_id: int | None = None) -> bool:

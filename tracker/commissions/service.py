@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from tracker import audit
-from tracker.errors import abort_with
+from tracker.errors import abort_with, get_or_404
 from tracker.extensions import db
 from tracker.funding.rules import closed_year_message, require_open_year
 from tracker.models import (
@@ -53,17 +53,11 @@ class NotAllowed(Exception):
 
 
 def get_commission_or_404(commission_id: int) -> Commission:
-    commission = db.session.get(Commission, commission_id)
-    if commission is None:
-        abort_with(404, "There is no commission with that number. It may have been deleted.")
-    return commission
+    return get_or_404(Commission, commission_id, "There is no commission with that number. It may have been deleted.")
 
 
 def get_provider_or_404(provider_id: int) -> Provider:
-    provider = db.session.get(Provider, provider_id)
-    if provider is None:
-        abort_with(404, "There is no provider with that number.")
-    return provider
+    return get_or_404(Provider, provider_id, "There is no provider with that number.")
 
 
 def _check_version(commission: Commission, submitted_version: int | None) -> None:

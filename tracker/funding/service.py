@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from tracker import audit
-from tracker.errors import abort_with
+from tracker.errors import abort_with, get_or_404
 from tracker.extensions import db
 from tracker.figures import COMMITTED_STATUSES, LineFigures, line_figures, roll_up
 from tracker.funding.rules import require_open_year
@@ -35,11 +35,11 @@ LINE_FIELDS = ("funding_stream_id", "category_id", "strand_id", "labour", "descr
 # --- Getting records ----------------------------------------------------------------------------------------
 
 def get_year_or_404(year_id: int) -> FundingYear:
-    return db.get_or_404(FundingYear, year_id, description="There is no such funding year.")
+    return get_or_404(FundingYear, year_id, "There is no such funding year.")
 
 
 def get_stream_or_404(stream_id: int) -> FundingStream:
-    return db.get_or_404(FundingStream, stream_id, description="There is no such funding stream.")
+    return get_or_404(FundingStream, stream_id, "There is no such funding stream.")
 
 
 def get_allocation_or_404(allocation_id: int) -> Allocation:

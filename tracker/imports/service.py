@@ -1082,11 +1082,11 @@ def _closed_years_touched(batch: ImportBatch) -> set[str]:
 # --- reading back -------------------------------------------------------------------------------------------
 
 def get_batch_or_404(batch_id: int) -> ImportBatch:
-    from flask import abort
+    from tracker.errors import abort_with, get_or_404
 
-    batch = db.session.get(ImportBatch, batch_id)
-    if batch is None or batch.kind not in KINDS:
-        abort(404)
+    batch = get_or_404(ImportBatch, batch_id, "There is no import with that number.")
+    if batch.kind not in KINDS:  # monitoring returns are batches too, but have their own pages
+        abort_with(404, "There is no import with that number.")
     return batch
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from tracker import audit, settings
-from tracker.errors import abort_with
+from tracker.errors import abort_with, get_or_404
 from tracker.extensions import db
 from tracker.models import Commission, FundingYear, Milestone, Provider
 from tracker.models.monitoring import DOCUMENT_KINDS, DOCUMENT_OWNERS, Document, DocumentVersion
@@ -194,17 +194,11 @@ def document_counts(owner_type: str, owner_ids: list[int]) -> dict[int, int]:
 
 
 def get_document_or_404(document_id: int) -> Document:
-    document = db.session.get(Document, document_id, options=[selectinload(Document.versions)])
-    if document is None:
-        abort_with(404, "There is no such document.")
-    return document
+    return get_or_404(Document, document_id, "There is no such document.", selectinload(Document.versions))
 
 
 def get_version_or_404(version_id: int) -> DocumentVersion:
-    version = db.session.get(DocumentVersion, version_id)
-    if version is None:
-        abort_with(404, "There is no such document.")
-    return version
+    return get_or_404(DocumentVersion, version_id, "There is no such document.")
 
 
 def document_owner(document: Document) -> tuple[str, int]:

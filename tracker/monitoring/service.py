@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from tracker import audit, settings
-from tracker.errors import abort_with
+from tracker.errors import abort_with, get_or_404
 from tracker.extensions import db
 from tracker.funding.rules import require_open_year
 from tracker.models import BudgetLine, Commission, FundingStream, FundingYear, Milestone, Strand
@@ -46,26 +46,17 @@ MEASURE_FIELDS = ("metric_id", "unit", "target_q1", "target_q2", "target_q3", "t
 # --- lookups ------------------------------------------------------------------------------------------------
 
 def get_commission_or_404(commission_id: int) -> Commission:
-    commission = db.session.get(Commission, commission_id, options=[
-        joinedload(Commission.provider), joinedload(Commission.funding_year), joinedload(Commission.strand)])
-    if commission is None:
-        abort_with(404, "There is no such commission.")
-    return commission
+    return get_or_404(Commission, commission_id, "There is no such commission.", joinedload(Commission.provider),
+                      joinedload(Commission.funding_year), joinedload(Commission.strand))
 
 
 def get_measure_or_404(measure_id: int) -> Measure:
-    measure = db.session.get(Measure, measure_id, options=[
-        joinedload(Measure.metric), joinedload(Measure.commission).joinedload(Commission.funding_year)])
-    if measure is None:
-        abort_with(404, "There is no such measure.")
-    return measure
+    return get_or_404(Measure, measure_id, "There is no such measure.", joinedload(Measure.metric),
+                      joinedload(Measure.commission).joinedload(Commission.funding_year))
 
 
 def get_metric_or_404(metric_id: int) -> Metric:
-    metric = db.session.get(Metric, metric_id)
-    if metric is None:
-        abort_with(404, "There is no such metric.")
-    return metric
+    return get_or_404(Metric, metric_id, "There is no such metric.")
 
 
 def all_metrics(active_only: bool = False) -> list[Metric]:
