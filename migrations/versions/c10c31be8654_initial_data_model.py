@@ -1,9 +1,8 @@
 """Initial data model: every table of VRU Tracker.
 
-
 Revision ID: c10c31be8654
 Revises: 
-Create Date: 2026-11-28 06:43:33.438657
+Create Date: 2026-11-28 07:47:14.202115
 
 """
 from alembic import op
@@ -194,6 +193,7 @@ def upgrade():
     sa.Column('progress', sa.Integer(), nullable=False),
     sa.Column('total_rows', sa.Integer(), nullable=False),
     sa.Column('error', sa.Text(), nullable=False),
+    sa.Column('worker', sa.String(length=120), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('committed_at', sa.DateTime(), nullable=True),

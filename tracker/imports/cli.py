@@ -29,6 +29,7 @@ def register_cli(bp) -> None:
         from tracker.extensions import db
         from tracker.imports import service
 
+        service.fail_interrupted_batches()
         try:
             with open(path, "rb") as fh:
                 draft = service.start_draft(fh, os.path.basename(path), kind=kind, year_label=year, sheet=sheet)

@@ -47,6 +47,12 @@ def _year_choices(form: UploadForm) -> None:
                                                 for y in years]
 
 
+@bp.before_request
+def put_right_interrupted_imports():
+    """An import cut off by a crash or restart shows as failed the next time anyone looks (one small query)."""
+    service.fail_interrupted_batches()
+
+
 # --- history ------------------------------------------------------------------------------------------------
 
 @bp.route("/")

@@ -19,6 +19,7 @@ import os
 import re
 import secrets
 import shutil
+import socket
 import threading
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
@@ -55,6 +56,51 @@ ADD, UNCHANGED, CHANGED, ERROR = "add", "unchanged", "changed", "error"
 # In-process progress of commits running now (batch id -> rows done). On SQLite the committing transaction
 # holds the only write lock, so progress cannot be written to the database while it runs; the page polls this.
 _progress: dict[int, int] = {}
+
+INTERRUPTED = ("The import was interrupted before it finished (the server or the command stopped), so nothing "
+               "was saved. Upload the file again to import it.")
+# A committing batch from another machine is taken as interrupted after this long (its process can't be asked).
+STALE_AFTER_HOURS = 6
+
+
+def this_worker() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists but belongs to someone else
+        return True
+    return True
+
+
+def fail_interrupted_batches(now: datetime | None = None) -> list[int]:
+    """Mark failed every batch left "committing" by a process that has gone (killed, crashed, restarted).
+
+    Its rows were never committed (they are written in one transaction), so only the batch record needs
+    putting right. Runs whenever the import pages or the command are used; returns the ids it marked.
+    """
+    from datetime import timedelta
+
+    now = now or utcnow()
+    host, pid = socket.gethostname(), os.getpid()
+    marked = []
+    for batch in db.session.scalars(select(ImportBatch).where(ImportBatch.status == "committing")):
+        worker_host, _, worker_pid = (batch.worker or ":").rpartition(":")
+        if worker_host == host and worker_pid.isdigit():
+            gone = not _process_alive(int(worker_pid)) or (int(worker_pid) == pid and batch.id not in _progress)
+        else:
+            gone = batch.created_at < now - timedelta(hours=STALE_AFTER_HOURS)
+        if gone:
+            batch.status, batch.error, batch.progress = "failed", INTERRUPTED, 0
+            audit.record(REALM, "negative", batch, f"Import {batch.id} ({batch.filename}) was interrupted; nothing was saved")
+            marked.append(batch.id)
+    if marked:
+        db.session.commit()
+    return marked
 
 
 class ImportRefused(Exception):
@@ -782,9 +828,16 @@ def create_batch(draft: Draft, *, leave_out: bool, user_id: int | None) -> Impor
                                  "header_row": draft.header_row},
                         counts=dict(draft.preview["counts"]), problems=draft.preview["problems"],
                         total_rows=draft.preview["counts"]["read"], progress=0, created_by_id=user_id,
+                        worker=this_worker(),
                         undo={"updated": [], "created": {}, "leave_out": bool(leave_out)})
     db.session.add(batch)
-    db.session.commit()
+    db.session.flush()
+    _progress[batch.id] = 0  # from now on this process is at work on it (see fail_interrupted_batches)
+    try:
+        db.session.commit()
+    except Exception:
+        _progress.pop(batch.id, None)
+        raise
     return batch
 
 

@@ -52,6 +52,9 @@ class ImportBatch(Base):
     total_rows: Mapped[int] = mapped_column(default=0)
     #: Why it failed, if it did.
     error: Mapped[str] = mapped_column(Text, default="")
+    #: The process writing the rows while it commits ("host:pid"), so an import cut off by a crash or restart
+    #: can be recognised afterwards and marked failed.
+    worker: Mapped[str] = mapped_column(String(120), default="")
     #: Who uploaded it.
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     #: When it was uploaded.

@@ -1,0 +1,90 @@
+"""A large import killed in the middle: after a restart no row of it is in the database and the batch is failed."""
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from tracker.extensions import db
+from tracker.imports import service
+from tracker.models import ImportBatch, LedgerTransaction
+
+ROWS = 50_000
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _big_ledger(path: Path) -> None:
+    with path.open("w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(["Transaction Ref", "Posting Date", "Supplier Name", "Narrative", "Net"])
+        for i in range(ROWS):
+            out.writerow([f"KILL{i:06d}", f"{(i % 28) + 1:02d}/0{(i % 6) + 4}/2025", "Harbourside Family Support",
+                          "Mentoring sessions", f"£{(i % 900) + 100},{i % 10}00.{i % 100:02d}"])
+
+
+@pytest.mark.slow
+def test_killing_the_process_mid_import_leaves_nothing_and_the_batch_failed(app, make, database_url, tmp_path, client, auth):
+    make.year("2025-26")
+    db.session.commit()
+    ledger = tmp_path / "ledger.csv"
+    _big_ledger(ledger)
+    env = {**os.environ, "DATABASE_URL": database_url, "DATA_DIR": str(tmp_path / "files"), "TRACKER_ENV": "development",
+           "FLASK_APP": str(ROOT / "wsgi.py"), "IMPORT_MAX_ROWS": str(ROWS + 10)}
+    process = subprocess.Popen([sys.executable, "-m", "flask", "import", str(ledger), "--kind", "ledger", "--commit"],
+                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        batch_id = None
+        while batch_id is None and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.2)
+            db.session.rollback()  # see what the other process has committed
+            batch_id = db.session.scalar(select(ImportBatch.id).where(ImportBatch.status == "committing"))
+        assert batch_id is not None, process.stdout.read().decode() if process.poll() is not None else "no batch"
+        time.sleep(1.0)  # well into writing its 50,000 rows, which takes several seconds
+        assert process.poll() is None, "the import finished before it could be interrupted"
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.stdout.close()
+
+    db.session.rollback()
+    assert db.session.scalar(select(func.count(LedgerTransaction.id))) == 0
+    assert db.session.get(ImportBatch, batch_id).status == "committing"  # as the killed process left it
+    # "After a restart": the next person to open the imports pages (or run the command) sees it failed.
+    auth.login("finance")
+    page = client.get(f"/imports/{batch_id}")
+    assert page.status_code == 200 and "interrupted" in page.text
+    db.session.expire_all()
+    batch = db.session.get(ImportBatch, batch_id)
+    assert batch.status == "failed" and batch.error == service.INTERRUPTED
+    assert db.session.scalar(select(func.count(LedgerTransaction.id))) == 0
+
+
+def test_a_running_import_in_this_process_is_not_taken_for_interrupted(app, make):
+    batch = make.import_batch(status="committing", worker=service.this_worker())
+    db.session.commit()
+    service._progress[batch.id] = 10
+    try:
+        assert service.fail_interrupted_batches() == []
+    finally:
+        service._progress.pop(batch.id, None)
+    assert service.fail_interrupted_batches() == [batch.id]  # same process, but no longer at work on it
+
+
+def test_a_committing_batch_from_another_machine_waits_before_it_is_failed(app, make):
+    from datetime import datetime, timedelta
+
+    batch = make.import_batch(status="committing", worker="another-host:123")
+    db.session.commit()
+    assert service.fail_interrupted_batches() == []
+    later = datetime.now() + timedelta(hours=service.STALE_AFTER_HOURS + 1)
+    assert service.fail_interrupted_batches(now=later) == [batch.id]
