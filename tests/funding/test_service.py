@@ -237,3 +237,35 @@ def test_rollover_into_a_closed_year_is_refused(app, make):
     db.session.commit()
     with pytest.raises(Conflict):
         service.roll_over(year)
+
+
+def test_rollover_moves_the_value_after_31_march_so_no_year_counts_it_twice(app, make):
+    year, _, running = _source_year(make)
+    whole = running.value_pence
+    target, _ = service.roll_over(year)
+    db.session.commit()
+    db.session.expire_all()
+    source = db.session.get(Commission, running.id)
+    copied = db.session.scalars(select(Commission).where(Commission.funding_year_id == target.id)).one()
+    assert copied.value_pence == 2_260_274
+    assert source.value_pence == whole - 2_260_274 == 739_726  # 1/1/2026-31/3/2026 of £30,000 for 1/1-31/12/2026
+    (variation,) = source.variations
+    assert variation.value_change_pence == -2_260_274 and "VRU-25-002/2026-27" in variation.reason
+    # Running it again moves nothing more.
+    service.roll_over(year)
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(Commission, running.id).value_pence == 739_726
+
+
+def test_rollover_from_a_closed_year_leaves_its_values_alone(app, make):
+    year, _, running = _source_year(make)
+    whole = running.value_pence
+    year.status = "closed"
+    db.session.commit()
+    (item,) = service.rollover_plan(year).of("commission")
+    assert "keeps its whole value" in item.note
+    service.roll_over(year)
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(Commission, running.id).value_pence == whole

@@ -18,8 +18,9 @@ from tracker.extensions import db
 from tracker.figures import COMMITTED_STATUSES, LineFigures, line_figures, roll_up
 from tracker.funding.rules import require_open_year
 from tracker.models import (
-    Allocation, AllocationRevision, BudgetLine, Commission, FundingStream, FundingYear, LedgerTransaction,
+    Allocation, AllocationRevision, BudgetLine, Commission, FundingStream, FundingYear, LedgerTransaction, Variation,
 )
+from tracker.money import format_pence
 from tracker.models.funding import YEAR_CLOSED, YEAR_DRAFT, YEAR_OPEN
 from tracker.monitoring.service import roll_over_measures
 from tracker.periods import label_for_start, parse_label, quarter_of, year_bounds
@@ -446,10 +447,32 @@ def rollover_plan(source: FundingYear) -> RolloverPlan:
         note = ""
         if not exists and ref in taken_refs:
             exists, note = True, f"the reference {ref} is already used"
+        elif not exists and source.is_closed:
+            note = f"{source.label} is closed, so {c.reference} keeps its whole value there"
+        elif not exists:
+            note = f"{c.reference} keeps {format_pence(c.value_pence - value)} in {source.label}"
         items.append(RolloverItem(
             "commission", f"{ref}: {c.title} ({c.provider.name}), {max(c.start_date, new_start):%d/%m/%Y} to "
                           f"{c.end_date:%d/%m/%Y}", value, exists, c, note))
     return RolloverPlan(source, label, target, items)
+
+
+def _move_value_to_next_year(commission: Commission, moved_pence: int, new_reference: str, target_label: str) -> None:
+    """The part of a commission's value that falls after 31 March now belongs to next year's record, so this
+    year's record keeps only its own share: otherwise both years would count the same money as committed.
+    Recorded as a variation, with the before and after in the audit trail."""
+    if moved_pence <= 0:
+        return
+    before = commission.value_pence
+    commission.value_pence = before - moved_pence
+    db.session.add(Variation(
+        commission=commission, variation_date=date.today(), value_change_pence=-moved_pence,
+        reason=f"Rolled over: {format_pence(moved_pence)} of the value, for delivery after 31 March, moved to "
+               f"{target_label} as {new_reference}.",
+        recorded_by_id=audit.acting_user_id()))
+    audit.record("commissions", "change", commission,
+                 f"{commission.reference}: {format_pence(moved_pence)} of its value moved to {new_reference} ({target_label})",
+                 {"value_pence": before}, {"value_pence": commission.value_pence})
 
 
 def roll_over(source: FundingYear) -> tuple[FundingYear, RolloverPlan]:
@@ -498,6 +521,8 @@ def roll_over(source: FundingYear) -> tuple[FundingYear, RolloverPlan]:
             rolled_from_id=c.id,
         ))
         roll_over_measures(c, rolled)  # the service's measures and targets come across (tracker.monitoring)
+        if not source.is_closed:
+            _move_value_to_next_year(c, item.amount_pence, rolled.reference, target.label)
         created["commission"] += 1
     db.session.flush()
     if any(created.values()):
