@@ -148,3 +148,28 @@ def test_finance_and_viewers_cannot_change_commissions(client, auth, setup):
     assert client.get("/commissions/new").status_code == 403
     assert client.post("/commissions/new", data=form_data(setup)).status_code == 403
     assert _count() == 0
+
+
+def test_recording_the_decision_on_the_end_clears_the_ending_soon_flag(client, auth, make):
+    auth.login("manager")
+    commission = make.commission(reference="VRU-25-050")
+    db.session.commit()
+    page = client.get(f"/commissions/{commission.id}/edit")
+    assert "Decision on the end" in page.text and "Not decided yet" in page.text
+    data = {
+        "reference": "VRU-25-050", "title": commission.title, "provider_id": commission.provider_id,
+        "funding_year_id": commission.funding_year_id, "strand_id": commission.strand_id,
+        "budget_line_id": commission.budget_line_id, "procurement_route": "Direct award", "commission_type": "contract",
+        "value_pence": "10,000.00", "start_date": "01/04/2025", "end_date": "31/03/2026", "status": "live",
+        "end_decision": "re-procure", "version": commission.version,
+    }
+    response = client.post(f"/commissions/{commission.id}/edit", data=data)
+    assert response.status_code in (302, 303), response.text
+    db.session.expire_all()
+    assert db.session.get(Commission, commission.id).end_decision == "re-procure"
+    data.update(end_decision="", version=db.session.get(Commission, commission.id).version)
+    assert client.post(f"/commissions/{commission.id}/edit", data=data).status_code in (302, 303)
+    db.session.expire_all()
+    assert db.session.get(Commission, commission.id).end_decision is None
+    data.update(end_decision="abolish", version=db.session.get(Commission, commission.id).version)
+    assert client.post(f"/commissions/{commission.id}/edit", data=data).status_code == 422

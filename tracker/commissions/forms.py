@@ -11,7 +11,7 @@ from wtforms.widgets import HiddenInput
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from tracker.forms import MoneyField, UKDateField
-from tracker.models.commissions import COMMISSION_STATUSES, COMMISSION_TYPES, PROCUREMENT_ROUTES
+from tracker.models.commissions import COMMISSION_STATUSES, COMMISSION_TYPES, END_DECISIONS, PROCUREMENT_ROUTES
 
 
 def _optional_int(value):
@@ -50,10 +50,18 @@ class CommissionForm(VersionedForm):
     review_date = UKDateField("Review date", validators=[Optional()])
     extension_options = StringField("Extension options", validators=[Optional(), Length(max=200)],
                                     description="e.g. 1 + 1 years")
+    end_decision = SelectField(
+        "Decision on the end", choices=[("", "Not decided yet")] + [(d, d.capitalize()) for d in END_DECISIONS],
+        description="Extend, re-procure or let it end. Until it is decided, a commission ending soon is flagged.",
+        validate_choice=False)  # left out of a form (an older page, a script) means "not decided"
     status = SelectField("Status", choices=[(s, s.capitalize()) for s in COMMISSION_STATUSES])
     pcc_decision_ref = StringField("PCC decision reference", validators=[Optional(), Length(max=40)])
     po_number = StringField("PO number", validators=[Optional(), Length(max=40)])
     contract_manager = StringField("Contract manager", validators=[Optional(), Length(max=120)])
+
+    def validate_end_decision(self, field):
+        if field.data not in (None, "", *END_DECISIONS):
+            raise ValidationError("Choose extend, re-procure, let end, or not decided yet")
 
     def validate_value_pence(self, field):
         if field.data is not None and field.data <= 0:

@@ -25,7 +25,7 @@ REALM = "commissions"
 COMMISSION_FIELDS = (
     "reference", "title", "description", "provider_id", "strand_id", "funding_year_id", "budget_line_id",
     "procurement_route", "competed", "commission_type", "value_pence", "start_date", "end_date", "review_date",
-    "extension_options", "status", "pcc_decision_ref", "po_number", "contract_manager",
+    "extension_options", "end_decision", "status", "pcc_decision_ref", "po_number", "contract_manager",
 )
 PROVIDER_FIELDS = ("name", "charity_number", "company_number", "vcse", "sme", "notes")
 #: Only a commission still in the pipeline may be deleted; later ones are terminated or ended instead.
@@ -129,6 +129,7 @@ def _clean(data: dict) -> dict:
         out[key] = (out[key] or "").strip()
     out["competed"] = bool(out["competed"])
     out["budget_line_id"] = out["budget_line_id"] or None
+    out["end_decision"] = out["end_decision"] or None  # "not decided yet"
     return out
 
 
