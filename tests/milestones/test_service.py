@@ -149,3 +149,29 @@ def test_commission_ending_soon_without_a_decision_is_flagged(make):
     c.end_decision = "extend"
     db.session.commit()
     assert not service.needs_end_decision(end, date(2025, 12, 1), 90)
+
+
+def test_changing_one_commission_syncs_only_its_own_deadlines_and_a_year_change_syncs_all(make):
+    # A commit that changed one commission must not read every commission (it held SQLite's write lock for most
+    # of a second on 5,000 commissions under bench/load.py); a commission changed behind the session's back
+    # (bulk SQL) is therefore only caught by a full sync, which a year change still runs.
+    from sqlalchemy import update
+
+    from tracker.models import Commission
+
+    one, other = make.commission(end_date=date(2026, 3, 31)), make.commission(end_date=date(2026, 3, 31))
+    db.session.commit()
+    db.session.execute(update(Commission).where(Commission.id == other.id).values(end_date=date(2026, 6, 30)))
+    one.end_date = date(2026, 9, 30)
+    db.session.commit()
+    db.session.expire_all()
+    got = _generated()
+    assert got[f"commission:{one.id}:end"].due_date == date(2026, 9, 30)
+    assert got[f"commission:{other.id}:end"].due_date == date(2026, 3, 31)  # not read by the one-commission sync
+
+    year = make.year("2030-31")
+    db.session.commit()
+    db.session.expire_all()
+    got = _generated()
+    assert got[f"commission:{other.id}:end"].due_date == date(2026, 6, 30)
+    assert f"year:{year.id}:q1-return" in got

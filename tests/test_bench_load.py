@@ -1,0 +1,37 @@
+"""The load test's data check (bench/load.py) finds lost and doubled writes: proven on made-up logs, no server."""
+from bench.load import Edit, Import, Stored, check_data
+
+
+def _edits():
+    # Commission 7 starts at version 1; two changes saved (from 1 and from 2), one refused as a conflict.
+    return [Edit(7, "end_date", "2027-01-05", 1, 200), Edit(7, "status", "live", 1, 409),
+            Edit(7, "status", "ended", 2, 200)]
+
+
+def test_a_consistent_log_passes():
+    stored = {7: Stored(version=3, status="ended", end_date="2027-01-05", audit_changes=2)}
+    imports = [Import(["R1", "R2"], committed=True), Import(["R3"], committed=False)]
+    assert check_data({7: 1}, _edits(), stored, imports, {"R1": 1, "R2": 1}) == []
+
+
+def test_a_lost_write_is_found():
+    # The database kept the end date but not the later status change.
+    stored = {7: Stored(version=2, status="approved", end_date="2027-01-05", audit_changes=1)}
+    problems = check_data({7: 1}, _edits(), stored, [], {})
+    assert any("version 2 after 2 successful changes" in p for p in problems)
+    assert any("status is approved" in p for p in problems)
+    assert any("1 audit records for 2" in p for p in problems)
+
+
+def test_two_successes_from_one_version_are_a_lost_update():
+    edits = [Edit(7, "end_date", "2027-01-05", 1, 200), Edit(7, "end_date", "2027-01-06", 1, 200)]
+    stored = {7: Stored(version=3, status="live", end_date="2027-01-06", audit_changes=2)}
+    assert any("saved over twice" in p for p in check_data({7: 1}, edits, stored, [], {}))
+
+
+def test_missing_doubled_and_stray_import_rows_are_found():
+    imports = [Import(["R1", "R2"], committed=True), Import(["R3"], committed=False)]
+    problems = check_data({}, [], {}, imports, {"R1": 2, "R3": 1})
+    assert "committed import row R1 is present 2 times (expected once)" in problems
+    assert "committed import row R2 is present 0 times (expected once)" in problems
+    assert "row R3 of an import that was not committed is present 1 times" in problems
