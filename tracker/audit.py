@@ -32,6 +32,18 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict, dict]:
     return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
 
 
+def update(realm: str, obj, fields: Iterable[str], summary: str, **values) -> dict:
+    """Set ``values`` on ``obj`` and, if any of ``fields`` changed, record one "change" event with only the
+    changed fields before and after. Returns the changed fields' new values (empty when nothing changed)."""
+    before = snapshot(obj, fields)
+    for key, value in values.items():
+        setattr(obj, key, value)
+    old, new = diff(before, snapshot(obj, fields))
+    if new:
+        record(realm, "change", obj, summary, old, new)
+    return new
+
+
 def acting_user_id() -> int | None:
     if has_request_context() and current_user and current_user.is_authenticated:
         return current_user.id

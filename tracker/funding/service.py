@@ -91,11 +91,7 @@ def create_year(label: str, notes: str = "", status: str = YEAR_DRAFT) -> Fundin
 
 def update_year_notes(year: FundingYear, notes: str) -> None:
     require_open_year(year)
-    before = audit.snapshot(year, YEAR_FIELDS)
-    year.notes = notes or ""
-    b, a = audit.diff(before, audit.snapshot(year, YEAR_FIELDS))
-    if a:
-        audit.record(REALM, "change", year, f"Notes of funding year {year.label} changed", b, a)
+    audit.update(REALM, year, YEAR_FIELDS, f"Notes of funding year {year.label} changed", notes=notes or "")
 
 
 def set_year_status(year: FundingYear, status: str) -> None:
@@ -131,12 +127,7 @@ def save_stream(stream: FundingStream | None, **values) -> FundingStream:
         audit.record(REALM, "create", stream, f"Funding stream {stream.name} added", None,
                      audit.snapshot(stream, STREAM_FIELDS))
         return stream
-    before = audit.snapshot(stream, STREAM_FIELDS)
-    for k, v in values.items():
-        setattr(stream, k, v)
-    b, a = audit.diff(before, audit.snapshot(stream, STREAM_FIELDS))
-    if a:
-        audit.record(REALM, "change", stream, f"Funding stream {stream.name} changed", b, a)
+    audit.update(REALM, stream, STREAM_FIELDS, f"Funding stream {values.get('name', stream.name)} changed", **values)
     return stream
 
 

@@ -93,12 +93,7 @@ def save_metric(metric: Metric | None, **values) -> Metric:
         db.session.add(metric)
         audit.record(REALM, "create", metric, f"Metric {metric.name} added", None, audit.snapshot(metric, fields))
         return metric
-    before = audit.snapshot(metric, fields)
-    for key, value in values.items():
-        setattr(metric, key, value)
-    b, a = audit.diff(before, audit.snapshot(metric, fields))
-    if a:
-        audit.record(REALM, "change", metric, f"Metric {metric.name} changed", b, a)
+    audit.update(REALM, metric, fields, f"Metric {values.get('name', metric.name)} changed", **values)
     return metric
 
 
