@@ -130,7 +130,7 @@ def parse_date(value: object) -> date:
     if isinstance(value, Decimal) and not value.is_finite():
         raise ValueProblem(DATE_HINT)
     if isinstance(value, (int, float, Decimal)):
-        serial = float(value)
+        serial = float(value)  # float ok: an Excel date serial number, not money
         if not _MIN_SERIAL <= serial <= _MAX_SERIAL + 1:  # NaN fails this too
             raise ValueProblem(DATE_HINT)
         # from_excel handles Excel's fictitious 29 Feb 1900 the same way openpyxl does everywhere else.

@@ -448,8 +448,8 @@ class ChartBar:
     name: str
     target: int
     actual: int
-    actual_width: float
-    target_x: float
+    actual_width: float  # float ok: chart geometry (SVG units), not money
+    target_x: float  # float ok: chart geometry
 
 
 def cyp_by_strand(year: FundingYear | None) -> list[ChartBar]:

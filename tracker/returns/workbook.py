@@ -77,7 +77,7 @@ def write_value(ws, row: int, col: int, column: Column, value, fmt: Formats) -> 
     elif column.kind == MONEY:
         ws.write_number(row, col, pounds(value), fmt.money)
     elif column.kind == PERCENT:
-        ws.write_number(row, col, float(value) / 100, fmt.percent)
+        ws.write_number(row, col, float(value) / 100, fmt.percent)  # float ok: a percentage, not money
     elif column.kind == DATE:
         ws.write_datetime(row, col, datetime.combine(value, time()) if not isinstance(value, datetime) else value,
                           fmt.date)
@@ -257,7 +257,8 @@ def cell_values(data: ReturnData) -> list[tuple[str, list[list]]]:
         rows = [[c.heading for c in t.columns]]
         for values in t.rows:
             rows.append([pounds(v) if c.kind == MONEY and v is not None else
-                         float(v) if c.kind == PERCENT and v is not None else v for c, v in zip(t.columns, values)])
+                         float(v) if c.kind == PERCENT and v is not None else v  # float ok: a percentage
+                         for c, v in zip(t.columns, values)])
         out.append((t.sheet, rows))
     out.append(("Notes", [[p] for p in data.narrative.split("\n")]))
     return out
