@@ -35,6 +35,26 @@ def render(template: str, block: str | None = None, status: int = 200, **context
     return render_template(template, **context), status
 
 
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def send_download(content: bytes | str, name: str, mimetype: str | None = None, *,
+                  cache: str = "private, no-store", **options):
+    """A file to save, not to show: bytes or a path, with a safe attachment name (werkzeug encodes it).
+
+    Everything downloaded here is someone's data, so by default no cache keeps a copy; pass ``cache`` for
+    files that never change (an issued return). ``options`` go to ``send_file`` (etag, last_modified ...).
+    """
+    import io
+
+    from flask import send_file
+
+    source = io.BytesIO(content) if isinstance(content, (bytes, bytearray)) else content
+    response = send_file(source, mimetype=mimetype, as_attachment=True, download_name=name, **options)
+    response.headers["Cache-Control"] = cache
+    return response
+
+
 def uk_date(value: date | datetime | None, blank: str = "") -> str:
     """31/03/2026."""
     if value is None:

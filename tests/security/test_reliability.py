@@ -97,3 +97,17 @@ def test_nul_characters_are_refused_with_a_message(client, auth):
             assert page.status_code == 400 and "not allowed" in page.text, url
     post = client.post("/account/password", data={"current_password": "a\x00b", "new_password": "x", "confirm_password": "x"})
     assert post.status_code == 400 and "not allowed" in post.text
+
+
+def test_downloads_are_attachments_that_no_cache_keeps(client, auth, make):
+    """Every file the app hands out goes through tracker.web.send_download: attachment, and no-store."""
+    from tracker.extensions import db as _db
+
+    make.milestone(title="Panel")
+    _db.session.commit()
+    auth.login("admin")
+    for url in ("/exports/commissions.csv", "/exports/milestones.xlsx", "/milestones/deadlines.ics"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert response.headers["Content-Disposition"].startswith("attachment"), url
+        assert response.headers["Cache-Control"] == "private, no-store", url

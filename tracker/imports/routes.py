@@ -2,9 +2,8 @@
 the unmatched ledger lines finance assigns to commissions. Finance (and admins) import; everyone reads history."""
 from __future__ import annotations
 
-import io
 
-from flask import Blueprint, abort, flash, make_response, redirect, request, send_file, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -15,7 +14,7 @@ from tracker.imports import matching, service
 from tracker.imports.cli import register_cli
 from tracker.imports.forms import AssignForm, CommitForm, UploadForm
 from tracker.models import Commission, FundingYear, LedgerTransaction
-from tracker.web import is_htmx, render
+from tracker.web import XLSX_MIMETYPE, is_htmx, render, send_download
 
 bp = Blueprint("imports", __name__, url_prefix="/imports", cli_group=None)
 register_cli(bp)
@@ -93,7 +92,7 @@ def original(batch_id: int):
     """The file exactly as it was uploaded."""
     batch = service.get_batch_or_404(batch_id)
     try:
-        return send_file(service.stored_file(batch), as_attachment=True, download_name=batch.filename)
+        return send_download(service.stored_file(batch), batch.filename)
     except FileNotFoundError:
         abort(404)
 
@@ -296,5 +295,4 @@ def assign():
 
 
 def _xlsx(data: bytes, name: str):
-    return send_file(io.BytesIO(data), as_attachment=True, download_name=name,
-                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    return send_download(data, name, XLSX_MIMETYPE)

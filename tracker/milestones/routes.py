@@ -21,7 +21,7 @@ from tracker.milestones import service
 from tracker.milestones.forms import CalendarTokenForm, CompleteForm, MilestoneForm
 from tracker.models import Commission, FundingYear, Milestone, User
 from tracker.models.milestones import PROGRAMMES
-from tracker.web import render
+from tracker.web import render, send_download
 
 bp = Blueprint("milestones", __name__, url_prefix="/milestones")
 
@@ -114,8 +114,7 @@ def download():
         abort_with(400, " and ".join(filters.problems.values()) + ". The calendar was not made.")
     body = ical.build_calendar(service.find(filters), "VRU deadlines", _absolute_url)
     name = "-".join(["vru-deadlines", *[v.replace(" ", "-").lower() for v in filters.as_args().values()]])
-    return Response(body, mimetype="text/calendar",
-                    headers={"Content-Disposition": f'attachment; filename="{name}.ics"'})
+    return send_download(body, f"{name}.ics", "text/calendar")
 
 
 def _after_save(m: Milestone):

@@ -22,6 +22,7 @@ from tracker import audit, settings
 from tracker.errors import abort_with, get_or_404
 from tracker.extensions import db
 from tracker.models import Commission, FundingYear, Milestone, Provider
+from tracker.web import XLSX_MIMETYPE
 from tracker.models.monitoring import DOCUMENT_KINDS, DOCUMENT_OWNERS, Document, DocumentVersion
 
 REALM = "monitoring"
@@ -36,7 +37,7 @@ PDF = ("application/pdf", "pdf")
 PNG = ("image/png", "png")
 JPEG = ("image/jpeg", "jpg")
 DOCX = ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "docx")
-XLSX = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx")
+XLSX = (XLSX_MIMETYPE, "xlsx")
 ODT = ("application/vnd.oasis.opendocument.text", "odt")
 CSV = ("text/csv", "csv")
 TEXT = ("text/plain", "txt")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, current_app, flash, redirect, request, send_file, url_for
+from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -23,7 +23,7 @@ from tracker.monitoring.forms import (
     VersionForm,
 )
 from tracker.periods import QUARTER_NAMES, quarter_of
-from tracker.web import is_htmx, render
+from tracker.web import XLSX_MIMETYPE, is_htmx, render, send_download
 
 bp = Blueprint("monitoring", __name__)
 
@@ -239,14 +239,8 @@ def download_workbook(commission_id: int, quarter: int):
     """The monitoring workbook for the provider to fill in for a quarter."""
     commission = service.get_commission_or_404(commission_id)
     _quarter_or_404(quarter)
-    import io
-
-    data = workbook.build_workbook(commission, quarter)
-    response = send_file(io.BytesIO(data), as_attachment=True, download_name=workbook.filename_for(commission, quarter),
-                         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return send_download(workbook.build_workbook(commission, quarter), workbook.filename_for(commission, quarter),
+                         XLSX_MIMETYPE)
 
 
 @bp.route("/commissions/<int:commission_id>/outputs/upload", methods=["POST"])
@@ -435,12 +429,10 @@ def download(version_id: int):
     version = docs.get_version_or_404(version_id)
     path = docs.file_path(version)
     try:
-        response = send_file(path, mimetype=version.content_type, as_attachment=True,
-                             download_name=docs.download_name(version), conditional=False, etag=False)
+        response = send_download(path, docs.download_name(version), version.content_type, conditional=False, etag=False)
     except FileNotFoundError:
         abort_with(404, "The file for this document is missing; ask an administrator.")
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
+    # An uploaded file is never run as a page, even if a browser were talked into showing it.
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
 

@@ -24,10 +24,11 @@ from tracker.extensions import db
 from tracker.models import AuditEvent, BudgetLine, Commission, LedgerTransaction, Milestone
 from tracker.returns.builder import DATE, MONEY, NUMBER, TEXT, Column
 from tracker.returns.workbook import DATE_FORMAT, MONEY_FORMAT
+from tracker.web import XLSX_MIMETYPE
 
 FORMATS = ("xlsx", "csv")
 MIMETYPES = {
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "xlsx": XLSX_MIMETYPE,
     "csv": "text/csv; charset=utf-8",
 }
 DATETIME = "datetime"

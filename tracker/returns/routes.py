@@ -1,12 +1,11 @@
 """Returns to the PCC: preview, notes, draft download, issue and issued downloads; list downloads; the CLI."""
 from __future__ import annotations
 
-import io
 from datetime import datetime
 from pathlib import Path
 
 import click
-from flask import Blueprint, current_app, flash, redirect, request, send_file, url_for
+from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -20,7 +19,7 @@ from tracker.periods import QUARTER_NAMES
 from tracker.returns import exports, service
 from tracker.returns.forms import IssueForm, NotesForm, check_quarter, choice_from_args, find_year
 from tracker.returns.workbook import workbook_bytes
-from tracker.web import render
+from tracker.web import XLSX_MIMETYPE, render, send_download
 
 bp = Blueprint("returns", __name__, cli_group=None)
 
@@ -74,10 +73,7 @@ def draft(year_label: str, quarter: int):
     """The return as it stands now, marked DRAFT: the same workbook issuing would freeze."""
     year, quarter = find_year(year_label), check_quarter(quarter)
     content = workbook_bytes(service.draft_data(year, quarter, generated_at=utcnow().replace(second=0)))
-    response = send_file(io.BytesIO(content), mimetype=service.XLSX_MIMETYPE, as_attachment=True,
-                         download_name=service.download_name(year.label, quarter))
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return send_download(content, service.download_name(year.label, quarter), XLSX_MIMETYPE)
 
 
 @bp.route("/returns/<year_label>/q<int:quarter>/issue", methods=["POST"])
@@ -109,11 +105,10 @@ def download(return_id: int):
     except service.StoredFileMissing as exc:
         current_app.logger.error("%s", exc)
         abort_with(404, "The file for this return is missing. Tell an administrator.")
-    response = send_file(io.BytesIO(content), mimetype=service.XLSX_MIMETYPE, as_attachment=True,
-                         download_name=service.download_name(record.funding_year.label, record.quarter, record.version),
-                         etag=record.sha256, last_modified=record.issued_at)
+    response = send_download(content, service.download_name(record.funding_year.label, record.quarter, record.version),
+                             XLSX_MIMETYPE, cache="private, max-age=0, must-revalidate",
+                             etag=record.sha256, last_modified=record.issued_at)
     response.headers["X-Content-SHA256"] = record.sha256
-    response.headers["Cache-Control"] = "private, max-age=0, must-revalidate"
     return response
 
 
@@ -125,10 +120,7 @@ def _export(name: str, fmt: str):
         db.session.rollback()
         abort_with(400, str(exc))
     stamp = datetime.now().strftime("%Y-%m-%d")
-    response = send_file(io.BytesIO(content), mimetype=exports.MIMETYPES[fmt], as_attachment=True,
-                         download_name=f"{listing.name} {stamp}.{fmt}")
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return send_download(content, f"{listing.name} {stamp}.{fmt}", exports.MIMETYPES[fmt])
 
 
 @bp.route("/exports/commissions.<any(xlsx, csv):export_format>")

@@ -26,7 +26,6 @@ from tracker.models.base import utcnow
 from tracker.returns.builder import ReturnData, build_return, next_version
 from tracker.returns.workbook import workbook_bytes
 
-XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 NARRATIVE_MAX = 20_000
 RETURNS_FOLDER = "returns"
 
