@@ -112,7 +112,7 @@ class _SheetScan:
 class Limits:
     max_entries: int = DEFAULT_MAX_ENTRIES
     max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED
-    max_ratio: float = DEFAULT_MAX_RATIO
+    max_ratio: float = DEFAULT_MAX_RATIO  # float ok: a compression ratio
     ratio_min_size: int = DEFAULT_RATIO_MIN_SIZE
     max_rows: int = DEFAULT_MAX_ROWS
     max_cells: int = DEFAULT_MAX_CELLS
@@ -640,7 +640,7 @@ def _load_source(source: Source) -> tuple[str | None, bytes | None]:
 
 def open_workbook(source: Source, filename: str | None = None, *, engine: str = "calamine",
                   max_entries: int = DEFAULT_MAX_ENTRIES, max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED,
-                  max_ratio: float = DEFAULT_MAX_RATIO, ratio_min_size: int = DEFAULT_RATIO_MIN_SIZE,
+                  max_ratio: float = DEFAULT_MAX_RATIO, ratio_min_size: int = DEFAULT_RATIO_MIN_SIZE,  # float ok
                   max_rows: int = DEFAULT_MAX_ROWS, max_cells: int = DEFAULT_MAX_CELLS) -> Workbook:
     """Open an uploaded .xlsx, .xlsm or .csv file, deciding its type from its content.
 
