@@ -11,7 +11,7 @@ from datetime import date
 from werkzeug.security import generate_password_hash
 
 from tracker.models import (
-    Allocation, AuditEvent, BudgetLine, Category, Commission, FundingStream, FundingYear, ImportBatch,
+    Allocation, AuditEvent, BudgetLine, Category, Commission, FundingShare, FundingStream, FundingYear, ImportBatch,
     LedgerTransaction, Milestone, Provider, Strand, User,
 )
 from tracker.periods import label_for, period_of, year_bounds
@@ -75,31 +75,59 @@ class Factories:
         name = name or f"Provider {next(_seq)} CIC"
         return self._one(Provider, name=name) or self._add(Provider(name=name, **fields))
 
-    def commission(self, reference: str | None = None, budget_line=None, provider=None, year=None, **fields) -> Commission:
+    def commission(self, reference: str | None = None, budget_line=None, provider=None, year=None,
+                   shares=None, **fields) -> Commission:
+        """A contract, funded by default from ``budget_line`` for its value, split by days across the years its
+        dates span (``shares``: a list of (year, budget line or None, pence) to set them yourself)."""
         n = next(_seq)
-        budget_line = budget_line or self.budget_line(year=year)
-        year = year or budget_line.funding_year
+        if budget_line is None and shares is None:
+            budget_line = self.budget_line(year=year)
+        year = year or (budget_line.funding_year if budget_line is not None else self.year())
         fields.setdefault("title", f"Service {n}")
         fields.setdefault("value_pence", 10_000_00)
         fields.setdefault("start_date", year.start_date)
         fields.setdefault("end_date", year.end_date)
         fields.setdefault("status", "live")
-        fields.setdefault("strand", budget_line.strand)
-        return self._add(Commission(
+        fields.setdefault("strand", budget_line.strand if budget_line is not None else self.strand())
+        commission = self._add(Commission(
             reference=reference or f"VRU-T-{n:04d}", provider=provider or self.provider(), funding_year=year,
-            budget_line=budget_line, **fields,
+            **fields,
         ))
+        if shares is None:
+            from tracker.commissions.shares import split_by_years
+
+            shares = []
+            for label, pence in split_by_years(commission.value_pence, commission.start_date, commission.end_date):
+                existing = self._one(FundingYear, label=label)
+                line = budget_line if budget_line is not None and budget_line.funding_year.label == label else None
+                shares.append((existing or label, line, pence))
+        for y, line, pence in shares:
+            label = y if isinstance(y, str) else y.label
+            y_obj = y if not isinstance(y, str) else None
+            commission.funding_shares.append(FundingShare(
+                year_label=label, funding_year=y_obj, budget_line=line, amount_pence=pence,
+                funding_stream=line.funding_stream if line is not None else None))
+        self.session.flush()
+        return commission
+
+    @staticmethod
+    def line_of(commission):
+        """The budget line of a contract's largest funding share (its line, for a contract on one line)."""
+        shares = sorted(commission.funding_shares, key=lambda s: -s.amount_pence)
+        return next((s.budget_line for s in shares if s.budget_line is not None), None)
 
     def ledger_line(self, posting_date: date = date(2025, 5, 15), net_pence: int = 1_000_00, commission=None,
                     budget_line=None, year=None, **fields) -> LedgerTransaction:
         n = next(_seq)
         year = year or self.year(label_for(posting_date))
         if commission is not None and budget_line is None:
-            budget_line = commission.budget_line
+            budget_line = next((s.budget_line for s in sorted(commission.funding_shares, key=lambda s: -s.amount_pence)
+                                if s.funding_year_id == year.id or s.year_label == year.label), None)
         fields.setdefault("vat_pence", 0)
         fields.setdefault("gross_pence", net_pence + fields["vat_pence"])
         return self._add(LedgerTransaction(
-            reference=fields.pop("reference", f"TX{n:06d}"), posting_date=posting_date, period=period_of(posting_date),
+            reference=fields.pop("reference", f"TX{n:06d}"), posting_date=posting_date,
+            period=fields.pop("period", period_of(posting_date)),
             funding_year_id=year.id, net_pence=net_pence, commission_id=commission.id if commission else None,
             budget_line_id=budget_line.id if budget_line else None, **fields,
         ))

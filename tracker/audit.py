@@ -101,7 +101,7 @@ def _reference_names() -> dict[str, tuple]:
         "provider_id": (m.Provider, "name"), "strand_id": (m.Strand, "name"), "category_id": (m.Category, "name"),
         "funding_year_id": (m.FundingYear, "label"), "funding_stream_id": (m.FundingStream, "name"),
         "commission_id": (m.Commission, "reference"), "owner_id": (m.User, "name"), "user_id": (m.User, "name"),
-        "budget_line_id": (m.BudgetLine, "description"), "rolled_from_id": (m.Commission, "reference"),
+        "budget_line_id": (m.BudgetLine, "description"),
     }
 
 

@@ -19,6 +19,7 @@ from tracker.models import (
     ADMIN, FINANCE, MANAGER, VIEWER, Allocation, BudgetLine, Category, Commission, FundingStream, FundingYear,
     LedgerTransaction, Milestone, Provider, Strand, SupplierAlias, User,
 )
+from tracker.commissions.shares import default_shares, set_shares
 from tracker.periods import period_of
 from tracker import settings
 
@@ -223,18 +224,23 @@ def seed_demo(today: date | None = None) -> list[tuple[str, str, str]]:
         providers[name] = (provider, supplier)
 
     commissions = []
+    line_of: dict[int, BudgetLine] = {}
     for dc in _commissions():
         provider, supplier = providers[dc.provider]
         line = lines.get((dc.stream, dc.category, dc.strand)) or lines[(dc.stream, dc.category)]
         c = Commission(
             reference=dc.reference, title=dc.title, provider=provider, strand=strands[dc.strand], funding_year=year,
-            budget_line=line, procurement_route=dc.route, competed=dc.route in ("Open tender", "Quotation"),
+            procurement_route=dc.route, competed=dc.route in ("Open tender", "Quotation"),
             commission_type="grant" if dc.route == "Grant" else "contract", value_pence=dc.value * 100,
             start_date=dc.start, end_date=dc.end, review_date=dc.start + timedelta(days=182), status=dc.status,
             pcc_decision_ref=f"PCC/D/2025/{int(dc.reference[-3:]):03d}", po_number=dc.po, contract_manager=dc.manager,
             description=f"{dc.title}, delivered by {dc.provider}.",
         )
         db.session.add(c)
+        db.session.flush()
+        # Its money by year: split by days across the years it runs in, on its line for 2025-26.
+        set_shares(c, default_shares(c.value_pence, c.start_date, c.end_date, line))
+        line_of[c.id] = line
         commissions.append((c, supplier))
     db.session.flush()
 
@@ -279,11 +285,11 @@ def seed_demo(today: date | None = None) -> list[tuple[str, str, str]]:
             if day > year.end_date:
                 continue
             amount = int(monthly * pace * rng.uniform(0.9, 1.1))
-            ledger(day, supplier, c.provider.name, f"{c.title} {month.strftime('%b %Y')}", amount, c.budget_line, c, c.po_number)
+            ledger(day, supplier, c.provider.name, f"{c.title} {month.strftime('%b %Y')}", amount, line_of[c.id], c, c.po_number)
         if rng.random() < 0.3 and months:
             day = months[len(months) // 2] + timedelta(days=26)
             ledger(day, supplier, c.provider.name, f"Credit note: {c.title} over-invoiced", -int(monthly * 0.1),
-                   c.budget_line, c, c.po_number, kind="credit")
+                   line_of[c.id], c, c.po_number, kind="credit")
     for stream_name in ("Home Office VRU core grant", "Serious Violence Duty"):
         line = lines[(stream_name, "Staffing")]
         for p in range(12):

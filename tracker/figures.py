@@ -1,118 +1,459 @@
-"""The money figures every screen and return shares: allocation, committed, actual, by line, stream and strand.
+"""The figures engine: every money figure a screen, an export or a return shows, worked out in one place.
 
-One place for each rule, so the home page, the budget page and the PCC return cannot disagree. All
-amounts are integer pence; each function runs a fixed, small number of queries whatever the data size.
+For a funding year as at the end of a quarter it works out, per budget line: allocation, budget, profile to date,
+committed, actual to date, outstanding commitment, planned spend, forecast outturn, variance and RAG; and rolls
+the lines up by stream, strand and category and into a total. Money and commitments on no budget line make a row
+of their own ("Not on a budget line"), so every total is the sum of its rows. The home page, the budget page,
+the return, the exports and the monitoring pages all call ``year_figures``; none works out a figure of its own.
+
+The rules (README, "How the figures are worked out"; docs/adr/0002-variance-against-allocation.md):
+- actual to date: ledger spend (credits net off) in the quarters up to and including the chosen one; a ledger
+  line's quarter comes from its period (P1 = April; adjustment periods 13-16 count in Q4), or from its posting
+  date when the period is not one a ledger uses;
+- committed: the shares in the year of contracts awarded, live or ended as at the quarter end; a terminated
+  contract commits only what was paid on it;
+- outstanding commitment: committed not yet paid, per contract share, never below zero;
+- planned: spend still planned but not contracted: the line's remaining profile less its outstanding commitment,
+  not below zero, unless finance set a figure of its own (with a reason, audited);
+- forecast outturn = actual to date + outstanding commitment + planned;
+- variance: a line's forecast against its budget; a stream's against its revised allocation (or its lines'
+  budget where it has no allocation);
+- RAG: the worse of spend against profile to date and forecast against budget, amber from ``rag_amber_percent``
+  and red beyond ``rag_red_percent`` (settings).
+
+All amounts are integer pence. ``year_figures`` runs a fixed number of queries whatever the size of the year.
 """
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from tracker.extensions import db
-from tracker.models import Allocation, BudgetLine, Commission, FundingStream, FundingYear, LedgerTransaction, Strand
+from tracker.models import (
+    Allocation, AuditEvent, BudgetLine, Commission, FundingShare, FundingStream, FundingYear, LedgerTransaction,
+    Strand,
+)
+from tracker.periods import quarter_bounds, quarter_of, quarter_of_ledger_line
 
-# A commission's value counts as committed once it has been awarded; before that it is only planned.
+# A contract's share counts as committed once it has been awarded; before that it is only planned.
 COMMITTED_STATUSES = ("awarded", "live", "ended")
+TERMINATED = "terminated"
+#: The name of the row for money on no budget line, in every table.
+NOT_ON_A_LINE = "Not on a budget line"
 
 
-def actual_by_line_and_quarter(year_id: int) -> dict[int | None, list[int]]:
-    """Ledger spend per budget line (None: not yet assigned to a line) per quarter Q1-Q4, in pence."""
-    rows = db.session.execute(
-        select(LedgerTransaction.budget_line_id, LedgerTransaction.period, func.sum(LedgerTransaction.net_pence))
-        .where(LedgerTransaction.funding_year_id == year_id)
-        .group_by(LedgerTransaction.budget_line_id, LedgerTransaction.period)
-    )
-    out: dict[int | None, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    for line_id, period, total in rows:
-        out[line_id][(int(period) - 1) // 3] += int(total or 0)
-    return dict(out)
+def is_committed(status: str) -> bool:
+    """Whether a contract in ``status`` commits its value (awarded, live or ended)."""
+    return status in COMMITTED_STATUSES
 
 
-def committed_by_line(year_id: int) -> dict[int | None, int]:
-    """The value of awarded, live and ended commissions per budget line, in pence."""
-    rows = db.session.execute(
-        select(Commission.budget_line_id, func.sum(Commission.value_pence))
-        .where(Commission.funding_year_id == year_id, Commission.status.in_(COMMITTED_STATUSES))
-        .group_by(Commission.budget_line_id)
-    )
-    return {line_id: int(total or 0) for line_id, total in rows}
+# --- RAG ------------------------------------------------------------------------------------------------------
 
+def _off_rag(off: Decimal, amber, red) -> str:
+    if off > Decimal(red):
+        return "R"
+    if off >= Decimal(amber):
+        return "A"
+    return "G"
+
+
+def rag(actual_to_date: int, profile_to_date_pence: int, amber_percent, red_percent) -> str:
+    """'G', 'A' or 'R' for spend against profile. With no profile yet, any spend is amber, none is green."""
+    if profile_to_date_pence == 0:
+        return "G" if actual_to_date == 0 else "A"
+    off = abs(Decimal(actual_to_date - profile_to_date_pence)) * 100 / Decimal(abs(profile_to_date_pence))
+    return _off_rag(off, amber_percent, red_percent)
+
+
+def forecast_rag(forecast: int, target: int, amber_percent, red_percent) -> str:
+    """'G', 'A' or 'R' for forecast outturn against the budget (or allocation): over or under both count, since
+    an overspend is unfunded and an underspend is lost at 31 March. With no budget, any forecast spend is red."""
+    if target == 0:
+        return "G" if forecast == 0 else "R"
+    off = abs(Decimal(forecast - target)) * 100 / Decimal(abs(target))
+    return _off_rag(off, amber_percent, red_percent)
+
+
+_RAG_ORDER = {"G": 0, "A": 1, "R": 2}
+
+
+def worse(*rags: str) -> str:
+    return max(rags, key=lambda r: _RAG_ORDER.get(r, 0))
+
+
+# --- One row of figures -----------------------------------------------------------------------------------------
 
 @dataclass
 class Figures:
-    """Allocation, budget, committed and actual for one stream or strand (or a total)."""
+    """Everything shown for one budget line, or for a roll-up of lines (a stream, strand, category, total).
+
+    ``allocation`` is set for streams (and their totals): variance is then measured against it rather than the
+    budget. Everything else adds up, so a roll-up is the sum of its parts (``add``).
+    """
 
     name: str
-    allocation: int = 0
+    quarter: int = 4
     budget: int = 0
-    committed: int = 0
-    actual: int = 0
+    original_budget: int = 0
+    allocation: int | None = None
+    original_allocation: int | None = None
+    profile: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
     actual_by_quarter: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
+    committed: int = 0
+    outstanding: int = 0
+    planned: int = 0
+    #: True when finance set the planned figure (on a line, or on any line of a roll-up).
+    planned_overridden: bool = False
+    #: Forecast as stated in the last issued return, when known (forecast movement).
+    rag: str = "G"
+    key: object = None
+    #: True for a total over rows of which some have an allocation: a row without one counts its budget there.
+    sums_targets: bool = False
+
+    @property
+    def actual_to_date(self) -> int:
+        return sum(self.actual_by_quarter[: self.quarter])
+
+    @property
+    def actual(self) -> int:
+        """Actual spend to date (the home page's word)."""
+        return self.actual_to_date
+
+    @property
+    def actual_this_quarter(self) -> int:
+        return self.actual_by_quarter[self.quarter - 1]
+
+    @property
+    def profile_to_date(self) -> int:
+        return sum(self.profile[: self.quarter])
+
+    @property
+    def profile_remaining(self) -> int:
+        return sum(self.profile[self.quarter:])
+
+    @property
+    def forecast(self) -> int:
+        return self.actual_to_date + self.outstanding + self.planned
+
+    @property
+    def target(self) -> int:
+        """What variance is measured against: the revised allocation for a stream, else the budget."""
+        return self.allocation if self.allocation is not None else self.budget
+
+    @property
+    def variance(self) -> int:
+        return self.forecast - self.target
+
+    @property
+    def variance_percent(self):
+        from tracker.money import percent
+
+        return percent(self.variance, self.target)
+
+    @property
+    def profile_variance(self) -> int:
+        return self.actual_to_date - self.profile_to_date
 
     @property
     def remaining(self) -> int:
-        """What is left of the allocation (or the budget, where no allocation applies) after actual spend."""
-        return (self.allocation or self.budget) - self.actual
+        """What is left of the allocation (or budget) after actual spend to date."""
+        return self.target - self.actual_to_date
 
     @property
-    def uncommitted(self) -> int:
-        return (self.allocation or self.budget) - self.committed
+    def over_committed(self) -> bool:
+        return self.committed > self.budget
+
+    @property
+    def over_committed_by(self) -> int:
+        return max(0, self.committed - self.budget)
+
+    def add(self, other: "Figures") -> None:
+        self.budget += other.budget
+        self.original_budget += other.original_budget
+        if other.allocation is not None:
+            self.allocation = (self.allocation or 0) + other.allocation
+            self.original_allocation = (self.original_allocation or 0) + (other.original_allocation or 0)
+        elif self.sums_targets:
+            # A part with no allocation is measured against its budget; so is its share of the total.
+            self.allocation += other.budget
+            self.original_allocation = (self.original_allocation or 0) + other.original_budget
+        self.committed += other.committed
+        self.outstanding += other.outstanding
+        self.planned += other.planned
+        self.planned_overridden = self.planned_overridden or other.planned_overridden
+        self.profile = [a + b for a, b in zip(self.profile, other.profile)]
+        self.actual_by_quarter = [a + b for a, b in zip(self.actual_by_quarter, other.actual_by_quarter)]
+
+
+# --- What the database holds, in a fixed number of queries --------------------------------------------------------
+
+@dataclass
+class Actuals:
+    """Ledger spend of a year per quarter, by budget line, by contract, and by contract and line."""
+
+    by_line: dict = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0, 0]))
+    by_commission: dict = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0, 0]))
+    by_commission_line: dict = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0, 0]))
+
+
+def ledger_actuals(year_id: int) -> Actuals:
+    """One pass over the year's ledger, grouped by line, contract, period and posting month."""
+    month = func.extract("month", LedgerTransaction.posting_date)
+    rows = db.session.execute(
+        select(LedgerTransaction.budget_line_id, LedgerTransaction.commission_id, LedgerTransaction.period, month,
+               func.sum(LedgerTransaction.net_pence))
+        .where(LedgerTransaction.funding_year_id == year_id)
+        .group_by(LedgerTransaction.budget_line_id, LedgerTransaction.commission_id, LedgerTransaction.period, month)
+    )
+    out = Actuals()
+    for line_id, commission_id, period, posting_month, total in rows:
+        q = quarter_of_ledger_line(period, posting_month) - 1
+        amount = int(total or 0)
+        out.by_line[line_id][q] += amount
+        if commission_id is not None:
+            out.by_commission[commission_id][q] += amount
+            out.by_commission_line[(commission_id, line_id)][q] += amount
+    return out
+
+
+def statuses_as_at(commission_ids, moment: datetime) -> dict[int, str]:
+    """Each contract's status at ``moment``, for those whose status changed since (from the audit trail).
+
+    A contract missing from the answer has the status it has now. One query."""
+    if not commission_ids:
+        return {}
+    events = db.session.execute(
+        select(AuditEvent.object_id, AuditEvent.before)
+        .where(AuditEvent.object_type == "Commission", AuditEvent.created_at > moment,
+               AuditEvent.object_id.in_(list(commission_ids)))
+        .order_by(AuditEvent.created_at, AuditEvent.id)
+    )
+    out: dict[int, str] = {}
+    for object_id, before in events:
+        if object_id in out or not isinstance(before, dict):
+            continue
+        status = before.get("status")
+        if isinstance(status, str):
+            out[object_id] = status
+    return out
 
 
 @dataclass
-class YearSummary:
+class ShareFigures:
+    """One contract's share of a year as at a quarter end: committed, paid and outstanding."""
+
+    share: FundingShare
+    status: str
+    committed: int
+    paid_to_date: int
+    paid_this_quarter: int
+
+    @property
+    def outstanding(self) -> int:
+        return max(0, self.committed - self.paid_to_date)
+
+    @property
+    def remaining(self) -> int:
+        """What is left to pay on the share: nothing once a contract is terminated."""
+        if self.status == TERMINATED:
+            return 0
+        return self.share.amount_pence - self.paid_to_date
+
+
+def share_figures(year: FundingYear, quarter: int, actuals: Actuals, today: date | None = None) -> list[ShareFigures]:
+    """Every funding share in the year with what it commits as at the end of ``quarter`` (two queries)."""
+    shares = db.session.scalars(
+        select(FundingShare).where(FundingShare.funding_year_id == year.id)
+        .options(selectinload(FundingShare.commission)).order_by(FundingShare.id)
+    ).all()
+    _, quarter_end = quarter_bounds(year.label, quarter)
+    today = today or date.today()
+    past = {}
+    if quarter_end < today:
+        past = statuses_as_at({s.commission_id for s in shares}, datetime.combine(quarter_end, time.max))
+    out = []
+    for s in shares:
+        status = past.get(s.commission_id, s.commission.status)
+        paid = actuals.by_commission_line.get((s.commission_id, s.budget_line_id), [0, 0, 0, 0])
+        paid_to_date = sum(paid[:quarter])
+        if status == TERMINATED:
+            committed = paid_to_date
+        elif is_committed(status):
+            committed = s.amount_pence
+        else:
+            committed = 0
+        out.append(ShareFigures(s, status, committed, paid_to_date, paid[quarter - 1]))
+    return out
+
+
+# --- The year's figures -------------------------------------------------------------------------------------------
+
+@dataclass
+class YearFigures:
+    """A year's figures as at the end of a quarter: lines, roll-ups and the total, and what they came from."""
+
     year: FundingYear
+    quarter: int
+    lines: list[tuple[BudgetLine, Figures]]
+    #: Money and commitments on no budget line (None when there is none).
+    not_on_a_line: Figures | None
     streams: list[Figures]
     strands: list[Figures]
+    categories: list[Figures]
     total: Figures
-    unassigned_actual: int
+    shares: list[ShareFigures]
+    actuals: Actuals
+
+    @property
+    def over_committed(self) -> list[tuple[BudgetLine, Figures]]:
+        return [(line, f) for line, f in self.lines if f.over_committed]
+
+    @property
+    def unassigned_actual(self) -> int:
+        return self.not_on_a_line.actual_to_date if self.not_on_a_line else 0
+
+    def line_rows(self) -> list[Figures]:
+        return [f for _, f in self.lines] + ([self.not_on_a_line] if self.not_on_a_line else [])
+
+    def commission_paid(self, commission_id: int) -> list[int]:
+        return self.actuals.by_commission.get(commission_id, [0, 0, 0, 0])
 
 
-def year_summary(year: FundingYear) -> YearSummary:
-    """Figures per stream and per strand for a funding year (five queries)."""
-    lines = db.session.scalars(select(BudgetLine).where(BudgetLine.funding_year_id == year.id)).all()
-    allocations = db.session.execute(
-        select(Allocation.funding_stream_id, Allocation.revised_pence).where(Allocation.funding_year_id == year.id)
+def _thresholds():
+    from tracker import settings
+
+    t = settings.get_many("rag_amber_percent", "rag_red_percent")
+    return t["rag_amber_percent"], t["rag_red_percent"]
+
+
+def _set_rag(f: Figures, thresholds) -> Figures:
+    amber, red = thresholds
+    f.rag = worse(rag(f.actual_to_date, f.profile_to_date, amber, red), forecast_rag(f.forecast, f.target, amber, red))
+    return f
+
+
+def _as_at(f: Figures) -> Figures:
+    """Leave out spend after the chosen quarter (a Q2 return made in October must not show October's spend)."""
+    f.actual_by_quarter = [a if i < f.quarter else 0 for i, a in enumerate(f.actual_by_quarter)]
+    return f
+
+
+def year_figures(year: FundingYear, quarter: int = 4, today: date | None = None) -> YearFigures:
+    """Every figure of ``year`` as at the end of ``quarter`` (1-4)."""
+    if quarter not in (1, 2, 3, 4):
+        raise ValueError("quarter must be 1 to 4")
+    thresholds = _thresholds()
+    lines = db.session.scalars(
+        select(BudgetLine).where(BudgetLine.funding_year_id == year.id)
+        .options(selectinload(BudgetLine.funding_stream), selectinload(BudgetLine.category),
+                 selectinload(BudgetLine.strand))
+        .order_by(BudgetLine.id)
     ).all()
-    stream_names = dict(db.session.execute(select(FundingStream.id, FundingStream.name)).all())
-    strand_rows = db.session.execute(select(Strand.id, Strand.name).order_by(Strand.sort_order, Strand.name)).all()
-    actual = actual_by_line_and_quarter(year.id)
-    committed = committed_by_line(year.id)
+    actuals = ledger_actuals(year.id)
+    shares = share_figures(year, quarter, actuals, today)
+    committed: dict = defaultdict(int)
+    outstanding: dict = defaultdict(int)
+    for s in shares:
+        committed[s.share.budget_line_id] += s.committed
+        outstanding[s.share.budget_line_id] += s.outstanding
 
-    streams: dict[int, Figures] = {}
-    for stream_id, revised in allocations:
-        streams[stream_id] = Figures(stream_names.get(stream_id, "?"), allocation=int(revised))
-    strands: dict[int, Figures] = {sid: Figures(name) for sid, name in strand_rows}
+    pairs: list[tuple[BudgetLine, Figures]] = []
     for line in lines:
-        spent = actual.get(line.id, [0, 0, 0, 0])
-        for bucket in (
-            streams.setdefault(line.funding_stream_id, Figures(stream_names.get(line.funding_stream_id, "?"))),
-            strands.setdefault(line.strand_id, Figures("?")),
-        ):
-            bucket.budget += line.amount_pence
-            bucket.committed += committed.get(line.id, 0)
-            bucket.actual += sum(spent)
-            bucket.actual_by_quarter = [a + b for a, b in zip(bucket.actual_by_quarter, spent)]
-    stream_list = sorted(streams.values(), key=lambda f: f.name)
-    strand_list = [f for f in strands.values() if f.budget or f.committed or f.actual]
-    total = Figures("Total")
+        f = Figures(name=line.description or line.category.name, quarter=quarter, budget=line.amount_pence,
+                    original_budget=line.original_amount_pence, profile=list(line.profile),
+                    actual_by_quarter=list(actuals.by_line.get(line.id, [0, 0, 0, 0])),
+                    committed=committed.get(line.id, 0), outstanding=outstanding.get(line.id, 0), key=line.id)
+        _as_at(f)
+        if line.planned_override_pence is not None:
+            f.planned, f.planned_overridden = line.planned_override_pence, True
+        else:
+            f.planned = max(0, f.profile_remaining - f.outstanding)
+        pairs.append((line, _set_rag(f, thresholds)))
+
+    loose = Figures(name=NOT_ON_A_LINE, quarter=quarter, actual_by_quarter=list(actuals.by_line.get(None, [0, 0, 0, 0])),
+                    committed=committed.get(None, 0), outstanding=outstanding.get(None, 0), key=None)
+    _as_at(loose)
+    not_on_a_line = _set_rag(loose, thresholds) if (loose.actual_to_date or loose.committed) else None
+
+    # Streams: every stream with a line or an allocation; variance against the revised allocation.
+    allocations = {
+        stream_id: (int(original), int(revised))
+        for stream_id, original, revised in db.session.execute(
+            select(Allocation.funding_stream_id, Allocation.original_pence, Allocation.revised_pence)
+            .where(Allocation.funding_year_id == year.id))
+    }
+    stream_names = dict(db.session.execute(select(FundingStream.id, FundingStream.name)).all())
+    streams: dict[int, Figures] = {}
+    for sid in set(allocations) | {line.funding_stream_id for line in lines}:
+        original, revised = allocations.get(sid, (None, None))
+        streams[sid] = Figures(name=stream_names.get(sid, "?"), quarter=quarter, allocation=revised,
+                               original_allocation=original, key=sid)
+    for line, f in pairs:
+        streams[line.funding_stream_id].add(f)
+    stream_list = sorted(streams.values(), key=lambda g: g.name)
+
+    strand_order = {sid: (order, name) for sid, order, name in db.session.execute(
+        select(Strand.id, Strand.sort_order, Strand.name))}
+    strand_list = _group(pairs, lambda l: l.strand_id, lambda l: l.strand.name, quarter,
+                         lambda k: strand_order.get(k, (0, "")))
+    category_list = _group(pairs, lambda l: (not l.labour, l.category.sort_order, l.category.name, l.labour),
+                           lambda l: l.category.name, quarter, lambda k: k)
+
+    total = Figures(name="Total", quarter=quarter, allocation=0, original_allocation=0, sums_targets=True)
     for f in stream_list:
-        total.allocation += f.allocation
-        total.budget += f.budget
-        total.committed += f.committed
-        total.actual += f.actual
-        total.actual_by_quarter = [a + b for a, b in zip(total.actual_by_quarter, f.actual_by_quarter)]
-    unassigned = sum(actual.get(None, [0, 0, 0, 0]))
-    total.actual += unassigned
-    return YearSummary(year, stream_list, strand_list, total, unassigned)
+        total.add(f)
+    if not_on_a_line:
+        total.add(not_on_a_line)
+    for f in [*stream_list, *strand_list, *category_list, total]:
+        _set_rag(f, thresholds)
+    return YearFigures(year, quarter, pairs, not_on_a_line, stream_list, strand_list, category_list, total,
+                       shares, actuals)
+
+
+def _group(pairs, key, name_of, quarter, order) -> list[Figures]:
+    groups: dict = {}
+    for line, f in pairs:
+        k = key(line)
+        if k not in groups:
+            groups[k] = Figures(name=name_of(line), quarter=quarter, key=k)
+        groups[k].add(f)
+    return [groups[k] for k in sorted(groups, key=order)]
+
+
+def with_not_on_a_line(rows: list[Figures], yf: YearFigures) -> list[Figures]:
+    """A table's rows with the "Not on a budget line" row added where there is one."""
+    return rows + ([yf.not_on_a_line] if yf.not_on_a_line else [])
+
+
+def table_total(rows: list[Figures], quarter: int, name: str = "Total") -> Figures:
+    """The total row of a table: the sum of its rows, RAG worked out on the sums."""
+    total = Figures(name=name, quarter=quarter)
+    if any(r.allocation is not None for r in rows):
+        total.allocation, total.original_allocation, total.sums_targets = 0, 0, True
+    for r in rows:
+        total.add(r)
+    return _set_rag(total, _thresholds())
+
+
+# --- Figures the other pages need ------------------------------------------------------------------------------------
+
+def reporting_quarter_of(year: FundingYear, today: date | None = None) -> int:
+    """The quarter a page shows by default: today's for a year under way, Q4 for a past year, Q1 for a future."""
+    today = today or date.today()
+    if today < year.start_date:
+        return 1
+    if today > year.end_date:
+        return 4
+    return quarter_of(today)
 
 
 def current_year(today=None) -> FundingYear | None:
     """The open year containing today, else the latest open year, else the latest year."""
-    from datetime import date
-
     today = today or date.today()
     years = db.session.scalars(select(FundingYear).order_by(FundingYear.start_date.desc())).all()
     for y in years:
@@ -124,216 +465,16 @@ def current_year(today=None) -> FundingYear | None:
     return years[0] if years else None
 
 
-# --- Profile, forecast outturn, variance and RAG --------------------------------------------------------
-# The rules finance uses, in one place:
-# - profile to date: the sum of the Q1-Q4 profile up to and including the reporting quarter;
-# - forecast outturn: actual to date plus the profile of the quarters still to come (spend to plan from here);
-# - variance: forecast outturn minus the budget (negative is an underspend, which is lost at 31 March);
-# - variance to profile: actual to date minus profile to date, as pounds and as a percentage of profile to date;
-# - RAG: green within the amber threshold, amber from it up to the red threshold, red beyond (settings).
-
-
-def profile_to_date(profile: list[int], quarter: int) -> int:
-    return sum(profile[:quarter])
-
-
-def forecast_outturn(actual_to_date: int, profile: list[int], quarter: int) -> int:
-    return actual_to_date + sum(profile[quarter:])
-
-
-def rag(actual_to_date: int, profile_to_date_pence: int, amber_percent, red_percent) -> str:
-    """'G', 'A' or 'R' for spend against profile. With no profile yet, any spend is amber, none is green."""
-    from decimal import Decimal
-
-    if profile_to_date_pence == 0:
-        return "G" if actual_to_date == 0 else "A"
-    off = abs(Decimal(actual_to_date - profile_to_date_pence)) * 100 / Decimal(profile_to_date_pence)
-    if off > Decimal(red_percent):
-        return "R"
-    if off >= Decimal(amber_percent):
-        return "A"
-    return "G"
-
-
-@dataclass
-class LineFigures:
-    """Everything the budget page and the return show for one budget line (or a roll-up of lines)."""
-
-    name: str
-    budget: int = 0
-    original_budget: int = 0
-    profile: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
-    actual_by_quarter: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
-    committed: int = 0
-    quarter: int = 4
-    rag: str = ""
-
-    @property
-    def actual_to_date(self) -> int:
-        return sum(self.actual_by_quarter[: self.quarter])
-
-    @property
-    def profile_to_date(self) -> int:
-        return profile_to_date(self.profile, self.quarter)
-
-    @property
-    def forecast(self) -> int:
-        return forecast_outturn(self.actual_to_date, self.profile, self.quarter)
-
-    @property
-    def variance(self) -> int:
-        return self.forecast - self.budget
-
-    @property
-    def variance_percent(self):
-        from tracker.money import percent
-
-        return percent(self.variance, self.budget)
-
-    @property
-    def profile_variance(self) -> int:
-        return self.actual_to_date - self.profile_to_date
-
-    @property
-    def over_committed(self) -> bool:
-        return self.committed > self.budget
-
-    def add(self, other: "LineFigures") -> None:
-        self.budget += other.budget
-        self.original_budget += other.original_budget
-        self.committed += other.committed
-        self.profile = [a + b for a, b in zip(self.profile, other.profile)]
-        self.actual_by_quarter = [a + b for a, b in zip(self.actual_by_quarter, other.actual_by_quarter)]
-
-
-def line_figures(year: FundingYear, quarter: int = 4,
-                 actual: dict[int | None, list[int]] | None = None) -> list[tuple[BudgetLine, LineFigures]]:
-    """Figures for every budget line of a year, as at the end of ``quarter`` (a fixed number of queries).
-
-    ``actual`` is ``actual_by_line_and_quarter(year.id)`` when the caller already has it (the return does)."""
-    from sqlalchemy.orm import selectinload
-
-    from tracker import settings
-
-    thresholds = settings.get_many("rag_amber_percent", "rag_red_percent")
-    lines = db.session.scalars(
-        select(BudgetLine)
-        .where(BudgetLine.funding_year_id == year.id)
-        .options(selectinload(BudgetLine.funding_stream), selectinload(BudgetLine.category), selectinload(BudgetLine.strand))
-        .order_by(BudgetLine.id)
-    ).all()
-    actual = actual if actual is not None else actual_by_line_and_quarter(year.id)
-    committed = committed_by_line(year.id)
-    out = []
-    for line in lines:
-        f = LineFigures(
-            name=line.description or line.category.name, budget=line.amount_pence,
-            original_budget=line.original_amount_pence, profile=list(line.profile),
-            actual_by_quarter=list(actual.get(line.id, [0, 0, 0, 0])), committed=committed.get(line.id, 0),
-            quarter=quarter,
-        )
-        f.rag = rag(f.actual_to_date, f.profile_to_date, thresholds["rag_amber_percent"], thresholds["rag_red_percent"])
-        out.append((line, f))
-    return out
-
-
-def roll_up(pairs: list[tuple[BudgetLine, LineFigures]], key, name_of, quarter: int = 4) -> list[LineFigures]:
-    """Sum line figures into groups (by stream, strand, category ...), with RAG worked out on the totals."""
-    from tracker import settings
-
-    thresholds = settings.get_many("rag_amber_percent", "rag_red_percent")
-    groups: dict = {}
-    for line, f in pairs:
-        k = key(line)
-        if k not in groups:
-            groups[k] = LineFigures(name=name_of(line), quarter=quarter)
-        groups[k].add(f)
-    for g in groups.values():
-        g.rag = rag(g.actual_to_date, g.profile_to_date, thresholds["rag_amber_percent"], thresholds["rag_red_percent"])
-    return list(groups.values())
-
-
-# --- For the quarterly return ------------------------------------------------------------------------------
-
-
-def actual_by_line_commission_and_quarter(year_id: int) -> tuple[dict[int | None, list[int]], dict[int, list[int]]]:
-    """Both ``actual_by_line_and_quarter`` and ``actual_by_commission_and_quarter`` from one pass over the ledger
-    (the return needs both; on a big year the ledger scan is most of its time)."""
+def committed_by_commission(year_id: int) -> dict[int, int]:
+    """Each contract's shares in a year (whatever its status), in pence: what it is funded for that year."""
     rows = db.session.execute(
-        select(LedgerTransaction.budget_line_id, LedgerTransaction.commission_id, LedgerTransaction.period,
-               func.sum(LedgerTransaction.net_pence))
-        .where(LedgerTransaction.funding_year_id == year_id)
-        .group_by(LedgerTransaction.budget_line_id, LedgerTransaction.commission_id, LedgerTransaction.period)
-    )
-    by_line: dict[int | None, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    by_commission: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    for line_id, commission_id, period, total in rows:
-        q = (int(period) - 1) // 3
-        by_line[line_id][q] += int(total or 0)
-        if commission_id is not None:
-            by_commission[commission_id][q] += int(total or 0)
-    return dict(by_line), dict(by_commission)
+        select(FundingShare.commission_id, func.sum(FundingShare.amount_pence))
+        .where(FundingShare.funding_year_id == year_id).group_by(FundingShare.commission_id))
+    return {cid: int(total or 0) for cid, total in rows}
 
 
-def actual_by_commission_and_quarter(year_id: int) -> dict[int, list[int]]:
-    """Ledger spend matched to each commission per quarter Q1-Q4 of a year, in pence (credits net off)."""
-    rows = db.session.execute(
-        select(LedgerTransaction.commission_id, LedgerTransaction.period, func.sum(LedgerTransaction.net_pence))
-        .where(LedgerTransaction.funding_year_id == year_id, LedgerTransaction.commission_id.is_not(None))
-        .group_by(LedgerTransaction.commission_id, LedgerTransaction.period)
-    )
-    out: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    for commission_id, period, total in rows:
-        out[commission_id][(int(period) - 1) // 3] += int(total or 0)
-    return dict(out)
-
-
-def committed_value(value_pence: int, status: str) -> int:
-    """What a commission commits of its budget: its value once awarded, nothing before (COMMITTED_STATUSES)."""
-    return value_pence if status in COMMITTED_STATUSES else 0
-
-
-def as_at_quarter(f: LineFigures) -> LineFigures:
-    """The same figures with spend after the reporting quarter left out (a Q2 return made in October must not
-    show October's spend)."""
-    f.actual_by_quarter = [a if i < f.quarter else 0 for i, a in enumerate(f.actual_by_quarter)]
-    return f
-
-
-def with_rag(f: LineFigures) -> LineFigures:
-    """Work out RAG on the figures as they stand (after summing or trimming)."""
-    from tracker import settings
-
-    thresholds = settings.get_many("rag_amber_percent", "rag_red_percent")
-    f.rag = rag(f.actual_to_date, f.profile_to_date, thresholds["rag_amber_percent"], thresholds["rag_red_percent"])
-    return f
-
-
-def stream_figures(year: FundingYear, quarter: int,
-                   pairs: list[tuple[BudgetLine, LineFigures]] | None = None) -> list[LineFigures]:
-    """Per funding stream, as at the end of ``quarter``: the allocation (original and revised) stands in for the
-    budget, so variance is forecast outturn against the revised allocation, the money the funder gives and
-    takes back if unspent. A stream with budget lines but no allocation record is measured against its lines.
-    Streams with an allocation and no lines are listed too (with nothing spent)."""
-    pairs = pairs if pairs is not None else line_figures(year, quarter)
-    allocations = {
-        stream_id: (int(original), int(revised))
-        for stream_id, original, revised in db.session.execute(
-            select(Allocation.funding_stream_id, Allocation.original_pence, Allocation.revised_pence)
-            .where(Allocation.funding_year_id == year.id)
-        )
-    }
-    names = dict(db.session.execute(select(FundingStream.id, FundingStream.name)).all())
-    groups: dict[int, LineFigures] = {}
-    for line, f in pairs:
-        g = groups.setdefault(line.funding_stream_id, LineFigures(name=names.get(line.funding_stream_id, "?"), quarter=quarter))
-        g.add(f)
-    for stream_id in allocations:
-        groups.setdefault(stream_id, LineFigures(name=names.get(stream_id, "?"), quarter=quarter))
-    for stream_id, g in groups.items():
-        if stream_id in allocations:
-            g.original_budget, g.budget = allocations[stream_id]
-        as_at_quarter(g)
-        with_rag(g)
-    return sorted(groups.values(), key=lambda g: g.name)
-
+def over_committed_lines(year: FundingYear | None) -> list[tuple[BudgetLine, Figures]]:
+    """Budget lines of a year whose commitments are above their amount (as at today)."""
+    if year is None:
+        return []
+    return year_figures(year, reporting_quarter_of(year)).over_committed

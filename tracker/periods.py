@@ -62,8 +62,33 @@ def quarter_bounds(label: str, quarter: int) -> tuple[date, date]:
     return date(y, m, 1), date(y, end_m, last_day)
 
 
+#: Year-end adjustment periods some ledgers use after P12 (P13-P16): they belong to the year's last quarter.
+ADJUSTMENT_PERIODS = range(13, 17)
+
+
 def quarter_of_period(period: int) -> int:
+    """Financial quarter 1-4 of a ledger period: P1-P3 is Q1 ... P10-P12 and adjustment periods 13-16 are Q4."""
+    if period in ADJUSTMENT_PERIODS:
+        return 4
+    if not 1 <= period <= 12:
+        raise ValueError("a ledger period runs from 1 to 16")
     return (period - 1) // 3 + 1
+
+
+def quarter_of_ledger_line(period, posting_month) -> int:
+    """The quarter a stored ledger line counts in: from its period, or from its posting month when the period is
+    not one a ledger uses (a row written before periods were checked must not break a page)."""
+    try:
+        return quarter_of_period(int(period))
+    except (TypeError, ValueError):
+        pass
+    try:
+        month = int(posting_month)
+    except (TypeError, ValueError):
+        return 4
+    if not 1 <= month <= 12:
+        return 4
+    return ((month - 4) % 12) // 3 + 1
 
 
 QUARTER_NAMES = {1: "Q1 (Apr-Jun)", 2: "Q2 (Jul-Sep)", 3: "Q3 (Oct-Dec)", 4: "Q4 (Jan-Mar)"}

@@ -20,6 +20,7 @@ ROUTES = {
     "funding.allocation_history": Access(get=EVERYONE),
     "funding.new_line": Access(get=WRITE, post=WRITE),
     "funding.edit_line": Access(get=WRITE, post=WRITE),
+    "funding.planned": Access(get=WRITE, post=WRITE),
     "funding.delete_line": Access(post=WRITE),
     "funding.budget": Access(get=EVERYONE),
 }

@@ -9,6 +9,7 @@ ROUTES = {
     "returns.download": Access(get=EVERYONE),
     "returns.export_commissions": Access(get=EVERYONE),
     "returns.export_ledger": Access(get=EVERYONE),
+    "returns.export_budget": Access(get=EVERYONE),
     "returns.export_milestones": Access(get=EVERYONE),
     "returns.export_audit": Access(get=only()),
 }

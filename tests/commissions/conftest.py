@@ -26,10 +26,13 @@ def form_data(setup, **overrides) -> dict:
     data = {
         "version": "0", "reference": "VRU-25-100", "title": "Mentoring in schools", "description": "",
         "provider_id": str(setup["provider"].id), "new_provider_name": "", "funding_year_id": str(setup["year"].id),
-        "strand_id": str(setup["strand"].id), "budget_line_id": str(setup["line"].id),
+        "strand_id": str(setup["strand"].id),
         "procurement_route": "Direct award", "commission_type": "contract", "value_pence": "£12,345.67",
         "start_date": "01/04/2025", "end_date": "31/03/2026", "review_date": "", "extension_options": "",
         "status": "pipeline", "pcc_decision_ref": "", "po_number": "PO123", "contract_manager": "",
     }
     data.update(overrides)
-    return data
+    # One funding share: the whole value, on the setup's line (unless the test says otherwise).
+    share = {"shares-0-year_label": setup["year"].label, "shares-0-funding_stream_id": str(setup["line"].funding_stream_id),
+             "shares-0-budget_line_id": str(setup["line"].id), "shares-0-amount": data["value_pence"]}
+    return {**share, **data}

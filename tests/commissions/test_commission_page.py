@@ -71,15 +71,28 @@ def test_quick_change_errors_and_conflicts(client, manager, make):
 def test_a_variation_changes_value_and_end_date_and_is_audited(client, manager, make):
     c = make.commission(value_pence=10_000_00, end_date=date(2026, 3, 31))
     db.session.commit()
+    data = {"version": c.version, "variation_date": "01/10/2025", "reason": "Extension for summer holiday provision",
+            "value_change_pence": "2,500.50", "new_end_date": "31/08/2026"}
+    # First the form proposes how the new value falls across the years; nothing is saved yet.
+    proposal = client.post(f"/commissions/{c.id}/variations", data=data)
+    assert proposal.status_code == 200 and "Confirm the variation" in proposal.text
+    assert _fresh(c).value_pence == 10_000_00
+    # £12,500.50 over 1/4/2025-31/8/2026 (518 days): 365 days in 2025-26, 153 in 2026-27.
+    assert 'value="8,808.27"' in proposal.text and 'value="3,692.23"' in proposal.text
+    line = make.line_of(c)
     response = client.post(f"/commissions/{c.id}/variations", data={
-        "version": c.version, "variation_date": "01/10/2025", "reason": "Extension for summer holiday provision",
-        "value_change_pence": "2,500.50", "new_end_date": "31/08/2026"})
+        **data, "shares_shown": "y", "shares-0-year_label": "2025-26", "shares-0-budget_line_id": line.id,
+        "shares-0-funding_stream_id": line.funding_stream_id, "shares-0-amount": "8,808.27",
+        "shares-1-year_label": "2026-27", "shares-1-funding_stream_id": line.funding_stream_id,
+        "shares-1-amount": "3,692.23"})
     assert response.status_code == 303
     c = _fresh(c)
+    assert sorted((s.year_label, s.amount_pence) for s in c.funding_shares) == [("2025-26", 8_808_27), ("2026-27", 3_692_23)]
     assert c.value_pence == 12_500_50 and c.end_date == date(2026, 8, 31)
     v = db.session.scalars(select(Variation)).one()
     assert v.previous_end_date == date(2026, 3, 31) and v.value_change_pence == 2_500_50
-    change = db.session.scalars(select(AuditEvent).where(AuditEvent.object_type == "Commission")).one()
+    change = db.session.scalars(select(AuditEvent).where(AuditEvent.object_type == "Commission",
+                                                         AuditEvent.summary.like("%varied%"))).one()
     assert change.before == {"value_pence": 10_000_00, "end_date": "2026-03-31"}
     assert change.after == {"value_pence": 12_500_50, "end_date": "2026-08-31"}
     assert "Extension for summer holiday provision" in client.get(f"/commissions/{c.id}").text

@@ -46,7 +46,7 @@ def test_create_with_htmx_sends_the_browser_to_the_new_page(client, manager, set
     ({"strand_id": ""}, "strand_id", "Choose a strand"),
     ({"funding_year_id": ""}, "funding_year_id", "Choose a funding year"),
     ({"provider_id": "99999"}, "provider_id", "Choose a provider from the list"),
-    ({"budget_line_id": "99999"}, "budget_line_id", "Choose a budget line"),
+    ({"shares-0-amount": "lots"}, "shares-0-amount", "Enter an amount"),
 ])
 def test_each_rule_gives_422_at_its_field_and_saves_nothing(client, manager, setup, overrides, field, message):
     for headers in ({}, HX):
@@ -71,8 +71,9 @@ def test_budget_line_must_be_in_the_same_year(client, manager, setup, make):
     other_year = make.year("2026-27")
     db.session.commit()
     response = client.post("/commissions/new", data=form_data(setup, funding_year_id=str(other_year.id),
-                                                                start_date="01/04/2026", end_date="31/03/2027"))
-    assert response.status_code == 422 and "is in 2025-26, not 2026-27" in response.text
+                                                                start_date="01/04/2026", end_date="31/03/2027",
+                                                                **{"shares-0-year_label": "2026-27"}))
+    assert response.status_code == 422 and "is not in 2026-27: choose a line of the share" in response.text
     assert _count() == 0
 
 
@@ -112,7 +113,7 @@ def test_edit_saves_and_records_before_and_after(client, manager, setup, make):
     db.session.expire_all()
     c = db.session.get(Commission, c.id)
     assert c.value_pence == 150025 and c.version == 2
-    event = db.session.scalars(select(AuditEvent).where(AuditEvent.kind == "change")).one()
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.kind == "change", AuditEvent.summary.like("Changed commission%"))).one()
     assert event.before["value_pence"] == 1000_00 and event.after["value_pence"] == 150025
     assert "status" not in event.after  # only what changed is recorded (it was live already)
 
@@ -159,7 +160,8 @@ def test_recording_the_decision_on_the_end_clears_the_ending_soon_flag(client, a
     data = {
         "reference": "VRU-25-050", "title": commission.title, "provider_id": commission.provider_id,
         "funding_year_id": commission.funding_year_id, "strand_id": commission.strand_id,
-        "budget_line_id": commission.budget_line_id, "procurement_route": "Direct award", "commission_type": "contract",
+        "shares-0-year_label": "2025-26", "shares-0-budget_line_id": make.line_of(commission).id,
+        "shares-0-amount": "10,000.00", "procurement_route": "Direct award", "commission_type": "contract",
         "value_pence": "10,000.00", "start_date": "01/04/2025", "end_date": "31/03/2026", "status": "live",
         "end_decision": "re-procure", "version": commission.version,
     }

@@ -99,7 +99,7 @@ def test_query_count_stays_fixed(client, manager, make, delivery, count_queries)
     with count_queries() as q:
         assert client.get(url).status_code == 200
     small = q.count
-    line = next(iter(delivery.values())).budget_line
+    line = make.line_of(next(iter(delivery.values())))
     metric = make.metric("Sessions delivered")
     for n in range(30):
         c = make.commission(budget_line=line)

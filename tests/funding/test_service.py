@@ -37,26 +37,6 @@ def test_profile_difference_is_exact(profile, amount):
     assert (service.profile_problem(amount, profile) is None) == (diff == 0)
 
 
-# --- Pro rata -----------------------------------------------------------------------------------------------
-
-def test_pro_rata_by_days_after_31_march_rounded_to_the_penny():
-    # 1 Jan 2026 to 31 Dec 2026 is 365 days, 275 of them after 31 March 2026.
-    assert service.pro_rata_after(30_000_00, date(2026, 1, 1), date(2026, 12, 31), date(2026, 3, 31)) == 2_260_274
-    # 30,000.00 * 275 / 365 = 22,602.739726... -> £22,602.74
-
-
-def test_pro_rata_half_a_penny_rounds_up():
-    # 2 days, 1 after the cut: 1p * 1/2 = 0.5p -> 1p.
-    assert service.pro_rata_after(1, date(2026, 3, 31), date(2026, 4, 1), date(2026, 3, 31)) == 1
-    assert service.pro_rata_after(3, date(2026, 3, 31), date(2026, 4, 1), date(2026, 3, 31)) == 2
-
-
-def test_pro_rata_all_or_nothing_at_the_edges():
-    cut = date(2026, 3, 31)
-    assert service.pro_rata_after(5_000_00, date(2025, 4, 1), cut, cut) == 0
-    assert service.pro_rata_after(5_000_00, date(2026, 4, 1), date(2026, 6, 30), cut) == 5_000_00
-
-
 # --- Variance, RAG and the budget page ------------------------------------------------------------------------
 
 def test_budget_page_figures_for_a_line(app, make):
@@ -71,11 +51,12 @@ def test_budget_page_figures_for_a_line(app, make):
     (_, f), = page.lines
     assert f.profile_to_date == 50_000_00
     assert f.actual_to_date == 49_000_00
-    assert f.committed == 60_000_00
-    assert f.forecast == 49_000_00 + 50_000_00
-    assert f.variance == -1_000_00
-    assert str(f.variance_percent) == "-1.0"
-    assert f.rag == "A"  # 1,000 off 50,000 is 2%, the amber threshold
+    assert f.committed == 60_000_00 and f.outstanding == 60_000_00  # nothing paid on the contract yet
+    assert f.planned == 0  # the £50,000.00 of profile still to come is all contracted
+    assert f.forecast == 49_000_00 + 60_000_00
+    assert f.variance == 9_000_00
+    assert str(f.variance_percent) == "9.0"
+    assert f.rag == "R"  # forecast 9% over budget, though spend is only 2% off profile
     assert f.profile_variance == -1_000_00
 
 
@@ -115,10 +96,10 @@ def test_roll_ups_by_stream_and_strand(app, make):
     strands = {f.name: f for f in page.strands}
     assert streams["Core"].budget == 100_000_00 and streams["SVD"].budget == 10_000_00
     assert strands["Sexual Violence"].budget == 50_000_00 and strands["Serious Youth Violence"].budget == 60_000_00
-    assert page.allocations["Core"].revised_pence == 200_000_00
-    assert page.total.budget == 110_000_00
+    assert streams["Core"].allocation == 200_000_00 and streams["SVD"].allocation is None
+    assert page.total.budget == 110_000_00 and page.total.target == 200_000_00 + 10_000_00
     assert [line.id for line, _ in page.over_committed] == [c.id]
-    assert [(line.id, total) for line, total in service.over_committed_lines(year)] == [(c.id, 12_000_00)]
+    assert [(line.id, f.committed) for line, f in service.over_committed_lines(year)] == [(c.id, 12_000_00)]
     assert a.id and b.id
 
 
@@ -161,7 +142,7 @@ def test_a_closed_year_refuses_changes_in_the_service(app, make):
 
 
 def test_a_line_in_use_cannot_be_deleted(app, make):
-    line = make.commission().budget_line
+    line = make.line_of(make.commission())
     db.session.commit()
     with pytest.raises(Conflict):
         service.delete_line(line)
@@ -198,9 +179,8 @@ def test_rollover_preview_matches_what_is_created(app, make):
     year, line, running = _source_year(make)
     plan = service.rollover_plan(year)
     assert plan.target is None and plan.target_label == "2026-27"
-    assert [i.kind for i in plan.to_create] == ["year", "allocation", "line", "line", "commission"]
-    (commission_item,) = plan.of("commission")
-    assert commission_item.amount_pence == 2_260_274
+    assert [i.kind for i in plan.to_create] == ["year", "allocation", "line", "line", "share", "share"]
+    assert sorted(i.amount_pence for i in plan.of("share")) == [3_005_47, 2_260_274]  # the running and the terminated contract
 
     target, _ = service.roll_over(year)
     db.session.commit()
@@ -210,12 +190,11 @@ def test_rollover_preview_matches_what_is_created(app, make):
     assert (allocation.status, allocation.original_pence, allocation.revised_pence) == ("draft", 500_000_00, 500_000_00)
     lines = db.session.scalars(select(BudgetLine).where(BudgetLine.funding_year_id == target.id)).all()
     assert sorted(l.description for l in lines) == ["Evaluation", "Mentoring"]
-    copied = db.session.scalars(select(Commission).where(Commission.funding_year_id == target.id)).one()
-    assert copied.rolled_from_id == running.id
-    assert copied.reference == "VRU-25-002/2026-27"
-    assert copied.value_pence == 2_260_274
-    assert copied.start_date == date(2026, 4, 1) and copied.end_date == date(2026, 12, 31)
-    assert copied.budget_line.description == "Mentoring" and copied.budget_line.funding_year_id == target.id
+    # No contract is copied: the running one's 2026-27 share attaches to the new year's Mentoring line.
+    assert db.session.scalar(select(func.count(Commission.id)).where(Commission.funding_year_id == target.id)) == 0
+    share = next(s for s in db.session.get(Commission, running.id).funding_shares if s.year_label == "2026-27")
+    assert share.amount_pence == 2_260_274 and share.funding_year_id == target.id
+    assert share.budget_line.description == "Mentoring" and share.budget_line.funding_year_id == target.id
     assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.summary.like("Rolled%"))) == 1
 
 
@@ -239,33 +218,23 @@ def test_rollover_into_a_closed_year_is_refused(app, make):
         service.roll_over(year)
 
 
-def test_rollover_moves_the_value_after_31_march_so_no_year_counts_it_twice(app, make):
+def test_rollover_leaves_the_contract_as_it_is(app, make):
     year, _, running = _source_year(make)
-    whole = running.value_pence
-    target, _ = service.roll_over(year)
+    service.roll_over(year)
     db.session.commit()
     db.session.expire_all()
     source = db.session.get(Commission, running.id)
-    copied = db.session.scalars(select(Commission).where(Commission.funding_year_id == target.id)).one()
-    assert copied.value_pence == 2_260_274
-    assert source.value_pence == whole - 2_260_274 == 739_726  # 1/1/2026-31/3/2026 of £30,000 for 1/1-31/12/2026
-    (variation,) = source.variations
-    assert variation.value_change_pence == -2_260_274 and "VRU-25-002/2026-27" in variation.reason
-    # Running it again moves nothing more.
-    service.roll_over(year)
-    db.session.commit()
-    db.session.expire_all()
-    assert db.session.get(Commission, running.id).value_pence == 739_726
+    assert source.value_pence == 30_000_00 and source.variations == []
+    assert sorted(s.amount_pence for s in source.funding_shares) == [739_726, 2_260_274]
 
 
-def test_rollover_from_a_closed_year_leaves_its_values_alone(app, make):
-    year, _, running = _source_year(make)
-    whole = running.value_pence
+def test_rollover_from_a_closed_year_attaches_the_shares_without_touching_the_closed_year(app, make):
+    year, line, running = _source_year(make)
     year.status = "closed"
     db.session.commit()
-    (item,) = service.rollover_plan(year).of("commission")
-    assert "keeps its whole value" in item.note
-    service.roll_over(year)
+    target, _ = service.roll_over(year)
     db.session.commit()
     db.session.expire_all()
-    assert db.session.get(Commission, running.id).value_pence == whole
+    shares = {s.year_label: s for s in db.session.get(Commission, running.id).funding_shares}
+    assert shares["2025-26"].amount_pence == 739_726 and shares["2025-26"].budget_line_id == line.id
+    assert shares["2026-27"].funding_year_id == target.id

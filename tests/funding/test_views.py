@@ -251,7 +251,7 @@ def test_revising_a_line_keeps_its_original_amount_and_is_audited(client, auth, 
 
 
 def test_deleting_a_line_only_when_unused(client, auth, make):
-    used = make.commission().budget_line
+    used = make.line_of(make.commission())
     unused = make.budget_line(description="Spare")
     db.session.commit()
     used_id, unused_id = used.id, unused.id
@@ -334,7 +334,8 @@ def test_rollover_preview_then_do_it_once(client, auth, make):
     db.session.commit()
     auth.login("finance")
     preview = client.get(f"/funding/years/{line.funding_year_id}/roll-over").text
-    assert "VRU-25-019/2026-27" in preview and "£7,400.00" in preview and "Create 4 item(s) in 2026-27" in preview
+    assert "VRU-25-019" in preview and "£7,400.00" in preview and "Create 4 item(s) in 2026-27" in preview
+    assert "VRU-25-019/2026-27" not in preview  # the contract is not copied
     assert client.post(f"/funding/years/{line.funding_year_id}/roll-over").status_code == 303
     again = client.get(f"/funding/years/{line.funding_year_id}/roll-over").text
     assert "Already there" in again and "there is nothing to create" in again

@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
+from tests.factories import Factories
 from tests.imports.helpers import BUDGET, COMMISSIONS, LEDGER, OXFORD_CSV, OXFORD_XLSX, draft_of, table_counts
 from tracker.demo import seed_demo
 from tracker.extensions import db
@@ -59,7 +60,7 @@ def test_ledger_sample_previews_then_commits_every_line(demo):
     po_line = db.session.scalar(select(LedgerTransaction).where(LedgerTransaction.import_batch_id == batch.id,
                                                                 LedgerTransaction.po_number == "PO4500102"))
     assert po_line.match_method == "po" and po_line.commission.po_number == "PO4500102"
-    assert po_line.budget_line_id == po_line.commission.budget_line_id
+    assert po_line.budget_line_id == Factories.line_of(po_line.commission).id
     assert db.session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.realm == "imports")) == 1
 
 

@@ -23,8 +23,8 @@ def fixed_today(app):
 @pytest.fixture
 def due(make, fixed_today):
     reported = make.commission(reference="VRU-25-001", title="Mentoring")
-    late = make.commission(reference="VRU-25-002", title="Boxing club", budget_line=reported.budget_line)
-    make.commission(reference="VRU-25-003", title="No measures", budget_line=reported.budget_line)
+    late = make.commission(reference="VRU-25-002", title="Boxing club", budget_line=make.line_of(reported))
+    make.commission(reference="VRU-25-003", title="No measures", budget_line=make.line_of(reported))
     metric = make.metric("CYP engaged")
     m1 = make.measure(reported, metric)
     make.measure_actual(m1, quarter=1, value=9)
@@ -81,7 +81,7 @@ def test_query_count_is_fixed(client, auth, make, due, count_queries):
     small = q.count
     metric = make.metric("Sessions delivered")
     for n in range(10):
-        make.measure(make.commission(budget_line=due["late"].budget_line), metric)
+        make.measure(make.commission(budget_line=make.line_of(due["late"])), metric)
     db.session.commit()
     with count_queries() as q:
         page = client.get("/milestones/")

@@ -98,15 +98,6 @@ def test_copy_from_commission_and_template(app, make, commission, metrics):
         service.copy_measures(other, other)
 
 
-def test_roll_over_copies_targets_not_actuals(app, make, commission):
-    service.set_actual(commission_measure(commission, "cyp_engaged"), 1, 9)
-    nxt = make.commission(year=make.year("2026-27", status="draft"))
-    assert service.roll_over_measures(commission, nxt) == 2
-    db.session.commit()
-    rolled = commission_measure(nxt, "cyp_engaged")
-    assert rolled.targets == [10, 20, 30, 40] and rolled.actuals == []
-
-
 def test_closed_year_refuses_changes(app, make, metrics):
     from werkzeug.exceptions import Conflict
 
@@ -163,15 +154,3 @@ def test_milestone_evidence(app, make):
     assert service.milestone_has_evidence(m)
 
 
-def test_funding_roll_over_brings_measures_across(app, make, metrics):
-    from tracker.funding.service import roll_over
-    from tracker.models import Commission
-
-    year = make.year("2025-26")
-    c = make.commission(year=year, end_date=year.end_date.replace(year=2026, month=9, day=30))
-    service.add_measure(c, metrics["cyp_engaged"], targets=(1, 2, 3, 4))
-    db.session.commit()
-    roll_over(year)
-    db.session.commit()
-    rolled = db.session.scalar(db.select(Commission).where(Commission.rolled_from_id == c.id))
-    assert [m.targets for m in db.session.scalars(db.select(Measure).where(Measure.commission_id == rolled.id))] == [[1, 2, 3, 4]]

@@ -43,7 +43,7 @@ def test_summary_by_funding_stream_to_the_penny(small):
     assert svd["variance_percent"] == Decimal("-43.8")
     assert svd["rag"] == "R"
 
-    loose = rows["Spend not yet assigned to a budget line"]
+    loose = rows["Not on a budget line"]
     assert (loose["actual_q1"], loose["actual_to_date"], loose["forecast"], loose["variance"]) == (99_99,) * 4
     assert loose["variance_percent"] is None
 
@@ -66,7 +66,7 @@ def test_summary_by_funding_stream_to_the_penny(small):
 def test_expenditure_by_category_labour_and_non_labour(small):
     t = build_return(small.year, 2).table("Expenditure by category")
     assert [r[:2] for r in t.rows] == [["Staffing", "Labour"], ["Commissioned services", "Non-labour"],
-                                       ["Spend not yet assigned to a budget line", "Not assigned"]]
+                                       ["Not on a budget line", "Not assigned"]]
     rows = rows_by_name(t)
     staff = rows["Staffing"]
     assert (staff["original"], staff["revised"], staff["actual_to_date"]) == (30_000_00, 30_000_00, 14_600_10)

@@ -23,13 +23,15 @@ def test_a_commission_cannot_use_a_budget_line_of_another_year(client, auth, mak
             "commission_type": "contract", "value_pence": "1000", "start_date": "01/04/2025",
             "end_date": "31/03/2026", "status": "pipeline", "version": "0"}
     for line_id in (other_line.id, 999999):
-        response = client.post("/commissions/new", data={**base, "budget_line_id": line_id})
+        share = {"shares-0-year_label": "2025-26", "shares-0-budget_line_id": line_id, "shares-0-amount": "1000"}
+        response = client.post("/commissions/new", data={**base, **share})
         assert response.status_code in (400, 404, 422), (line_id, response.status_code)
         assert response.status_code != 422 or "budget line" in response.text.lower()
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(Commission)) == before
     # The same form with this year's line is accepted: the refusal above was about the line.
-    accepted = client.post("/commissions/new", data={**base, "budget_line_id": line.id})
+    accepted = client.post("/commissions/new", data={**base, "shares-0-year_label": "2025-26",
+                                                     "shares-0-budget_line_id": line.id, "shares-0-amount": "1000"})
     assert accepted.status_code in (302, 303), accepted.text[:2000]
 
 

@@ -6,7 +6,7 @@ Rules that need only the form's own fields live here (``validate_<field>``); rul
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, FieldList, Form, FormField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.widgets import HiddenInput
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
@@ -21,12 +21,42 @@ def _optional_int(value):
         return None
 
 
+class ShareRowForm(Form):
+    """One funding share on the commission form: a year, then a stream, then one of that year's and stream's lines."""
+
+    year_label = SelectField("Funding year", validate_choice=False)
+    funding_stream_id = SelectField("Funding stream", coerce=_optional_int, validate_choice=False)
+    budget_line_id = SelectField("Budget line", coerce=_optional_int, validate_choice=False)
+    amount = MoneyField("Amount", validators=[Optional()])
+
+    @property
+    def is_blank(self) -> bool:
+        return self.amount.data is None and not self.budget_line_id.data
+
+
+class SharesMixin:
+    """The funding shares part of a form (commission and variation): rows, and the over-budget confirmation."""
+
+    #: Set on the form when a share would take a budget line over its amount: the person must confirm.
+    confirm_over_budget = BooleanField("Yes, take the budget line over its budget")
+
+    def share_inputs(self):
+        """The rows as ``ShareInput`` (blank rows left out); None when every row is blank."""
+        from tracker.commissions.shares import ShareInput
+
+        rows = [r.form for r in self.shares if not r.form.is_blank]
+        if not rows:
+            return None
+        return [ShareInput(r.year_label.data or "", r.amount.data or 0, r.budget_line_id.data or None,
+                           r.funding_stream_id.data or None) for r in rows]
+
+
 class VersionedForm(FlaskForm):
     #: The commission's version when the form was shown; a save based on an older one is refused.
     version = IntegerField(widget=HiddenInput(), validators=[InputRequired("The form is missing its version: reload the page and try again")])
 
 
-class CommissionForm(VersionedForm):
+class CommissionForm(SharesMixin, VersionedForm):
     reference = StringField("Reference", validators=[DataRequired("Enter a reference, like VRU-25-014"), Length(max=40)],
                             description="Our reference, e.g. VRU-25-014. Each commission has its own.")
     title = StringField("Title", validators=[DataRequired("Enter the service's title"), Length(max=200)])
@@ -36,13 +66,12 @@ class CommissionForm(VersionedForm):
                                     description="Used when no provider is chosen above: the provider is added.")
     funding_year_id = SelectField("Funding year", coerce=_optional_int, validate_choice=False)
     strand_id = SelectField("Strand", coerce=_optional_int, validate_choice=False)
-    budget_line_id = SelectField("Budget line", coerce=_optional_int, validate_choice=False,
-                                 description="It must be in the same funding year.")
     procurement_route = SelectField("Procurement route", choices=[(r, r) for r in PROCUREMENT_ROUTES])
     competed = BooleanField("The award was competed")
     commission_type = SelectField("Type", choices=[(t, t.capitalize()) for t in COMMISSION_TYPES])
     value_pence = MoneyField("Value", validators=[InputRequired("Enter the value, like 12,500.00")],
-                             description="For this funding year, in pounds.")
+                             description="The contract's value over its whole life, in pounds. Its funding "
+                                         "shares below say which years and budget lines pay it.")
     start_date = UKDateField("Start date", validators=[InputRequired("Enter the start date, like 01/04/2025")],
                              description="Day/month/year, e.g. 01/04/2025")
     end_date = UKDateField("End date", validators=[InputRequired("Enter the end date, like 31/03/2026")],
@@ -58,6 +87,7 @@ class CommissionForm(VersionedForm):
     pcc_decision_ref = StringField("PCC decision reference", validators=[Optional(), Length(max=40)])
     po_number = StringField("PO number", validators=[Optional(), Length(max=40)])
     contract_manager = StringField("Contract manager", validators=[Optional(), Length(max=120)])
+    shares = FieldList(FormField(ShareRowForm), min_entries=1)
 
     def validate_end_decision(self, field):
         if field.data not in (None, "", *END_DECISIONS):
@@ -93,13 +123,16 @@ class EndDateForm(VersionedForm):
     end_date = UKDateField("End date", validators=[InputRequired("Enter the end date, like 31/03/2026")])
 
 
-class VariationForm(VersionedForm):
+class VariationForm(SharesMixin, VersionedForm):
     variation_date = UKDateField("Date agreed", validators=[InputRequired("Enter the date the variation was agreed")])
     reason = TextAreaField("Reason", validators=[DataRequired("Say why the commission is varied"), Length(max=2000)])
     value_change_pence = MoneyField("Change in value", allow_negative=True, validators=[Optional()],
                                     description="Negative for a reduction, e.g. -2,000.00. Leave blank for none.")
     new_end_date = UKDateField("New end date", validators=[Optional()],
                                description="Leave blank if the end date does not change.")
+    shares = FieldList(FormField(ShareRowForm), min_entries=0)
+    #: Set once the person has seen how the change falls across the funding years.
+    shares_shown = BooleanField(widget=HiddenInput())
 
     def validate_value_change_pence(self, field):
         if not field.data and not self.new_end_date.data and not self.new_end_date.errors:

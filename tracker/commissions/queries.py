@@ -10,10 +10,10 @@ from datetime import date, timedelta
 from urllib.parse import urlencode
 
 from sqlalchemy import and_, case, func, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
 from tracker.extensions import db
-from tracker.models import BudgetLine, Commission, FundingStream, FundingYear, LedgerTransaction, Provider, Strand
+from tracker.models import BudgetLine, Commission, FundingShare, FundingStream, FundingYear, LedgerTransaction, Provider, Strand
 from tracker.models.commissions import COMMISSION_STATUSES
 from tracker.periods import label_for, quarter_bounds
 
@@ -183,12 +183,14 @@ def _conditions(f: RegisterFilters, year_id: int | None, today: date) -> list:
             Provider.name.ilike(like, escape="\\"),
         ))
     if f.year:
-        conditions.append(Commission.funding_year_id == (year_id or -1))
+        # A contract belongs to every year it is funded in, as well as the year it was let in.
+        conditions.append(or_(Commission.funding_year_id == (year_id or -1), Commission.id.in_(
+            select(FundingShare.commission_id).where(FundingShare.funding_year_id == (year_id or -1)))))
     if f.strand:
         conditions.append(Commission.strand_id == f.strand)
     if f.stream:
-        conditions.append(Commission.budget_line_id.in_(
-            select(BudgetLine.id).where(BudgetLine.funding_stream_id == f.stream)))
+        conditions.append(Commission.id.in_(
+            select(FundingShare.commission_id).where(FundingShare.funding_stream_id == f.stream)))
     if f.status:
         conditions.append(Commission.status == f.status)
     if f.provider:
@@ -275,7 +277,7 @@ def register_page(f: RegisterFilters, today: date | None = None) -> RegisterPage
     ordering = [key.desc() if f.order == "desc" else key.asc(), Commission.id.asc()]
     page_stmt = stmt.options(
         joinedload(Commission.provider), joinedload(Commission.strand), joinedload(Commission.funding_year),
-        joinedload(Commission.budget_line).joinedload(BudgetLine.funding_stream),
+        selectinload(Commission.funding_shares).selectinload(FundingShare.funding_stream),
     ).order_by(*ordering)
     pagination = db.paginate(page_stmt, page=f.page, per_page=f.per_page, error_out=False, count=True)
     if f.page > 1 and not pagination.items and pagination.total:

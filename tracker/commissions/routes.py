@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, make_response, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from tracker import audit, settings
@@ -17,10 +17,14 @@ from tracker.auth.roles import EVERYONE, MANAGER, roles_required
 from tracker.commissions import queries, service
 from tracker.commissions.forms import CommissionForm, EndDateForm, ProviderForm, StatusForm, VariationForm
 from tracker.commissions.service import COMMISSION_FIELDS, Conflict, FieldErrors, NotAllowed
+from tracker.errors import abort_with
 from tracker.extensions import db
 from tracker.funding.rules import require_open_year
 from tracker.money import format_pence
-from tracker.models import AuditEvent, BudgetLine, Commission, FundingYear, LedgerTransaction, Milestone, Provider, Strand, User
+from tracker.models import (
+    AuditEvent, BudgetLine, Commission, FundingShare, FundingStream, FundingYear, LedgerTransaction, Milestone, Provider,
+    Strand, User,
+)
 from tracker.models.commissions import COMMISSION_STATUSES
 from tracker.web import is_htmx, render
 
@@ -62,7 +66,7 @@ def index():
 # --- Create and edit ----------------------------------------------------------------------------------------
 
 def _fill_choices(form: CommissionForm) -> None:
-    """The options of the form's lists (four queries, whatever the size of the register)."""
+    """The options of the form's lists (a fixed number of queries, whatever the size of the register)."""
     form.provider_id.choices = [("", "Choose a provider")] + [
         (pid, name) for pid, name in db.session.execute(select(Provider.id, Provider.name).order_by(Provider.name))]
     years = db.session.scalars(select(FundingYear).order_by(FundingYear.start_date.desc())).all()
@@ -70,25 +74,117 @@ def _fill_choices(form: CommissionForm) -> None:
         (y.id, f"{y.label}{' (closed)' if y.is_closed else ''}") for y in years]
     form.strand_id.choices = [("", "Choose a strand")] + [
         (sid, name) for sid, name in db.session.execute(select(Strand.id, Strand.name).order_by(Strand.sort_order, Strand.name))]
+    _fill_share_choices(form, years, getattr(form, "start_date", None) and form.start_date.data,
+                        getattr(form, "end_date", None) and form.end_date.data)
+
+
+def _fill_share_choices(form, years: list[FundingYear] | None = None, start=None, end=None) -> None:
+    """Choices for each funding share row: the years set up (and those the dates reach, not yet set up), the
+    streams, and only the budget lines of the row's year and stream (grouped by both when none is chosen)."""
+    from tracker.commissions.shares import years_spanned
+
+    years = years if years is not None else db.session.scalars(select(FundingYear).order_by(FundingYear.start_date.desc())).all()
+    labels = {y.label: f"{y.label}{' (closed)' if y.is_closed else ''}" for y in years}
+    if start and end and start <= end:
+        for label in years_spanned(start, end):
+            labels.setdefault(label, f"{label} (not set up yet)")
+    streams = db.session.execute(select(FundingStream.id, FundingStream.name).order_by(FundingStream.name)).all()
     lines = db.session.scalars(
         select(BudgetLine).options(joinedload(BudgetLine.funding_year), joinedload(BudgetLine.funding_stream),
                                    joinedload(BudgetLine.category), joinedload(BudgetLine.strand))
         .join(FundingYear).order_by(FundingYear.start_date.desc(), BudgetLine.id)).all()
-    form.budget_line_id.choices = [("", "None yet")] + [
-        (line.id, f"{line.funding_year.label}: {line.name}") for line in lines]
+    for entry in form.shares:
+        row = entry.form
+        chosen = row.year_label.data
+        row.year_label.choices = [("", "Choose a year")] + sorted(
+            labels.items() if not chosen or chosen in labels else [*labels.items(), (chosen, chosen)])
+        row.funding_stream_id.choices = [("", "Choose a stream")] + [(i, n) for i, n in streams]
+        row.budget_line_id.choices = share_line_choices(lines, chosen, row.funding_stream_id.data)
 
 
+def share_line_choices(lines: list[BudgetLine], year_label: str | None, stream_id: int | None):
+    """The budget lines a share may use: the chosen year's and stream's only; grouped when they are not chosen."""
+    chosen = [l for l in lines if (not year_label or l.funding_year.label == year_label)
+              and (not stream_id or l.funding_stream_id == stream_id)]
+    if year_label and stream_id:
+        return [("", "Not on a budget line yet")] + [(l.id, l.description or f"{l.category.name} – {l.strand.name}")
+                                                     for l in chosen]
+    groups: dict[str, list] = {"": [("", "Not on a budget line yet")]}
+    for l in chosen:
+        groups.setdefault(f"{l.funding_year.label} · {l.funding_stream.name}", []).append(
+            (l.id, l.description or f"{l.category.name} – {l.strand.name}"))
+    return groups
+
+
+def _set_share_rows(form, shares) -> None:
+    """Fill the form's share rows from ``ShareInput``s (the default split, or a variation's proposal)."""
+    while len(form.shares):
+        form.shares.pop_entry()
+    for s in shares:
+        form.shares.append_entry({"year_label": s.year_label, "funding_stream_id": s.funding_stream_id,
+                                  "budget_line_id": s.budget_line_id, "amount": s.amount_pence})
+    for entry in form.shares:  # re-shown as typed: clear what the request posted for rows now replaced
+        for f in entry.form:
+            f.raw_data = None
+
+
+def _shares_button(form, commission: Commission | None):
+    """"Work out the split by year" and "Add a share" re-show the form (no JavaScript needed)."""
+    from tracker.commissions.shares import default_shares
+
+    if "split" in request.form:
+        value, start, end = form.value_pence.data, form.start_date.data, form.end_date.data
+        if not (value and start and end and start <= end):
+            form.form_errors.append("Enter the value and the start and end dates first, then work out the split.")
+            return 422
+        rows = form.share_inputs() or []
+        line = db.session.get(BudgetLine, rows[0].budget_line_id) if rows and rows[0].budget_line_id else None
+        _set_share_rows(form, default_shares(value, start, end, line, rows[0].funding_stream_id if rows else None))
+        return 200
+    if "add_share" in request.form:
+        form.shares.append_entry()
+        return 200
+    return None
 def _form_data(form: CommissionForm) -> dict:
     return {name: getattr(form, name).data for name in COMMISSION_FIELDS}
 
 
 def _show_errors(form, errors: dict[str, str]) -> None:
     for name, message in errors.items():
-        getattr(form, name).errors = list(getattr(form, name).errors or []) + [message]
+        if name in form._fields and name != "shares":
+            getattr(form, name).errors = list(getattr(form, name).errors or []) + [message]
+        else:  # the funding shares as a whole (they do not add up, a closed year ...)
+            form.form_errors.append(message)
 
 
-def _render_form(form: CommissionForm, commission: Commission | None, status: int = 200, conflict=None):
-    return render("commissions/form.html", "form", status=status, form=form, commission=commission, conflict=conflict)
+def _render_form(form: CommissionForm, commission: Commission | None, status: int = 200, conflict=None,
+                 warnings: list[str] | None = None):
+    _fill_share_choices(form, None, form.start_date.data, form.end_date.data)
+    if warnings:
+        form.confirm_over_budget.data = False
+    return render("commissions/form.html", "form", status=status, form=form, commission=commission, conflict=conflict,
+                  warnings=warnings or [])
+
+
+def _over_budget(form, commission: Commission | None, shares) -> list[str] | None:
+    """The over-budget warnings still to confirm (None: nothing to confirm, or confirmed; the decision is audited
+    by ``_record_over_budget`` once the save succeeds)."""
+    from tracker.commissions.shares import over_budget_warnings
+
+    warnings = over_budget_warnings(commission, shares or [])
+    if warnings and not form.confirm_over_budget.data:
+        return warnings
+    return None
+
+
+def _record_over_budget(commission: Commission, shares) -> None:
+    from tracker.commissions.shares import over_budget_warnings
+
+    warnings = over_budget_warnings(commission, shares or [])
+    if warnings:
+        audit.record("commissions", "change", commission,
+                     f"{commission.reference}: taken over budget, confirmed: " + "; ".join(warnings),
+                     None, {"over_budget_confirmed": warnings})
 
 
 @bp.route("/commissions/new", methods=["GET", "POST"])
@@ -104,14 +200,26 @@ def create():
         if year is not None:
             form.funding_year_id.data = year.id
         return _render_form(form, None)
+    button = _shares_button(form, None)
+    if button is not None:
+        return _render_form(form, None, button)
     if not form.validate():
         return _render_form(form, None, 422)
+    shares = form.share_inputs()
+    if shares is None and form.value_pence.data and form.start_date.data and form.end_date.data:
+        from tracker.commissions.shares import default_shares
+
+        shares = default_shares(form.value_pence.data, form.start_date.data, form.end_date.data)
+    warnings = _over_budget(form, None, shares)
+    if warnings:
+        return _render_form(form, None, 422, warnings=warnings)
     try:
-        commission = service.create_commission(_form_data(form), form.new_provider_name.data or "")
+        commission = service.create_commission(_form_data(form), form.new_provider_name.data or "", shares)
     except FieldErrors as exc:
         db.session.rollback()
         _show_errors(form, exc.errors)
         return _render_form(form, None, 422)
+    _record_over_budget(commission, shares)
     db.session.commit()
     flash(f"Commission {commission.reference} added.", "success")
     return _see_other(url_for(".show", commission_id=commission.id))
@@ -122,18 +230,33 @@ def create():
 def edit(commission_id: int):
     """Change a commission. The form carries the version it was shown at: a save from an older one is refused."""
     commission = service.get_commission_or_404(commission_id)
-    require_open_year(commission.funding_year)
+    service.require_open_contract(commission)
     form = CommissionForm(obj=commission if request.method == "GET" else None)
+    if request.method == "GET":
+        from tracker.commissions.shares import shares_of
+
+        _set_share_rows(form, shares_of(commission))
+        if not len(form.shares):
+            form.shares.append_entry()
     _fill_choices(form)
     if request.method == "GET":
         return _render_form(form, commission)
+    button = _shares_button(form, commission)
+    if button is not None:
+        return _render_form(form, commission, button)
     form.validate()
     if form.version.data is not None and not form.version.errors and form.version.data != commission.version:
         return _conflict(form, commission)
     if form.errors:
         return _render_form(form, commission, 422)
+    shares = form.share_inputs() or []
+    warnings = _over_budget(form, commission, shares)
+    if warnings:
+        return _render_form(form, commission, 422, warnings=warnings)
     try:
-        service.update_commission(commission, _form_data(form), form.version.data, form.new_provider_name.data or "")
+        service.update_commission(commission, _form_data(form), form.version.data, form.new_provider_name.data or "",
+                                  shares)
+        _record_over_budget(commission, shares)
     except Conflict as exc:
         return _conflict(form, exc.commission)
     except FieldErrors as exc:
@@ -166,9 +289,10 @@ def _page_context(commission: Commission, variation_form: VariationForm | None =
     commission = db.session.scalar(
         select(Commission).where(Commission.id == commission.id).options(
             joinedload(Commission.provider), joinedload(Commission.strand), joinedload(Commission.funding_year),
-            joinedload(Commission.budget_line).joinedload(BudgetLine.funding_stream),
-            joinedload(Commission.budget_line).joinedload(BudgetLine.category),
-            joinedload(Commission.budget_line).joinedload(BudgetLine.strand),
+            selectinload(Commission.funding_shares).joinedload(FundingShare.budget_line)
+            .joinedload(BudgetLine.category),
+            selectinload(Commission.funding_shares).joinedload(FundingShare.funding_stream),
+            selectinload(Commission.funding_shares).joinedload(FundingShare.funding_year),
             selectinload(Commission.variations),
         ))
     ledger = db.session.scalars(
@@ -189,9 +313,20 @@ def _page_context(commission: Commission, variation_form: VariationForm | None =
         c=commission, spent=spent, ledger=ledger, by_quarter=queries.spend_by_quarter(commission.id),
         milestones=milestones, history=history, variation_form=variation_form,
         status_form=_quick_form(StatusForm, commission), end_form=_quick_form(EndDateForm, commission),
-        can_edit=current_user.has_role(MANAGER) and not commission.funding_year.is_closed,
+        can_edit=current_user.has_role(MANAGER) and not service.contract_sealed(commission),
+        share_rows=_share_rows(commission),
         statuses=COMMISSION_STATUSES,
     )
+
+
+def _share_rows(commission: Commission) -> list[dict]:
+    """The contract's funding shares for its page: year, stream, line, amount, and paid on it (one query)."""
+    paid = dict(((cid, line), total) for cid, line, total in db.session.execute(
+        select(LedgerTransaction.funding_year_id, LedgerTransaction.budget_line_id, func.sum(LedgerTransaction.net_pence))
+        .where(LedgerTransaction.commission_id == commission.id)
+        .group_by(LedgerTransaction.funding_year_id, LedgerTransaction.budget_line_id)))
+    return [{"share": s, "paid": int(paid.get((s.funding_year_id, s.budget_line_id)) or 0)}
+            for s in commission.funding_shares]
 
 
 def _quick_form(form_class, commission: Commission):
@@ -212,15 +347,36 @@ def show(commission_id: int):
 def add_variation(commission_id: int):
     """Record a variation (date, reason, change in value and/or new end date) and apply it to the commission."""
     commission = service.get_commission_or_404(commission_id)
-    require_open_year(commission.funding_year)
+    service.require_open_contract(commission)
     form = VariationForm()
+    _fill_share_choices(form)
     status = None
     if not form.validate():
         status = 422
+    elif errors := service.variation_problems(commission, form.value_change_pence.data or 0, form.new_end_date.data):
+        _show_errors(form, errors)
+        status = 422
+    elif not form.shares_shown.data:
+        # First the form proposes how the change falls across the funding years; the person confirms it.
+        proposal = service.proposed_shares(commission, commission.value_pence + (form.value_change_pence.data or 0),
+                                           form.new_end_date.data or commission.end_date)
+        _set_share_rows(form, proposal)
+        form.shares_shown.data = True
+        _fill_share_choices(form)
+        return render("commissions/show.html", "variation_form", status=200, **_page_context(commission, form))
     else:
+        shares = form.share_inputs() or []
+        warnings = _over_budget(form, commission, shares)
+        if warnings:
+            form.form_errors.extend(warnings)
+            form.form_errors.append("Tick the box to confirm, or change the shares.")
+            _fill_share_choices(form)
+            return render("commissions/show.html", "variation_form", status=422,
+                          **_page_context(commission, form), warnings=warnings)
         try:
             service.add_variation(commission, form.variation_date.data, form.reason.data, form.value_change_pence.data,
-                                  form.new_end_date.data, form.version.data)
+                                  form.new_end_date.data, form.version.data, shares=shares)
+            _record_over_budget(commission, shares)
         except Conflict:
             db.session.rollback()
             form.form_errors.append("Someone else changed this commission while you were recording the variation. "
@@ -241,11 +397,33 @@ def add_variation(commission_id: int):
     return _see_other(url_for(".show", commission_id=commission.id) + "#variations")
 
 
+@bp.route("/commissions/share-lines")
+@roles_required(MANAGER)
+def share_lines():
+    """The budget line list of one funding share row, for the chosen year and stream (HTMX, as either changes)."""
+    import re
+
+    name = request.args.get("name", "")
+    if not re.fullmatch(r"shares-\d{1,3}-budget_line_id", name):
+        abort_with(400, "That is not a funding share row.")
+    year_label = (request.args.get(name.replace("budget_line_id", "year_label")) or "")[:7]
+    try:
+        stream_id = int(request.args.get(name.replace("budget_line_id", "funding_stream_id")) or 0) or None
+    except ValueError:
+        stream_id = None
+    lines = db.session.scalars(
+        select(BudgetLine).options(joinedload(BudgetLine.funding_year), joinedload(BudgetLine.funding_stream),
+                                   joinedload(BudgetLine.category), joinedload(BudgetLine.strand))
+        .join(FundingYear).order_by(FundingYear.start_date.desc(), BudgetLine.id)).all()
+    return render("commissions/_share_line_select.html", None, name=name,
+                  choices=share_line_choices(lines, year_label, stream_id))
+
+
 # --- Quick changes (status, end date) from the register or the commission page -----------------------------
 
 def _quick_change(commission_id: int, form_class, apply):
     commission = service.get_commission_or_404(commission_id)
-    require_open_year(commission.funding_year)
+    service.require_open_contract(commission)
     form = form_class()
     back = _safe_next(url_for(".show", commission_id=commission_id))
     error, status = None, 200

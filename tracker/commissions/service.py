@@ -18,12 +18,15 @@ from tracker.funding.rules import closed_year_message, require_open_year
 from tracker.models import (
     BudgetLine, Commission, FundingYear, LedgerTransaction, Milestone, Provider, Strand, SupplierAlias, Variation,
 )
+from tracker.commissions.shares import ShareInput, check_shares, default_shares, set_shares, shares_of, spread, split_by_years
+from tracker.models.base import utcnow
+from tracker.money import format_pence
 from tracker.models.commissions import COMMISSION_STATUSES
 
 REALM = "commissions"
 #: The commission fields a form edits, and that the audit trail records before and after.
 COMMISSION_FIELDS = (
-    "reference", "title", "description", "provider_id", "strand_id", "funding_year_id", "budget_line_id",
+    "reference", "title", "description", "provider_id", "strand_id", "funding_year_id",
     "procurement_route", "competed", "commission_type", "value_pence", "start_date", "end_date", "review_date",
     "extension_options", "end_decision", "status", "pcc_decision_ref", "po_number", "contract_manager",
 )
@@ -97,14 +100,6 @@ def _database_rules(data: dict, commission: Commission | None) -> dict[str, str]
         errors["strand_id"] = "Choose a strand"
     if data.get("provider_id") and db.session.get(Provider, data["provider_id"]) is None:
         errors["provider_id"] = "Choose a provider from the list"
-    if data.get("budget_line_id"):
-        line = db.session.get(BudgetLine, data["budget_line_id"])
-        if line is None:
-            errors["budget_line_id"] = "Choose a budget line from the list"
-        elif year is not None and line.funding_year_id != year.id:
-            line_year = db.session.get(FundingYear, line.funding_year_id)
-            errors["budget_line_id"] = (f"That budget line is in {line_year.label}, not {year.label}: "
-                                        "choose a line in the commission's funding year")
     return errors
 
 
@@ -128,15 +123,43 @@ def _clean(data: dict) -> dict:
                 "contract_manager"):
         out[key] = (out[key] or "").strip()
     out["competed"] = bool(out["competed"])
-    out["budget_line_id"] = out["budget_line_id"] or None
     out["end_decision"] = out["end_decision"] or None  # "not decided yet"
     return out
 
 
-def create_commission(data: dict, new_provider_name: str = "") -> Commission:
-    """Add a commission from form data (model field names); raises FieldErrors."""
+def _shares_rules(commission: Commission | None, value_pence: int | None,
+                  shares: list[ShareInput] | None) -> dict[str, str]:
+    if shares is None or value_pence is None:
+        return {}
+    problems = check_shares(commission, value_pence, shares)
+    return {"funding_shares": "; ".join(problems)} if problems else {}
+
+
+def contract_sealed(commission: Commission) -> bool:
+    """True once every funding year of a contract is closed: it can no longer change. While any year it is funded
+    in is open (or not set up yet) it can, though its shares in closed years stay as they are."""
+    if any(s.funding_year is None for s in commission.funding_shares):
+        return False
+    years = {s.funding_year for s in commission.funding_shares} | {commission.funding_year}
+    return all(y.is_closed for y in years)
+
+
+def require_open_contract(commission: Commission) -> None:
+    """Stop a change to a sealed contract (409, with the reason)."""
+    if contract_sealed(commission):
+        require_open_year(commission.funding_year)
+
+
+def create_commission(data: dict, new_provider_name: str = "", shares: list[ShareInput] | None = None,
+                      budget_line: BudgetLine | None = None) -> Commission:
+    """Add a commission from form data (model field names); raises FieldErrors.
+
+    ``shares`` are its funding shares; without them the value is split across the years it spans by days
+    (``shares.default_shares``), on ``budget_line`` for that line's year where one is given."""
     data = _clean(data)
-    errors = _database_rules(data, None)
+    if shares is None and data.get("value_pence") and data.get("start_date") and data.get("end_date"):
+        shares = default_shares(data["value_pence"], data["start_date"], data["end_date"], budget_line)
+    errors = {**_database_rules(data, None), **_shares_rules(None, data.get("value_pence"), shares)}
     if errors:
         raise FieldErrors(errors)
     _resolve_provider(data, new_provider_name)
@@ -145,16 +168,22 @@ def create_commission(data: dict, new_provider_name: str = "") -> Commission:
     db.session.flush()
     audit.record(REALM, "create", commission, f"Added commission {commission.reference}", None,
                  audit.snapshot(commission, COMMISSION_FIELDS))
+    if shares:
+        set_shares(commission, shares)
     return commission
 
 
 def update_commission(commission: Commission, data: dict, submitted_version: int | None,
-                      new_provider_name: str = "") -> Commission:
-    """Save an edit made from version ``submitted_version``; raises Conflict if it is out of date, FieldErrors."""
-    require_open_year(commission.funding_year)
+                      new_provider_name: str = "", shares: list[ShareInput] | None = None) -> Commission:
+    """Save an edit made from version ``submitted_version``; raises Conflict if it is out of date, FieldErrors.
+
+    ``shares`` (when given) replace the funding shares; they must add up to the value."""
+    require_open_contract(commission)
     _check_version(commission, submitted_version)
     data = _clean(data)
-    errors = _database_rules(data, commission)
+    if shares is None and data.get("value_pence") is not None and data["value_pence"] != commission.value_pence:
+        shares = shares_of(commission)  # the value changed but not the shares: they must still add up
+    errors = {**_database_rules(data, commission), **_shares_rules(commission, data.get("value_pence"), shares)}
     if errors:
         raise FieldErrors(errors)
     _resolve_provider(data, new_provider_name)
@@ -166,12 +195,15 @@ def update_commission(commission: Commission, data: dict, submitted_version: int
         _flush(commission)
         audit.record(REALM, "change", commission, f"Changed commission {commission.reference}: "
                      + ", ".join(k.replace("_", " ") for k in changed_after), changed_before, changed_after)
+    if shares is not None and set_shares(commission, shares) and not changed_after:
+        commission.updated_at = utcnow()  # a change of shares alone is a change of the contract (version bump)
+        _flush(commission)
     return commission
 
 
 def change_status(commission: Commission, status: str, submitted_version: int | None) -> Commission:
     """A quick status change (from the register or the commission page), audited."""
-    require_open_year(commission.funding_year)
+    require_open_contract(commission)
     _check_version(commission, submitted_version)
     if status not in COMMISSION_STATUSES:
         raise FieldErrors({"status": "Choose a status from the list"})
@@ -187,7 +219,7 @@ def change_status(commission: Commission, status: str, submitted_version: int | 
 
 def change_end_date(commission: Commission, end_date: date, submitted_version: int | None) -> Commission:
     """A quick end-date change, audited; the end must stay after the start."""
-    require_open_year(commission.funding_year)
+    require_open_contract(commission)
     _check_version(commission, submitted_version)
     if end_date <= commission.start_date:
         raise FieldErrors({"end_date": f"The end date must be after the start date ({commission.start_date:%d/%m/%Y})"})
@@ -203,19 +235,18 @@ def change_end_date(commission: Commission, end_date: date, submitted_version: i
 
 
 def add_variation(commission: Commission, variation_date: date, reason: str, value_change_pence: int | None,
-                  new_end_date: date | None, submitted_version: int | None, user_id: int | None = None) -> Variation:
-    """Record a variation and apply it: the value changes by the amount, the end date moves (both audited)."""
-    require_open_year(commission.funding_year)
+                  new_end_date: date | None, submitted_version: int | None, user_id: int | None = None,
+                  shares: list[ShareInput] | None = None) -> Variation:
+    """Record a variation and apply it: the value changes by the amount, the end date moves (both audited), and
+    the funding shares become ``shares`` (by default ``proposed_shares``: what the form proposed)."""
+    require_open_contract(commission)
     _check_version(commission, submitted_version)
     change = value_change_pence or 0
-    errors = {}
-    if change == 0 and new_end_date is None:
-        errors["value_change_pence"] = "Enter a change in value, a new end date, or both"
-    if commission.value_pence + change <= 0:
-        errors["value_change_pence"] = (f"The value would fall to {(commission.value_pence + change) / 100:,.2f}: "
-                                        "it must stay more than £0.00")
-    if new_end_date is not None and new_end_date <= commission.start_date:
-        errors["new_end_date"] = f"The new end date must be after the start date ({commission.start_date:%d/%m/%Y})"
+    errors = variation_problems(commission, change, new_end_date)
+    if not errors:
+        if shares is None:
+            shares = proposed_shares(commission, commission.value_pence + change, new_end_date or commission.end_date)
+        errors.update(_shares_rules(commission, commission.value_pence + change, shares))
     if errors:
         raise FieldErrors(errors)
     before = audit.snapshot(commission, ("value_pence", "end_date"))
@@ -228,6 +259,7 @@ def add_variation(commission: Commission, variation_date: date, reason: str, val
     commission.value_pence += change
     if new_end_date is not None:
         commission.end_date = new_end_date
+    set_shares(commission, shares)
     _flush(commission)
     changed_before, changed_after = audit.diff(before, audit.snapshot(commission, ("value_pence", "end_date")))
     audit.record(REALM, "create", variation, f"Variation to {commission.reference}: {variation.reason[:80]}", None,
@@ -238,9 +270,52 @@ def add_variation(commission: Commission, variation_date: date, reason: str, val
     return variation
 
 
+def variation_problems(commission: Commission, change: int, new_end_date: date | None) -> dict[str, str]:
+    """What is wrong with a variation before it is applied (shown at the fields)."""
+    errors = {}
+    if change == 0 and new_end_date is None:
+        errors["value_change_pence"] = "Enter a change in value, a new end date, or both"
+    if commission.value_pence + change <= 0:
+        errors["value_change_pence"] = (f"The value would fall to {format_pence(commission.value_pence + change)}: "
+                                        "it must stay more than £0.00")
+    if new_end_date is not None and new_end_date <= commission.start_date:
+        errors["new_end_date"] = f"The new end date must be after the start date ({commission.start_date:%d/%m/%Y})"
+    return errors
+
+
+def proposed_shares(commission: Commission, new_value: int, new_end: date) -> list[ShareInput]:
+    """How a variation's new value and dates fall across the funding years, as the form proposes them.
+
+    Shares in closed years stay as they are. What is left is split across the other years by days from the start
+    (or, for a year the contract already has shares in, in proportion to those shares); a year the contract
+    reaches for the first time gets one share on the stream of its latest share, with no line yet."""
+    current = shares_of(commission)
+    labels = {s.year_label for s in current}
+    closed = set(db.session.scalars(select(FundingYear.label).where(FundingYear.label.in_(labels), FundingYear.status == "closed")))
+    kept = [s for s in current if s.year_label in closed]
+    remaining = new_value - sum(s.amount_pence for s in kept)
+    by_year = [(label, amount) for label, amount in split_by_years(remaining, commission.start_date, new_end)
+               if label not in closed]
+    if not by_year:
+        return current
+    # The amounts of the open years: the days split, with the last year taking what rounding left.
+    amounts = spread(remaining, [a for _, a in by_year]) if remaining > 0 else [0] * len(by_year)
+    latest_stream = next((s.funding_stream_id for s in sorted(current, key=lambda s: s.year_label, reverse=True)
+                          if s.funding_stream_id), None)
+    out = list(kept)
+    for (label, _), amount in zip(by_year, amounts):
+        mine = [s for s in current if s.year_label == label]
+        if not mine:
+            out.append(ShareInput(label, amount, None, latest_stream))
+            continue
+        for s, part in zip(mine, spread(amount, [s.amount_pence for s in mine])):
+            out.append(ShareInput(label, part, s.budget_line_id, s.funding_stream_id))
+    return out
+
+
 def delete_commission(commission: Commission) -> str:
     """Delete a commission still in the pipeline (audited); anything later must be terminated or ended."""
-    require_open_year(commission.funding_year)
+    require_open_contract(commission)
     if commission.status not in DELETABLE_STATUSES:
         raise NotAllowed(
             f"{commission.reference} is {commission.status}, so it cannot be deleted: only commissions still in the "
@@ -254,7 +329,6 @@ def delete_commission(commission: Commission) -> str:
     # Keep what pointed at it, unlinked: milestones and supplier choices outlive a deleted plan.
     db.session.execute(update(Milestone).where(Milestone.commission_id == commission.id).values(commission_id=None))
     db.session.execute(update(SupplierAlias).where(SupplierAlias.commission_id == commission.id).values(commission_id=None))
-    db.session.execute(update(Commission).where(Commission.rolled_from_id == commission.id).values(rolled_from_id=None))
     for variation in list(commission.variations):
         db.session.delete(variation)
     db.session.delete(commission)

@@ -129,3 +129,17 @@ class BudgetLineForm(FlaskForm):
     @property
     def profile(self) -> list[int]:
         return [self.q1.data, self.q2.data, self.q3.data, self.q4.data]
+
+
+class PlannedForm(FlaskForm):
+    """Finance's own figure for a budget line's planned (not yet contracted) spend, with the reason."""
+
+    planned = MoneyField("Planned spend still to contract", validators=[Optional()],
+                         description="Leave blank to go back to the default: the remaining profile less what is "
+                                     "already committed and not yet paid.")
+    reason = TextAreaField("Why", validators=[Optional(), Length(max=2000)],
+                           description="Required when you set a figure: it is kept in the history.")
+
+    def validate_reason(self, field):
+        if self.planned.data is not None and not (field.data or "").strip():
+            raise ValidationError("Say why the planned spend is overridden")

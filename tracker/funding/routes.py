@@ -12,7 +12,9 @@ from tracker.auth.roles import ADMIN, EVERYONE, FINANCE, roles_required
 from tracker.extensions import db
 from tracker.figures import current_year
 from tracker.funding import service
-from tracker.funding.forms import AllocationForm, BudgetLineForm, ReopenForm, RevisionForm, StreamForm, YearForm, YearNotesForm
+from tracker.funding.forms import (
+    AllocationForm, BudgetLineForm, PlannedForm, ReopenForm, RevisionForm, StreamForm, YearForm, YearNotesForm,
+)
 from tracker.funding.rules import closed_year_message, require_open_year
 from tracker.models import Allocation, Category, Strand
 from tracker.models.funding import YEAR_CLOSED, YEAR_OPEN
@@ -34,6 +36,14 @@ def _done(url: str, message: str):
 
 def _status(form) -> int:
     return 422 if request.method == "POST" else 200
+
+
+@bp.app_template_global()
+def table_total(rows, quarter):
+    """A table's total row: the sum of its rows (the figures engine's rule)."""
+    from tracker.figures import table_total as total
+
+    return total(rows, quarter)
 
 
 @bp.app_template_global()
@@ -310,30 +320,35 @@ def delete_line(line_id: int):
     return _done(_budget_url(year), "Budget line deleted.")
 
 
+@bp.route("/lines/<int:line_id>/planned", methods=["GET", "POST"])
+@roles_required(FINANCE)
+def planned(line_id: int):
+    """Override a line's planned spend (the part of its forecast not yet contracted), with a reason; audited."""
+    line = service.get_line_or_404(line_id)
+    require_open_year(line.funding_year)
+    form = PlannedForm(obj=None if request.method == "POST" else None)
+    if request.method == "GET":
+        form.planned.data = line.planned_override_pence
+        form.reason.data = line.planned_override_reason
+    figures = service.budget_page(line.funding_year, service.default_quarter(line.funding_year))
+    line_figures = next((f for l, f in figures.lines if l.id == line.id), None)
+    if request.method == "POST" and form.validate():
+        service.set_planned_override(line, form.planned.data, form.reason.data or "")
+        db.session.commit()
+        return _done(_budget_url(line.funding_year) + f"#line-{line.id}", "Planned spend saved.")
+    status = 422 if request.method == "POST" else 200
+    return render("funding/planned_form.html", "form", status=status, form=form, line=line, f=line_figures)
+
+
 # --- The budget page ----------------------------------------------------------------------------------------
 
 @bp.route("/budget")
 @roles_required(*EVERYONE)
 def budget():
     """Budget against profile, committed, actual and forecast for a year, as at the end of a quarter."""
-    years = service.all_years()
-    problems = []
-    label = (request.args.get("year") or "").strip()
-    year = next((y for y in years if y.label == label), None) if label else None
-    if label and year is None:
-        problems.append(f"There is no funding year {label[:20]}; showing the current year instead.")
-    year = year or current_year()
-    quarter_text = (request.args.get("quarter") or "").strip()
-    quarter = None
-    if quarter_text:
-        if quarter_text.upper().lstrip("Q") in ("1", "2", "3", "4"):
-            quarter = int(quarter_text.upper().lstrip("Q"))
-        else:
-            problems.append("The quarter must be 1, 2, 3 or 4; showing the latest quarter instead.")
-    page = None
-    if year is not None:
-        quarter = quarter or service.default_quarter(year)
-        page = service.budget_page(year, quarter)
+    view = service.choose_budget_view(request.args)
+    years, year, quarter, problems = view.years, view.year, view.quarter, view.problems
+    page = service.budget_page(year, quarter) if year is not None else None
     can_edit = current_user.has_role(FINANCE) and year is not None and not year.is_closed
     return render("funding/budget.html", "table", years=years, year=year, quarter=quarter, page=page,
                   problems=problems, quarter_names=QUARTER_NAMES, can_edit=can_edit,

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
@@ -15,14 +14,14 @@ from sqlalchemy.orm import joinedload, selectinload
 from tracker import audit
 from tracker.errors import abort_with, get_or_404
 from tracker.extensions import db
-from tracker.figures import COMMITTED_STATUSES, LineFigures, line_figures, roll_up
+from tracker.commissions.shares import attach_waiting_shares, line_key
+from tracker.figures import YearFigures, over_committed_lines, reporting_quarter_of, year_figures  # noqa: F401
 from tracker.funding.rules import require_open_year
 from tracker.models import (
-    Allocation, AllocationRevision, BudgetLine, Commission, FundingStream, FundingYear, LedgerTransaction, Variation,
+    Allocation, AllocationRevision, BudgetLine, FundingShare, FundingStream, FundingYear, LedgerTransaction,
 )
-from tracker.money import format_pence
 from tracker.models.funding import YEAR_CLOSED, YEAR_DRAFT, YEAR_OPEN
-from tracker.monitoring.service import roll_over_measures
+from tracker.money import format_pence
 from tracker.periods import label_for_start, parse_label, quarter_of, year_bounds
 
 REALM = "funding"
@@ -86,6 +85,7 @@ def create_year(label: str, notes: str = "", status: str = YEAR_DRAFT) -> Fundin
     db.session.add(year)
     db.session.flush()
     audit.record(REALM, "create", year, f"Funding year {year.label} set up", None, audit.snapshot(year, YEAR_FIELDS))
+    attach_waiting_shares(year)  # contracts already funded in this year stop waiting
     return year
 
 
@@ -186,8 +186,7 @@ def profile_difference(amount_pence: int, profile: list[int]) -> int:
 
 def profile_problem(amount_pence: int, profile: list[int]) -> str | None:
     """The message shown at the profile when Q1-Q4 do not add up to the amount, else None."""
-    from tracker.money import format_pence
-
+    
     diff = profile_difference(amount_pence, profile)
     if diff == 0:
         return None
@@ -222,8 +221,9 @@ def update_line(line: BudgetLine, reason: str = "", **values) -> None:
 
 
 def line_use(line: BudgetLine) -> tuple[int, int]:
-    """How many commissions and ledger lines use a budget line."""
-    commissions = db.session.scalar(select(func.count(Commission.id)).where(Commission.budget_line_id == line.id))
+    """How many contracts (by their funding shares) and ledger lines use a budget line."""
+    commissions = db.session.scalar(
+        select(func.count(func.distinct(FundingShare.commission_id))).where(FundingShare.budget_line_id == line.id))
     ledger = db.session.scalar(
         select(func.count(LedgerTransaction.id)).where(LedgerTransaction.budget_line_id == line.id))
     return int(commissions or 0), int(ledger or 0)
@@ -245,105 +245,78 @@ def delete_line(line: BudgetLine) -> None:
 
 def default_quarter(year: FundingYear, today: date | None = None) -> int:
     """The quarter today falls in, for a year under way; Q4 for a past year, Q1 for a future one."""
-    today = today or date.today()
-    if today < year.start_date:
-        return 1
-    if today > year.end_date:
-        return 4
-    return quarter_of(today)
+    return reporting_quarter_of(year, today)
+
+
+def budget_page(year: FundingYear, quarter: int) -> YearFigures:
+    """Per line, per stream and per strand figures, from the figures engine (a fixed number of queries)."""
+    return year_figures(year, quarter)
 
 
 @dataclass
-class BudgetPage:
-    """Everything the budget page shows for one year as at the end of one quarter."""
+class BudgetView:
+    """The year and quarter the budget page (and its download) shows, chosen from ``?year=2025-26&quarter=2``."""
 
-    year: FundingYear
-    quarter: int
-    lines: list[tuple[BudgetLine, LineFigures]]
-    streams: list[LineFigures]
-    strands: list[LineFigures]
-    total: LineFigures
-    allocations: dict[str, Allocation] = field(default_factory=dict)  # by stream name
-
-    @property
-    def over_committed(self) -> list[tuple[BudgetLine, LineFigures]]:
-        return [(line, f) for line, f in self.lines if f.over_committed]
+    years: list[FundingYear]
+    year: FundingYear | None
+    quarter: int | None
+    problems: list[str]
 
 
-def budget_page(year: FundingYear, quarter: int) -> BudgetPage:
-    """Per line, per stream and per strand figures (a fixed number of queries whatever the data size)."""
-    from tracker import settings
-    from tracker.figures import rag
+def choose_budget_view(args) -> BudgetView:
+    """An unknown year or quarter falls back to the current one, with a message saying so."""
+    from tracker.figures import current_year
 
-    pairs = line_figures(year, quarter)
-    streams = roll_up(pairs, key=lambda l: l.funding_stream_id, name_of=lambda l: l.funding_stream.name, quarter=quarter)
-    strands = roll_up(pairs, key=lambda l: l.strand_id, name_of=lambda l: l.strand.name, quarter=quarter)
-    streams.sort(key=lambda f: f.name)
-    strand_order = {}
-    for line, _ in pairs:
-        strand_order.setdefault(line.strand.name, (line.strand.sort_order, line.strand.name))
-    strands.sort(key=lambda f: strand_order.get(f.name, (0, f.name)))
-    total = LineFigures(name="Total", quarter=quarter)
-    for _, f in pairs:
-        total.add(f)
-    thresholds = settings.get_many("rag_amber_percent", "rag_red_percent")
-    total.rag = rag(total.actual_to_date, total.profile_to_date, thresholds["rag_amber_percent"],
-                    thresholds["rag_red_percent"])
-    allocations = {
-        a.funding_stream_id: a
-        for a in db.session.scalars(
-            select(Allocation).where(Allocation.funding_year_id == year.id).options(joinedload(Allocation.funding_stream))
-        )
-    }
-    # A stream with an allocation but no budget lines yet still shows, with nothing budgeted.
-    named = {f.name for f in streams}
-    for a in allocations.values():
-        if a.funding_stream.name not in named:
-            streams.append(LineFigures(name=a.funding_stream.name, quarter=quarter, rag="G"))
-    streams.sort(key=lambda f: f.name)
-    by_name = {a.funding_stream.name: a for a in allocations.values()}
-    return BudgetPage(year, quarter, pairs, streams, strands, total, by_name)
+    years = all_years()
+    problems = []
+    label = (args.get("year") or "").strip()
+    year = next((y for y in years if y.label == label), None) if label else None
+    if label and year is None:
+        problems.append(f"There is no funding year {label[:20]}; showing the current year instead.")
+    year = year or current_year()
+    quarter_text = (args.get("quarter") or "").strip()
+    quarter = None
+    if quarter_text:
+        if quarter_text.upper().lstrip("Q") in ("1", "2", "3", "4"):
+            quarter = int(quarter_text.upper().lstrip("Q"))
+        else:
+            problems.append("The quarter must be 1, 2, 3 or 4; showing the latest quarter instead.")
+    if year is not None:
+        quarter = quarter or default_quarter(year)
+    return BudgetView(years, year, quarter, problems)
 
 
-def over_committed_lines(year: FundingYear | None) -> list[tuple[BudgetLine, int]]:
-    """Budget lines of a year whose committed commission value is above their amount (one query)."""
-    if year is None:
-        return []
-    committed = (
-        select(Commission.budget_line_id.label("line_id"), func.sum(Commission.value_pence).label("committed"))
-        .where(Commission.funding_year_id == year.id, Commission.status.in_(COMMITTED_STATUSES))
-        .group_by(Commission.budget_line_id)
-        .subquery()
-    )
-    rows = db.session.execute(
-        select(BudgetLine, committed.c.committed)
-        .join(committed, committed.c.line_id == BudgetLine.id)
-        .where(committed.c.committed > BudgetLine.amount_pence)
-        .options(joinedload(BudgetLine.funding_stream), joinedload(BudgetLine.category), joinedload(BudgetLine.strand))
-        .order_by(BudgetLine.id)
-    ).all()
-    return [(line, int(total)) for line, total in rows]
+def set_planned_override(line: BudgetLine, pence: int | None, reason: str) -> None:
+    """Finance's own figure for a line's planned (not yet contracted) spend, or None to go back to the default
+    (remaining profile less outstanding commitment). A reason is required to set one; audited."""
+    require_open_year(line.funding_year)
+    if pence is not None and not (reason or "").strip():
+        abort_with(422, "Say why the planned spend is overridden.")
+    before = audit.snapshot(line, ("planned_override_pence", "planned_override_reason"))
+    line.planned_override_pence = pence
+    line.planned_override_reason = (reason or "").strip() if pence is not None else ""
+    b, a = audit.diff(before, audit.snapshot(line, ("planned_override_pence", "planned_override_reason")))
+    if a:
+        words = (f"set to {format_pence(pence)}: {line.planned_override_reason}" if pence is not None
+                 else "back to the default")
+        audit.record(REALM, "change", line, f"Planned spend of {line.description or line.id} {words}", b, a)
 
 
 # --- Rolling a year over ------------------------------------------------------------------------------------
-# What the roll-over copies into the next year, and how:
+# What the roll-over creates in the next year:
 # - each allocation of the source year, as a *draft* allocation of the same amount (the grant letter for the new
 #   year usually arrives late; finance confirms or revises it then);
-# - each budget line, with its amount and profile (the new year starts from last year's plan);
-# - each commission that runs past 31 March of the source year (unless terminated or ended early), as a new
-#   record in the new year with ``rolled_from_id`` set. Its value is the part still to deliver: the source
-#   value pro rata to the days of the service after 31 March over all its days, rounded half-up to the penny.
-#   Its reference is the source reference followed by "/" and the new year's label (references are unique).
-#   The source commission is left as it was.
+# - each budget line, with its amount and profile (the new year starts from last year's plan).
+# It never copies or changes a contract: a contract that runs past 31 March already holds a funding share for the
+# next year, waiting as "not yet funded"; the roll-over attaches those shares to the new year and, where the
+# contract's line has its copy there, to that line.
 # Running it again creates nothing new: each item is recognised (allocation by stream; line by stream, category,
-# strand and description; commission by rolled_from_id) and the preview marks it "already there".
-
-ROLLOVER_SKIP_STATUSES = ("terminated", "ended")
+# strand and description) and the preview marks it "already there".
 
 
 @dataclass
 class RolloverItem:
-    kind: str  # year, allocation, line, commission
+    kind: str  # year, allocation, line, share
     description: str
     amount_pence: int | None
     exists: bool
@@ -370,28 +343,10 @@ def next_label(year: FundingYear) -> str:
     return label_for_start(parse_label(year.label) + 1)
 
 
-def pro_rata_after(value_pence: int, start: date, end: date, cut: date) -> int:
-    """The part of ``value_pence`` for the days after ``cut``, by days, rounded half-up to the penny."""
-    if end <= cut:
-        return 0
-    total_days = (end - start).days + 1
-    if total_days <= 0:
-        return 0
-    after_days = (end - max(start, cut)).days if start <= cut else total_days
-    share = Decimal(value_pence) * after_days / Decimal(total_days)
-    return int(share.quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
-def _line_key(line: BudgetLine) -> tuple:
-    return (line.funding_stream_id, line.category_id, line.strand_id, (line.description or "").strip().lower())
-
-
-def rolled_reference(reference: str, target_label: str) -> str:
-    return f"{reference}/{target_label}"[:40]
-
-
 def rollover_plan(source: FundingYear) -> RolloverPlan:
     """What rolling ``source`` over would create in the next year, and what is already there."""
+    from tracker.models import Commission
+
     label = next_label(source)
     target = year_by_label(label)
     items: list[RolloverItem] = [RolloverItem("year", f"Funding year {label} (draft)", None, target is not None)]
@@ -403,67 +358,32 @@ def rollover_plan(source: FundingYear) -> RolloverPlan:
         select(BudgetLine).where(BudgetLine.funding_year_id == source.id)
         .options(joinedload(BudgetLine.funding_stream), joinedload(BudgetLine.category), joinedload(BudgetLine.strand))
         .order_by(BudgetLine.id)).all()
-    commissions = db.session.scalars(
-        select(Commission).where(Commission.funding_year_id == source.id, Commission.end_date > source.end_date,
-                                 Commission.status.not_in(ROLLOVER_SKIP_STATUSES))
-        .options(joinedload(Commission.provider)).order_by(Commission.reference)).all()
+    waiting = db.session.scalars(
+        select(FundingShare).where(FundingShare.year_label == label)
+        .options(joinedload(FundingShare.commission).joinedload(Commission.provider))
+        .order_by(FundingShare.id)).all()
 
     have_streams: set[int] = set()
     have_lines: set[tuple] = set()
-    have_rolled: set[int] = set()
-    taken_refs: set[str] = set()
     if target is not None:
         have_streams = set(db.session.scalars(
             select(Allocation.funding_stream_id).where(Allocation.funding_year_id == target.id)))
-        have_lines = {_line_key(l) for l in db.session.scalars(
+        have_lines = {line_key(l) for l in db.session.scalars(
             select(BudgetLine).where(BudgetLine.funding_year_id == target.id))}
-        have_rolled = set(db.session.scalars(
-            select(Commission.rolled_from_id).where(Commission.funding_year_id == target.id,
-                                                    Commission.rolled_from_id.is_not(None))))
-    wanted_refs = [rolled_reference(c.reference, label) for c in commissions]
-    if wanted_refs:
-        taken_refs = set(db.session.scalars(select(Commission.reference).where(Commission.reference.in_(wanted_refs))))
 
     for a in allocations:
         items.append(RolloverItem("allocation", f"{a.funding_stream.name}: draft allocation", a.revised_pence,
                                   a.funding_stream_id in have_streams, a))
     for line in lines:
         items.append(RolloverItem("line", line.name + (f" – {line.description}" if line.description else ""),
-                                  line.amount_pence, _line_key(line) in have_lines, line))
-    new_start = date(source.end_date.year, 4, 1)
-    for c in commissions:
-        value = pro_rata_after(c.value_pence, c.start_date, c.end_date, source.end_date)
-        ref = rolled_reference(c.reference, label)
-        exists = c.id in have_rolled
-        note = ""
-        if not exists and ref in taken_refs:
-            exists, note = True, f"the reference {ref} is already used"
-        elif not exists and source.is_closed:
-            note = f"{source.label} is closed, so {c.reference} keeps its whole value there"
-        elif not exists:
-            note = f"{c.reference} keeps {format_pence(c.value_pence - value)} in {source.label}"
+                                  line.amount_pence, line_key(line) in have_lines, line))
+    for share in waiting:
+        c = share.commission
         items.append(RolloverItem(
-            "commission", f"{ref}: {c.title} ({c.provider.name}), {max(c.start_date, new_start):%d/%m/%Y} to "
-                          f"{c.end_date:%d/%m/%Y}", value, exists, c, note))
+            "share", f"{c.reference}: {c.title} ({c.provider.name}), its {label} share", share.amount_pence,
+            share.funding_year_id is not None and share.budget_line_id is not None, share,
+            "the contract is not changed: its share for the year attaches to the new year"))
     return RolloverPlan(source, label, target, items)
-
-
-def _move_value_to_next_year(commission: Commission, moved_pence: int, new_reference: str, target_label: str) -> None:
-    """The part of a commission's value that falls after 31 March now belongs to next year's record, so this
-    year's record keeps only its own share: otherwise both years would count the same money as committed.
-    Recorded as a variation, with the before and after in the audit trail."""
-    if moved_pence <= 0:
-        return
-    before = commission.value_pence
-    commission.value_pence = before - moved_pence
-    db.session.add(Variation(
-        commission=commission, variation_date=date.today(), value_change_pence=-moved_pence,
-        reason=f"Rolled over: {format_pence(moved_pence)} of the value, for delivery after 31 March, moved to "
-               f"{target_label} as {new_reference}.",
-        recorded_by_id=audit.acting_user_id()))
-    audit.record("commissions", "change", commission,
-                 f"{commission.reference}: {format_pence(moved_pence)} of its value moved to {new_reference} ({target_label})",
-                 {"value_pence": before}, {"value_pence": commission.value_pence})
 
 
 def roll_over(source: FundingYear) -> tuple[FundingYear, RolloverPlan]:
@@ -473,9 +393,7 @@ def roll_over(source: FundingYear) -> tuple[FundingYear, RolloverPlan]:
     if target is None:
         target = create_year(plan.target_label, notes=f"Rolled over from {source.label}.")
     require_open_year(target)
-    new_lines: dict[tuple, BudgetLine] = {
-        _line_key(l): l for l in db.session.scalars(select(BudgetLine).where(BudgetLine.funding_year_id == target.id))}
-    created = {"allocation": 0, "line": 0, "commission": 0}
+    created = {"allocation": 0, "line": 0}
     for item in plan.to_create:
         if item.kind == "allocation":
             a: Allocation = item.source
@@ -485,40 +403,17 @@ def roll_over(source: FundingYear) -> tuple[FundingYear, RolloverPlan]:
             created["allocation"] += 1
         elif item.kind == "line":
             line: BudgetLine = item.source
-            copy = BudgetLine(
+            db.session.add(BudgetLine(
                 funding_year=target, funding_stream_id=line.funding_stream_id, category_id=line.category_id,
                 strand_id=line.strand_id, labour=line.labour, description=line.description,
                 amount_pence=line.amount_pence, original_amount_pence=line.amount_pence, q1_pence=line.q1_pence,
-                q2_pence=line.q2_pence, q3_pence=line.q3_pence, q4_pence=line.q4_pence)
-            db.session.add(copy)
-            new_lines[_line_key(line)] = copy
+                q2_pence=line.q2_pence, q3_pence=line.q3_pence, q4_pence=line.q4_pence))
             created["line"] += 1
     db.session.flush()
-    source_lines = {l.id: l for l in db.session.scalars(select(BudgetLine).where(BudgetLine.funding_year_id == source.id))}
-    for item in plan.to_create:
-        if item.kind != "commission":
-            continue
-        c: Commission = item.source
-        old_line = source_lines.get(c.budget_line_id)
-        new_line = new_lines.get(_line_key(old_line)) if old_line is not None else None
-        db.session.add(rolled := Commission(
-            reference=rolled_reference(c.reference, plan.target_label), title=c.title, description=c.description,
-            provider_id=c.provider_id, strand_id=c.strand_id, funding_year=target,
-            budget_line_id=new_line.id if new_line is not None else None, procurement_route=c.procurement_route,
-            competed=c.competed, commission_type=c.commission_type, value_pence=item.amount_pence,
-            start_date=max(c.start_date, target.start_date), end_date=c.end_date, review_date=c.review_date,
-            extension_options=c.extension_options, status=c.status, end_decision=c.end_decision,
-            pcc_decision_ref=c.pcc_decision_ref, po_number=c.po_number, contract_manager=c.contract_manager,
-            rolled_from_id=c.id,
-        ))
-        roll_over_measures(c, rolled)  # the service's measures and targets come across (tracker.monitoring)
-        if not source.is_closed:
-            _move_value_to_next_year(c, item.amount_pence, rolled.reference, target.label)
-        created["commission"] += 1
-    db.session.flush()
-    if any(created.values()):
+    attached = attach_waiting_shares(target)
+    if any(created.values()) or attached:
         audit.record(REALM, "create", target,
                      f"Rolled {source.label} over into {target.label}: {created['allocation']} allocation(s), "
-                     f"{created['line']} budget line(s), {created['commission']} commission(s) created",
-                     None, {"from": source.label, **created})
+                     f"{created['line']} budget line(s) created, {attached} contract share(s) attached",
+                     None, {"from": source.label, **created, "shares": attached})
     return target, plan

@@ -43,25 +43,41 @@ def normalise_code(value: str | None) -> str:
 @dataclass(frozen=True)
 class _Running:
     id: int
-    budget_line_id: int | None
     start: date
     end: date
+
+
+def line_of_commission(commission_id: int, on: date, shares: dict | None = None, years: dict | None = None) -> int | None:
+    """The budget line a ledger line dated ``on`` and matched to a contract counts on: the contract's funding
+    share in that funding year (the largest where it is split). ``shares``/``years`` are preloaded maps."""
+    from tracker.commissions.shares import line_for_ledger, shares_index
+    from tracker.models import FundingYear
+    from tracker.periods import label_for
+
+    shares = shares if shares is not None else shares_index([commission_id])
+    if years is None:
+        years = dict(db.session.execute(select(FundingYear.label, FundingYear.id)).all())
+    return line_for_ledger(commission_id, years.get(label_for(on)), shares)
 
 
 class Matcher:
     """Every lookup matching needs, loaded in a few queries; ``match`` is then pure Python."""
 
     def __init__(self) -> None:
-        self.by_po: dict[str, tuple[int, int | None]] = {}
+        from tracker.commissions.shares import shares_index
+        from tracker.models import FundingYear
+
+        self.by_po: dict[str, int] = {}
         self.by_provider: dict[int, list[_Running]] = {}
-        self.line_of: dict[int, int | None] = {}
+        self.known: set[int] = set()
+        self.shares = shares_index()
+        self.years = dict(db.session.execute(select(FundingYear.label, FundingYear.id)).all())
         for c in db.session.execute(select(Commission.id, Commission.po_number, Commission.provider_id,
-                                           Commission.budget_line_id, Commission.start_date, Commission.end_date)):
-            self.line_of[c.id] = c.budget_line_id
+                                           Commission.start_date, Commission.end_date)):
+            self.known.add(c.id)
             if c.po_number:
-                self.by_po[normalise_code(c.po_number)] = (c.id, c.budget_line_id)
-            self.by_provider.setdefault(c.provider_id, []).append(
-                _Running(c.id, c.budget_line_id, c.start_date, c.end_date))
+                self.by_po[normalise_code(c.po_number)] = c.id
+            self.by_provider.setdefault(c.provider_id, []).append(_Running(c.id, c.start_date, c.end_date))
         # supplier key -> (provider id, remembered commission id or None)
         self.by_supplier_id: dict[str, tuple[int, int | None]] = {}
         self.by_name: dict[str, tuple[int, int | None]] = {}
@@ -79,7 +95,7 @@ class Matcher:
         if po_number:
             hit = self.by_po.get(normalise_code(po_number))
             if hit:
-                return hit[0], hit[1], PO
+                return hit, self.line_for(hit, on), PO
         found = None
         if supplier_id:
             found = self.by_supplier_id.get(normalise_code(supplier_id))
@@ -88,12 +104,15 @@ class Matcher:
         if found is None:
             return None, None, ""
         provider_id, remembered = found
-        if remembered is not None and remembered in self.line_of:
-            return remembered, self.line_of[remembered], SUPPLIER
+        if remembered is not None and remembered in self.known:
+            return remembered, self.line_for(remembered, on), SUPPLIER
         running = [c for c in self.by_provider.get(provider_id, ()) if c.start <= on <= c.end]
         if len(running) == 1:
-            return running[0].id, running[0].budget_line_id, SUPPLIER
+            return running[0].id, self.line_for(running[0].id, on), SUPPLIER
         return None, None, ""
+
+    def line_for(self, commission_id: int, on: date) -> int | None:
+        return line_of_commission(commission_id, on, self.shares, self.years)
 
 
 # --- unmatched lines and assignment -------------------------------------------------------------------------
@@ -138,7 +157,7 @@ def assign(lines: list[LedgerTransaction], commission: Commission, remember: boo
     for line in lines:
         before = audit.snapshot(line, ("commission_id", "budget_line_id", "match_method"))
         line.commission_id = commission.id
-        line.budget_line_id = commission.budget_line_id
+        line.budget_line_id = line_of_commission(commission.id, line.posting_date)
         line.match_method = MANUAL
         audit.record("imports", "change", line, f"Assigned ledger line {line.reference} to {commission.reference}",
                      before, audit.snapshot(line, ("commission_id", "budget_line_id", "match_method")))
@@ -152,7 +171,7 @@ def assign(lines: list[LedgerTransaction], commission: Commission, remember: boo
             if (supplier_id and normalise_code(other.supplier_id) == supplier_id) or (
                     not supplier_id and normalise_supplier(other.supplier_name) == name):
                 other.commission_id = commission.id
-                other.budget_line_id = commission.budget_line_id
+                other.budget_line_id = line_of_commission(commission.id, other.posting_date)
                 other.match_method = MANUAL
                 assigned += 1
         if others:

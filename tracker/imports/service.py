@@ -29,6 +29,7 @@ from flask import current_app
 from sqlalchemy import func, insert, select, update
 
 from tracker import audit
+from tracker.commissions.shares import SHARE_FIELDS, ShareInput, default_shares, set_shares
 from tracker.extensions import db
 from tracker.imports import matching
 from tracker.imports.headers import (
@@ -604,8 +605,11 @@ class _Commissions(_Kind):
                                              "is not a funding stream set up in the tracker"))
             elif year and strand_id:
                 current = self.existing.get((ref or "").lower())
-                if current is not None and self.line_stream.get(current.budget_line_id) == stream_id:
-                    line_id = current.budget_line_id  # the register names only the stream: the commission's line stands
+                current_lines = [s.budget_line_id for s in current.funding_shares
+                                 if s.funding_year_id == year[0]] if current is not None else []
+                same_stream = [i for i in current_lines if self.line_stream.get(i) == stream_id]
+                if same_stream:
+                    line_id = same_stream[0]  # the register names only the stream: the contract's line stands
                 else:
                     line_id = self.lines.get((year[0], stream_id, strand_id))
                 if line_id is None:
@@ -650,8 +654,11 @@ class _Commissions(_Kind):
         if existing is None:
             return Row(row_no, ADD, data, [], values, money=p["value"])
         provider_id = self.providers.get(p["provider"].lower())
+        existing_line = next((sh.budget_line_id for sh in existing.funding_shares
+                              if sh.funding_year_id == data["funding_year_id"]), None)
         same = provider_id == existing.provider_id and all(
-            getattr(existing, c) == data[c] for c in self.COMPARE if c in data and c != "provider_id")
+            (existing_line if c == "budget_line_id" else getattr(existing, c)) == data[c]
+            for c in self.COMPARE if c in data and c != "provider_id")
         if same and provider_id is not None:
             provider = existing.provider
             same = all(getattr(provider, f) == data[f] for f in ("vcse", "sme") if f in data)
@@ -994,27 +1001,40 @@ class _Writer:
 
     def _add_commissions(self, row: Row) -> None:
         data = self._commission_values(row)
-        data = {k: v for k, v in data.items() if v is not None or k in ("budget_line_id", "review_date")}
+        line_id = data.pop("budget_line_id", None)
+        data = {k: v for k, v in data.items() if v is not None or k == "review_date"}
         commission = Commission(**data)
         db.session.add(commission)
         db.session.flush()
         self._created("Commission", commission.id)
         audit.record(REALM, "create", commission, f"Added commission {commission.reference} (import)", None,
                      _dump(commission, [k for k in data if k != "reference"] + ["reference"]), user_id=self.user_id)
+        line = db.session.get(BudgetLine, line_id) if line_id else None
+        set_shares(commission, default_shares(commission.value_pence, commission.start_date, commission.end_date, line))
 
     def _change_commissions(self, row: Row) -> None:
         data = self._commission_values(row)
-        data = {k: v for k, v in data.items() if v is not None or k in ("budget_line_id", "review_date")}
+        has_line = "budget_line_id" in data
+        line_id = data.pop("budget_line_id", None)
+        data = {k: v for k, v in data.items() if v is not None or k == "review_date"}
         commission = db.session.get(Commission, row.existing_id)
         before = _dump(commission, data)
+        shares_before = [_dump(sh, SHARE_FIELDS) for sh in commission.funding_shares]
         for k, v in data.items():
             setattr(commission, k, v)
         after = _dump(commission, data)
         old, new = audit.diff(before, after)
-        if old or new:
+        moved_line = has_line and line_id not in {sh.budget_line_id for sh in commission.funding_shares}
+        if old or new or moved_line:
             self.undo["updated"].append({"model": "Commission", "id": commission.id, "before": before})
             audit.record(REALM, "change", commission, f"Changed commission {commission.reference} (import)",
                          old, new, user_id=self.user_id)
+        if moved_line or any(k in new for k in ("value_pence", "start_date", "end_date")):
+            # The register states the contract afresh: its shares follow the default split on the named line.
+            line = db.session.get(BudgetLine, line_id) if line_id else None
+            set_shares(commission, default_shares(commission.value_pence, commission.start_date,
+                                                  commission.end_date, line))
+            self.undo["updated"].append({"model": "FundingShares", "id": commission.id, "before": shares_before})
 
     # budget
     def _add_budget(self, row: Row) -> None:
@@ -1084,6 +1104,12 @@ def withdraw(batch: ImportBatch, user_id: int | None = None) -> list[str]:
             LedgerTransaction.__table__.delete().where(LedgerTransaction.import_batch_id == batch.id)).rowcount
         notes.append(f"{removed} ledger line{'s' if removed != 1 else ''} removed")
     for item in reversed(undo.get("updated", [])):
+        if item["model"] == "FundingShares":  # a contract's shares as they were before the import
+            commission = db.session.get(Commission, item["id"])
+            if commission is not None:
+                set_shares(commission, [ShareInput(d["year_label"], d["amount_pence"], d.get("budget_line_id"),
+                                                   d.get("funding_stream_id")) for d in item["before"]])
+            continue
         model = _MODELS[item["model"]]
         obj = db.session.get(model, item["id"])
         if obj is None:

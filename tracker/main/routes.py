@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from tracker.auth.roles import EVERYONE, roles_required
 from tracker.extensions import db
-from tracker.figures import current_year, year_summary
+from tracker.figures import current_year, reporting_quarter_of, table_total, with_not_on_a_line, year_figures
 from tracker.milestones.service import next_deadlines
 from tracker.models import FundingYear
 from tracker.monitoring.service import cyp_by_strand
@@ -31,6 +31,11 @@ def home():
     """The chosen funding year: allocation, committed and actual spend per stream and strand."""
     year = chosen_year()
     years = db.session.scalars(select(FundingYear).order_by(FundingYear.start_date.desc())).all()
-    summary = year_summary(year) if year else None
-    return render("main/home.html", "content", year=year, years=years, summary=summary,
+    summary = year_figures(year, reporting_quarter_of(year)) if year else None
+    tables = None
+    if summary:
+        strands = with_not_on_a_line(summary.strands, summary)
+        tables = {"streams": with_not_on_a_line(summary.streams, summary), "strands": strands,
+                  "strand_total": table_total(strands, summary.quarter)}
+    return render("main/home.html", "content", year=year, years=years, summary=summary, tables=tables,
                   next_deadlines=next_deadlines(limit=5), cyp_chart=cyp_by_strand(year))

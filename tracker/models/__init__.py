@@ -1,7 +1,7 @@
 """The data model. Every table's module is imported here so that Alembic and the app see all of them."""
 from .audit import AuditEvent
 from .base import Base, utcnow
-from .commissions import Commission, Provider, SupplierAlias, Variation
+from .commissions import Commission, FundingShare, Provider, SupplierAlias, Variation
 from .funding import Allocation, AllocationRevision, BudgetLine, FundingStream, FundingYear
 from .ledger import ColumnMapping, ImportBatch, LedgerTransaction
 from .milestones import Milestone
@@ -13,6 +13,6 @@ from .users import ADMIN, FINANCE, MANAGER, ROLES, VIEWER, User
 __all__ = [
     "ADMIN", "FINANCE", "MANAGER", "ROLES", "VIEWER",
     "Allocation", "AllocationRevision", "AuditEvent", "Base", "BudgetLine", "Category", "ColumnMapping",
-    "Commission", "FundingStream", "FundingYear", "ImportBatch", "LedgerTransaction", "Milestone", "PccReturn",
+    "Commission", "FundingShare", "FundingStream", "FundingYear", "ImportBatch", "LedgerTransaction", "Milestone", "PccReturn",
     "Provider", "Setting", "Strand", "SupplierAlias", "User", "Variation", "utcnow",
 ]

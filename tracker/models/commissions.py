@@ -67,7 +67,9 @@ class SupplierAlias(Base):
 
 
 class Commission(Base):
-    """One service bought from one provider: a contract or a grant."""
+    """One service bought from one provider: a contract or a grant. It is the legal contract (provider, dates,
+    lifetime value, procurement facts, variations); its money is held as funding shares, a year and a budget
+    line each. Natural key: ``reference``."""
 
     __tablename__ = "commissions"
 
@@ -82,17 +84,15 @@ class Commission(Base):
     provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
     #: The strand it serves.
     strand_id: Mapped[int] = mapped_column(ForeignKey("strands.id"), index=True)
-    #: The funding year it belongs to (for a multi-year service, the year of this record).
+    #: The funding year the contract was let in (its first year); its money by year is in ``funding_shares``.
     funding_year_id: Mapped[int] = mapped_column(ForeignKey("funding_years.id"), index=True)
-    #: The budget line it is paid from (in the same funding year).
-    budget_line_id: Mapped[int | None] = mapped_column(ForeignKey("budget_lines.id"), index=True)
     #: How it was bought: direct award, quotation, open tender, framework call-off, light-touch, grant.
     procurement_route: Mapped[str] = mapped_column(String(40), default="Direct award")
     #: Whether the award was competed.
     competed: Mapped[bool] = mapped_column(default=False)
     #: contract or grant.
     commission_type: Mapped[str] = mapped_column(String(10), default="contract")
-    #: The total value in pence (for this funding year's record).
+    #: The contract's value over its whole life, in pence (its funding shares add up to it).
     value_pence: Mapped[int] = mapped_column(BigInteger)
     #: First day of delivery.
     start_date: Mapped[date]
@@ -112,8 +112,6 @@ class Commission(Base):
     po_number: Mapped[str] = mapped_column(String(40), default="", index=True)
     #: Who manages the contract day to day.
     contract_manager: Mapped[str] = mapped_column(String(120), default="")
-    #: The commission this one was rolled over from (last year's record of the same service).
-    rolled_from_id: Mapped[int | None] = mapped_column(ForeignKey("commissions.id"))
     #: Counts saves; a save based on an older version is refused (two people editing at once).
     version: Mapped[int] = mapped_column(default=1)
     #: When the record was made.
@@ -126,10 +124,24 @@ class Commission(Base):
     provider: Mapped[Provider] = relationship(back_populates="commissions")
     strand: Mapped["Strand"] = relationship()  # noqa: F821
     funding_year: Mapped["FundingYear"] = relationship()  # noqa: F821
-    budget_line: Mapped["BudgetLine | None"] = relationship()  # noqa: F821
+    funding_shares: Mapped[list["FundingShare"]] = relationship(
+        back_populates="commission", order_by="(FundingShare.year_label, FundingShare.id)",
+        cascade="all, delete-orphan")
     variations: Mapped[list["Variation"]] = relationship(
         back_populates="commission", order_by="Variation.variation_date"
     )
+
+    @property
+    def stream_names(self) -> list[str]:
+        """The funding streams its shares come from, in order of the money (load ``funding_shares``)."""
+        money: dict[str, int] = {}
+        for s in self.funding_shares:
+            if s.funding_stream is not None:
+                money[s.funding_stream.name] = money.get(s.funding_stream.name, 0) + s.amount_pence
+        return sorted(money, key=lambda name: (-money[name], name))
+
+    def shares_in(self, year_id: int) -> list["FundingShare"]:
+        return [s for s in self.funding_shares if s.funding_year_id == year_id]
 
 
 class Variation(Base):
@@ -156,3 +168,39 @@ class Variation(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     commission: Mapped[Commission] = relationship(back_populates="variations")
+
+
+class FundingShare(Base):
+    """The part of a contract's value paid from one budget line in one funding year.
+
+    A contract has one share per year and line it is paid from: several in a year when it is split across
+    streams, and one or more in each year it spans. A share for a year that is not set up yet has no
+    ``funding_year_id``: it waits, shown as "not yet funded", and attaches when the year is created.
+    Natural key: commission, year label and budget line (checked by the service, since the line may be empty).
+    """
+
+    __tablename__ = "funding_shares"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The contract it funds.
+    commission_id: Mapped[int] = mapped_column(ForeignKey("commissions.id"), index=True)
+    #: The funding year it belongs to, by name (e.g. ``2026-27``), kept while that year is not set up.
+    year_label: Mapped[str] = mapped_column(String(7), index=True)
+    #: The funding year, once it exists (None: "not yet funded").
+    funding_year_id: Mapped[int | None] = mapped_column(ForeignKey("funding_years.id"), index=True)
+    #: The funding stream it is meant to come from (kept so a waiting share attaches to the right line).
+    funding_stream_id: Mapped[int | None] = mapped_column(ForeignKey("funding_streams.id"))
+    #: The budget line it is paid from (None: not on a budget line yet).
+    budget_line_id: Mapped[int | None] = mapped_column(ForeignKey("budget_lines.id"), index=True)
+    #: The amount, in pence.
+    amount_pence: Mapped[int] = mapped_column(BigInteger)
+
+    commission: Mapped[Commission] = relationship(back_populates="funding_shares")
+    funding_year: Mapped["FundingYear | None"] = relationship()  # noqa: F821
+    funding_stream: Mapped["FundingStream | None"] = relationship()  # noqa: F821
+    budget_line: Mapped["BudgetLine | None"] = relationship()  # noqa: F821
+
+    @property
+    def waiting(self) -> bool:
+        """True while the share's funding year is not set up yet ("not yet funded")."""
+        return self.funding_year_id is None

@@ -143,6 +143,11 @@ class BudgetLine(Base):
     q3_pence: Mapped[int] = mapped_column(BigInteger, default=0)
     #: Planned spend in Q4 (Jan-Mar), in pence.
     q4_pence: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Finance's own figure for spend still planned but not yet contracted, in pence, replacing the default
+    #: (the remaining profile less outstanding commitments); None: use the default.
+    planned_override_pence: Mapped[int | None] = mapped_column(BigInteger)
+    #: Why finance overrode the planned spend (required with an override).
+    planned_override_reason: Mapped[str] = mapped_column(Text, default="")
 
     funding_year: Mapped[FundingYear] = relationship(back_populates="budget_lines")
     funding_stream: Mapped[FundingStream] = relationship()

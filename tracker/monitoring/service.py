@@ -1,10 +1,9 @@
 """Delivery monitoring as plain functions: measures and targets, quarterly actuals and narratives, RAG against
-target, totals per strand and stream, what is off track or overdue, roll-over, and milestone evidence.
+target, totals per strand and stream, what is off track or overdue, and milestone evidence.
 
 Other areas call these:
 - ``commission_ids_off_track(year, quarter)``: commissions with a measure red or amber in a quarter (register filter);
 - ``monitoring_due(today)``: commissions whose quarter has ended with no actuals recorded (deadlines view);
-- ``roll_over_measures(old, new)``: copy a commission's measures and targets into its next year's record;
 - ``milestone_has_evidence(milestone)`` / ``milestone_done_problem(milestone)``: the evidence rule for "done".
 """
 from __future__ import annotations
@@ -21,7 +20,7 @@ from tracker import audit, settings
 from tracker.errors import abort_with, get_or_404
 from tracker.extensions import db
 from tracker.funding.rules import require_open_year
-from tracker.models import BudgetLine, Commission, FundingStream, FundingYear, Milestone, Strand
+from tracker.models import BudgetLine, Commission, FundingShare, FundingStream, FundingYear, Milestone, Strand
 from tracker.models.monitoring import Document, Measure, MeasureActual, Metric, QuarterNarrative
 from tracker.periods import quarter_bounds
 
@@ -319,12 +318,6 @@ def copy_measures(source: Commission | None, target: Commission, with_targets: b
     return added
 
 
-def roll_over_measures(old_commission: Commission, new_commission: Commission) -> int:
-    """The funding roll-over calls this for each commission it carries into the next year: the measures and
-    their targets come across (actuals and narratives stay with the year they belong to)."""
-    return copy_measures(old_commission, new_commission, with_targets=True)
-
-
 # --- across commissions ---------------------------------------------------------------------------------------
 
 def _year_id(year: FundingYear | int) -> int:
@@ -405,13 +398,20 @@ def year_totals(year: FundingYear) -> list[MetricTotals]:
     (a commission counts under its budget line's stream; three queries)."""
     thresholds = kpi_thresholds()
     rows = db.session.execute(
-        select(Measure.id, Measure.metric_id, Measure.target_year, Commission.strand_id, BudgetLine.funding_stream_id)
+        select(Measure.id, Measure.metric_id, Measure.target_year, Commission.strand_id, Commission.id)
         .join(Commission, Commission.id == Measure.commission_id)
-        .outerjoin(BudgetLine, BudgetLine.id == Commission.budget_line_id)
         .where(Commission.funding_year_id == year.id)
     ).all()
     if not rows:
         return []
+    # A contract counts under the stream of its largest funding share in the year.
+    main_stream: dict[int, tuple[int, int]] = {}
+    for cid, stream_id, amount in db.session.execute(
+            select(FundingShare.commission_id, FundingShare.funding_stream_id, FundingShare.amount_pence)
+            .where(FundingShare.funding_year_id == year.id)):
+        if stream_id is not None and (cid not in main_stream or amount > main_stream[cid][1]):
+            main_stream[cid] = (stream_id, amount)
+    rows = [(m, metric, target, strand, main_stream.get(cid, (None, 0))[0]) for m, metric, target, strand, cid in rows]
     actual = dict(db.session.execute(
         select(MeasureActual.measure_id, func.sum(MeasureActual.value))
         .where(MeasureActual.measure_id.in_([r[0] for r in rows])).group_by(MeasureActual.measure_id)).all())

@@ -11,11 +11,11 @@ from datetime import date, datetime
 from typing import Callable
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import selectinload
 
 from tracker import figures, settings
 from tracker.extensions import db
-from tracker.models import BudgetLine, Commission, FundingStream, FundingYear, Milestone, PccReturn, Provider, Strand
+from tracker.models import Commission, FundingStream, FundingYear, Milestone, PccReturn, Provider, Strand
 from tracker.periods import QUARTER_NAMES, quarter_bounds
 
 # Column kinds: how a value is shown on screen and in the workbook.
@@ -143,6 +143,8 @@ def _money_columns(first: list[Column], budget_words: str, quarter: int) -> list
     cols += [
         Column("actual_to_date", "Actual to date", MONEY, 16, "sum"),
         Column("committed", "Committed", MONEY, 16, "sum"),
+        Column("outstanding", "Outstanding commitment", MONEY, 16, "sum"),
+        Column("planned", "Planned, not contracted", MONEY, 16, "sum"),
         Column("forecast", "Forecast outturn", MONEY, 16, "sum"),
         Column("variance", "Variance (£)", MONEY, 15, "sum"),
         Column("variance_percent", "Variance (%)", PERCENT, 12, "ratio", ("variance", "revised")),
@@ -151,19 +153,21 @@ def _money_columns(first: list[Column], budget_words: str, quarter: int) -> list
     return cols
 
 
-def _money_values(f: figures.LineFigures, quarter: int) -> list:
+def _money_values(f: figures.Figures, quarter: int) -> list:
+    """A row's money, as at the quarter end; the budget columns hold the allocation for a stream (what its
+    variance is measured against) and the budget otherwise."""
     actual = [f.actual_by_quarter[i] if i < quarter else None for i in range(4)]
-    return [f.original_budget, f.budget, *f.profile, *actual, f.actual_to_date, f.committed, f.forecast,
-            f.variance, f.variance_percent, f.rag]
+    if f.allocation is not None:
+        original, revised = f.original_allocation or 0, f.allocation
+    else:
+        original, revised = f.original_budget, f.budget
+    return [original, revised, *f.profile, *actual, f.actual_to_date, f.committed, f.outstanding, f.planned,
+            f.forecast, f.variance, f.variance_percent, f.rag]
 
 
-def _figures_total(label: str, parts: list[figures.LineFigures], quarter: int, columns: list[Column],
+def _figures_total(label: str, parts: list[figures.Figures], quarter: int, columns: list[Column],
                    match: tuple[str, str] | None = None) -> TotalRow:
-    total = figures.LineFigures(name=label, quarter=quarter)
-    for f in parts:
-        total.add(f)
-    figures.as_at_quarter(total)
-    figures.with_rag(total)
+    total = figures.table_total(parts, quarter, label)
     money_keys = [c.key for c in columns if c.kind in (MONEY, PERCENT, RAG)]
     values = dict(zip(money_keys, _money_values(total, quarter)))
     for q in range(quarter + 1, 5):
@@ -171,28 +175,19 @@ def _figures_total(label: str, parts: list[figures.LineFigures], quarter: int, c
     return TotalRow(label, values, match)
 
 
-def unassigned_figures(quarter: int, by_line: dict) -> figures.LineFigures | None:
-    """Ledger spend in the year not yet put against a budget line: shown as its own row so totals are complete."""
-    spend = by_line.get(None) or [0, 0, 0, 0]
-    if not any(spend[:quarter]):
-        return None
-    extra = figures.LineFigures(name=UNASSIGNED, quarter=quarter, actual_by_quarter=list(spend))
-    return figures.with_rag(figures.as_at_quarter(extra))
+UNASSIGNED = figures.NOT_ON_A_LINE
 
 
-UNASSIGNED = "Spend not yet assigned to a budget line"
-
-
-def summary_table(year: FundingYear, quarter: int, pairs, unassigned: figures.LineFigures | None) -> Table:
+def summary_table(yf: figures.YearFigures) -> Table:
+    quarter = yf.quarter
     columns = _money_columns([Column("name", "Funding stream", TEXT, 34)], "Allocation", quarter)
-    streams = figures.stream_figures(year, quarter, pairs)
-    if unassigned:
-        streams.append(unassigned)
+    streams = figures.with_not_on_a_line(yf.streams, yf)
     table = Table(
         "Summary by funding stream", "Summary by funding stream",
-        "Allocation, profile, actual spend, commitments and forecast outturn for each funding stream. "
-        "Forecast outturn is actual to date plus the profile of the quarters still to come; variance is "
-        "forecast outturn minus the revised allocation (negative is an underspend).",
+        "Allocation, profile, actual spend, commitments and forecast outturn for each funding stream, as at the end of "
+        "the quarter. Forecast outturn is actual to date plus commitments not yet paid plus spend planned but not yet "
+        "contracted; variance is forecast outturn minus the revised allocation (negative is an underspend). "
+        f"“{figures.NOT_ON_A_LINE}” is spend and contract shares not yet put on a budget line.",
         columns, empty_message="No funding streams or budget lines in this year yet.",
     )
     table.rows = [[f.name, *_money_values(f, quarter)] for f in streams]
@@ -200,24 +195,18 @@ def summary_table(year: FundingYear, quarter: int, pairs, unassigned: figures.Li
     return table
 
 
-def category_table(year: FundingYear, quarter: int, pairs, unassigned: figures.LineFigures | None) -> Table:
+def category_table(yf: figures.YearFigures) -> Table:
+    quarter = yf.quarter
     columns = _money_columns(
         [Column("name", "Category", TEXT, 30), Column("labour", "Labour or non-labour", TEXT, 14)], "Budget", quarter)
-    groups: dict[tuple, tuple[str, str, list]] = {}
-    for line, f in pairs:
-        key = (not line.labour, line.category.sort_order, line.category.name)
-        groups.setdefault(key, (line.category.name, "Labour" if line.labour else "Non-labour", []))[2].append(f)
     rows, by_kind = [], {"Labour": [], "Non-labour": []}
-    for key in sorted(groups):
-        name, kind, parts = groups[key]
-        g = figures.LineFigures(name=name, quarter=quarter)
-        for f in parts:
-            g.add(f)
-        figures.with_rag(figures.as_at_quarter(g))
+    for g in yf.categories:
+        kind = "Labour" if g.key[-1] else "Non-labour"
         by_kind[kind].append(g)
-        rows.append([name, kind, *_money_values(g, quarter)])
-    if unassigned:
-        rows.append([unassigned.name, "Not assigned", *_money_values(unassigned, quarter)])
+        rows.append([g.name, kind, *_money_values(g, quarter)])
+    loose = [yf.not_on_a_line] if yf.not_on_a_line else []
+    for f in loose:
+        rows.append([f.name, "Not assigned", *_money_values(f, quarter)])
     table = Table(
         "Expenditure by category", "Expenditure by category",
         "The budget lines added up by category, labour (staff costs) first, then non-labour. Variance is "
@@ -227,45 +216,45 @@ def category_table(year: FundingYear, quarter: int, pairs, unassigned: figures.L
     table.totals = [
         _figures_total("Labour total", by_kind["Labour"], quarter, columns, ("labour", "Labour")),
         _figures_total("Non-labour total", by_kind["Non-labour"], quarter, columns, ("labour", "Non-labour")),
-        _figures_total("Total", by_kind["Labour"] + by_kind["Non-labour"] + ([unassigned] if unassigned else []),
-                       quarter, columns),
+        _figures_total("Total", by_kind["Labour"] + by_kind["Non-labour"] + loose, quarter, columns),
     ]
     return table
 
 
-def commissions_table(year: FundingYear, quarter: int, paid: dict[int, list[int]]) -> Table:
+def commissions_table(yf: figures.YearFigures) -> Table:
+    """One row per contract share in the year: what it commits, what was paid, what remains, and the contract's
+    status as at the quarter end. A terminated contract shows what was paid and nothing remaining."""
+    quarter = yf.quarter
     columns = [
         Column("reference", "Reference", TEXT, 14), Column("service", "Service", TEXT, 36),
         Column("provider", "Provider", TEXT, 30), Column("strand", "Strand", TEXT, 22),
-        Column("stream", "Funding stream", TEXT, 26), Column("value", "Value", MONEY, 15, "sum"),
+        Column("stream", "Funding stream", TEXT, 26), Column("value", "Share of the year", MONEY, 15, "sum"),
         Column("paid_quarter", "Paid this quarter", MONEY, 15, "sum"),
         Column("paid_to_date", "Paid to date", MONEY, 15, "sum"), Column("committed", "Committed", MONEY, 15, "sum"),
         Column("remaining", "Remaining", MONEY, 15, "sum"), Column("start", "Start", DATE, 11),
-        Column("end", "End", DATE, 11), Column("status", "Status", TEXT, 11),
+        Column("end", "End", DATE, 11), Column("status", "Status at quarter end", TEXT, 13),
     ]
-    # Plain columns in one joined query: the biggest table in the return, so no ORM objects are built.
-    stream = aliased(FundingStream)
-    listing = db.session.execute(
-        select(Commission.id, Commission.reference, Commission.title, Provider.name, Strand.name, stream.name,
-               Commission.value_pence, Commission.status, Commission.start_date, Commission.end_date)
+    ids = {s.share.commission_id for s in yf.shares}
+    # Plain columns in one joined query: the biggest table in the return, so no more ORM objects are built.
+    facts = {row[0]: row[1:] for row in db.session.execute(
+        select(Commission.id, Commission.reference, Commission.title, Provider.name, Strand.name,
+               Commission.start_date, Commission.end_date)
         .join(Provider, Commission.provider_id == Provider.id)
         .join(Strand, Commission.strand_id == Strand.id)
-        .outerjoin(BudgetLine, Commission.budget_line_id == BudgetLine.id)
-        .outerjoin(stream, BudgetLine.funding_stream_id == stream.id)
-        .where(Commission.funding_year_id == year.id)
-        .order_by(Commission.reference)
-    ).all()
+        .where(Commission.id.in_(ids or [0])))}
+    stream_names = dict(db.session.execute(select(FundingStream.id, FundingStream.name)).all())
     rows = []
-    for cid, reference, title, provider, strand, stream_name, value, status, start, end in listing:
-        spend = paid.get(cid, [0, 0, 0, 0])
-        to_date = sum(spend[:quarter])
-        committed = figures.committed_value(value, status)
-        rows.append([reference, title, provider, strand, stream_name or "", value, spend[quarter - 1], to_date,
-                     committed, value - to_date, start, end, status.capitalize()])
+    for s in sorted(yf.shares, key=lambda s: (facts[s.share.commission_id][0], s.share.id)):
+        reference, title, provider, strand, start, end = facts[s.share.commission_id]
+        rows.append([reference, title, provider, strand, stream_names.get(s.share.funding_stream_id, ""),
+                     s.share.amount_pence, s.paid_this_quarter, s.paid_to_date, s.committed, s.remaining,
+                     start, end, s.status.capitalize()])
     table = Table(
         "Commissioned services", "Commissioned services",
-        "Every service commissioned in the year. Paid figures are ledger spend matched to the service, "
-        "credits netted off; committed is the value once awarded; remaining is value less paid to date.",
+        "Each contract's share of the year's money, one row per budget line it is paid from. Paid figures are "
+        "ledger spend matched to it, credits netted off; committed is the share once awarded (for a terminated "
+        "contract, what was paid); remaining is the share less paid to date, and nothing once terminated. Status "
+        "is as at the end of the quarter.",
         columns, rows, empty_message="No commissioned services in this year yet.",
     )
     totals = {c.key: sum(r[i] for r in rows) for i, c in enumerate(columns) if c.total == "sum"}
@@ -323,13 +312,11 @@ def build_return(year: FundingYear, quarter: int, record: PccReturn | None = Non
         raise ValueError("quarter must be 1 to 4")
     start, end = quarter_bounds(year.label, quarter)
     names = settings.get_many("vru_name", "pcc_name")
-    by_line, by_commission = figures.actual_by_line_commission_and_quarter(year.id)
-    pairs = figures.line_figures(year, quarter, actual=by_line)
-    unassigned = unassigned_figures(quarter, by_line)
+    yf = figures.year_figures(year, quarter)
     tables = [
-        summary_table(year, quarter, pairs, unassigned),
-        category_table(year, quarter, pairs, unassigned),
-        commissions_table(year, quarter, by_commission),
+        summary_table(yf),
+        category_table(yf),
+        commissions_table(yf),
         outputs_table(year, quarter),
         milestones_table(year, quarter, end),
     ]

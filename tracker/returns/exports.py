@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from tracker.extensions import db
-from tracker.models import AuditEvent, BudgetLine, Commission, LedgerTransaction, Milestone
+from tracker.models import AuditEvent, BudgetLine, Commission, FundingShare, LedgerTransaction, Milestone
 from tracker.returns.builder import DATE, MONEY, NUMBER, TEXT, Column
 from tracker.returns.workbook import DATE_FORMAT, MONEY_FORMAT
 from tracker.web import XLSX_MIMETYPE
@@ -141,7 +141,7 @@ def commission_rows(commissions: Iterable[Commission]) -> Iterable[list]:
     for c in commissions:
         yield [
             c.reference, c.title, c.provider.name, c.strand.name,
-            c.budget_line.funding_stream.name if c.budget_line else "", c.procurement_route, c.value_pence,
+            ", ".join(c.stream_names), c.procurement_route, c.value_pence,
             c.start_date, c.end_date, c.status, c.provider.vcse, c.provider.sme, c.contract_manager, c.po_number,
             c.commission_type, c.review_date, c.pcc_decision_ref, c.description,
         ]
@@ -162,9 +162,46 @@ def commissions_listing(args, today: date | None = None) -> Listing:
             raise ExportError(f"There is no funding year “{f.year[:20]}”.")
     stmt = (queries.filtered_select(f, year_id, today or date.today())
             .options(selectinload(Commission.provider), selectinload(Commission.strand),
-                     selectinload(Commission.budget_line).selectinload(BudgetLine.funding_stream))
+                     selectinload(Commission.funding_shares).selectinload(FundingShare.funding_stream))
             .order_by(Commission.reference))
     return Listing("Commissions", COMMISSION_COLUMNS, commission_rows(db.session.scalars(stmt)))
+
+
+BUDGET_COLUMNS = [
+    Column("stream", "Funding stream", TEXT, 26), Column("category", "Category", TEXT, 22),
+    Column("strand", "Strand", TEXT, 22), Column("line", "Budget line", TEXT, 30),
+    Column("budget", "Budget", MONEY, 15), Column("profile_to_date", "Profile to date", MONEY, 15),
+    Column("committed", "Committed", MONEY, 15), Column("actual_to_date", "Actual to date", MONEY, 15),
+    Column("outstanding", "Outstanding commitment", MONEY, 15), Column("planned", "Planned", MONEY, 15),
+    Column("forecast", "Forecast outturn", MONEY, 15), Column("variance", "Variance £", MONEY, 15),
+    Column("variance_percent", "Variance %", TEXT, 10), Column("rag", "RAG", TEXT, 6),
+]
+
+
+def _budget_values(f) -> list:
+    percent = f"{f.variance_percent}%" if f.variance_percent is not None else ""
+    return [f.budget, f.profile_to_date, f.committed, f.actual_to_date, f.outstanding, f.planned, f.forecast,
+            f.variance, percent, f.rag]
+
+
+def budget_listing(args) -> Listing:
+    """The budget page's lines, the "Not on a budget line" row and a Total row: the same year, quarter and
+    figures as the page (?year=2025-26&quarter=4), from the same figures engine."""
+    from tracker.figures import table_total
+    from tracker.funding.service import budget_page, choose_budget_view
+
+    view = choose_budget_view(args)
+    if view.problems:
+        raise ExportError(" ".join(view.problems))
+    if view.year is None:
+        raise ExportError("No funding year has been set up yet.")
+    page = budget_page(view.year, view.quarter)
+    rows = [[line.funding_stream.name, line.category.name, line.strand.name, line.description, *_budget_values(f)]
+            for line, f in page.lines]
+    if page.not_on_a_line:
+        rows.append(["", "", "", page.not_on_a_line.name, *_budget_values(page.not_on_a_line)])
+    rows.append(["Total", "", "", "", *_budget_values(table_total(page.line_rows(), page.quarter))])
+    return Listing(f"Budget {view.year.label} Q{view.quarter}", BUDGET_COLUMNS, rows)
 
 
 LEDGER_COLUMNS = [
@@ -299,5 +336,5 @@ def audit_listing(args) -> Listing:
     return Listing("Audit trail", AUDIT_COLUMNS, rows())
 
 
-LISTINGS = {"commissions": commissions_listing, "ledger": ledger_listing, "milestones": milestones_listing,
-            "audit": audit_listing}
+LISTINGS = {"budget": budget_listing, "commissions": commissions_listing, "ledger": ledger_listing,
+            "milestones": milestones_listing, "audit": audit_listing}

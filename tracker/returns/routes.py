@@ -130,6 +130,13 @@ def export_commissions(export_format: str):
     return _export("commissions", export_format)
 
 
+@bp.route("/exports/budget.<any(xlsx, csv):export_format>")
+@roles_required(*EVERYONE)
+def export_budget(export_format: str):
+    """The budget page's figures as on screen (?year=2025-26&quarter=4), with a Total row."""
+    return _export("budget", export_format)
+
+
 @bp.route("/exports/ledger.<any(xlsx, csv):export_format>")
 @roles_required(*EVERYONE)
 def export_ledger(export_format: str):
