@@ -12,9 +12,10 @@ from datetime import date, timedelta
 
 from sqlalchemy import insert
 
+from tracker.commissions.shares import split_by_years
 from tracker.extensions import db
 from tracker.models import (
-    Allocation, BudgetLine, Category, Commission, FundingStream, FundingYear, LedgerTransaction, Milestone, Provider,
+    Allocation, BudgetLine, Category, Commission, FundingShare, FundingStream, FundingYear, LedgerTransaction, Milestone, Provider,
     Strand, SupplierAlias, Variation,
 )
 from tracker.models.commissions import COMMISSION_STATUSES, PROCUREMENT_ROUTES
@@ -96,12 +97,25 @@ def build(n_commissions: int = 5000, n_providers: int = 500, n_ledger: int = 100
             "id": i + 1, "reference": f"VRU-{(first_year + i % len(years)) % 100:02d}-{i + 1:05d}",
             "title": f"{rng.choice(WORDS)} in {rng.choice(PLACES)}", "description": "",
             "provider_id": rng.randrange(n_providers) + 1, "strand_id": line["strand_id"], "funding_year_id": y["id"],
-            "budget_line_id": line["id"], "procurement_route": rng.choice(PROCUREMENT_ROUTES),
+            "procurement_route": rng.choice(PROCUREMENT_ROUTES), "_line": line,
             "competed": rng.random() < 0.5, "commission_type": "contract", "value_pence": rng.randrange(5_000, 150_000) * 100,
             "start_date": start, "end_date": end, "status": status, "po_number": f"PO{4_500_000 + i}",
             "contract_manager": "VRU Commissioning Officer", "version": 1,
         })
-    _bulk(Commission, commissions)
+    _bulk(Commission, [{k: v for k, v in c.items() if k != "_line"} for c in commissions])
+    # Each contract's money by year: split by days, on the same stream and category's line in each year.
+    line_key = {(l["funding_year_id"], l["funding_stream_id"], l["category_id"]): l["id"] for l in lines}
+    year_id = {y["label"]: y["id"] for y in years}
+    shares, share_line = [], {}
+    for c in commissions:
+        for label, amount in split_by_years(c["value_pence"], c["start_date"], c["end_date"]):
+            y_id = year_id.get(label)
+            l_id = line_key.get((y_id, c["_line"]["funding_stream_id"], c["_line"]["category_id"])) if y_id else None
+            shares.append({"commission_id": c["id"], "year_label": label, "funding_year_id": y_id,
+                           "funding_stream_id": c["_line"]["funding_stream_id"], "budget_line_id": l_id,
+                           "amount_pence": amount})
+            share_line[(c["id"], y_id)] = l_id
+    _bulk(FundingShare, shares, chunk=10_000)
     # A variation on one commission in ten, and a milestone on one in twenty.
     _bulk(Variation, [{"commission_id": c["id"], "variation_date": c["start_date"] + timedelta(days=60),
                        "reason": "Extension agreed at contract review", "value_change_pence": 1_000_00,
@@ -119,7 +133,7 @@ def build(n_commissions: int = 5000, n_providers: int = 500, n_ledger: int = 100
             c = busiest if i % 500 == 0 else commissions[int(rng.paretovariate(1.2) * 7) % len(commissions)]
             d = c["start_date"] + timedelta(days=rng.randrange(0, max(1, (c["end_date"] - c["start_date"]).days)))
             y = next((y for y in years if y["start_date"] <= d <= y["end_date"]), years[-1])
-            commission_id, line_id, supplier = c["id"], c["budget_line_id"], f"SUP{c['provider_id']:05d}"
+            commission_id, line_id, supplier = c["id"], share_line.get((c["id"], y["id"])), f"SUP{c['provider_id']:05d}"
         else:
             y = rng.choice(years)
             d = y["start_date"] + timedelta(days=rng.randrange(0, 365))
