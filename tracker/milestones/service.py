@@ -30,7 +30,7 @@ import holidays
 from sqlalchemy import event, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from tracker import audit
+from tracker import audit, settings
 from tracker.models import Commission, FundingYear, Milestone, Setting, User
 from tracker.models.milestones import MILESTONE_STATUSES, PROGRAMMES
 from tracker.periods import quarter_bounds
@@ -56,19 +56,6 @@ class Wanted:
     kind: str
     funding_year_id: int | None
     commission_id: int | None = None
-
-
-def _setting_values(session: Session) -> dict[str, int]:
-    from tracker.settings import SPECS
-
-    rows = {r.key: r.value for r in session.scalars(select(Setting).where(Setting.key.in_(DEADLINE_SETTINGS)))}
-    out = {}
-    for key in DEADLINE_SETTINGS:
-        try:
-            out[key] = int(rows[key]) if key in rows else SPECS[key].default
-        except ValueError:
-            out[key] = SPECS[key].default
-    return out
 
 
 def year_deadlines(year: FundingYear, days: dict[str, int]) -> list[Wanted]:
@@ -153,7 +140,7 @@ def sync_deadlines(session: Session | None = None, commission_ids: set[int] | No
     session = session or db.session
     result = SyncResult()
     with session.no_autoflush:
-        days = _setting_values(session)
+        days = settings.get_many(*DEADLINE_SETTINGS, session=session)
         years = {y.id: y for y in session.scalars(select(FundingYear))}
         if commission_ids is None:
             commissions = session.scalars(select(Commission)).all()
