@@ -11,13 +11,11 @@ from sqlalchemy.orm import joinedload
 from tracker.auth.roles import EVERYONE, FINANCE, STAFF, roles_required
 from tracker.extensions import db
 from tracker.imports import matching, service
-from tracker.imports.cli import register_cli
 from tracker.imports.forms import AssignForm, CommitForm, UploadForm
 from tracker.models import Commission, FundingYear, LedgerTransaction
 from tracker.web import XLSX_MIMETYPE, is_htmx, render, send_download
 
-bp = Blueprint("imports", __name__, url_prefix="/imports", cli_group=None)
-register_cli(bp)
+bp = Blueprint("imports", __name__, url_prefix="/imports")
 
 BACKGROUND_ROWS = 2_000  # files with more rows than this commit in the background with a progress bar
 

@@ -25,9 +25,6 @@ from tracker.web import render, send_download
 
 bp = Blueprint("milestones", __name__, url_prefix="/milestones")
 
-# Generated deadlines follow their funding year or commission wherever those change (see service.py).
-service.register_session_events()
-
 FIELDS = ("title", "programme", "due_date", "owner_id", "status", "completed_date", "evidence", "evidence_link",
           "funding_year_id", "commission_id")
 
@@ -349,9 +346,3 @@ def digest_command(today_, days, print_only, base_url):
     sent = digest.send_digests(digests, day, days, mail, db.session, base_url)
     click.echo(f"Sent {sent} deadline reminder{'s' if sent != 1 else ''} ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC).")
 
-
-@bp.record_once
-def _register_cli(state):
-    # ``flask deadlines-digest`` at the top level, as cron entries and the README name it.
-    state.app.cli.add_command(digest_command)
-    state.app.cli.add_command(sync_command)

@@ -21,7 +21,7 @@ from tracker.returns.forms import IssueForm, NotesForm, check_quarter, choice_fr
 from tracker.returns.workbook import workbook_bytes
 from tracker.web import XLSX_MIMETYPE, render, send_download
 
-bp = Blueprint("returns", __name__, cli_group=None)
+bp = Blueprint("returns", __name__)
 
 
 def _page_context(year: FundingYear | None, quarter: int, form: NotesForm | None = None) -> dict:
@@ -151,7 +151,7 @@ def export_audit(export_format: str):
     return _export("audit", export_format)
 
 
-@bp.cli.command("export-return")
+@click.command("export-return")
 @click.option("--year", "year_label", required=True, help="Funding year, e.g. 2025-26.")
 @click.option("--quarter", type=click.IntRange(1, 4), required=True, help="Quarter 1-4 (Q1 is April to June).")
 @click.option("--issue", "do_issue", is_flag=True, help="Issue it (the next version) instead of writing a draft.")
