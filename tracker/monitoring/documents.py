@@ -15,7 +15,7 @@ import zipfile
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from tracker import audit, settings
@@ -187,11 +187,6 @@ def documents_for(owner_type: str, owner_id: int) -> list[Document]:
         select(Document).where(column == owner_id)
         .options(selectinload(Document.versions).selectinload(V.uploaded_by))
         .order_by(Document.created_at.desc(), Document.id.desc())))
-
-
-def document_counts(owner_type: str, owner_ids: list[int]) -> dict[int, int]:
-    column = getattr(Document, OWNER_COLUMNS[owner_type])
-    return dict(db.session.execute(select(column, func.count()).where(column.in_(owner_ids)).group_by(column)).all())
 
 
 def get_document_or_404(document_id: int) -> Document:

@@ -415,9 +415,5 @@ def returns_for(commission_id: int) -> list[MonitoringReturn]:
         .order_by(MonitoringReturn.id.desc())))
 
 
-def stored_file_path(batch: ImportBatch) -> str:
-    return batch.stored_path
-
-
 __all__ = ["TEMPLATE_VERSION", "build_workbook", "read_return", "stage_return", "commit_return", "withdraw_return",
            "ReturnRefused", "NotAllowed", "MeasureActual"]
