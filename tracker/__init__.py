@@ -26,6 +26,7 @@ BLUEPRINTS = (
     "tracker.admin.routes",
 )
 
+
 def create_app(config: type[Config] | dict | None = None) -> Flask:
     """Build the app. ``config`` is a Config class or a dict of overrides (tests pass one in)."""
     app = Flask(
