@@ -1,6 +1,9 @@
 """The audit trail shown as people read it: money, UK dates and names, in a fixed number of queries."""
+import pytest
+
 from tracker import audit
 from tracker.extensions import db
+from tracker.models import AuditEvent
 
 
 def test_history_shows_money_dates_and_names(app, make, count_queries):
@@ -38,3 +41,48 @@ def test_a_deleted_record_is_shown_by_number(app, make):
     db.session.commit()
     rows = audit.history(commission)[0].readable_changes
     assert rows == [("Strand", "#999999", commission.strand.name)]
+
+
+def test_record_takes_only_known_realms_and_kinds(app, make):
+    from tracker.models.audit import AuditKind, AuditRealm
+
+    commission = make.commission()
+    event = audit.record("monitoring", "change", commission, "Q1 actuals recorded")
+    assert (event.realm, event.kind) == ("monitoring", "change")
+    assert audit.record(AuditRealm.FUNDING, AuditKind.NEGATIVE, commission, "Refused").realm == "funding"
+    with pytest.raises(ValueError, match="explode"):
+        audit.record("explode", "change", commission, "Misspelt realm")
+    with pytest.raises(ValueError, match="changed"):
+        audit.record("commissions", "changed", commission, "Misspelt kind")
+    db.session.flush()
+    assert db.session.scalar(db.select(db.func.count()).select_from(AuditEvent)) == 2
+
+
+def _literals(node) -> list[str]:
+    """The strings an argument can be: a literal, or either side of ``a if test else b``."""
+    import ast
+
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.IfExp):
+        return _literals(node.body) + _literals(node.orelse)
+    return []
+
+
+def test_every_realm_and_kind_the_code_records_is_known():
+    """Read every ``audit.record``/``audit.update`` call and ``REALM =`` in tracker/: each literal is a member."""
+    import ast
+    from pathlib import Path
+
+    from tracker.models.audit import AuditKind, AuditRealm
+
+    realms, kinds = set(), set()
+    for path in Path(audit.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "REALM" for t in node.targets):
+                realms.add(ast.literal_eval(node.value))
+            if isinstance(node, ast.Call) and ast.unparse(node.func) in ("audit.record", "record", "audit.update"):
+                for arg, found in zip(node.args[:2], (realms, kinds)):
+                    found.update(_literals(arg))
+    assert realms and kinds
+    assert realms <= set(AuditRealm) and kinds <= set(AuditKind), (realms - set(AuditRealm), kinds - set(AuditKind))

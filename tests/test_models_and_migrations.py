@@ -55,6 +55,34 @@ def test_upgrade_from_empty_reaches_the_models_and_downgrades_cleanly(tmp_path):
             db.engine.dispose()
 
 
+def test_monitoring_file_paths_become_relative_to_data_dir_and_back(tmp_path):
+    """Revision i17_relative_file_paths: the absolute paths monitoring used to store become "monitoring/<name>"."""
+    with empty_database(tmp_path) as url:
+        config = {k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()}
+        data_dir = str(tmp_path / "files")
+        app = create_app({**config, "SQLALCHEMY_DATABASE_URI": url, "DATA_DIR": data_dir})
+        with app.app_context():
+            upgrade(revision="c10c31be8654")
+            with db.engine.begin() as conn:
+                for kind, path in (("monitoring", "/srv/old-data/monitoring/ab12.xlsx"), ("ledger", "imports/cd34.csv")):
+                    conn.execute(text(
+                        "INSERT INTO import_batches (kind, filename, stored_path, sha256, size_bytes, sheet_name, "
+                        "status, mapping, counts, problems, excluded_rows, undo, progress, total_rows, error, worker, "
+                        "created_at) VALUES (:kind, 'f', :path, 'x', 1, 's', 'committed', '{}', '{}', '[]', '[]', "
+                        "'{}', 0, 0, '', '', CURRENT_TIMESTAMP)"), {"kind": kind, "path": path})
+
+            def paths():
+                with db.engine.connect() as conn:
+                    return conn.execute(text("SELECT stored_path FROM import_batches ORDER BY id")).scalars().all()
+
+            upgrade(revision="i17_relative_file_paths")
+            assert paths() == ["monitoring/ab12.xlsx", "imports/cd34.csv"]
+            downgrade(revision="c10c31be8654")
+            assert paths() == [os.path.join(data_dir, "monitoring", "ab12.xlsx"), "imports/cd34.csv"]
+            downgrade(revision="base")
+            db.engine.dispose()
+
+
 def test_commission_reference_is_unique(app, make):
     make.commission(reference="VRU-25-001")
     with pytest.raises(IntegrityError):
@@ -91,21 +119,15 @@ def test_every_column_says_what_it_means():
     """Each mapped column carries a #: comment in the model source (the users' words)."""
     import inspect as pyinspect
 
-    import tracker.models as models_pkg
-
     missing = []
     for mapper in Base.registry.mappers:
         cls = mapper.class_
-        source = pyinspect.getsource(cls)
-        lines = source.splitlines()
+        lines = pyinspect.getsource(cls).splitlines()
         for column in mapper.columns:
             if column.primary_key and column.name == "id":
                 continue
-            key = column.key
-            for i, line in enumerate(lines):
-                if line.strip().startswith(f"{key}:"):
-                    if not lines[i - 1].strip().startswith("#:"):
-                        missing.append(f"{cls.__name__}.{key}")
-                    break
+            where = next((i for i, line in enumerate(lines) if line.strip().startswith(f"{column.key}:")), None)
+            # A column defined elsewhere (a mixin) has no comment here either: report it rather than skip it.
+            if where is None or not lines[where - 1].strip().startswith("#:"):
+                missing.append(f"{cls.__name__}.{column.key}")
     assert not missing, f"columns with no #: comment: {missing}"
-    assert models_pkg

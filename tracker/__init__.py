@@ -9,7 +9,6 @@ import openpyxl
 from flask import Flask, flash, redirect, request, session, url_for
 from flask_login import current_user, logout_user
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from tracker.config import DEFAULT_SECRET, ROOT, Config, config_from_environment
 from tracker.extensions import csrf, db, login_manager, migrate
@@ -27,9 +26,6 @@ BLUEPRINTS = (
     "tracker.admin.routes",
 )
 
-# openpyxl parses workbooks with defusedxml when it is importable; uploads are hostile until proven otherwise.
-assert openpyxl.DEFUSEDXML, "defusedxml must be installed: openpyxl would parse uploads unsafely"
-
 
 def create_app(config: type[Config] | dict | None = None) -> Flask:
     """Build the app. ``config`` is a Config class or a dict of overrides (tests pass one in)."""
@@ -39,6 +35,7 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
         instance_path=str(ROOT / "instance"),
     )
+    _require_defusedxml()
     # Settings: the environment's, then whatever the caller passes (tests).
     if isinstance(config, dict):
         app.config.from_object(config_from_environment())
@@ -59,6 +56,11 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     login_manager.login_view = "auth.sign_in"
     login_manager.login_message = "Sign in to continue."
     login_manager.session_protection = "strong"
+    _sqlite_on_this_engine(app)
+    # Generated deadlines follow their funding year or commission wherever those change (milestones/service.py).
+    from tracker.milestones.service import register_session_events
+
+    register_session_events()
 
     # Areas.
     for module_name in BLUEPRINTS:
@@ -72,6 +74,14 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     cli.init_app(app)
     _guard_every_request(app)
     return app
+
+
+def _require_defusedxml() -> None:
+    """openpyxl parses workbooks with defusedxml when it is importable; uploads are hostile until proven otherwise.
+    (A check, not an ``assert``: ``python -O`` drops asserts.)"""
+    if not openpyxl.DEFUSEDXML:
+        raise RuntimeError("defusedxml must be installed (pip install defusedxml): without it openpyxl would parse "
+                           "uploaded workbooks unsafely.")
 
 
 def _check_secret_key(app: Flask) -> None:
@@ -97,7 +107,13 @@ def _engine_options(app: Flask) -> None:
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
-@event.listens_for(Engine, "connect")
+def _sqlite_on_this_engine(app: Flask) -> None:
+    """Set SQLite's pragmas on each new connection of this app's engine (not of every engine in the process)."""
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+
+
 def _sqlite_pragmas(dbapi_connection, connection_record):
     """SQLite: foreign keys on, WAL so readers don't block the writer, and wait rather than fail when busy."""
     module = type(dbapi_connection).__module__

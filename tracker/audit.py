@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from tracker.extensions import db
 from tracker.models import AuditEvent
+from tracker.models.audit import AuditKind, AuditRealm
 
 
 def _plain(value: Any) -> Any:
@@ -52,7 +53,11 @@ def acting_user_id() -> int | None:
 
 def record(realm: str, kind: str, obj, summary: str, before: dict | None = None, after: dict | None = None,
            user_id: int | None = None) -> AuditEvent:
-    """Add an audit event for ``obj`` (a model instance, flushed so it has an id) to the session."""
+    """Add an audit event for ``obj`` (a model instance, flushed so it has an id) to the session.
+
+    ``realm`` and ``kind`` must be members (or values) of ``AuditRealm`` and ``AuditKind``: a misspelt one
+    would file the event where no filter finds it, so it raises ValueError instead."""
+    realm, kind = AuditRealm(realm).value, AuditKind(kind).value
     if obj is not None and getattr(obj, "id", None) is None:
         db.session.flush()
     event = AuditEvent(

@@ -1,4 +1,5 @@
-"""Command-line tools: `flask create-user`, `flask seed-demo`."""
+"""Every `flask` command is registered here: `create-user` and `seed-demo` (defined below), and each area's own
+(`import`, `export-return`, `deadlines-digest`, `deadlines-sync`, `backup`, `restore`)."""
 from __future__ import annotations
 
 import os
@@ -13,6 +14,16 @@ from tracker.models import ROLES, User
 
 
 def init_app(app: Flask) -> None:
+    from tracker import backup
+    from tracker.imports.cli import register_cli
+    from tracker.milestones.routes import digest_command, sync_command
+    from tracker.returns.routes import export_return_command
+
+    for command in (export_return_command, digest_command, sync_command):
+        app.cli.add_command(command)
+    register_cli(app.cli)
+    backup.init_app(app)
+
     @app.cli.command("create-user")
     @click.argument("email")
     @click.option("--role", type=click.Choice(ROLES), required=True, help="What the user may do.")

@@ -6,6 +6,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from tracker.extensions import db
+from tracker.web import is_htmx
 
 MESSAGES = {
     400: ("Bad request", "The request could not be understood. Check what you entered and try again."),
@@ -24,7 +25,7 @@ MESSAGES = {
 
 def render_error(status: int, detail: str | None = None):
     title, message = MESSAGES.get(status, ("Error", "Something went wrong."))
-    if request.headers.get("HX-Request"):
+    if is_htmx():
         return render_template("errors/_message.html", status=status, title=title, message=detail or message), status
     return render_template("errors/error.html", status=status, title=title, message=detail or message), status
 

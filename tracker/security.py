@@ -39,7 +39,7 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enable
 
 
 def init_app(app: Flask) -> None:
-    """Bind the headers, the sign-in throttle and the backup commands to the app."""
+    """Bind the headers and the sign-in throttle to the app."""
     app.config.setdefault("SIGN_IN_LIMIT_PER_ACCOUNT", os.environ.get("SIGN_IN_LIMIT_PER_ACCOUNT", "5 per 15 minutes"))
     app.config.setdefault("SIGN_IN_LIMIT_PER_ADDRESS", os.environ.get("SIGN_IN_LIMIT_PER_ADDRESS", "20 per 15 minutes"))
     app.config.setdefault("RATELIMIT_ENABLED", True)
@@ -47,10 +47,6 @@ def init_app(app: Flask) -> None:
     _headers(app)
     _refuse_nul_characters(app)
     _sign_in_throttle(app)
-
-    from tracker import backup
-
-    backup.init_app(app)
 
 
 def _headers(app: Flask) -> None:

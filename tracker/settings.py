@@ -66,9 +66,9 @@ def get(key: str):
         return spec.default
 
 
-def get_many(*keys: str) -> dict:
-    """Several settings in one query."""
-    rows = {r.key: r.value for r in db.session.scalars(db.select(Setting).where(Setting.key.in_(keys)))}
+def get_many(*keys: str, session=None) -> dict:
+    """Several settings in one query (on ``session``, the app's by default: the deadline sync passes its own)."""
+    rows = {r.key: r.value for r in (session or db.session).scalars(db.select(Setting).where(Setting.key.in_(keys)))}
     out = {}
     for key in keys:
         spec = SPECS[key]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from flask import Flask, render_template, request
+from flask import Flask, make_response, redirect, render_template, request
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
@@ -33,6 +33,16 @@ def render(template: str, block: str | None = None, status: int = 200, **context
     if block and is_htmx():
         return render_block(template, block, **context), status
     return render_template(template, **context), status
+
+
+def see_other(url: str):
+    """The answer to every successful POST: 303 See Other to ``url``, so reload and back never resend the form;
+    for HTMX, 204 with ``HX-Redirect`` so the whole page changes (a 303 would be followed and swapped in)."""
+    if is_htmx():
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = url
+        return response
+    return redirect(url, 303)
 
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

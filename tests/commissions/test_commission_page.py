@@ -141,7 +141,7 @@ def test_delete_with_htmx_redirects_the_page(client, manager, make):
     plan = make.commission(status="pipeline")
     db.session.commit()
     response = client.post(f"/commissions/{plan.id}/delete", headers=HX)
-    assert response.status_code == 200 and response.headers["HX-Redirect"].endswith("/commissions/")
+    assert response.status_code == 204 and response.headers["HX-Redirect"].endswith("/commissions/")
 
 
 def test_providers_list_page_and_form(client, manager, make):

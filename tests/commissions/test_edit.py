@@ -29,7 +29,7 @@ def test_create_without_javascript_redirects_and_audits(client, manager, setup):
 
 def test_create_with_htmx_sends_the_browser_to_the_new_page(client, manager, setup):
     response = client.post("/commissions/new", data=form_data(setup), headers=HX)
-    assert response.status_code == 200
+    assert response.status_code == 204
     assert "/commissions/" in response.headers["HX-Redirect"]
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 import csv
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from tracker.extensions import db
 from tracker.imports import service
@@ -27,6 +28,27 @@ def _big_ledger(path: Path) -> None:
         for i in range(ROWS):
             out.writerow([f"KILL{i:06d}", f"{(i % 28) + 1:02d}/0{(i % 6) + 4}/2025", "Harbourside Family Support",
                           "Mentoring sessions", f"£{(i % 900) + 100},{i % 10}00.{i % 100:02d}"])
+
+
+def _writing(database_url: str) -> bool:
+    """Another connection has a write transaction open: the import is part-way through inserting its rows.
+
+    SQLite allows one writer, so taking the write lock fails while the import holds it; PostgreSQL gives a
+    transaction an id at its first write."""
+    if database_url.startswith("sqlite"):
+        probe = sqlite3.connect(database_url[len("sqlite:///"):], timeout=0, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+            return False
+        except sqlite3.OperationalError:  # database is locked
+            return True
+        finally:
+            probe.close()
+    db.session.rollback()
+    return bool(db.session.scalar(text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL")))
 
 
 @pytest.mark.slow
@@ -47,8 +69,11 @@ def test_killing_the_process_mid_import_leaves_nothing_and_the_batch_failed(app,
             db.session.rollback()  # see what the other process has committed
             batch_id = db.session.scalar(select(ImportBatch.id).where(ImportBatch.status == "committing"))
         assert batch_id is not None, process.stdout.read().decode() if process.poll() is not None else "no batch"
-        time.sleep(1.0)  # well into writing its 50,000 rows, which takes several seconds
+        # Wait until it is writing rows (its transaction holds written, uncommitted rows), then kill it there.
+        while not _writing(database_url) and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)
         assert process.poll() is None, "the import finished before it could be interrupted"
+        assert _writing(database_url), "the import never started writing its rows"
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
     finally:

@@ -7,6 +7,7 @@ import io
 import openpyxl
 import pytest
 
+from tracker import files
 from tracker.extensions import db
 from tracker.models import ImportBatch
 from tracker.models.monitoring import MeasureActual, QuarterNarrative
@@ -80,6 +81,8 @@ def test_round_trip_preview_commit_and_withdraw(client, auth, commission):
     db.session.expire_all()
     batch = db.session.scalar(db.select(ImportBatch))
     assert batch.kind == "monitoring" and batch.status == "previewed"
+    # Kept like every other file: a path relative to DATA_DIR, and the bytes that were uploaded.
+    assert batch.stored_path.startswith("monitoring/") and files.read(batch.stored_path, sha256=batch.sha256) == filled
     assert db.session.scalar(db.select(db.func.count()).select_from(MeasureActual)) == 0  # nothing recorded yet
 
     preview = client.get(response.location)

@@ -125,14 +125,6 @@ def test_milestones_due_to_date_and_outputs_placeholder(small):
     assert outputs.rows == [] and "has outputs to report" in outputs.empty_message
 
 
-def test_outputs_can_be_added_by_another_area(small, monkeypatch):
-    from tracker.returns import builder
-
-    row = ["Young people mentored", "VRU-A-001", 30, 30, 60, 55, "G"]
-    monkeypatch.setattr(builder, "OUTPUT_SOURCES", [lambda year, quarter: [row]])
-    assert build_return(small.year, 2).table("Outputs").rows == [row]
-
-
 def test_the_return_runs_a_fixed_number_of_queries(small, make, count_queries):
     with count_queries() as few:
         build_return(small.year, 2)

@@ -1,7 +1,7 @@
 """The admin area: users and roles, strands and categories, settings, and the audit trail (read only)."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, request, url_for
+from flask import Blueprint, flash, request, url_for
 from flask_login import current_user
 
 from tracker import audit as audit_trail
@@ -14,7 +14,7 @@ from tracker.auth.roles import ADMIN, roles_required
 from tracker.errors import abort_with
 from tracker.extensions import db
 from tracker.models import Category, Strand
-from tracker.web import render
+from tracker.web import render, see_other
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -52,7 +52,7 @@ def create_user():
         else:
             db.session.commit()
             flash(f"{user.name} can now sign in as {user.role_label}.", "success")
-            return redirect(url_for("admin.user", user_id=user.id), 303)
+            return see_other(url_for("admin.user", user_id=user.id))
     if request.method == "POST":
         status = 422
     return render("admin/new_user.html", "form", form=form, status=status)
@@ -90,7 +90,7 @@ def change_role(user_id: int):
         else:
             db.session.commit()
             flash(f"{user.name} is now {user.role_label}." if changed else "The role was not changed.", "success")
-            return redirect(url_for("admin.user", user_id=user.id), 303)
+            return see_other(url_for("admin.user", user_id=user.id))
     return _user_page(user, 422, role_form=form)
 
 
@@ -111,7 +111,7 @@ def set_active(user_id: int):
             if changed:
                 flash(f"{user.name}'s account is {'enabled' if user.active else 'disabled; they have been signed out'}.",
                       "success")
-            return redirect(url_for("admin.user", user_id=user.id), 303)
+            return see_other(url_for("admin.user", user_id=user.id))
     return _user_page(user, 422, active_form=form)
 
 
@@ -135,7 +135,7 @@ def reset_password(user_id: int):
                 login_user(user)  # keep the admin's own session, with the new version
             flash(f"{user.name}'s password has been reset and their sessions ended. Tell them the new password "
                   "in person.", "success")
-            return redirect(url_for("admin.user", user_id=user.id), 303)
+            return see_other(url_for("admin.user", user_id=user.id))
     return _user_page(user, 422, password_form=form)
 
 
@@ -165,7 +165,7 @@ def _create_reference(kind: str):
         else:
             db.session.commit()
             flash(f"Added {item.name}.", "success")
-            return redirect(url_for(f"admin.{kind}"), 303)
+            return see_other(url_for(f"admin.{kind}"))
     return _reference_list(kind, form, 422)
 
 
@@ -184,7 +184,7 @@ def _edit_reference(kind: str, item_id: int):
         else:
             db.session.commit()
             flash(f"Saved {item.name}.", "success")
-            return redirect(url_for(f"admin.{kind}"), 303)
+            return see_other(url_for(f"admin.{kind}"))
     if request.method == "POST":
         status = 422
     return render("admin/reference_edit.html", "form", status=status, kind=kind, title=title, noun=noun,
@@ -261,7 +261,7 @@ def update_setting(key: str):
             db.session.commit()
             label = settings_module.SPECS[key].label
             flash(f"Saved '{label}'." if changed else f"'{label}' was not changed.", "success")
-            return redirect(url_for("admin.settings"), 303)
+            return see_other(url_for("admin.settings"))
     return _settings_page(422, (key, form))
 
 

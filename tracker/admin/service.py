@@ -297,9 +297,9 @@ def parse_audit_filters(args) -> AuditFilters:
 
 
 def audit_kinds() -> tuple[str, ...]:
-    from tracker.models.audit import AUDIT_KINDS
+    from tracker.models.audit import AuditKind
 
-    return AUDIT_KINDS
+    return tuple(k.value for k in AuditKind)
 
 
 def audit_query(f: AuditFilters):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from urllib.parse import urlencode
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
@@ -141,9 +140,6 @@ class RegisterFilters:
         }
         values.update(changes)
         return {k: v for k, v in values.items() if v not in (None, "")}
-
-    def query_string(self, **changes) -> str:
-        return urlencode(self.args(**changes))
 
     def sort_args(self, key: str) -> dict:
         """Arguments for a column heading's link: sort by it, or reverse it when it is already the sort."""

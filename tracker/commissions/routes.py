@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, make_response, redirect, request, url_for
+from flask import Blueprint, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
@@ -26,7 +26,7 @@ from tracker.models import (
     Strand, User,
 )
 from tracker.models.commissions import COMMISSION_STATUSES
-from tracker.web import is_htmx, render
+from tracker.web import is_htmx, render, see_other
 
 bp = Blueprint("commissions", __name__)
 
@@ -38,15 +38,6 @@ def _safe_next(default: str) -> str:
     if target.startswith("/") and not target.startswith("//") and not parts.scheme and not parts.netloc:
         return target
     return default
-
-
-def _see_other(url: str):
-    """After a successful POST: a 303 for browsers; for HTMX, HX-Redirect so the whole page changes."""
-    if is_htmx():
-        response = make_response("", 200)
-        response.headers["HX-Redirect"] = url
-        return response
-    return redirect(url, 303)
 
 
 # --- The register -------------------------------------------------------------------------------------------
@@ -222,7 +213,7 @@ def create():
     _record_over_budget(commission, shares)
     db.session.commit()
     flash(f"Commission {commission.reference} added.", "success")
-    return _see_other(url_for(".show", commission_id=commission.id))
+    return see_other(url_for(".show", commission_id=commission.id))
 
 
 @bp.route("/commissions/<int:commission_id>/edit", methods=["GET", "POST"])
@@ -265,7 +256,7 @@ def edit(commission_id: int):
         return _render_form(form, db.session.get(Commission, commission_id), 422)
     db.session.commit()
     flash(f"Commission {commission.reference} saved.", "success")
-    return _see_other(url_for(".show", commission_id=commission.id))
+    return see_other(url_for(".show", commission_id=commission.id))
 
 
 def _conflict(form: CommissionForm, commission: Commission):
@@ -394,7 +385,7 @@ def add_variation(commission_id: int):
     db.session.commit()
     flash(f"Variation recorded: {commission.reference} is now worth {format_pence(commission.value_pence)} "
           f"and ends on {commission.end_date:%d/%m/%Y}.", "success")
-    return _see_other(url_for(".show", commission_id=commission.id) + "#variations")
+    return see_other(url_for(".show", commission_id=commission.id) + "#variations")
 
 
 @bp.route("/commissions/share-lines")
@@ -448,7 +439,7 @@ def _quick_change(commission_id: int, form_class, apply):
                       saved=status == 200, can_edit=True, statuses=COMMISSION_STATUSES, back=back)
     if status == 200:
         flash(f"{commission.reference} saved.", "success")
-        return redirect(back, 303)
+        return see_other(back)
     return render("commissions/quick_change.html", None, status=status, c=commission, error=error,
                   statuses=COMMISSION_STATUSES, back=back)
 
@@ -486,7 +477,7 @@ def delete(commission_id: int):
                       statuses=COMMISSION_STATUSES)
     db.session.commit()
     flash(f"Commission {reference} deleted.", "success")
-    return _see_other(url_for(".index"))
+    return see_other(url_for(".index"))
 
 
 # --- Providers ----------------------------------------------------------------------------------------------
@@ -537,7 +528,7 @@ def _save_provider(form: ProviderForm, p: Provider | None):
         return _provider_form_page(form, p and db.session.get(Provider, p.id), 422)
     db.session.commit()
     flash(f"Provider {saved.name} saved.", "success")
-    return _see_other(url_for(".provider", provider_id=saved.id))
+    return see_other(url_for(".provider", provider_id=saved.id))
 
 
 @bp.route("/providers/new", methods=["GET", "POST"])

@@ -2,7 +2,7 @@
 the budget page. Everyone reads them; finance (and admins) change them."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, make_response, redirect, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -19,7 +19,7 @@ from tracker.funding.rules import closed_year_message, require_open_year
 from tracker.models import Allocation, Category, Strand
 from tracker.models.funding import YEAR_CLOSED, YEAR_OPEN
 from tracker.periods import QUARTER_NAMES
-from tracker.web import is_htmx, render
+from tracker.web import render, see_other
 
 bp = Blueprint("funding", __name__, url_prefix="/funding")
 
@@ -27,11 +27,7 @@ bp = Blueprint("funding", __name__, url_prefix="/funding")
 def _done(url: str, message: str):
     """After a successful change: a 303 to ``url``, or for HTMX a client-side redirect to it."""
     flash(message, "success")
-    if is_htmx():
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = url
-        return response
-    return redirect(url, 303)
+    return see_other(url)
 
 
 def _status(form) -> int:

@@ -14,8 +14,9 @@ import click
 from tracker.money import format_pence
 
 
-def register_cli(bp) -> None:
-    @bp.cli.command("import")
+def register_cli(cli) -> None:
+    """Add ``flask import`` to ``cli`` (the app's command group; tracker/cli.py registers every command)."""
+    @cli.command("import")
     @click.argument("path", type=click.Path(exists=True, dir_okay=False))
     @click.option("--kind", type=click.Choice(["ledger", "commissions", "budget"]), default=None,
                   help="What the file is (guessed from the headings when left out).")

@@ -157,13 +157,6 @@ FIELDS: dict[str, tuple[FieldSpec, ...]] = {"ledger": LEDGER, "commissions": COM
 KIND_LABELS = {"ledger": "finance ledger export", "commissions": "commissions register", "budget": "budget allocations"}
 
 
-def field_spec(kind: str, name: str) -> FieldSpec:
-    for spec in FIELDS[kind]:
-        if spec.name == name:
-            return spec
-    raise KeyError(name)
-
-
 def header_signature(headers: tuple[str, ...] | list[str]) -> str:
     """A stable fingerprint of a header row, to find the mapping remembered for the last file like it.
 

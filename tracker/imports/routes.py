@@ -3,7 +3,7 @@ the unmatched ledger lines finance assigns to commissions. Finance (and admins) 
 from __future__ import annotations
 
 
-from flask import Blueprint, abort, flash, make_response, redirect, request, url_for
+from flask import Blueprint, abort, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -11,13 +11,11 @@ from sqlalchemy.orm import joinedload
 from tracker.auth.roles import EVERYONE, FINANCE, STAFF, roles_required
 from tracker.extensions import db
 from tracker.imports import matching, service
-from tracker.imports.cli import register_cli
 from tracker.imports.forms import AssignForm, CommitForm, UploadForm
 from tracker.models import Commission, FundingYear, LedgerTransaction
-from tracker.web import XLSX_MIMETYPE, is_htmx, render, send_download
+from tracker.web import XLSX_MIMETYPE, is_htmx, render, see_other, send_download
 
-bp = Blueprint("imports", __name__, url_prefix="/imports", cli_group=None)
-register_cli(bp)
+bp = Blueprint("imports", __name__, url_prefix="/imports")
 
 BACKGROUND_ROWS = 2_000  # files with more rows than this commit in the background with a progress bar
 
@@ -25,11 +23,7 @@ BACKGROUND_ROWS = 2_000  # files with more rows than this commit in the backgrou
 def _done(url: str, message: str | None = None):
     if message:
         flash(message, "success")
-    if is_htmx():
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = url
-        return response
-    return redirect(url, 303)
+    return see_other(url)
 
 
 def get_draft_or_404(token: str) -> service.Draft:
@@ -79,9 +73,7 @@ def progress(batch_id: int):
     done, total = service.progress_of(batch)
     if batch.status != "committing" and is_htmx():
         # Finished: reload the whole page so the summary shows.
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = url_for("imports.batch", batch_id=batch.id)
-        return response
+        return see_other(url_for("imports.batch", batch_id=batch.id))
     return render("imports/batch.html", "progress", batch=batch, done=done, total=total,
                   shown=batch.problems[:service.SHOWN_PROBLEMS], problem_text=service.problem_text)
 

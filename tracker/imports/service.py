@@ -13,7 +13,6 @@ at commit time).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -28,7 +27,7 @@ from typing import IO, Callable, Iterator
 from flask import current_app
 from sqlalchemy import func, insert, select, update
 
-from tracker import audit
+from tracker import audit, files
 from tracker.commissions.shares import SHARE_FIELDS, ShareInput, default_shares, set_shares
 from tracker.extensions import db
 from tracker.imports import matching
@@ -174,7 +173,7 @@ class Draft:
 
     @property
     def path(self) -> str:
-        return os.path.join(imports_dir(), self.stored_name)
+        return str(files.locate(f"{FOLDER}/{self.stored_name}"))
 
     def header_of(self, col: int | None) -> str:
         if col is None or col >= len(self.headers):
@@ -190,37 +189,30 @@ class Draft:
         return [s.label for s in self.fields if s.required and s.name not in self.mapping]
 
     def save(self) -> None:
-        tmp = _draft_json(self.token) + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(asdict(self), fh, default=str)
-        os.replace(tmp, _draft_json(self.token))
+        files.write(FOLDER, _draft_json(self.token), json.dumps(asdict(self), default=str).encode("utf-8"))
 
 
-def imports_dir() -> str:
-    path = os.path.join(current_app.config["DATA_DIR"], "imports")
-    os.makedirs(path, exist_ok=True)
-    return path
+FOLDER = "imports"  # drafts and imported files, under DATA_DIR
 
 
 def _draft_json(token: str) -> str:
-    return os.path.join(imports_dir(), f"draft-{token}.json")
+    return f"draft-{token}.json"
 
 
 def load_draft(token: str) -> Draft | None:
     if not _TOKEN.match(token or ""):
         return None
     try:
-        with open(_draft_json(token), encoding="utf-8") as fh:
-            return Draft(**json.load(fh))
+        return Draft(**json.loads(files.read(f"{FOLDER}/{_draft_json(token)}")))
     except (OSError, ValueError, TypeError):
         return None
 
 
 def discard_draft(draft: Draft, keep_file: bool = False) -> None:
-    for path in ([] if keep_file else [draft.path]) + [_draft_json(draft.token)]:
+    for name in ([] if keep_file else [draft.stored_name]) + [_draft_json(draft.token)]:
         try:
-            os.remove(path)
-        except OSError:
+            files.remove(f"{FOLDER}/{name}")
+        except (OSError, files.OutsideDataDir):
             pass
 
 
@@ -259,15 +251,8 @@ def start_draft(stream: IO[bytes], filename: str, *, kind: str | None = None, ye
         if year is None:
             raise ImportRefused(f"There is no funding year {year_label}; set it up first.")
     token = secrets.token_urlsafe(18)
-    tmp_path = os.path.join(imports_dir(), f"upload-{token}.part")
-    digest = hashlib.sha256()
-    size = 0
-    with open(tmp_path, "wb") as out:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-            out.write(chunk)
-    sha = digest.hexdigest()
+    upload = files.write(FOLDER, f"upload-{token}.part", stream)
+    tmp_path, sha, size = str(files.locate(upload.path)), upload.sha256, upload.size_bytes
     try:
         if size == 0:
             raise ImportRefused("The file is empty; choose the spreadsheet again and upload it.")
@@ -299,12 +284,9 @@ def start_draft(stream: IO[bytes], filename: str, *, kind: str | None = None, ye
         if table.kind == "budget" and year is None:
             raise ImportRefused("Choose the funding year this budget is for.")
         stored = f"{token}{_extension(filename, fmt)}"
-        os.replace(tmp_path, os.path.join(imports_dir(), stored))
+        files.rename(upload.path, stored)
     except BaseException:
-        try:
-            os.remove(tmp_path)
-        except OSError:
-            pass
+        files.remove(upload.path)
         raise
     draft = Draft(token=token, kind=table.kind, filename=os.path.basename(filename or "upload")[:255] or "upload",
                   stored_name=stored, sha256=sha, size_bytes=size, sheet=table.sheet, header_row=table.header_row,
@@ -1179,7 +1161,10 @@ def batches() -> list[ImportBatch]:
 
 
 def stored_file(batch: ImportBatch) -> str:
-    return os.path.join(current_app.config["DATA_DIR"], batch.stored_path)
+    try:
+        return str(files.locate(batch.stored_path))
+    except files.OutsideDataDir:
+        raise FileNotFoundError(batch.stored_path) from None
 
 
 def problems_workbook(problems: list[dict], error_rows: list[dict] | None = None) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 
 import click
-from flask import Blueprint, Response, current_app, flash, redirect, request, url_for
+from flask import Blueprint, Response, current_app, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -21,12 +21,9 @@ from tracker.milestones import service
 from tracker.milestones.forms import CalendarTokenForm, CompleteForm, MilestoneForm
 from tracker.models import Commission, FundingYear, Milestone, User
 from tracker.models.milestones import PROGRAMMES
-from tracker.web import render, send_download
+from tracker.web import render, see_other, send_download
 
 bp = Blueprint("milestones", __name__, url_prefix="/milestones")
-
-# Generated deadlines follow their funding year or commission wherever those change (see service.py).
-service.register_session_events()
 
 FIELDS = ("title", "programme", "due_date", "owner_id", "status", "completed_date", "evidence", "evidence_link",
           "funding_year_id", "commission_id")
@@ -119,10 +116,7 @@ def download():
 
 def _after_save(m: Milestone):
     """Back to the milestone: a 303 for a plain form, HX-Redirect for HTMX (which would otherwise swap the page into the form)."""
-    target = url_for("milestones.show", milestone_id=m.id)
-    if request.headers.get("HX-Request"):
-        return Response("", 204, headers={"HX-Redirect": target})
-    return redirect(target, 303)
+    return see_other(url_for("milestones.show", milestone_id=m.id))
 
 
 def _absolute_url(m: Milestone) -> str:
@@ -282,7 +276,7 @@ def calendar_token():
     flash(message, "success")
     if request.headers.get("HX-Request"):
         return render("milestones/calendar.html", "feed", form=CalendarTokenForm(), urls=_feed_urls(user))
-    return redirect(url_for("milestones.calendar"), 303)
+    return see_other(url_for("milestones.calendar"))
 
 
 @bp.route("/feed/<token>.ics")
@@ -349,9 +343,3 @@ def digest_command(today_, days, print_only, base_url):
     sent = digest.send_digests(digests, day, days, mail, db.session, base_url)
     click.echo(f"Sent {sent} deadline reminder{'s' if sent != 1 else ''} ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC).")
 
-
-@bp.record_once
-def _register_cli(state):
-    # ``flask deadlines-digest`` at the top level, as cron entries and the README name it.
-    state.app.cli.add_command(digest_command)
-    state.app.cli.add_command(sync_command)

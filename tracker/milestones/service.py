@@ -30,9 +30,9 @@ import holidays
 from sqlalchemy import event, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from tracker import audit
+from tracker import audit, settings
 from tracker.models import Commission, FundingYear, Milestone, Setting, User
-from tracker.models.milestones import MILESTONE_STATUSES, PROGRAMMES
+from tracker.models.milestones import PROGRAMMES
 from tracker.periods import quarter_bounds
 
 CLOSED_STATUSES = ("done", "missed")
@@ -56,19 +56,6 @@ class Wanted:
     kind: str
     funding_year_id: int | None
     commission_id: int | None = None
-
-
-def _setting_values(session: Session) -> dict[str, int]:
-    from tracker.settings import SPECS
-
-    rows = {r.key: r.value for r in session.scalars(select(Setting).where(Setting.key.in_(DEADLINE_SETTINGS)))}
-    out = {}
-    for key in DEADLINE_SETTINGS:
-        try:
-            out[key] = int(rows[key]) if key in rows else SPECS[key].default
-        except ValueError:
-            out[key] = SPECS[key].default
-    return out
 
 
 def year_deadlines(year: FundingYear, days: dict[str, int]) -> list[Wanted]:
@@ -106,10 +93,8 @@ def _touched_by_a_person(m: Milestone, session: Session | None = None) -> bool:
     if m.status != "not started" or m.completed_date or m.evidence or m.evidence_link or m.owner_id:
         return True
     if session is not None and m.id is not None:
-        try:
-            from tracker.models.monitoring import Document
-        except ImportError:  # the documents area is optional
-            return False
+        from tracker.models.monitoring import Document
+
         with session.no_autoflush:
             return session.scalar(select(Document.id).where(Document.milestone_id == m.id).limit(1)) is not None
     return False
@@ -117,13 +102,11 @@ def _touched_by_a_person(m: Milestone, session: Session | None = None) -> bool:
 
 def done_problem(m: Milestone) -> str | None:
     """Why ``m`` cannot be marked done as it stands (None when it can): the evidence rule, shared with the
-    monitoring area's documents (a note, a link or an attached document), when that area is installed."""
+    monitoring area's documents (a note, a link or an attached document)."""
     if (m.evidence or "").strip() or (m.evidence_link or "").strip():
         return None
-    try:
-        from tracker.monitoring.service import milestone_done_problem
-    except ImportError:
-        return "Give the evidence that it was done: a note, a link, or both"
+    from tracker.monitoring.service import milestone_done_problem
+
     return milestone_done_problem(m)
 
 
@@ -153,7 +136,7 @@ def sync_deadlines(session: Session | None = None, commission_ids: set[int] | No
     session = session or db.session
     result = SyncResult()
     with session.no_autoflush:
-        days = _setting_values(session)
+        days = settings.get_many(*DEADLINE_SETTINGS, session=session)
         years = {y.id: y for y in session.scalars(select(FundingYear))}
         if commission_ids is None:
             commissions = session.scalars(select(Commission)).all()
@@ -382,10 +365,6 @@ def find(f: Filters, session: Session | None = None) -> list[Milestone]:
     return list((session or db.session).scalars(filtered_query(f)).unique())
 
 
-def is_overdue(m: Milestone, today: date) -> bool:
-    return m.status not in CLOSED_STATUSES and m.due_date < today
-
-
 def needs_end_decision(m: Milestone, today: date, ending_soon_days: int) -> bool:
     """A commission's end deadline within ``ending_soon_days`` with no decision on what happens next."""
     c = m.commission
@@ -452,6 +431,3 @@ def next_deadlines(limit: int = 5, today: date | None = None, session: Session |
          .order_by(Milestone.due_date, Milestone.id).limit(limit))
     return list((session or db.session).scalars(q))
 
-
-def status_choices() -> list[tuple[str, str]]:
-    return [(s, s.capitalize()) for s in MILESTONE_STATUSES]

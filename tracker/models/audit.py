@@ -2,13 +2,35 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, utcnow
 
-AUDIT_KINDS = ("create", "change", "delete", "positive", "negative")
+
+class AuditRealm(StrEnum):
+    """The area of the app an event belongs to (Indico's log realms). ``audit.record`` refuses any other."""
+
+    ADMIN = "admin"
+    AUTH = "auth"
+    COMMISSIONS = "commissions"
+    FUNDING = "funding"
+    IMPORTS = "imports"
+    MILESTONES = "milestones"
+    MONITORING = "monitoring"
+    RETURNS = "returns"
+
+
+class AuditKind(StrEnum):
+    """What kind of event it is (Indico's log kinds). ``audit.record`` refuses any other."""
+
+    CREATE = "create"
+    CHANGE = "change"
+    DELETE = "delete"
+    POSITIVE = "positive"  # a good thing that changes no record, e.g. an account enabled
+    NEGATIVE = "negative"  # a refusal or a bad thing, e.g. an account disabled
 
 
 class AuditEvent(Base):
@@ -19,9 +41,9 @@ class AuditEvent(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     #: Who did it (None for the system or the command line).
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
-    #: The area: funding, commissions, milestones, imports, returns, admin, auth.
+    #: The area: one of ``AuditRealm`` (funding, commissions, milestones, monitoring, imports, returns, admin, auth).
     realm: Mapped[str] = mapped_column(String(20))
-    #: create, change, delete, or positive/negative for events such as sign-in or a refused action.
+    #: One of ``AuditKind``: create, change, delete, or positive/negative for events such as a refused action.
     kind: Mapped[str] = mapped_column(String(10))
     #: The kind of record, e.g. ``Commission``.
     object_type: Mapped[str] = mapped_column(String(40), index=True)

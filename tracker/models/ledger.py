@@ -8,8 +8,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, utcnow
 
-IMPORT_KINDS = ("ledger", "commissions", "budget", "monitoring")
-BATCH_STATUSES = ("uploaded", "previewed", "committing", "committed", "failed", "withdrawn")
 TRANSACTION_TYPES = ("invoice", "credit", "journal", "accrual")
 
 

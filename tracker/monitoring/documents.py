@@ -5,20 +5,17 @@ Files live under ``DATA_DIR/documents`` with generated names; nothing under ``st
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import re
-import secrets
 import unicodedata
 import zipfile
 from dataclasses import dataclass
 
-from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from tracker import audit, settings
+from tracker import audit, files, settings
 from tracker.errors import abort_with, get_or_404
 from tracker.extensions import db
 from tracker.models import Commission, FundingYear, Milestone, Provider
@@ -26,6 +23,7 @@ from tracker.web import XLSX_MIMETYPE
 from tracker.models.monitoring import DOCUMENT_KINDS, DOCUMENT_OWNERS, Document, DocumentVersion
 
 REALM = "monitoring"
+FOLDER = "documents"  # under DATA_DIR
 OWNER_MODELS = {"commission": Commission, "provider": Provider, "milestone": Milestone, "funding_year": FundingYear}
 OWNER_COLUMNS = {"commission": "commission_id", "provider": "provider_id", "milestone": "milestone_id",
                  "funding_year": "funding_year_id"}
@@ -111,17 +109,15 @@ def check_size(data: bytes) -> None:
         raise DocumentRefused(f"The file is larger than the {limit // (1024 * 1024)} MB limit for documents.")
 
 
-def storage_dir() -> str:
-    path = os.path.join(current_app.config["DATA_DIR"], "documents")
-    os.makedirs(path, exist_ok=True)
-    return path
-
-
-def file_path(version: DocumentVersion) -> str:
+def _stored_path(version: DocumentVersion) -> str:
     # Stored names are generated hex; refuse anything else so a bad row can never point outside the folder.
     if not re.fullmatch(r"[0-9a-f]{32}\.[a-z]{3,4}", version.stored_name or ""):
         abort_with(404, "The file for this document is missing.")
-    return os.path.join(storage_dir(), version.stored_name)
+    return f"{FOLDER}/{version.stored_name}"
+
+
+def file_path(version: DocumentVersion) -> str:
+    return str(files.locate(_stored_path(version)))
 
 
 def clean_original_name(filename: str) -> str:
@@ -138,14 +134,6 @@ def download_name(version: DocumentVersion) -> str:
         stem = stem.rsplit(".", 1)[0]
     stem = re.sub(r'[\\/:*?"<>|;]+', "_", stem).strip(" .") or "document"
     return f"{stem[:120]}.{ext}"
-
-
-def _write(data: bytes, ext: str) -> str:
-    stored = f"{secrets.token_hex(16)}.{ext}"
-    path = os.path.join(storage_dir(), stored)
-    with open(path, "xb") as fh:
-        fh.write(data)
-    return stored
 
 
 # --- owners ------------------------------------------------------------------------------------------------------
@@ -189,11 +177,6 @@ def documents_for(owner_type: str, owner_id: int) -> list[Document]:
         .order_by(Document.created_at.desc(), Document.id.desc())))
 
 
-def document_counts(owner_type: str, owner_ids: list[int]) -> dict[int, int]:
-    column = getattr(Document, OWNER_COLUMNS[owner_type])
-    return dict(db.session.execute(select(column, func.count()).where(column.in_(owner_ids)).group_by(column)).all())
-
-
 def get_document_or_404(document_id: int) -> Document:
     return get_or_404(Document, document_id, "There is no such document.", selectinload(Document.versions))
 
@@ -224,10 +207,10 @@ VERSION_FIELDS = ("number", "original_name", "size_bytes", "content_type", "sha2
 def _new_version(document: Document, upload: Upload, number: int, user_id: int | None) -> DocumentVersion:
     check_size(upload.data)
     content_type, ext = sniff(upload.data, upload.filename)
+    stored = files.write(FOLDER, files.generated_name(ext), upload.data)
     version = DocumentVersion(
-        number=number, original_name=clean_original_name(upload.filename), size_bytes=len(upload.data),
-        content_type=content_type, sha256=hashlib.sha256(upload.data).hexdigest(), uploaded_by_id=user_id,
-        stored_name=_write(upload.data, ext),
+        number=number, original_name=clean_original_name(upload.filename), size_bytes=stored.size_bytes,
+        content_type=content_type, sha256=stored.sha256, uploaded_by_id=user_id, stored_name=stored.name,
     )
     document.versions.append(version)
     return version
@@ -261,8 +244,8 @@ def add_version(document: Document, upload: Upload) -> DocumentVersion:
 
 
 def delete_document(document: Document) -> list[str]:
-    """Remove a document and every version (admin only; audited). Returns the file paths to remove after commit."""
-    paths = [file_path(v) for v in document.versions]
+    """Remove a document and every version (admin only; audited). Returns the files to remove after commit."""
+    paths = [_stored_path(v) for v in document.versions]
     audit.record(REALM, "delete", document, f"Document '{document.title}' deleted with "
                  f"{len(document.versions)} version(s)",
                  {"kind": document.kind, "title": document.title,
@@ -273,7 +256,4 @@ def delete_document(document: Document) -> list[str]:
 
 def remove_files(paths: list[str]) -> None:
     for path in paths:
-        try:
-            os.remove(path)
-        except FileNotFoundError:
-            pass
+        files.remove(path)

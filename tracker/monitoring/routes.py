@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, current_app, flash, redirect, request, url_for
+from flask import Blueprint, current_app, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -23,13 +23,9 @@ from tracker.monitoring.forms import (
     VersionForm,
 )
 from tracker.periods import QUARTER_NAMES, quarter_of
-from tracker.web import XLSX_MIMETYPE, is_htmx, render, send_download
+from tracker.web import XLSX_MIMETYPE, is_htmx, render, see_other, send_download
 
 bp = Blueprint("monitoring", __name__)
-
-
-def _see_other(url: str):
-    return redirect(url, code=303)
 
 
 def _quarter_or_404(quarter: int) -> int:
@@ -114,7 +110,7 @@ def add_measure(commission_id: int):
         else:
             db.session.commit()
             flash(f"Measure {metric.name} added.", "success")
-            return _see_other(url_for(".outputs", commission_id=commission.id))
+            return see_other(url_for(".outputs", commission_id=commission.id))
     return render("monitoring/outputs.html", "grid", status=422,
                   **_grid_context(commission, measure_form=form, form_has_errors=True))
 
@@ -131,7 +127,7 @@ def edit_measure(measure_id: int):
         service.update_measure(measure, form.unit.data or "", form.targets, form.target_year.data)
         db.session.commit()
         flash(f"Targets for {measure.metric.name} saved.", "success")
-        return _see_other(url_for(".outputs", commission_id=commission.id))
+        return see_other(url_for(".outputs", commission_id=commission.id))
     status = 422 if form.errors else 200
     return render("monitoring/measure_form.html", status=status, form=form, measure=measure, commission=commission)
 
@@ -146,7 +142,7 @@ def delete_measure(measure_id: int):
     service.delete_measure(measure)
     db.session.commit()
     flash(f"Measure {name} removed.", "success")
-    return _see_other(url_for(".outputs", commission_id=commission_id))
+    return see_other(url_for(".outputs", commission_id=commission_id))
 
 
 @bp.route("/measures/<int:measure_id>/actuals/<int:quarter>", methods=["GET", "POST"])
@@ -174,7 +170,7 @@ def actual(measure_id: int, quarter: int):
                 db.session.commit()
                 if not is_htmx():
                     flash(f"{measure.metric.name} Q{quarter} saved.", "success")
-                    return _see_other(url_for(".outputs", commission_id=commission.id) + f"#measure-{measure.id}")
+                    return see_other(url_for(".outputs", commission_id=commission.id) + f"#measure-{measure.id}")
                 editing = False
         else:
             status = 422
@@ -202,7 +198,7 @@ def narrative(commission_id: int, quarter: int):
         service.set_narrative(commission, quarter, form.text.data or "")
         db.session.commit()
         flash(f"Narrative for Q{quarter} saved.", "success")
-        return _see_other(url_for(".outputs", commission_id=commission.id) + f"#narrative-{quarter}")
+        return see_other(url_for(".outputs", commission_id=commission.id) + f"#narrative-{quarter}")
     status = 422 if form.errors else 200
     return render("monitoring/narrative_form.html", status=status, form=form, commission=commission, quarter=quarter,
                   quarter_names=QUARTER_NAMES)
@@ -226,7 +222,7 @@ def copy(commission_id: int):
             db.session.commit()
             flash(f"{added} measure{'s' if added != 1 else ''} copied." if added else
                   "Nothing copied: this commission already has every one of those measures.", "success")
-            return _see_other(url_for(".outputs", commission_id=commission.id))
+            return see_other(url_for(".outputs", commission_id=commission.id))
     return render("monitoring/outputs.html", "grid", status=422,
                   **_grid_context(commission, copy_form=form, form_has_errors=True))
 
@@ -265,7 +261,7 @@ def upload_return(commission_id: int):
             else:
                 staged = workbook.stage_return(commission, form.quarter.data, data, upload.filename or "", parsed)
                 db.session.commit()
-                return _see_other(url_for(".preview", batch_id=staged.import_batch_id))
+                return see_other(url_for(".preview", batch_id=staged.import_batch_id))
     if refusal:
         form.file.errors = [refusal]
     elif problems:
@@ -300,7 +296,7 @@ def commit(batch_id: int):
         abort_with(409, str(exc))
     db.session.commit()
     flash(f"Monitoring return committed: {count} actual{'s' if count != 1 else ''} recorded.", "success")
-    return _see_other(url_for(".outputs", commission_id=staged.commission_id))
+    return see_other(url_for(".outputs", commission_id=staged.commission_id))
 
 
 @bp.route("/monitoring/returns/<int:batch_id>/withdraw", methods=["POST"])
@@ -315,7 +311,7 @@ def withdraw(batch_id: int):
         abort_with(409, str(exc))
     db.session.commit()
     flash("Monitoring return withdrawn.", "success")
-    return _see_other(url_for(".outputs", commission_id=staged.commission_id))
+    return see_other(url_for(".outputs", commission_id=staged.commission_id))
 
 
 # --- metrics (reference data) ----------------------------------------------------------------------------------------
@@ -337,7 +333,7 @@ def metrics():
                                     active=True, sort_order=order)
                 db.session.commit()
                 flash(f"Metric {form.name.data.strip()} added.", "success")
-                return _see_other(url_for(".metrics"))
+                return see_other(url_for(".metrics"))
         status = 422
     return render("monitoring/metrics.html", status=status, form=form, metrics=service.all_metrics())
 
@@ -357,7 +353,7 @@ def edit_metric(metric_id: int):
                                 in_template=form.in_template.data, active=form.active.data)
             db.session.commit()
             flash(f"Metric {metric.name} saved.", "success")
-            return _see_other(url_for(".metrics"))
+            return see_other(url_for(".metrics"))
     status = 422 if form.errors else 200
     return render("monitoring/metric_form.html", status=status, form=form, metric=metric)
 
@@ -392,7 +388,7 @@ def documents(owner_type: str, owner_id: int):
         else:
             db.session.commit()
             flash(f"Document '{document.title}' added.", "success")
-            return _see_other(url_for(".documents", owner_type=owner_type, owner_id=owner_id))
+            return see_other(url_for(".documents", owner_type=owner_type, owner_id=owner_id))
     return _documents_page(owner_type, owner, form=form, status=422)
 
 
@@ -414,7 +410,7 @@ def add_version(document_id: int):
         else:
             db.session.commit()
             flash(f"Version {version.number} of '{document.title}' uploaded.", "success")
-            return _see_other(url_for(".documents", owner_type=owner_type, owner_id=owner_id))
+            return see_other(url_for(".documents", owner_type=owner_type, owner_id=owner_id))
     else:
         message = "; ".join(form.file.errors) or "Choose a file to upload"
     page = DocumentForm()
@@ -448,5 +444,5 @@ def delete_document(document_id: int):
     db.session.commit()
     docs.remove_files(paths)
     flash(f"Document '{title}' deleted.", "success")
-    return _see_other(url_for(".documents", owner_type=owner_type, owner_id=owner_id))
+    return see_other(url_for(".documents", owner_type=owner_type, owner_id=owner_id))
 

@@ -9,10 +9,8 @@ and quarter are checked on upload anyway (protection without a password is a gui
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import os
-import secrets
 from dataclasses import dataclass, field
 
 from flask import current_app
@@ -22,7 +20,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
-from tracker import audit, settings
+from tracker import audit, files, settings
 from tracker.extensions import db
 from tracker.funding.rules import require_open_year
 from tracker.imports.reader import SpreadsheetError, open_workbook
@@ -266,20 +264,12 @@ def _read_narrative(workbook, parsed: ParsedReturn) -> None:
 
 # --- staging, preview, commit and withdrawal ---------------------------------------------------------------------
 
-def _store(data: bytes) -> str:
-    folder = os.path.join(current_app.config["DATA_DIR"], "monitoring")
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, f"{secrets.token_hex(16)}.xlsx")
-    with open(path, "xb") as fh:
-        fh.write(data)
-    return path
-
-
 def stage_return(commission: Commission, quarter: int, data: bytes, filename: str, parsed: ParsedReturn) -> MonitoringReturn:
     """Keep a clean, parsed workbook as an import batch awaiting commit (nothing is recorded yet)."""
     require_open_year(commission.funding_year)
+    stored = files.write("monitoring", files.generated_name("xlsx"), data)
     batch = ImportBatch(kind="monitoring", filename=os.path.basename(filename)[:255] or "monitoring.xlsx",
-                        stored_path=_store(data), sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data),
+                        stored_path=stored.path, sha256=stored.sha256, size_bytes=stored.size_bytes,
                         sheet_name=OUTPUTS, funding_year_id=commission.funding_year_id, status="previewed",
                         mapping={"commission": commission.reference, "quarter": quarter},
                         counts={"rows": len(parsed.actuals), "narrative": bool(parsed.narrative)},
@@ -413,10 +403,6 @@ def returns_for(commission_id: int) -> list[MonitoringReturn]:
         select(MonitoringReturn).where(MonitoringReturn.commission_id == commission_id)
         .options(joinedload(MonitoringReturn.import_batch).joinedload(ImportBatch.created_by))
         .order_by(MonitoringReturn.id.desc())))
-
-
-def stored_file_path(batch: ImportBatch) -> str:
-    return batch.stored_path
 
 
 __all__ = ["TEMPLATE_VERSION", "build_workbook", "read_return", "stage_return", "commit_return", "withdraw_return",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Callable
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import selectinload
@@ -124,11 +123,6 @@ def monitoring_outputs(year: FundingYear, quarter: int) -> list[list]:
     from tracker.monitoring.service import return_output_rows
 
     return return_output_rows(year, quarter)
-
-
-# Where the Outputs table's rows come from: functions taking (year, quarter) and giving rows of [metric,
-# commission reference, target this quarter, this quarter, target to date, to date, RAG to date].
-OUTPUT_SOURCES: list[Callable[[FundingYear, int], list[list]]] = [monitoring_outputs]
 
 
 def _money_columns(first: list[Column], budget_words: str, quarter: int) -> list[Column]:
@@ -269,7 +263,7 @@ def outputs_table(year: FundingYear, quarter: int) -> Table:
         Column("target_to_date", "Target to date", NUMBER, 12), Column("to_date", "To date", NUMBER, 12),
         Column("rag", "RAG to date", RAG, 10),
     ]
-    rows = [row for source in OUTPUT_SOURCES for row in source(year, quarter)]
+    rows = monitoring_outputs(year, quarter)
     return Table("Outputs", "Outputs",
                  "What each commissioned service delivered against its targets: this quarter, and from Q1 to this "
                  "quarter (blank: nothing recorded yet). RAG compares the total to date with the target to date.",

@@ -5,7 +5,7 @@ from datetime import datetime
 from pathlib import Path
 
 import click
-from flask import Blueprint, current_app, flash, redirect, request, url_for
+from flask import Blueprint, current_app, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -19,9 +19,9 @@ from tracker.periods import QUARTER_NAMES
 from tracker.returns import exports, service
 from tracker.returns.forms import IssueForm, NotesForm, check_quarter, choice_from_args, find_year
 from tracker.returns.workbook import workbook_bytes
-from tracker.web import XLSX_MIMETYPE, render, send_download
+from tracker.web import XLSX_MIMETYPE, render, see_other, send_download
 
-bp = Blueprint("returns", __name__, cli_group=None)
+bp = Blueprint("returns", __name__)
 
 
 def _page_context(year: FundingYear | None, quarter: int, form: NotesForm | None = None) -> dict:
@@ -64,7 +64,7 @@ def notes(year_label: str, quarter: int):
     service.save_notes(year, quarter, (form.narrative.data or "").replace("\r\n", "\n"), current_user)
     db.session.commit()
     flash("Notes saved. They go on the Notes sheet of the draft and of the return when it is issued.", "success")
-    return redirect(url_for("returns.index", year=year.label, quarter=quarter), 303)
+    return see_other(url_for("returns.index", year=year.label, quarter=quarter))
 
 
 @bp.route("/returns/<year_label>/q<int:quarter>/draft.xlsx")
@@ -92,7 +92,7 @@ def issue(year_label: str, quarter: int):
         service.discard_file(record)
         abort_with(409, "Someone else issued this return at the same moment. Reload the page to see their version.")
     flash(f"Issued {year.label} Q{quarter} version {record.version}. Its file is kept exactly as issued.", "success")
-    return redirect(url_for("returns.index", year=year.label, quarter=quarter), 303)
+    return see_other(url_for("returns.index", year=year.label, quarter=quarter))
 
 
 @bp.route("/returns/issued/<int:return_id>.xlsx")
@@ -158,7 +158,7 @@ def export_audit(export_format: str):
     return _export("audit", export_format)
 
 
-@bp.cli.command("export-return")
+@click.command("export-return")
 @click.option("--year", "year_label", required=True, help="Funding year, e.g. 2025-26.")
 @click.option("--quarter", type=click.IntRange(1, 4), required=True, help="Quarter 1-4 (Q1 is April to June).")
 @click.option("--issue", "do_issue", is_flag=True, help="Issue it (the next version) instead of writing a draft.")

@@ -8,17 +8,12 @@ of its records (see docs/adr/returns-in-closed-years.md).
 """
 from __future__ import annotations
 
-import hashlib
-import os
-import secrets
 from datetime import datetime
-from pathlib import Path
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from tracker import audit
+from tracker import audit, files
 from tracker.errors import abort_with
 from tracker.extensions import db
 from tracker.models import FundingYear, PccReturn, User
@@ -117,9 +112,9 @@ def issue(year: FundingYear, quarter: int, user: User | None, now: datetime | No
     db.session.flush()
     db.session.refresh(draft, ["prepared_by", "issued_by"])  # the cover names them
     content = workbook_bytes(build_return(year, quarter, draft))
-    draft.stored_path = _store(content, f"{year.label}-q{quarter}-v{draft.version}")
-    draft.sha256 = hashlib.sha256(content).hexdigest()
-    draft.size_bytes = len(content)
+    stored = files.write(RETURNS_FOLDER, files.generated_name("xlsx", f"{year.label}-q{quarter}-v{draft.version}"),
+                         content)
+    draft.stored_path, draft.sha256, draft.size_bytes = stored.path, stored.sha256, stored.size_bytes
     audit.record("returns", "create", draft,
                  f"Issued the {year.label} Q{quarter} return, version {draft.version}",
                  after={"version": draft.version, "sha256": draft.sha256, "size_bytes": draft.size_bytes,
@@ -127,38 +122,20 @@ def issue(year: FundingYear, quarter: int, user: User | None, now: datetime | No
     return draft
 
 
-def _data_dir() -> Path:
-    return Path(current_app.config["DATA_DIR"]).resolve()
-
-
-def _store(content: bytes, stem: str) -> str:
-    """Write bytes under DATA_DIR/returns with a generated name; returns the path relative to DATA_DIR."""
-    folder = _data_dir() / RETURNS_FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
-    name = f"{stem}-{secrets.token_hex(8)}.xlsx"
-    tmp = folder / f".{name}.part"
-    tmp.write_bytes(content)
-    os.replace(tmp, folder / name)
-    return f"{RETURNS_FOLDER}/{name}"
-
-
 def discard_file(record: PccReturn) -> None:
     """Remove a stored file whose issue was not committed."""
     if record.stored_path:
-        path = (_data_dir() / record.stored_path).resolve()
-        if path.is_relative_to(_data_dir()) and path.exists():
-            path.unlink()
+        files.remove(record.stored_path)
 
 
 def stored_bytes(record: PccReturn) -> bytes:
     """The issued file's exact bytes, checked against the SHA-256 recorded when it was issued."""
-    path = (_data_dir() / record.stored_path).resolve()
-    if not record.stored_path or not path.is_relative_to(_data_dir()) or not path.is_file():
-        raise StoredFileMissing(f"The file for return {record.id} is missing from the data folder.")
-    content = path.read_bytes()
-    if hashlib.sha256(content).hexdigest() != record.sha256:
-        raise StoredFileMissing(f"The file for return {record.id} does not match its recorded SHA-256.")
-    return content
+    try:
+        return files.read(record.stored_path, sha256=record.sha256)
+    except (files.OutsideDataDir, FileNotFoundError):
+        raise StoredFileMissing(f"The file for return {record.id} is missing from the data folder.") from None
+    except files.FileChanged:
+        raise StoredFileMissing(f"The file for return {record.id} does not match its recorded SHA-256.") from None
 
 
 def download_name(year_label: str, quarter: int, version: int | None = None) -> str:

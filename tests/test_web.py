@@ -1,0 +1,25 @@
+"""What every route shares from tracker/web.py: answering a successful POST, and errors for HTMX."""
+from __future__ import annotations
+
+from tracker.errors import render_error
+from tracker.web import see_other
+
+
+def test_a_successful_post_is_answered_with_see_other(app):
+    with app.test_request_context("/", method="POST"):
+        response = see_other("/commissions/7")
+    assert (response.status_code, response.location) == (303, "/commissions/7")
+
+
+def test_htmx_gets_a_whole_page_redirect_with_nothing_to_swap(app):
+    with app.test_request_context("/", method="POST", headers={"HX-Request": "true"}):
+        response = see_other("/commissions/7")
+    assert (response.status_code, response.headers["HX-Redirect"], response.get_data()) == (204, "/commissions/7", b"")
+
+
+def test_an_htmx_history_restore_gets_the_whole_error_page(app):
+    with app.test_request_context("/", headers={"HX-Request": "true"}):
+        fragment, status = render_error(404)
+    with app.test_request_context("/", headers={"HX-Request": "true", "HX-History-Restore-Request": "true"}):
+        page, _ = render_error(404)
+    assert status == 404 and "<html" not in fragment and "<html" in page
