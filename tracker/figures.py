@@ -473,6 +473,33 @@ def committed_by_commission(year_id: int) -> dict[int, int]:
     return {cid: int(total or 0) for cid, total in rows}
 
 
+def paid_by_contract(ids) -> dict[int, int]:
+    """Ledger spend matched to each contract (all years, credits net off), for a handful of ids (one query)."""
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(LedgerTransaction.commission_id, func.sum(LedgerTransaction.net_pence))
+        .where(LedgerTransaction.commission_id.in_(list(ids))).group_by(LedgerTransaction.commission_id))
+    return {cid: int(total or 0) for cid, total in rows}
+
+
+def paid_by_quarter(commission_id: int) -> list[tuple[str, int, int]]:
+    """(funding year label, quarter 1-4, net spend in pence) for one contract, in order (one query); a ledger
+    line's quarter is worked out as everywhere else (``quarter_of_ledger_line``)."""
+    month = func.extract("month", LedgerTransaction.posting_date)
+    rows = db.session.execute(
+        select(FundingYear.label, LedgerTransaction.period, month, func.sum(LedgerTransaction.net_pence))
+        .join(FundingYear, FundingYear.id == LedgerTransaction.funding_year_id, isouter=True)
+        .where(LedgerTransaction.commission_id == commission_id)
+        .group_by(FundingYear.label, LedgerTransaction.period, month)
+    ).all()
+    out: dict[tuple[str, int], int] = {}
+    for label, period, posting_month, total in rows:
+        key = (label or "no year", quarter_of_ledger_line(period, posting_month))
+        out[key] = out.get(key, 0) + int(total or 0)
+    return [(label, q, total) for (label, q), total in sorted(out.items())]
+
+
 def over_committed_lines(year: FundingYear | None) -> list[tuple[BudgetLine, Figures]]:
     """Budget lines of a year whose commitments are above their amount (as at today)."""
     if year is None:

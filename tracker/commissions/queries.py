@@ -248,15 +248,10 @@ def totals_for(stmt) -> Totals:
 
 
 def spent_by_commission(ids: list[int]) -> dict[int, int]:
-    """Ledger spend per commission for a handful of ids (one query)."""
-    if not ids:
-        return {}
-    rows = db.session.execute(
-        select(LedgerTransaction.commission_id, func.sum(LedgerTransaction.net_pence))
-        .where(LedgerTransaction.commission_id.in_(ids))
-        .group_by(LedgerTransaction.commission_id)
-    )
-    return {cid: int(total or 0) for cid, total in rows}
+    """Ledger spend per commission for a handful of ids (the figures engine's ``paid_by_contract``)."""
+    from tracker.figures import paid_by_contract
+
+    return paid_by_contract(ids)
 
 
 def register_page(f: RegisterFilters, today: date | None = None) -> RegisterPage:
@@ -315,18 +310,10 @@ def ending_soon(days: int, today: date | None = None, limit: int = 20) -> tuple[
 # --- One commission ---------------------------------------------------------------------------------------
 
 def spend_by_quarter(commission_id: int) -> list[tuple[str, int, int]]:
-    """(funding year label, quarter 1-4, net spend in pence) for one commission, in date order (one query)."""
-    rows = db.session.execute(
-        select(FundingYear.label, LedgerTransaction.period, func.sum(LedgerTransaction.net_pence))
-        .join(FundingYear, FundingYear.id == LedgerTransaction.funding_year_id, isouter=True)
-        .where(LedgerTransaction.commission_id == commission_id)
-        .group_by(FundingYear.label, LedgerTransaction.period)
-    ).all()
-    out: dict[tuple[str, int], int] = {}
-    for label, period, total in rows:
-        key = (label or "no year", (int(period) - 1) // 3 + 1)
-        out[key] = out.get(key, 0) + int(total or 0)
-    return [(label, q, total) for (label, q), total in sorted(out.items())]
+    """(funding year label, quarter 1-4, net spend in pence) for one commission (the figures engine's)."""
+    from tracker.figures import paid_by_quarter
+
+    return paid_by_quarter(commission_id)
 
 
 # --- Providers --------------------------------------------------------------------------------------------
