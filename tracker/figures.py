@@ -6,7 +6,7 @@ the lines up by stream, strand and category and into a total. Money and commitme
 of their own ("Not on a budget line"), so every total is the sum of its rows. The home page, the budget page,
 the return, the exports and the monitoring pages all call ``year_figures``; none works out a figure of its own.
 
-The rules (README, "How the figures are worked out"; docs/adr/0002-variance-against-allocation.md):
+The rules (README, "How the figures are worked out"; docs/adr/variance-against-allocation.md):
 - actual to date: ledger spend (credits net off) in the quarters up to and including the chosen one; a ledger
   line's quarter comes from its period (P1 = April; adjustment periods 13-16 count in Q4), or from its posting
   date when the period is not one a ledger uses;
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import selectinload
 
 from tracker.extensions import db
@@ -201,18 +201,33 @@ class Actuals:
     by_commission_line: dict = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0, 0]))
 
 
+def _period_key():
+    """The ledger period where it is one a ledger uses (1-16), else 100 + the posting month: one grouping key, so
+    a year's ledger groups into a few rows per line and contract whatever its size."""
+    period = LedgerTransaction.period
+    return case((period.between(1, 16), period),
+                else_=100 + func.extract("month", LedgerTransaction.posting_date))
+
+
+def _quarter_of_key(key) -> int:
+    key = int(key) if key is not None else None
+    if key is not None and key >= 100:
+        return quarter_of_ledger_line(None, key - 100)
+    return quarter_of_ledger_line(key, None)
+
+
 def ledger_actuals(year_id: int) -> Actuals:
-    """One pass over the year's ledger, grouped by line, contract, period and posting month."""
-    month = func.extract("month", LedgerTransaction.posting_date)
+    """One pass over the year's ledger, grouped by line, contract and period."""
+    key = _period_key()
     rows = db.session.execute(
-        select(LedgerTransaction.budget_line_id, LedgerTransaction.commission_id, LedgerTransaction.period, month,
+        select(LedgerTransaction.budget_line_id, LedgerTransaction.commission_id, key,
                func.sum(LedgerTransaction.net_pence))
         .where(LedgerTransaction.funding_year_id == year_id)
-        .group_by(LedgerTransaction.budget_line_id, LedgerTransaction.commission_id, LedgerTransaction.period, month)
+        .group_by(LedgerTransaction.budget_line_id, LedgerTransaction.commission_id, key)
     )
     out = Actuals()
-    for line_id, commission_id, period, posting_month, total in rows:
-        q = quarter_of_ledger_line(period, posting_month) - 1
+    for line_id, commission_id, period_key, total in rows:
+        q = _quarter_of_key(period_key) - 1
         amount = int(total or 0)
         out.by_line[line_id][q] += amount
         if commission_id is not None:
@@ -221,16 +236,15 @@ def ledger_actuals(year_id: int) -> Actuals:
     return out
 
 
-def statuses_as_at(commission_ids, moment: datetime) -> dict[int, str]:
-    """Each contract's status at ``moment``, for those whose status changed since (from the audit trail).
-
-    A contract missing from the answer has the status it has now. One query."""
-    if not commission_ids:
-        return {}
+def statuses_as_at(year_id: int, moment: datetime) -> dict[int, str]:
+    """The status at ``moment`` of each contract funded in the year whose status changed since (from the audit
+    trail: the "before" of the first change after it). A contract missing from the answer has the status it has
+    now. One query."""
+    funded = select(FundingShare.commission_id).where(FundingShare.funding_year_id == year_id)
     events = db.session.execute(
         select(AuditEvent.object_id, AuditEvent.before)
         .where(AuditEvent.object_type == "Commission", AuditEvent.created_at > moment,
-               AuditEvent.object_id.in_(list(commission_ids)))
+               AuditEvent.object_id.in_(funded))
         .order_by(AuditEvent.created_at, AuditEvent.id)
     )
     out: dict[int, str] = {}
@@ -243,11 +257,22 @@ def statuses_as_at(commission_ids, moment: datetime) -> dict[int, str]:
     return out
 
 
+@dataclass(frozen=True)
+class ShareRow:
+    """A funding share as plain values (a big year has thousands: no ORM objects are built for them)."""
+
+    id: int
+    commission_id: int
+    budget_line_id: int | None
+    funding_stream_id: int | None
+    amount_pence: int
+
+
 @dataclass
 class ShareFigures:
     """One contract's share of a year as at a quarter end: committed, paid and outstanding."""
 
-    share: FundingShare
+    share: ShareRow
     status: str
     committed: int
     paid_to_date: int
@@ -267,18 +292,21 @@ class ShareFigures:
 
 def share_figures(year: FundingYear, quarter: int, actuals: Actuals, today: date | None = None) -> list[ShareFigures]:
     """Every funding share in the year with what it commits as at the end of ``quarter`` (two queries)."""
-    shares = db.session.scalars(
-        select(FundingShare).where(FundingShare.funding_year_id == year.id)
-        .options(selectinload(FundingShare.commission)).order_by(FundingShare.id)
+    rows = db.session.execute(
+        select(FundingShare.id, FundingShare.commission_id, FundingShare.budget_line_id, FundingShare.funding_stream_id,
+               FundingShare.amount_pence, Commission.status)
+        .join(Commission, Commission.id == FundingShare.commission_id)
+        .where(FundingShare.funding_year_id == year.id).order_by(FundingShare.id)
     ).all()
     _, quarter_end = quarter_bounds(year.label, quarter)
     today = today or date.today()
     past = {}
     if quarter_end < today:
-        past = statuses_as_at({s.commission_id for s in shares}, datetime.combine(quarter_end, time.max))
+        past = statuses_as_at(year.id, datetime.combine(quarter_end, time.max))
     out = []
-    for s in shares:
-        status = past.get(s.commission_id, s.commission.status)
+    for share_id, commission_id, line_id, stream_id, amount, current in rows:
+        s = ShareRow(share_id, commission_id, line_id, stream_id, int(amount))
+        status = past.get(s.commission_id, current)
         paid = actuals.by_commission_line.get((s.commission_id, s.budget_line_id), [0, 0, 0, 0])
         paid_to_date = sum(paid[:quarter])
         if status == TERMINATED:
