@@ -154,7 +154,8 @@ def describe(events: list[AuditEvent]) -> None:
         names[key] = {i: label or f"#{i}" for i, label in rows}
     for event in events:
         before, after = event.before or {}, event.after or {}
-        keys = list(dict.fromkeys([*before.keys(), *after.keys()]))
+        # Keys starting with "_" are kept for the machine (e.g. a contract's shares as rows), not shown.
+        keys = [k for k in dict.fromkeys([*before.keys(), *after.keys()]) if not k.startswith("_")]
         event.readable_changes = [
             (field_label(k), _readable(k, before.get(k), names), _readable(k, after.get(k), names)) for k in keys
         ]

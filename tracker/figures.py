@@ -236,24 +236,33 @@ def ledger_actuals(year_id: int) -> Actuals:
     return out
 
 
-def statuses_as_at(year_id: int, moment: datetime) -> dict[int, str]:
-    """The status at ``moment`` of each contract funded in the year whose status changed since (from the audit
-    trail: the "before" of the first change after it). A contract missing from the answer has the status it has
-    now. One query."""
-    funded = select(FundingShare.commission_id).where(FundingShare.funding_year_id == year_id)
+#: The facts of a contract a return shows as they stood at the quarter end ("_shares": its funding shares).
+AS_AT_FIELDS = ("status", "value_pence", "start_date", "end_date", "_shares")
+
+
+def changes_since(moment: datetime) -> dict[int, dict]:
+    """For each contract changed after ``moment``: each of ``AS_AT_FIELDS`` as it stood then (the "before" of the
+    first change to it after ``moment``, from the audit trail). A field missing from the answer stands as it is
+    now. A variation counts from the date it was agreed (``_effective``), whenever it was recorded, and a contract
+    entered late counts as entered. One query."""
     events = db.session.execute(
         select(AuditEvent.object_id, AuditEvent.before)
-        .where(AuditEvent.object_type == "Commission", AuditEvent.created_at > moment,
-               AuditEvent.object_id.in_(funded))
+        .where(AuditEvent.object_type == "Commission", AuditEvent.created_at > moment)
         .order_by(AuditEvent.created_at, AuditEvent.id)
     )
-    out: dict[int, str] = {}
+    out: dict[int, dict] = {}
     for object_id, before in events:
-        if object_id in out or not isinstance(before, dict):
+        if not isinstance(before, dict) or object_id is None:
             continue
-        status = before.get("status")
-        if isinstance(status, str):
-            out[object_id] = status
+        effective = before.get("_effective")
+        if isinstance(effective, str) and effective <= moment.date().isoformat():
+            continue  # a variation agreed by then, though recorded later: it already counts
+        then = out.setdefault(object_id, {})
+        for field in AS_AT_FIELDS:
+            if field in before and field not in then:
+                if field == "_shares" and not before[field]:
+                    continue  # the contract's first shares: it was entered late, not funded differently
+                then[field] = before[field]
     return out
 
 
@@ -266,6 +275,35 @@ class ShareRow:
     budget_line_id: int | None
     funding_stream_id: int | None
     amount_pence: int
+
+
+def past_facts(year: FundingYear, quarter: int, today: date | None = None) -> dict[int, dict]:
+    """``changes_since`` the end of the quarter, for a quarter that has ended (else nothing: now is the quarter)."""
+    _, quarter_end = quarter_bounds(year.label, quarter)
+    if quarter_end >= (today or date.today()):
+        return {}
+    return changes_since(datetime.combine(quarter_end, time.max))
+
+
+def _shares_as_at(year: FundingYear, rows: list, past: dict[int, dict]) -> list:
+    """The year's share rows with each contract whose shares changed since the quarter end put back as they were
+    (one more query, for the statuses of contracts that were funded in the year then but are not now)."""
+    changed = {cid: then["_shares"] for cid, then in past.items() if isinstance(then.get("_shares"), list)}
+    statuses = dict(db.session.execute(
+        select(Commission.id, Commission.status).where(Commission.id.in_(list(changed) or [0]))).all())
+    if not changed:
+        return rows
+    kept = [r for r in rows if r[1] not in changed]
+    synthetic = -1
+    for cid, shares in changed.items():
+        if cid not in statuses:
+            continue  # deleted since
+        for s in shares:
+            if isinstance(s, dict) and s.get("year_label") == year.label:
+                kept.append((synthetic, cid, s.get("budget_line_id"), s.get("funding_stream_id"),
+                             int(s.get("amount_pence") or 0), statuses[cid]))
+                synthetic -= 1
+    return kept
 
 
 @dataclass
@@ -290,23 +328,22 @@ class ShareFigures:
         return self.share.amount_pence - self.paid_to_date
 
 
-def share_figures(year: FundingYear, quarter: int, actuals: Actuals, today: date | None = None) -> list[ShareFigures]:
-    """Every funding share in the year with what it commits as at the end of ``quarter`` (two queries)."""
+def share_figures(year: FundingYear, quarter: int, actuals: Actuals, past: dict[int, dict]) -> list[ShareFigures]:
+    """Every funding share in the year with what it commits as at the end of ``quarter`` (two queries); ``past``
+    is ``past_facts(year, quarter)``: contracts changed since, as they stood then."""
     rows = db.session.execute(
         select(FundingShare.id, FundingShare.commission_id, FundingShare.budget_line_id, FundingShare.funding_stream_id,
                FundingShare.amount_pence, Commission.status)
         .join(Commission, Commission.id == FundingShare.commission_id)
         .where(FundingShare.funding_year_id == year.id).order_by(FundingShare.id)
     ).all()
-    _, quarter_end = quarter_bounds(year.label, quarter)
-    today = today or date.today()
-    past = {}
-    if quarter_end < today:
-        past = statuses_as_at(year.id, datetime.combine(quarter_end, time.max))
+    rows = _shares_as_at(year, rows, past)
     out = []
     for share_id, commission_id, line_id, stream_id, amount, current in rows:
         s = ShareRow(share_id, commission_id, line_id, stream_id, int(amount))
-        status = past.get(s.commission_id, current)
+        status = past.get(s.commission_id, {}).get("status", current)
+        if not isinstance(status, str):
+            status = current
         paid = actuals.by_commission_line.get((s.commission_id, s.budget_line_id), [0, 0, 0, 0])
         paid_to_date = sum(paid[:quarter])
         if status == TERMINATED:
@@ -336,6 +373,8 @@ class YearFigures:
     total: Figures
     shares: list[ShareFigures]
     actuals: Actuals
+    #: Contracts changed since the quarter end, as they stood then (``past_facts``).
+    past: dict = field(default_factory=dict)
 
     @property
     def over_committed(self) -> list[tuple[BudgetLine, Figures]]:
@@ -350,6 +389,16 @@ class YearFigures:
 
     def commission_paid(self, commission_id: int) -> list[int]:
         return self.actuals.by_commission.get(commission_id, [0, 0, 0, 0])
+
+    def as_at(self, commission_id: int, field: str, now):
+        """A contract's ``field`` as it stood at the quarter end (``now`` when it has not changed since)."""
+        value = self.past.get(commission_id, {}).get(field, now)
+        if field in ("start_date", "end_date") and isinstance(value, str):
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                return now
+        return value
 
 
 def _thresholds():
@@ -383,7 +432,8 @@ def year_figures(year: FundingYear, quarter: int = 4, today: date | None = None)
         .order_by(BudgetLine.id)
     ).all()
     actuals = ledger_actuals(year.id)
-    shares = share_figures(year, quarter, actuals, today)
+    past = past_facts(year, quarter, today)
+    shares = share_figures(year, quarter, actuals, past)
     committed: dict = defaultdict(int)
     outstanding: dict = defaultdict(int)
     for s in shares:
@@ -440,7 +490,7 @@ def year_figures(year: FundingYear, quarter: int = 4, today: date | None = None)
     for f in [*stream_list, *strand_list, *category_list, total]:
         _set_rag(f, thresholds)
     return YearFigures(year, quarter, pairs, not_on_a_line, stream_list, strand_list, category_list, total,
-                       shares, actuals)
+                       shares, actuals, past)
 
 
 def _group(pairs, key, name_of, quarter, order) -> list[Figures]:

@@ -93,8 +93,8 @@ def test_a_variation_changes_value_and_end_date_and_is_audited(client, manager, 
     assert v.previous_end_date == date(2026, 3, 31) and v.value_change_pence == 2_500_50
     change = db.session.scalars(select(AuditEvent).where(AuditEvent.object_type == "Commission",
                                                          AuditEvent.summary.like("%varied%"))).one()
-    assert change.before == {"value_pence": 10_000_00, "end_date": "2026-03-31"}
-    assert change.after == {"value_pence": 12_500_50, "end_date": "2026-08-31"}
+    assert change.before == {"value_pence": 10_000_00, "end_date": "2026-03-31", "_effective": "2025-10-01"}
+    assert change.after == {"value_pence": 12_500_50, "end_date": "2026-08-31", "_effective": "2025-10-01"}
     assert "Extension for summer holiday provision" in client.get(f"/commissions/{c.id}").text
 
 

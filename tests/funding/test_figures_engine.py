@@ -143,6 +143,42 @@ def test_status_in_a_past_quarter_is_the_status_then(app, make):
     assert q3.status == "terminated" and q3.committed == 0
 
 
+def _backdate(summary_like: str, when: str, after_id: int = 0) -> None:
+    ids = [e.id for e in db.session.scalars(select(AuditEvent).where(AuditEvent.summary.like(summary_like),
+                                                                     AuditEvent.id > after_id))]
+    assert ids, summary_like
+    db.session.execute(text("UPDATE audit_events SET created_at = :t WHERE id IN (%s)" % ",".join(map(str, ids))),
+                       {"t": when})
+    db.session.commit()
+
+
+def test_values_and_dates_in_a_past_quarter_are_those_of_then(app, make):
+    """An edit after the quarter end is left out of that quarter's figures; a variation agreed before the quarter
+    end counts even when recorded after it; a contract entered late counts as entered."""
+    year = make.year("2025-26")
+    line = make.budget_line(year=year, amount_pence=90_000_00)
+    late = make.commission(budget_line=line, value_pence=5_000_00)  # entered after Q2 ended: it still counts
+    c = make.commission(budget_line=line, value_pence=20_000_00, end_date=date(2026, 3, 31))
+    db.session.commit()
+    commissions.update_commission(c, {**{k: getattr(c, k) for k in commissions.COMMISSION_FIELDS},
+                                      "value_pence": 26_000_00, "end_date": date(2026, 3, 31)}, c.version,
+                                  shares=[ShareInput("2025-26", 26_000_00, line.id, line.funding_stream_id)])
+    db.session.commit()
+    _backdate("%" + c.reference + "%", "2025-11-20 10:00:00")  # edited in Q3
+    q2 = figures.year_figures(year, 2, today=date(2026, 5, 1))
+    assert sorted(s.committed for s in q2.shares) == [5_000_00, 20_000_00]
+    q3 = figures.year_figures(year, 3, today=date(2026, 5, 1))
+    assert sorted(s.committed for s in q3.shares) == [5_000_00, 26_000_00]
+
+    last = db.session.scalar(select(db.func.max(AuditEvent.id)))
+    commissions.add_variation(c, date(2025, 12, 15), "Extra sessions", 4_000_00, None, c.version)
+    db.session.commit()
+    _backdate(f"%{c.reference}%", "2026-01-10 09:00:00", after_id=last)  # recorded in Q4 ...
+    q3 = figures.year_figures(year, 3, today=date(2026, 5, 1))
+    assert sorted(s.committed for s in q3.shares) == [5_000_00, 30_000_00]  # ... but the variation was agreed in Q3
+    assert late.id in {s.share.commission_id for s in q2.shares}
+
+
 def test_ledger_periods_count_in_their_quarter_and_adjustment_periods_in_q4():
     assert [quarter_of_period(p) for p in (1, 3, 4, 12, 13, 16)] == [1, 1, 2, 4, 4, 4]
     # A stored period a ledger never uses falls back to the posting month.

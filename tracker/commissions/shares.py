@@ -149,13 +149,16 @@ def check_shares(commission: Commission | None, value_pence: int, shares: list[S
     return list(dict.fromkeys(problems))
 
 
-def set_shares(commission: Commission, shares: list[ShareInput]) -> bool:
-    """Replace a contract's shares with ``shares`` (already checked), audited. Returns True if anything changed."""
+def set_shares(commission: Commission, shares: list[ShareInput], effective: date | None = None) -> bool:
+    """Replace a contract's shares with ``shares`` (already checked), audited. Returns True if anything changed.
+
+    ``effective`` is the date the change took effect (a variation's date agreed), when it is not the day it is
+    recorded: figures as at an earlier quarter end count it from then."""
     labels = {s.year_label for s in shares}
     years = {y.label: y for y in db.session.scalars(select(FundingYear).where(FundingYear.label.in_(labels)))}
     lines = {l.id: l for l in db.session.scalars(
         select(BudgetLine).where(BudgetLine.id.in_({s.budget_line_id for s in shares if s.budget_line_id})))}
-    before = describe(commission.funding_shares)
+    before, before_rows = describe(commission.funding_shares), share_rows(commission.funding_shares)
     keep: dict[tuple, FundingShare] = {(s.year_label, s.budget_line_id): s for s in commission.funding_shares}
     wanted = set()
     for s in shares:
@@ -178,10 +181,20 @@ def set_shares(commission: Commission, shares: list[ShareInput]) -> bool:
     db.session.flush()
     after = describe(commission.funding_shares)
     if before != after:
+        # "_shares" keeps the rows themselves, so figures as at an earlier date can be worked out
+        # (tracker.figures.changes_since).
+        marks = {"_effective": effective.isoformat()} if effective else {}
         audit.record(REALM, "change", commission, f"Funding shares of {commission.reference or 'a new commission'} set",
-                     {"funding_shares": before}, {"funding_shares": after})
+                     {"funding_shares": before, "_shares": before_rows, **marks},
+                     {"funding_shares": after, "_shares": share_rows(commission.funding_shares), **marks})
         return True
     return False
+
+
+def share_rows(shares) -> list[dict]:
+    """Shares as plain values for the audit trail."""
+    return [{"year_label": s.year_label, "budget_line_id": s.budget_line_id, "funding_stream_id": s.funding_stream_id,
+             "amount_pence": s.amount_pence} for s in shares]
 
 
 def describe(shares) -> list[str]:

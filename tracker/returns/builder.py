@@ -240,9 +240,10 @@ def commissions_table(yf: figures.YearFigures) -> Table:
     rows = []
     for s in sorted(yf.shares, key=lambda s: (facts[s.share.commission_id][0], s.share.id)):
         reference, title, provider, strand, start, end = facts[s.share.commission_id]
+        cid = s.share.commission_id
         rows.append([reference, title, provider, strand, stream_names.get(s.share.funding_stream_id, ""),
                      s.share.amount_pence, s.paid_this_quarter, s.paid_to_date, s.committed, s.remaining,
-                     start, end, s.status.capitalize()])
+                     yf.as_at(cid, "start_date", start), yf.as_at(cid, "end_date", end), s.status.capitalize()])
     table = Table(
         "Commissioned services", "Commissioned services",
         "Each contract's share of the year's money, one row per budget line it is paid from. Paid figures are "
