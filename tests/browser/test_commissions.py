@@ -107,3 +107,40 @@ def test_manager_adds_finds_and_changes_a_commission(page, new_page, live_server
     history = page.locator("h2", has_text="History").locator("xpath=following-sibling::*[1]")
     expect(history).to_contain_text("live")
     expect(history).to_contain_text("Morgan Manager")
+
+
+def test_manager_splits_a_contract_across_years_and_picks_its_line_by_year_and_stream(page, live_server):
+    """The value splits across the years by days; choosing a share's year and stream narrows its budget lines."""
+    require_screen(live_server, "commissions.create", "commissions.share_lines")
+    reference = f"VRU-BS-{secrets.token_hex(2).upper()}"
+    sign_in(page, "manager")
+    page.goto("/commissions/new")
+    page.get_by_label("Reference", exact=True).fill(reference)
+    page.get_by_label("Title", exact=True).fill("Browser test mentoring across two years")
+    page.get_by_label("Provider", exact=True).select_option(label="Swale Boxing Academy")
+    page.get_by_label("Funding year").select_option(label="2025-26")
+    page.get_by_label("Strand").select_option(label="Serious Youth Violence")
+    page.get_by_label("Value", exact=True).fill("30,000.00")
+    page.get_by_label("Start date", exact=True).fill("01/01/2026")
+    page.get_by_label("End date", exact=True).fill("31/12/2026")
+    page.get_by_role("button", name="Work out the split by year").click()
+    expect(page.get_by_label("Amount of share 1")).to_have_value("7,397.26")
+    expect(page.get_by_label("Amount of share 2")).to_have_value("22,602.74")
+    check_accessibility(page, "commission form with its funding shares")
+
+    # Year and stream first: the line list then holds only that year's and stream's lines.
+    page.get_by_label("Year of share 1").select_option("2025-26")
+    page.get_by_label("Stream of share 1").select_option(label="Young Futures")
+    htmx_settled(page)
+    lines = page.get_by_label("Line of share 1")
+    expect(lines.locator("optgroup")).to_have_count(0)  # the lines of other years and streams are gone
+    expect(lines.locator("option").first).to_have_text("Not on a budget line yet")
+    assert lines.locator("option").count() >= 2
+    lines.select_option(index=1)
+    page.get_by_role("button", name="Add commission").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(reference)
+    funding = page.get_by_role("table", name=f"Funding shares of {reference}")
+    expect(funding).to_contain_text("£7,397.26")
+    expect(funding).to_contain_text("£22,602.74")
+    expect(funding).to_contain_text("Young Futures")
+    check_accessibility(page, "a commission's funding by year")

@@ -406,7 +406,8 @@ def share_lines():
         select(BudgetLine).options(joinedload(BudgetLine.funding_year), joinedload(BudgetLine.funding_stream),
                                    joinedload(BudgetLine.category), joinedload(BudgetLine.strand))
         .join(FundingYear).order_by(FundingYear.start_date.desc(), BudgetLine.id)).all()
-    return render("commissions/_share_line_select.html", None, name=name,
+    index = int(name.split("-")[1])
+    return render("commissions/_share_line_select.html", None, name=name, label=f"Line of share {index + 1}",
                   choices=share_line_choices(lines, year_label, stream_id))
 
 
