@@ -7,6 +7,7 @@ ROUTES = {
     "commissions.create": Access(get=only(MANAGER), post=only(MANAGER)),
     "commissions.edit": Access(get=only(MANAGER), post=only(MANAGER)),
     "commissions.share_lines": Access(get=only(MANAGER)),
+    "commissions.share_schedule": Access(get=only(MANAGER), post=only(MANAGER)),
     "commissions.change_status": Access(post=only(MANAGER)),
     "commissions.change_end_date": Access(post=only(MANAGER)),
     "commissions.add_variation": Access(post=only(MANAGER)),

@@ -124,3 +124,33 @@ def test_planned_spend_override_needs_a_reason(client, auth, make):
     assert client.post(f"/funding/lines/{line.id}/planned", data={"planned": "", "reason": ""}).status_code == 303
     db.session.refresh(line)
     assert line.planned_override_pence is None
+
+
+def test_a_share_may_have_a_payment_schedule_that_adds_up_to_it(client, manager, make):
+    year = make.year("2025-26")
+    line = make.budget_line(year=year)
+    c = make.commission(budget_line=line, value_pence=12_000_00)
+    db.session.commit()
+    share = c.funding_shares[0]
+    url = f"/commissions/{c.id}/shares/{share.id}/schedule"
+    assert "One a line" in client.get(url).text
+    cases = [
+        ("30/06/2025, 6,000.00\n31/12/2025, 5,000.00", "£1,000.00 less than the share (£12,000.00)"),
+        ("30/06/2026, 12,000.00", "is not in 2025-26"),
+        ("someday, 12,000.00", "is not a date"),
+        ("30/06/2025 lots", "is not an amount"),
+        ("30/06/2025, 6,000.00\n30/06/2025, 6,000.00", "Two payments fall on the same day"),
+    ]
+    for text, message in cases:
+        response = client.post(url, data={"schedule": text}, headers=HX)
+        assert response.status_code == 422 and message in response.text, text
+    db.session.expire_all()
+    assert db.session.get(Commission, c.id).funding_shares[0].payments == []
+    ok = client.post(url, data={"schedule": "30/06/2025, 6,000.00\n31/12/2025\t6,000.00"})
+    assert ok.status_code == 303
+    db.session.expire_all()
+    payments = db.session.get(Commission, c.id).funding_shares[0].payments
+    assert [(p.due_date, p.amount_pence) for p in payments] == [(date(2025, 6, 30), 6_000_00), (date(2025, 12, 31), 6_000_00)]
+    page = client.get(f"/commissions/{c.id}").text
+    assert "30/06/2025: £6,000.00" in page and "£12,000.00 due and not paid" in page
+    assert client.get(f"/commissions/{c.id}/shares/999999/schedule").status_code == 404

@@ -5,6 +5,7 @@ template whose blocks are returned alone to HTMX requests, and every form works 
 """
 from __future__ import annotations
 
+from datetime import date
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, request, url_for
@@ -284,6 +285,7 @@ def _page_context(commission: Commission, variation_form: VariationForm | None =
             .joinedload(BudgetLine.category),
             selectinload(Commission.funding_shares).joinedload(FundingShare.funding_stream),
             selectinload(Commission.funding_shares).joinedload(FundingShare.funding_year),
+            selectinload(Commission.funding_shares).selectinload(FundingShare.payments),
             selectinload(Commission.variations),
         ))
     ledger = db.session.scalars(
@@ -316,8 +318,11 @@ def _share_rows(commission: Commission) -> list[dict]:
         select(LedgerTransaction.funding_year_id, LedgerTransaction.budget_line_id, func.sum(LedgerTransaction.net_pence))
         .where(LedgerTransaction.commission_id == commission.id)
         .group_by(LedgerTransaction.funding_year_id, LedgerTransaction.budget_line_id)))
-    return [{"share": s, "paid": int(paid.get((s.funding_year_id, s.budget_line_id)) or 0)}
-            for s in commission.funding_shares]
+    from tracker.commissions.shares import scheduled_by
+
+    today = date.today()
+    return [{"share": s, "paid": int(paid.get((s.funding_year_id, s.budget_line_id)) or 0),
+             "scheduled": scheduled_by(s, today)} for s in commission.funding_shares]
 
 
 def _quick_form(form_class, commission: Commission):
@@ -386,6 +391,34 @@ def add_variation(commission_id: int):
     flash(f"Variation recorded: {commission.reference} is now worth {format_pence(commission.value_pence)} "
           f"and ends on {commission.end_date:%d/%m/%Y}.", "success")
     return see_other(url_for(".show", commission_id=commission.id) + "#variations")
+
+
+@bp.route("/commissions/<int:commission_id>/shares/<int:share_id>/schedule", methods=["GET", "POST"])
+@roles_required(MANAGER)
+def share_schedule(commission_id: int, share_id: int):
+    """A funding share's payment schedule (optional): due dates and amounts that add up to the share."""
+    from tracker.commissions.shares import parse_schedule, schedule_problems, schedule_text, set_schedule
+
+    commission = service.get_commission_or_404(commission_id)
+    share = next((s for s in commission.funding_shares if s.id == share_id), None)
+    if share is None:
+        abort_with(404, "That funding share is not one of this commission's.")
+    if share.funding_year is not None and share.funding_year.is_closed:
+        require_open_year(share.funding_year)
+    service.require_open_contract(commission)
+    text, problems, status = schedule_text(share), [], 200
+    if request.method == "POST":
+        text = (request.form.get("schedule") or "")[:5000]
+        payments, problems = parse_schedule(text)
+        problems += [] if problems else schedule_problems(share, payments)
+        if not problems:
+            set_schedule(share, payments)
+            db.session.commit()
+            flash(f"Payment schedule of the {share.year_label} share saved.", "success")
+            return see_other(url_for(".show", commission_id=commission.id) + "#funding")
+        status = 422
+    return render("commissions/schedule.html", "form", status=status, c=commission, share=share, text=text,
+                  problems=problems)
 
 
 @bp.route("/commissions/share-lines")

@@ -308,3 +308,85 @@ def shares_index(commission_ids=None) -> dict[int, list[tuple[int | None, int | 
     for cid, year_id, line_id, amount in db.session.execute(q):
         out.setdefault(cid, []).append((year_id, line_id, int(amount)))
     return out
+
+
+# --- Payment schedules ---------------------------------------------------------------------------------------------
+
+def parse_schedule(text: str) -> tuple[list[tuple[date, int]], list[str]]:
+    """Payments typed one a line, a date then an amount ("30/06/2026, £2,500.00"); the problems, by line."""
+    from tracker.imports.values import ValueProblem, parse_date
+    from tracker.money import MoneyError, to_pence
+
+    payments, problems = [], []
+    for n, raw in enumerate((text or "").splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        separated = line.replace("\t", ",").replace(";", ",")
+        parts = separated.split(",", 1) if "," in separated else line.split(None, 1)
+        if len(parts) != 2:
+            problems.append(f"Line {n} (“{line[:40]}”): write a date then an amount, like 30/06/2026, 2,500.00")
+            continue
+        try:
+            due = parse_date(parts[0].strip())
+        except ValueProblem:
+            problems.append(f"Line {n}: “{parts[0].strip()[:20]}” is not a date: write it like 30/06/2026")
+            continue
+        try:
+            amount = to_pence(parts[1].strip())
+        except MoneyError:
+            problems.append(f"Line {n}: “{parts[1].strip()[:20]}” is not an amount: write it like 2,500.00")
+            continue
+        payments.append((due, amount))
+    return payments, problems
+
+
+def schedule_problems(share: FundingShare, payments: list[tuple[date, int]]) -> list[str]:
+    """A schedule is optional; given, its payments fall in the share's year, are above £0.00, one a day, and add
+    up to the share."""
+    if not payments:
+        return []
+    problems = []
+    first, last = year_bounds(share.year_label)
+    for due, amount in payments:
+        if not first <= due <= last:
+            problems.append(f"{due:%d/%m/%Y} is not in {share.year_label} ({first:%d/%m/%Y} to {last:%d/%m/%Y})")
+        if amount <= 0:
+            problems.append(f"The payment on {due:%d/%m/%Y} must be more than £0.00")
+    dates = [d for d, _ in payments]
+    if len(set(dates)) != len(dates):
+        problems.append("Two payments fall on the same day: put them together")
+    total = sum(a for _, a in payments)
+    if total != share.amount_pence:
+        side = "more" if total > share.amount_pence else "less"
+        problems.append(f"The payments add up to {format_pence(total)}, {format_pence(abs(total - share.amount_pence))} "
+                        f"{side} than the share ({format_pence(share.amount_pence)})")
+    return problems
+
+
+def set_schedule(share: FundingShare, payments: list[tuple[date, int]]) -> None:
+    """Replace a share's payment schedule (already checked), audited on its contract."""
+    from tracker.models import SharePayment
+
+    before = [f"{p.due_date:%d/%m/%Y}: {format_pence(p.amount_pence)}" for p in share.payments]
+    share.payments.clear()
+    db.session.flush()
+    for due, amount in sorted(payments):
+        share.payments.append(SharePayment(due_date=due, amount_pence=amount))
+    after = [f"{d:%d/%m/%Y}: {format_pence(a)}" for d, a in sorted(payments)]
+    db.session.flush()
+    if before != after:
+        audit.record(REALM, "change", share.commission,
+                     f"Payment schedule of {share.commission.reference}'s {share.year_label} share set",
+                     {"payment_schedule": before}, {"payment_schedule": after})
+
+
+def schedule_text(share: FundingShare) -> str:
+    return "\n".join(f"{p.due_date:%d/%m/%Y}, {format_pence(p.amount_pence, symbol=False)}" for p in share.payments)
+
+
+def scheduled_by(share: FundingShare, day: date) -> int | None:
+    """What the schedule says is due by ``day`` (None without a schedule)."""
+    if not share.payments:
+        return None
+    return sum(p.amount_pence for p in share.payments if p.due_date <= day)

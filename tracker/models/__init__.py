@@ -1,7 +1,7 @@
 """The data model. Every table's module is imported here so that Alembic and the app see all of them."""
 from .audit import AuditEvent
 from .base import Base, utcnow
-from .commissions import Commission, FundingShare, Provider, SupplierAlias, Variation
+from .commissions import Commission, FundingShare, Provider, SharePayment, SupplierAlias, Variation
 from .funding import Allocation, AllocationRevision, BudgetLine, FundingStream, FundingYear
 from .ledger import ColumnMapping, ImportBatch, LedgerTransaction
 from .milestones import Milestone
@@ -14,5 +14,5 @@ __all__ = [
     "ADMIN", "FINANCE", "MANAGER", "ROLES", "VIEWER",
     "Allocation", "AllocationRevision", "AuditEvent", "Base", "BudgetLine", "Category", "ColumnMapping",
     "Commission", "FundingShare", "FundingStream", "FundingYear", "ImportBatch", "LedgerTransaction", "Milestone", "PccReturn",
-    "Provider", "Setting", "Strand", "SupplierAlias", "User", "Variation", "utcnow",
+    "Provider", "Setting", "SharePayment", "Strand", "SupplierAlias", "User", "Variation", "utcnow",
 ]

@@ -196,6 +196,8 @@ class FundingShare(Base):
     amount_pence: Mapped[int] = mapped_column(BigInteger)
 
     commission: Mapped[Commission] = relationship(back_populates="funding_shares")
+    payments: Mapped[list["SharePayment"]] = relationship(
+        back_populates="share", order_by="SharePayment.due_date", cascade="all, delete-orphan")
     funding_year: Mapped["FundingYear | None"] = relationship()  # noqa: F821
     funding_stream: Mapped["FundingStream | None"] = relationship()  # noqa: F821
     budget_line: Mapped["BudgetLine | None"] = relationship()  # noqa: F821
@@ -204,3 +206,20 @@ class FundingShare(Base):
     def waiting(self) -> bool:
         """True while the share's funding year is not set up yet ("not yet funded")."""
         return self.funding_year_id is None
+
+
+class SharePayment(Base):
+    """One payment due on a funding share (its payment schedule, optional). Natural key: share and due date."""
+
+    __tablename__ = "share_payments"
+    __table_args__ = (UniqueConstraint("funding_share_id", "due_date", name="uq_share_payments_share_due_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The funding share it is paid from.
+    funding_share_id: Mapped[int] = mapped_column(ForeignKey("funding_shares.id"), index=True)
+    #: When the payment falls due.
+    due_date: Mapped[date]
+    #: How much, in pence.
+    amount_pence: Mapped[int] = mapped_column(BigInteger)
+
+    share: Mapped[FundingShare] = relationship(back_populates="payments")
