@@ -23,7 +23,7 @@ END_DECISIONS = ("extend", "re-procure", "let end")
 
 
 class Provider(Base):
-    """An organisation that delivers commissioned services."""
+    """An organisation that delivers commissioned services. Unique: its name."""
 
     __tablename__ = "providers"
 
@@ -48,7 +48,9 @@ class Provider(Base):
 
 
 class SupplierAlias(Base):
-    """A supplier ID or name in the finance ledger known to be this provider (for matching ledger lines)."""
+    """A supplier ID or name in the finance ledger known to be this provider (for matching ledger lines).
+
+    Unique: kind and value (one provider per supplier ID or normalised name)."""
 
     __tablename__ = "supplier_aliases"
     __table_args__ = (UniqueConstraint("kind", "value", name="uq_supplier_aliases_kind_value"),)
@@ -67,7 +69,8 @@ class SupplierAlias(Base):
 
 
 class Commission(Base):
-    """One service bought from one provider: a contract or a grant."""
+    """One service bought from one provider: a contract or a grant. Unique: its reference (a rolled-over
+    record's reference is ``REFERENCE/2026-27``, so rolling over twice cannot make two)."""
 
     __tablename__ = "commissions"
 
