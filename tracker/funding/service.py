@@ -196,6 +196,21 @@ def profile_problem(amount_pence: int, profile: list[int]) -> str | None:
             f"({format_pence(amount_pence)})")
 
 
+def line_clash_message(year: FundingYear, values: dict, except_id: int | None = None) -> str | None:
+    """A budget line is unique per year, stream, category and strand: say which line already has the key."""
+    query = select(BudgetLine).where(BudgetLine.funding_year_id == year.id,
+                                     BudgetLine.funding_stream_id == values.get("funding_stream_id"),
+                                     BudgetLine.category_id == values.get("category_id"),
+                                     BudgetLine.strand_id == values.get("strand_id"))
+    if except_id is not None:
+        query = query.where(BudgetLine.id != except_id)
+    clash = db.session.scalar(query.limit(1))
+    if clash is None:
+        return None
+    return (f"{year.label} already has a budget line for {clash.name}"
+            f"{' (' + clash.description + ')' if clash.description else ''}: change that line instead")
+
+
 def create_line(year: FundingYear, **values) -> BudgetLine:
     require_open_year(year)
     values.setdefault("original_amount_pence", values["amount_pence"])
@@ -383,7 +398,8 @@ def pro_rata_after(value_pence: int, start: date, end: date, cut: date) -> int:
 
 
 def _line_key(line: BudgetLine) -> tuple:
-    return (line.funding_stream_id, line.category_id, line.strand_id, (line.description or "").strip().lower())
+    """A line's natural key (unique in a year): stream, category and strand."""
+    return (line.funding_stream_id, line.category_id, line.strand_id)
 
 
 def rolled_reference(reference: str, target_label: str) -> str:

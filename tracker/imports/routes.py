@@ -212,7 +212,14 @@ def draft_problems(token: str):
 @bp.route("/drafts/<token>/commit", methods=["POST"])
 @roles_required(FINANCE)
 def commit(token: str):
-    """Import every row in one transaction (big files in the background with a progress bar)."""
+    """Import every row in one transaction (big files in the background with a progress bar).
+
+    A draft commits at most once: a second request for it (a double click, another tab) is sent to the import
+    the first one made."""
+    if service.load_draft(token) is None:
+        earlier = service.batch_of_draft(token)
+        if earlier is not None and (earlier.created_by_id == current_user.id or current_user.has_role("admin")):
+            return _already(earlier)
     draft = get_draft_or_404(token)
     form = CommitForm()
     if draft.preview is None:
@@ -223,6 +230,9 @@ def commit(token: str):
             batch = service.commit_in_background(draft, leave_out=leave_out, user_id=current_user.id)
             return _done(url_for("imports.batch", batch_id=batch.id))
         batch = service.commit(draft, leave_out=leave_out, user_id=current_user.id)
+    except service.AlreadyCommitted as exc:
+        db.session.rollback()
+        return _already(exc.batch)
     except service.ImportRefused as exc:
         db.session.rollback()
         if exc.batch is not None and exc.batch.status == "failed":
@@ -230,6 +240,11 @@ def commit(token: str):
         form.leave_out.errors = [exc.message] if exc.status == 422 else []
         return _preview_page(draft, form, exc.status, refusal=exc.message)
     return _done(url_for("imports.batch", batch_id=batch.id), service._summary_line(batch) + ".")
+
+
+def _already(batch):
+    flash(f"This upload was already committed as import {batch.id}; it was not imported again.", "info")
+    return _done(url_for("imports.batch", batch_id=batch.id))
 
 
 def bp_background_rows() -> int:

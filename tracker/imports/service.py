@@ -27,6 +27,7 @@ from typing import IO, Callable, Iterator
 
 from flask import current_app
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from tracker import audit
 from tracker.extensions import db
@@ -95,7 +96,7 @@ def fail_interrupted_batches(now: datetime | None = None) -> list[int]:
         else:
             gone = batch.created_at < now - timedelta(hours=STALE_AFTER_HOURS)
         if gone:
-            batch.status, batch.error, batch.progress = "failed", INTERRUPTED, 0
+            batch.status, batch.error, batch.progress, batch.draft_token = "failed", INTERRUPTED, 0, None
             audit.record(REALM, "negative", batch, f"Import {batch.id} ({batch.filename}) was interrupted; nothing was saved")
             marked.append(batch.id)
     if marked:
@@ -228,9 +229,29 @@ def _extension(filename: str, fmt: str) -> str:
 
 
 def earlier_batch(sha256: str) -> ImportBatch | None:
-    """A committed (not withdrawn) import of exactly the same file."""
-    return db.session.scalar(select(ImportBatch).where(ImportBatch.sha256 == sha256, ImportBatch.status == "committed")
+    """A committed (not withdrawn) import of exactly the same file, or one committing now."""
+    return db.session.scalar(select(ImportBatch).where(ImportBatch.sha256 == sha256,
+                                                       ImportBatch.status.in_(("committing", "committed")))
                              .order_by(ImportBatch.id.desc()).limit(1))
+
+
+def _already_imported(before: ImportBatch) -> str:
+    if before.status == "committing":
+        return (f"This file is being imported now (import {before.id}, {before.filename}); wait for it to finish "
+                "rather than importing it again.")
+    return (f"This file has already been imported (import {before.id}, {before.filename}). "
+            "Withdraw that import first if you need to load it again.")
+
+
+def batch_of_draft(token: str) -> ImportBatch | None:
+    """The batch a draft was committed as (the draft itself is gone once it is committed)."""
+    if not _TOKEN.match(token or ""):
+        return None
+    return db.session.scalar(select(ImportBatch).where(ImportBatch.draft_token == token))
+
+
+class AlreadyCommitted(ImportRefused):
+    """This draft was claimed by another request (a double click, a second tab): its batch is the answer."""
 
 
 def find_year(label: str | None) -> FundingYear | None:
@@ -272,8 +293,7 @@ def start_draft(stream: IO[bytes], filename: str, *, kind: str | None = None, ye
             raise ImportRefused("The file is empty; choose the spreadsheet again and upload it.")
         before = earlier_batch(sha)
         if before is not None:
-            raise ImportRefused(f"This file has already been imported (import {before.id}, {before.filename}). "
-                                "Withdraw that import first if you need to load it again.", 409, batch=before)
+            raise ImportRefused(_already_imported(before), 409, batch=before)
         try:
             with open_workbook(tmp_path, filename, **_limits()) as wb:
                 table = find_table(wb, kind=kind, sheet=sheet or None)
@@ -816,9 +836,7 @@ def create_batch(draft: Draft, *, leave_out: bool, user_id: int | None) -> Impor
     if errors and not leave_out:
         raise ImportRefused(f"{errors} row{'s have' if errors != 1 else ' has'} problems. Correct the file and "
                             "upload it again, or choose to leave those rows out.", 422)
-    before = earlier_batch(draft.sha256)
-    if before is not None:
-        raise ImportRefused(f"This file has already been imported (import {before.id}).", 409, batch=before)
+    _refuse_if_taken(draft)
     if not os.path.exists(draft.path):
         raise ImportRefused("The uploaded file is no longer available; upload it again.", 410)
     batch = ImportBatch(kind=draft.kind, filename=draft.filename, stored_path=f"imports/{draft.stored_name}",
@@ -828,10 +846,18 @@ def create_batch(draft: Draft, *, leave_out: bool, user_id: int | None) -> Impor
                                  "header_row": draft.header_row},
                         counts=dict(draft.preview["counts"]), problems=draft.preview["problems"],
                         total_rows=draft.preview["counts"]["read"], progress=0, created_by_id=user_id,
-                        worker=this_worker(),
+                        worker=this_worker(), draft_token=draft.token,
                         undo={"updated": [], "created": {}, "leave_out": bool(leave_out)})
-    db.session.add(batch)
-    db.session.flush()
+    # The claim: the draft's token and (for committing and committed batches) the file's hash are unique, so
+    # of two requests committing at once exactly one inserts its batch; the other is sent to that batch.
+    try:
+        db.session.add(batch)
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        _refuse_if_taken(draft)
+        raise ImportRefused("This file is being imported by someone else now; wait for that import to finish.",
+                            409) from None
     _progress[batch.id] = 0  # from now on this process is at work on it (see fail_interrupted_batches)
     try:
         db.session.commit()
@@ -839,6 +865,38 @@ def create_batch(draft: Draft, *, leave_out: bool, user_id: int | None) -> Impor
         _progress.pop(batch.id, None)
         raise
     return batch
+
+
+def _refuse_if_taken(draft: Draft) -> None:
+    """AlreadyCommitted when this draft has a batch (another request claimed it), ImportRefused (409) when
+    another import of the same file is committing or committed. The file check runs first, so a claim made
+    between the two looks is still seen as this draft's."""
+    before = earlier_batch(draft.sha256)
+    claimed = before if before is not None and before.draft_token == draft.token else batch_of_draft(draft.token)
+    if claimed is not None:
+        raise AlreadyCommitted(f"This upload has already been committed as import {claimed.id}.", 409, batch=claimed)
+    if before is not None:
+        raise ImportRefused(_already_imported(before), 409, batch=before)
+
+
+def _failure_sentence(exc: Exception) -> str:
+    """What a failed commit tells the finance officer: a sentence, never the database's own error text."""
+    if isinstance(exc, ImportRefused):
+        return exc.message
+    if isinstance(exc, IntegrityError):
+        text = str(exc.orig if getattr(exc, "orig", None) is not None else exc)
+        if "ledger_transactions" in text or "reference_net" in text:
+            return ("Some of these ledger lines (the same transaction reference and net amount) were saved by "
+                    "another import while this one ran, so nothing was saved. Upload the file again: those "
+                    "lines will show as already present.")
+        return ("Some rows clash with records saved by someone else while this import ran (the same reference "
+                "or the same budget line), so nothing was saved. Upload the file again to see what is there now.")
+    if isinstance(exc, DataError):
+        return ("A value in the file does not fit the database (too long or out of range), so nothing was saved. "
+                "Upload the file again: the check lists the cell.")
+    if isinstance(exc, SQLAlchemyError):
+        return "The database refused the import, so nothing was saved. Try again; if it fails again, tell your administrator."
+    return "The import failed and nothing was saved: " + (str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__)
 
 
 def run_commit(batch_id: int, draft: Draft, *, leave_out: bool, user_id: int | None = None) -> ImportBatch:
@@ -868,12 +926,12 @@ def run_commit(batch_id: int, draft: Draft, *, leave_out: bool, user_id: int | N
         db.session.commit()
     except Exception as exc:
         db.session.rollback()
-        message = exc.message if isinstance(exc, ImportRefused) else (
-            "The import failed and nothing was saved: " + (str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__))
+        message = _failure_sentence(exc)
         failed = db.session.get(ImportBatch, batch_id)
         failed.status = "failed"
         failed.error = message
         failed.progress = 0
+        failed.draft_token = None  # the draft may be committed again
         db.session.commit()
         if not isinstance(exc, ImportRefused):
             current_app.logger.exception("Import %s failed", batch_id)

@@ -19,7 +19,8 @@ from flask import current_app
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from openpyxl.worksheet.datavalidation import DataValidation
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
 from tracker import audit, settings
@@ -342,6 +343,30 @@ class NotAllowed(ValueError):
     """The batch is not in a state for this (e.g. committing twice); message for the user."""
 
 
+def _claim(batch: ImportBatch, from_statuses: tuple[str, ...], to_status: str) -> None:
+    """Move the batch on only if it is still where this request found it (a compare-and-set on its status):
+    of two requests committing or withdrawing one return at once, the second is refused, so values are
+    recorded once and ``previous`` holds what was there before the first commit."""
+    if to_status == "committing":
+        same_file = db.session.scalar(select(ImportBatch.id).where(
+            ImportBatch.sha256 == batch.sha256, ImportBatch.id != batch.id,
+            ImportBatch.status.in_(("committing", "committed"))).limit(1))
+        if same_file is not None:
+            raise NotAllowed("This workbook has already been recorded (the same file was committed before); "
+                             "withdraw that return first if it needs recording again.")
+    try:
+        claimed = db.session.execute(
+            update(ImportBatch).where(ImportBatch.id == batch.id, ImportBatch.status.in_(from_statuses))
+            .values(status=to_status).execution_options(synchronize_session=False)).rowcount
+    except IntegrityError:
+        db.session.rollback()
+        raise NotAllowed("This workbook is being recorded by someone else now; reload the page.") from None
+    if claimed != 1:
+        db.session.rollback()
+        raise NotAllowed("Someone else has just committed or withdrawn this return; reload the page to see it.")
+    batch.status = to_status
+
+
 def commit_return(staged: MonitoringReturn) -> int:
     """Record every value of the return, or none: the caller commits the session once, and rolls back on error."""
     batch = staged.import_batch
@@ -349,6 +374,7 @@ def commit_return(staged: MonitoringReturn) -> int:
         raise NotAllowed(f"This return is {batch.status}, so it cannot be committed.")
     commission = staged.commission
     require_open_year(commission.funding_year)
+    _claim(batch, ("previewed",), "committing")
     measures = {m.id: m for m in db.session.scalars(
         select(Measure).where(Measure.commission_id == commission.id)
         .options(joinedload(Measure.metric), selectinload(Measure.actuals),
@@ -384,7 +410,9 @@ def withdraw_return(staged: MonitoringReturn) -> None:
         raise NotAllowed(f"This return is {batch.status}, so it cannot be withdrawn.")
     commission = staged.commission
     require_open_year(commission.funding_year)
-    if batch.status == "committed":
+    before = batch.status
+    _claim(batch, (before,), "withdrawn")
+    if before == "committed":
         measures = {m.id: m for m in db.session.scalars(
             select(Measure).where(Measure.commission_id == commission.id)
             .options(joinedload(Measure.metric), selectinload(Measure.actuals),
@@ -400,8 +428,6 @@ def withdraw_return(staged: MonitoringReturn) -> None:
             QuarterNarrative.commission_id == commission.id, QuarterNarrative.quarter == staged.quarter))
         if narrative is not None and narrative.import_batch_id == batch.id:
             service.set_narrative(commission, staged.quarter, staged.previous.get("narrative") or "")
-    before = batch.status
-    batch.status = "withdrawn"
     batch.withdrawn_at = utcnow()
     batch.withdrawn_by_id = audit.acting_user_id()
     audit.record(service.REALM, "change", batch, f"{commission.reference}: Q{staged.quarter} monitoring return "
