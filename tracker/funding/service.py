@@ -16,7 +16,7 @@ from tracker import audit
 from tracker.errors import abort_with, get_or_404
 from tracker.extensions import db
 from tracker.figures import COMMITTED_STATUSES, LineFigures, line_figures, roll_up
-from tracker.funding.rules import require_open_year
+from tracker.funding.rules import closed_year_problem, require_open_year
 from tracker.models import (
     Allocation, AllocationRevision, BudgetLine, Commission, FundingStream, FundingYear, LedgerTransaction, Variation,
 )
@@ -528,7 +528,7 @@ def roll_over(source: FundingYear) -> tuple[FundingYear, RolloverPlan]:
             rolled_from_id=c.id,
         ))
         roll_over_measures(c, rolled)  # the service's measures and targets come across (tracker.monitoring)
-        if not source.is_closed:
+        if closed_year_problem(source) is None:  # a closed year's record is left as it is
             _move_value_to_next_year(c, item.amount_pence, rolled.reference, target.label)
         created["commission"] += 1
     db.session.flush()

@@ -299,11 +299,12 @@ def assign():
     if not lines:
         form.lines.errors = ["Those lines are no longer unmatched; reload the page"]
         return _unmatched_page(form, 422)
-    closed = [l for l in lines if l.funding_year_id and db.session.get(FundingYear, l.funding_year_id).is_closed]
-    if closed:
-        form.lines.errors = [f"Line {closed[0].reference} is in a closed funding year and cannot be changed"]
+    try:
+        count = matching.assign(lines, commission, remember=form.remember.data)
+    except matching.ClosedYear as exc:
+        db.session.rollback()
+        form.lines.errors = [str(exc)]
         return _unmatched_page(form, 409)
-    count = matching.assign(lines, commission, remember=form.remember.data)
     db.session.commit()
     return _done(url_for("imports.unmatched"), f"{count} line{'s' if count != 1 else ''} assigned to "
                                                 f"{commission.reference}.")

@@ -36,6 +36,7 @@ from tracker.imports.headers import (
     BLANK, DATA, FIELDS, KIND_LABELS, TOTALS, Table, find_table, header_signature, iter_records, match_headers,
     normalise_header, sample_values,
 )
+from tracker.funding.rules import closed_year_problem
 from tracker.imports.reader import SpreadsheetError, column_letter, open_workbook
 from tracker.imports.values import CellError, ValueProblem, parse_text
 from tracker.models import (
@@ -494,10 +495,11 @@ class _Ledger(_Kind):
         super().__init__(draft)
         self.years = {y.label: (y.id, y.status) for y in db.session.execute(
             select(FundingYear.label, FundingYear.id, FundingYear.status))}
+        self.year_objs = {y.id: y for y in db.session.scalars(select(FundingYear))}
         cols = [getattr(LedgerTransaction, c) for c in self.COMPARE]
-        self.existing: dict[tuple[str, int], tuple] = {}
+        self.existing: dict[tuple[str, int], tuple] = {}  # (id, *COMPARE, funding_year_id)
         for r in db.session.execute(select(LedgerTransaction.reference, LedgerTransaction.net_pence,
-                                           LedgerTransaction.id, *cols)):
+                                           LedgerTransaction.id, *cols, LedgerTransaction.funding_year_id)):
             self.existing[(r[0], r[1])] = tuple(r[2:])
         self.seen: dict[tuple[str, int], int] = {}
         self.matcher = matching.Matcher()
@@ -559,8 +561,14 @@ class _Ledger(_Kind):
         new = tuple(data[c] for c in self.COMPARE)
         if all(old[i + 1] == new[i] for i in self.compared):
             return Row(row_no, UNCHANGED, data, [], values, existing_id=old[0], money=net)
-        return Row(row_no, CHANGED, {c: data[c] for c in self.COMPARE if self._mapped(c)}, [], values,
-                   existing_id=old[0], money=net)
+        closed = closed_year_problem(self.year_objs.get(old[-1]), self.year_objs.get(year_id))
+        if closed:
+            return Row(row_no, ERROR, {}, [self.located(row_no, "reference", p["reference"],
+                                                        f"is already imported and would change: {closed}")],
+                       values, money=net)
+        changed = {c: data[c] for c in self.COMPARE if self._mapped(c)}
+        changed["funding_year_id"] = year_id  # a new date may fall in another (open) year: the line follows it
+        return Row(row_no, CHANGED, changed, [], values, existing_id=old[0], money=net)
 
 
 class _Commissions(_Kind):
@@ -587,6 +595,7 @@ class _Commissions(_Kind):
             self.line_stream[line.id] = line.funding_stream_id
         self.providers = {n.lower(): i for i, n in db.session.execute(select(Provider.id, Provider.name))}
         self.existing = {c.reference.lower(): c for c in db.session.scalars(select(Commission))}
+        self.year_objs = {y.id: y for y in db.session.scalars(select(FundingYear))}
         self.seen: dict[str, int] = {}
         self.routes = {r.lower(): r for r in PROCUREMENT_ROUTES}
         self.notes: list[str] = []
@@ -675,6 +684,13 @@ class _Commissions(_Kind):
         if same and provider_id is not None:
             provider = existing.provider
             same = all(getattr(provider, f) == data[f] for f in ("vcse", "sme") if f in data)
+        if not same:
+            closed = closed_year_problem(self.year_objs.get(existing.funding_year_id),
+                                         self.year_objs.get(data["funding_year_id"]))
+            if closed:
+                return Row(row_no, ERROR, {}, [self.located(row_no, "reference", ref, f"is commission "
+                                                            f"{existing.reference}, which would change: {closed}")],
+                           values, money=p["value"])
         return Row(row_no, UNCHANGED if same else CHANGED, data, [], values, existing_id=existing.id,
                    money=p["value"])
 
@@ -1020,9 +1036,14 @@ class _Writer:
 
     def _change_ledger(self, row: Row) -> None:
         line = db.session.get(LedgerTransaction, row.existing_id)
-        self.undo["updated"].append({"model": "LedgerTransaction", "id": line.id, "before": _dump(line, row.data)})
+        before = _dump(line, row.data)
+        self.undo["updated"].append({"model": "LedgerTransaction", "id": line.id, "before": before})
         for k, v in row.data.items():
             setattr(line, k, v)
+        old, new = audit.diff(before, _dump(line, row.data))
+        if old or new:
+            audit.record(REALM, "change", line, f"Changed ledger line {line.reference} (import)", old, new,
+                         user_id=self.user_id)
 
     # commissions
     def _provider(self, name: str, data: dict) -> Provider:
