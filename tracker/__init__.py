@@ -60,7 +60,10 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     login_manager.login_message = "Sign in to continue."
     login_manager.session_protection = "strong"
 
-    # Areas.
+    # Areas (ids in addresses are bounded first, so an id no record can have is a 404).
+    from tracker.web import BoundedIntConverter
+
+    app.url_map.converters["int"] = BoundedIntConverter
     for module_name in BLUEPRINTS:
         app.register_blueprint(importlib.import_module(module_name).bp)
 

@@ -64,19 +64,29 @@ def _headers(app: Flask) -> None:
 
 
 def _refuse_nul_characters(app: Flask) -> None:
-    """A NUL character has no business in any field, and PostgreSQL refuses text containing one: answer 400
-    with a message here, once for every form and query string, rather than fail deep inside a query."""
+    """Control characters (C0, other than tab and new line) have no business in any field: PostgreSQL refuses a
+    NUL, and a vertical tab pasted from Word breaks the workbooks made from the text. Answer 400 with a message
+    naming the field, here, once for every form and query string, rather than fail deep inside a query or an
+    export. Uploaded file names are cleaned instead (tracker.text.clean_filename), except for a NUL."""
+    from tracker.text import control_character
 
     @app.before_request
     def refuse_nul():
-        values = list(request.args.values())
+        values = list(request.args.items(multi=True))
         if request.method not in ("GET", "HEAD", "OPTIONS"):
-            values += list(request.form.values())
-            values += [f.filename or "" for f in request.files.values()]
-        if any("\x00" in v for v in values):
-            from tracker.errors import abort_with
+            values += list(request.form.items(multi=True))
+        for name, value in values:
+            what = control_character(value)
+            if what:
+                from tracker.errors import abort_with
 
-            abort_with(400, "What was sent contains a character that is not allowed (a NUL). Remove it and try again.")
+                abort_with(400, f"What was sent in '{name[:40]}' contains a character that is not allowed ({what}). "
+                                "It often comes from text pasted from Word: retype that part and try again.")
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            if any("\x00" in (f.filename or "") for f in request.files.values()):
+                from tracker.errors import abort_with
+
+                abort_with(400, "What was sent contains a character that is not allowed (a NUL). Remove it and try again.")
 
 
 def _throttle_keys(app: Flask) -> list[tuple[object, str]]:

@@ -6,6 +6,7 @@ from datetime import date, datetime
 from flask import Flask, render_template, request
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
+from werkzeug.routing import IntegerConverter
 
 from tracker.money import format_pence, format_pence_short
 
@@ -21,6 +22,28 @@ NAVIGATION: list[tuple[str, str, tuple[str, ...] | None]] = [
     ("imports.index", "Imports", ("finance",)),
     ("admin.index", "Admin", ("admin",)),
 ]
+
+
+# The largest id or count a query string or address may carry: PostgreSQL's INTEGER. Anything bigger cannot be
+# a record here, and passing it on would fail inside the query (a 500) instead of being ignored with a message.
+MAX_WHOLE_NUMBER = 2_147_483_647
+
+
+def whole_number(text: str | None, low: int = 1, high: int = MAX_WHOLE_NUMBER) -> int | None:
+    """``text`` as a whole number from ``low`` to ``high``, or None (blank, not a number, or out of range)."""
+    text = (text or "").strip()
+    if not text or len(text) > 12 or not text.lstrip("+-").isdigit():
+        return None
+    value = int(text)
+    return value if low <= value <= high else None
+
+
+class BoundedIntConverter(IntegerConverter):
+    """``<int:...>`` in every route: an id beyond any record (``/commissions/99999999999``) is a 404, not a 500."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_WHOLE_NUMBER)
+        super().__init__(map, *args, **kwargs)
 
 
 def is_htmx() -> bool:
@@ -49,8 +72,12 @@ def send_download(content: bytes | str, name: str, mimetype: str | None = None, 
 
     from flask import send_file
 
+    from tracker.text import clean_filename
+
     source = io.BytesIO(content) if isinstance(content, (bytes, bytearray)) else content
-    response = send_file(source, mimetype=mimetype, as_attachment=True, download_name=name, **options)
+    # Names stored before uploads were cleaned may hold CR/LF or a right-to-left override: clean them again.
+    response = send_file(source, mimetype=mimetype, as_attachment=True, download_name=clean_filename(name, "download"),
+                         **options)
     response.headers["Cache-Control"] = cache
     return response
 

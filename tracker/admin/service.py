@@ -258,8 +258,10 @@ def _parse_date(text: str) -> date:
 
 
 def _parse_int(text: str, low: int = 1, high: int = 10**9) -> int:
-    value = int(text.strip())
-    if not low <= value <= high:
+    from tracker.web import whole_number
+
+    value = whole_number(text, low, high)
+    if value is None:
         raise ValueError
     return value
 

@@ -205,7 +205,10 @@ def _preview_page(draft, form, status, refusal=None):
 def draft_problems(token: str):
     """The preview's problems as a spreadsheet, to correct the file."""
     draft = get_draft_or_404(token)
-    problems = (draft.preview or {}).get("problems") or service.preview(draft)["problems"]
+    try:
+        problems = (draft.preview or {}).get("problems") or service.preview(draft)["problems"]
+    except service.ImportRefused as exc:
+        return _mapping_page(draft, {"_file": exc.message}, exc.status)
     return _xlsx(service.problems_workbook(problems), f"{draft.filename.rsplit('.', 1)[0]}-problems.xlsx")
 
 

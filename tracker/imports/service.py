@@ -39,6 +39,7 @@ from tracker.imports.headers import (
 from tracker.funding.rules import closed_year_problem
 from tracker.imports.reader import SpreadsheetError, column_letter, open_workbook
 from tracker.imports.values import CellError, ValueProblem, parse_text
+from tracker.text import clean_filename, strip_control
 from tracker.models import (
     BudgetLine, Category, ColumnMapping, Commission, FundingStream, FundingYear, ImportBatch, LedgerTransaction,
     Provider, Strand, utcnow,
@@ -123,9 +124,9 @@ def _shown(value: object) -> str:
     if isinstance(value, CellError):
         return value.code if value.code != CellError.NO_CACHED_VALUE else "(formula)"
     try:
-        return parse_text(value)[:100]
+        return strip_control(parse_text(value))[:100]
     except ValueProblem:
-        return str(value)[:100]
+        return strip_control(str(value))[:100]
 
 
 def problem(sheet: str, row: int, column: str, value: object, message: str, letter: str = "") -> dict:
@@ -268,6 +269,7 @@ def start_draft(stream: IO[bytes], filename: str, *, kind: str | None = None, ye
 
     Raises ImportRefused (422, or 409 for a file already imported) and keeps nothing when it does.
     """
+    filename = clean_filename(filename)  # no CR/LF, no right-to-left override, at most 255 characters
     if kind is not None and kind not in KINDS:
         raise ImportRefused("Choose what the file is: a finance ledger export, a commissions register or a budget.")
     year = None
@@ -326,7 +328,7 @@ def start_draft(stream: IO[bytes], filename: str, *, kind: str | None = None, ye
         except OSError:
             pass
         raise
-    draft = Draft(token=token, kind=table.kind, filename=os.path.basename(filename or "upload")[:255] or "upload",
+    draft = Draft(token=token, kind=table.kind, filename=filename,
                   stored_name=stored, sha256=sha, size_bytes=size, sheet=table.sheet, header_row=table.header_row,
                   headers=[h or "" for h in table.headers], mapping=mapping, mapping_source=source, sheets=sheets,
                   year_id=year.id if year else None, year_label=year.label if year else "",

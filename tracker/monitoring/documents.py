@@ -22,6 +22,7 @@ from tracker import audit, settings
 from tracker.errors import abort_with, get_or_404
 from tracker.extensions import db
 from tracker.models import Commission, FundingYear, Milestone, Provider
+from tracker.text import clean_filename
 from tracker.web import XLSX_MIMETYPE
 from tracker.models.monitoring import DOCUMENT_KINDS, DOCUMENT_OWNERS, Document, DocumentVersion
 
@@ -125,9 +126,7 @@ def file_path(version: DocumentVersion) -> str:
 
 
 def clean_original_name(filename: str) -> str:
-    name = os.path.basename((filename or "").replace("\\", "/")).strip()
-    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
-    return name[:255] or "document"
+    return clean_filename(filename, default="document")
 
 
 def download_name(version: DocumentVersion) -> str:

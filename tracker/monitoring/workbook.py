@@ -27,11 +27,12 @@ from tracker import audit, settings
 from tracker.extensions import db
 from tracker.funding.rules import require_open_year
 from tracker.imports.reader import SpreadsheetError, open_workbook
-from tracker.imports.values import ValueProblem, is_blank, parse_int, parse_text
+from tracker.imports.values import ValueProblem, is_blank, parse_field_text, parse_int, parse_text
 from tracker.models import Commission, ImportBatch, utcnow
 from tracker.models.monitoring import Measure, MeasureActual, MonitoringReturn, QuarterNarrative
 from tracker.monitoring import service
 from tracker.periods import QUARTER_NAMES, quarter_bounds
+from tracker.text import clean_filename, strip_control
 
 # Bump when the layout changes; workbooks made from an older layout are refused on upload.
 TEMPLATE_VERSION = "VRU-MON-2"
@@ -53,7 +54,10 @@ def filename_for(commission: Commission, quarter: int) -> str:
 
 
 def _text(cell, value) -> None:
-    # Text that starts with "=" must stay text, never become a live formula (provider names are typed by people).
+    # Text that starts with "=" must stay text, never become a live formula (provider names are typed by people);
+    # a control character stored before forms refused them would make openpyxl refuse the whole workbook.
+    if isinstance(value, str):
+        value = strip_control(value)
     cell.value = value
     if isinstance(value, str):
         cell.data_type = "s"
@@ -97,7 +101,8 @@ def build_workbook(commission: Commission, quarter: int) -> bytes:
     cover.protection.sheet = True
 
     out = wb.create_sheet(OUTPUTS)
-    out["A1"] = f"Outputs for {QUARTER_NAMES[quarter]} {commission.funding_year.label}: {commission.reference}"
+    out["A1"] = strip_control(f"Outputs for {QUARTER_NAMES[quarter]} {commission.funding_year.label}: "
+                              f"{commission.reference}")
     out["A1"].font = Font(bold=True, size=12)
     out["A2"] = "Enter the number delivered in the quarter in the Actual column (whole numbers; leave blank if none to report)."
     for col, heading in enumerate(COLUMNS, start=1):
@@ -187,6 +192,9 @@ def read_return(data: bytes, filename: str, commission: Commission, quarter: int
             _read_narrative(workbook, parsed)
         except SpreadsheetError as exc:
             raise ReturnRefused(exc.message) from exc
+        except ValueProblem as exc:
+            raise ReturnRefused(f"A cell on the Cover sheet cannot be read: it {exc}. Download the workbook again "
+                                "and fill that in.") from exc
     if not parsed.problems and not parsed.actuals and not parsed.narrative:
         raise ReturnRefused("The workbook has no actuals and no narrative filled in, so there is nothing to record.")
     return parsed
@@ -254,7 +262,7 @@ def _read_narrative(workbook, parsed: ParsedReturn) -> None:
             if is_blank(raw):
                 return
             try:
-                text = parse_text(raw)
+                text = parse_field_text(raw)
             except ValueProblem as exc:
                 parsed.problems.append(Problem(NARRATIVE, 2, "A", str(exc)))
                 return
@@ -279,7 +287,7 @@ def _store(data: bytes) -> str:
 def stage_return(commission: Commission, quarter: int, data: bytes, filename: str, parsed: ParsedReturn) -> MonitoringReturn:
     """Keep a clean, parsed workbook as an import batch awaiting commit (nothing is recorded yet)."""
     require_open_year(commission.funding_year)
-    batch = ImportBatch(kind="monitoring", filename=os.path.basename(filename)[:255] or "monitoring.xlsx",
+    batch = ImportBatch(kind="monitoring", filename=clean_filename(filename, default="monitoring.xlsx"),
                         stored_path=_store(data), sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data),
                         sheet_name=OUTPUTS, funding_year_id=commission.funding_year_id, status="previewed",
                         mapping={"commission": commission.reference, "quarter": quarter},
