@@ -24,7 +24,7 @@ def init_app(app: Flask) -> None:
         if "@" not in email:
             raise click.BadParameter("must be an e-mail address", param_hint="EMAIL")
         password = os.environ.get("TRACKER_PASSWORD") or click.prompt("Password", hide_input=True, confirmation_prompt=True)
-        problem = password_problem(password)
+        problem = password_problem(password, email, name)
         if problem:
             raise click.ClickException(f"Password not accepted: {problem}.")
         user = db.session.scalar(select(User).where(User.email == email))
@@ -38,6 +38,9 @@ def init_app(app: Flask) -> None:
             user.password_hash = hash_password(password)
             user.session_version += 1
             user.active = True
+            from tracker.auth.sessions import end_all
+
+            end_all(user.id, "password reset")
             action = "Updated"
         from tracker import audit
 

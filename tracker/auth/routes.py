@@ -1,13 +1,13 @@
 """Signing in and out, and changing one's own password."""
 from __future__ import annotations
 
-import time
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from tracker import audit
+from tracker.auth import sessions
 from tracker.auth.forms import ChangePasswordForm, SignInForm
 from tracker.auth.passwords import check_password, dummy_check, hash_password
 from tracker.auth.roles import EVERYONE, public, roles_required
@@ -27,6 +27,9 @@ def load_user(session_id: str) -> User | None:
         return None
     user = db.session.get(User, user_id)
     if user is None or user.session_version != version or not user.active:
+        return None
+    record = sessions.current()  # signed out, idle, too old or ended elsewhere: the cookie no longer counts
+    if record is None or record.user_id != user.id:
         return None
     return user
 
@@ -64,7 +67,7 @@ def sign_in():
         if user is not None:
             session.clear()  # a fresh session on sign-in, so a planted session id is worthless
             login_user(user, remember=False)
-            session["last_seen"] = time.time()  # the idle timeout counts from now
+            sessions.start(user)  # the server-side record; idle and absolute timeouts count from now
             user.last_sign_in_at = utcnow()
             db.session.commit()
             flash(f"Signed in as {user.name} ({user.role_label}).", "success")
@@ -79,7 +82,9 @@ def sign_in():
 @bp.route("/sign-out", methods=["POST"])
 @roles_required(*EVERYONE)
 def sign_out():
-    """End the session."""
+    """End the session, on the server too: a copy of the cookie no longer works."""
+    sessions.end(sessions.current(), "signed out")
+    db.session.commit()
     logout_user()
     session.clear()
     flash("You have signed out.", "success")
@@ -100,6 +105,7 @@ def change_password():
             user = current_user._get_current_object()
             user.password_hash = hash_password(form.new_password.data)
             user.session_version += 1
+            sessions.end_all(user.id, "password changed", keep=sessions.current())
             audit.record("auth", "change", user, f"{user.email} changed their password")
             db.session.commit()
             login_user(user)  # keep this session, with the new version
