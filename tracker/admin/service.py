@@ -106,14 +106,15 @@ def set_active(user: User, active: bool) -> bool:
     return True
 
 
-def reset_password(user: User, password: str) -> None:
-    """Set a new password chosen by an admin; every session of the user ends. The password is never audited."""
+def reset_password(user: User, password: str, keep=None) -> None:
+    """Set a new password chosen by an admin; every session of the user ends (but ``keep``, the admin's own
+    when they reset their own password). The password is never audited."""
     problem = password_problem(password, user.email, user.name)
     if problem:
         raise AdminRuleError(problem)
     user.password_hash = hash_password(password)
     user.session_version += 1
-    sessions.end_all(user.id, "password reset")
+    sessions.end_all(user.id, "password reset", keep=keep)
     audit.record("admin", "change", user, f"Reset the password of {user.email}; their sessions were ended",
                  None, {"password": "reset"})
 

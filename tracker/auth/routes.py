@@ -13,6 +13,7 @@ from tracker.auth.passwords import check_password, dummy_check, hash_password
 from tracker.auth.roles import EVERYONE, public, roles_required
 from tracker.extensions import db, login_manager
 from tracker.models import User, utcnow
+from tracker.security import locked_response, record_failed_sign_in, sign_in_locked
 from tracker.web import render
 
 bp = Blueprint("auth", __name__)
@@ -91,14 +92,29 @@ def sign_out():
     return redirect(url_for("auth.sign_in"))
 
 
+def _locked_out_of_password_change():
+    """Too many wrong current passwords: the account is locked like a sign-in, and this session ends."""
+    sessions.end(sessions.current(), "password guesses")
+    db.session.commit()
+    logout_user()
+    session.clear()
+    return locked_response()
+
+
 @bp.route("/account/password", methods=["GET", "POST"])
 @roles_required(*EVERYONE)
 def change_password():
     """Change one's own password; every other session of the account ends."""
     form = ChangePasswordForm()
     status = 200
+    if request.method == "POST" and sign_in_locked(current_user.email):
+        return _locked_out_of_password_change()
     if form.validate_on_submit():
         if not check_password(current_user.password_hash, form.current_password.data):
+            # A wrong current password is a failed sign-in: someone at an unlocked screen may be guessing.
+            record_failed_sign_in(current_user.email)
+            if sign_in_locked(current_user.email):
+                return _locked_out_of_password_change()
             form.current_password.errors.append("Your current password is not right")
             status = 422
         else:
