@@ -54,8 +54,55 @@ def is_htmx() -> bool:
 def render(template: str, block: str | None = None, status: int = 200, **context):
     """The full page, or only ``block`` of the same template for an HTMX request: one copy of the markup."""
     if block and is_htmx():
-        return render_block(template, block, **context), status
+        return render_block(template, block, **{**template_imports(template), **context}), status
     return render_template(template, **context), status
+
+
+def template_imports(template: str) -> dict:
+    """The macros a template (and the templates it extends) imports at its top level, by the names it uses.
+
+    ``render_block`` renders one block without running the rest of the template, so ``{% from "_macros.html"
+    import field %}`` above the blocks never runs and the block fails on ``field`` (an HTMX 500). Passing the
+    imported names in with the context puts them where the block looks for them, for every template at once.
+    """
+    from flask import current_app
+
+    env = current_app.jinja_env
+    found: dict = {}
+    for kind, source, names in _top_level_imports(env, template):
+        module = env.get_template(source).module
+        if kind == "import":
+            found[names] = module
+        else:
+            for name, alias in names:
+                found[alias] = getattr(module, name)
+    return found
+
+
+def _top_level_imports(env, template: str, seen: frozenset = frozenset()) -> list[tuple]:
+    """("from", "_macros.html", [(name, alias)]) and ("import", "x.html", alias) for a template and its parents,
+    parents first (read from the template's syntax tree once, then cached)."""
+    key = (id(env), template)
+    if key in _IMPORTS_CACHE:
+        return _IMPORTS_CACHE[key]
+    from jinja2 import nodes
+
+    source = env.loader.get_source(env, template)[0]
+    found: list[tuple] = []
+    for node in env.parse(source).body:
+        if isinstance(node, nodes.Extends) and isinstance(node.template, nodes.Const) and template not in seen:
+            found = _top_level_imports(env, node.template.value, seen | {template}) + found
+        elif isinstance(node, nodes.FromImport) and isinstance(node.template, nodes.Const):
+            found.append(("from", node.template.value,
+                          [(n, n) if isinstance(n, str) else (n[0], n[1]) for n in node.names]))
+        elif isinstance(node, nodes.Import) and isinstance(node.template, nodes.Const):
+            found.append(("import", node.template.value, node.target))
+    if not env.auto_reload:
+        _IMPORTS_CACHE[key] = found
+    return found
+
+
+_IMPORTS_CACHE: dict[tuple, list[tuple]] = {}
 
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
