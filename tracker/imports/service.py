@@ -435,8 +435,26 @@ class Row:
     money: int | None = None
 
 
-_MAX_LEN = {"reference": 60, "cost_centre": 40, "account_code": 40, "account_description": 200,
-            "supplier_id": 60, "supplier_name": 200, "invoice_number": 60, "po_number": 40}
+# The longest text each field may hold, from the column it lands in (Text columns: TEXT_MAX), so an over-long
+# cell is a located problem at the preview, never a database error at the commit.
+TEXT_MAX = 2_000  # narratives and descriptions: a sane cap for a spreadsheet cell
+
+
+def _column_limits(model, fields: dict[str, str]) -> dict[str, int]:
+    return {name: getattr(model.__table__.c[column].type, "length", None) or TEXT_MAX
+            for name, column in fields.items()}
+
+
+_MAX_LEN = {
+    "ledger": _column_limits(LedgerTransaction, {
+        f: f for f in ("reference", "cost_centre", "account_code", "account_description", "supplier_id",
+                       "supplier_name", "invoice_number", "po_number", "narrative")}),
+    "commissions": {**_column_limits(Commission, {
+        "reference": "reference", "title": "title", "description": "description", "po_number": "po_number",
+        "contract_manager": "contract_manager", "pcc_decision": "pcc_decision_ref"}),
+        **_column_limits(Provider, {"provider": "name", "registration_number": "charity_number"})},
+    "budget": {},
+}
 
 
 class _Kind:
@@ -472,7 +490,7 @@ class _Kind:
             if required and parsed == "":
                 problems.append(self.located(row_no, name, value, "is blank"))
                 continue
-            limit = _MAX_LEN.get(name)
+            limit = _MAX_LEN.get(self.draft.kind, {}).get(name)
             if limit and isinstance(parsed, str) and len(parsed) > limit:
                 problems.append(self.located(row_no, name, value, f"is longer than {limit} characters"))
                 continue
