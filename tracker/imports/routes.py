@@ -10,7 +10,7 @@ from sqlalchemy.orm import joinedload
 
 from tracker.auth.roles import EVERYONE, FINANCE, STAFF, roles_required
 from tracker.extensions import db
-from tracker.imports import matching, service
+from tracker.imports import matching, service, sweep
 from tracker.imports.cli import register_cli
 from tracker.imports.forms import AssignForm, CommitForm, UploadForm
 from tracker.models import Commission, FundingYear, LedgerTransaction
@@ -18,6 +18,7 @@ from tracker.web import XLSX_MIMETYPE, is_htmx, render, send_download
 
 bp = Blueprint("imports", __name__, url_prefix="/imports", cli_group=None)
 register_cli(bp)
+sweep.register_cli(bp)
 
 BACKGROUND_ROWS = 2_000  # files with more rows than this commit in the background with a progress bar
 
@@ -57,7 +58,8 @@ def put_right_interrupted_imports():
 @bp.route("/")
 @roles_required(*EVERYONE)
 def index():
-    """Every import: who, when, the file, what it did, its status."""
+    """Every import: who, when, the file, what it did, its status. Stale drafts are swept away first."""
+    sweep.sweep_drafts()
     return render("imports/index.html", batches=service.batches(), unmatched=matching.unmatched_count())
 
 
