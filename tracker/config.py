@@ -48,6 +48,8 @@ class Config:
     IMPORT_DRAFT_DAYS = _int("IMPORT_DRAFT_DAYS", 7)
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session, which itself expires when idle
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    # Keys of the sign-in counts start with this (several apps may share one Redis).
+    RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "vru")
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     TESTING = False
 
