@@ -347,8 +347,9 @@ class Client:
             fld, value = "status", self.rng.choice(choices)
             data = {"status": value}
         else:
-            # Every end date sent is different, so each success leaves its own mark.
-            end = date(2027, 1, 1) + timedelta(days=next(self.end_dates))
+            # Every end date sent is different, and later than any in the data set (bench.dataset ends by 2029),
+            # so each success is a real change that leaves its own mark (the same date again saves nothing).
+            end = date(2031, 1, 1) + timedelta(days=next(self.end_dates))
             fld, value = "end_date", end.isoformat()
             data = {"end_date": end.strftime("%d/%m/%Y")}
         data.update(version=str(version), next="/commissions/")
