@@ -26,11 +26,13 @@ def load_user(session_id: str) -> User | None:
         user_id, version = (int(part) for part in session_id.split(":"))
     except (ValueError, AttributeError):
         return None
-    user = db.session.get(User, user_id)
-    if user is None or user.session_version != version or not user.active:
+    # The user and this cookie's live session record in one query: signed out, idle, too old or ended
+    # elsewhere, and the cookie no longer counts.
+    found = sessions.load(user_id)
+    if found is None:
         return None
-    record = sessions.current()  # signed out, idle, too old or ended elsewhere: the cookie no longer counts
-    if record is None or record.user_id != user.id:
+    user, _record = found
+    if user.session_version != version or not user.active:
         return None
     return user
 

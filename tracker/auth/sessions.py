@@ -54,6 +54,22 @@ def current() -> UserSession | None:
     return record
 
 
+def load(user_id: int):
+    """(user, live session record) for this request's cookie, in one query; None when either is missing."""
+    from tracker.models import User
+
+    token = session.get(KEY)
+    if not isinstance(token, str) or not 20 <= len(token) <= 100:
+        return None
+    row = db.session.execute(
+        db.select(User, UserSession).join(UserSession, UserSession.user_id == User.id)
+        .where(User.id == user_id, UserSession.token_hash == _hash(token), UserSession.ended_at.is_(None))).first()
+    if row is None:
+        return None
+    g.user_session = row[1]
+    return row[0], row[1]
+
+
 def end(record: UserSession | None, reason: str) -> None:
     if record is not None and record.ended_at is None:
         record.ended_at = utcnow()
