@@ -89,11 +89,11 @@ def _database_rules(data: dict, commission: Commission | None) -> dict[str, str]
     if db.session.scalar(clash) is not None:
         errors["reference"] = f"Reference {reference} is already used by another commission"
     year = db.session.get(FundingYear, data["funding_year_id"]) if data.get("funding_year_id") else None
+    closed = closed_year_problem(commission.funding_year if commission is not None else None, year)
     if year is None:
         errors["funding_year_id"] = "Choose a funding year"
-    elif closed_year_problem(commission.funding_year if commission is not None else None, year):
-        errors["funding_year_id"] = closed_year_problem(commission.funding_year if commission is not None else None,
-                                                        year)
+    elif closed:
+        errors["funding_year_id"] = closed  # the year it is in now, or the one it would move to
     if not data.get("strand_id") or db.session.get(Strand, data["strand_id"]) is None:
         errors["strand_id"] = "Choose a strand"
     if data.get("provider_id") and db.session.get(Provider, data["provider_id"]) is None:
