@@ -181,3 +181,19 @@ def test_a_ledger_clash_at_commit_is_a_sentence(client, finance, monkeypatch):
         assert raw not in page.text
     db.session.expire_all()
     assert db.session.scalar(select(func.count(LedgerTransaction.id))) == lines + 1
+
+
+def test_a_withdrawal_racing_another_is_refused(app, finance):
+    """Two Withdraw presses at once: the second finds the import already claimed and changes nothing."""
+    batch = service.commit(draft_of(LEDGER))
+    lines = db.session.scalar(select(func.count(LedgerTransaction.id)))
+    stale = db.session.get(ImportBatch, batch.id)  # this request read it while it was committed ...
+    from sqlalchemy import update
+
+    with db.engine.begin() as other:  # ... and another withdrew it first
+        other.execute(update(ImportBatch).where(ImportBatch.id == batch.id).values(status="withdrawn"))
+    assert stale.status == "committed"
+    with pytest.raises(service.ImportRefused, match="Someone else has just withdrawn"):
+        service.withdraw(stale)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count(LedgerTransaction.id))) == lines

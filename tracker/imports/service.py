@@ -1176,6 +1176,11 @@ def withdraw(batch: ImportBatch, user_id: int | None = None) -> list[str]:
     if closed:
         raise ImportRefused(f"This import changed funding year {_and(sorted(closed))}, which is closed, so it "
                             "cannot be withdrawn. An administrator can reopen the year if a correction is needed.", 409)
+    # Claim it (a compare-and-set on its status): of two withdrawals at once, only one puts values back.
+    claimed = db.session.execute(update(ImportBatch).where(ImportBatch.id == batch.id, ImportBatch.status == "committed")
+                                 .values(status="withdrawn").execution_options(synchronize_session=False)).rowcount
+    if claimed != 1:
+        raise ImportRefused("Someone else has just withdrawn this import; reload the page to see it.", 409)
     notes: list[str] = []
     undo = batch.undo or {}
     if batch.kind == "ledger":
