@@ -91,3 +91,16 @@ def test_re_enabling_a_user_gives_a_new_calendar_feed_address(client, auth, make
     assert user.calendar_token not in (None, "old-token-that-may-have-leaked-0123456789")
     assert client.get("/milestones/feed/old-token-that-may-have-leaked-0123456789.ics").status_code == 404
     assert client.get(f"/milestones/feed/{user.calendar_token}.ics").status_code == 200
+
+
+def test_old_session_records_go_at_the_next_sign_in(app, client, auth, make):
+    user = auth.login("viewer")
+    client.post("/sign-out")
+    record = db.session.scalar(db.select(UserSession))
+    record.last_seen_at -= timedelta(days=31)
+    old_hash = record.token_hash
+    db.session.commit()
+    assert client.post("/sign-in", data={"email": user.email, "password": PASSWORD}).status_code == 302
+    db.session.expunge_all()
+    assert db.session.scalar(db.select(UserSession.id).where(UserSession.token_hash == old_hash)) is None
+    assert db.session.scalar(db.select(db.func.count(UserSession.id))) == 1

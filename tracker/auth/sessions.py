@@ -14,13 +14,14 @@ from datetime import datetime, timedelta, timezone
 
 from flask import current_app, g, session
 from flask.sessions import SecureCookieSessionInterface
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from tracker.extensions import db
 from tracker.models import UserSession, utcnow
 
 KEY = "sid"
 STARTED = "started_at"
+KEEP_ENDED = timedelta(days=30)  # session records older than this go at the user's next sign-in
 TOUCH_EVERY = timedelta(minutes=1)  # last_seen_at is written at most this often (not a write per request)
 
 
@@ -30,6 +31,10 @@ def _hash(token: str) -> str:
 
 def start(user) -> UserSession:
     """A new session record for ``user`` and its id in the (fresh) cookie; the caller commits."""
+    # Records of this user's sessions that ended (or went quiet) long ago are kept no longer than needed.
+    old = utcnow() - KEEP_ENDED
+    db.session.execute(delete(UserSession).where(UserSession.user_id == user.id, UserSession.last_seen_at < old)
+                       .execution_options(synchronize_session=False))
     token = secrets.token_urlsafe(32)
     record = UserSession(user_id=user.id, token_hash=_hash(token))
     db.session.add(record)
