@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from tests.conftest import IsolatedClient, PASSWORD
 from tests.imports.helpers import BUDGET, LEDGER, draft_of, upload
 from tracker.demo import seed_demo
 from tracker.extensions import db

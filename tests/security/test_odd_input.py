@@ -59,7 +59,7 @@ def test_numbers_out_of_range_in_the_address_are_ignored_with_a_message(client, 
         for headers in ({}, {"HX-Request": "true"}):
             response = client.get(url, headers=headers)
             assert response.status_code == 200, url
-            assert "Ignored what could not be used" in response.text or "page" in url, url
+            assert "Ignored what could not be used" in response.text, url
     assert "Ignored what could not be used: provider “2147483648”" in client.get("/commissions/?provider=2147483648").text
     assert client.get("/providers/?page=99999999999999999999999").status_code == 200
     assert client.get("/admin/audit?object_id=99999999999999999999").status_code in (200, 403)
