@@ -9,7 +9,12 @@ ledger lines) after `flask db upgrade`, adds the demo users with known passwords
 the clients: each signs in once, then sends a mix of page views (home, register with filters, a commission,
 the budget, deadlines), HTMX searches of the register, quick changes of a commission's status or end date
 from the register (managers; a 409 "someone else changed it" is an expected answer, counted apart) and, from
-a few finance clients, a small ledger CSV imported through the upload, mapping, preview and commit pages.
+a few finance clients, a small ledger CSV imported through the upload, mapping, preview and commit pages;
+every second of those imports is a "double submit": the commit is sent twice at once (a double click, two
+tabs), and both answers must lead to the same import, which must be committed once. One more client signs in
+as a viewer, copies its session cookie into a second browser, signs out, and checks that the copy no longer
+works ("copied cookie after sign-out"). The sign-in throttle's counts are shared through Redis
+(RATELIMIT_STORAGE_URI, default redis://127.0.0.1:6379/13, or BENCH_REDIS).
 
 It prints requests per second, median and 99th-percentile latency, the count by status and the errors, which
 must be zero: no 5xx, no unexpected status, no connection error, no "database is locked" or traceback in
@@ -46,7 +51,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-PASSWORDS = {"manager": "load-test-manager-password", "finance": "load-test-finance-password"}
+PASSWORDS = {"manager": "load-test-manager-password", "finance": "load-test-finance-password",
+             "viewer": "load-test-viewer-password"}
 OPEN_YEAR = "2025-26"  # bench.dataset: 2024-25 closed, 2025-26 open, 2026-27 draft
 IMPORT_EVERY = 5.0  # seconds between a finance client's small imports
 EDIT_POOL = 40  # commissions the managers change: few enough that they collide (409s) now and then
@@ -71,6 +77,8 @@ class Edit:
 class Import:
     references: list[str]
     committed: bool
+    filename: str = ""
+    double: bool = False  # committed by two requests at once
 
 
 @dataclass
@@ -83,7 +91,8 @@ class Stored:
 
 
 def check_data(initial_versions: dict[int, int], edits: list[Edit], stored: dict[int, Stored],
-               imports: list[Import], reference_counts: dict[str, int]) -> list[str]:
+               imports: list[Import], reference_counts: dict[str, int],
+               batch_counts: dict[str, int] | None = None) -> list[str]:
     """Problems with the data after the run: lost or doubled writes. Empty when all is well.
 
     A success based on version v made version v + 1 (the version check refuses anything else), so for each
@@ -118,6 +127,11 @@ def check_data(initial_versions: dict[int, int], edits: list[Edit], stored: dict
                     problems.append(f"commission {cid}: {fld} is {getattr(s, fld)}, but the last successful change "
                                     f"(from version {last.from_version}) set {last.value}")
     for imp in imports:
+        if batch_counts is not None and imp.filename:
+            n = batch_counts.get(imp.filename, 0)
+            if not (n == 1 if imp.committed else n <= 1):
+                problems.append(f"import {imp.filename}{' (double submit)' if imp.double else ''} was committed "
+                                f"{n} times (expected {'once' if imp.committed else 'at most once'})")
         for ref in imp.references:
             n = reference_counts.get(ref, 0)
             if imp.committed and n != 1:
@@ -132,7 +146,10 @@ def check_data(initial_versions: dict[int, int], edits: list[Edit], stored: dict
 def _env(url: str, secret: str, data_dir: str) -> dict:
     env = dict(os.environ)
     env.update({"DATABASE_URL": url, "SECRET_KEY": secret, "TRACKER_ENV": "production", "DATA_DIR": data_dir,
-                "SESSION_COOKIE_SECURE": "false", "FLASK_APP": "wsgi:app", "PYTHONUNBUFFERED": "1"})
+                "SESSION_COOKIE_SECURE": "false", "FLASK_APP": "wsgi:app", "PYTHONUNBUFFERED": "1",
+                # Several workers must share the sign-in throttle's counts (the app refuses memory:// then).
+                "RATELIMIT_STORAGE_URI": os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/13"),
+                "RATELIMIT_KEY_PREFIX": f"bench-{secret[:12]}"})
     return env
 
 
@@ -172,12 +189,13 @@ def prepare(url: str, env: dict, args) -> tuple[list[int], dict[int, int]]:
     return [cid for cid, _ in pool], {cid: v for cid, v in pool}
 
 
-def read_back(url: str, env: dict, pool: list[int], refs: list[str]) -> tuple[dict[int, Stored], dict[str, int]]:
+def read_back(url: str, env: dict, pool: list[int], refs: list[str]
+              ) -> tuple[dict[int, Stored], dict[str, int], dict[str, int]]:
     from sqlalchemy import func, select
 
     from tracker import create_app
     from tracker.extensions import db
-    from tracker.models import AuditEvent, Commission, LedgerTransaction
+    from tracker.models import AuditEvent, Commission, ImportBatch, LedgerTransaction
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": env["SECRET_KEY"], "DATA_DIR": env["DATA_DIR"]})
     with app.app_context():
@@ -195,8 +213,11 @@ def read_back(url: str, env: dict, pool: list[int], refs: list[str]) -> tuple[di
             counts.update(db.session.execute(select(LedgerTransaction.reference, func.count())
                                              .where(LedgerTransaction.reference.in_(chunk))
                                              .group_by(LedgerTransaction.reference)).all())
+        batches = dict(db.session.execute(select(ImportBatch.filename, func.count())
+                                          .where(ImportBatch.status == "committed", ImportBatch.kind == "ledger")
+                                          .group_by(ImportBatch.filename)).all())
         db.engine.dispose()
-    return stored, counts
+    return stored, counts, batches
 
 
 # --- the clients ---------------------------------------------------------------------------------------------
@@ -208,6 +229,7 @@ class Results:
     errors: list[str] = field(default_factory=list)
     edits: list[Edit] = field(default_factory=list)
     imports: list[Import] = field(default_factory=list)
+    cookie_rounds: int = 0
 
     def error(self, message: str) -> None:
         with self.lock:
@@ -269,6 +291,8 @@ class Client:
         return True
 
     def run(self) -> None:
+        if self.role == "viewer":
+            return self.copied_cookie_after_sign_out()
         if not self.sign_in():
             return
         while time.monotonic() < self.deadline:
@@ -323,8 +347,9 @@ class Client:
             fld, value = "status", self.rng.choice(choices)
             data = {"status": value}
         else:
-            # Every end date sent is different, so each success leaves its own mark.
-            end = date(2027, 1, 1) + timedelta(days=next(self.end_dates))
+            # Every end date sent is different, and later than any in the data set (bench.dataset ends by 2029),
+            # so each success is a real change that leaves its own mark (the same date again saves nothing).
+            end = date(2031, 1, 1) + timedelta(days=next(self.end_dates))
             fld, value = "end_date", end.isoformat()
             data = {"end_date": end.strftime("%d/%m/%Y")}
         data.update(version=str(version), next="/commissions/")
@@ -353,11 +378,12 @@ class Client:
             lines.append(f"{ref},{day:%d/%m/%Y},SUP{self.rng.randrange(1, 501):05d},Load test supplier {r},"
                          f",Load test row,{self.rng.randrange(100, 99999)}.{self.rng.randrange(0, 100):02d}")
         body = ("\n".join(lines) + "\n").encode()
-        record = Import(refs, committed=False)
+        filename = f"ledger-{refs[0]}.csv"
+        record = Import(refs, committed=False, filename=filename, double=self.imports_done % 2 == 0)
         with self.results.lock:
             self.results.imports.append(record)
         response = self.request("import: upload", "POST", "/imports/upload", (303,),
-                                files={"file": (f"ledger-{refs[0]}.csv", body, "text/csv")},
+                                files={"file": (filename, body, "text/csv")},
                                 data={"kind": "ledger", "year": "", "sheet": "", "csrf_token": self.csrf})
         if response is None:
             return
@@ -380,13 +406,86 @@ class Client:
         if "Rows to add" not in page.text:
             self.results.error(f"import preview {preview}: no 'Rows to add'")
             return
-        response = self.request("import: commit", "POST", preview + "/commit", (303,), data={"csrf_token": self.csrf})
+        if record.double:
+            response = self.double_commit(preview + "/commit")
+        else:
+            response = self.request("import: commit", "POST", preview + "/commit", (303,),
+                                    data={"csrf_token": self.csrf})
         if response is None:
             return
         if re.search(r"/imports/\d+$", response.headers["Location"]):
             record.committed = True
         else:
             self.results.error(f"import commit went to {response.headers['Location']}")
+
+
+    def double_commit(self, url: str):
+        """Two commits of one draft at the same moment, from two tabs of this browser: both must answer 303
+        to the same import (the second is sent to the first one's result)."""
+        twin = requests.Session()
+        twin.trust_env = False
+        twin.cookies.update(self.http.cookies)
+        start = threading.Barrier(2)
+        answers: list = [None, None]
+
+        def press(i, session):
+            start.wait()
+            began = time.perf_counter()
+            try:
+                answers[i] = session.post(self.base + url, data={"csrf_token": self.csrf}, timeout=60,
+                                          allow_redirects=False)
+            except requests.RequestException as exc:
+                self.results.error(f"double submit POST {url}: {type(exc).__name__}: {exc}")
+            with self.results.lock:
+                self.results.samples.append(("import: double submit", answers[i].status_code if answers[i] else 0,
+                                             time.perf_counter() - began))
+
+        threads = [threading.Thread(target=press, args=(i, s)) for i, s in enumerate((self.http, twin))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        if any(a is None for a in answers):
+            return None
+        if [a.status_code for a in answers] != [303, 303]:
+            self.results.error(f"double submit {url}: statuses {[a.status_code for a in answers]}")
+            return None
+        if answers[0].headers["Location"] != answers[1].headers["Location"]:
+            self.results.error(f"double submit {url}: the two answers lead to different places "
+                               f"({answers[0].headers['Location']}, {answers[1].headers['Location']})")
+            return None
+        return answers[0]
+
+    def copied_cookie_after_sign_out(self) -> None:
+        """Sign in, copy the session cookie to a second browser, sign out: the copy must stop working."""
+        rounds = 0
+        while time.monotonic() < self.deadline:
+            self.http = requests.Session()
+            self.http.trust_env = False
+            if not self.sign_in():
+                return
+            copy = requests.Session()
+            copy.trust_env = False
+            copy.cookies.update(self.http.cookies)
+            before = self.request("cookie: copy before sign-out", "GET", "/", (200,))
+            if before is None:
+                return
+            self.http, original = copy, self.http
+            works = self.request("cookie: copy before sign-out", "GET", "/", (200,))
+            self.http = original
+            if works is None:
+                return
+            if self.request("cookie: sign out", "POST", "/sign-out", (302, 303), data={"csrf_token": self.csrf}) is None:
+                return
+            self.http, original = copy, self.http
+            after = self.request("cookie: copy after sign-out", "GET", "/", (302, 303, 401))
+            self.http = original
+            if after is not None and "/sign-in" not in after.headers.get("Location", ""):
+                self.results.error(f"copied cookie after sign-out went to {after.headers.get('Location')!r}, "
+                                   "not the sign-in page")
+            rounds += 1
+        with self.results.lock:
+            self.results.cookie_rounds += rounds
 
 
 # --- serving and the run -------------------------------------------------------------------------------------
@@ -428,8 +527,8 @@ def run_one(name: str, url: str, args) -> bool:
     results = Results()
     elapsed = 0.0
     with open(log_path, "wb") as log:
-        server = subprocess.Popen([str(VENV_BIN / "gunicorn"), "-w", str(args.workers), "-b", f"127.0.0.1:{port}",
-                                   "--timeout", "120", "wsgi:app"], cwd=ROOT, env=env, stdout=log,
+        server = subprocess.Popen([str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py", "-w", str(args.workers),
+                                   "-b", f"127.0.0.1:{port}", "--timeout", "120", "wsgi:app"], cwd=ROOT, env=env, stdout=log,
                                   stderr=subprocess.STDOUT, start_new_session=True)
         try:
             wait_until_up(base, server)
@@ -440,6 +539,8 @@ def run_one(name: str, url: str, args) -> bool:
             clients = [Client(i, base, "finance" if i < n_finance else "manager", results, deadline, pool,
                               args.commissions, end_dates, f"{name[:2].upper()}{os.getpid()}")
                        for i in range(args.clients)]
+            clients.append(Client(args.clients, base, "viewer", results, deadline, pool, args.commissions, end_dates,
+                                  f"{name[:2].upper()}{os.getpid()}"))
             threads = [threading.Thread(target=c.run, daemon=True) for c in clients]
             for t in threads:
                 t.start()
@@ -465,6 +566,7 @@ def run_one(name: str, url: str, args) -> bool:
     conflicts = sum(1 for e in results.edits if e.status == 409)
     saved = sum(1 for e in results.edits if e.status == 200)
     committed = sum(1 for i in results.imports if i.committed)
+    doubles = sum(1 for i in results.imports if i.committed and i.double)
     print(f"  {args.clients} clients, {args.seconds} s, gunicorn -w {args.workers}: {len(samples):,} requests in "
           f"{elapsed:.1f} s = {len(samples) / elapsed:.1f} requests/s")
     if times:
@@ -479,12 +581,13 @@ def run_one(name: str, url: str, args) -> bool:
         print(f"    {kind:28} {len(v):6,}  median {statistics.median(v) * 1000:6.0f} ms  p99 "
               f"{percentile(v, 99) * 1000:6.0f} ms")
     print(f"  quick changes: {saved:,} saved, {conflicts:,} refused as conflicts (409, expected); imports committed: "
-          f"{committed}")
+          f"{committed} ({doubles} of them double submits); copied cookie refused after sign-out: "
+          f"{results.cookie_rounds} times")
 
     # Data check.
     refs = [r for i in results.imports for r in i.references]
-    stored, counts = read_back(url, env, pool, refs)
-    problems = check_data(initial, results.edits, stored, results.imports, counts)
+    stored, counts, batches = read_back(url, env, pool, refs)
+    problems = check_data(initial, results.edits, stored, results.imports, counts, batches)
     errors = results.errors + [f"gunicorn log: {line}" for line in log_problems]
     print(f"  errors: {len(errors)} (5xx: {sum(v for k, v in statuses.items() if k >= 500)}, no answer: "
           f"{statuses.get(0, 0)}, log lines: {len(log_problems)})")

@@ -64,9 +64,16 @@ class Factories:
     def budget_line(self, year=None, stream=None, category=None, strand=None, amount_pence: int = 40_000_00,
                     profile: tuple[int, int, int, int] | None = None, **fields) -> BudgetLine:
         profile = profile or (amount_pence // 4, amount_pence // 4, amount_pence // 4, amount_pence - 3 * (amount_pence // 4))
+        year, stream, strand = year or self.year(), stream or self.stream(), strand or self.strand()
+        if category is None:
+            # A line is unique per year, stream, category and strand: a second default line gets its own category.
+            category = self.category()
+            taken = {c for (c,) in self.session.query(BudgetLine.category_id).filter_by(
+                funding_year_id=year.id, funding_stream_id=stream.id, strand_id=strand.id)}
+            if category.id in taken:
+                category = self.category(f"Commissioned services {next(_seq)}")
         return self._add(BudgetLine(
-            funding_year=year or self.year(), funding_stream=stream or self.stream(),
-            category=category or self.category(), strand=strand or self.strand(),
+            funding_year=year, funding_stream=stream, category=category, strand=strand,
             amount_pence=amount_pence, original_amount_pence=fields.pop("original_amount_pence", amount_pence),
             q1_pence=profile[0], q2_pence=profile[1], q3_pence=profile[2], q4_pence=profile[3], **fields,
         ))

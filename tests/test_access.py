@@ -3,7 +3,7 @@ exactly the routes it should, and a viewer can POST to nothing but their own acc
 from __future__ import annotations
 
 import pytest
-from werkzeug.routing import BuildError
+from werkzeug.routing import BuildError, IntegerConverter
 
 from tests.access import EVERYONE, collect
 from tests.conftest import PASSWORD
@@ -29,7 +29,7 @@ def _url(app, rule, values):
     for name in rule.arguments:
         if name in values:
             args[name] = values[name](db.session)
-        elif rule._converters.get(name).__class__.__name__ == "IntegerConverter":
+        elif isinstance(rule._converters.get(name), IntegerConverter):
             args[name] = 1
         else:
             raise AssertionError(f"tests/access: no URL_VALUES entry for argument {name!r} of {rule.endpoint}")

@@ -35,3 +35,13 @@ def test_missing_doubled_and_stray_import_rows_are_found():
     assert "committed import row R1 is present 2 times (expected once)" in problems
     assert "committed import row R2 is present 0 times (expected once)" in problems
     assert "row R3 of an import that was not committed is present 1 times" in problems
+
+
+def test_a_double_submit_committed_twice_is_found():
+    imports = [Import(["R1"], committed=True, filename="a.csv", double=True),
+               Import(["R2"], committed=True, filename="b.csv", double=True),
+               Import(["R3"], committed=False, filename="c.csv")]
+    ok = check_data({}, [], {}, imports, {"R1": 1, "R2": 1}, {"a.csv": 1, "b.csv": 1})
+    assert ok == []
+    problems = check_data({}, [], {}, imports, {"R1": 1, "R2": 1}, {"a.csv": 2, "b.csv": 1})
+    assert problems == ["import a.csv (double submit) was committed 2 times (expected once)"]

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import importlib
 import os
-from datetime import datetime, timedelta, timezone
 
 import openpyxl
 from flask import Flask, flash, redirect, request, session, url_for
@@ -44,6 +43,7 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
         app.config.from_object(config or config_from_environment())
     _check_secret_key(app)
     _engine_options(app)
+    _behind_proxies(app)
     os.makedirs(app.config["DATA_DIR"], exist_ok=True)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         os.makedirs(os.path.dirname(app.config["SQLALCHEMY_DATABASE_URI"][len("sqlite:///"):]) or ".", exist_ok=True)
@@ -61,8 +61,14 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     from tracker.milestones.service import register_session_events
 
     register_session_events()
+    from tracker.auth.sessions import AbsoluteExpiryCookie
 
-    # Areas.
+    app.session_interface = AbsoluteExpiryCookie()
+
+    # Areas (ids in addresses are bounded first, so an id no record can have is a 404).
+    from tracker.web import BoundedIntConverter
+
+    app.url_map.converters["int"] = BoundedIntConverter
     for module_name in BLUEPRINTS:
         app.register_blueprint(importlib.import_module(module_name).bp)
 
@@ -93,6 +99,16 @@ def _check_secret_key(app: Flask) -> None:
                 "SECRET_KEY is missing or is the development default. Set SECRET_KEY to a long random value, "
                 "e.g. python -c 'import secrets; print(secrets.token_hex(32))'; for local use set TRACKER_ENV=development."
             )
+
+
+def _behind_proxies(app: Flask) -> None:
+    """Trust X-Forwarded-For/-Proto from exactly TRUSTED_PROXIES proxies (none by default: a client could
+    forge them), so the sign-in throttle and HTTPS checks see the real address and scheme."""
+    hops = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)
 
 
 def _engine_options(app: Flask) -> None:
@@ -128,7 +144,8 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 
 
 def _guard_every_request(app: Flask) -> None:
-    """Every view is closed to anonymous users unless marked public, and idle sessions expire."""
+    """Every view is closed to anonymous users unless marked public, and idle or too-old sessions end."""
+    from tracker.auth import sessions
     from tracker.auth.roles import view_is_public, view_roles
 
     @app.before_request
@@ -140,25 +157,23 @@ def _guard_every_request(app: Flask) -> None:
             return None
         if not current_user.is_authenticated:
             return _to_sign_in()
-        if _session_idle_too_long(app):
+        record = sessions.current()
+        reason = sessions.expired(record) if record is not None else "ended"
+        if reason:
+            sessions.end(record, reason)
+            db.session.commit()
             logout_user()
             session.clear()
-            flash("You were signed out after a period of inactivity. Sign in again to continue.", "info")
+            flash("You were signed out after a period of inactivity. Sign in again to continue." if reason == "idle"
+                  else "Your session has ended. Sign in again to continue.", "info")
             return _to_sign_in()
+        sessions.touch(record)
         if view_roles(view) is None:
             # A view that forgot to say who may use it is closed to everyone (the role-matrix test catches it).
             from flask import abort
 
             abort(403)
         return None
-
-
-def _session_idle_too_long(app: Flask) -> bool:
-    now = datetime.now(timezone.utc).timestamp()
-    last = session.get("last_seen")
-    session["last_seen"] = now
-    idle = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"]).total_seconds()
-    return last is not None and now - last > idle
 
 
 def _to_sign_in():

@@ -1,5 +1,5 @@
 """Every `flask` command is registered here: `create-user` and `seed-demo` (defined below), and each area's own
-(`import`, `export-return`, `deadlines-digest`, `deadlines-sync`, `backup`, `restore`)."""
+(`import`, `imports-sweep`, `export-return`, `deadlines-digest`, `deadlines-sync`, `backup`, `restore`)."""
 from __future__ import annotations
 
 import os
@@ -15,6 +15,7 @@ from tracker.models import ROLES, User
 
 def init_app(app: Flask) -> None:
     from tracker import backup
+    from tracker.imports import sweep
     from tracker.imports.cli import register_cli
     from tracker.milestones.routes import digest_command, sync_command
     from tracker.returns.routes import export_return_command
@@ -22,6 +23,7 @@ def init_app(app: Flask) -> None:
     for command in (export_return_command, digest_command, sync_command):
         app.cli.add_command(command)
     register_cli(app.cli)
+    sweep.register_cli(app.cli)
     backup.init_app(app)
 
     @app.cli.command("create-user")
@@ -35,7 +37,7 @@ def init_app(app: Flask) -> None:
         if "@" not in email:
             raise click.BadParameter("must be an e-mail address", param_hint="EMAIL")
         password = os.environ.get("TRACKER_PASSWORD") or click.prompt("Password", hide_input=True, confirmation_prompt=True)
-        problem = password_problem(password)
+        problem = password_problem(password, email, name)
         if problem:
             raise click.ClickException(f"Password not accepted: {problem}.")
         user = db.session.scalar(select(User).where(User.email == email))
@@ -49,6 +51,9 @@ def init_app(app: Flask) -> None:
             user.password_hash = hash_password(password)
             user.session_version += 1
             user.active = True
+            from tracker.auth.sessions import end_all
+
+            end_all(user.id, "password reset")
             action = "Updated"
         from tracker import audit
 

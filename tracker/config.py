@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,8 +38,18 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     SESSION_IDLE_MINUTES = _int("SESSION_IDLE_MINUTES", 60)
+    # However active, a session ends this long after signing in (the cookie expires then too).
+    SESSION_MAX_HOURS = _int("SESSION_MAX_HOURS", 12)
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=SESSION_MAX_HOURS)
+    # How many proxies in front of the app set X-Forwarded-For/-Proto (0: none, trust no such header). With one
+    # reverse proxy set TRUSTED_PROXIES=1, so the sign-in throttle sees each person's own address.
+    TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
+    # Import drafts (uploads never committed) older than this are swept away.
+    IMPORT_DRAFT_DAYS = _int("IMPORT_DRAFT_DAYS", 7)
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session, which itself expires when idle
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    # Keys of the sign-in counts start with this (several apps may share one Redis).
+    RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "vru")
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     TESTING = False
 

@@ -1,9 +1,10 @@
-"""Security that applies to every request: response headers (a strict Content-Security-Policy) and the
-throttling of failed sign-ins per account and per address.
+"""Security that applies to every request: response headers (a strict Content-Security-Policy, no-store for
+signed-in pages), refusing control characters, and the throttling of failed sign-ins.
 
-Failed sign-ins are counted with Flask-Limiter's storage (memory by default, RATELIMIT_STORAGE_URI for a
-shared store such as Redis when several workers serve the app). Only failures count, and a locked account
-or address is refused before its password is checked, so a right password does not get through a lock.
+Failed sign-ins are counted with Flask-Limiter's storage (memory for one process, RATELIMIT_STORAGE_URI for a
+shared store such as Redis, which several workers must use: the app refuses to start otherwise). Only failures
+count (a wrong current password on /account/password too), and a locked account or address is refused before
+its password is checked, so a right password does not get through a lock.
 """
 from __future__ import annotations
 
@@ -40,9 +41,14 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enable
 
 def init_app(app: Flask) -> None:
     """Bind the headers and the sign-in throttle to the app."""
-    app.config.setdefault("SIGN_IN_LIMIT_PER_ACCOUNT", os.environ.get("SIGN_IN_LIMIT_PER_ACCOUNT", "5 per 15 minutes"))
-    app.config.setdefault("SIGN_IN_LIMIT_PER_ADDRESS", os.environ.get("SIGN_IN_LIMIT_PER_ADDRESS", "20 per 15 minutes"))
+    app.config.setdefault("SIGN_IN_LIMIT_PER_ACCOUNT_ADDRESS",
+                          os.environ.get("SIGN_IN_LIMIT_PER_ACCOUNT_ADDRESS", "5 per 15 minutes"))
+    app.config.setdefault("SIGN_IN_LIMIT_PER_ACCOUNT", os.environ.get("SIGN_IN_LIMIT_PER_ACCOUNT", "20 per 15 minutes"))
+    app.config.setdefault("SIGN_IN_LIMIT_PER_ADDRESS", os.environ.get("SIGN_IN_LIMIT_PER_ADDRESS", "100 per 15 minutes"))
     app.config.setdefault("RATELIMIT_ENABLED", True)
+    if app.config["RATELIMIT_ENABLED"]:
+        # gunicorn.conf.py puts the number of workers here; several workers need shared counters.
+        check_throttle_storage(int(os.environ.get("TRACKER_WORKERS", "1") or 1), app.config.get("RATELIMIT_STORAGE_URI"))
     limiter.init_app(app)
     _headers(app)
     _refuse_nul_characters(app)
@@ -56,32 +62,100 @@ def _headers(app: Flask) -> None:
             response.headers.setdefault(name, value)
         if request.is_secure:
             response.headers.setdefault("Strict-Transport-Security", HSTS)
+        # Whatever a signed-in person is shown is someone's data: no browser or proxy cache may keep a copy
+        # (the back button after sign-out, a shared PC). Downloads set their own (also no-store by default).
+        if request.endpoint != "static" and _signed_in():
+            response.headers.setdefault("Cache-Control", "no-store")
         return response
 
 
+def _signed_in() -> bool:
+    from flask_login import current_user
+
+    try:
+        return bool(current_user.is_authenticated)
+    except Exception:  # the database is down: the error page is not cached either way  # pragma: no cover
+        return False
+
+
 def _refuse_nul_characters(app: Flask) -> None:
-    """A NUL character has no business in any field, and PostgreSQL refuses text containing one: answer 400
-    with a message here, once for every form and query string, rather than fail deep inside a query."""
+    """Control characters (C0, other than tab and new line) have no business in any field: PostgreSQL refuses a
+    NUL, and a vertical tab pasted from Word breaks the workbooks made from the text. Answer 400 with a message
+    naming the field, here, once for every form and query string, rather than fail deep inside a query or an
+    export. Uploaded file names are cleaned instead (tracker.text.clean_filename), except for a NUL."""
+    from tracker.text import control_character
 
     @app.before_request
     def refuse_nul():
-        values = list(request.args.values())
+        values = list(request.args.items(multi=True))
         if request.method not in ("GET", "HEAD", "OPTIONS"):
-            values += list(request.form.values())
-            values += [f.filename or "" for f in request.files.values()]
-        if any("\x00" in v for v in values):
-            from tracker.errors import abort_with
+            values += list(request.form.items(multi=True))
+        for name, value in values:
+            what = control_character(value)
+            if what:
+                from tracker.errors import abort_with
 
-            abort_with(400, "What was sent contains a character that is not allowed (a NUL). Remove it and try again.")
+                abort_with(400, f"What was sent in '{name[:40]}' contains a character that is not allowed ({what}). "
+                                "It often comes from text pasted from Word: retype that part and try again.")
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            if any("\x00" in (f.filename or "") for f in request.files.values()):
+                from tracker.errors import abort_with
+
+                abort_with(400, "What was sent contains a character that is not allowed (a NUL). Remove it and try again.")
 
 
-def _throttle_keys(app: Flask) -> list[tuple[object, str]]:
-    """(limit, key) pairs for this sign-in attempt: the e-mail it names and the address it comes from."""
-    email = (request.form.get("email") or "").strip().lower()[:254]
-    keys = [(parse(app.config["SIGN_IN_LIMIT_PER_ADDRESS"]), f"sign-in-address/{get_remote_address()}")]
+def check_throttle_storage(workers: int, uri: str | None) -> None:
+    """Refuse to run several workers on in-memory counters: each worker would count failed sign-ins on its own,
+    letting ``workers`` times as many guesses through. Called at start-up by gunicorn.conf.py and the factory."""
+    uri = uri or "memory://"
+    if workers > 1 and uri.startswith("memory://"):
+        raise RuntimeError(
+            f"The sign-in throttle keeps its counts in memory (RATELIMIT_STORAGE_URI={uri}), which is per worker: with "
+            f"{workers} workers each would let the full number of guesses through. Set RATELIMIT_STORAGE_URI to a "
+            "shared store, e.g. RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379/0 (Redis is the tested choice), or run "
+            "one worker.")
+
+
+def _email(email: str | None = None) -> str:
+    return ((request.form.get("email") if email is None else email) or "").strip().lower()[:254]
+
+
+def _throttle_keys(app: Flask, email: str | None = None) -> list[tuple[object, str]]:
+    """(limit, key) pairs for a sign-in attempt: the account and address together (the main lock), the account
+    from anywhere (guessing spread over many addresses) and the address for any account (spraying), each with
+    its own limit, so one noisy address behind a proxy does not lock everyone else out."""
+    prefix = app.config.get("RATELIMIT_KEY_PREFIX") or "vru"
+    address = get_remote_address() or "unknown"
+    email = _email(email)
+    keys = [(parse(app.config["SIGN_IN_LIMIT_PER_ADDRESS"]), f"{prefix}/sign-in-address/{address}")]
     if email:
-        keys.append((parse(app.config["SIGN_IN_LIMIT_PER_ACCOUNT"]), f"sign-in-account/{email}"))
+        keys.append((parse(app.config["SIGN_IN_LIMIT_PER_ACCOUNT_ADDRESS"]), f"{prefix}/sign-in-pair/{email}/{address}"))
+        keys.append((parse(app.config["SIGN_IN_LIMIT_PER_ACCOUNT"]), f"{prefix}/sign-in-account/{email}"))
     return keys
+
+
+def _enabled(app: Flask) -> bool:
+    return bool(app.config.get("RATELIMIT_ENABLED")) and limiter.enabled
+
+
+def sign_in_locked(email: str | None = None) -> bool:
+    """True when this account (or address) has used up its failed attempts; checked before any password."""
+    from flask import current_app
+
+    app = current_app._get_current_object()
+    if not _enabled(app):
+        return False
+    return any(not limiter.limiter.test(limit, key) for limit, key in _throttle_keys(app, email))
+
+
+def record_failed_sign_in(email: str | None = None) -> None:
+    """Count one wrong password (at sign-in, or the current password on /account/password)."""
+    from flask import current_app
+
+    app = current_app._get_current_object()
+    if _enabled(app) and _email(email):
+        for limit, key in _throttle_keys(app, email):
+            limiter.limiter.hit(limit, key)
 
 
 def _is_sign_in_post() -> bool:
@@ -89,24 +163,17 @@ def _is_sign_in_post() -> bool:
 
 
 def _sign_in_throttle(app: Flask) -> None:
-    def enabled() -> bool:
-        return bool(app.config.get("RATELIMIT_ENABLED")) and limiter.enabled
-
     @app.before_request
     def refuse_locked_sign_in():
-        if not _is_sign_in_post() or not enabled():
-            return None
-        for limit, key in _throttle_keys(app):
-            if not limiter.limiter.test(limit, key):
-                return locked_response()
+        if _is_sign_in_post() and sign_in_locked():
+            return locked_response()
         return None
 
     @app.after_request
     def count_failed_sign_in(response):
         # A failed sign-in re-shows the form with 422; a success redirects. Only failures use up attempts.
-        if _is_sign_in_post() and enabled() and response.status_code == 422 and request.form.get("email"):
-            for limit, key in _throttle_keys(app):
-                limiter.limiter.hit(limit, key)
+        if _is_sign_in_post() and response.status_code == 422:
+            record_failed_sign_in()
         return response
 
 

@@ -6,6 +6,7 @@ from datetime import date, datetime
 from flask import Flask, make_response, redirect, render_template, request
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
+from werkzeug.routing import IntegerConverter
 
 from tracker.money import format_pence, format_pence_short
 
@@ -23,6 +24,28 @@ NAVIGATION: list[tuple[str, str, tuple[str, ...] | None]] = [
 ]
 
 
+# The largest id or count a query string or address may carry: PostgreSQL's INTEGER. Anything bigger cannot be
+# a record here, and passing it on would fail inside the query (a 500) instead of being ignored with a message.
+MAX_WHOLE_NUMBER = 2_147_483_647
+
+
+def whole_number(text: str | None, low: int = 1, high: int = MAX_WHOLE_NUMBER) -> int | None:
+    """``text`` as a whole number from ``low`` to ``high``, or None (blank, not a number, or out of range)."""
+    text = (text or "").strip()
+    if not text or len(text) > 12 or not text.lstrip("+-").isdigit():
+        return None
+    value = int(text)
+    return value if low <= value <= high else None
+
+
+class BoundedIntConverter(IntegerConverter):
+    """``<int:...>`` in every route: an id beyond any record (``/commissions/99999999999``) is a 404, not a 500."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_WHOLE_NUMBER)
+        super().__init__(map, *args, **kwargs)
+
+
 def is_htmx() -> bool:
     """An HTMX request that wants a fragment (a history restore wants the whole page)."""
     return bool(request.headers.get("HX-Request")) and not request.headers.get("HX-History-Restore-Request")
@@ -31,7 +54,7 @@ def is_htmx() -> bool:
 def render(template: str, block: str | None = None, status: int = 200, **context):
     """The full page, or only ``block`` of the same template for an HTMX request: one copy of the markup."""
     if block and is_htmx():
-        return render_block(template, block, **context), status
+        return render_block(template, block, **{**template_imports(template), **context}), status
     return render_template(template, **context), status
 
 
@@ -43,6 +66,53 @@ def see_other(url: str):
         response.headers["HX-Redirect"] = url
         return response
     return redirect(url, 303)
+
+
+def template_imports(template: str) -> dict:
+    """The macros a template (and the templates it extends) imports at its top level, by the names it uses.
+
+    ``render_block`` renders one block without running the rest of the template, so ``{% from "_macros.html"
+    import field %}`` above the blocks never runs and the block fails on ``field`` (an HTMX 500). Passing the
+    imported names in with the context puts them where the block looks for them, for every template at once.
+    """
+    from flask import current_app
+
+    env = current_app.jinja_env
+    found: dict = {}
+    for kind, source, names in _top_level_imports(env, template):
+        module = env.get_template(source).module
+        if kind == "import":
+            found[names] = module
+        else:
+            for name, alias in names:
+                found[alias] = getattr(module, name)
+    return found
+
+
+def _top_level_imports(env, template: str, seen: frozenset = frozenset()) -> list[tuple]:
+    """("from", "_macros.html", [(name, alias)]) and ("import", "x.html", alias) for a template and its parents,
+    parents first (read from the template's syntax tree once, then cached)."""
+    key = (id(env), template)
+    if key in _IMPORTS_CACHE:
+        return _IMPORTS_CACHE[key]
+    from jinja2 import nodes
+
+    source = env.loader.get_source(env, template)[0]
+    found: list[tuple] = []
+    for node in env.parse(source).body:
+        if isinstance(node, nodes.Extends) and isinstance(node.template, nodes.Const) and template not in seen:
+            found = _top_level_imports(env, node.template.value, seen | {template}) + found
+        elif isinstance(node, nodes.FromImport) and isinstance(node.template, nodes.Const):
+            found.append(("from", node.template.value,
+                          [(n, n) if isinstance(n, str) else (n[0], n[1]) for n in node.names]))
+        elif isinstance(node, nodes.Import) and isinstance(node.template, nodes.Const):
+            found.append(("import", node.template.value, node.target))
+    if not env.auto_reload:
+        _IMPORTS_CACHE[key] = found
+    return found
+
+
+_IMPORTS_CACHE: dict[tuple, list[tuple]] = {}
 
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -59,8 +129,12 @@ def send_download(content: bytes | str, name: str, mimetype: str | None = None, 
 
     from flask import send_file
 
+    from tracker.text import clean_filename
+
     source = io.BytesIO(content) if isinstance(content, (bytes, bytearray)) else content
-    response = send_file(source, mimetype=mimetype, as_attachment=True, download_name=name, **options)
+    # Names stored before uploads were cleaned may hold CR/LF or a right-to-left override: clean them again.
+    response = send_file(source, mimetype=mimetype, as_attachment=True, download_name=clean_filename(name, "download"),
+                         **options)
     response.headers["Cache-Control"] = cache
     return response
 

@@ -12,6 +12,7 @@ import time
 import pytest
 from flask import url_for
 from playwright.sync_api import Error as PlaywrightError, expect
+from werkzeug.routing import IntegerConverter
 
 from tests.access import collect
 from tracker.web import NAVIGATION
@@ -43,7 +44,7 @@ def page_urls(live_server) -> list[tuple[str, str]]:
             for name in rule.arguments:
                 if name in values:
                     args[name] = values[name](db.session)
-                elif type(rule._converters.get(name)).__name__ == "IntegerConverter":
+                elif isinstance(rule._converters.get(name), IntegerConverter):
                     args[name] = 1
                 else:
                     args = None

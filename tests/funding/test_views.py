@@ -193,9 +193,11 @@ def test_viewers_read_allocations_but_cannot_revise(client, auth, make):
 
 def test_budget_line_created_without_javascript(client, auth, make):
     line = make.budget_line()
+    other = make.category("Evaluation")  # a line is unique per year, stream, category and strand
     db.session.commit()
     auth.login("finance")
-    response = client.post(f"/funding/years/{line.funding_year_id}/lines/new", data=line_data(line, labour="y"))
+    response = client.post(f"/funding/years/{line.funding_year_id}/lines/new",
+                           data=line_data(line, labour="y", category_id=other.id))
     assert response.status_code == 303 and response.location.startswith("/funding/budget")
     new = db.session.scalars(select(BudgetLine).order_by(BudgetLine.id.desc())).first()
     assert (new.amount_pence, new.original_amount_pence, new.profile, new.labour) == (

@@ -50,26 +50,49 @@ def test_successful_sign_ins_do_not_count(throttled_app, make):
         assert _try(client, user.email, PASSWORD).status_code == 302
 
 
-def test_the_account_lock_holds_from_another_address(throttled_app, make):
+def test_another_address_is_not_locked_by_guesses_at_the_same_account(throttled_app, make):
+    """The main lock is per account and address: the owner, elsewhere, can still sign in after 5 guesses."""
     user = make.user(role="manager")
     db.session.commit()
     client = throttled_app.test_client()
-    for n in range(5):
-        _try(client, user.email, "wrong password!", address=f"10.0.1.{n}")
+    for _ in range(5):
+        _try(client, user.email, "wrong password!", address="10.0.0.66")
+    assert _try(client, user.email, PASSWORD, address="10.0.0.66").status_code == 429
+    assert _try(client, user.email, PASSWORD, address="10.9.9.9").status_code == 302
+
+
+def test_the_account_lock_holds_from_any_address_after_guesses_from_many(throttled_app, make):
+    """Guessing one account from many addresses (4 each, under the pair limit) is stopped at 20 in all."""
+    user = make.user(role="manager")
+    db.session.commit()
+    client = throttled_app.test_client()
+    for n in range(20):
+        _try(client, user.email, "wrong password!", address=f"10.0.1.{n // 4}")
     assert _try(client, user.email, PASSWORD, address="10.9.9.9").status_code == 429
 
 
-def test_the_address_limit_locks_every_account_from_that_address(throttled_app, make):
+def test_one_noisy_address_does_not_lock_everyone_behind_it(throttled_app, make):
+    """A proxy's address: 20 failures there (4 each on 5 accounts) leave its other users signing in."""
     users = [make.user(role="manager") for _ in range(6)]
     db.session.commit()
     client = throttled_app.test_client()
-    # 20 failures spread over accounts (4 each, under the per-account limit) from one address.
     for user in users[:5]:
         for _ in range(4):
             assert _try(client, user.email, "wrong password!").status_code == 422
-    assert _try(client, users[5].email, PASSWORD).status_code == 429
+    assert _try(client, users[5].email, PASSWORD).status_code == 302
+
+
+def test_the_address_limit_locks_every_account_from_that_address(throttled_app, make):
+    users = [make.user(role="manager") for _ in range(26)]
+    db.session.commit()
+    client = throttled_app.test_client()
+    # 100 failures spread over accounts (4 each, under the other limits) from one address.
+    for user in users[:25]:
+        for _ in range(4):
+            assert _try(client, user.email, "wrong password!").status_code == 422
+    assert _try(client, users[25].email, PASSWORD).status_code == 429
     # Another address is not affected.
-    assert _try(client, users[5].email, PASSWORD, address="10.0.0.2").status_code == 302
+    assert _try(client, users[25].email, PASSWORD, address="10.0.0.2").status_code == 302
 
 
 def test_the_lock_message_is_in_words(throttled_app):

@@ -14,7 +14,11 @@ ROLE_CHOICES = [(role, ROLE_LABELS[role]) for role in ROLES]
 
 
 def _password_rules(form, field):
-    problem = password_problem(field.data or "")
+    # The new user's e-mail and name are on the same form; a reset form has the user as ``form.user``.
+    user = getattr(form, "user", None)
+    email = form.email.data if hasattr(form, "email") else getattr(user, "email", "")
+    name = form.name.data if hasattr(form, "name") else getattr(user, "name", "")
+    problem = password_problem(field.data or "", email or "", name or "")
     if problem:
         raise ValidationError(problem)
 

@@ -123,7 +123,10 @@ def reset_password(user_id: int):
     form = ResetPasswordForm()
     if form.validate_on_submit():
         try:
-            service.reset_password(user, form.password.data)
+            from tracker.auth import sessions
+
+            service.reset_password(user, form.password.data,
+                                   keep=sessions.current() if user.id == current_user.id else None)
         except service.AdminRuleError as exc:
             db.session.rollback()
             form.password.errors.append(str(exc))

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from tracker import audit, settings
+from tracker.auth import sessions
 from tracker.auth.passwords import hash_password, password_problem
 from tracker.errors import get_or_404
 from tracker.extensions import db
@@ -43,7 +44,7 @@ def create_user(name: str, email: str, role: str, password: str) -> User:
         raise AdminRuleError("Choose a role from the list")
     if email_taken(email):
         raise AdminRuleError(f"There is already a user with the e-mail address {email}")
-    problem = password_problem(password)
+    problem = password_problem(password, email, name)
     if problem:
         raise AdminRuleError(problem)
     user = User(name=name.strip(), email=email, role=role, password_hash=hash_password(password), active=True)
@@ -93,19 +94,27 @@ def set_active(user: User, active: bool) -> bool:
     user.active = active
     if not active:
         user.session_version += 1
+        sessions.end_all(user.id, "account disabled")
+    elif user.calendar_token is not None:
+        # The old feed address may have leaked while the account was off: a re-enabled user gets a new one.
+        from tracker.milestones.calendar import new_token
+
+        user.calendar_token = new_token()
     audit.record("admin", "positive" if active else "negative", user,
                  f"{'Enabled' if active else 'Disabled'} the account of {user.email}", before,
                  audit.snapshot(user, ("active",)))
     return True
 
 
-def reset_password(user: User, password: str) -> None:
-    """Set a new password chosen by an admin; every session of the user ends. The password is never audited."""
-    problem = password_problem(password)
+def reset_password(user: User, password: str, keep=None) -> None:
+    """Set a new password chosen by an admin; every session of the user ends (but ``keep``, the admin's own
+    when they reset their own password). The password is never audited."""
+    problem = password_problem(password, user.email, user.name)
     if problem:
         raise AdminRuleError(problem)
     user.password_hash = hash_password(password)
     user.session_version += 1
+    sessions.end_all(user.id, "password reset", keep=keep)
     audit.record("admin", "change", user, f"Reset the password of {user.email}; their sessions were ended",
                  None, {"password": "reset"})
 
@@ -258,8 +267,10 @@ def _parse_date(text: str) -> date:
 
 
 def _parse_int(text: str, low: int = 1, high: int = 10**9) -> int:
-    value = int(text.strip())
-    if not low <= value <= high:
+    from tracker.web import whole_number
+
+    value = whole_number(text, low, high)
+    if value is None:
         raise ValueError
     return value
 

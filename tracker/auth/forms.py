@@ -26,6 +26,8 @@ class ChangePasswordForm(FlaskForm):
     submit = SubmitField("Change password")
 
     def validate_new_password(self, field):
-        problem = password_problem(field.data or "")
+        from flask_login import current_user
+
+        problem = password_problem(field.data or "", getattr(current_user, "email", ""), getattr(current_user, "name", ""))
         if problem:
             raise ValidationError(problem)

@@ -48,13 +48,57 @@ def is_common(password: str) -> bool:
     return len(stem) >= 6 and stem != lowered and stem in listed
 
 
-def password_problem(password: str) -> str | None:
-    """Why a new password is not acceptable, or None."""
+# Words anyone attacking this service would try first (zxcvbn counts them as known words).
+SERVICE_WORDS = ("vru", "tracker", "vrutracker", "violence", "reduction", "unit", "violencereduction",
+                 "violencereductionunit", "pcc", "opcc", "police", "crime", "commissioner", "kent", "youth",
+                 "futures", "youngfutures", "password", "admin", "finance", "manager", "viewer")
+# zxcvbn's scores run 0-4; 3 is "safely unguessable: moderate protection from an offline slow-hash attack".
+MIN_SCORE = 3
+_REPEAT = re.compile(r"^(.{1,6}?)\1+(.{0,3})$", re.S)
+_SEQUENCES = ("abcdefghijklmnopqrstuvwxyz", "0123456789", "qwertyuiopasdfghjklzxcvbnm", "01234567890")
+
+
+def _is_repeat_or_sequence(password: str) -> bool:
+    """abcdabcdabcd, 123412341234, aaaaaaaaaaaa, abcdefghijklm, 987654321098: the whole password is one short
+    piece repeated, or a run along the alphabet, the digits or the keyboard (either way)."""
+    lowered = password.lower()
+    if _REPEAT.match(lowered):
+        return True
+    core = re.sub(r"[\d\W_]+$", "", lowered) or lowered
+    for run in _SEQUENCES:
+        for text in (run * 3, run[::-1] * 3):
+            if len(core) >= 6 and core in text:
+                return True
+    return False
+
+
+def _local_part(email: str) -> str:
+    return (email or "").strip().lower().partition("@")[0]
+
+
+def password_problem(password: str, email: str = "", name: str = "") -> str | None:
+    """Why a new password is not acceptable, or None. ``email`` and ``name`` are the account's."""
     if len(password) < MIN_LENGTH:
         return f"Use at least {MIN_LENGTH} characters"
+    lowered = password.lower()
+    local = _local_part(email)
+    if len(local) >= 3 and (local in lowered or re.sub(r"[\W_]+", "", local) in re.sub(r"[\W_]+", "", lowered)):
+        return "Do not use your e-mail address (or the part before the @) in your password"
+    if _is_repeat_or_sequence(password):
+        return "Do not use repeated characters or sequences such as abcabc or 123412341234; a few unrelated words work well"
     if len(set(password)) < 4 or is_common(password):
         return "That password is too common or too easy to guess; choose another"
+    if strength(password, email, name) < MIN_SCORE:
+        return "That password is too easy to guess; a few unrelated words work well (for example four random words)"
     return None
+
+
+def strength(password: str, email: str = "", name: str = "") -> int:
+    """zxcvbn's score, 0-4, knowing the account's e-mail and name and this service's own words."""
+    from zxcvbn import zxcvbn
+
+    inputs = list(SERVICE_WORDS) + [w for w in re.split(r"[\W_]+", f"{email} {name}".lower()) if len(w) >= 3]
+    return int(zxcvbn(password[:100], user_inputs=inputs)["score"])
 
 
 def hash_password(password: str) -> str:

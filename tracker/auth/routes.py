@@ -1,18 +1,19 @@
 """Signing in and out, and changing one's own password."""
 from __future__ import annotations
 
-import time
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from tracker import audit
+from tracker.auth import sessions
 from tracker.auth.forms import ChangePasswordForm, SignInForm
 from tracker.auth.passwords import check_password, dummy_check, hash_password
 from tracker.auth.roles import EVERYONE, public, roles_required
 from tracker.extensions import db, login_manager
 from tracker.models import User, utcnow
+from tracker.security import locked_response, record_failed_sign_in, sign_in_locked
 from tracker.web import render
 
 bp = Blueprint("auth", __name__)
@@ -25,8 +26,13 @@ def load_user(session_id: str) -> User | None:
         user_id, version = (int(part) for part in session_id.split(":"))
     except (ValueError, AttributeError):
         return None
-    user = db.session.get(User, user_id)
-    if user is None or user.session_version != version or not user.active:
+    # The user and this cookie's live session record in one query: signed out, idle, too old or ended
+    # elsewhere, and the cookie no longer counts.
+    found = sessions.load(user_id)
+    if found is None:
+        return None
+    user, _record = found
+    if user.session_version != version or not user.active:
         return None
     return user
 
@@ -64,7 +70,7 @@ def sign_in():
         if user is not None:
             session.clear()  # a fresh session on sign-in, so a planted session id is worthless
             login_user(user, remember=False)
-            session["last_seen"] = time.time()  # the idle timeout counts from now
+            sessions.start(user)  # the server-side record; idle and absolute timeouts count from now
             user.last_sign_in_at = utcnow()
             db.session.commit()
             flash(f"Signed in as {user.name} ({user.role_label}).", "success")
@@ -79,11 +85,22 @@ def sign_in():
 @bp.route("/sign-out", methods=["POST"])
 @roles_required(*EVERYONE)
 def sign_out():
-    """End the session."""
+    """End the session, on the server too: a copy of the cookie no longer works."""
+    sessions.end(sessions.current(), "signed out")
+    db.session.commit()
     logout_user()
     session.clear()
     flash("You have signed out.", "success")
     return redirect(url_for("auth.sign_in"))
+
+
+def _locked_out_of_password_change():
+    """Too many wrong current passwords: the account is locked like a sign-in, and this session ends."""
+    sessions.end(sessions.current(), "password guesses")
+    db.session.commit()
+    logout_user()
+    session.clear()
+    return locked_response()
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
@@ -92,14 +109,21 @@ def change_password():
     """Change one's own password; every other session of the account ends."""
     form = ChangePasswordForm()
     status = 200
+    if request.method == "POST" and sign_in_locked(current_user.email):
+        return _locked_out_of_password_change()
     if form.validate_on_submit():
         if not check_password(current_user.password_hash, form.current_password.data):
+            # A wrong current password is a failed sign-in: someone at an unlocked screen may be guessing.
+            record_failed_sign_in(current_user.email)
+            if sign_in_locked(current_user.email):
+                return _locked_out_of_password_change()
             form.current_password.errors.append("Your current password is not right")
             status = 422
         else:
             user = current_user._get_current_object()
             user.password_hash = hash_password(form.new_password.data)
             user.session_version += 1
+            sessions.end_all(user.id, "password changed", keep=sessions.current())
             audit.record("auth", "change", user, f"{user.email} changed their password")
             db.session.commit()
             login_user(user)  # keep this session, with the new version

@@ -57,10 +57,12 @@ def like_pattern(text: str) -> str:
 
 
 def _int(text: str | None) -> int | None:
-    try:
-        return int(text) if text not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
+    from tracker.web import whole_number
+
+    return whole_number(text, low=-MAX, high=MAX) if text not in (None, "") else None
+
+
+MAX = 2_147_483_647  # tracker.web.MAX_WHOLE_NUMBER: beyond it a value is ignored with a message
 
 
 @dataclass

@@ -27,7 +27,7 @@ from tracker.models import (
     Strand, User,
 )
 from tracker.models.commissions import COMMISSION_STATUSES
-from tracker.web import is_htmx, render, see_other
+from tracker.web import is_htmx, render, see_other, whole_number
 
 bp = Blueprint("commissions", __name__)
 
@@ -521,10 +521,10 @@ def delete(commission_id: int):
 def providers():
     """Providers, with how many commissions each has and their total value; searchable."""
     q = (request.args.get("q") or "").strip()[:100]
-    try:
-        page = max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        page = 1
+    raw_page = request.args.get("page")
+    page = whole_number(raw_page) or 1
+    if raw_page not in (None, "") and whole_number(raw_page) is None:
+        flash(f"Ignored the page number “{raw_page[:30]}”: it is not a page of this list.", "warning")
     pagination, figures, total_value = queries.provider_list(q, page)
     return render("commissions/providers.html", "results", q=q, pagination=pagination, figures=figures,
                   total_value=total_value, can_edit=current_user.has_role(MANAGER))

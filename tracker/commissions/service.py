@@ -14,7 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from tracker import audit
 from tracker.errors import abort_with, get_or_404
 from tracker.extensions import db
-from tracker.funding.rules import closed_year_message, require_open_year
+from tracker.funding.rules import closed_year_problem, require_open_year
 from tracker.models import (
     BudgetLine, Commission, FundingYear, LedgerTransaction, Milestone, Provider, Strand, SupplierAlias, Variation,
 )
@@ -92,10 +92,11 @@ def _database_rules(data: dict, commission: Commission | None) -> dict[str, str]
     if db.session.scalar(clash) is not None:
         errors["reference"] = f"Reference {reference} is already used by another commission"
     year = db.session.get(FundingYear, data["funding_year_id"]) if data.get("funding_year_id") else None
+    closed = closed_year_problem(commission.funding_year if commission is not None else None, year)
     if year is None:
         errors["funding_year_id"] = "Choose a funding year"
-    elif year.is_closed and (commission is None or commission.funding_year_id != year.id):
-        errors["funding_year_id"] = closed_year_message(year)
+    elif closed:
+        errors["funding_year_id"] = closed  # the year it is in now, or the one it would move to
     if not data.get("strand_id") or db.session.get(Strand, data["strand_id"]) is None:
         errors["strand_id"] = "Choose a strand"
     if data.get("provider_id") and db.session.get(Provider, data["provider_id"]) is None:

@@ -246,8 +246,9 @@ def over_budget_warnings(commission: Commission | None, shares: list[ShareInput]
 # --- Years that arrive later --------------------------------------------------------------------------------------
 
 def line_key(line: BudgetLine) -> tuple:
-    """What makes a budget line "the same line" from one year to the next."""
-    return (line.funding_stream_id, line.category_id, line.strand_id, (line.description or "").strip().lower())
+    """What makes a budget line "the same line" from one year to the next: its stream, category and strand (a
+    line is unique by these within a year)."""
+    return (line.funding_stream_id, line.category_id, line.strand_id)
 
 
 def attach_waiting_shares(year: FundingYear) -> int:

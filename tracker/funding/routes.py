@@ -270,6 +270,14 @@ def _line_values(form: BudgetLineForm) -> dict:
             "q1_pence": q1, "q2_pence": q2, "q3_pence": q3, "q4_pence": q4}
 
 
+def _line_clash(form: BudgetLineForm, year, line=None) -> bool:
+    """Another line of the year with the same stream, category and strand: shown at the category field."""
+    message = service.line_clash_message(year, _line_values(form), except_id=line.id if line else None)
+    if message:
+        form.category_id.errors = list(form.category_id.errors) + [message]
+    return bool(message)
+
+
 def _budget_url(year, **extra) -> str:
     return url_for("funding.budget", year=year.label, **extra)
 
@@ -281,7 +289,7 @@ def new_line(year_id: int):
     year = service.get_year_or_404(year_id)
     require_open_year(year)
     form = _line_form()
-    if form.validate_on_submit():
+    if form.validate_on_submit() and not _line_clash(form, year):
         service.create_line(year, **_line_values(form))
         db.session.commit()
         return _done(_budget_url(year), "Budget line added.")
@@ -296,7 +304,7 @@ def edit_line(line_id: int):
     year = line.funding_year
     require_open_year(year)
     form = _line_form(line)
-    if form.validate_on_submit():
+    if form.validate_on_submit() and not _line_clash(form, year, line):
         service.update_line(line, reason=form.reason.data or "", **_line_values(form))
         db.session.commit()
         return _done(_budget_url(year), "Budget line saved.")

@@ -16,7 +16,7 @@ from tracker.errors import abort_with, get_or_404
 from tracker.extensions import db
 from tracker.commissions.shares import attach_waiting_shares, line_key
 from tracker.figures import YearFigures, over_committed_lines, reporting_quarter_of, year_figures  # noqa: F401
-from tracker.funding.rules import require_open_year
+from tracker.funding.rules import closed_year_problem, require_open_year
 from tracker.models import (
     Allocation, AllocationRevision, BudgetLine, FundingShare, FundingStream, FundingYear, LedgerTransaction,
 )
@@ -193,6 +193,21 @@ def profile_problem(amount_pence: int, profile: list[int]) -> str | None:
     side = "more" if diff > 0 else "less"
     return (f"The profile adds up to {format_pence(sum(profile))}, {format_pence(abs(diff))} {side} than the amount "
             f"({format_pence(amount_pence)})")
+
+
+def line_clash_message(year: FundingYear, values: dict, except_id: int | None = None) -> str | None:
+    """A budget line is unique per year, stream, category and strand: say which line already has the key."""
+    query = select(BudgetLine).where(BudgetLine.funding_year_id == year.id,
+                                     BudgetLine.funding_stream_id == values.get("funding_stream_id"),
+                                     BudgetLine.category_id == values.get("category_id"),
+                                     BudgetLine.strand_id == values.get("strand_id"))
+    if except_id is not None:
+        query = query.where(BudgetLine.id != except_id)
+    clash = db.session.scalar(query.limit(1))
+    if clash is None:
+        return None
+    return (f"{year.label} already has a budget line for {clash.name}"
+            f"{' (' + clash.description + ')' if clash.description else ''}: change that line instead")
 
 
 def create_line(year: FundingYear, **values) -> BudgetLine:

@@ -21,6 +21,7 @@ from tracker.imports.values import (
     parse_bool,
     parse_date,
     parse_int,
+    parse_field_text,
     parse_text,
 )
 
@@ -64,7 +65,7 @@ class FieldSpec:
         return self.parser is parse_amount
 
 
-def _f(name: str, label: str, required: bool, synonyms: tuple[str, ...], parser=parse_text) -> FieldSpec:
+def _f(name: str, label: str, required: bool, synonyms: tuple[str, ...], parser=parse_field_text) -> FieldSpec:
     return FieldSpec(name, label, required, synonyms, parser)
 
 

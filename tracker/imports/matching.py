@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from tracker import audit
 from tracker.extensions import db
-from tracker.models import Commission, LedgerTransaction, Provider, SupplierAlias
+from tracker.models import Commission, FundingYear, LedgerTransaction, Provider, SupplierAlias
 
 PO, SUPPLIER, MANUAL = "po", "supplier", "manual"
 
@@ -149,9 +149,21 @@ def _remember(line: LedgerTransaction, commission: Commission) -> SupplierAlias 
     return alias
 
 
+class ClosedYear(ValueError):
+    """A line or the commission is in a closed funding year; the message says which."""
+
+
 def assign(lines: list[LedgerTransaction], commission: Commission, remember: bool = True) -> int:
     """Put ``lines`` against ``commission`` (audited); with ``remember`` the supplier's other unmatched lines
     follow, and its future lines will too. Returns how many lines were assigned."""
+    from tracker.funding.rules import closed_year_problem
+
+    years = {y.id: y for y in db.session.scalars(select(FundingYear))}
+    commission_year = years.get(commission.funding_year_id)
+    for line in lines:
+        problem = closed_year_problem(years.get(line.funding_year_id), commission_year)
+        if problem:
+            raise ClosedYear(f"Line {line.reference}: {problem}")
     assigned = 0
     suppliers = set()
     for line in lines:
@@ -168,11 +180,17 @@ def assign(lines: list[LedgerTransaction], commission: Commission, remember: boo
     for supplier_id, name in suppliers:
         others = db.session.scalars(select(LedgerTransaction).where(LedgerTransaction.commission_id.is_(None))).all()
         for other in others:
+            if closed_year_problem(years.get(other.funding_year_id), commission_year):
+                continue  # a line of a closed year stays as it is (it can be assigned once the year is reopened)
             if (supplier_id and normalise_code(other.supplier_id) == supplier_id) or (
                     not supplier_id and normalise_supplier(other.supplier_name) == name):
+                before = audit.snapshot(other, ("commission_id", "budget_line_id", "match_method"))
                 other.commission_id = commission.id
                 other.budget_line_id = line_of_commission(commission.id, other.posting_date)
                 other.match_method = MANUAL
+                audit.record("imports", "change", other, f"Assigned ledger line {other.reference} to "
+                             f"{commission.reference} (remembered supplier)", before,
+                             audit.snapshot(other, ("commission_id", "budget_line_id", "match_method")))
                 assigned += 1
         if others:
             audit.record("imports", "change", commission,

@@ -10,7 +10,7 @@ from sqlalchemy.orm import joinedload
 
 from tracker.auth.roles import EVERYONE, FINANCE, STAFF, roles_required
 from tracker.extensions import db
-from tracker.imports import matching, service
+from tracker.imports import matching, service, sweep
 from tracker.imports.forms import AssignForm, CommitForm, UploadForm
 from tracker.models import Commission, FundingYear, LedgerTransaction
 from tracker.web import XLSX_MIMETYPE, is_htmx, render, see_other, send_download
@@ -51,7 +51,8 @@ def put_right_interrupted_imports():
 @bp.route("/")
 @roles_required(*EVERYONE)
 def index():
-    """Every import: who, when, the file, what it did, its status."""
+    """Every import: who, when, the file, what it did, its status. Stale drafts are swept away first."""
+    sweep.sweep_drafts()
     return render("imports/index.html", batches=service.batches(), unmatched=matching.unmatched_count())
 
 
@@ -197,14 +198,24 @@ def _preview_page(draft, form, status, refusal=None):
 def draft_problems(token: str):
     """The preview's problems as a spreadsheet, to correct the file."""
     draft = get_draft_or_404(token)
-    problems = (draft.preview or {}).get("problems") or service.preview(draft)["problems"]
+    try:
+        problems = (draft.preview or {}).get("problems") or service.preview(draft)["problems"]
+    except service.ImportRefused as exc:
+        return _mapping_page(draft, {"_file": exc.message}, exc.status)
     return _xlsx(service.problems_workbook(problems), f"{draft.filename.rsplit('.', 1)[0]}-problems.xlsx")
 
 
 @bp.route("/drafts/<token>/commit", methods=["POST"])
 @roles_required(FINANCE)
 def commit(token: str):
-    """Import every row in one transaction (big files in the background with a progress bar)."""
+    """Import every row in one transaction (big files in the background with a progress bar).
+
+    A draft commits at most once: a second request for it (a double click, another tab) is sent to the import
+    the first one made."""
+    if service.load_draft(token) is None:
+        earlier = service.batch_of_draft(token)
+        if earlier is not None and (earlier.created_by_id == current_user.id or current_user.has_role("admin")):
+            return _already(earlier)
     draft = get_draft_or_404(token)
     form = CommitForm()
     if draft.preview is None:
@@ -215,6 +226,9 @@ def commit(token: str):
             batch = service.commit_in_background(draft, leave_out=leave_out, user_id=current_user.id)
             return _done(url_for("imports.batch", batch_id=batch.id))
         batch = service.commit(draft, leave_out=leave_out, user_id=current_user.id)
+    except service.AlreadyCommitted as exc:
+        db.session.rollback()
+        return _already(exc.batch)
     except service.ImportRefused as exc:
         db.session.rollback()
         if exc.batch is not None and exc.batch.status == "failed":
@@ -222,6 +236,11 @@ def commit(token: str):
         form.leave_out.errors = [exc.message] if exc.status == 422 else []
         return _preview_page(draft, form, exc.status, refusal=exc.message)
     return _done(url_for("imports.batch", batch_id=batch.id), service._summary_line(batch) + ".")
+
+
+def _already(batch):
+    flash(f"This upload was already committed as import {batch.id}; it was not imported again.", "info")
+    return _done(url_for("imports.batch", batch_id=batch.id))
 
 
 def bp_background_rows() -> int:
@@ -276,11 +295,12 @@ def assign():
     if not lines:
         form.lines.errors = ["Those lines are no longer unmatched; reload the page"]
         return _unmatched_page(form, 422)
-    closed = [l for l in lines if l.funding_year_id and db.session.get(FundingYear, l.funding_year_id).is_closed]
-    if closed:
-        form.lines.errors = [f"Line {closed[0].reference} is in a closed funding year and cannot be changed"]
+    try:
+        count = matching.assign(lines, commission, remember=form.remember.data)
+    except matching.ClosedYear as exc:
+        db.session.rollback()
+        form.lines.errors = [str(exc)]
         return _unmatched_page(form, 409)
-    count = matching.assign(lines, commission, remember=form.remember.data)
     db.session.commit()
     return _done(url_for("imports.unmatched"), f"{count} line{'s' if count != 1 else ''} assigned to "
                                                 f"{commission.reference}.")

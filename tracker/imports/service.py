@@ -26,6 +26,7 @@ from typing import IO, Callable, Iterator
 
 from flask import current_app
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from tracker import audit, files
 from tracker.commissions.shares import SHARE_FIELDS, ShareInput, default_shares, set_shares
@@ -35,8 +36,10 @@ from tracker.imports.headers import (
     BLANK, DATA, FIELDS, KIND_LABELS, TOTALS, Table, find_table, header_signature, iter_records, match_headers,
     normalise_header, sample_values,
 )
+from tracker.funding.rules import closed_year_problem
 from tracker.imports.reader import SpreadsheetError, column_letter, open_workbook
 from tracker.imports.values import CellError, ValueProblem, parse_text
+from tracker.text import clean_filename, strip_control
 from tracker.models import (
     BudgetLine, Category, ColumnMapping, Commission, FundingStream, FundingYear, ImportBatch, LedgerTransaction,
     Provider, Strand, utcnow,
@@ -95,7 +98,7 @@ def fail_interrupted_batches(now: datetime | None = None) -> list[int]:
         else:
             gone = batch.created_at < now - timedelta(hours=STALE_AFTER_HOURS)
         if gone:
-            batch.status, batch.error, batch.progress = "failed", INTERRUPTED, 0
+            batch.status, batch.error, batch.progress, batch.draft_token = "failed", INTERRUPTED, 0, None
             audit.record(REALM, "negative", batch, f"Import {batch.id} ({batch.filename}) was interrupted; nothing was saved")
             marked.append(batch.id)
     if marked:
@@ -121,9 +124,9 @@ def _shown(value: object) -> str:
     if isinstance(value, CellError):
         return value.code if value.code != CellError.NO_CACHED_VALUE else "(formula)"
     try:
-        return parse_text(value)[:100]
+        return strip_control(parse_text(value))[:100]
     except ValueProblem:
-        return str(value)[:100]
+        return strip_control(str(value))[:100]
 
 
 def problem(sheet: str, row: int, column: str, value: object, message: str, letter: str = "") -> dict:
@@ -221,9 +224,29 @@ def _extension(filename: str, fmt: str) -> str:
 
 
 def earlier_batch(sha256: str) -> ImportBatch | None:
-    """A committed (not withdrawn) import of exactly the same file."""
-    return db.session.scalar(select(ImportBatch).where(ImportBatch.sha256 == sha256, ImportBatch.status == "committed")
+    """A committed (not withdrawn) import of exactly the same file, or one committing now."""
+    return db.session.scalar(select(ImportBatch).where(ImportBatch.sha256 == sha256,
+                                                       ImportBatch.status.in_(("committing", "committed")))
                              .order_by(ImportBatch.id.desc()).limit(1))
+
+
+def _already_imported(before: ImportBatch) -> str:
+    if before.status == "committing":
+        return (f"This file is being imported now (import {before.id}, {before.filename}); wait for it to finish "
+                "rather than importing it again.")
+    return (f"This file has already been imported (import {before.id}, {before.filename}). "
+            "Withdraw that import first if you need to load it again.")
+
+
+def batch_of_draft(token: str) -> ImportBatch | None:
+    """The batch a draft was committed as (the draft itself is gone once it is committed)."""
+    if not _TOKEN.match(token or ""):
+        return None
+    return db.session.scalar(select(ImportBatch).where(ImportBatch.draft_token == token))
+
+
+class AlreadyCommitted(ImportRefused):
+    """This draft was claimed by another request (a double click, a second tab): its batch is the answer."""
 
 
 def find_year(label: str | None) -> FundingYear | None:
@@ -239,6 +262,7 @@ def start_draft(stream: IO[bytes], filename: str, *, kind: str | None = None, ye
 
     Raises ImportRefused (422, or 409 for a file already imported) and keeps nothing when it does.
     """
+    filename = clean_filename(filename)  # no CR/LF, no right-to-left override, at most 255 characters
     if kind is not None and kind not in KINDS:
         raise ImportRefused("Choose what the file is: a finance ledger export, a commissions register or a budget.")
     year = None
@@ -258,8 +282,7 @@ def start_draft(stream: IO[bytes], filename: str, *, kind: str | None = None, ye
             raise ImportRefused("The file is empty; choose the spreadsheet again and upload it.")
         before = earlier_batch(sha)
         if before is not None:
-            raise ImportRefused(f"This file has already been imported (import {before.id}, {before.filename}). "
-                                "Withdraw that import first if you need to load it again.", 409, batch=before)
+            raise ImportRefused(_already_imported(before), 409, batch=before)
         try:
             with open_workbook(tmp_path, filename, **_limits()) as wb:
                 table = find_table(wb, kind=kind, sheet=sheet or None)
@@ -288,7 +311,7 @@ def start_draft(stream: IO[bytes], filename: str, *, kind: str | None = None, ye
     except BaseException:
         files.remove(upload.path)
         raise
-    draft = Draft(token=token, kind=table.kind, filename=os.path.basename(filename or "upload")[:255] or "upload",
+    draft = Draft(token=token, kind=table.kind, filename=filename,
                   stored_name=stored, sha256=sha, size_bytes=size, sheet=table.sheet, header_row=table.header_row,
                   headers=[h or "" for h in table.headers], mapping=mapping, mapping_source=source, sheets=sheets,
                   year_id=year.id if year else None, year_label=year.label if year else "",
@@ -395,8 +418,26 @@ class Row:
     money: int | None = None
 
 
-_MAX_LEN = {"reference": 60, "cost_centre": 40, "account_code": 40, "account_description": 200,
-            "supplier_id": 60, "supplier_name": 200, "invoice_number": 60, "po_number": 40}
+# The longest text each field may hold, from the column it lands in (Text columns: TEXT_MAX), so an over-long
+# cell is a located problem at the preview, never a database error at the commit.
+TEXT_MAX = 2_000  # narratives and descriptions: a sane cap for a spreadsheet cell
+
+
+def _column_limits(model, fields: dict[str, str]) -> dict[str, int]:
+    return {name: getattr(model.__table__.c[column].type, "length", None) or TEXT_MAX
+            for name, column in fields.items()}
+
+
+_MAX_LEN = {
+    "ledger": _column_limits(LedgerTransaction, {
+        f: f for f in ("reference", "cost_centre", "account_code", "account_description", "supplier_id",
+                       "supplier_name", "invoice_number", "po_number", "narrative")}),
+    "commissions": {**_column_limits(Commission, {
+        "reference": "reference", "title": "title", "description": "description", "po_number": "po_number",
+        "contract_manager": "contract_manager", "pcc_decision": "pcc_decision_ref"}),
+        **_column_limits(Provider, {"provider": "name", "registration_number": "charity_number"})},
+    "budget": {},
+}
 
 
 class _Kind:
@@ -432,7 +473,7 @@ class _Kind:
             if required and parsed == "":
                 problems.append(self.located(row_no, name, value, "is blank"))
                 continue
-            limit = _MAX_LEN.get(name)
+            limit = _MAX_LEN.get(self.draft.kind, {}).get(name)
             if limit and isinstance(parsed, str) and len(parsed) > limit:
                 problems.append(self.located(row_no, name, value, f"is longer than {limit} characters"))
                 continue
@@ -457,10 +498,11 @@ class _Ledger(_Kind):
         super().__init__(draft)
         self.years = {y.label: (y.id, y.status) for y in db.session.execute(
             select(FundingYear.label, FundingYear.id, FundingYear.status))}
+        self.year_objs = {y.id: y for y in db.session.scalars(select(FundingYear))}
         cols = [getattr(LedgerTransaction, c) for c in self.COMPARE]
-        self.existing: dict[tuple[str, int], tuple] = {}
+        self.existing: dict[tuple[str, int], tuple] = {}  # (id, *COMPARE, funding_year_id)
         for r in db.session.execute(select(LedgerTransaction.reference, LedgerTransaction.net_pence,
-                                           LedgerTransaction.id, *cols)):
+                                           LedgerTransaction.id, *cols, LedgerTransaction.funding_year_id)):
             self.existing[(r[0], r[1])] = tuple(r[2:])
         self.seen: dict[tuple[str, int], int] = {}
         self.matcher = matching.Matcher()
@@ -522,8 +564,14 @@ class _Ledger(_Kind):
         new = tuple(data[c] for c in self.COMPARE)
         if all(old[i + 1] == new[i] for i in self.compared):
             return Row(row_no, UNCHANGED, data, [], values, existing_id=old[0], money=net)
-        return Row(row_no, CHANGED, {c: data[c] for c in self.COMPARE if self._mapped(c)}, [], values,
-                   existing_id=old[0], money=net)
+        closed = closed_year_problem(self.year_objs.get(old[-1]), self.year_objs.get(year_id))
+        if closed:
+            return Row(row_no, ERROR, {}, [self.located(row_no, "reference", p["reference"],
+                                                        f"is already imported and would change: {closed}")],
+                       values, money=net)
+        changed = {c: data[c] for c in self.COMPARE if self._mapped(c)}
+        changed["funding_year_id"] = year_id  # a new date may fall in another (open) year: the line follows it
+        return Row(row_no, CHANGED, changed, [], values, existing_id=old[0], money=net)
 
 
 class _Commissions(_Kind):
@@ -550,6 +598,7 @@ class _Commissions(_Kind):
             self.line_stream[line.id] = line.funding_stream_id
         self.providers = {n.lower(): i for i, n in db.session.execute(select(Provider.id, Provider.name))}
         self.existing = {c.reference.lower(): c for c in db.session.scalars(select(Commission))}
+        self.year_objs = {y.id: y for y in db.session.scalars(select(FundingYear))}
         self.seen: dict[str, int] = {}
         self.routes = {r.lower(): r for r in PROCUREMENT_ROUTES}
         self.notes: list[str] = []
@@ -644,6 +693,13 @@ class _Commissions(_Kind):
         if same and provider_id is not None:
             provider = existing.provider
             same = all(getattr(provider, f) == data[f] for f in ("vcse", "sme") if f in data)
+        if not same:
+            closed = closed_year_problem(self.year_objs.get(existing.funding_year_id),
+                                         self.year_objs.get(data["funding_year_id"]))
+            if closed:
+                return Row(row_no, ERROR, {}, [self.located(row_no, "reference", ref, f"is commission "
+                                                            f"{existing.reference}, which would change: {closed}")],
+                           values, money=p["value"])
         return Row(row_no, UNCHANGED if same else CHANGED, data, [], values, existing_id=existing.id,
                    money=p["value"])
 
@@ -805,9 +861,7 @@ def create_batch(draft: Draft, *, leave_out: bool, user_id: int | None) -> Impor
     if errors and not leave_out:
         raise ImportRefused(f"{errors} row{'s have' if errors != 1 else ' has'} problems. Correct the file and "
                             "upload it again, or choose to leave those rows out.", 422)
-    before = earlier_batch(draft.sha256)
-    if before is not None:
-        raise ImportRefused(f"This file has already been imported (import {before.id}).", 409, batch=before)
+    _refuse_if_taken(draft)
     if not os.path.exists(draft.path):
         raise ImportRefused("The uploaded file is no longer available; upload it again.", 410)
     batch = ImportBatch(kind=draft.kind, filename=draft.filename, stored_path=f"imports/{draft.stored_name}",
@@ -817,10 +871,18 @@ def create_batch(draft: Draft, *, leave_out: bool, user_id: int | None) -> Impor
                                  "header_row": draft.header_row},
                         counts=dict(draft.preview["counts"]), problems=draft.preview["problems"],
                         total_rows=draft.preview["counts"]["read"], progress=0, created_by_id=user_id,
-                        worker=this_worker(),
+                        worker=this_worker(), draft_token=draft.token,
                         undo={"updated": [], "created": {}, "leave_out": bool(leave_out)})
-    db.session.add(batch)
-    db.session.flush()
+    # The claim: the draft's token and (for committing and committed batches) the file's hash are unique, so
+    # of two requests committing at once exactly one inserts its batch; the other is sent to that batch.
+    try:
+        db.session.add(batch)
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        _refuse_if_taken(draft)
+        raise ImportRefused("This file is being imported by someone else now; wait for that import to finish.",
+                            409) from None
     _progress[batch.id] = 0  # from now on this process is at work on it (see fail_interrupted_batches)
     try:
         db.session.commit()
@@ -828,6 +890,38 @@ def create_batch(draft: Draft, *, leave_out: bool, user_id: int | None) -> Impor
         _progress.pop(batch.id, None)
         raise
     return batch
+
+
+def _refuse_if_taken(draft: Draft) -> None:
+    """AlreadyCommitted when this draft has a batch (another request claimed it), ImportRefused (409) when
+    another import of the same file is committing or committed. The file check runs first, so a claim made
+    between the two looks is still seen as this draft's."""
+    before = earlier_batch(draft.sha256)
+    claimed = before if before is not None and before.draft_token == draft.token else batch_of_draft(draft.token)
+    if claimed is not None:
+        raise AlreadyCommitted(f"This upload has already been committed as import {claimed.id}.", 409, batch=claimed)
+    if before is not None:
+        raise ImportRefused(_already_imported(before), 409, batch=before)
+
+
+def _failure_sentence(exc: Exception) -> str:
+    """What a failed commit tells the finance officer: a sentence, never the database's own error text."""
+    if isinstance(exc, ImportRefused):
+        return exc.message
+    if isinstance(exc, IntegrityError):
+        text = str(exc.orig if getattr(exc, "orig", None) is not None else exc)
+        if "ledger_transactions" in text or "reference_net" in text:
+            return ("Some of these ledger lines (the same transaction reference and net amount) were saved by "
+                    "another import while this one ran, so nothing was saved. Upload the file again: those "
+                    "lines will show as already present.")
+        return ("Some rows clash with records saved by someone else while this import ran (the same reference "
+                "or the same budget line), so nothing was saved. Upload the file again to see what is there now.")
+    if isinstance(exc, DataError):
+        return ("A value in the file does not fit the database (too long or out of range), so nothing was saved. "
+                "Upload the file again: the check lists the cell.")
+    if isinstance(exc, SQLAlchemyError):
+        return "The database refused the import, so nothing was saved. Try again; if it fails again, tell your administrator."
+    return "The import failed and nothing was saved: " + (str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__)
 
 
 def run_commit(batch_id: int, draft: Draft, *, leave_out: bool, user_id: int | None = None) -> ImportBatch:
@@ -857,12 +951,12 @@ def run_commit(batch_id: int, draft: Draft, *, leave_out: bool, user_id: int | N
         db.session.commit()
     except Exception as exc:
         db.session.rollback()
-        message = exc.message if isinstance(exc, ImportRefused) else (
-            "The import failed and nothing was saved: " + (str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__))
+        message = _failure_sentence(exc)
         failed = db.session.get(ImportBatch, batch_id)
         failed.status = "failed"
         failed.error = message
         failed.progress = 0
+        failed.draft_token = None  # the draft may be committed again
         db.session.commit()
         if not isinstance(exc, ImportRefused):
             current_app.logger.exception("Import %s failed", batch_id)
@@ -951,9 +1045,14 @@ class _Writer:
 
     def _change_ledger(self, row: Row) -> None:
         line = db.session.get(LedgerTransaction, row.existing_id)
-        self.undo["updated"].append({"model": "LedgerTransaction", "id": line.id, "before": _dump(line, row.data)})
+        before = _dump(line, row.data)
+        self.undo["updated"].append({"model": "LedgerTransaction", "id": line.id, "before": before})
         for k, v in row.data.items():
             setattr(line, k, v)
+        old, new = audit.diff(before, _dump(line, row.data))
+        if old or new:
+            audit.record(REALM, "change", line, f"Changed ledger line {line.reference} (import)", old, new,
+                         user_id=self.user_id)
 
     # commissions
     def _provider(self, name: str, data: dict) -> Provider:
@@ -1079,6 +1178,11 @@ def withdraw(batch: ImportBatch, user_id: int | None = None) -> list[str]:
     if closed:
         raise ImportRefused(f"This import changed funding year {_and(sorted(closed))}, which is closed, so it "
                             "cannot be withdrawn. An administrator can reopen the year if a correction is needed.", 409)
+    # Claim it (a compare-and-set on its status): of two withdrawals at once, only one puts values back.
+    claimed = db.session.execute(update(ImportBatch).where(ImportBatch.id == batch.id, ImportBatch.status == "committed")
+                                 .values(status="withdrawn").execution_options(synchronize_session=False)).rowcount
+    if claimed != 1:
+        raise ImportRefused("Someone else has just withdrawn this import; reload the page to see it.", 409)
     notes: list[str] = []
     undo = batch.undo or {}
     if batch.kind == "ledger":

@@ -180,7 +180,7 @@ def parse_text(value: object) -> str:
         if not value.is_finite():
             return str(value)
         if value == value.to_integral_value():
-            return str(value.quantize(Decimal(1)))
+            return format(value.to_integral_value(), "f")  # quantize fails past 28 digits
         return str(value.normalize())
     if isinstance(value, datetime):
         if value.time() == time(0):
@@ -189,6 +189,18 @@ def parse_text(value: object) -> str:
     if isinstance(value, date):
         return value.strftime("%d/%m/%Y")
     return str(value).strip()
+
+
+def parse_field_text(value: object) -> str:
+    """A text field of a row: ``parse_text``, refusing control characters other than tab and new line (a
+    vertical tab pasted from Word would break the workbooks made from it, and PostgreSQL refuses NUL)."""
+    from tracker.text import control_problem
+
+    text = parse_text(value).replace("\r\n", "\n").replace("\r", "\n")
+    problem = control_problem(text)
+    if problem:
+        raise ValueProblem(problem)
+    return text
 
 
 _INT_TEXT = re.compile(r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.0+)?$")

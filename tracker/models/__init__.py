@@ -8,11 +8,12 @@ from .milestones import Milestone
 from .monitoring import Document, DocumentVersion, Measure, MeasureActual, Metric, MonitoringReturn, QuarterNarrative  # noqa: F401
 from .reference import Category, Setting, Strand
 from .returns import PccReturn
-from .users import ADMIN, FINANCE, MANAGER, ROLES, VIEWER, User
+from .users import ADMIN, FINANCE, MANAGER, ROLES, VIEWER, User, UserSession
 
 __all__ = [
     "ADMIN", "FINANCE", "MANAGER", "ROLES", "VIEWER",
     "Allocation", "AllocationRevision", "AuditEvent", "Base", "BudgetLine", "Category", "ColumnMapping",
-    "Commission", "FundingShare", "FundingStream", "FundingYear", "ImportBatch", "LedgerTransaction", "Milestone", "PccReturn",
-    "Provider", "Setting", "SharePayment", "Strand", "SupplierAlias", "User", "Variation", "utcnow",
+    "Commission", "FundingShare", "FundingStream", "FundingYear", "ImportBatch", "LedgerTransaction", "Milestone",
+    "PccReturn", "Provider", "Setting", "SharePayment", "Strand", "SupplierAlias", "User", "UserSession", "Variation",
+    "utcnow",
 ]

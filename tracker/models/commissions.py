@@ -23,7 +23,7 @@ END_DECISIONS = ("extend", "re-procure", "let end")
 
 
 class Provider(Base):
-    """An organisation that delivers commissioned services."""
+    """An organisation that delivers commissioned services. Unique: its name."""
 
     __tablename__ = "providers"
 
@@ -48,7 +48,9 @@ class Provider(Base):
 
 
 class SupplierAlias(Base):
-    """A supplier ID or name in the finance ledger known to be this provider (for matching ledger lines)."""
+    """A supplier ID or name in the finance ledger known to be this provider (for matching ledger lines).
+
+    Unique: kind and value (one provider per supplier ID or normalised name)."""
 
     __tablename__ = "supplier_aliases"
     __table_args__ = (UniqueConstraint("kind", "value", name="uq_supplier_aliases_kind_value"),)
@@ -69,7 +71,7 @@ class SupplierAlias(Base):
 class Commission(Base):
     """One service bought from one provider: a contract or a grant. It is the legal contract (provider, dates,
     lifetime value, procurement facts, variations); its money is held as funding shares, a year and a budget
-    line each. Natural key: ``reference``."""
+    line each. Unique: its reference."""
 
     __tablename__ = "commissions"
 

@@ -14,7 +14,7 @@ CLAIM_FREQUENCIES = ("monthly", "quarterly", "half-yearly", "annual")
 
 
 class FundingYear(Base):
-    """A financial year, 1 April to 31 March, named like 2025-26."""
+    """A financial year, 1 April to 31 March, named like 2025-26. Unique: its label."""
 
     __tablename__ = "funding_years"
 
@@ -44,7 +44,9 @@ class FundingYear(Base):
 
 
 class FundingStream(Base):
-    """A source of money within a year: Home Office VRU core grant, Serious Violence Duty, Young Futures ..."""
+    """A source of money within a year: Home Office VRU core grant, Serious Violence Duty, Young Futures ...
+
+    Unique: its name."""
 
     __tablename__ = "funding_streams"
 
@@ -64,7 +66,9 @@ class FundingStream(Base):
 
 
 class Allocation(Base):
-    """How much a funding stream gives in a funding year: the original award and the current (revised) figure."""
+    """How much a funding stream gives in a funding year: the original award and the current (revised) figure.
+
+    Unique: one allocation per funding year and stream."""
 
     __tablename__ = "allocations"
     __table_args__ = (UniqueConstraint("funding_year_id", "funding_stream_id", name="uq_allocations_year_stream"),)
@@ -114,9 +118,14 @@ class AllocationRevision(Base):
 
 
 class BudgetLine(Base):
-    """A slice of a stream's allocation for one category and strand, with its Q1-Q4 profile."""
+    """A slice of a stream's allocation for one category and strand, with its Q1-Q4 profile.
+
+    Unique: one line per funding year, stream, category and strand (``uq_budget_lines_year_stream_category_strand``).
+    """
 
     __tablename__ = "budget_lines"
+    __table_args__ = (UniqueConstraint("funding_year_id", "funding_stream_id", "category_id", "strand_id",
+                                       name="uq_budget_lines_year_stream_category_strand"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: The funding year.

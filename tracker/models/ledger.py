@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, utcnow
@@ -12,9 +12,19 @@ TRANSACTION_TYPES = ("invoice", "credit", "journal", "accrual")
 
 
 class ImportBatch(Base):
-    """One uploaded spreadsheet and what became of it: preview, commit, withdrawal."""
+    """One uploaded spreadsheet and what became of it: preview, commit, withdrawal.
+
+    Unique: the draft it was committed from (``draft_token``, so a draft commits at most once), and the file's
+    SHA-256 among batches committing or committed (``uq_import_batches_active_sha256``, so the same file cannot
+    land twice, even from two drafts committed at the same moment).
+    """
 
     __tablename__ = "import_batches"
+    __table_args__ = (
+        Index("uq_import_batches_active_sha256", "sha256", unique=True,
+              sqlite_where=text("status IN ('committing', 'committed')"),
+              postgresql_where=text("status IN ('committing', 'committed')")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: What the file is: ledger, commissions or budget.
@@ -53,6 +63,9 @@ class ImportBatch(Base):
     #: The process writing the rows while it commits ("host:pid"), so an import cut off by a crash or restart
     #: can be recognised afterwards and marked failed.
     worker: Mapped[str] = mapped_column(String(120), default="")
+    #: The upload (draft) this batch was committed from: claiming it is what makes a second commit impossible.
+    #: Cleared when the commit fails, so the same draft may be tried again.
+    draft_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     #: Who uploaded it.
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     #: When it was uploaded.
@@ -69,7 +82,7 @@ class ImportBatch(Base):
 
 
 class ColumnMapping(Base):
-    """A remembered choice of columns for files with the same headers."""
+    """A remembered choice of columns for files with the same headers. Unique: kind and header signature."""
 
     __tablename__ = "column_mappings"
     __table_args__ = (UniqueConstraint("kind", "header_signature", name="uq_column_mappings_kind_signature"),)
@@ -86,7 +99,9 @@ class ColumnMapping(Base):
 
 
 class LedgerTransaction(Base):
-    """One line of actual spend from the finance ledger (credits are negative)."""
+    """One line of actual spend from the finance ledger (credits are negative).
+
+    Unique: transaction reference and net amount (``uq_ledger_transactions_reference_net``)."""
 
     __tablename__ = "ledger_transactions"
     __table_args__ = (

@@ -15,7 +15,9 @@ MILESTONE_KINDS = ("milestone", "quarterly return", "final claim", "annual repor
 
 
 class Milestone(Base):
-    """Something due by a date, owned by a person; either typed in or made from a funding year or commission."""
+    """Something due by a date, owned by a person; either typed in or made from a funding year or commission.
+
+    Unique: ``source_key`` for generated deadlines (one per source and kind, never duplicated)."""
 
     __tablename__ = "milestones"
 

@@ -15,7 +15,9 @@ DOCUMENT_OWNERS = ("commission", "provider", "milestone", "funding_year")
 
 
 class Metric(Base):
-    """Something delivery is counted in: referrals received, CYP engaged, sessions delivered ... (reference data)."""
+    """Something delivery is counted in: referrals received, CYP engaged, sessions delivered ... (reference data).
+
+    Unique: its name, and its code when it has one."""
 
     __tablename__ = "metrics"
 
@@ -37,7 +39,9 @@ class Metric(Base):
 
 
 class Measure(Base):
-    """One metric a commission reports on, with its targets for each quarter and the year."""
+    """One metric a commission reports on, with its targets for each quarter and the year.
+
+    Unique: one measure per commission and metric."""
 
     __tablename__ = "measures"
     __table_args__ = (UniqueConstraint("commission_id", "metric_id", name="uq_measures_commission_metric"),)
@@ -77,7 +81,7 @@ class Measure(Base):
 
 
 class MeasureActual(Base):
-    """What a commission delivered against one measure in one quarter."""
+    """What a commission delivered against one measure in one quarter. Unique: measure and quarter."""
 
     __tablename__ = "measure_actuals"
     __table_args__ = (
@@ -104,7 +108,9 @@ class MeasureActual(Base):
 
 
 class QuarterNarrative(Base):
-    """The provider's short account of a quarter's delivery: what went well, what did not, and why."""
+    """The provider's short account of a quarter's delivery: what went well, what did not, and why.
+
+    Unique: commission and quarter."""
 
     __tablename__ = "quarter_narratives"
     __table_args__ = (UniqueConstraint("commission_id", "quarter", name="uq_quarter_narratives_commission_quarter"),)
@@ -128,7 +134,9 @@ class QuarterNarrative(Base):
 
 class MonitoringReturn(Base):
     """A provider's monitoring workbook uploaded for one commission and quarter (the file's record is its
-    import batch): the values read from it, and what they replaced so a withdrawal can put them back."""
+    import batch): the values read from it, and what they replaced so a withdrawal can put them back.
+
+    Unique: its import batch (one return per upload; the batch's status moves previewed -> committed once)."""
 
     __tablename__ = "monitoring_returns"
 
@@ -182,7 +190,9 @@ class Document(Base):
 
 
 class DocumentVersion(Base):
-    """One uploaded file of a document; a new version keeps the earlier ones."""
+    """One uploaded file of a document; a new version keeps the earlier ones.
+
+    Unique: document and version number; the stored name."""
 
     __tablename__ = "document_versions"
     __table_args__ = (UniqueConstraint("document_id", "number", name="uq_document_versions_document_number"),)

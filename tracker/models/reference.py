@@ -8,7 +8,7 @@ from .base import Base
 
 
 class Strand(Base):
-    """A strand of the violence reduction strategy (e.g. Sexual Violence), or Cross-cutting."""
+    """A strand of the violence reduction strategy (e.g. Sexual Violence), or Cross-cutting. Unique: its name."""
 
     __tablename__ = "strands"
 
@@ -24,7 +24,7 @@ class Strand(Base):
 
 
 class Category(Base):
-    """A budget category (staffing, commissioned services, evaluation ...)."""
+    """A budget category (staffing, commissioned services, evaluation ...). Unique: its name."""
 
     __tablename__ = "categories"
 
@@ -40,7 +40,7 @@ class Category(Base):
 
 
 class Setting(Base):
-    """A setting an admin can change (RAG thresholds, VRU name ...), stored as text."""
+    """A setting an admin can change (RAG thresholds, VRU name ...), stored as text. Unique: its key."""
 
     __tablename__ = "settings"
 

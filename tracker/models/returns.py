@@ -10,7 +10,9 @@ from .base import Base, utcnow
 
 
 class PccReturn(Base):
-    """One version of the quarterly return for a funding year and quarter."""
+    """One version of the quarterly return for a funding year and quarter.
+
+    Unique: funding year, quarter and version."""
 
     __tablename__ = "pcc_returns"
     __table_args__ = (

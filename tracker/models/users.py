@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, utcnow
@@ -20,6 +20,8 @@ ROLE_LABELS = {
 
 
 class User(UserMixin, Base):
+    """Someone who signs in. Unique: e-mail address; calendar feed token."""
+
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -59,3 +61,26 @@ class User(UserMixin, Base):
 
     def __repr__(self) -> str:
         return f"<User {self.email} {self.role}>"
+
+
+class UserSession(Base):
+    """One signed-in session, checked on every request: signing out ends it on the server, so a copy of the
+    cookie is worthless afterwards. The cookie carries a random id; only its SHA-256 is stored here.
+
+    Unique: the id's hash."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Whose session it is.
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    #: SHA-256 (hex) of the random session id kept in the signed cookie.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: When they signed in (the absolute lifetime counts from here).
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: When the session was last used (the idle timeout counts from here; written at most once a minute).
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: When it ended (signed out, idle, too old, password changed, account disabled); None while it is live.
+    ended_at: Mapped[datetime | None]
+    #: Why it ended, in words.
+    ended_reason: Mapped[str] = mapped_column(String(40), default="")

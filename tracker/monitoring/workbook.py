@@ -10,25 +10,27 @@ and quarter are checked on upload anyway (protection without a password is a gui
 from __future__ import annotations
 
 import io
-import os
+
 from dataclasses import dataclass, field
 
 from flask import current_app
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from openpyxl.worksheet.datavalidation import DataValidation
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
 from tracker import audit, files, settings
 from tracker.extensions import db
 from tracker.funding.rules import require_open_year
 from tracker.imports.reader import SpreadsheetError, open_workbook
-from tracker.imports.values import ValueProblem, is_blank, parse_int, parse_text
+from tracker.imports.values import ValueProblem, is_blank, parse_field_text, parse_int, parse_text
 from tracker.models import Commission, ImportBatch, utcnow
 from tracker.models.monitoring import Measure, MeasureActual, MonitoringReturn, QuarterNarrative
 from tracker.monitoring import service
 from tracker.periods import QUARTER_NAMES, quarter_bounds
+from tracker.text import clean_filename, strip_control
 
 # Bump when the layout changes; workbooks made from an older layout are refused on upload.
 TEMPLATE_VERSION = "VRU-MON-2"
@@ -50,7 +52,10 @@ def filename_for(commission: Commission, quarter: int) -> str:
 
 
 def _text(cell, value) -> None:
-    # Text that starts with "=" must stay text, never become a live formula (provider names are typed by people).
+    # Text that starts with "=" must stay text, never become a live formula (provider names are typed by people);
+    # a control character stored before forms refused them would make openpyxl refuse the whole workbook.
+    if isinstance(value, str):
+        value = strip_control(value)
     cell.value = value
     if isinstance(value, str):
         cell.data_type = "s"
@@ -94,7 +99,8 @@ def build_workbook(commission: Commission, quarter: int) -> bytes:
     cover.protection.sheet = True
 
     out = wb.create_sheet(OUTPUTS)
-    out["A1"] = f"Outputs for {QUARTER_NAMES[quarter]} {commission.funding_year.label}: {commission.reference}"
+    out["A1"] = strip_control(f"Outputs for {QUARTER_NAMES[quarter]} {commission.funding_year.label}: "
+                              f"{commission.reference}")
     out["A1"].font = Font(bold=True, size=12)
     out["A2"] = "Enter the number delivered in the quarter in the Actual column (whole numbers; leave blank if none to report)."
     for col, heading in enumerate(COLUMNS, start=1):
@@ -184,6 +190,9 @@ def read_return(data: bytes, filename: str, commission: Commission, quarter: int
             _read_narrative(workbook, parsed)
         except SpreadsheetError as exc:
             raise ReturnRefused(exc.message) from exc
+        except ValueProblem as exc:
+            raise ReturnRefused(f"A cell on the Cover sheet cannot be read: it {exc}. Download the workbook again "
+                                "and fill that in.") from exc
     if not parsed.problems and not parsed.actuals and not parsed.narrative:
         raise ReturnRefused("The workbook has no actuals and no narrative filled in, so there is nothing to record.")
     return parsed
@@ -251,7 +260,7 @@ def _read_narrative(workbook, parsed: ParsedReturn) -> None:
             if is_blank(raw):
                 return
             try:
-                text = parse_text(raw)
+                text = parse_field_text(raw)
             except ValueProblem as exc:
                 parsed.problems.append(Problem(NARRATIVE, 2, "A", str(exc)))
                 return
@@ -268,7 +277,7 @@ def stage_return(commission: Commission, quarter: int, data: bytes, filename: st
     """Keep a clean, parsed workbook as an import batch awaiting commit (nothing is recorded yet)."""
     require_open_year(commission.funding_year)
     stored = files.write("monitoring", files.generated_name("xlsx"), data)
-    batch = ImportBatch(kind="monitoring", filename=os.path.basename(filename)[:255] or "monitoring.xlsx",
+    batch = ImportBatch(kind="monitoring", filename=clean_filename(filename, default="monitoring.xlsx"),
                         stored_path=stored.path, sha256=stored.sha256, size_bytes=stored.size_bytes,
                         sheet_name=OUTPUTS, funding_year_id=commission.funding_year_id, status="previewed",
                         mapping={"commission": commission.reference, "quarter": quarter},
@@ -332,6 +341,30 @@ class NotAllowed(ValueError):
     """The batch is not in a state for this (e.g. committing twice); message for the user."""
 
 
+def _claim(batch: ImportBatch, from_statuses: tuple[str, ...], to_status: str) -> None:
+    """Move the batch on only if it is still where this request found it (a compare-and-set on its status):
+    of two requests committing or withdrawing one return at once, the second is refused, so values are
+    recorded once and ``previous`` holds what was there before the first commit."""
+    if to_status == "committing":
+        same_file = db.session.scalar(select(ImportBatch.id).where(
+            ImportBatch.sha256 == batch.sha256, ImportBatch.id != batch.id,
+            ImportBatch.status.in_(("committing", "committed"))).limit(1))
+        if same_file is not None:
+            raise NotAllowed("This workbook has already been recorded (the same file was committed before); "
+                             "withdraw that return first if it needs recording again.")
+    try:
+        claimed = db.session.execute(
+            update(ImportBatch).where(ImportBatch.id == batch.id, ImportBatch.status.in_(from_statuses))
+            .values(status=to_status).execution_options(synchronize_session=False)).rowcount
+    except IntegrityError:
+        db.session.rollback()
+        raise NotAllowed("This workbook is being recorded by someone else now; reload the page.") from None
+    if claimed != 1:
+        db.session.rollback()
+        raise NotAllowed("Someone else has just committed or withdrawn this return; reload the page to see it.")
+    batch.status = to_status
+
+
 def commit_return(staged: MonitoringReturn) -> int:
     """Record every value of the return, or none: the caller commits the session once, and rolls back on error."""
     batch = staged.import_batch
@@ -339,6 +372,7 @@ def commit_return(staged: MonitoringReturn) -> int:
         raise NotAllowed(f"This return is {batch.status}, so it cannot be committed.")
     commission = staged.commission
     require_open_year(commission.funding_year)
+    _claim(batch, ("previewed",), "committing")
     measures = {m.id: m for m in db.session.scalars(
         select(Measure).where(Measure.commission_id == commission.id)
         .options(joinedload(Measure.metric), selectinload(Measure.actuals),
@@ -374,7 +408,9 @@ def withdraw_return(staged: MonitoringReturn) -> None:
         raise NotAllowed(f"This return is {batch.status}, so it cannot be withdrawn.")
     commission = staged.commission
     require_open_year(commission.funding_year)
-    if batch.status == "committed":
+    before = batch.status
+    _claim(batch, (before,), "withdrawn")
+    if before == "committed":
         measures = {m.id: m for m in db.session.scalars(
             select(Measure).where(Measure.commission_id == commission.id)
             .options(joinedload(Measure.metric), selectinload(Measure.actuals),
@@ -390,8 +426,6 @@ def withdraw_return(staged: MonitoringReturn) -> None:
             QuarterNarrative.commission_id == commission.id, QuarterNarrative.quarter == staged.quarter))
         if narrative is not None and narrative.import_batch_id == batch.id:
             service.set_narrative(commission, staged.quarter, staged.previous.get("narrative") or "")
-    before = batch.status
-    batch.status = "withdrawn"
     batch.withdrawn_at = utcnow()
     batch.withdrawn_by_id = audit.acting_user_id()
     audit.record(service.REALM, "change", batch, f"{commission.reference}: Q{staged.quarter} monitoring return "
