@@ -54,8 +54,12 @@ def build(spec) -> object:
             make.allocation(year=year, stream=stream, pence=pence)
     categories = [make.category(name, labour=i == 0, sort_order=i) for i, name in enumerate(("Staffing", "Services", "Evaluation"))]
     strands = [make.strand(name) for name in ("Sexual Violence", "Serious Youth Violence")]
-    lines = []
+    lines, keys = [], set()
     for i, ls in enumerate(spec["lines"]):
+        key = (ls["stream"], ls["category"], ls["strand"])
+        if key in keys:
+            continue  # a year has one line per stream, category and strand
+        keys.add(key)
         lines.append(make.budget_line(year=year, stream=streams[ls["stream"]], category=categories[ls["category"]],
                                       strand=strands[ls["strand"]], labour=ls["labour"], amount_pence=sum(ls["profile"]),
                                       profile=tuple(ls["profile"]), description=f"Line {i}"))
