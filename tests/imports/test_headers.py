@@ -53,7 +53,7 @@ def test_normalise_header(raw, key):
 def test_every_kind_has_its_required_fields():
     required = {k: {f.name for f in specs if f.required} for k, specs in FIELDS.items()}
     assert required == {
-        "ledger": {"reference", "posting_date", "net", "supplier_name"},
+        "ledger": {"reference", "posting_date", "net"},  # a journal line has no supplier
         "commissions": {"reference", "title", "provider", "value", "start", "end"},
         "budget": {"stream", "category", "strand", "amount", "q1", "q2", "q3", "q4"},
     }
@@ -129,9 +129,9 @@ def test_missing_columns_sample():
     with open_workbook(SAMPLES / "bad" / "missing-columns.xlsx") as wb:
         table = find_table(wb)
     assert table.kind == "ledger"
-    assert table.missing_required == ["supplier_name", "net"]
+    assert table.missing_required == ["net"]  # supplier name is optional (journal lines)
     assert missing_columns_message(table) == (
-        "The sheet 'Sheet' has no column for: Supplier name, Net. Found columns: Transaction Ref, Posting Date.")
+        "The sheet 'Sheet' has no column for: Net. Found columns: Transaction Ref, Posting Date.")
     assert missing_columns_message(table, {**table.mapping, "supplier_name": 0, "net": 1}) is None
 
 

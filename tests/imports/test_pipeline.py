@@ -174,9 +174,9 @@ def test_mapping_is_remembered_for_the_next_file_with_the_same_headers(demo):
 
 def test_mapping_choices_are_checked(demo):
     draft = csv_draft(ledger_csv("T1,01/05/2025,S1,Acme,,Rent,1"))
-    errors = service.set_mapping(draft, {"reference": "0", "posting_date": "0", "supplier_name": "", "net": "99"})
-    assert errors["posting_date"].startswith("Column A is already chosen")
-    assert errors["supplier_name"] == "Choose the column that holds the supplier name"
+    errors = service.set_mapping(draft, {"reference": "", "posting_date": "0", "supplier_name": "0", "net": "99"})
+    assert errors["supplier_name"].startswith("Column A is already chosen")
+    assert errors["reference"] == "Choose the column that holds the transaction reference"
     assert errors["net"] == "Choose one of the file's columns"
 
 

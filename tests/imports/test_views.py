@@ -14,7 +14,7 @@ REFUSALS = {
     "not-a-workbook.xlsx": "looks like CSV text",
     "truncated.xlsx": "damaged or incomplete",
     "empty.xlsx": "no rows of data",
-    "missing-columns.xlsx": "needs columns for Supplier name and Net",
+    "missing-columns.xlsx": "needs columns for Net",
     "xml-bomb.xlsx": "DOCTYPE or ENTITY",
     "zip-bomb.xlsx": "too large to import safely",
 }

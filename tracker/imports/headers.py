@@ -87,7 +87,8 @@ LEDGER = (
     _f("supplier_id", "Supplier ID", False,
        ("Supplier ID", "supplier_id", "Supplier Number", "Supplier No", "Supplier Code", "Supplier Ref",
         "Vendor ID", "Vendor Number", "Creditor Number", "Creditor ID")),
-    _f("supplier_name", "Supplier name", True,
+    # Not required: a journal (a rounding difference, a year-end accrual) has no supplier; it imports unassigned.
+    _f("supplier_name", "Supplier name", False,
        ("Supplier Name", "supplier_name", "Provider", "Payee", "Vendor", "Supplier", "Vendor Name",
         "Creditor", "Creditor Name", "Payee Name")),
     _f("invoice_number", "Invoice number", False,

@@ -28,7 +28,7 @@ from typing import IO, Callable, Iterator
 from flask import current_app
 from sqlalchemy import func, insert, select, update
 
-from tracker import audit
+from tracker import audit, settings
 from tracker.extensions import db
 from tracker.imports import matching
 from tracker.imports.headers import (
@@ -36,14 +36,14 @@ from tracker.imports.headers import (
     normalise_header, sample_values,
 )
 from tracker.imports.reader import SpreadsheetError, column_letter, open_workbook
-from tracker.imports.values import CellError, ValueProblem, parse_text
+from tracker.imports.values import CellError, ValueProblem, is_blank, parse_text
 from tracker.models import (
     BudgetLine, Category, ColumnMapping, Commission, FundingStream, FundingYear, ImportBatch, LedgerTransaction,
     Provider, Strand, utcnow,
 )
 from tracker.models.commissions import COMMISSION_STATUSES, COMMISSION_TYPES, PROCUREMENT_ROUTES
 from tracker.money import format_pence
-from tracker.periods import label_for, parse_label, period_of
+from tracker.periods import label_for, parse_label, period_of, period_problem
 
 REALM = "imports"
 KINDS = ("ledger", "commissions", "budget")
@@ -441,6 +441,8 @@ class _Kind:
         problems: list = []
         for name, parser, required, _col in self.specs:
             value = values.get(name)
+            if not required and is_blank(value):
+                continue  # an optional cell left empty (a journal's period or VAT) is simply not given
             try:
                 parsed = parser(value)
             except ValueProblem as exc:
@@ -481,6 +483,7 @@ class _Ledger(_Kind):
             self.existing[(r[0], r[1])] = tuple(r[2:])
         self.seen: dict[tuple[str, int], int] = {}
         self.matcher = matching.Matcher()
+        self.adjustment_period = settings.get("adjustment_period")
         self.compared = [i for i, c in enumerate(self.COMPARE) if self._mapped(c)]
 
     def _mapped(self, column: str) -> bool:
@@ -511,6 +514,11 @@ class _Ledger(_Kind):
                                              _closed_message(label)))
             else:
                 year_id = year[0]
+            if p.get("period") is not None:
+                # The posting date decides the period and quarter; a period column that disagrees is an error.
+                wrong = period_problem(p["period"], posting, self.adjustment_period)
+                if wrong:
+                    problems.append(self.located(row_no, "period", values.get("period"), wrong))
         if problems:
             return Row(row_no, ERROR, {}, problems, values, money=net)
         key = (p["reference"], net)
@@ -522,7 +530,7 @@ class _Ledger(_Kind):
         self.seen[key] = row_no
         vat = p.get("vat", 0)
         data = {
-            "reference": p["reference"], "posting_date": posting, "period": p.get("period") or period_of(posting),
+            "reference": p["reference"], "posting_date": posting, "period": period_of(posting),
             "funding_year_id": year_id, "cost_centre": p.get("cost_centre", ""),
             "account_code": p.get("account_code", ""), "account_description": p.get("account_description", ""),
             "supplier_id": p.get("supplier_id", ""), "supplier_name": p.get("supplier_name", ""),
