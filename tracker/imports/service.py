@@ -541,7 +541,8 @@ class _Ledger(_Kind):
         old = self.existing.get(key)
         if old is None:
             commission_id, line_id, method = self.matcher.match(data["po_number"], data["supplier_id"],
-                                                                data["supplier_name"], posting)
+                                                                data["supplier_name"], posting,
+                                                                data["account_code"], year_id)
             data.update(commission_id=commission_id, budget_line_id=line_id, match_method=method)
             return Row(row_no, ADD, data, [], values, money=net)
         new = tuple(data[c] for c in self.COMPARE)
