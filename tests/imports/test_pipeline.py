@@ -305,3 +305,31 @@ def test_withdrawing_a_ledger_batch_takes_its_spend_off_the_commission(demo):
         service.withdraw(batch)
     # Withdrawn, the same file may be imported again.
     assert draft_of(LEDGER).kind == "ledger"
+
+
+def test_withdrawing_undoes_exactly_what_the_import_did(demo, make):
+    """Its lines go, lines it changed are put back, the mapping it taught is forgotten; older lines, assignments
+    made by hand and remembered rules are left exactly as they were."""
+    from tracker.imports import matching
+
+    c = db.session.scalar(select(Commission).where(Commission.reference == "VRU-25-001"))
+    first = service.commit(csv_draft(ledger_csv("T1,01/05/2025,S1,Acme Ltd,,Rent,100.00",
+                                                "T2,02/05/2025,S1,Acme Ltd,,Rent,200.00")))
+    t1 = db.session.scalar(select(LedgerTransaction).where(LedgerTransaction.reference == "T1"))
+    matching.assign([t1], c)
+    db.session.commit()
+    mappings = db.session.scalar(select(func.count(ColumnMapping.id)))
+    data = (b"Doc No,GL Date,Vendor ID,Vendor Name,PO Number,Memo,Net Amount\n"
+            b"T2,02/05/2025,S1,Acme Ltd,,Rent for May,200.00\nT3,03/05/2025,S1,Acme Ltd,,Rent,300.00\n")
+    second = service.commit(csv_draft(data, "other-headings.csv"))
+    assert db.session.scalar(select(func.count(ColumnMapping.id))) == mappings + 1
+    t2 = db.session.scalar(select(LedgerTransaction).where(LedgerTransaction.reference == "T2"))
+    assert t2.narrative == "Rent for May"
+    service.withdraw(second)
+    db.session.commit()
+    db.session.expire_all()
+    assert lines(import_batch_id=second.id) == 0 and lines(reference="T3") == 0
+    t1, t2 = (db.session.scalar(select(LedgerTransaction).where(LedgerTransaction.reference == r)) for r in ("T1", "T2"))
+    assert (t2.narrative, t2.import_batch_id) == ("Rent", first.id)
+    assert (t1.commission_id, t1.match_method) == (c.id, "manual")
+    assert db.session.scalar(select(func.count(ColumnMapping.id))) == mappings

@@ -339,15 +339,24 @@ def _remembered_mapping(kind: str, headers: list[str]) -> tuple[dict[str, int] |
     return mapping, "remembered"
 
 
-def remember_mapping(draft: Draft) -> None:
+def remember_mapping(draft: Draft, undo: dict | None = None) -> None:
+    """Keep the draft's mapping for files with the same headers; ``undo`` (a batch's) records what this did, so
+    withdrawing the import forgets a mapping it made or puts back the one it replaced."""
     signature = header_signature(draft.headers)
     saved = db.session.scalar(select(ColumnMapping).where(ColumnMapping.kind == draft.kind,
                                                           ColumnMapping.header_signature == signature))
+    before = None if saved is None else _dump(saved, ("mapping", "updated_at"))
     if saved is None:
         saved = ColumnMapping(kind=draft.kind, header_signature=signature)
         db.session.add(saved)
     saved.mapping = draft.mapping_by_header
     saved.updated_at = utcnow()
+    db.session.flush()
+    if undo is not None:
+        if before is None:
+            undo["created"].setdefault("ColumnMapping", []).append(saved.id)
+        elif before["mapping"] != saved.mapping:
+            undo["updated"].append({"model": "ColumnMapping", "id": saved.id, "before": before})
 
 
 def mapping_choices(draft: Draft) -> list[dict]:
@@ -865,12 +874,12 @@ def run_commit(batch_id: int, draft: Draft, *, leave_out: bool, user_id: int | N
                                        "file_pence": found.file_pence, "import_pence": found.import_pence}
         batch.problems = found.problems
         batch.excluded_rows = found.error_rows if leave_out else []
+        remember_mapping(draft, writer.undo)
         batch.undo = writer.undo
         batch.status = "committed"
         batch.committed_at = utcnow()
         batch.progress = batch.total_rows = found.counts["read"]
         batch.error = ""
-        remember_mapping(draft)
         audit.record(REALM, "create", batch, _summary_line(batch), None,
                      {"kind": batch.kind, "file": batch.filename, "sha256": batch.sha256, **batch.counts},
                      user_id=user_id)
@@ -1058,7 +1067,7 @@ def _summary_line(batch: ImportBatch) -> str:
 # --- withdraw -----------------------------------------------------------------------------------------------
 
 _MODELS = {"LedgerTransaction": LedgerTransaction, "Commission": Commission, "Provider": Provider,
-           "BudgetLine": BudgetLine}
+           "BudgetLine": BudgetLine, "ColumnMapping": ColumnMapping}
 
 
 def _restore_value(model, name: str, value):
@@ -1100,6 +1109,10 @@ def withdraw(batch: ImportBatch, user_id: int | None = None) -> list[str]:
         for name, value in item["before"].items():
             setattr(obj, name, _restore_value(model, name, value))
     db.session.flush()
+    for mapping_id in undo.get("created", {}).get("ColumnMapping", []):
+        saved = db.session.get(ColumnMapping, mapping_id)
+        if saved is not None and saved.mapping == (batch.mapping or {}).get("columns"):
+            db.session.delete(saved)  # the mapping this import taught, unless a later import changed it since
     for model_name in ("Commission", "BudgetLine", "Provider"):
         model = _MODELS[model_name]
         for obj_id in undo.get("created", {}).get(model_name, []):
