@@ -333,3 +333,32 @@ def test_withdrawing_undoes_exactly_what_the_import_did(demo, make):
     assert (t2.narrative, t2.import_batch_id) == ("Rent", first.id)
     assert (t1.commission_id, t1.match_method) == (c.id, "manual")
     assert db.session.scalar(select(func.count(ColumnMapping.id))) == mappings
+
+
+def test_the_preview_shows_what_is_coming(app, make, client, auth):
+    """Sample rows as stored, the date range, matched against unmatched by rule, money per year, and a warning
+    when a year's spend would pass its allocations."""
+    year = make.year("2025-26", status="open")
+    make.allocation(year=year, pence=250_00)
+    provider = make.provider("Acme")
+    c = make.commission("C-PO", provider=provider, year=year, po_number="PO1")
+    db.session.commit()
+    draft = csv_draft(ledger_csv("T1,01/05/2025,S1,Acme,PO1,Rent,100.00", "T2,20/06/2025,S2,Nobody,,Hall,200.00",
+                                 "T3,02/05/2025,,,,Accrual,-10.00"))
+    s = service.preview(draft)["summary"]
+    assert (s["first"], s["last"]) == ("2025-05-01", "2025-06-20")
+    assert s["by_method"] == {"po": {"lines": 1, "pence": 100_00}, "": {"lines": 2, "pence": 190_00}}
+    assert s["years"] == {"2025-26": {"lines": 3, "pence": 290_00}}
+    assert s["sample"][0] == {"reference": "T1", "posting_date": "2025-05-01", "period": 2, "supplier_name": "Acme",
+                              "account_code": "", "po_number": "PO1", "narrative": "Rent", "net_pence": 100_00,
+                              "commission_id": c.id, "budget_line_id": c.budget_line_id, "match_method": "po"}
+    draft.created_by_id = auth.login("finance").id
+    draft.save()
+    page = client.get(f"/imports/drafts/{draft.token}")
+    assert page.status_code == 200
+    for text in ("01/05/2025 to 20/06/2025", "PO number: 1 line, £100.00", "Unmatched: 2 lines, £190.00",
+                 "2025-26: 3 lines, £290.00", "C-PO",
+                 "With this file, spend in 2025-26 would be £290.00, £40.00 more than the year"):
+        assert text in page.text, text
+    batch = service.commit(draft)
+    assert batch.counts["years"] == {"2025-26": {"lines": 3, "pence": 290_00}}

@@ -12,6 +12,7 @@ from tracker.auth.roles import EVERYONE, FINANCE, STAFF, roles_required
 from tracker.extensions import db
 from tracker.imports import matching, service
 from tracker.imports.cli import register_cli
+from tracker.imports import summary as import_summary
 from tracker.imports import unmatched as unmatched_page
 from tracker.imports.forms import AccountRuleForm, AssignForm, CommitForm, SupplierRuleForm, UploadForm
 from tracker.errors import abort_with, get_or_404
@@ -23,6 +24,17 @@ bp = Blueprint("imports", __name__, url_prefix="/imports", cli_group=None)
 register_cli(bp)
 
 BACKGROUND_ROWS = 2_000  # files with more rows than this commit in the background with a progress bar
+
+
+@bp.app_template_filter("iso_uk_date")
+def iso_uk_date(text: str | None) -> str:
+    """A date kept as ISO text in a draft's JSON (2025-05-01), shown as 01/05/2025."""
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text).strftime("%d/%m/%Y") if text else ""
+    except (TypeError, ValueError):
+        return ""
 
 
 def _done(url: str, message: str | None = None):
@@ -199,8 +211,12 @@ def preview(token: str):
 
 def _preview_page(draft, form, status, refusal=None):
     p = draft.preview
+    summary = p.get("summary") or {}
+    references = import_summary.commission_references(r.get("commission_id") for r in summary.get("sample", []))
     return render("imports/preview.html", "form", status=status, draft=draft, p=p, form=form, refusal=refusal,
-                  shown=p["problems"][:service.SHOWN_PROBLEMS], problem_text=service.problem_text)
+                  shown=p["problems"][:service.SHOWN_PROBLEMS], problem_text=service.problem_text,
+                  year_warnings=import_summary.year_warnings(summary), methods=import_summary.METHODS,
+                  references=references)
 
 
 @bp.route("/drafts/<token>/problems.xlsx")

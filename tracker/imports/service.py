@@ -36,6 +36,7 @@ from tracker.imports.headers import (
     normalise_header, sample_values,
 )
 from tracker.imports.reader import SpreadsheetError, column_letter, open_workbook
+from tracker.imports.summary import LedgerSummary
 from tracker.imports.values import CellError, ValueProblem, is_blank, parse_text
 from tracker.models import (
     BudgetLine, Category, ColumnMapping, Commission, FundingStream, FundingYear, ImportBatch, LedgerTransaction,
@@ -760,6 +761,7 @@ class Pass:
     notes: list = field(default_factory=list)
     problems: list = field(default_factory=list)
     error_rows: list = field(default_factory=list)
+    summary: dict = field(default_factory=dict)  # a ledger's sample rows, dates, matching and years (summary.py)
 
 
 def analyse(draft: Draft, on_row: Callable[[Row], None] | None = None) -> Pass:
@@ -767,6 +769,7 @@ def analyse(draft: Draft, on_row: Callable[[Row], None] | None = None) -> Pass:
     result = Pass()
     kind = _KINDS[draft.kind](draft)
     counts = result.counts
+    ledger = LedgerSummary() if draft.kind == "ledger" else None
     try:
         with open_workbook(draft.path, draft.filename, **_limits()) as wb:
             for record in iter_records(_table(draft, wb)):
@@ -793,11 +796,15 @@ def analyse(draft: Draft, on_row: Callable[[Row], None] | None = None) -> Pass:
                                               "problems": [problem_text(q) for q in row.problems]})
                 elif row.action in (ADD, CHANGED):
                     result.import_pence += row.money or 0
+                    if ledger is not None:
+                        ledger.take(row.action, row.data, row.money)
                 if on_row is not None:
                     on_row(row)
     except SpreadsheetError as exc:
         raise ImportRefused(exc.message) from None
     result.notes.extend(getattr(kind, "notes", []))
+    if ledger is not None:
+        result.summary = ledger.as_dict()
     if counts["blank"]:
         result.notes.append(f"{counts['blank']} blank row{'s' if counts['blank'] != 1 else ''} left out")
     if counts["read"] == 0:
@@ -818,7 +825,7 @@ def preview(draft: Draft) -> dict:
     draft.preview = {
         "counts": found.counts, "file_pence": found.file_pence, "import_pence": found.import_pence,
         "totals_row_pence": found.totals_row_pence, "notes": found.notes, "problems": found.problems,
-        "error_rows": found.error_rows, "at": utcnow().isoformat(timespec="seconds"),
+        "error_rows": found.error_rows, "at": utcnow().isoformat(timespec="seconds"), "summary": found.summary,
     }
     draft.save()
     return draft.preview
@@ -871,7 +878,9 @@ def run_commit(batch_id: int, draft: Draft, *, leave_out: bool, user_id: int | N
                                 "preview); preview the file again.")
         writer.finish()
         batch.counts = found.counts | {"left_out": found.counts[ERROR] if leave_out else 0,
-                                       "file_pence": found.file_pence, "import_pence": found.import_pence}
+                                       "file_pence": found.file_pence, "import_pence": found.import_pence,
+                                       "totals_row_pence": found.totals_row_pence,
+                                       "years": (found.summary or {}).get("years", {})}
         batch.problems = found.problems
         batch.excluded_rows = found.error_rows if leave_out else []
         remember_mapping(draft, writer.undo)
