@@ -24,6 +24,8 @@ ROUTES = {
     "imports.delete_supplier_rule": Access(post=WRITE),
     "imports.add_account_rule": Access(post=WRITE),
     "imports.delete_account_rule": Access(post=WRITE),
+    "imports.reconciliation": Access(get=EVERYONE),
+    "imports.reconciliation_download": Access(get=EVERYONE),
 }
 
 URL_VALUES = {"token": lambda session: "no-such-draft-token-000"}

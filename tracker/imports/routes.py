@@ -12,6 +12,7 @@ from tracker.auth.roles import EVERYONE, FINANCE, STAFF, roles_required
 from tracker.extensions import db
 from tracker.imports import matching, service
 from tracker.imports.cli import register_cli
+from tracker.imports import reconciliation as reconcile
 from tracker.imports import summary as import_summary
 from tracker.imports import unmatched as unmatched_page
 from tracker.imports.forms import AccountRuleForm, AssignForm, CommitForm, SupplierRuleForm, UploadForm
@@ -443,6 +444,40 @@ def delete_account_rule(rule_id: int):
     db.session.commit()
     return _done(url_for("imports.rules"), f"The rule for account {code} is deleted; lines already on the budget "
                                            "line stay there.")
+
+
+# --- reconciliation -----------------------------------------------------------------------------------------
+
+@bp.route("/reconciliation")
+@roles_required(*EVERYONE)
+def reconciliation():
+    """Ledger total = on a commission + on a budget line only + unassigned, per stream and account; each import
+    checked against what it recorded (?year=2025-26&quarter=2, quarter blank for the whole year)."""
+    try:
+        year, quarter = reconcile.choose(request.args.get("year"), request.args.get("quarter"))
+    except reconcile.ReconciliationError as exc:
+        abort_with(400, str(exc))
+    years = db.session.scalars(select(FundingYear).order_by(FundingYear.start_date.desc())).all()
+    response = make_response(render("imports/reconciliation.html", "report", r=reconcile.reconcile(year, quarter),
+                                    years=years))
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+@bp.route("/reconciliation.<any(xlsx, csv):export_format>")
+@roles_required(*EVERYONE)
+def reconciliation_download(export_format: str):
+    """The reconciliation as a spreadsheet, the same figures as the page."""
+    from tracker.returns.exports import MIMETYPES, export_rows
+
+    try:
+        year, quarter = reconcile.choose(request.args.get("year"), request.args.get("quarter"))
+    except reconcile.ReconciliationError as exc:
+        abort_with(400, str(exc))
+    r = reconcile.reconcile(year, quarter)
+    content = export_rows(reconcile.columns(), reconcile.rows_for_download(r), export_format, sheet="Reconciliation")
+    name = f"ledger reconciliation {year.label}{f' Q{quarter}' if quarter else ''}.{export_format}"
+    return send_download(content, name, MIMETYPES[export_format])
 
 
 def _xlsx(data: bytes, name: str):
