@@ -404,6 +404,40 @@ def set_mapping(draft: Draft, chosen: dict[str, str]) -> dict[str, str]:
     return errors
 
 
+def map_columns(draft: Draft, pairs) -> list[str]:
+    """Apply ``FIELD=Column heading`` choices (``flask import --map``) over the draft's mapping, through the same
+    checks as the mapping page (``set_mapping``). Returns the problems, each naming the choice it is about."""
+    by_name = {}
+    for spec in draft.fields:
+        by_name[spec.name.lower()] = by_name[normalise_header(spec.label)] = spec
+    columns: dict[str, int] = {}
+    for i, h in enumerate(draft.headers):
+        columns.setdefault(normalise_header(h), i)
+    chosen = {name: str(col) for name, col in draft.mapping.items()}
+    problems = []
+    for pair in pairs:
+        field_text, sep, heading = (pair or "").partition("=")
+        spec = by_name.get(field_text.strip().lower()) or by_name.get(normalise_header(field_text))
+        if not sep or spec is None:
+            problems.append(f"'{pair[:80]}': say FIELD=Column heading, where FIELD is one of "
+                            f"{', '.join(s.name for s in draft.fields)}")
+            continue
+        if not heading.strip():
+            chosen.pop(spec.name, None)
+            continue
+        col = columns.get(normalise_header(heading))
+        if col is None:
+            problems.append(f"'{pair[:80]}': the file has no column headed '{heading.strip()[:60]}' (headings: "
+                            f"{', '.join(repr(h) for h in draft.headers if h)})")
+            continue
+        chosen = {k: v for k, v in chosen.items() if v != str(col)}  # the column moves to this field
+        chosen[spec.name] = str(col)
+    if problems:
+        return problems
+    errors = set_mapping(draft, chosen)
+    return [f"{field}: {message}" for field, message in errors.items()]
+
+
 def _table(draft: Draft, wb) -> Table:
     return Table(workbook=wb, sheet=draft.sheet, header_row=draft.header_row, headers=tuple(draft.headers),
                  kind=draft.kind, mapping=dict(draft.mapping), missing_required=[])
