@@ -362,3 +362,42 @@ def test_the_preview_shows_what_is_coming(app, make, client, auth):
         assert text in page.text, text
     batch = service.commit(draft)
     assert batch.counts["years"] == {"2025-26": {"lines": 3, "pence": 290_00}}
+
+
+def test_the_commit_reuses_the_preview_s_checked_rows_when_nothing_changed(app, make, monkeypatch):
+    make.year("2025-26", status="open")
+    db.session.commit()
+    draft = csv_draft(ledger_csv("T1,01/05/2025,S1,Acme,,Rent,100.00", "T2,02/05/2025,S1,Acme,,Rent,-0.01"))
+    service.preview(draft)
+
+    def no_second_read(*args, **kwargs):
+        raise AssertionError("the file was read again")
+
+    monkeypatch.setattr(service, "analyse", no_second_read)
+    batch = service.commit(draft)
+    assert batch.status == "committed" and batch.counts["add"] == 2
+    t2 = db.session.scalar(select(LedgerTransaction).where(LedgerTransaction.reference == "T2"))
+    assert (t2.posting_date, t2.net_pence, t2.period, t2.import_batch_id) == (date(2025, 5, 2), -1, 2, batch.id)
+
+
+def test_the_commit_checks_again_when_the_database_changed_since_the_preview(app, make):
+    year = make.year("2025-26", status="open")
+    db.session.commit()
+    draft = csv_draft(ledger_csv("T1,01/05/2025,S1,Acme,,Rent,100.00", "T2,02/05/2025,S1,Acme,,Rent,5.00"))
+    assert service.preview(draft)["counts"]["add"] == 2
+    # Someone imports T1 in the meantime: the commit must not add it twice.
+    service.commit(csv_draft(ledger_csv("T1,01/05/2025,S1,Acme,,Rent,100.00"), "other.csv"))
+    batch = service.commit(draft)
+    assert (batch.counts["add"], batch.counts["unchanged"]) == (1, 1)
+    assert lines(reference="T1") == 1
+    # And a year closed since the preview refuses the commit rather than writing into it.
+    other = csv_draft(ledger_csv("T3,03/05/2025,S1,Acme,,Rent,1.00"), "third.csv")
+    service.preview(other)
+    from tracker import audit
+
+    year.status = "closed"
+    audit.record("funding", "change", year, "Closed the year")
+    db.session.commit()
+    with pytest.raises(service.ImportRefused):
+        service.commit(other)
+    assert lines(reference="T3") == 0

@@ -26,11 +26,11 @@ from datetime import date, datetime
 from typing import IO, Callable, Iterator
 
 from flask import current_app
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 
 from tracker import audit, settings
 from tracker.extensions import db
-from tracker.imports import matching
+from tracker.imports import checked, matching
 from tracker.imports.headers import (
     BLANK, DATA, FIELDS, KIND_LABELS, TOTALS, Table, find_table, header_signature, iter_records, match_headers,
     normalise_header, sample_values,
@@ -217,7 +217,7 @@ def load_draft(token: str) -> Draft | None:
 
 
 def discard_draft(draft: Draft, keep_file: bool = False) -> None:
-    for path in ([] if keep_file else [draft.path]) + [_draft_json(draft.token)]:
+    for path in ([] if keep_file else [draft.path]) + [_draft_json(draft.token), _rows_path(draft)]:
         try:
             os.remove(path)
         except OSError:
@@ -853,10 +853,27 @@ def _amount(value) -> int | None:
     return None if value is None else parse_amount(value)
 
 
+def _rows_path(draft: Draft) -> str:
+    return os.path.join(imports_dir(), f"rows-{draft.token}.jsonl")
+
+
 def preview(draft: Draft) -> dict:
-    """Run the pass without writing and keep its findings on the draft (what the preview page shows)."""
-    found = analyse(draft)
+    """Run the pass without writing and keep its findings on the draft (what the preview page shows).
+
+    A ledger's checked rows are kept too (``checked.RowsFile``) with the database's state, so the commit can
+    write them without reading the file again when nothing has changed since."""
+    rows_file = checked.RowsFile(_rows_path(draft)) if draft.kind == "ledger" else None
+    state = checked.db_state() if rows_file else None
+    try:
+        found = analyse(draft, rows_file.take if rows_file else None)
+    except BaseException:
+        if rows_file:
+            rows_file.abandon()
+        raise
+    if rows_file:
+        rows_file.finish()
     draft.preview = {
+        "db_state": state,
         "counts": found.counts, "file_pence": found.file_pence, "import_pence": found.import_pence,
         "totals_row_pence": found.totals_row_pence, "notes": found.notes, "problems": found.problems,
         "error_rows": found.error_rows, "at": utcnow().isoformat(timespec="seconds"), "summary": found.summary,
@@ -900,13 +917,31 @@ def create_batch(draft: Draft, *, leave_out: bool, user_id: int | None) -> Impor
     return batch
 
 
+def _reuse_preview(draft: Draft, writer: "_Writer") -> Pass | None:
+    """The preview's checked rows handed to the writer, when the database is as the preview saw it; else None
+    (and the caller reads and checks the file again)."""
+    p = draft.preview or {}
+    path = _rows_path(draft)
+    if draft.kind != "ledger" or not p.get("db_state") or not os.path.exists(path):
+        return None
+    if checked.db_state() != p["db_state"]:
+        return None
+    found = Pass(counts=dict(p["counts"]), file_pence=p["file_pence"], import_pence=p["import_pence"],
+                 totals_row_pence=p.get("totals_row_pence"), notes=list(p["notes"]), problems=list(p["problems"]),
+                 error_rows=list(p["error_rows"]), summary=p.get("summary") or {})
+    for row in checked.replay(path, lambda n, action, data, existing, money: Row(n, action, data, [], {}, existing,
+                                                                                    money)):
+        writer.take(row)
+    return found
+
+
 def run_commit(batch_id: int, draft: Draft, *, leave_out: bool, user_id: int | None = None) -> ImportBatch:
     """Write every row of the draft in ONE transaction; on any failure nothing lands and the batch is failed."""
     batch = db.session.get(ImportBatch, batch_id)
     writer = _Writer(batch, draft)
     _progress[batch_id] = 0
     try:
-        found = analyse(draft, writer.take)
+        found = _reuse_preview(draft, writer) or analyse(draft, writer.take)
         if found.counts[ERROR] and not leave_out:
             raise ImportRefused(f"{found.counts[ERROR]} rows have problems now (the data changed since the "
                                 "preview); preview the file again.")
@@ -1098,7 +1133,7 @@ class _Writer:
 
 def insert_ledger_chunk(rows: list[dict]) -> None:
     """One bulk INSERT of ledger lines (a module function so tests can make it fail part-way)."""
-    db.session.execute(insert(LedgerTransaction), rows)
+    checked.insert_ledger_rows(rows)
 
 
 def _summary_line(batch: ImportBatch) -> str:
