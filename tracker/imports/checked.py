@@ -103,6 +103,21 @@ def insert_ledger_rows(rows: list[dict]) -> None:
                     copy.write_row([r.get(c) for c in LEDGER_COLUMNS] + [r.get("import_batch_id"),
                                                                          r.get("created_at") or now])
         return
+    if connection.dialect.name == "sqlite":
+        # The driver's executemany with plain tuples: dates as the ISO text SQLAlchemy's SQLite types store.
+        stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")
+        at = LEDGER_COLUMNS.index("posting_date")
+        params = []
+        for r in rows:
+            values = [r.get(c) for c in LEDGER_COLUMNS]
+            values[at] = values[at].isoformat()
+            created = r.get("created_at")
+            params.append((*values, r.get("import_batch_id"),
+                           created.strftime("%Y-%m-%d %H:%M:%S.%f") if created else stamp))
+        connection.exec_driver_sql(
+            f"INSERT INTO ledger_transactions ({', '.join(_INSERT_COLUMNS)}) "
+            f"VALUES ({', '.join('?' for _ in _INSERT_COLUMNS)})", params)
+        return
     for r in rows:
         r.setdefault("created_at", now)
     connection.execute(LedgerTransaction.__table__.insert(), rows)
