@@ -3,6 +3,7 @@ totals, all-or-nothing commits, leaving rows out, idempotence, mapping memory, w
 from __future__ import annotations
 
 import io
+import os
 from datetime import date
 
 import pytest
@@ -401,3 +402,31 @@ def test_the_commit_checks_again_when_the_database_changed_since_the_preview(app
     with pytest.raises(service.ImportRefused):
         service.commit(other)
     assert lines(reference="T3") == 0
+
+
+def test_progress_is_kept_where_every_worker_sees_it(app, make, monkeypatch):
+    """While a commit runs, another session (another worker) reads its progress; afterwards the batch row holds
+    the final count and nothing is left behind."""
+    from sqlalchemy.orm import Session
+
+    make.year("2025-26", status="open")
+    db.session.commit()
+    rows = [f"T{i},0{1 + i % 9}/05/2025,S1,Acme,,Rent,{i + 1}.00" for i in range(12)]
+    draft = csv_draft(ledger_csv(*rows))
+    service.preview(draft)
+    seen = []
+    real = service.insert_ledger_chunk
+
+    def watching(chunk):
+        real(chunk)
+        with Session(db.engine) as other:
+            batch = other.scalar(select(ImportBatch).where(ImportBatch.status == "committing"))
+            seen.append(service.progress_of(batch))
+
+    monkeypatch.setattr(service, "insert_ledger_chunk", watching)
+    monkeypatch.setattr(service, "CHUNK", 4)
+    monkeypatch.setattr(service, "PROGRESS_EVERY", 4)
+    batch = service.commit(draft)
+    assert seen == [(4, 12), (8, 12), (12, 12)]
+    assert service.progress_of(batch) == (12, 12) and batch.progress == 12
+    assert not [n for n in os.listdir(service.imports_dir()) if n.startswith("progress-")]

@@ -54,8 +54,8 @@ _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 ADD, UNCHANGED, CHANGED, ERROR = "add", "unchanged", "changed", "error"
 
-# In-process progress of commits running now (batch id -> rows done). On SQLite the committing transaction
-# holds the only write lock, so progress cannot be written to the database while it runs; the page polls this.
+# Commits this process is running now (batch id -> 0), so fail_interrupted_batches knows they are alive; their
+# progress is kept where every worker sees it (report_progress).
 _progress: dict[int, int] = {}
 
 INTERRUPTED = ("The import was interrupted before it finished (the server or the command stopped), so nothing "
@@ -976,6 +976,7 @@ def run_commit(batch_id: int, draft: Draft, *, leave_out: bool, user_id: int | N
         raise ImportRefused(message, 422, batch=failed) from None
     finally:
         _progress.pop(batch_id, None)
+        _forget_progress(batch_id)
     discard_draft(draft, keep_file=True)
     return batch
 
@@ -1007,9 +1008,44 @@ def commit_in_background(draft: Draft, *, leave_out: bool = False, user_id: int 
     return batch
 
 
+PROGRESS_EVERY = 2_000  # rows between progress reports
+
+
+def _progress_file(batch_id: int) -> str:
+    return os.path.join(imports_dir(), f"progress-{batch_id}.txt")
+
+
+def report_progress(batch_id: int, done: int) -> None:
+    """Record how far a commit has gone where every worker can see it: on the batch row, in its own short
+    transaction (PostgreSQL); on SQLite, whose committing transaction holds the only write lock, in a small file
+    beside the imports that every process on the (one) host reads."""
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.begin() as connection:
+            connection.execute(update(ImportBatch).where(ImportBatch.id == batch_id).values(progress=done))
+        return
+    path = _progress_file(batch_id)
+    with open(path + ".part", "w", encoding="ascii") as fh:
+        fh.write(str(done))
+    os.replace(path + ".part", path)
+
+
 def progress_of(batch: ImportBatch) -> tuple[int, int]:
-    done = _progress.get(batch.id, batch.progress or 0)
+    """(rows written, rows in all) of a batch, from whichever worker is committing it."""
+    done = batch.progress or 0
+    if batch.status == "committing":
+        try:
+            with open(_progress_file(batch.id), encoding="ascii") as fh:
+                done = max(done, int(fh.read().strip() or 0))
+        except (OSError, ValueError):
+            pass
     return done, batch.total_rows or 0
+
+
+def _forget_progress(batch_id: int) -> None:
+    try:
+        os.remove(_progress_file(batch_id))
+    except OSError:
+        pass
 
 
 def _dump(obj, fields) -> dict:
@@ -1030,8 +1066,8 @@ class _Writer:
 
     def take(self, row: Row) -> None:
         self.done += 1
-        if self.done % 500 == 0:
-            _progress[self.batch.id] = self.done
+        if self.done % PROGRESS_EVERY == 0:
+            report_progress(self.batch.id, self.done)
         if row.action == ADD:
             getattr(self, f"_add_{self.draft.kind}")(row)
         elif row.action == CHANGED:
