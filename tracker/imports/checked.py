@@ -19,12 +19,14 @@ from sqlalchemy import func, select
 from tracker.extensions import db
 from tracker.models import AuditEvent, LedgerTransaction, utcnow
 
-# The columns of an added ledger line, in the order the rows file keeps them.
+# The columns of an added ledger line, in the order the rows file keeps them and the insert writes them.
 LEDGER_COLUMNS = ("reference", "posting_date", "period", "funding_year_id", "cost_centre", "account_code",
                   "account_description", "supplier_id", "supplier_name", "invoice_number", "po_number", "narrative",
                   "net_pence", "vat_pence", "gross_pence", "transaction_type", "commission_id", "budget_line_id",
                   "match_method")
+INSERT_COLUMNS = LEDGER_COLUMNS + ("import_batch_id", "created_at")
 _DATE_AT = LEDGER_COLUMNS.index("posting_date")
+PER_LINE = 1_000  # rows kept per line of the rows file (one JSON array each: fewer, faster decodes)
 
 
 def db_state() -> list[int]:
@@ -36,27 +38,40 @@ def db_state() -> list[int]:
     return [int(v or 0) for v in row]
 
 
+def ledger_values(data: dict) -> list:
+    """An added line's values in ``LEDGER_COLUMNS`` order, the posting date as ISO text (as stored)."""
+    values = [data[c] for c in LEDGER_COLUMNS]
+    values[_DATE_AT] = values[_DATE_AT].isoformat()
+    return values
+
+
 class RowsFile:
-    """Writes the rows the preview would add or change, one JSON list per line."""
+    """Writes the rows the preview would add or change, a thousand to a line, as JSON."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.tmp = path + ".part"
         self.fh = open(self.tmp, "w", encoding="utf-8")
         self.dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        self.buffer: list = []
 
     def take(self, row) -> None:
         if row.action == "add":
-            values = [row.data[c] for c in LEDGER_COLUMNS]
-            values[_DATE_AT] = values[_DATE_AT].toordinal()
-            self.fh.write(self.dumps(["a", row.row, row.money, values]))
-            self.fh.write("\n")
+            self.buffer.append(["a", row.row, row.money, ledger_values(row.data)])
         elif row.action == "changed":
             data = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in row.data.items()}
-            self.fh.write(self.dumps(["c", row.row, row.money, row.existing_id, data]))
+            self.buffer.append(["c", row.row, row.money, row.existing_id, data])
+        if len(self.buffer) >= PER_LINE:
+            self._write()
+
+    def _write(self) -> None:
+        if self.buffer:
+            self.fh.write(self.dumps(self.buffer))
             self.fh.write("\n")
+            self.buffer = []
 
     def finish(self) -> None:
+        self._write()
         self.fh.close()
         os.replace(self.tmp, self.path)
 
@@ -68,56 +83,53 @@ class RowsFile:
             pass
 
 
-def replay(path: str, make_row):
-    """The rows kept by ``RowsFile``, rebuilt with ``make_row(row_no, action, data, existing_id, money)``."""
+def replay(path: str):
+    """The kept rows: ("add", row, money, values) with values in ``LEDGER_COLUMNS`` order (date as ISO text), or
+    ("changed", row, money, existing id, data)."""
     loads = json.loads
-    from_ordinal = date.fromordinal
     with open(path, encoding="utf-8") as fh:
         for line in fh:
-            item = loads(line)
-            if item[0] == "a":
-                values = item[3]
-                values[_DATE_AT] = from_ordinal(values[_DATE_AT])
-                yield make_row(item[1], "add", dict(zip(LEDGER_COLUMNS, values)), None, item[2])
-            else:
-                data = item[4]
-                if "posting_date" in data:
-                    data["posting_date"] = date.fromisoformat(data["posting_date"])
-                yield make_row(item[1], "changed", data, item[3], item[2])
+            for item in loads(line):
+                if item[0] == "a":
+                    yield "add", item[1], item[2], item[3]
+                else:
+                    data = item[4]
+                    if "posting_date" in data:
+                        data["posting_date"] = date.fromisoformat(data["posting_date"])
+                    yield "changed", item[1], item[2], item[3], data
 
 
-_INSERT_COLUMNS = LEDGER_COLUMNS + ("import_batch_id", "created_at")
-
-
-def insert_ledger_rows(rows: list[dict]) -> None:
-    """Insert ledger lines in one statement: COPY on PostgreSQL, Core executemany elsewhere (not the ORM)."""
+def insert_ledger_rows(rows: list[list]) -> None:
+    """Insert ledger lines (value lists in ``INSERT_COLUMNS`` order, posting date as ISO text, created_at a
+    datetime or None for now) in one statement: COPY on PostgreSQL, the driver's executemany on SQLite, Core
+    executemany elsewhere; never the ORM."""
     if not rows:
         return
     now = utcnow()
+    created_at = len(INSERT_COLUMNS) - 1
     connection = db.session.connection()
-    if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg":
+    dialect = connection.dialect
+    if dialect.name == "postgresql" and dialect.driver == "psycopg":
         raw = connection.connection.driver_connection
         with raw.cursor() as cursor:
-            with cursor.copy(f"COPY ledger_transactions ({', '.join(_INSERT_COLUMNS)}) FROM STDIN") as copy:
+            with cursor.copy(f"COPY ledger_transactions ({', '.join(INSERT_COLUMNS)}) FROM STDIN") as copy:
                 for r in rows:
-                    copy.write_row([r.get(c) for c in LEDGER_COLUMNS] + [r.get("import_batch_id"),
-                                                                         r.get("created_at") or now])
+                    if r[created_at] is None:
+                        r[created_at] = now
+                    copy.write_row(r)
         return
-    if connection.dialect.name == "sqlite":
-        # The driver's executemany with plain tuples: dates as the ISO text SQLAlchemy's SQLite types store.
-        stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")
-        at = LEDGER_COLUMNS.index("posting_date")
-        params = []
+    if dialect.name == "sqlite":
+        stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")  # as SQLAlchemy's SQLite DateTime stores it
         for r in rows:
-            values = [r.get(c) for c in LEDGER_COLUMNS]
-            values[at] = values[at].isoformat()
-            created = r.get("created_at")
-            params.append((*values, r.get("import_batch_id"),
-                           created.strftime("%Y-%m-%d %H:%M:%S.%f") if created else stamp))
+            r[created_at] = r[created_at].strftime("%Y-%m-%d %H:%M:%S.%f") if r[created_at] else stamp
         connection.exec_driver_sql(
-            f"INSERT INTO ledger_transactions ({', '.join(_INSERT_COLUMNS)}) "
-            f"VALUES ({', '.join('?' for _ in _INSERT_COLUMNS)})", params)
+            f"INSERT INTO ledger_transactions ({', '.join(INSERT_COLUMNS)}) "
+            f"VALUES ({', '.join('?' for _ in INSERT_COLUMNS)})", [tuple(r) for r in rows])
         return
+    dicts = []
     for r in rows:
-        r.setdefault("created_at", now)
-    connection.execute(LedgerTransaction.__table__.insert(), rows)
+        d = dict(zip(INSERT_COLUMNS, r))
+        d["posting_date"] = date.fromisoformat(d["posting_date"])
+        d["created_at"] = d["created_at"] or now
+        dicts.append(d)
+    connection.execute(LedgerTransaction.__table__.insert(), dicts)

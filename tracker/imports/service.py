@@ -929,9 +929,11 @@ def _reuse_preview(draft: Draft, writer: "_Writer") -> Pass | None:
     found = Pass(counts=dict(p["counts"]), file_pence=p["file_pence"], import_pence=p["import_pence"],
                  totals_row_pence=p.get("totals_row_pence"), notes=list(p["notes"]), problems=list(p["problems"]),
                  error_rows=list(p["error_rows"]), summary=p.get("summary") or {})
-    for row in checked.replay(path, lambda n, action, data, existing, money: Row(n, action, data, [], {}, existing,
-                                                                                    money)):
-        writer.take(row)
+    for item in checked.replay(path):
+        if item[0] == ADD:
+            writer.add_ledger_values(item[3])
+        else:
+            writer.take(Row(item[1], CHANGED, item[4], [], {}, item[3], item[2]))
     return found
 
 
@@ -1058,13 +1060,16 @@ class _Writer:
     def __init__(self, batch: ImportBatch, draft: Draft) -> None:
         self.batch = batch
         self.draft = draft
-        self.pending: list[dict] = []
+        self.pending: list[list] = []
         self.done = 0
         self.undo: dict = {"updated": [], "created": {}, "leave_out": batch.undo.get("leave_out", False)}
         self.user_id = batch.created_by_id
         self._providers: dict[str, Provider] | None = None
 
     def take(self, row: Row) -> None:
+        if row.action == ADD and self.draft.kind == "ledger":
+            self.add_ledger_values(checked.ledger_values(row.data))
+            return
         self.done += 1
         if self.done % PROGRESS_EVERY == 0:
             report_progress(self.batch.id, self.done)
@@ -1081,9 +1086,14 @@ class _Writer:
         self.undo["created"].setdefault(model, []).append(obj_id)
 
     # ledger
-    def _add_ledger(self, row: Row) -> None:
-        row.data["import_batch_id"] = self.batch.id
-        self.pending.append(row.data)
+    def add_ledger_values(self, values: list) -> None:
+        """One added line, its values in ``checked.LEDGER_COLUMNS`` order (the preview's kept rows come here)."""
+        self.done += 1
+        if self.done % PROGRESS_EVERY == 0:
+            report_progress(self.batch.id, self.done)
+        values.append(self.batch.id)
+        values.append(None)  # created_at: now
+        self.pending.append(values)
         if len(self.pending) >= CHUNK:
             self._flush_ledger()
 
@@ -1167,7 +1177,7 @@ class _Writer:
         audit.record(REALM, "change", line, "Changed budget line (import)", old, new, user_id=self.user_id)
 
 
-def insert_ledger_chunk(rows: list[dict]) -> None:
+def insert_ledger_chunk(rows: list[list]) -> None:
     """One bulk INSERT of ledger lines (a module function so tests can make it fail part-way)."""
     checked.insert_ledger_rows(rows)
 
