@@ -430,3 +430,24 @@ def test_progress_is_kept_where_every_worker_sees_it(app, make, monkeypatch):
     assert seen == [(4, 12), (8, 12), (12, 12)]
     assert service.progress_of(batch) == (12, 12) and batch.progress == 12
     assert not [n for n in os.listdir(service.imports_dir()) if n.startswith("progress-")]
+
+
+@pytest.mark.parametrize("value, start, end, problem", [
+    ("0", "01/05/2025", "31/03/2026", "Contract Value: '0' must be more than £0.00"),
+    ("100", "01/05/2025", "01/05/2025", "End Date: '01/05/2025' is not after the start date"),
+    ("100", "01/05/2025", "30/04/2025", "End Date: '30/04/2025' is not after the start date"),
+])
+def test_the_register_import_keeps_the_form_s_rules_with_the_same_edges(app, make, value, start, end, problem):
+    from tracker.commissions import rules
+
+    make.year("2025-26", status="open")
+    make.strand("Serious Youth Violence")
+    db.session.commit()
+    data = ("Contract Ref,Service,Provider,Strand,Contract Value,Start Date,End Date\n"
+            f"C1,Mentoring,Acme,Serious Youth Violence,{value},{start},{end}\n").encode()
+    found = service.preview(csv_draft(data, "register.csv", kind="commissions"))
+    assert found["counts"]["error"] == 1
+    assert problem in [service.problem_text(p) for p in found["problems"]][0]
+    # The same edges as the form: a one-day contract and a £0.00 value are refused by both.
+    assert not rules.end_after_start(date(2025, 5, 1), date(2025, 5, 1)) and not rules.value_above_zero(0)
+    assert rules.end_after_start(date(2025, 5, 1), date(2025, 5, 2)) and rules.value_above_zero(1)

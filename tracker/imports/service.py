@@ -43,6 +43,8 @@ from tracker.models import (
     Provider, Strand, utcnow,
 )
 from tracker.models.commissions import COMMISSION_STATUSES, COMMISSION_TYPES, PROCUREMENT_ROUTES
+from tracker.commissions import rules as commission_rules
+from tracker.funding.service import profile_difference
 from tracker.money import format_pence
 from tracker.periods import label_for, parse_label, period_of, period_problem
 
@@ -640,10 +642,11 @@ class _Commissions(_Kind):
                                              f"is in funding year {label}, and no funding year {label} is set up"))
             elif year[1] == "closed":
                 problems.append(self.located(row_no, "start", values.get("start"), _closed_message(label)))
-        if p.get("start") and p.get("end") and p["end"] < p["start"]:
-            problems.append(self.located(row_no, "end", values.get("end"), "is before the start date"))
-        if p.get("value") is not None and p["value"] < 0:
-            problems.append(self.located(row_no, "value", values.get("value"), "is negative"))
+        # The form's rules (tracker/commissions/rules.py), with the same edges.
+        if not commission_rules.end_after_start(p.get("start"), p.get("end")):
+            problems.append(self.located(row_no, "end", values.get("end"), "is not after the start date"))
+        if not commission_rules.value_above_zero(p.get("value")):
+            problems.append(self.located(row_no, "value", values.get("value"), "must be more than £0.00"))
         strand_id = None
         if p.get("strand"):
             strand_id = self.strands.get(p["strand"].lower())
@@ -756,7 +759,8 @@ class _Budget(_Kind):
         quarters = [p.get(q) for q in ("q1", "q2", "q3", "q4")]
         if amount is not None and amount < 0:
             problems.append(self.located(row_no, "amount", values.get("amount"), "is negative"))
-        if amount is not None and None not in quarters and sum(quarters) != amount:
+        if amount is not None and None not in quarters and profile_difference(amount, quarters) != 0:
+            # The budget line form's rule (tracker/funding/service.py).
             problems.append(self.located(row_no, "amount", values.get("amount"),
                                          f"does not equal the Q1-Q4 profile, which adds up to "
                                          f"{format_pence(sum(quarters))}"))
