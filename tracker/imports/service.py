@@ -462,6 +462,37 @@ _MAX_LEN = {"reference": 60, "cost_centre": 40, "account_code": 40, "account_des
             "supplier_id": 60, "supplier_name": 200, "invoice_number": 60, "po_number": 40}
 
 
+COLUMN_MEMORY = 20_000  # distinct values remembered per column while parsing
+
+
+def _by_column(parser: Callable[[object], object]) -> Callable[[object], object]:
+    """``parser`` for one column, remembering what each distinct value parsed to: a ledger repeats its dates,
+    suppliers, accounts and cost centres thousands of times, so most cells become one dictionary read. Parsers
+    are pure, so the answer (or the problem) is the same every time; values are told apart by type too
+    (1, 1.0 and True are equal in Python, but not as cells)."""
+    memory: dict = {}
+    miss = object()
+
+    def parse(value):
+        key = (value.__class__, value)
+        try:
+            hit = memory.get(key, miss)
+        except TypeError:  # an unhashable value: parse it every time
+            return parser(value)
+        if hit is miss:
+            try:
+                hit = (True, parser(value))
+            except ValueProblem as exc:
+                hit = (False, str(exc))
+            if len(memory) < COLUMN_MEMORY:
+                memory[key] = hit
+        if hit[0]:
+            return hit[1]
+        raise ValueProblem(hit[1])
+
+    return parse
+
+
 class _Kind:
     """What one kind of import does with a row. Subclasses load their lookups once in ``__init__``."""
 
@@ -470,7 +501,7 @@ class _Kind:
     def __init__(self, draft: Draft) -> None:
         self.draft = draft
         self.sheet = draft.sheet
-        self.specs = [(s.name, s.parser, s.required, draft.mapping[s.name]) for s in draft.fields
+        self.specs = [(s.name, _by_column(s.parser), s.required, draft.mapping[s.name]) for s in draft.fields
                       if s.name in draft.mapping]
         self.labels = {s.name: s.label for s in draft.fields}
 
