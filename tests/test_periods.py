@@ -32,3 +32,32 @@ def test_bad_labels(bad):
 def test_bad_quarter():
     with pytest.raises(ValueError):
         quarter_bounds("2025-26", 5)
+
+
+@pytest.mark.parametrize("period, counts_in", [(1, 1), (12, 12), (13, 12), (16, 12)])
+def test_ledger_periods_and_adjustment_periods(period, counts_in):
+    from tracker.periods import ledger_period, quarter_of_period
+
+    assert ledger_period(period) == counts_in
+    assert quarter_of_period(period) == (counts_in - 1) // 3 + 1
+    assert ledger_period(14, adjustment_period=11) == 11 and quarter_of_period(14, 3) == 1
+
+
+@pytest.mark.parametrize("bad", [0, -1, 17, 99])
+def test_periods_that_do_not_exist(bad):
+    from tracker.periods import ledger_period, period_problem
+
+    with pytest.raises(ValueError):
+        ledger_period(bad)
+    assert period_problem(bad, date(2026, 3, 31)) == (
+        "is not a ledger period (P1 to P12, or P13 to P16 for year-end adjustments)")
+
+
+def test_period_problem_checks_the_column_against_the_date():
+    from tracker.periods import period_problem
+
+    assert period_problem(12, date(2026, 3, 31)) is None
+    assert period_problem(13, date(2026, 3, 31)) is None
+    assert period_problem(13, date(2026, 2, 28)) is not None
+    assert period_problem(13, date(2026, 2, 28), adjustment_period=11) is None
+    assert "is in P1 (April)" in period_problem(12, date(2026, 4, 1))

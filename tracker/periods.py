@@ -62,17 +62,44 @@ def quarter_bounds(label: str, quarter: int) -> tuple[date, date]:
     return date(y, m, 1), date(y, end_m, last_day)
 
 
-#: Year-end adjustment periods some ledgers use after P12 (P13-P16): they belong to the year's last quarter.
 ADJUSTMENT_PERIODS = range(13, 17)
+"""Year-end adjustment periods (P13-P16) that council and police ledgers use after P12; they count in the period
+set by the ``adjustment_period`` setting (P12, March, by default)."""
 
 
-def quarter_of_period(period: int) -> int:
-    """Financial quarter 1-4 of a ledger period: P1-P3 is Q1 ... P10-P12 and adjustment periods 13-16 are Q4."""
+def quarter_of_period(period: int, adjustment_period: int = 12) -> int:
+    """Quarter 1-4 of ledger period 1-12, or of an adjustment period 13-16 (counted in ``adjustment_period``)."""
+    return (ledger_period(period, adjustment_period) - 1) // 3 + 1
+
+
+def ledger_period(period: int, adjustment_period: int = 12) -> int:
+    """The period 1-12 a ledger's period column counts in: itself, or ``adjustment_period`` for P13-P16.
+
+    ValueError for anything else (P0, P17, negatives): no such period exists in a financial year.
+    """
+    if 1 <= period <= 12:
+        return period
     if period in ADJUSTMENT_PERIODS:
-        return 4
-    if not 1 <= period <= 12:
-        raise ValueError("a ledger period runs from 1 to 16")
-    return (period - 1) // 3 + 1
+        return adjustment_period if 1 <= adjustment_period <= 12 else 12
+    raise ValueError("is not a ledger period (P1 to P12, or P13 to P16 for year-end adjustments)")
+
+
+def period_problem(period: int, posting: date, adjustment_period: int = 12) -> str | None:
+    """Why a ledger line's period column cannot stand beside its posting date, or None when it agrees.
+
+    The posting date decides the period and quarter; the column is only checked against it. An adjustment
+    period (P13-P16) agrees with a date in the period it counts in (``adjustment_period``, March by default).
+    """
+    try:
+        counts_in = ledger_period(period, adjustment_period)
+    except ValueError as exc:
+        return str(exc)
+    from_date = period_of(posting)
+    if counts_in == from_date:
+        return None
+    shown = f"P{period}" if period <= 12 else f"P{period} (a year-end adjustment, counted in P{counts_in})"
+    return (f"says {shown}, but the posting date {posting.strftime('%d/%m/%Y')} is in P{from_date} "
+            f"({posting.strftime('%B')}); correct the period or the date")
 
 
 def quarter_of_ledger_line(period, posting_month) -> int:

@@ -38,6 +38,9 @@ SPECS: dict[str, SettingSpec] = {
         SettingSpec("document_max_mb", "Largest document upload (MB)", int, 10),
         SettingSpec("annual_report_due_days", "Annual report due (days after 31 March)", int, 91,
                     "91 days after 31 March is 30 June."),
+        SettingSpec("adjustment_period", "Year-end adjustment periods (P13-P16) count in period", int, 12,
+                    "A ledger line in P13 to P16 counts in this period (1-12; 12 is March, in Q4). Its posting "
+                    "date must fall in that period."),
         SettingSpec("digest_days", "Deadline reminders look ahead (days)", int, 14,
                     "The daily reminder lists deadlines due within this many days, as well as overdue ones."),
     ]

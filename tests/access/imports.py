@@ -19,6 +19,13 @@ ROUTES = {
     "imports.cancel": Access(post=WRITE),
     "imports.unmatched": Access(get=only(FINANCE, MANAGER)),
     "imports.assign": Access(post=WRITE),
+    "imports.rules": Access(get=only(FINANCE, MANAGER)),
+    "imports.edit_supplier_rule": Access(get=WRITE, post=WRITE),
+    "imports.delete_supplier_rule": Access(post=WRITE),
+    "imports.add_account_rule": Access(post=WRITE),
+    "imports.delete_account_rule": Access(post=WRITE),
+    "imports.reconciliation": Access(get=EVERYONE),
+    "imports.reconciliation_download": Access(get=EVERYONE),
 }
 
 URL_VALUES = {"token": lambda session: "no-such-draft-token-000"}

@@ -58,3 +58,55 @@ def test_a_bad_file_is_refused_with_status_2(app, runner):
     result = runner.invoke(args=["import", str(BAD / "zip-bomb.xlsx"), "--kind", "ledger"])
     assert result.exit_code == 2 and "too large to import safely" in result.output
     assert table_counts() == before
+
+
+ODD = "Ref X,When,Who,How much\n"
+
+
+def test_map_chooses_columns_from_the_command_line(app, runner, make, tmp_path):
+    make.year("2025-26", status="open")
+    db.session.commit()
+    path = tmp_path / "odd.csv"
+    path.write_text(ODD + "T1,01/05/2025,Acme,10.50\nT2,02/05/2025,,-1\n")
+    plain = runner.invoke(args=["import", str(path), "--kind", "ledger"])
+    assert plain.exit_code == 2 and "no column chosen for" in plain.output
+    result = runner.invoke(args=["import", str(path), "--kind", "ledger", "--map", "reference=Ref X",
+                                 "--map", "Posting date=when", "--map", "net=How much", "--map", "supplier_name=Who",
+                                 "--commit"])
+    assert result.exit_code == 0, result.output
+    assert "chosen mapping" in result.output and "Net                      <- How much" in result.output
+    assert count() == 2
+
+
+def test_bad_map_choices_are_refused_with_status_2(app, runner, make, tmp_path):
+    make.year("2025-26", status="open")
+    db.session.commit()
+    path = tmp_path / "odd.csv"
+    path.write_text(ODD + "T1,01/05/2025,Acme,10.50\n")
+    for args, message in ((["--map", "nonsense"], "say FIELD=Column heading"),
+                          (["--map", "colour=Who"], "say FIELD=Column heading"),
+                          (["--map", "net=Nope"], "no column headed 'Nope'"),
+                          (["--map", "net=Who", "--map", "supplier_name=Who"], "")):
+        result = runner.invoke(args=["import", str(path), "--kind", "ledger", *args])
+        assert result.exit_code == 2, (args, result.output)
+        assert message in result.output
+    assert count() == 0
+
+
+def test_a_mapping_saved_from_the_web_is_used_by_the_command_line(app, client, auth, runner, make, tmp_path):
+    from tests.imports.helpers import upload
+
+    make.year("2025-26", status="open")
+    auth.login("finance")
+    first = tmp_path / "may.csv"
+    first.write_text(ODD + "T1,01/05/2025,Acme,10.50\n")
+    response = upload(client, first, kind="ledger")
+    token = response.location.split("/drafts/")[1].split("/")[0]
+    chosen = {"field-reference": "0", "field-posting_date": "1", "field-supplier_name": "2", "field-net": "3"}
+    assert client.post(f"/imports/drafts/{token}/mapping", data=chosen).status_code == 303
+    assert client.post(f"/imports/drafts/{token}/commit").status_code == 303
+    second = tmp_path / "june.csv"
+    second.write_text(ODD + "T2,01/06/2025,Acme,20.00\n")
+    result = runner.invoke(args=["import", str(second), "--kind", "ledger", "--commit"])
+    assert result.exit_code == 0, result.output
+    assert "remembered mapping" in result.output and count() == 2

@@ -53,7 +53,7 @@ def test_normalise_header(raw, key):
 def test_every_kind_has_its_required_fields():
     required = {k: {f.name for f in specs if f.required} for k, specs in FIELDS.items()}
     assert required == {
-        "ledger": {"reference", "posting_date", "net", "supplier_name"},
+        "ledger": {"reference", "posting_date", "net"},  # a journal line has no supplier
         "commissions": {"reference", "title", "provider", "value", "start", "end"},
         "budget": {"stream", "category", "strand", "amount", "q1", "q2", "q3", "q4"},
     }
@@ -129,9 +129,9 @@ def test_missing_columns_sample():
     with open_workbook(SAMPLES / "bad" / "missing-columns.xlsx") as wb:
         table = find_table(wb)
     assert table.kind == "ledger"
-    assert table.missing_required == ["supplier_name", "net"]
+    assert table.missing_required == ["net"]  # supplier name is optional (journal lines)
     assert missing_columns_message(table) == (
-        "The sheet 'Sheet' has no column for: Supplier name, Net. Found columns: Transaction Ref, Posting Date.")
+        "The sheet 'Sheet' has no column for: Net. Found columns: Transaction Ref, Posting Date.")
     assert missing_columns_message(table, {**table.mapping, "supplier_name": 0, "net": 1}) is None
 
 
@@ -202,3 +202,48 @@ def test_record_mapping_override():
     with open_workbook(SAMPLES / "bad" / "missing-columns.xlsx") as wb:
         table = find_table(wb)
         assert list(iter_records(table, {"reference": 0})) == []  # header only: no data rows
+
+
+@pytest.mark.parametrize("headers, expected", [
+    # The Local Government Transparency Code spending file (expenditure over £500), as councils publish it.
+    (["Body Name", "Transaction Date", "Supplier (beneficiary)", "Transaction Number", "Net Amount",
+      "Irrecoverable VAT", "Service Division", "Expenses Type", "CIPFA Expenditure Code", "Purpose of Expenditure",
+      "Purchase Order Reference"],
+     {"posting_date": 1, "supplier_name": 2, "reference": 3, "net": 4, "vat": 5, "cost_centre": 6,
+      "account_description": 7, "account_code": 8, "narrative": 9, "po_number": 10}),
+    # Oxford's expenditure over £500 (the sample).
+    (["body_name", "organisational_unit", "expenditure_category", "expenditure_code", "paid_date", "trans_no",
+      "amount", "caporrev", "supplier_id", "supplier_name"],
+     {"cost_centre": 1, "account_description": 2, "account_code": 3, "posting_date": 4, "reference": 5, "net": 6,
+      "supplier_id": 8, "supplier_name": 9}),
+    # Decorated headings: "Our ...", "Total ...", "(£)", "GBP", "... No".
+    (["Our Ref", "Date Paid", "Vendor No", "Beneficiary Name", "Total Net (£)", "Amount GBP", "P.O. No."],
+     {"reference": 0, "posting_date": 1, "supplier_id": 2, "supplier_name": 3, "net": 4, "po_number": 6}),
+])
+def test_real_ledger_headings(headers, expected):
+    from tracker.imports.headers import match_headers
+
+    assert match_headers("ledger", headers) == expected
+
+
+@pytest.mark.parametrize("headers, expected", [
+    # An LGTC contracts register.
+    (["Organisation Name", "Contract Reference Number", "Title of Agreement", "Description of Goods and/or Services",
+      "Supplier Name", "Contract Start Date", "Contract End Date", "Contract Review Date", "Value of Agreement",
+      "VCSE Supplier", "SME Supplier"],
+     {"reference": 1, "title": 2, "description": 3, "provider": 4, "start": 5, "end": 6, "review_date": 7,
+      "value": 8, "vcse": 9, "sme": 10}),
+    (["Our Reference", "Contract Title", "Contractor", "Total Contract Value (£)", "Start", "Expiry"],
+     {"reference": 0, "title": 1, "provider": 2, "value": 3, "start": 4, "end": 5}),
+])
+def test_real_register_headings(headers, expected):
+    from tracker.imports.headers import match_headers
+
+    assert match_headers("commissions", headers) == expected
+
+
+def test_loose_keys_only_take_off_decoration():
+    from tracker.imports.headers import loose_key
+
+    assert (loose_key("ourref"), loose_key("totalvalue"), loose_key("amountgbp")) == ("ref", "value", "amount")
+    assert (loose_key("total"), loose_key("supplier"), loose_key("gbp")) == ("", "", "")

@@ -69,9 +69,13 @@ def test_killing_the_process_mid_import_leaves_nothing_and_the_batch_failed(app,
             db.session.rollback()  # see what the other process has committed
             batch_id = db.session.scalar(select(ImportBatch.id).where(ImportBatch.status == "committing"))
         assert batch_id is not None, process.stdout.read().decode() if process.poll() is not None else "no batch"
-        # Wait until it is writing rows (its transaction holds written, uncommitted rows), then kill it there.
-        while not _writing(database_url) and time.monotonic() < deadline and process.poll() is None:
-            time.sleep(0.05)
+        # Kill it once it is part-way through writing its rows: its progress (which every worker can read) says so.
+        done = 0
+        while done < 2_000 and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.02)
+            db.session.rollback()
+            done = service.progress_of(db.session.get(ImportBatch, batch_id))[0]
+        assert 0 < done < ROWS, f"no progress seen before the import ended ({done})"
         assert process.poll() is None, "the import finished before it could be interrupted"
         assert _writing(database_url), "the import never started writing its rows"
         process.send_signal(signal.SIGKILL)

@@ -3,6 +3,7 @@ totals, all-or-nothing commits, leaving rows out, idempotence, mapping memory, w
 from __future__ import annotations
 
 import io
+import os
 from datetime import date
 
 import pytest
@@ -175,9 +176,9 @@ def test_mapping_is_remembered_for_the_next_file_with_the_same_headers(demo):
 
 def test_mapping_choices_are_checked(demo):
     draft = csv_draft(ledger_csv("T1,01/05/2025,S1,Acme,,Rent,1"))
-    errors = service.set_mapping(draft, {"reference": "0", "posting_date": "0", "supplier_name": "", "net": "99"})
-    assert errors["posting_date"].startswith("Column A is already chosen")
-    assert errors["supplier_name"] == "Choose the column that holds the supplier name"
+    errors = service.set_mapping(draft, {"reference": "", "posting_date": "0", "supplier_name": "0", "net": "99"})
+    assert errors["supplier_name"].startswith("Column A is already chosen")
+    assert errors["reference"] == "Choose the column that holds the transaction reference"
     assert errors["net"] == "Choose one of the file's columns"
 
 
@@ -306,3 +307,148 @@ def test_withdrawing_a_ledger_batch_takes_its_spend_off_the_commission(demo):
         service.withdraw(batch)
     # Withdrawn, the same file may be imported again.
     assert draft_of(LEDGER).kind == "ledger"
+
+
+def test_withdrawing_undoes_exactly_what_the_import_did(demo, make):
+    """Its lines go, lines it changed are put back, the mapping it taught is forgotten; older lines, assignments
+    made by hand and remembered rules are left exactly as they were."""
+    from tracker.imports import matching
+
+    c = db.session.scalar(select(Commission).where(Commission.reference == "VRU-25-001"))
+    first = service.commit(csv_draft(ledger_csv("T1,01/05/2025,S1,Acme Ltd,,Rent,100.00",
+                                                "T2,02/05/2025,S1,Acme Ltd,,Rent,200.00")))
+    t1 = db.session.scalar(select(LedgerTransaction).where(LedgerTransaction.reference == "T1"))
+    matching.assign([t1], c)
+    db.session.commit()
+    mappings = db.session.scalar(select(func.count(ColumnMapping.id)))
+    data = (b"Doc No,GL Date,Vendor ID,Vendor Name,PO Number,Memo,Net Amount\n"
+            b"T2,02/05/2025,S1,Acme Ltd,,Rent for May,200.00\nT3,03/05/2025,S1,Acme Ltd,,Rent,300.00\n")
+    second = service.commit(csv_draft(data, "other-headings.csv"))
+    assert db.session.scalar(select(func.count(ColumnMapping.id))) == mappings + 1
+    t2 = db.session.scalar(select(LedgerTransaction).where(LedgerTransaction.reference == "T2"))
+    assert t2.narrative == "Rent for May"
+    service.withdraw(second)
+    db.session.commit()
+    db.session.expire_all()
+    assert lines(import_batch_id=second.id) == 0 and lines(reference="T3") == 0
+    t1, t2 = (db.session.scalar(select(LedgerTransaction).where(LedgerTransaction.reference == r)) for r in ("T1", "T2"))
+    assert (t2.narrative, t2.import_batch_id) == ("Rent", first.id)
+    assert (t1.commission_id, t1.match_method) == (c.id, "manual")
+    assert db.session.scalar(select(func.count(ColumnMapping.id))) == mappings
+
+
+def test_the_preview_shows_what_is_coming(app, make, client, auth):
+    """Sample rows as stored, the date range, matched against unmatched by rule, money per year, and a warning
+    when a year's spend would pass its allocations."""
+    year = make.year("2025-26", status="open")
+    make.allocation(year=year, pence=250_00)
+    provider = make.provider("Acme")
+    c = make.commission("C-PO", provider=provider, year=year, po_number="PO1")
+    db.session.commit()
+    draft = csv_draft(ledger_csv("T1,01/05/2025,S1,Acme,PO1,Rent,100.00", "T2,20/06/2025,S2,Nobody,,Hall,200.00",
+                                 "T3,02/05/2025,,,,Accrual,-10.00"))
+    s = service.preview(draft)["summary"]
+    assert (s["first"], s["last"]) == ("2025-05-01", "2025-06-20")
+    assert s["by_method"] == {"po": {"lines": 1, "pence": 100_00}, "": {"lines": 2, "pence": 190_00}}
+    assert s["years"] == {"2025-26": {"lines": 3, "pence": 290_00}}
+    assert s["sample"][0] == {"reference": "T1", "posting_date": "2025-05-01", "period": 2, "supplier_name": "Acme",
+                              "account_code": "", "po_number": "PO1", "narrative": "Rent", "net_pence": 100_00,
+                              "commission_id": c.id, "budget_line_id": c.budget_line_id, "match_method": "po"}
+    draft.created_by_id = auth.login("finance").id
+    draft.save()
+    page = client.get(f"/imports/drafts/{draft.token}")
+    assert page.status_code == 200
+    for text in ("01/05/2025 to 20/06/2025", "PO number: 1 line, £100.00", "Unmatched: 2 lines, £190.00",
+                 "2025-26: 3 lines, £290.00", "C-PO",
+                 "With this file, spend in 2025-26 would be £290.00, £40.00 more than the year"):
+        assert text in page.text, text
+    batch = service.commit(draft)
+    assert batch.counts["years"] == {"2025-26": {"lines": 3, "pence": 290_00}}
+
+
+def test_the_commit_reuses_the_preview_s_checked_rows_when_nothing_changed(app, make, monkeypatch):
+    make.year("2025-26", status="open")
+    db.session.commit()
+    draft = csv_draft(ledger_csv("T1,01/05/2025,S1,Acme,,Rent,100.00", "T2,02/05/2025,S1,Acme,,Rent,-0.01"))
+    service.preview(draft)
+
+    def no_second_read(*args, **kwargs):
+        raise AssertionError("the file was read again")
+
+    monkeypatch.setattr(service, "analyse", no_second_read)
+    batch = service.commit(draft)
+    assert batch.status == "committed" and batch.counts["add"] == 2
+    t2 = db.session.scalar(select(LedgerTransaction).where(LedgerTransaction.reference == "T2"))
+    assert (t2.posting_date, t2.net_pence, t2.period, t2.import_batch_id) == (date(2025, 5, 2), -1, 2, batch.id)
+
+
+def test_the_commit_checks_again_when_the_database_changed_since_the_preview(app, make):
+    year = make.year("2025-26", status="open")
+    db.session.commit()
+    draft = csv_draft(ledger_csv("T1,01/05/2025,S1,Acme,,Rent,100.00", "T2,02/05/2025,S1,Acme,,Rent,5.00"))
+    assert service.preview(draft)["counts"]["add"] == 2
+    # Someone imports T1 in the meantime: the commit must not add it twice.
+    service.commit(csv_draft(ledger_csv("T1,01/05/2025,S1,Acme,,Rent,100.00"), "other.csv"))
+    batch = service.commit(draft)
+    assert (batch.counts["add"], batch.counts["unchanged"]) == (1, 1)
+    assert lines(reference="T1") == 1
+    # And a year closed since the preview refuses the commit rather than writing into it.
+    other = csv_draft(ledger_csv("T3,03/05/2025,S1,Acme,,Rent,1.00"), "third.csv")
+    service.preview(other)
+    from tracker import audit
+
+    year.status = "closed"
+    audit.record("funding", "change", year, "Closed the year")
+    db.session.commit()
+    with pytest.raises(service.ImportRefused):
+        service.commit(other)
+    assert lines(reference="T3") == 0
+
+
+def test_progress_is_kept_where_every_worker_sees_it(app, make, monkeypatch):
+    """While a commit runs, another session (another worker) reads its progress; afterwards the batch row holds
+    the final count and nothing is left behind."""
+    from sqlalchemy.orm import Session
+
+    make.year("2025-26", status="open")
+    db.session.commit()
+    rows = [f"T{i},0{1 + i % 9}/05/2025,S1,Acme,,Rent,{i + 1}.00" for i in range(12)]
+    draft = csv_draft(ledger_csv(*rows))
+    service.preview(draft)
+    seen = []
+    real = service.insert_ledger_chunk
+
+    def watching(chunk):
+        real(chunk)
+        with Session(db.engine) as other:
+            batch = other.scalar(select(ImportBatch).where(ImportBatch.status == "committing"))
+            seen.append(service.progress_of(batch))
+
+    monkeypatch.setattr(service, "insert_ledger_chunk", watching)
+    monkeypatch.setattr(service, "CHUNK", 4)
+    monkeypatch.setattr(service, "PROGRESS_EVERY", 4)
+    batch = service.commit(draft)
+    assert seen == [(4, 12), (8, 12), (12, 12)]
+    assert service.progress_of(batch) == (12, 12) and batch.progress == 12
+    assert not [n for n in os.listdir(service.imports_dir()) if n.startswith("progress-")]
+
+
+@pytest.mark.parametrize("value, start, end, problem", [
+    ("0", "01/05/2025", "31/03/2026", "Contract Value: '0' must be more than £0.00"),
+    ("100", "01/05/2025", "01/05/2025", "End Date: '01/05/2025' is not after the start date"),
+    ("100", "01/05/2025", "30/04/2025", "End Date: '30/04/2025' is not after the start date"),
+])
+def test_the_register_import_keeps_the_form_s_rules_with_the_same_edges(app, make, value, start, end, problem):
+    from tracker.commissions import rules
+
+    make.year("2025-26", status="open")
+    make.strand("Serious Youth Violence")
+    db.session.commit()
+    data = ("Contract Ref,Service,Provider,Strand,Contract Value,Start Date,End Date\n"
+            f"C1,Mentoring,Acme,Serious Youth Violence,{value},{start},{end}\n").encode()
+    found = service.preview(csv_draft(data, "register.csv", kind="commissions"))
+    assert found["counts"]["error"] == 1
+    assert problem in [service.problem_text(p) for p in found["problems"]][0]
+    # The same edges as the form: a one-day contract and a £0.00 value are refused by both.
+    assert not rules.end_after_start(date(2025, 5, 1), date(2025, 5, 1)) and not rules.value_above_zero(0)
+    assert rules.end_after_start(date(2025, 5, 1), date(2025, 5, 2)) and rules.value_above_zero(1)

@@ -273,3 +273,54 @@ def test_oxford_csv_and_xlsx_read_the_same_rows():
         x_rows = _rows(x_wb)
     assert len(csv_rows) == len(x_rows) == 3909  # header + 3,908 data rows
     assert csv_rows[0] == x_rows[0]
+
+
+def _with_dimension(rows: int, dimension: bytes = b"A1:XFD1048576", tail: bytes = b"") -> bytes:
+    """A small ledger whose sheet declares a false size, as some writers do."""
+    import re
+    import zipfile
+
+    import xlsxwriter
+
+    plain, out = io.BytesIO(), io.BytesIO()
+    wb = xlsxwriter.Workbook(plain, {"in_memory": True})
+    ws = wb.add_worksheet("Ledger")
+    ws.write_row(0, 0, ["Transaction Ref", "Posting Date", "Supplier Name", "Net"])
+    for i in range(1, rows + 1):
+        ws.write_row(i, 0, [f"T{i}", "01/05/2025", "Acme", 10.5])
+    wb.close()
+    with zipfile.ZipFile(io.BytesIO(plain.getvalue())) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename.startswith("xl/worksheets/sheet"):
+                data, n = re.subn(rb'<dimension ref="[^"]*"/>', b'<dimension ref="' + dimension + b'"/>', data)
+                assert n == 1
+                data = data.replace(b"</sheetData>", tail + b"</sheetData>")
+            zout.writestr(item, data)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_false_declared_size_is_not_believed(engine):
+    """A1:XFD1048576 on a five-row sheet: the real rows are counted while streaming; memory is not sized by it."""
+    with open_workbook(_with_dimension(5), "ledger.xlsx", engine=engine, max_rows=10) as wb:
+        rows = [values for _, values in wb.iter_rows("Ledger")]
+    assert len(rows) == 6 and rows[-1][:3] == ("T5", "01/05/2025", "Acme")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_real_excess_rows_are_still_refused(engine):
+    with pytest.raises(SpreadsheetError, match="more than 10 rows"):
+        with open_workbook(_with_dimension(80), "ledger.xlsx", engine=engine, max_rows=10) as wb:
+            list(wb.iter_rows("Ledger"))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("tail", [b'<row r="1048576" ht="12.8" customHeight="1"/>',
+                                  b'<row r="1048576"><c r="D1048576" s="0"/></row>'], ids=["empty-row", "styled-cell"])
+def test_a_far_off_empty_row_does_not_make_a_small_sheet_too_big(engine, tail):
+    """The writer's last formatted row sits at 1048576 with nothing in it: five rows of data are read, quickly,
+    and reading stops after the last row with a value."""
+    with open_workbook(_with_dimension(5, tail=tail), "ledger.xlsx", engine=engine, max_rows=200_000) as wb:
+        rows = [n for n, _ in wb.iter_rows("Ledger")]
+    assert rows == [1, 2, 3, 4, 5, 6]

@@ -221,3 +221,22 @@ def test_other_parsers_only_raise_value_problem(value):
             parser(value)
         except ValueProblem:
             pass
+
+
+def test_parsing_by_column_remembers_answers_without_mixing_types():
+    from tracker.imports.service import _by_column
+    from tracker.imports.values import ValueProblem, parse_int
+
+    calls = []
+
+    def counting(value):
+        calls.append(value)
+        return parse_int(value)
+
+    parse = _by_column(counting)
+    assert [parse(v) for v in (3, 3, "3", 3.0)] == [3, 3, 3, 3]
+    assert calls == [3, "3", 3.0]  # each distinct (type, value) parsed once
+    for _ in range(2):
+        with pytest.raises(ValueProblem, match="is not a whole number"):
+            parse(True)  # equal to 1 in Python, but a yes/no cell is not a number
+    assert parse(1) == 1

@@ -14,7 +14,7 @@ REFUSALS = {
     "not-a-workbook.xlsx": "looks like CSV text",
     "truncated.xlsx": "damaged or incomplete",
     "empty.xlsx": "no rows of data",
-    "missing-columns.xlsx": "needs columns for Supplier name and Net",
+    "missing-columns.xlsx": "needs columns for Net",
     "xml-bomb.xlsx": "DOCTYPE or ENTITY",
     "zip-bomb.xlsx": "too large to import safely",
 }
@@ -192,6 +192,11 @@ def test_unmatched_lines_can_be_assigned_and_the_supplier_is_remembered(client, 
     response = client.post("/imports/unmatched/assign", data={"lines": [a.id], "commission": 0})
     assert response.status_code == 422 and "Choose the commission" in response.text
     response = client.post("/imports/unmatched/assign", data={"lines": [a.id], "commission": commission.id, "remember": "y"})
+    assert response.status_code == 200 and "U2" in response.text  # first it shows which lines the rule moves
+    db.session.expire_all()
+    assert db.session.get(LedgerTransaction, b.id).commission_id is None
+    response = client.post("/imports/unmatched/assign", data={"lines": [a.id, b.id], "commission": commission.id,
+                                                              "remember": "y", "confirm": "yes"})
     assert response.status_code == 303
     db.session.expire_all()
     assert db.session.get(LedgerTransaction, b.id).commission_id == commission.id  # the supplier's other line followed

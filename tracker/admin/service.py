@@ -218,6 +218,8 @@ def update_setting(key: str, text: str) -> bool:
     before = settings.get(key)
     if value == before and db.session.get(Setting, key) is not None:
         return False
+    if key == "adjustment_period" and not 1 <= value <= 12:
+        raise AdminRuleError("Enter a period from 1 to 12 (12 is March)")
     if key == "rag_amber_percent" and value > settings.get("rag_red_percent"):
         raise AdminRuleError("Amber must start at or below the red threshold")
     if key == "rag_red_percent" and value < settings.get("rag_amber_percent"):

@@ -10,6 +10,7 @@ from wtforms import BooleanField, FieldList, Form, FormField, IntegerField, Sele
 from wtforms.widgets import HiddenInput
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from tracker.commissions import rules
 from tracker.forms import MoneyField, UKDateField
 from tracker.models.commissions import COMMISSION_STATUSES, COMMISSION_TYPES, END_DECISIONS, PROCUREMENT_ROUTES
 
@@ -94,12 +95,12 @@ class CommissionForm(SharesMixin, VersionedForm):
             raise ValidationError("Choose extend, re-procure, let end, or not decided yet")
 
     def validate_value_pence(self, field):
-        if field.data is not None and field.data <= 0:
-            raise ValidationError("The value must be more than £0.00")
+        if not rules.value_above_zero(field.data):
+            raise ValidationError(rules.VALUE_NOT_ABOVE_ZERO)
 
     def validate_end_date(self, field):
-        if field.data and self.start_date.data and field.data <= self.start_date.data:
-            raise ValidationError("The end date must be after the start date")
+        if not rules.end_after_start(self.start_date.data, field.data):
+            raise ValidationError(rules.END_NOT_AFTER_START)
 
     def validate_provider_id(self, field):
         if not field.data and not (self.new_provider_name.data or "").strip():

@@ -1,4 +1,4 @@
-"""``flask import FILE --kind ledger|commissions|budget [--year 2025-26] [--sheet NAME] [--commit]``.
+"""``flask import FILE --kind ledger|commissions|budget [--year 2025-26] [--sheet NAME] [--map FIELD=Heading]... [--commit]``.
 
 The same pipeline as the web pages (tracker/imports/service.py): detection, the remembered or automatic
 mapping, validation and preview; it prints the summary and every problem and writes only with --commit.
@@ -22,10 +22,13 @@ def register_cli(cli) -> None:
                   help="What the file is (guessed from the headings when left out).")
     @click.option("--year", default=None, help="Funding year, like 2025-26 (needed for a budget).")
     @click.option("--sheet", default=None, help="The sheet to read (found automatically when left out).")
+    @click.option("--map", "column_map", multiple=True, metavar="FIELD=HEADING",
+                  help='Choose the column for a field, e.g. --map "net=Amount Paid" (repeat for each field); '
+                       "the field is its name or label, the heading as it is in the file.")
     @click.option("--commit", "do_commit", is_flag=True, help="Write the rows (otherwise only a preview).")
     @click.option("--leave-out-errors", is_flag=True,
                   help="With --commit, import the good rows and leave out the rows with problems.")
-    def import_command(path, kind, year, sheet, do_commit, leave_out_errors):
+    def import_command(path, kind, year, sheet, column_map, do_commit, leave_out_errors):
         """Check a spreadsheet and (with --commit) import it: the same steps as the Imports pages."""
         from tracker.extensions import db
         from tracker.imports import service
@@ -39,6 +42,12 @@ def register_cli(cli) -> None:
             click.echo(f"Refused: {exc.message}", err=True)
             raise SystemExit(2)
         try:
+            if column_map:
+                errors = service.map_columns(draft, column_map)
+                if errors:
+                    for message in errors:
+                        click.echo(f"Refused: --map {message}", err=True)
+                    raise SystemExit(2)
             click.echo(f"{draft.filename}: {draft.kind_label}, sheet '{draft.sheet}', headings on row "
                        f"{draft.header_row}, {draft.mapping_source} mapping")
             for spec in draft.fields:

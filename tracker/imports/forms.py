@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
+from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import Length, Optional, ValidationError
 
 KIND_CHOICES = [("", "Let the tracker decide from the column headings"), ("ledger", "Finance ledger export (actual spend)"),
@@ -37,13 +37,47 @@ class CommitForm(FlaskForm):
 
 class AssignForm(FlaskForm):
     lines = SelectMultipleField("Lines", coerce=int, choices=[], validate_choice=False)
-    commission = SelectField("Commission", coerce=int, choices=[], validate_choice=False)
-    remember = BooleanField("Remember this for the supplier's other lines and future imports", default=True)
+    groups = SelectMultipleField("Suppliers", choices=[], validate_choice=False)
+    commission = SelectField("Commission", coerce=int, choices=[], validate_choice=False,
+                             description="For a commissioned service.")
+    budget_line = SelectField("Or a budget line", coerce=int, choices=[], validate_choice=False,
+                              description="For spend that is not a commission: salaries, venue hire, evaluation.")
+    remember = BooleanField("Remember this for the supplier: its other lines within the commission's dates, and "
+                            "future imports, go to this commission too", default=False)
+    confirm = HiddenField(default="")
 
     def validate_lines(self, field):
-        if not field.data:
+        if not field.data and not self.groups.data:
             raise ValidationError("Tick the lines to assign")
 
     def validate_commission(self, field):
+        chosen = field.data and field.data in [v for v, _ in field.choices]
+        line = self.budget_line.data and self.budget_line.data in [v for v, _ in self.budget_line.choices]
+        if chosen and line:
+            raise ValidationError("Choose a commission or a budget line, not both")
+        if not chosen and not line:
+            raise ValidationError("Choose the commission the lines are for, or a budget line")
+        if self.remember.data and not chosen:
+            raise ValidationError("Only an assignment to a commission can be remembered for the supplier")
+
+
+class SupplierRuleForm(FlaskForm):
+    commission = SelectField("Commission", coerce=int, choices=[], validate_choice=False)
+
+    def validate_commission(self, field):
         if not field.data or field.data not in [v for v, _ in field.choices]:
-            raise ValidationError("Choose the commission the lines are for")
+            raise ValidationError("Choose the commission this supplier's lines go to")
+
+
+class AccountRuleForm(FlaskForm):
+    account_code = StringField("Account code", validators=[Length(max=40)])
+    budget_line = SelectField("Budget line", coerce=int, choices=[], validate_choice=False)
+
+    def validate_account_code(self, field):
+        field.data = (field.data or "").strip().upper()
+        if not field.data:
+            raise ValidationError("Enter the account code, as the ledger has it")
+
+    def validate_budget_line(self, field):
+        if not field.data or field.data not in [v for v, _ in field.choices]:
+            raise ValidationError("Choose the budget line the account's spend goes to")

@@ -72,66 +72,67 @@ def _f(name: str, label: str, required: bool, synonyms: tuple[str, ...], parser=
 LEDGER = (
     _f("reference", "Transaction reference", True,
        ("Transaction Ref", "Trans Ref", "trans_no", "Transaction Number", "Transaction No", "Transaction ID",
-        "Journal", "Journal No", "Journal Number", "Journal Ref", "Document Number", "Document No", "Doc No")),
+        "Journal", "Journal No", "Journal Number", "Journal Ref", "Document Number", "Document No", "Doc No", "Transaction Reference", "Trans No", "Voucher Number", "Voucher No", "Document Reference", "Payment Reference", "Journal Reference", "Our Reference", "Our Ref", "Reference Number")),
     _f("posting_date", "Posting date", True,
        ("Posting Date", "Paid Date", "paid_date", "Date", "Transaction Date", "Payment Date", "Date Paid",
-        "GL Date"), parse_date),
-    _f("period", "Period", False, ("Period", "Accounting Period", "Ledger Period", "Fin Period"), parse_int),
+        "GL Date", "Date of Payment", "Effective Date", "Posted Date", "Date Posted", "Accounting Date", "Document Date", "Pay Date", "Payment Run Date", "Transaction Posting Date"), parse_date),
+    _f("period", "Period", False, ("Period", "Accounting Period", "Ledger Period", "Fin Period", "Period No", "Period Number", "Posting Period", "Financial Period", "Accounting Period No"), parse_int),
     _f("cost_centre", "Cost centre", False,
-       ("Cost Centre", "Cost Center", "Cost Centre Code", "CC", "organisational_unit", "Service Area")),
+       ("Cost Centre", "Cost Center", "Cost Centre Code", "CC", "organisational_unit", "Service Area", "Cost Centre No", "Cost Centre Number", "Cost Code", "Responsible Unit", "Service Division", "Department", "Cost Ctr")),
     _f("account_code", "Account code", False,
        ("Account Code", "expenditure_code", "Account", "Nominal Code", "GL Code", "Subjective Code",
-        "Expenditure Code", "Account No")),
+        "Expenditure Code", "Account No", "Expenses Code", "Expense Code", "CIPFA Expenditure Code", "Account Number", "GL Account", "Ledger Code", "Nominal", "Acc Code", "Natural Account")),
     _f("account_description", "Account description", False,
        ("Account Description", "expenditure_category", "Expenditure Category", "Account Name",
-        "Subjective", "Subjective Description", "Nominal Description")),
+        "Subjective", "Subjective Description", "Nominal Description", "Expense Type", "Expenses Type", "Expenditure Type", "Account Desc", "Nominal Name", "Subjective Name", "Expense Description")),
     _f("supplier_id", "Supplier ID", False,
        ("Supplier ID", "supplier_id", "Supplier Number", "Supplier No", "Supplier Code", "Supplier Ref",
-        "Vendor ID", "Vendor Number", "Creditor Number", "Creditor ID")),
-    _f("supplier_name", "Supplier name", True,
+        "Vendor ID", "Vendor Number", "Creditor Number", "Creditor ID", "Supplier Account", "Supplier Account No", "Vendor No", "Vendor Code", "Creditor No", "Creditor Code", "Payee ID", "Beneficiary ID", "Supplier Reference")),
+    # Not required: a journal (a rounding difference, a year-end accrual) has no supplier; it imports unassigned.
+    _f("supplier_name", "Supplier name", False,
        ("Supplier Name", "supplier_name", "Provider", "Payee", "Vendor", "Supplier", "Vendor Name",
-        "Creditor", "Creditor Name", "Payee Name")),
+        "Creditor", "Creditor Name", "Payee Name", "Supplier (beneficiary)", "Beneficiary", "Beneficiary Name", "Supplier / Beneficiary", "Supplier Full Name", "Recipient", "Recipient Name", "Merchant Name", "Supplier Description")),
     _f("invoice_number", "Invoice number", False,
-       ("Invoice No", "Invoice Number", "Invoice", "Invoice Ref", "Supplier Invoice", "Invoice Reference")),
+       ("Invoice No", "Invoice Number", "Invoice", "Invoice Ref", "Supplier Invoice", "Invoice Reference", "Supplier Invoice Number", "Supplier Invoice No", "Invoice Num", "Inv No", "Invoice ID")),
     _f("po_number", "PO number", False,
-       ("PO No", "PO Number", "Purchase Order", "Purchase Order Number", "PO", "PO Ref", "Order Number")),
+       ("PO No", "PO Number", "Purchase Order", "Purchase Order Number", "PO", "PO Ref", "Order Number", "Purchase Order Reference", "Purchase Order No", "PO Reference", "Order No", "Order Ref")),
     _f("narrative", "Narrative", False,
-       ("Narrative", "Description", "Details", "Line Description", "Memo", "Transaction Description")),
+       ("Narrative", "Description", "Details", "Line Description", "Memo", "Transaction Description", "Purpose of Expenditure", "Transaction Narrative", "Line Narrative", "Item Description", "Payment Description")),
     _f("net", "Net", True,
-       ("Net", "Amount", "Value (£)", "Net Amount", "amount", "Value", "Net Value", "Amount (£)", "Net (£)"),
+       ("Net", "Amount", "Value (£)", "Net Amount", "amount", "Value", "Net Value", "Amount (£)", "Net (£)", "Net Amount (£)", "Net Value (£)", "Amount Paid", "Amount Excl VAT", "Amount Excluding VAT", "Net Total", "Line Amount", "Transaction Amount", "Payment Amount", "Expenditure", "Spend", "Amount in Sterling"),
        parse_amount),
-    _f("vat", "VAT", False, ("VAT", "VAT Amount", "Tax", "VAT (£)"), parse_amount),
-    _f("gross", "Gross", False, ("Gross", "Gross Amount", "Gross Value", "Gross (£)"), parse_amount),
+    _f("vat", "VAT", False, ("VAT", "VAT Amount", "Tax", "VAT (£)", "Irrecoverable VAT", "Tax Amount", "VAT Value", "Recoverable VAT"), parse_amount),
+    _f("gross", "Gross", False, ("Gross", "Gross Amount", "Gross Value", "Gross (£)", "Amount Incl VAT", "Amount Including VAT", "Gross Total", "Total Including VAT"), parse_amount),
     _f("type", "Type", False, ("Type", "Transaction Type", "Trans Type", "Document Type", "Doc Type")),
 )
 
 COMMISSIONS = (
     _f("reference", "Contract reference", True,
        ("Contract Ref", "Reference", "Contract Reference", "Ref", "Contract ID", "Contract Number",
-        "Contract No")),
+        "Contract No", "Contract Reference Number", "Reference Number", "Contract Ref No", "Our Reference", "Our Ref", "Agreement Reference", "Contract Code")),
     _f("title", "Service", True,
-       ("Service", "Title", "Service Name", "Contract Title", "Service Title", "Project", "Contract Name")),
+       ("Service", "Title", "Service Name", "Contract Title", "Service Title", "Project", "Contract Name", "Title of Agreement", "Title of Contract", "Agreement Title", "Contract Subject", "Lot Title")),
     _f("provider", "Provider", True,
-       ("Provider", "Provider Name", "Supplier", "Supplier Name", "Organisation", "Delivery Partner")),
+       ("Provider", "Provider Name", "Supplier", "Supplier Name", "Organisation", "Delivery Partner", "Contractor", "Contractor Name", "Other Party", "Other Parties to the Contract", "Awarded Supplier", "Supplier (beneficiary)", "Recipient", "Recipient Name", "Grant Recipient", "Beneficiary")),
     _f("strand", "Strand", False, ("Strand", "Priority", "Theme")),
     _f("funding_stream", "Funding stream", False,
        ("Funding Stream", "Funding", "Fund", "Funding Source", "Grant")),
     _f("procurement_route", "Procurement route", False,
-       ("Procurement Route", "Route", "Procurement Method", "Award Route", "Procurement")),
+       ("Procurement Route", "Route", "Procurement Method", "Award Route", "Procurement", "Procurement Procedure", "Procedure", "Route to Market")),
     _f("value", "Contract value", True,
        ("Contract Value (£)", "Value", "Contract Value", "Total Value", "Amount", "Contract Amount",
-        "Value (£)"), parse_amount),
-    _f("start", "Start date", True, ("Start Date", "Start", "Contract Start", "Commencement Date"), parse_date),
-    _f("end", "End date", True, ("End Date", "End", "Contract End", "Expiry Date", "Finish Date"), parse_date),
+        "Value (£)", "Value of Agreement", "Value of Contract", "Total Contract Value", "Contract Total Value", "Whole Life Value", "Award Value", "Estimated Value", "Total Value of Contract", "Grant Amount"), parse_amount),
+    _f("start", "Start date", True, ("Start Date", "Start", "Contract Start", "Commencement Date", "Contract Start Date", "Start Date of Agreement", "Agreement Start Date"), parse_date),
+    _f("end", "End date", True, ("End Date", "End", "Contract End", "Expiry Date", "Finish Date", "Contract End Date", "End Date of Agreement", "Agreement End Date", "Expiry", "Contract Expiry Date"), parse_date),
     _f("status", "Status", False, ("Status", "Contract Status", "Stage")),
-    _f("vcse", "VCSE", False, ("VCSE?", "VCSE", "VCS", "Voluntary Sector"), parse_bool),
-    _f("sme", "SME", False, ("SME?", "SME"), parse_bool),
+    _f("vcse", "VCSE", False, ("VCSE?", "VCSE", "VCS", "Voluntary Sector", "VCSE Supplier", "VCSE Supplier Type", "VCSE Organisation", "Is VCSE"), parse_bool),
+    _f("sme", "SME", False, ("SME?", "SME", "SME Supplier", "Is SME", "Small or Medium Enterprise"), parse_bool),
     _f("contract_manager", "Contract manager", False,
-       ("Contract Manager", "Manager", "Lead Officer", "Contract Owner", "Owner")),
-    _f("po_number", "PO number", False, ("PO No", "PO Number", "Purchase Order", "PO", "Purchase Order Number")),
-    _f("description", "Description", False, ("Description", "Service Description", "Summary", "Details")),
+       ("Contract Manager", "Manager", "Lead Officer", "Contract Owner", "Owner", "Responsible Officer", "Contract Officer", "Contact Name")),
+    _f("po_number", "PO number", False, ("PO No", "PO Number", "Purchase Order", "PO", "Purchase Order Number", "Purchase Order Reference", "PO Reference", "Order Number")),
+    _f("description", "Description", False, ("Description", "Service Description", "Summary", "Details", "Description of Goods and/or Services", "Description of Goods and Services", "Brief Description", "Contract Description")),
     _f("type", "Type", False, ("Type", "Contract Type", "Service Type")),
-    _f("review_date", "Review date", False, ("Review Date", "Next Review", "Review"), parse_date),
+    _f("review_date", "Review date", False, ("Review Date", "Next Review", "Review", "Contract Review Date", "Date of Review"), parse_date),
     _f("pcc_decision", "PCC decision", False,
        ("PCC Decision", "Decision", "Decision Ref", "Decision Number", "PCC Decision Ref")),
     _f("registration_number", "Charity/company number", False,
@@ -170,6 +171,25 @@ def header_signature(headers: tuple[str, ...] | list[str]) -> str:
     return hashlib.sha256("\x1f".join(keys).encode("utf-8")).hexdigest()[:32]
 
 
+_LOOSE_PREFIXES = ("our", "total", "the")
+_LOOSE_SUFFIXES = ("gbp", "sterling", "pounds")
+
+
+def loose_key(key: str) -> str:
+    """A normalised heading without the words that only decorate it: "ourreference" -> "reference",
+    "totalvalue" -> "value", "amountgbp" -> "amount". "" when nothing is left or nothing was taken off."""
+    out = key
+    for prefix in _LOOSE_PREFIXES:
+        if out.startswith(prefix) and len(out) > len(prefix):
+            out = out[len(prefix):]
+            break
+    for suffix in _LOOSE_SUFFIXES:
+        if out.endswith(suffix) and len(out) > len(suffix):
+            out = out[: -len(suffix)]
+            break
+    return out if out != key else ""
+
+
 def match_headers(kind: str, headers: tuple | list) -> dict[str, int]:
     """Automatic mapping field name -> 0-based column index; each column used once, best synonyms first."""
     keys = [normalise_header(h) for h in headers]
@@ -179,6 +199,9 @@ def match_headers(kind: str, headers: tuple | list) -> dict[str, int]:
         for col, key in enumerate(keys):
             if key and key in spec.keys:
                 candidates.append((ranked.index(key), order, col, spec.name))
+            elif key and (loose := loose_key(key)) in spec.keys:
+                # "Our Ref", "Total Value", "Amount GBP": after every exact heading, in synonym order.
+                candidates.append((len(ranked) + ranked.index(loose), order, col, spec.name))
     mapping: dict[str, int] = {}
     used: set[int] = set()
     for _rank, _order, col, name in sorted(candidates):

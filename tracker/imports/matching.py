@@ -1,27 +1,31 @@
-"""Matching ledger lines to commissions, and the assignments finance makes for lines nothing matched.
+"""Matching ledger lines to commissions or budget lines, and the assignments finance makes for lines nothing matched.
 
 A line is matched, in order, by its PO number (the commission's ``po_number``), then by its supplier ID
 (a ``supplier_id`` SupplierAlias) or its supplier name normalised (``normalise_supplier``: case, spaces,
 punctuation and "Ltd"/"Limited" ignored) against the provider's recorded names and aliases. A supplier whose
-lines a person assigned to a commission remembers that commission (``SupplierAlias.commission_id``); otherwise
-the provider's commission running on the line's date is used when there is exactly one. Anything else is left
-unmatched for a person to assign on the unmatched lines page.
+lines a person assigned to a commission, asking for it to be remembered, has a *remembered rule*
+(``SupplierAlias.commission_id``); it applies only to lines dated within that commission's dates, in open
+funding years. Otherwise the provider's commission running on the line's date is used when there is exactly one.
+Spend that is not a commission goes to a budget line by an *account rule* (``AccountRule``: account code and year).
+Anything else is left unassigned for a person on the unmatched lines page, with the reason (``Matcher.explain``).
 
 ``Matcher`` loads every lookup once so the import's per-row path is a few dictionary reads.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tracker import audit
 from tracker.extensions import db
-from tracker.models import Commission, FundingYear, LedgerTransaction, Provider, SupplierAlias
+from tracker.models import (
+    AccountRule, BudgetLine, Commission, FundingYear, LedgerTransaction, Provider, SupplierAlias,
+)
 
-PO, SUPPLIER, MANUAL = "po", "supplier", "manual"
+PO, SUPPLIER, MANUAL, ACCOUNT, LINE = "po", "supplier", "manual", "account", "line"
 
 _SUFFIX = re.compile(r"\b(?:ltd|limited)\b\.?", re.I)
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
@@ -40,18 +44,11 @@ def normalise_code(value: str | None) -> str:
     return (value or "").strip().upper()
 
 
-@dataclass(frozen=True)
-class _Running:
-    id: int
-    start: date
-    end: date
-
-
 def line_of_commission(commission_id: int, on: date, shares: dict | None = None, years: dict | None = None) -> int | None:
     """The budget line a ledger line dated ``on`` and matched to a contract counts on: the contract's funding
-    share in that funding year (the largest where it is split). ``shares``/``years`` are preloaded maps."""
+    share in that funding year (the largest where it is split). The one place matching asks "which budget line
+    does this contract's spend count against"; ``shares``/``years`` are preloaded maps for a whole import."""
     from tracker.commissions.shares import line_for_ledger, shares_index
-    from tracker.models import FundingYear
     from tracker.periods import label_for
 
     shares = shares if shares is not None else shares_index([commission_id])
@@ -60,141 +57,343 @@ def line_of_commission(commission_id: int, on: date, shares: dict | None = None,
     return line_for_ledger(commission_id, years.get(label_for(on)), shares)
 
 
+def commission_budget_line(commission: Commission, on: date) -> int | None:
+    """The budget line a ledger line of ``commission`` dated ``on`` counts against (``line_of_commission``)."""
+    return line_of_commission(commission.id, on)
+
+
+@dataclass(frozen=True)
+class _Running:
+    id: int
+    reference: str
+    start: date
+    end: date
+
+
 class Matcher:
     """Every lookup matching needs, loaded in a few queries; ``match`` is then pure Python."""
 
     def __init__(self) -> None:
-        from tracker.commissions.shares import shares_index
-        from tracker.models import FundingYear
-
         self.by_po: dict[str, int] = {}
         self.by_provider: dict[int, list[_Running]] = {}
-        self.known: set[int] = set()
+        self.commissions: dict[int, _Running] = {}
+        from tracker.commissions.shares import shares_index
+
         self.shares = shares_index()
         self.years = dict(db.session.execute(select(FundingYear.label, FundingYear.id)).all())
-        for c in db.session.execute(select(Commission.id, Commission.po_number, Commission.provider_id,
-                                           Commission.start_date, Commission.end_date)):
-            self.known.add(c.id)
+        for c in db.session.execute(select(Commission.id, Commission.reference, Commission.po_number,
+                                           Commission.provider_id, Commission.start_date, Commission.end_date)):
+            running = _Running(c.id, c.reference, c.start_date, c.end_date)
+            self.commissions[c.id] = running
             if c.po_number:
                 self.by_po[normalise_code(c.po_number)] = c.id
-            self.by_provider.setdefault(c.provider_id, []).append(_Running(c.id, c.start_date, c.end_date))
+            self.by_provider.setdefault(c.provider_id, []).append(running)
+        self.provider_names = {pid: name for pid, name in db.session.execute(select(Provider.id, Provider.name))}
         # supplier key -> (provider id, remembered commission id or None)
         self.by_supplier_id: dict[str, tuple[int, int | None]] = {}
         self.by_name: dict[str, tuple[int, int | None]] = {}
-        for p in db.session.execute(select(Provider.id, Provider.name)):
-            self.by_name.setdefault(normalise_supplier(p.name), (p.id, None))
+        for pid, name in self.provider_names.items():
+            self.by_name.setdefault(normalise_supplier(name), (pid, None))
         for a in db.session.execute(select(SupplierAlias.kind, SupplierAlias.value, SupplierAlias.provider_id,
                                            SupplierAlias.commission_id)):
             if a.kind == "supplier_id":
                 self.by_supplier_id[normalise_code(a.value)] = (a.provider_id, a.commission_id)
             else:
                 self.by_name[normalise_supplier(a.value)] = (a.provider_id, a.commission_id)
+        self.open_years = set(db.session.scalars(select(FundingYear.id).where(FundingYear.status == "open")))
+        self.by_account: dict[tuple[str, int], int] = {
+            (normalise_code(r.account_code), r.funding_year_id): r.budget_line_id
+            for r in db.session.execute(select(AccountRule.account_code, AccountRule.funding_year_id,
+                                               AccountRule.budget_line_id))}
 
-    def match(self, po_number: str, supplier_id: str, supplier_name: str, on: date) -> tuple[int | None, int | None, str]:
-        """(commission id, budget line id, method) for one ledger line; (None, None, "") when unmatched."""
-        if po_number:
-            hit = self.by_po.get(normalise_code(po_number))
-            if hit:
-                return hit, self.line_for(hit, on), PO
+    def _supplier(self, supplier_id: str, supplier_name: str) -> tuple[int, int | None] | None:
         found = None
         if supplier_id:
             found = self.by_supplier_id.get(normalise_code(supplier_id))
         if found is None and supplier_name:
             found = self.by_name.get(normalise_supplier(supplier_name))
-        if found is None:
-            return None, None, ""
-        provider_id, remembered = found
-        if remembered is not None and remembered in self.known:
-            return remembered, self.line_for(remembered, on), SUPPLIER
-        running = [c for c in self.by_provider.get(provider_id, ()) if c.start <= on <= c.end]
-        if len(running) == 1:
-            return running[0].id, self.line_for(running[0].id, on), SUPPLIER
+        return found
+
+    def _remembered_applies(self, commission_id: int | None, on: date, year_id: int | None) -> bool:
+        c = self.commissions.get(commission_id) if commission_id is not None else None
+        return c is not None and c.start <= on <= c.end and (year_id is None or year_id in self.open_years)
+
+    def match(self, po_number: str, supplier_id: str, supplier_name: str, on: date, account_code: str = "",
+              year_id: int | None = None) -> tuple[int | None, int | None, str]:
+        """(commission id, budget line id, method) for one ledger line; (None, None, "") when unmatched."""
+        if po_number:
+            hit = self.by_po.get(normalise_code(po_number))
+            if hit is not None:
+                return hit, self.line_for(hit, on), PO
+        found = self._supplier(supplier_id, supplier_name)
+        if found is not None:
+            provider_id, remembered = found
+            if self._remembered_applies(remembered, on, year_id):
+                return remembered, self.line_for(remembered, on), SUPPLIER
+            running = [c for c in self.by_provider.get(provider_id, ()) if c.start <= on <= c.end]
+            if len(running) == 1:
+                return running[0].id, self.line_for(running[0].id, on), SUPPLIER
+        if account_code and year_id is not None:
+            line_id = self.by_account.get((normalise_code(account_code), year_id))
+            if line_id is not None:
+                return None, line_id, ACCOUNT
         return None, None, ""
 
     def line_for(self, commission_id: int, on: date) -> int | None:
         return line_of_commission(commission_id, on, self.shares, self.years)
 
+    def explain(self, po_number: str, supplier_id: str, supplier_name: str, on: date) -> str:
+        """Why a line matched nothing, in a finance officer's words."""
+        when = on.strftime("%d/%m/%Y")
+        if po_number and normalise_code(po_number) not in self.by_po:
+            return f"PO {po_number} is not on any commission"
+        found = self._supplier(supplier_id, supplier_name)
+        no_po = "No PO, and " if not po_number else ""
+        if not (normalise_code(supplier_id) or normalise_supplier(supplier_name)):
+            return f"{no_po}no supplier (a journal)" if no_po else "No supplier"
+        who = supplier_name or supplier_id
+        if found is None:
+            return f"{no_po or ''}{'s' if no_po else 'S'}upplier {who} is not a provider with a commission"
+        provider_id, remembered = found
+        commissions = self.by_provider.get(provider_id, ())
+        name = self.provider_names.get(provider_id, who)
+        if not commissions:
+            return f"{name} has no commission"
+        running = [c for c in commissions if c.start <= on <= c.end]
+        if not running:
+            return f"No commission of {name} runs on {when}"
+        if len(running) > 1:
+            return (f"{name} has {len(running)} commissions running on {when} "
+                    f"({', '.join(c.reference for c in running[:3])}); choose one")
+        return f"{name}'s commission {running[0].reference} runs on {when}; import again or assign it"
 
-# --- unmatched lines and assignment -------------------------------------------------------------------------
+
+# --- unmatched lines ----------------------------------------------------------------------------------------
+
+UNASSIGNED = (LedgerTransaction.commission_id.is_(None), LedgerTransaction.budget_line_id.is_(None))
+
 
 def unmatched_lines(limit: int = 500) -> list[LedgerTransaction]:
-    """Ledger lines no commission claims yet, by supplier then date (one query)."""
+    """Ledger lines on no commission and no budget line, by supplier then date (one query)."""
     return list(db.session.scalars(
-        select(LedgerTransaction).where(LedgerTransaction.commission_id.is_(None))
+        select(LedgerTransaction).where(*UNASSIGNED)
         .order_by(LedgerTransaction.supplier_name, LedgerTransaction.posting_date, LedgerTransaction.id)
         .limit(limit)))
 
 
 def unmatched_count() -> int:
-    from sqlalchemy import func
-
-    return db.session.scalar(select(func.count(LedgerTransaction.id))
-                             .where(LedgerTransaction.commission_id.is_(None))) or 0
+    return db.session.scalar(select(func.count(LedgerTransaction.id)).where(*UNASSIGNED)) or 0
 
 
-def _remember(line: LedgerTransaction, commission: Commission) -> SupplierAlias | None:
-    """Record that this line's supplier is the commission's provider and its lines go to that commission."""
-    if line.supplier_id:
-        kind, value = "supplier_id", normalise_code(line.supplier_id)
-    elif normalise_supplier(line.supplier_name):
-        kind, value = "supplier_name", normalise_supplier(line.supplier_name)
-    else:
-        return None
+# --- assigning ----------------------------------------------------------------------------------------------
+
+def supplier_key(line: LedgerTransaction) -> tuple[str, str] | None:
+    """The (kind, value) a remembered rule keys on: the supplier ID, else the normalised name; None for none."""
+    if line.supplier_id and normalise_code(line.supplier_id):
+        return "supplier_id", normalise_code(line.supplier_id)
+    if normalise_supplier(line.supplier_name):
+        return "supplier_name", normalise_supplier(line.supplier_name)
+    return None
+
+
+def _same_supplier(line: LedgerTransaction, key: tuple[str, str]) -> bool:
+    return supplier_key(line) == key
+
+
+@dataclass
+class Plan:
+    """What assigning some lines to a commission will do, shown before it is done."""
+
+    commission: Commission
+    lines: list[LedgerTransaction]
+    followers: list[LedgerTransaction] = field(default_factory=list)  # moved by the remembered rule
+    spent_before: int = 0
+
+    @property
+    def moving_pence(self) -> int:
+        return sum(l.net_pence for l in self.lines) + sum(l.net_pence for l in self.followers)
+
+    @property
+    def spent_after(self) -> int:
+        return self.spent_before + self.moving_pence
+
+    @property
+    def over_by(self) -> int:
+        """How far the assignment takes the commission's spend over its (lifetime) value; 0 when it does not."""
+        value = self.commission.value_pence or 0
+        return max(0, self.spent_after - value) if self.spent_after > self.spent_before else 0
+
+
+def commission_spend(commission_id: int) -> int:
+    return int(db.session.scalar(select(func.coalesce(func.sum(LedgerTransaction.net_pence), 0))
+                                 .where(LedgerTransaction.commission_id == commission_id)) or 0)
+
+
+def rule_followers(key: tuple[str, str], commission: Commission, exclude: set[int] = frozenset()) -> list[LedgerTransaction]:
+    """Unassigned lines of the supplier ``key`` that a remembered rule for ``commission`` moves: dated within the
+    commission's dates, in open funding years."""
+    kind, value = key
+    q = (select(LedgerTransaction).join(FundingYear, FundingYear.id == LedgerTransaction.funding_year_id)
+         .where(*UNASSIGNED, FundingYear.status == "open",
+                LedgerTransaction.posting_date.between(commission.start_date, commission.end_date))
+         .order_by(LedgerTransaction.posting_date, LedgerTransaction.id))
+    if kind == "supplier_id":
+        q = q.where(func.upper(func.trim(LedgerTransaction.supplier_id)) == value)
+        return [l for l in db.session.scalars(q) if l.id not in exclude]
+    # Names compare normalised, which SQL cannot do portably: narrow by the first letters, then check in Python.
+    return [l for l in db.session.scalars(q.where(LedgerTransaction.supplier_id == ""))
+            if l.id not in exclude and _same_supplier(l, key)]
+
+
+def plan_assignment(lines: list[LedgerTransaction], commission: Commission, remember: bool = False) -> Plan:
+    """Which lines assigning ``lines`` to ``commission`` moves (with ``remember``, the supplier's others too)."""
+    plan = Plan(commission, list(lines), spent_before=commission_spend(commission.id))
+    if remember:
+        ids = {l.id for l in lines}
+        for key in dict.fromkeys(k for k in map(supplier_key, lines) if k):
+            for other in rule_followers(key, commission, ids):
+                ids.add(other.id)
+                plan.followers.append(other)
+    return plan
+
+
+def _remember(key: tuple[str, str], commission: Commission) -> SupplierAlias:
+    """Record that this supplier is the commission's provider and its lines go to that commission."""
+    kind, value = key
     alias = db.session.scalar(select(SupplierAlias).where(SupplierAlias.kind == kind, SupplierAlias.value == value))
+    before = audit.snapshot(alias, ("provider_id", "commission_id")) if alias else None
     if alias is None:
         alias = SupplierAlias(kind=kind, value=value, provider_id=commission.provider_id)
         db.session.add(alias)
     alias.provider_id = commission.provider_id
     alias.commission_id = commission.id
+    db.session.flush()
+    audit.record("imports", "change" if before else "create", alias,
+                 f"Remembered supplier {value} for {commission.reference}", before,
+                 audit.snapshot(alias, ("provider_id", "commission_id")))
     return alias
 
 
-class ClosedYear(ValueError):
-    """A line or the commission is in a closed funding year; the message says which."""
+def _put(line: LedgerTransaction, commission_id: int | None, budget_line_id: int | None, method: str,
+         summary: str) -> None:
+    fields = ("commission_id", "budget_line_id", "match_method")
+    before = audit.snapshot(line, fields)
+    line.commission_id, line.budget_line_id, line.match_method = commission_id, budget_line_id, method
+    audit.record("imports", "change", line, summary, before, audit.snapshot(line, fields))
 
 
-def assign(lines: list[LedgerTransaction], commission: Commission, remember: bool = True) -> int:
-    """Put ``lines`` against ``commission`` (audited); with ``remember`` the supplier's other unmatched lines
-    follow, and its future lines will too. Returns how many lines were assigned."""
-    from tracker.funding.rules import closed_year_problem
-
-    years = {y.id: y for y in db.session.scalars(select(FundingYear))}
-    commission_year = years.get(commission.funding_year_id)
-    for line in lines:
-        problem = closed_year_problem(years.get(line.funding_year_id), commission_year)
-        if problem:
-            raise ClosedYear(f"Line {line.reference}: {problem}")
-    assigned = 0
-    suppliers = set()
-    for line in lines:
-        before = audit.snapshot(line, ("commission_id", "budget_line_id", "match_method"))
-        line.commission_id = commission.id
-        line.budget_line_id = line_of_commission(commission.id, line.posting_date)
-        line.match_method = MANUAL
-        audit.record("imports", "change", line, f"Assigned ledger line {line.reference} to {commission.reference}",
-                     before, audit.snapshot(line, ("commission_id", "budget_line_id", "match_method")))
-        assigned += 1
-        if remember and _remember(line, commission) is not None:
-            suppliers.add((normalise_code(line.supplier_id), normalise_supplier(line.supplier_name)))
+def assign(lines: list[LedgerTransaction], commission: Commission, remember: bool = False,
+           follow: bool = True) -> int:
+    """Put ``lines`` against ``commission`` (audited); with ``remember`` the supplier's future lines go there too
+    and, with ``follow``, its unassigned lines within the commission's dates in open years now (``plan_assignment``
+    shows them first; a confirmed plan passes them in ``lines`` with ``follow`` off). Returns how many moved."""
+    plan = plan_assignment(lines, commission, remember and follow)
+    for line in plan.lines + plan.followers:
+        _put(line, commission.id, commission_budget_line(commission, line.posting_date), MANUAL,
+             f"Assigned ledger line {line.reference} to {commission.reference}")
+    if remember:
+        for key in dict.fromkeys(k for k in map(supplier_key, lines) if k):
+            _remember(key, commission)
     db.session.flush()
-    for supplier_id, name in suppliers:
-        others = db.session.scalars(select(LedgerTransaction).where(LedgerTransaction.commission_id.is_(None))).all()
-        for other in others:
-            if closed_year_problem(years.get(other.funding_year_id), commission_year):
-                continue  # a line of a closed year stays as it is (it can be assigned once the year is reopened)
-            if (supplier_id and normalise_code(other.supplier_id) == supplier_id) or (
-                    not supplier_id and normalise_supplier(other.supplier_name) == name):
-                before = audit.snapshot(other, ("commission_id", "budget_line_id", "match_method"))
-                other.commission_id = commission.id
-                other.budget_line_id = line_of_commission(commission.id, other.posting_date)
-                other.match_method = MANUAL
-                audit.record("imports", "change", other, f"Assigned ledger line {other.reference} to "
-                             f"{commission.reference} (remembered supplier)", before,
-                             audit.snapshot(other, ("commission_id", "budget_line_id", "match_method")))
-                assigned += 1
-        if others:
-            audit.record("imports", "change", commission,
-                         f"Remembered supplier {supplier_id or name} for {commission.reference}")
-    return assigned
+    return len(plan.lines) + len(plan.followers)
 
 
+def assign_to_budget_line(lines: list[LedgerTransaction], line: BudgetLine) -> int:
+    """Put spend that is not a commission (salaries, venue hire) straight on a budget line (audited)."""
+    for l in lines:
+        _put(l, None, line.id, LINE, f"Assigned ledger line {l.reference} to budget line {line.name}")
+    db.session.flush()
+    return len(lines)
+
+
+def apply_account_rule(rule: AccountRule) -> int:
+    """Put the rule's year's unassigned lines with its account code on its budget line (audited); how many."""
+    lines = db.session.scalars(select(LedgerTransaction).where(
+        *UNASSIGNED, LedgerTransaction.funding_year_id == rule.funding_year_id,
+        func.upper(func.trim(LedgerTransaction.account_code)) == normalise_code(rule.account_code))).all()
+    for l in lines:
+        _put(l, None, rule.budget_line_id, ACCOUNT, f"Account {rule.account_code}: ledger line {l.reference} to "
+             f"budget line {rule.budget_line.name}")
+    db.session.flush()
+    return len(lines)
+
+
+# --- rules: seen, changed, deleted ----------------------------------------------------------------------------
+
+class RuleRefused(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def supplier_rules() -> list[SupplierAlias]:
+    """Every remembered supplier rule, with its provider and commission (one query)."""
+    from sqlalchemy.orm import joinedload
+
+    return list(db.session.scalars(
+        select(SupplierAlias).where(SupplierAlias.commission_id.is_not(None))
+        .options(joinedload(SupplierAlias.provider), joinedload(SupplierAlias.commission))
+        .order_by(SupplierAlias.value)))
+
+
+def account_rules() -> list[AccountRule]:
+    from sqlalchemy.orm import joinedload
+
+    return list(db.session.scalars(
+        select(AccountRule).options(joinedload(AccountRule.funding_year),
+                                    joinedload(AccountRule.budget_line).joinedload(BudgetLine.funding_stream),
+                                    joinedload(AccountRule.budget_line).joinedload(BudgetLine.category),
+                                    joinedload(AccountRule.budget_line).joinedload(BudgetLine.strand))
+        .join(FundingYear, FundingYear.id == AccountRule.funding_year_id)
+        .order_by(FundingYear.start_date.desc(), AccountRule.account_code)))
+
+
+_RULE_FIELDS = ("provider_id", "commission_id")
+
+
+def change_supplier_rule(alias: SupplierAlias, commission: Commission) -> None:
+    """Send the supplier's future lines to ``commission`` (audited); lines already assigned stay."""
+    before = audit.snapshot(alias, _RULE_FIELDS)
+    alias.commission_id = commission.id
+    alias.provider_id = commission.provider_id
+    db.session.flush()
+    audit.record("imports", "change", alias, f"Rule for supplier {alias.value} now sends its lines to "
+                 f"{commission.reference}", before, audit.snapshot(alias, _RULE_FIELDS))
+
+
+def delete_supplier_rule(alias: SupplierAlias) -> None:
+    """Forget the remembered commission; the alias still says which provider the supplier is."""
+    before = audit.snapshot(alias, _RULE_FIELDS)
+    alias.commission_id = None
+    db.session.flush()
+    audit.record("imports", "negative", alias, f"Deleted the rule for supplier {alias.value}", before,
+                 audit.snapshot(alias, _RULE_FIELDS))
+
+
+def add_account_rule(account_code: str, line: BudgetLine, user_id: int | None = None) -> tuple[AccountRule, int]:
+    """Map ``account_code`` to ``line`` for the line's year and move that year's unassigned lines on the account.
+
+    RuleRefused when the year is closed or the account already has a rule that year."""
+    code = normalise_code(account_code)
+    if line.funding_year.is_closed:
+        raise RuleRefused(f"Funding year {line.funding_year.label} is closed, so no rule can be added for it")
+    existing = db.session.scalar(select(AccountRule).where(AccountRule.account_code == code,
+                                                           AccountRule.funding_year_id == line.funding_year_id))
+    if existing is not None:
+        raise RuleRefused(f"Account {code} already goes to {existing.budget_line.name} in {line.funding_year.label}; "
+                          "delete that rule first")
+    user_id = user_id if user_id is not None else audit.acting_user_id()
+    rule = AccountRule(account_code=code, funding_year_id=line.funding_year_id, budget_line_id=line.id,
+                       created_by_id=user_id)
+    db.session.add(rule)
+    db.session.flush()
+    audit.record("imports", "create", rule, f"Account {code} goes to budget line {line.name} "
+                 f"({line.funding_year.label})", None, {"account_code": code, "budget_line_id": line.id})
+    return rule, apply_account_rule(rule)
+
+
+def delete_account_rule(rule: AccountRule) -> None:
+    audit.record("imports", "negative", rule, f"Deleted the rule for account {rule.account_code}",
+                 {"account_code": rule.account_code, "budget_line_id": rule.budget_line_id}, None)
+    db.session.delete(rule)
+    db.session.flush()

@@ -101,8 +101,9 @@ class SheetInfo:
 
 @dataclass
 class _SheetScan:
-    max_row: int = 0
+    max_row: int = 0  # the highest row the XML mentions, even an empty one (a false size may put it at 1048576)
     max_col: int = 0
+    last_value_row: int = 0  # the last row that holds a value: reading stops there
     merged: list[str] = field(default_factory=list)
     # row -> {0-based column -> CellError}: formulas without a saved value and Excel error results.
     cell_errors: dict[int, dict[int, CellError]] = field(default_factory=dict)
@@ -271,6 +272,8 @@ def _declares_dimension(zf: zipfile.ZipFile, part: str | None) -> bool:
 
 _ROW_NUMBER = re.compile(rb' r="(\d+)"')  # only <row> has a numeric r attribute; cells have letters
 _WIDE_REF = re.compile(rb' r="[A-Z]{2,3}\d')
+_EMPTY_ROW = re.compile(rb"<(?:[\w.-]+:)?row\b[^>]*/>")  # <row r="9" customHeight="1"/>: formatting, no cells
+_VALUE_TAGS = (b"<v>", b"<v ", b"<is>", b":v>", b":is>")
 _ANY_REF_LETTERS = re.compile(rb' r="([A-Z]{1,3})\d')
 _CELL = re.compile(rb"<((?:[\w.-]+:)?)c\b([^>]*?)(?:/>|>(.*?)</\1c>)", re.S)
 _CELL_REF = re.compile(rb'\br="([A-Z]{1,3})(\d+)"')
@@ -291,6 +294,7 @@ class _Scanner:
         self.result = _SheetScan()
         self.row_limit = limits.max_rows + HEADER_ALLOWANCE
         self.rows_seen = 0
+        self.real_rows = 0  # rows with cells: empty formatted rows are not data and do not count
         self.cells_seen = 0  # an over-count (<col, <cfRule...), which only makes the limit a little stricter
 
     def feed(self, part: bytes) -> None:
@@ -301,14 +305,25 @@ class _Scanner:
             if last > res.max_row:
                 res.max_row = last
         # Rows and cells may omit their r="" reference (the zip-bomb sample does): count the tags as well.
-        self.rows_seen += part.count(b"<row")
+        tags = part.count(b"<row")
         self.cells_seen += part.count(b"<c")
         if b":row" in part:
-            self.rows_seen += part.count(b":row>") + part.count(b":row ")
+            tags += part.count(b":row>") + part.count(b":row ")
             self.cells_seen += part.count(b":c>") + part.count(b":c ")
+        self.rows_seen += tags
+        self.real_rows += tags - (len(_EMPTY_ROW.findall(part)) if b"/>" in part else 0)
         if self.rows_seen > res.max_row:
             res.max_row = self.rows_seen
-        if res.max_row > self.row_limit:
+        # The last row holding a value, found from the last value in this piece (not from any declared size).
+        at = max(part.rfind(tag) for tag in _VALUE_TAGS)
+        if at != -1:
+            start = max(part.rfind(b"<row", 0, at), part.rfind(b":row", 0, at))
+            number = _ROW_NUMBER.search(part, start, at) if start != -1 else None
+            last = int(number.group(1)) if number else self.rows_seen
+            if last > res.last_value_row:
+                res.last_value_row = last
+        # Refuse only real excess: rows with data, not a far-off empty row or a declared dimension.
+        if max(res.last_value_row, self.real_rows) > self.row_limit:
             raise SpreadsheetError(too_many_rows(self.sheet, self.limits.max_rows))
         if self.cells_seen > self.limits.max_cells:
             raise SpreadsheetError(too_many_cells(self.sheet))
@@ -473,7 +488,7 @@ class Workbook:
         if carry:
             scanner.feed(carry)
         scan = scanner.result
-        if self.engine == "calamine" and scan.max_row * max(scan.max_col, 1) > self.limits.max_cells:
+        if self.engine == "calamine" and scan.last_value_row * max(scan.max_col, 1) > self.limits.max_cells:
             raise SpreadsheetError(too_many_cells(info.name))
         self._scans[info.name] = scan
         return scan
@@ -498,6 +513,9 @@ class Workbook:
         count = 0
         try:
             for count, raw in enumerate(sheet.iter_rows(), start=1):
+                if count > scan.last_value_row:
+                    count -= 1
+                    break  # only empty rows follow (a far-off formatted row); errors are added below
                 if count > self.limits.max_rows + HEADER_ALLOWANCE:
                     self._row_cap(info.name, count)
                 values = pad + [_norm(v) for v in raw]
@@ -517,6 +535,9 @@ class Workbook:
         count = 0
         try:
             for count, raw in enumerate(ws.iter_rows(min_row=1, min_col=1, values_only=True), start=1):
+                if count > scan.last_value_row:
+                    count -= 1
+                    break  # only empty rows follow (a far-off formatted row); errors are added below
                 if count > self.limits.max_rows + HEADER_ALLOWANCE:
                     self._row_cap(info.name, count)
                 yield count, _finish_row([_norm(v) for v in raw], errors.get(count))

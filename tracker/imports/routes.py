@@ -11,13 +11,29 @@ from sqlalchemy.orm import joinedload
 from tracker.auth.roles import EVERYONE, FINANCE, STAFF, roles_required
 from tracker.extensions import db
 from tracker.imports import matching, service, sweep
-from tracker.imports.forms import AssignForm, CommitForm, UploadForm
-from tracker.models import Commission, FundingYear, LedgerTransaction
+from tracker.imports import reconciliation as reconcile
+from tracker.imports import summary as import_summary
+from tracker.imports import unmatched as unmatched_page
+from tracker.imports.forms import AccountRuleForm, AssignForm, CommitForm, SupplierRuleForm, UploadForm
+from tracker.errors import abort_with, get_or_404
+from tracker.models import AccountRule, BudgetLine, Commission, FundingYear, LedgerTransaction, SupplierAlias
+from tracker.money import format_pence
 from tracker.web import XLSX_MIMETYPE, is_htmx, render, see_other, send_download
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
 
 BACKGROUND_ROWS = 2_000  # files with more rows than this commit in the background with a progress bar
+
+
+@bp.app_template_filter("iso_uk_date")
+def iso_uk_date(text: str | None) -> str:
+    """A date kept as ISO text in a draft's JSON (2025-05-01), shown as 01/05/2025."""
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text).strftime("%d/%m/%Y") if text else ""
+    except (TypeError, ValueError):
+        return ""
 
 
 def _done(url: str, message: str | None = None):
@@ -189,8 +205,12 @@ def preview(token: str):
 
 def _preview_page(draft, form, status, refusal=None):
     p = draft.preview
+    summary = p.get("summary") or {}
+    references = import_summary.commission_references(r.get("commission_id") for r in summary.get("sample", []))
     return render("imports/preview.html", "form", status=status, draft=draft, p=p, form=form, refusal=refusal,
-                  shown=p["problems"][:service.SHOWN_PROBLEMS], problem_text=service.problem_text)
+                  shown=p["problems"][:service.SHOWN_PROBLEMS], problem_text=service.problem_text,
+                  year_warnings=import_summary.year_warnings(summary), methods=import_summary.METHODS,
+                  references=references)
 
 
 @bp.route("/drafts/<token>/problems.xlsx")
@@ -260,50 +280,215 @@ def cancel(token: str):
 
 # --- unmatched ledger lines -----------------------------------------------------------------------------
 
-def _assign_form() -> AssignForm:
-    form = AssignForm()
+def _commission_choices() -> list[tuple[int, str]]:
     commissions = db.session.scalars(select(Commission).options(joinedload(Commission.provider))
                                      .order_by(Commission.reference)).all()
-    form.commission.choices = [(0, "Choose a commission")] + [
-        (c.id, f"{c.reference} {c.title} ({c.provider.name})") for c in commissions]
+    return [(0, "Choose a commission")] + [
+        (c.id, f"{c.reference} {c.title} ({c.provider.name}, {c.start_date:%d/%m/%Y} to {c.end_date:%d/%m/%Y})")
+        for c in commissions]
+
+
+def _budget_line_choices() -> list[tuple[int, str]]:
+    """Budget lines of years that are not closed, newest year first."""
+    lines = db.session.scalars(
+        select(BudgetLine).join(FundingYear).where(FundingYear.status != "closed")
+        .options(joinedload(BudgetLine.funding_year), joinedload(BudgetLine.funding_stream),
+                 joinedload(BudgetLine.category), joinedload(BudgetLine.strand))
+        .order_by(FundingYear.start_date.desc(), BudgetLine.id)).all()
+    return [(0, "None")] + [(l.id, f"{l.funding_year.label}: {l.name}") for l in lines]
+
+
+def _assign_form() -> AssignForm:
+    form = AssignForm()
+    form.commission.choices = _commission_choices()
+    form.budget_line.choices = _budget_line_choices()
     return form
 
 
 @bp.route("/unmatched", methods=["GET"])
 @roles_required(*STAFF)
 def unmatched():
-    """Ledger lines no commission claims yet, for finance to assign."""
-    return _unmatched_page(_assign_form(), 200)
+    """Ledger lines on no commission and no budget line, grouped by supplier, with why each did not match."""
+    filters = unmatched_page.parse_filters(request.args)
+    return _unmatched_page(_assign_form(), 400 if filters.problems else 200, filters)
 
 
-def _unmatched_page(form, status):
-    lines = matching.unmatched_lines()
-    return render("imports/unmatched.html", "content_block", status=status, lines=lines, form=form,
-                  total=matching.unmatched_count())
+def _unmatched_page(form, status, filters):
+    page = unmatched_page.page_of(filters)
+    response = make_response(render("imports/unmatched.html", "content_block", status=status, page=page, form=form,
+                                    filters=filters, total=matching.unmatched_count()))
+    response.headers["Vary"] = "HX-Request"
+    return response
 
 
 @bp.route("/unmatched/assign", methods=["POST"])
 @roles_required(FINANCE)
 def assign():
-    """Put the ticked lines against a commission; remembered for the supplier when asked."""
+    """Put the ticked lines (or every line of the ticked suppliers) against a commission or a budget line.
+
+    Remembering the supplier, or taking a commission's spend over its value, first shows what will move and asks
+    for confirmation."""
     form = _assign_form()
+    filters = unmatched_page.parse_filters(request.form)
     if not form.validate_on_submit():
-        return _unmatched_page(form, 422)
-    commission = db.session.get(Commission, form.commission.data)
-    lines = db.session.scalars(select(LedgerTransaction).where(LedgerTransaction.id.in_(form.lines.data),
-                                                               LedgerTransaction.commission_id.is_(None))).all()
+        return _unmatched_page(form, 422, filters)
+    wanted = set(form.lines.data or [])
+    lines = db.session.scalars(select(LedgerTransaction).where(LedgerTransaction.id.in_(wanted),
+                                                               *matching.UNASSIGNED)).all() if wanted else []
+    seen = {l.id for l in lines}
+    for line in unmatched_page.lines_in_groups(filters, form.groups.data or []):
+        if line.id not in seen:
+            seen.add(line.id)
+            lines.append(line)
     if not lines:
-        form.lines.errors = ["Those lines are no longer unmatched; reload the page"]
-        return _unmatched_page(form, 422)
-    try:
-        count = matching.assign(lines, commission, remember=form.remember.data)
-    except matching.ClosedYear as exc:
-        db.session.rollback()
-        form.lines.errors = [str(exc)]
-        return _unmatched_page(form, 409)
+        form.lines.errors = ["Those lines are no longer unassigned; reload the page"]
+        return _unmatched_page(form, 422, filters)
+    closed = [l for l in lines if l.funding_year_id and db.session.get(FundingYear, l.funding_year_id).is_closed]
+    if closed:
+        form.lines.errors = [f"Line {closed[0].reference} is in a closed funding year and cannot be changed"]
+        return _unmatched_page(form, 409, filters)
+    if form.budget_line.data and not form.commission.data:
+        line = db.session.get(BudgetLine, form.budget_line.data)
+        other = [l for l in lines if l.funding_year_id != line.funding_year_id]
+        if other:
+            form.budget_line.errors = [f"Line {other[0].reference} is dated {other[0].posting_date:%d/%m/%Y}, outside "
+                                       f"{line.funding_year.label}: choose a budget line of its own year"]
+            return _unmatched_page(form, 422, filters)
+        count = matching.assign_to_budget_line(lines, line)
+        db.session.commit()
+        return _done(url_for("imports.unmatched", **filters.args()),
+                     f"{count} line{'s' if count != 1 else ''} put on budget line {line.name} ({line.funding_year.label}).")
+    commission = db.session.get(Commission, form.commission.data)
+    # Confirmed: exactly the lines shown (ticked and followers) move, nothing found since.
+    follow = form.confirm.data != "yes"
+    plan = matching.plan_assignment(lines, commission, remember=form.remember.data and follow)
+    if follow and (plan.followers or plan.over_by):
+        return render("imports/confirm_assign.html", "content_block", plan=plan, form=form, filters=filters)
+    count = matching.assign(lines, commission, remember=form.remember.data, follow=follow)
     db.session.commit()
-    return _done(url_for("imports.unmatched"), f"{count} line{'s' if count != 1 else ''} assigned to "
-                                                f"{commission.reference}.")
+    message = f"{count} line{'s' if count != 1 else ''} assigned to {commission.reference}."
+    if plan.over_by:
+        message += (f" Its spend is now {format_pence(plan.spent_after)}, {format_pence(plan.over_by)} over its value "
+                    f"of {format_pence(commission.value_pence)}.")
+    return _done(url_for("imports.unmatched", **filters.args()), message)
+
+
+# --- matching rules -----------------------------------------------------------------------------------------
+
+@bp.route("/rules", methods=["GET"])
+@roles_required(*STAFF)
+def rules():
+    """The remembered supplier rules and the account rules: seen, changed and deleted here."""
+    return _rules_page(AccountRuleForm(), 200)
+
+
+def _rules_page(form, status):
+    form.budget_line.choices = form.budget_line.choices or _budget_line_choices()
+    return render("imports/rules.html", "content_block", status=status, form=form,
+                  supplier_rules=matching.supplier_rules(), account_rules=matching.account_rules())
+
+
+def _supplier_rule_or_404(alias_id: int) -> SupplierAlias:
+    alias = db.session.get(SupplierAlias, alias_id)
+    if alias is None or alias.commission_id is None:
+        abort_with(404, "There is no remembered rule with that number.")
+    return alias
+
+
+@bp.route("/rules/supplier/<int:alias_id>", methods=["GET", "POST"])
+@roles_required(FINANCE)
+def edit_supplier_rule(alias_id: int):
+    """Send a remembered supplier's lines to another commission (future imports; lines already assigned stay)."""
+    alias = _supplier_rule_or_404(alias_id)
+    form = SupplierRuleForm()
+    form.commission.choices = _commission_choices()
+    if request.method == "GET":
+        form.commission.data = alias.commission_id
+        return render("imports/rule_edit.html", "form", alias=alias, form=form)
+    if not form.validate_on_submit():
+        return render("imports/rule_edit.html", "form", status=422, alias=alias, form=form)
+    matching.change_supplier_rule(alias, db.session.get(Commission, form.commission.data))
+    db.session.commit()
+    return _done(url_for("imports.rules"), f"The rule for supplier {alias.value} now sends its lines to "
+                                           f"{alias.commission.reference}.")
+
+
+@bp.route("/rules/supplier/<int:alias_id>/delete", methods=["POST"])
+@roles_required(FINANCE)
+def delete_supplier_rule(alias_id: int):
+    """Forget the remembered commission (the supplier stays known as the provider); assigned lines stay."""
+    alias = _supplier_rule_or_404(alias_id)
+    value = alias.value
+    matching.delete_supplier_rule(alias)
+    db.session.commit()
+    return _done(url_for("imports.rules"), f"The rule for supplier {value} is deleted; lines already assigned "
+                                           "stay where they are.")
+
+
+@bp.route("/rules/account", methods=["POST"])
+@roles_required(FINANCE)
+def add_account_rule():
+    """Map an account code to a budget line for its year; the year's unassigned lines on that account move now."""
+    form = AccountRuleForm()
+    form.budget_line.choices = _budget_line_choices()
+    if not form.validate_on_submit():
+        return _rules_page(form, 422)
+    line = db.session.get(BudgetLine, form.budget_line.data)
+    try:
+        rule, moved = matching.add_account_rule(form.account_code.data, line)
+    except matching.RuleRefused as exc:
+        form.account_code.errors = [exc.message]
+        return _rules_page(form, 409)
+    db.session.commit()
+    return _done(url_for("imports.rules"), f"Account {rule.account_code} now goes to {line.name} "
+                                           f"({line.funding_year.label}); {moved} unassigned line"
+                                           f"{'s' if moved != 1 else ''} moved there.")
+
+
+@bp.route("/rules/account/<int:rule_id>/delete", methods=["POST"])
+@roles_required(FINANCE)
+def delete_account_rule(rule_id: int):
+    """Delete an account rule; lines it already moved stay on the budget line."""
+    rule = get_or_404(AccountRule, rule_id, "There is no account rule with that number.")
+    code = rule.account_code
+    matching.delete_account_rule(rule)
+    db.session.commit()
+    return _done(url_for("imports.rules"), f"The rule for account {code} is deleted; lines already on the budget "
+                                           "line stay there.")
+
+
+# --- reconciliation -----------------------------------------------------------------------------------------
+
+@bp.route("/reconciliation")
+@roles_required(*EVERYONE)
+def reconciliation():
+    """Ledger total = on a commission + on a budget line only + unassigned, per stream and account; each import
+    checked against what it recorded (?year=2025-26&quarter=2, quarter blank for the whole year)."""
+    try:
+        year, quarter = reconcile.choose(request.args.get("year"), request.args.get("quarter"))
+    except reconcile.ReconciliationError as exc:
+        abort_with(400, str(exc))
+    years = db.session.scalars(select(FundingYear).order_by(FundingYear.start_date.desc())).all()
+    response = make_response(render("imports/reconciliation.html", "report", r=reconcile.reconcile(year, quarter),
+                                    years=years))
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+@bp.route("/reconciliation.<any(xlsx, csv):export_format>")
+@roles_required(*EVERYONE)
+def reconciliation_download(export_format: str):
+    """The reconciliation as a spreadsheet, the same figures as the page."""
+    from tracker.returns.exports import MIMETYPES, export_rows
+
+    try:
+        year, quarter = reconcile.choose(request.args.get("year"), request.args.get("quarter"))
+    except reconcile.ReconciliationError as exc:
+        abort_with(400, str(exc))
+    r = reconcile.reconcile(year, quarter)
+    content = export_rows(reconcile.columns(), reconcile.rows_for_download(r), export_format, sheet="Reconciliation")
+    name = f"ledger reconciliation {year.label}{f' Q{quarter}' if quarter else ''}.{export_format}"
+    return send_download(content, name, MIMETYPES[export_format])
 
 
 def _xlsx(data: bytes, name: str):

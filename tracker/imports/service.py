@@ -28,25 +28,28 @@ from flask import current_app
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
-from tracker import audit, files
+from tracker import audit, files, settings
 from tracker.commissions.shares import SHARE_FIELDS, ShareInput, default_shares, set_shares
 from tracker.extensions import db
-from tracker.imports import matching
+from tracker.imports import checked, matching
 from tracker.imports.headers import (
     BLANK, DATA, FIELDS, KIND_LABELS, TOTALS, Table, find_table, header_signature, iter_records, match_headers,
     normalise_header, sample_values,
 )
 from tracker.funding.rules import closed_year_problem
 from tracker.imports.reader import SpreadsheetError, column_letter, open_workbook
-from tracker.imports.values import CellError, ValueProblem, parse_text
+from tracker.imports.summary import LedgerSummary
+from tracker.imports.values import CellError, ValueProblem, is_blank, parse_text
 from tracker.text import clean_filename, strip_control
 from tracker.models import (
     BudgetLine, Category, ColumnMapping, Commission, FundingStream, FundingYear, ImportBatch, LedgerTransaction,
     Provider, Strand, utcnow,
 )
 from tracker.models.commissions import COMMISSION_STATUSES, COMMISSION_TYPES, PROCUREMENT_ROUTES
+from tracker.commissions import rules as commission_rules
+from tracker.funding.service import profile_difference
 from tracker.money import format_pence
-from tracker.periods import label_for, parse_label, period_of
+from tracker.periods import label_for, parse_label, period_of, period_problem
 
 REALM = "imports"
 KINDS = ("ledger", "commissions", "budget")
@@ -56,8 +59,8 @@ _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 ADD, UNCHANGED, CHANGED, ERROR = "add", "unchanged", "changed", "error"
 
-# In-process progress of commits running now (batch id -> rows done). On SQLite the committing transaction
-# holds the only write lock, so progress cannot be written to the database while it runs; the page polls this.
+# Commits this process is running now (batch id -> 0), so fail_interrupted_batches knows they are alive; their
+# progress is kept where every worker sees it (report_progress).
 _progress: dict[int, int] = {}
 
 INTERRUPTED = ("The import was interrupted before it finished (the server or the command stopped), so nothing "
@@ -212,7 +215,7 @@ def load_draft(token: str) -> Draft | None:
 
 
 def discard_draft(draft: Draft, keep_file: bool = False) -> None:
-    for name in ([] if keep_file else [draft.stored_name]) + [_draft_json(draft.token)]:
+    for name in ([] if keep_file else [draft.stored_name]) + [_draft_json(draft.token), f"rows-{draft.token}.jsonl"]:
         try:
             files.remove(f"{FOLDER}/{name}")
         except (OSError, files.OutsideDataDir):
@@ -345,15 +348,24 @@ def _remembered_mapping(kind: str, headers: list[str]) -> tuple[dict[str, int] |
     return mapping, "remembered"
 
 
-def remember_mapping(draft: Draft) -> None:
+def remember_mapping(draft: Draft, undo: dict | None = None) -> None:
+    """Keep the draft's mapping for files with the same headers; ``undo`` (a batch's) records what this did, so
+    withdrawing the import forgets a mapping it made or puts back the one it replaced."""
     signature = header_signature(draft.headers)
     saved = db.session.scalar(select(ColumnMapping).where(ColumnMapping.kind == draft.kind,
                                                           ColumnMapping.header_signature == signature))
+    before = None if saved is None else _dump(saved, ("mapping", "updated_at"))
     if saved is None:
         saved = ColumnMapping(kind=draft.kind, header_signature=signature)
         db.session.add(saved)
     saved.mapping = draft.mapping_by_header
     saved.updated_at = utcnow()
+    db.session.flush()
+    if undo is not None:
+        if before is None:
+            undo["created"].setdefault("ColumnMapping", []).append(saved.id)
+        elif before["mapping"] != saved.mapping:
+            undo["updated"].append({"model": "ColumnMapping", "id": saved.id, "before": before})
 
 
 def mapping_choices(draft: Draft) -> list[dict]:
@@ -400,6 +412,40 @@ def set_mapping(draft: Draft, chosen: dict[str, str]) -> dict[str, str]:
     return errors
 
 
+def map_columns(draft: Draft, pairs) -> list[str]:
+    """Apply ``FIELD=Column heading`` choices (``flask import --map``) over the draft's mapping, through the same
+    checks as the mapping page (``set_mapping``). Returns the problems, each naming the choice it is about."""
+    by_name = {}
+    for spec in draft.fields:
+        by_name[spec.name.lower()] = by_name[normalise_header(spec.label)] = spec
+    columns: dict[str, int] = {}
+    for i, h in enumerate(draft.headers):
+        columns.setdefault(normalise_header(h), i)
+    chosen = {name: str(col) for name, col in draft.mapping.items()}
+    problems = []
+    for pair in pairs:
+        field_text, sep, heading = (pair or "").partition("=")
+        spec = by_name.get(field_text.strip().lower()) or by_name.get(normalise_header(field_text))
+        if not sep or spec is None:
+            problems.append(f"'{pair[:80]}': say FIELD=Column heading, where FIELD is one of "
+                            f"{', '.join(s.name for s in draft.fields)}")
+            continue
+        if not heading.strip():
+            chosen.pop(spec.name, None)
+            continue
+        col = columns.get(normalise_header(heading))
+        if col is None:
+            problems.append(f"'{pair[:80]}': the file has no column headed '{heading.strip()[:60]}' (headings: "
+                            f"{', '.join(repr(h) for h in draft.headers if h)})")
+            continue
+        chosen = {k: v for k, v in chosen.items() if v != str(col)}  # the column moves to this field
+        chosen[spec.name] = str(col)
+    if problems:
+        return problems
+    errors = set_mapping(draft, chosen)
+    return [f"{field}: {message}" for field, message in errors.items()]
+
+
 def _table(draft: Draft, wb) -> Table:
     return Table(workbook=wb, sheet=draft.sheet, header_row=draft.header_row, headers=tuple(draft.headers),
                  kind=draft.kind, mapping=dict(draft.mapping), missing_required=[])
@@ -440,6 +486,37 @@ _MAX_LEN = {
 }
 
 
+COLUMN_MEMORY = 20_000  # distinct values remembered per column while parsing
+
+
+def _by_column(parser: Callable[[object], object]) -> Callable[[object], object]:
+    """``parser`` for one column, remembering what each distinct value parsed to: a ledger repeats its dates,
+    suppliers, accounts and cost centres thousands of times, so most cells become one dictionary read. Parsers
+    are pure, so the answer (or the problem) is the same every time; values are told apart by type too
+    (1, 1.0 and True are equal in Python, but not as cells)."""
+    memory: dict = {}
+    miss = object()
+
+    def parse(value):
+        key = (value.__class__, value)
+        try:
+            hit = memory.get(key, miss)
+        except TypeError:  # an unhashable value: parse it every time
+            return parser(value)
+        if hit is miss:
+            try:
+                hit = (True, parser(value))
+            except ValueProblem as exc:
+                hit = (False, str(exc))
+            if len(memory) < COLUMN_MEMORY:
+                memory[key] = hit
+        if hit[0]:
+            return hit[1]
+        raise ValueProblem(hit[1])
+
+    return parse
+
+
 class _Kind:
     """What one kind of import does with a row. Subclasses load their lookups once in ``__init__``."""
 
@@ -448,7 +525,7 @@ class _Kind:
     def __init__(self, draft: Draft) -> None:
         self.draft = draft
         self.sheet = draft.sheet
-        self.specs = [(s.name, s.parser, s.required, draft.mapping[s.name]) for s in draft.fields
+        self.specs = [(s.name, _by_column(s.parser), s.required, draft.mapping[s.name]) for s in draft.fields
                       if s.name in draft.mapping]
         self.labels = {s.name: s.label for s in draft.fields}
 
@@ -465,6 +542,8 @@ class _Kind:
         problems: list = []
         for name, parser, required, _col in self.specs:
             value = values.get(name)
+            if not required and is_blank(value):
+                continue  # an optional cell left empty (a journal's period or VAT) is simply not given
             try:
                 parsed = parser(value)
             except ValueProblem as exc:
@@ -506,6 +585,7 @@ class _Ledger(_Kind):
             self.existing[(r[0], r[1])] = tuple(r[2:])
         self.seen: dict[tuple[str, int], int] = {}
         self.matcher = matching.Matcher()
+        self.adjustment_period = settings.get("adjustment_period")
         self.compared = [i for i, c in enumerate(self.COMPARE) if self._mapped(c)]
 
     def _mapped(self, column: str) -> bool:
@@ -536,6 +616,11 @@ class _Ledger(_Kind):
                                              _closed_message(label)))
             else:
                 year_id = year[0]
+            if p.get("period") is not None:
+                # The posting date decides the period and quarter; a period column that disagrees is an error.
+                wrong = period_problem(p["period"], posting, self.adjustment_period)
+                if wrong:
+                    problems.append(self.located(row_no, "period", values.get("period"), wrong))
         if problems:
             return Row(row_no, ERROR, {}, problems, values, money=net)
         key = (p["reference"], net)
@@ -547,7 +632,7 @@ class _Ledger(_Kind):
         self.seen[key] = row_no
         vat = p.get("vat", 0)
         data = {
-            "reference": p["reference"], "posting_date": posting, "period": p.get("period") or period_of(posting),
+            "reference": p["reference"], "posting_date": posting, "period": period_of(posting),
             "funding_year_id": year_id, "cost_centre": p.get("cost_centre", ""),
             "account_code": p.get("account_code", ""), "account_description": p.get("account_description", ""),
             "supplier_id": p.get("supplier_id", ""), "supplier_name": p.get("supplier_name", ""),
@@ -558,7 +643,8 @@ class _Ledger(_Kind):
         old = self.existing.get(key)
         if old is None:
             commission_id, line_id, method = self.matcher.match(data["po_number"], data["supplier_id"],
-                                                                data["supplier_name"], posting)
+                                                                data["supplier_name"], posting,
+                                                                data["account_code"], year_id)
             data.update(commission_id=commission_id, budget_line_id=line_id, match_method=method)
             return Row(row_no, ADD, data, [], values, money=net)
         new = tuple(data[c] for c in self.COMPARE)
@@ -619,10 +705,11 @@ class _Commissions(_Kind):
                                              f"is in funding year {label}, and no funding year {label} is set up"))
             elif year[1] == "closed":
                 problems.append(self.located(row_no, "start", values.get("start"), _closed_message(label)))
-        if p.get("start") and p.get("end") and p["end"] < p["start"]:
-            problems.append(self.located(row_no, "end", values.get("end"), "is before the start date"))
-        if p.get("value") is not None and p["value"] < 0:
-            problems.append(self.located(row_no, "value", values.get("value"), "is negative"))
+        # The form's rules (tracker/commissions/rules.py), with the same edges.
+        if not commission_rules.end_after_start(p.get("start"), p.get("end")):
+            problems.append(self.located(row_no, "end", values.get("end"), "is not after the start date"))
+        if not commission_rules.value_above_zero(p.get("value")):
+            problems.append(self.located(row_no, "value", values.get("value"), "must be more than £0.00"))
         strand_id = None
         if p.get("strand"):
             strand_id = self.strands.get(p["strand"].lower())
@@ -748,7 +835,8 @@ class _Budget(_Kind):
         quarters = [p.get(q) for q in ("q1", "q2", "q3", "q4")]
         if amount is not None and amount < 0:
             problems.append(self.located(row_no, "amount", values.get("amount"), "is negative"))
-        if amount is not None and None not in quarters and sum(quarters) != amount:
+        if amount is not None and None not in quarters and profile_difference(amount, quarters) != 0:
+            # The budget line form's rule (tracker/funding/service.py).
             problems.append(self.located(row_no, "amount", values.get("amount"),
                                          f"does not equal the Q1-Q4 profile, which adds up to "
                                          f"{format_pence(sum(quarters))}"))
@@ -787,6 +875,7 @@ class Pass:
     notes: list = field(default_factory=list)
     problems: list = field(default_factory=list)
     error_rows: list = field(default_factory=list)
+    summary: dict = field(default_factory=dict)  # a ledger's sample rows, dates, matching and years (summary.py)
 
 
 def analyse(draft: Draft, on_row: Callable[[Row], None] | None = None) -> Pass:
@@ -794,6 +883,7 @@ def analyse(draft: Draft, on_row: Callable[[Row], None] | None = None) -> Pass:
     result = Pass()
     kind = _KINDS[draft.kind](draft)
     counts = result.counts
+    ledger = LedgerSummary() if draft.kind == "ledger" else None
     try:
         with open_workbook(draft.path, draft.filename, **_limits()) as wb:
             for record in iter_records(_table(draft, wb)):
@@ -820,11 +910,15 @@ def analyse(draft: Draft, on_row: Callable[[Row], None] | None = None) -> Pass:
                                               "problems": [problem_text(q) for q in row.problems]})
                 elif row.action in (ADD, CHANGED):
                     result.import_pence += row.money or 0
+                    if ledger is not None:
+                        ledger.take(row.action, row.data, row.money)
                 if on_row is not None:
                     on_row(row)
     except SpreadsheetError as exc:
         raise ImportRefused(exc.message) from None
     result.notes.extend(getattr(kind, "notes", []))
+    if ledger is not None:
+        result.summary = ledger.as_dict()
     if counts["blank"]:
         result.notes.append(f"{counts['blank']} blank row{'s' if counts['blank'] != 1 else ''} left out")
     if counts["read"] == 0:
@@ -839,13 +933,30 @@ def _amount(value) -> int | None:
     return None if value is None else parse_amount(value)
 
 
+def _rows_path(draft: Draft) -> str:
+    return os.path.join(imports_dir(), f"rows-{draft.token}.jsonl")
+
+
 def preview(draft: Draft) -> dict:
-    """Run the pass without writing and keep its findings on the draft (what the preview page shows)."""
-    found = analyse(draft)
+    """Run the pass without writing and keep its findings on the draft (what the preview page shows).
+
+    A ledger's checked rows are kept too (``checked.RowsFile``) with the database's state, so the commit can
+    write them without reading the file again when nothing has changed since."""
+    rows_file = checked.RowsFile(_rows_path(draft)) if draft.kind == "ledger" else None
+    state = checked.db_state() if rows_file else None
+    try:
+        found = analyse(draft, rows_file.take if rows_file else None)
+    except BaseException:
+        if rows_file:
+            rows_file.abandon()
+        raise
+    if rows_file:
+        rows_file.finish()
     draft.preview = {
+        "db_state": state,
         "counts": found.counts, "file_pence": found.file_pence, "import_pence": found.import_pence,
         "totals_row_pence": found.totals_row_pence, "notes": found.notes, "problems": found.problems,
-        "error_rows": found.error_rows, "at": utcnow().isoformat(timespec="seconds"),
+        "error_rows": found.error_rows, "at": utcnow().isoformat(timespec="seconds"), "summary": found.summary,
     }
     draft.save()
     return draft.preview
@@ -924,27 +1035,49 @@ def _failure_sentence(exc: Exception) -> str:
     return "The import failed and nothing was saved: " + (str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__)
 
 
+def _reuse_preview(draft: Draft, writer: "_Writer") -> Pass | None:
+    """The preview's checked rows handed to the writer, when the database is as the preview saw it; else None
+    (and the caller reads and checks the file again)."""
+    p = draft.preview or {}
+    path = _rows_path(draft)
+    if draft.kind != "ledger" or not p.get("db_state") or not os.path.exists(path):
+        return None
+    if checked.db_state() != p["db_state"]:
+        return None
+    found = Pass(counts=dict(p["counts"]), file_pence=p["file_pence"], import_pence=p["import_pence"],
+                 totals_row_pence=p.get("totals_row_pence"), notes=list(p["notes"]), problems=list(p["problems"]),
+                 error_rows=list(p["error_rows"]), summary=p.get("summary") or {})
+    for item in checked.replay(path):
+        if item[0] == ADD:
+            writer.add_ledger_values(item[3])
+        else:
+            writer.take(Row(item[1], CHANGED, item[4], [], {}, item[3], item[2]))
+    return found
+
+
 def run_commit(batch_id: int, draft: Draft, *, leave_out: bool, user_id: int | None = None) -> ImportBatch:
     """Write every row of the draft in ONE transaction; on any failure nothing lands and the batch is failed."""
     batch = db.session.get(ImportBatch, batch_id)
     writer = _Writer(batch, draft)
     _progress[batch_id] = 0
     try:
-        found = analyse(draft, writer.take)
+        found = _reuse_preview(draft, writer) or analyse(draft, writer.take)
         if found.counts[ERROR] and not leave_out:
             raise ImportRefused(f"{found.counts[ERROR]} rows have problems now (the data changed since the "
                                 "preview); preview the file again.")
         writer.finish()
         batch.counts = found.counts | {"left_out": found.counts[ERROR] if leave_out else 0,
-                                       "file_pence": found.file_pence, "import_pence": found.import_pence}
+                                       "file_pence": found.file_pence, "import_pence": found.import_pence,
+                                       "totals_row_pence": found.totals_row_pence,
+                                       "years": (found.summary or {}).get("years", {})}
         batch.problems = found.problems
         batch.excluded_rows = found.error_rows if leave_out else []
+        remember_mapping(draft, writer.undo)
         batch.undo = writer.undo
         batch.status = "committed"
         batch.committed_at = utcnow()
         batch.progress = batch.total_rows = found.counts["read"]
         batch.error = ""
-        remember_mapping(draft)
         audit.record(REALM, "create", batch, _summary_line(batch), None,
                      {"kind": batch.kind, "file": batch.filename, "sha256": batch.sha256, **batch.counts},
                      user_id=user_id)
@@ -963,6 +1096,7 @@ def run_commit(batch_id: int, draft: Draft, *, leave_out: bool, user_id: int | N
         raise ImportRefused(message, 422, batch=failed) from None
     finally:
         _progress.pop(batch_id, None)
+        _forget_progress(batch_id)
     discard_draft(draft, keep_file=True)
     return batch
 
@@ -994,9 +1128,44 @@ def commit_in_background(draft: Draft, *, leave_out: bool = False, user_id: int 
     return batch
 
 
+PROGRESS_EVERY = 2_000  # rows between progress reports
+
+
+def _progress_file(batch_id: int) -> str:
+    return os.path.join(imports_dir(), f"progress-{batch_id}.txt")
+
+
+def report_progress(batch_id: int, done: int) -> None:
+    """Record how far a commit has gone where every worker can see it: on the batch row, in its own short
+    transaction (PostgreSQL); on SQLite, whose committing transaction holds the only write lock, in a small file
+    beside the imports that every process on the (one) host reads."""
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.begin() as connection:
+            connection.execute(update(ImportBatch).where(ImportBatch.id == batch_id).values(progress=done))
+        return
+    path = _progress_file(batch_id)
+    with open(path + ".part", "w", encoding="ascii") as fh:
+        fh.write(str(done))
+    os.replace(path + ".part", path)
+
+
 def progress_of(batch: ImportBatch) -> tuple[int, int]:
-    done = _progress.get(batch.id, batch.progress or 0)
+    """(rows written, rows in all) of a batch, from whichever worker is committing it."""
+    done = batch.progress or 0
+    if batch.status == "committing":
+        try:
+            with open(_progress_file(batch.id), encoding="ascii") as fh:
+                done = max(done, int(fh.read().strip() or 0))
+        except (OSError, ValueError):
+            pass
     return done, batch.total_rows or 0
+
+
+def _forget_progress(batch_id: int) -> None:
+    try:
+        os.remove(_progress_file(batch_id))
+    except OSError:
+        pass
 
 
 def _dump(obj, fields) -> dict:
@@ -1009,16 +1178,19 @@ class _Writer:
     def __init__(self, batch: ImportBatch, draft: Draft) -> None:
         self.batch = batch
         self.draft = draft
-        self.pending: list[dict] = []
+        self.pending: list[list] = []
         self.done = 0
         self.undo: dict = {"updated": [], "created": {}, "leave_out": batch.undo.get("leave_out", False)}
         self.user_id = batch.created_by_id
         self._providers: dict[str, Provider] | None = None
 
     def take(self, row: Row) -> None:
+        if row.action == ADD and self.draft.kind == "ledger":
+            self.add_ledger_values(checked.ledger_values(row.data))
+            return
         self.done += 1
-        if self.done % 500 == 0:
-            _progress[self.batch.id] = self.done
+        if self.done % PROGRESS_EVERY == 0:
+            report_progress(self.batch.id, self.done)
         if row.action == ADD:
             getattr(self, f"_add_{self.draft.kind}")(row)
         elif row.action == CHANGED:
@@ -1032,9 +1204,14 @@ class _Writer:
         self.undo["created"].setdefault(model, []).append(obj_id)
 
     # ledger
-    def _add_ledger(self, row: Row) -> None:
-        row.data["import_batch_id"] = self.batch.id
-        self.pending.append(row.data)
+    def add_ledger_values(self, values: list) -> None:
+        """One added line, its values in ``checked.LEDGER_COLUMNS`` order (the preview's kept rows come here)."""
+        self.done += 1
+        if self.done % PROGRESS_EVERY == 0:
+            report_progress(self.batch.id, self.done)
+        values.append(self.batch.id)
+        values.append(None)  # created_at: now
+        self.pending.append(values)
         if len(self.pending) >= CHUNK:
             self._flush_ledger()
 
@@ -1136,9 +1313,9 @@ class _Writer:
         audit.record(REALM, "change", line, "Changed budget line (import)", old, new, user_id=self.user_id)
 
 
-def insert_ledger_chunk(rows: list[dict]) -> None:
+def insert_ledger_chunk(rows: list[list]) -> None:
     """One bulk INSERT of ledger lines (a module function so tests can make it fail part-way)."""
-    db.session.execute(insert(LedgerTransaction), rows)
+    checked.insert_ledger_rows(rows)
 
 
 def _summary_line(batch: ImportBatch) -> str:
@@ -1150,7 +1327,7 @@ def _summary_line(batch: ImportBatch) -> str:
 # --- withdraw -----------------------------------------------------------------------------------------------
 
 _MODELS = {"LedgerTransaction": LedgerTransaction, "Commission": Commission, "Provider": Provider,
-           "BudgetLine": BudgetLine}
+           "BudgetLine": BudgetLine, "ColumnMapping": ColumnMapping}
 
 
 def _restore_value(model, name: str, value):
@@ -1203,6 +1380,10 @@ def withdraw(batch: ImportBatch, user_id: int | None = None) -> list[str]:
         for name, value in item["before"].items():
             setattr(obj, name, _restore_value(model, name, value))
     db.session.flush()
+    for mapping_id in undo.get("created", {}).get("ColumnMapping", []):
+        saved = db.session.get(ColumnMapping, mapping_id)
+        if saved is not None and saved.mapping == (batch.mapping or {}).get("columns"):
+            db.session.delete(saved)  # the mapping this import taught, unless a later import changed it since
     for model_name in ("Commission", "BudgetLine", "Provider"):
         model = _MODELS[model_name]
         for obj_id in undo.get("created", {}).get(model_name, []):

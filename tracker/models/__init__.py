@@ -3,7 +3,7 @@ from .audit import AuditEvent
 from .base import Base, utcnow
 from .commissions import Commission, FundingShare, Provider, SharePayment, SupplierAlias, Variation
 from .funding import Allocation, AllocationRevision, BudgetLine, FundingStream, FundingYear
-from .ledger import ColumnMapping, ImportBatch, LedgerTransaction
+from .ledger import AccountRule, ColumnMapping, ImportBatch, LedgerTransaction
 from .milestones import Milestone
 from .monitoring import Document, DocumentVersion, Measure, MeasureActual, Metric, MonitoringReturn, QuarterNarrative  # noqa: F401
 from .reference import Category, Setting, Strand
@@ -12,8 +12,8 @@ from .users import ADMIN, FINANCE, MANAGER, ROLES, VIEWER, User, UserSession
 
 __all__ = [
     "ADMIN", "FINANCE", "MANAGER", "ROLES", "VIEWER",
-    "Allocation", "AllocationRevision", "AuditEvent", "Base", "BudgetLine", "Category", "ColumnMapping",
-    "Commission", "FundingShare", "FundingStream", "FundingYear", "ImportBatch", "LedgerTransaction", "Milestone",
-    "PccReturn", "Provider", "Setting", "SharePayment", "Strand", "SupplierAlias", "User", "UserSession", "Variation",
-    "utcnow",
+    "AccountRule", "Allocation", "AllocationRevision", "AuditEvent", "Base", "BudgetLine", "Category",
+    "ColumnMapping", "Commission", "FundingShare", "FundingStream", "FundingYear", "ImportBatch", "LedgerTransaction",
+    "Milestone", "PccReturn", "Provider", "Setting", "SharePayment", "Strand", "SupplierAlias", "User", "UserSession",
+    "Variation", "utcnow",
 ]

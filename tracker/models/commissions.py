@@ -66,6 +66,7 @@ class SupplierAlias(Base):
     commission_id: Mapped[int | None] = mapped_column(ForeignKey("commissions.id"))
 
     provider: Mapped[Provider] = relationship(back_populates="supplier_aliases")
+    commission: Mapped["Commission | None"] = relationship()
 
 
 class Commission(Base):

@@ -157,3 +157,27 @@ class LedgerTransaction(Base):
     commission: Mapped["Commission | None"] = relationship()  # noqa: F821
     budget_line: Mapped["BudgetLine | None"] = relationship()  # noqa: F821
     import_batch: Mapped[ImportBatch | None] = relationship()
+
+
+class AccountRule(Base):
+    """An account code whose spend is not a commission (salaries, venue hire, evaluation): its ledger lines in
+    the rule's funding year go straight to a budget line."""
+
+    __tablename__ = "account_rules"
+    __table_args__ = (UniqueConstraint("account_code", "funding_year_id",
+                                       name="uq_account_rules_account_code_funding_year_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The ledger's account code, without case or surrounding spaces (``5010``, ``SAL-01``).
+    account_code: Mapped[str] = mapped_column(String(40))
+    #: The funding year the rule applies to (the budget line's year).
+    funding_year_id: Mapped[int] = mapped_column(ForeignKey("funding_years.id"), index=True)
+    #: Where the account's lines go.
+    budget_line_id: Mapped[int] = mapped_column(ForeignKey("budget_lines.id"), index=True)
+    #: Who made the rule.
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: When the rule was made.
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    budget_line: Mapped["BudgetLine"] = relationship()  # noqa: F821
+    funding_year: Mapped["FundingYear"] = relationship()  # noqa: F821

@@ -1,0 +1,135 @@
+"""Checked ledger rows kept from the preview, so the commit need not read and check the file again, and the
+bulk insert of ledger lines (Core executemany; COPY on PostgreSQL).
+
+The preview writes every row it would add or change to ``rows-<token>.jsonl`` beside the draft, with the
+database's state when it looked (``db_state``: the latest audit event, the latest ledger line and the number of
+ledger lines). The commit reuses those rows only when the state is the same, which proves nothing that decides
+a row (ledger lines already present, years, commissions, supplier and account rules, settings: every change to
+them is audited) has changed since; otherwise it reads and checks the file again.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+
+from tracker.extensions import db
+from tracker.models import AuditEvent, LedgerTransaction, utcnow
+
+# The columns of an added ledger line, in the order the rows file keeps them and the insert writes them.
+LEDGER_COLUMNS = ("reference", "posting_date", "period", "funding_year_id", "cost_centre", "account_code",
+                  "account_description", "supplier_id", "supplier_name", "invoice_number", "po_number", "narrative",
+                  "net_pence", "vat_pence", "gross_pence", "transaction_type", "commission_id", "budget_line_id",
+                  "match_method")
+INSERT_COLUMNS = LEDGER_COLUMNS + ("import_batch_id", "created_at")
+_DATE_AT = LEDGER_COLUMNS.index("posting_date")
+PER_LINE = 1_000  # rows kept per line of the rows file (one JSON array each: fewer, faster decodes)
+
+
+def db_state() -> list[int]:
+    """What the checks depend on, in one query: [latest audit id, latest ledger line id, ledger lines]."""
+    row = db.session.execute(select(
+        select(func.coalesce(func.max(AuditEvent.id), 0)).scalar_subquery(),
+        select(func.coalesce(func.max(LedgerTransaction.id), 0)).scalar_subquery(),
+        select(func.count(LedgerTransaction.id)).scalar_subquery())).one()
+    return [int(v or 0) for v in row]
+
+
+def ledger_values(data: dict) -> list:
+    """An added line's values in ``LEDGER_COLUMNS`` order, the posting date as ISO text (as stored)."""
+    values = [data[c] for c in LEDGER_COLUMNS]
+    values[_DATE_AT] = values[_DATE_AT].isoformat()
+    return values
+
+
+class RowsFile:
+    """Writes the rows the preview would add or change, a thousand to a line, as JSON."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.tmp = path + ".part"
+        self.fh = open(self.tmp, "w", encoding="utf-8")
+        self.dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        self.buffer: list = []
+
+    def take(self, row) -> None:
+        if row.action == "add":
+            self.buffer.append(["a", row.row, row.money, ledger_values(row.data)])
+        elif row.action == "changed":
+            data = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in row.data.items()}
+            self.buffer.append(["c", row.row, row.money, row.existing_id, data])
+        if len(self.buffer) >= PER_LINE:
+            self._write()
+
+    def _write(self) -> None:
+        if self.buffer:
+            self.fh.write(self.dumps(self.buffer))
+            self.fh.write("\n")
+            self.buffer = []
+
+    def finish(self) -> None:
+        self._write()
+        self.fh.close()
+        os.replace(self.tmp, self.path)
+
+    def abandon(self) -> None:
+        self.fh.close()
+        try:
+            os.remove(self.tmp)
+        except OSError:
+            pass
+
+
+def replay(path: str):
+    """The kept rows: ("add", row, money, values) with values in ``LEDGER_COLUMNS`` order (date as ISO text), or
+    ("changed", row, money, existing id, data)."""
+    loads = json.loads
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            for item in loads(line):
+                if item[0] == "a":
+                    yield "add", item[1], item[2], item[3]
+                else:
+                    data = item[4]
+                    if "posting_date" in data:
+                        data["posting_date"] = date.fromisoformat(data["posting_date"])
+                    yield "changed", item[1], item[2], item[3], data
+
+
+def insert_ledger_rows(rows: list[list]) -> None:
+    """Insert ledger lines (value lists in ``INSERT_COLUMNS`` order, posting date as ISO text, created_at a
+    datetime or None for now) in one statement: COPY on PostgreSQL, the driver's executemany on SQLite, Core
+    executemany elsewhere; never the ORM."""
+    if not rows:
+        return
+    now = utcnow()
+    created_at = len(INSERT_COLUMNS) - 1
+    connection = db.session.connection()
+    dialect = connection.dialect
+    if dialect.name == "postgresql" and dialect.driver == "psycopg":
+        raw = connection.connection.driver_connection
+        with raw.cursor() as cursor:
+            with cursor.copy(f"COPY ledger_transactions ({', '.join(INSERT_COLUMNS)}) FROM STDIN") as copy:
+                for r in rows:
+                    if r[created_at] is None:
+                        r[created_at] = now
+                    copy.write_row(r)
+        return
+    if dialect.name == "sqlite":
+        stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")  # as SQLAlchemy's SQLite DateTime stores it
+        for r in rows:
+            r[created_at] = r[created_at].strftime("%Y-%m-%d %H:%M:%S.%f") if r[created_at] else stamp
+        connection.exec_driver_sql(
+            f"INSERT INTO ledger_transactions ({', '.join(INSERT_COLUMNS)}) "
+            f"VALUES ({', '.join('?' for _ in INSERT_COLUMNS)})", [tuple(r) for r in rows])
+        return
+    dicts = []
+    for r in rows:
+        d = dict(zip(INSERT_COLUMNS, r))
+        d["posting_date"] = date.fromisoformat(d["posting_date"])
+        d["created_at"] = d["created_at"] or now
+        dicts.append(d)
+    connection.execute(LedgerTransaction.__table__.insert(), dicts)
