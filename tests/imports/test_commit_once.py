@@ -165,10 +165,18 @@ def test_a_ledger_clash_at_commit_is_a_sentence(client, finance, monkeypatch):
     real = service.insert_ledger_chunk
 
     def someone_else_first(rows):
+        from datetime import date, datetime
+
         from sqlalchemy import insert
 
+        from tracker.imports.checked import INSERT_COLUMNS
+
+        first = dict(zip(INSERT_COLUMNS, rows[0]))
+        first = {k: v for k, v in first.items() if k not in ("import_batch_id", "created_at")}
+        if isinstance(first.get("posting_date"), str):
+            first["posting_date"] = date.fromisoformat(first["posting_date"])
         with db.engine.begin() as other:
-            other.execute(insert(LedgerTransaction), [{k: v for k, v in rows[0].items() if k != "import_batch_id"}])
+            other.execute(insert(LedgerTransaction), [{**first, "created_at": datetime(2025, 1, 1)}])
         real(rows)
 
     monkeypatch.setattr(service, "insert_ledger_chunk", someone_else_first)

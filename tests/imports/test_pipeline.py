@@ -353,7 +353,7 @@ def test_the_preview_shows_what_is_coming(app, make, client, auth):
     assert s["years"] == {"2025-26": {"lines": 3, "pence": 290_00}}
     assert s["sample"][0] == {"reference": "T1", "posting_date": "2025-05-01", "period": 2, "supplier_name": "Acme",
                               "account_code": "", "po_number": "PO1", "narrative": "Rent", "net_pence": 100_00,
-                              "commission_id": c.id, "budget_line_id": c.budget_line_id, "match_method": "po"}
+                              "commission_id": c.id, "budget_line_id": make.line_of(c).id, "match_method": "po"}
     draft.created_by_id = auth.login("finance").id
     draft.save()
     page = client.get(f"/imports/drafts/{draft.token}")

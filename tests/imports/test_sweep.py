@@ -19,7 +19,7 @@ def _age(path, days):
 
 def _stale_draft(days=8):
     draft = draft_of(LEDGER)
-    for path in (draft.path, service._draft_json(draft.token)):
+    for path in (draft.path, os.path.join(service.imports_dir(), service._draft_json(draft.token))):
         _age(path, days)
     return draft
 

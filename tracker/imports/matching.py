@@ -282,11 +282,24 @@ def _put(line: LedgerTransaction, commission_id: int | None, budget_line_id: int
     audit.record("imports", "change", line, summary, before, audit.snapshot(line, fields))
 
 
+class ClosedYear(ValueError):
+    """A line or the commission is in a closed funding year; the message says which."""
+
+
 def assign(lines: list[LedgerTransaction], commission: Commission, remember: bool = False,
            follow: bool = True) -> int:
     """Put ``lines`` against ``commission`` (audited); with ``remember`` the supplier's future lines go there too
     and, with ``follow``, its unassigned lines within the commission's dates in open years now (``plan_assignment``
-    shows them first; a confirmed plan passes them in ``lines`` with ``follow`` off). Returns how many moved."""
+    shows them first; a confirmed plan passes them in ``lines`` with ``follow`` off). Returns how many moved.
+
+    ClosedYear when a line's year or the commission's is closed (``funding.rules.closed_year_problem``)."""
+    from tracker.funding.rules import closed_year_problem
+
+    years = {y.id: y for y in db.session.scalars(select(FundingYear))}
+    for line in lines:
+        problem = closed_year_problem(years.get(line.funding_year_id), years.get(commission.funding_year_id))
+        if problem:
+            raise ClosedYear(f"Line {line.reference}: {problem}")
     plan = plan_assignment(lines, commission, remember and follow)
     for line in plan.lines + plan.followers:
         _put(line, commission.id, commission_budget_line(commission, line.posting_date), MANUAL,

@@ -3,7 +3,7 @@ the unmatched ledger lines finance assigns to commissions. Finance (and admins) 
 from __future__ import annotations
 
 
-from flask import Blueprint, abort, flash, request, url_for
+from flask import Blueprint, abort, flash, make_response, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -364,7 +364,12 @@ def assign():
     plan = matching.plan_assignment(lines, commission, remember=form.remember.data and follow)
     if follow and (plan.followers or plan.over_by):
         return render("imports/confirm_assign.html", "content_block", plan=plan, form=form, filters=filters)
-    count = matching.assign(lines, commission, remember=form.remember.data, follow=follow)
+    try:
+        count = matching.assign(lines, commission, remember=form.remember.data, follow=follow)
+    except matching.ClosedYear as exc:
+        db.session.rollback()
+        form.lines.errors = [str(exc)]
+        return _unmatched_page(form, 409, filters)
     db.session.commit()
     message = f"{count} line{'s' if count != 1 else ''} assigned to {commission.reference}."
     if plan.over_by:

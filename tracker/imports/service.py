@@ -201,6 +201,14 @@ class Draft:
 FOLDER = "imports"  # drafts and imported files, under DATA_DIR
 
 
+def imports_dir() -> str:
+    """The folder of drafts and imported files (made when first needed), for what works on its files directly:
+    the preview's checked rows, SQLite progress files and the sweep."""
+    path = files.locate(FOLDER)
+    path.mkdir(parents=True, exist_ok=True)
+    return str(path)
+
+
 def _draft_json(token: str) -> str:
     return f"draft-{token}.json"
 
