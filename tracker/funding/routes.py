@@ -14,7 +14,7 @@ from tracker.figures import current_year
 from tracker.funding import service
 from tracker.funding.forms import AllocationForm, BudgetLineForm, ReopenForm, RevisionForm, StreamForm, YearForm, YearNotesForm
 from tracker.funding.rules import closed_year_message, require_open_year
-from tracker.models import Allocation, Category, Strand
+from tracker.models import Allocation, Category, Strand, User
 from tracker.models.funding import YEAR_CLOSED, YEAR_OPEN
 from tracker.periods import QUARTER_NAMES
 from tracker.web import is_htmx, render
@@ -158,14 +158,20 @@ def streams():
 def _stream_values(form: StreamForm) -> dict:
     return {"name": form.name.data, "funder": (form.funder.data or "").strip(), "labour_split": form.labour_split.data,
             "claim_frequency": form.claim_frequency.data, "claim_due_days": form.claim_due_days.data,
-            "active": form.active.data}
+            "active": form.active.data, "finance_lead_id": form.finance_lead_id.data}
+
+
+def _finance_leads():
+    """Who can lead a stream's finances: active finance staff and administrators."""
+    return db.session.scalars(select(User).where(User.active.is_(True), User.role.in_((FINANCE, ADMIN)))
+                              .order_by(User.name)).all()
 
 
 @bp.route("/streams/new", methods=["GET", "POST"])
 @roles_required(FINANCE)
 def new_stream():
     """Add a funding stream."""
-    form = StreamForm()
+    form = StreamForm(leads=_finance_leads())
     if form.validate_on_submit():
         stream = service.save_stream(None, **_stream_values(form))
         db.session.commit()
@@ -178,7 +184,7 @@ def new_stream():
 def edit_stream(stream_id: int):
     """Change a funding stream's details."""
     stream = service.get_stream_or_404(stream_id)
-    form = StreamForm(obj=stream, stream_id=stream.id)
+    form = StreamForm(obj=stream, stream_id=stream.id, leads=_finance_leads())
     if form.validate_on_submit():
         service.save_stream(stream, **_stream_values(form))
         db.session.commit()

@@ -48,10 +48,11 @@ def get_milestone_or_404(milestone_id: int) -> Milestone:
 
 @bp.app_context_processor
 def nav_badges():
-    """The number of overdue deadlines beside "Deadlines" in the navigation: one count query per page."""
+    """The number of overdue tasks beside "Deadlines" in the navigation: the user's own, plus unowned ones for
+    managers; viewers see none. One count query per page."""
     if not current_user.is_authenticated or request.endpoint in (None, "static"):
         return {}
-    return {"nav_badges": {"milestones.index": service.overdue_count(today())}}
+    return {"nav_badges": {"milestones.index": service.overdue_count(current_user, today())}}
 
 
 @bp.app_template_filter("non_working_day")
@@ -74,12 +75,16 @@ def _list_context(filters):
 @bp.route("/")
 @roles_required(*EVERYONE)
 def index():
-    """Deadlines grouped as overdue, due in the next 30 days, later, and done or missed; filterable."""
+    """Overdue tasks, then the next 30 days week by week; later weeks and what is done, missed or past are
+    folded away. Filterable."""
     filters = service.parse_filters(request.args)
     items = service.find(filters)
     status = 400 if filters.problems else 200
+    groups = service.grouped(items, today())
     return render("milestones/index.html", "results", status=status,
-                  groups=service.grouped(items, today()), group_labels=dict(service.GROUPS), count=len(items),
+                  groups=groups, weeks_soon=service.by_week(groups["soon"], today()),
+                  weeks_later=service.by_week(groups["later"], today()),
+                  group_labels=dict(service.GROUPS), count=len(items),
                   view="list", monitoring_due=_monitoring_due(filters), **_list_context(filters))
 
 
@@ -194,6 +199,8 @@ def edit(milestone_id: int):
         _check_links(form)
         before = audit.snapshot(m, FIELDS)
         form.populate_obj(m)
+        if m.owner_id != before["owner_id"]:
+            m.owner_is_default = False  # a person chose: the app no longer moves it with the contract manager
         if m.status != "done":
             m.completed_date = None
         elif (before["status"] != "done" or _evidence_of(before) != _evidence_of(m)) \
