@@ -32,3 +32,20 @@ def test_bad_labels(bad):
 def test_bad_quarter():
     with pytest.raises(ValueError):
         quarter_bounds("2025-26", 5)
+
+
+@pytest.mark.parametrize("text", ["31/07/2025", "31/7/2025", " 31-07-2025 ", "31.07.2025", "31 07 2025",
+                                  "31 July 2025", "31 jul 2025", "31st July 2025", "2025-07-31"])
+def test_uk_dates_are_read_day_first_in_every_usual_form(text):
+    from tracker.periods import parse_uk_date
+
+    assert parse_uk_date(text) == date(2025, 7, 31)
+
+
+@pytest.mark.parametrize("text", ["07/31/2025", "31/02/2025", "31/07/25", "twelve", "", "31 Julember 2025",
+                                  "2025-7-31", "1/1/0001", "31/07/2025 12:00"])
+def test_what_is_not_a_uk_date_is_refused(text):
+    from tracker.periods import parse_uk_date
+
+    with pytest.raises(ValueError):
+        parse_uk_date(text)

@@ -165,3 +165,44 @@ def test_list_runs_a_fixed_number_of_queries(client, auth, make, count_queries):
     with count_queries() as many:
         client.get("/milestones/")
     assert many.count == few.count
+
+
+def test_the_milestone_form_takes_the_same_uk_date_as_every_other_form(client, auth):
+    auth.login("manager")
+    page = client.get("/milestones/new").text
+    assert 'type="date"' not in page and "Day, month and year, for example 31/03/2026" in page
+    assert client.post("/milestones/new", data=_form(title="Typed the UK way", due_date="31/7/2025")).status_code == 303
+    assert db.session.scalar(select(Milestone.due_date).where(Milestone.title == "Typed the UK way")) == date(2025, 7, 31)
+    before = db.session.scalar(select(func.count(Milestone.id)))
+    wrong = client.post("/milestones/new", data=_form(title="American", due_date="07/31/2025"))
+    assert wrong.status_code == 422 and wrong.text.count("The due date must be a real date, like 31/07/2025") == 2
+    assert db.session.scalar(select(func.count(Milestone.id))) == before
+
+
+def test_a_milestone_added_from_a_commission_page_starts_linked_to_it(client, auth, make):
+    auth.login("manager")
+    c = make.commission(reference="VRU-25-777")
+    db.session.commit()
+    show = client.get(f"/commissions/{c.id}").text
+    assert f'href="/milestones/new?commission={c.id}"' in show
+    decision = db.session.scalar(select(Milestone).where(Milestone.source_key == f"commission:{c.id}:decision"))
+    assert f'href="/milestones/{decision.id}"' in show  # each milestone links to its page
+    form = client.get(f"/milestones/new?commission={c.id}").text
+    assert f'<option selected value="{c.id}">' in form and "For VRU-25-777" in form
+    assert client.get("/milestones/new?commission=abc").status_code == 400
+    assert client.get("/milestones/new?commission=999999").status_code == 404
+
+
+def test_choosing_an_owner_stops_the_app_moving_it(client, auth, make):
+    auth.login("manager")
+    make.user("manager", name="Contract Person")
+    other = make.user("manager", name="Other Person")
+    c = make.commission(contract_manager="Contract Person")
+    db.session.commit()
+    task = db.session.scalar(select(Milestone).where(Milestone.source_key == f"commission:{c.id}:decision"))
+    assert task.owner_is_default
+    response = client.post(f"/milestones/{task.id}/edit", data={"owner_id": str(other.id), "status": "in progress",
+                                                               "completed_date": "", "evidence": "", "evidence_link": ""})
+    assert response.status_code == 303
+    db.session.refresh(task)
+    assert task.owner_id == other.id and not task.owner_is_default

@@ -43,10 +43,8 @@ class CommissionForm(VersionedForm):
     commission_type = SelectField("Type", choices=[(t, t.capitalize()) for t in COMMISSION_TYPES])
     value_pence = MoneyField("Value", validators=[InputRequired("Enter the value, like 12,500.00")],
                              description="For this funding year, in pounds.")
-    start_date = UKDateField("Start date", validators=[InputRequired("Enter the start date, like 01/04/2025")],
-                             description="Day/month/year, e.g. 01/04/2025")
-    end_date = UKDateField("End date", validators=[InputRequired("Enter the end date, like 31/03/2026")],
-                           description="Day/month/year, e.g. 31/03/2026")
+    start_date = UKDateField("Start date", validators=[InputRequired("Enter the start date, like 01/04/2025")])
+    end_date = UKDateField("End date", validators=[InputRequired("Enter the end date, like 31/03/2026")])
     review_date = UKDateField("Review date", validators=[Optional()])
     extension_options = StringField("Extension options", validators=[Optional(), Length(max=200)],
                                     description="e.g. 1 + 1 years")

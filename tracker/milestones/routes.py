@@ -158,10 +158,15 @@ def _check_links(form: MilestoneForm) -> None:
 @bp.route("/new", methods=["GET", "POST"])
 @roles_required(MANAGER)
 def create():
-    """Add a milestone."""
+    """Add a milestone; ``?commission=ID`` (the commission page's link) starts it linked to that commission,
+    in its funding year and the Contract programme, and comes back to the commission afterwards."""
     form = _form()
+    commission = _commission_from_args()
     if request.method == "GET":
         form.owner_id.data = current_user.id
+        if commission is not None:
+            form.commission_id.data, form.funding_year_id.data = commission.id, commission.funding_year_id
+            form.programme.data = "Contract"
     if form.validate_on_submit():
         _check_links(form)
         m = Milestone()
@@ -170,7 +175,7 @@ def create():
             m.completed_date = None
         elif problem := service.done_problem(m):
             form.evidence.errors.append(problem)
-            return render("milestones/form.html", "form", status=422, form=form, m=None)
+            return render("milestones/form.html", "form", status=422, form=form, m=None, commission=commission)
         db.session.add(m)
         audit.record("milestones", "create", m, f"Added milestone '{m.title}' due {m.due_date:%d/%m/%Y}",
                       None, audit.snapshot(m, FIELDS))
@@ -178,7 +183,20 @@ def create():
         flash(f"Milestone '{m.title}' added.", "success")
         return _after_save(m)
     status = 422 if request.method == "POST" else 200
-    return render("milestones/form.html", "form", status=status, form=form, m=None)
+    return render("milestones/form.html", "form", status=status, form=form, m=None, commission=commission)
+
+
+def _commission_from_args() -> Commission | None:
+    """The commission named by ``?commission=``; a number that names none is refused with 404, anything else 400."""
+    raw = request.args.get("commission", "")
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 9:
+        abort_with(400, "The commission in the address is not a number. Start again from the commission's page.")
+    commission = db.session.get(Commission, int(raw))
+    if commission is None:
+        abort_with(404, "There is no commission with that number. It may have been deleted.")
+    return commission
 
 
 def _evidence_of(m) -> tuple[str, str]:
