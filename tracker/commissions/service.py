@@ -230,10 +230,10 @@ def add_variation(commission: Commission, variation_date: date, reason: str, val
         commission.end_date = new_end_date
     _flush(commission)
     changed_before, changed_after = audit.diff(before, audit.snapshot(commission, ("value_pence", "end_date")))
-    audit.record(REALM, "create", variation, f"Variation to {commission.reference}: {variation.reason[:80]}", None,
+    audit.record(REALM, "create", variation, f"Variation to {commission.reference}: {variation.reason}", None,
                  audit.snapshot(variation, ("commission_id", "variation_date", "reason", "value_change_pence",
                                             "previous_end_date", "new_end_date")))
-    audit.record(REALM, "change", commission, f"{commission.reference} varied: {variation.reason[:80]}",
+    audit.record(REALM, "change", commission, f"{commission.reference} varied: {variation.reason}",
                  changed_before, changed_after)
     return variation
 
