@@ -20,7 +20,7 @@ ROUTES = {
     "monitoring.documents": Access(get=EVERYONE, post=only("manager", "finance")),
     "monitoring.add_version": Access(post=only("manager", "finance")),
     "monitoring.download": Access(get=EVERYONE),
-    "monitoring.delete_document": Access(post=only()),
+    "monitoring.delete_document": Access(get=only(), post=only()),
 }
 
 URL_VALUES = {

@@ -35,7 +35,9 @@ class CommissionForm(VersionedForm):
     new_provider_name = StringField("Or a new provider's name", validators=[Optional(), Length(max=200)],
                                     description="Used when no provider is chosen above: the provider is added.")
     funding_year_id = SelectField("Funding year", coerce=_optional_int, validate_choice=False)
-    strand_id = SelectField("Strand", coerce=_optional_int, validate_choice=False)
+    strand_id = SelectField("Strand", coerce=_optional_int, validate_choice=False,
+                            description="The violence the service tackles. Young Futures is a funding stream and a "
+                                        "programme, not a strand: choose the strand its work serves.")
     budget_line_id = SelectField("Budget line", coerce=_optional_int, validate_choice=False,
                                  description="It must be in the same funding year.")
     procurement_route = SelectField("Procurement route", choices=[(r, r) for r in PROCUREMENT_ROUTES])

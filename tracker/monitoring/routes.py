@@ -437,12 +437,17 @@ def download(version_id: int):
     return response
 
 
-@bp.route("/documents/<int:document_id>/delete", methods=["POST"])
+@bp.route("/documents/<int:document_id>/delete", methods=["GET", "POST"])
 @roles_required(ADMIN)
 def delete_document(document_id: int):
-    """Delete a document and all its versions (administrators only; audited)."""
+    """Delete a document and all its versions (administrators only; audited). GET is the confirmation page
+    saying what will go (it works without JavaScript)."""
     document = docs.get_document_or_404(document_id)
     owner_type, owner_id = docs.document_owner(document)
+    if request.method == "GET":
+        owner = docs.get_owner_or_404(owner_type, owner_id)
+        return render("monitoring/delete_document.html", None, d=document, owner_type=owner_type, owner=owner,
+                      owner_name=docs.owner_name(owner_type, owner), owner_label=docs.OWNER_LABELS[owner_type])
     title = document.title
     paths = docs.delete_document(document)
     db.session.commit()
