@@ -87,8 +87,52 @@
     if (message && !window.confirm(message)) { evt.preventDefault(); }
   }, true);
 
+  // The outputs grid, like a spreadsheet: Tab saves the actual being edited (when it changed) and moves to the
+  // next one (Shift+Tab to the one before), Enter saves and stays, Escape cancels. Focus lands on the cell's
+  // link again after the swap, or on the field when the server sent the cell back with its error.
+  var gridPending = null;
+  function gridLinks() { return Array.prototype.slice.call(document.querySelectorAll(".kpi-cell__value[href]")); }
+  function gridKeydown(evt) {
+    var input = evt.target;
+    var form = input && input.closest && input.closest("form[data-grid-cell]");
+    if (!form || input.name !== "value" || !window.htmx) return;
+    var cell = form.closest("td");
+    if (evt.key === "Escape") {
+      evt.preventDefault();
+      gridPending = { id: cell.id, step: 0 };
+      var cancel = form.querySelector(".kpi-cell__cancel");
+      htmx.ajax("GET", cancel.getAttribute("hx-get"), { target: cell, swap: "outerHTML" });
+    } else if (evt.key === "Tab") {
+      evt.preventDefault();
+      gridPending = { id: cell.id, step: evt.shiftKey ? -1 : 1 };
+      if (input.value.trim() !== (input.getAttribute("data-original") || "")) {
+        htmx.trigger(form, "submit");
+      } else {
+        htmx.ajax("GET", form.querySelector(".kpi-cell__cancel").getAttribute("hx-get"), { target: cell, swap: "outerHTML" });
+      }
+    } else if (evt.key === "Enter") {
+      gridPending = { id: cell.id, step: 0 };
+    }
+  }
+  function gridSettled() {
+    if (!gridPending) return;
+    var pending = gridPending;
+    var cell = document.getElementById(pending.id);
+    if (!cell) { gridPending = null; return; }
+    var field = cell.querySelector("input[name=value]");
+    if (field) { gridPending = null; field.focus(); return; } // sent back with its error: stay on it
+    gridPending = null;
+    var links = gridLinks();
+    var own = cell.querySelector(".kpi-cell__value[href]");
+    var at = links.indexOf(own);
+    var next = links[at + pending.step] || own;
+    if (next) next.focus();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     configure();
+    document.addEventListener("keydown", gridKeydown);
+    document.body.addEventListener("htmx:afterSettle", gridSettled);
     focusNew();
     markScrollableTables();
     window.addEventListener("resize", markScrollableTables);
