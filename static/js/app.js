@@ -129,8 +129,45 @@
     if (next) next.focus();
   }
 
+  // Card tables on a phone show each cell with its column's name: the template gives data-label where it can,
+  // and the rest come from the headings here, so a column added to the table is labelled without more work.
+  function labelCardCells() {
+    var tables = document.querySelectorAll("table.table--cards");
+    for (var t = 0; t < tables.length; t++) {
+      var heads = [];
+      var headRow = tables[t].querySelector("thead tr");
+      if (!headRow) continue;
+      for (var h = 0; h < headRow.cells.length; h++) {
+        var text = headRow.cells[h].textContent.replace(/\s+/g, " ").trim();
+        for (var span = 0; span < (headRow.cells[h].colSpan || 1); span++) heads.push(text);
+      }
+      var rows = tables[t].querySelectorAll("tbody tr, tfoot tr");
+      for (var r = 0; r < rows.length; r++) {
+        var col = 0;
+        for (var c = 0; c < rows[r].cells.length; c++) {
+          var cell = rows[r].cells[c];
+          if (!cell.hasAttribute("data-label") && heads[col] && cell.colSpan < 2) cell.setAttribute("data-label", heads[col]);
+          col += cell.colSpan || 1;
+        }
+      }
+    }
+  }
+
+  // The register's "Filter" disclosure says how many filters are on, as they change.
+  function countFilters(evt) {
+    var box = evt.target.closest && evt.target.closest(".filter-disclosure");
+    if (!box) return;
+    var n = 0, fields = box.querySelectorAll("select");
+    for (var i = 0; i < fields.length; i++) { if (fields[i].value) n++; }
+    var out = box.querySelector("[data-filter-count]");
+    if (out) out.textContent = n ? "(" + n + " active)" : "(none active)";
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     configure();
+    labelCardCells();
+    document.body.addEventListener("htmx:afterSettle", labelCardCells);
+    document.addEventListener("change", countFilters);
     document.addEventListener("keydown", gridKeydown);
     document.body.addEventListener("htmx:afterSettle", gridSettled);
     focusNew();
