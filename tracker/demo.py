@@ -357,7 +357,8 @@ def _demo_deadlines(users: dict) -> None:
         "final-claim": (date(2026, 5, 12), "Final claim accepted by the Home Office."),
     }
     for m in db.session.scalars(select(Milestone).where(Milestone.source_key.is_not(None))):
-        m.owner_id = users[MANAGER if m.commission_id else FINANCE].id if users else None
+        # Owners are the app's defaults: the contract manager (Morgan Manager for the programme lead's
+        # commissions), else the funding stream's finance lead (Fran Finance).
         label = m.funding_year.label if m.funding_year else ""
         part = m.source_key.rsplit(":", 1)[-1]
         if label == "2025-26" and part in done:
