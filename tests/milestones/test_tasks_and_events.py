@@ -122,3 +122,14 @@ def test_weeks_start_on_monday():
     weeks = service.by_week(items, today)
     assert [w.monday for w in weeks] == [date(2025, 11, 10), date(2025, 11, 17)]
     assert [len(w.items) for w in weeks] == [1, 1]
+
+
+def test_the_return_lists_a_contract_end_as_an_event_not_a_task(make):
+    from tracker.returns.builder import milestones_table
+
+    year = make.year("2025-26")
+    c = make.commission(end_date=date(2025, 6, 30), year=year)
+    db.session.commit()
+    rows = {row[1]: row[4] for row in milestones_table(year, 1, date(2025, 6, 30)).rows}
+    assert rows[f"{c.reference} {c.title}: ends"] == "Event"
+    assert rows[f"{c.reference} {c.title}: decide: extend, re-procure or let end"] == "Not started"
