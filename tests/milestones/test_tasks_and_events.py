@@ -133,3 +133,28 @@ def test_the_return_lists_a_contract_end_as_an_event_not_a_task(make):
     rows = {row[1]: row[4] for row in milestones_table(year, 1, date(2025, 6, 30)).rows}
     assert rows[f"{c.reference} {c.title}: ends"] == "Event"
     assert rows[f"{c.reference} {c.title}: decide: extend, re-procure or let end"] == "Not started"
+
+
+@pytest.mark.parametrize("bad", ["abc", "999999", "manager"])
+def test_a_stream_gets_a_finance_lead_from_the_list_only(client, auth, make, bad):
+    from tracker.models import FundingStream
+
+    lead = make.user("finance", name="Fin Lead")
+    manager = make.user("manager", name="Not Finance")
+    stream = make.stream("Hotspot Action Fund")
+    db.session.commit()
+    auth.login("finance")
+    listing = client.get("/funding/streams").text
+    assert "Nobody yet" in listing and f'/funding/streams/{stream.id}/edit' in listing
+    good = {"name": stream.name, "funder": "Home Office", "claim_frequency": "quarterly", "claim_due_days": "30",
+            "active": "y"}
+    value = str(manager.id) if bad == "manager" else bad  # a manager is not offered: finance staff and admins are
+    refused = client.post(f"/funding/streams/{stream.id}/edit", data={**good, "finance_lead_id": value})
+    assert refused.status_code == 422
+    db.session.expire_all()
+    assert db.session.get(FundingStream, stream.id).finance_lead_id is None
+    assert client.post(f"/funding/streams/{stream.id}/edit",
+                       data={**good, "finance_lead_id": str(lead.id)}).status_code == 303
+    db.session.expire_all()
+    assert db.session.get(FundingStream, stream.id).finance_lead_id == lead.id
+    assert "Fin Lead" in client.get("/funding/streams").text
