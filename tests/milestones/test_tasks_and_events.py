@@ -158,3 +158,13 @@ def test_a_stream_gets_a_finance_lead_from_the_list_only(client, auth, make, bad
     db.session.expire_all()
     assert db.session.get(FundingStream, stream.id).finance_lead_id == lead.id
     assert "Fin Lead" in client.get("/funding/streams").text
+
+
+def test_a_viewer_or_a_disabled_account_never_owns_a_task(make):
+    make.user("viewer", name="Pat Viewer")
+    make.user("manager", name="Gone Manager", active=False)
+    a = make.commission(contract_manager="Pat Viewer")
+    b = make.commission(contract_manager="Gone Manager")
+    db.session.commit()
+    assert _by_key(f"commission:{a.id}:decision").owner_id is None  # no finance lead either: nobody yet
+    assert _by_key(f"commission:{b.id}:decision").owner_id is None

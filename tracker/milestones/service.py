@@ -73,7 +73,9 @@ class DefaultOwners:
     with the largest allocation that year that has a lead, else any stream's lead). Read once per sync."""
 
     def __init__(self, session: Session):
-        users = session.scalars(select(User).where(User.active.is_(True)).order_by(User.id)).all()
+        # Only people who can act on a task own one: not viewers (the PCC office), not disabled accounts.
+        users = session.scalars(select(User).where(User.active.is_(True), User.role.in_((ADMIN, MANAGER, FINANCE)))
+                                .order_by(User.id)).all()
         self.by_name: dict[str, int] = {}
         for u in users:
             for key in (u.name, u.email):
@@ -90,7 +92,8 @@ class DefaultOwners:
                 self.by_year.setdefault(year_id, lead)
         self.any_lead = session.scalar(
             select(FundingStream.finance_lead_id).join(User, User.id == FundingStream.finance_lead_id)
-            .where(User.active.is_(True)).order_by(FundingStream.active.desc(), FundingStream.id).limit(1))
+            .where(User.id.in_(leads))
+            .order_by(FundingStream.active.desc(), FundingStream.id).limit(1))
 
     def for_year(self, year_id: int | None) -> int | None:
         return self.by_year.get(year_id) or self.any_lead
