@@ -168,3 +168,18 @@ def test_a_viewer_or_a_disabled_account_never_owns_a_task(make):
     db.session.commit()
     assert _by_key(f"commission:{a.id}:decision").owner_id is None  # no finance lead either: nobody yet
     assert _by_key(f"commission:{b.id}:decision").owner_id is None
+
+
+def test_an_event_is_not_marked_done_and_its_form_has_no_status(client, auth, make):
+    auth.login("manager")
+    c = make.commission()
+    db.session.commit()
+    end = _by_key(f"commission:{c.id}:end")
+    page = client.get(f"/milestones/{end.id}")
+    assert page.status_code == 200 and "Mark done" not in page.text and "An event" in page.text
+    assert client.get(f"/milestones/{end.id}/complete").status_code == 409
+    assert client.post(f"/milestones/{end.id}/complete", data={"completed_date": "01/05/2025"}).status_code == 409
+    form = client.get(f"/milestones/{end.id}/edit").text
+    assert 'name="status"' not in form and 'name="owner_id"' in form
+    db.session.refresh(end)
+    assert end.status == "not started" and end.completed_date is None

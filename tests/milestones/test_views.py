@@ -113,7 +113,8 @@ def test_editing_a_generated_deadline_keeps_its_date(client, auth, make):
     auth.login("manager")
     c = make.commission(end_date=date(2026, 3, 31))
     db.session.commit()
-    m = db.session.scalar(select(Milestone).where(Milestone.source_key == f"commission:{c.id}:end"))
+    # The decision on the end: a generated task (the end itself is an event, with no status to edit).
+    m = db.session.scalar(select(Milestone).where(Milestone.source_key == f"commission:{c.id}:decision"))
     response = client.post(f"/milestones/{m.id}/edit", data={"status": "in progress", "owner_id": "", "completed_date": "",
                                                               "evidence": "Talking to the provider", "evidence_link": "",
                                                               "due_date": "2030-01-01", "title": "Hacked"})

@@ -52,7 +52,7 @@ class MilestoneForm(FlaskForm):
                              description="What shows it was done: a decision, minutes, a report.")
     evidence_link = StringField("Link to evidence", validators=[Length(max=500, message="The link must be 500 characters or fewer"), _check_link])
 
-    def __init__(self, *args, users=(), years=(), commissions=(), generated=False, **kwargs):
+    def __init__(self, *args, users=(), years=(), commissions=(), generated=False, event=False, **kwargs):
         super().__init__(*args, **kwargs)
         self.owner_id.choices = [(None, "No owner yet")] + [(u.id, u.name) for u in users]
         self.funding_year_id.choices = [(None, "None")] + [(y.id, y.label) for y in years]
@@ -61,6 +61,10 @@ class MilestoneForm(FlaskForm):
         if generated:
             # A generated deadline follows its source: its title, date and links are not edited here.
             for name in ("title", "due_date", "funding_year_id", "commission_id", "programme"):
+                delattr(self, name)
+        if event:
+            # An event (a contract ends) happens on its date: it has no status to set and is never "done".
+            for name in ("status", "completed_date"):
                 delattr(self, name)
 
     def validate_status(self, field):

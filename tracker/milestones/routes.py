@@ -146,7 +146,8 @@ def show(milestone_id: int):
 def _form(m: Milestone | None = None, generated: bool = False) -> MilestoneForm:
     users, years = _choices()
     commissions = db.session.scalars(select(Commission).order_by(Commission.reference)).all()
-    return MilestoneForm(obj=m, users=users, years=years, commissions=commissions, generated=generated)
+    return MilestoneForm(obj=m, users=users, years=years, commissions=commissions, generated=generated,
+                         event=m is not None and m.is_event)
 
 
 def _check_links(form: MilestoneForm) -> None:
@@ -244,6 +245,9 @@ def complete(milestone_id: int):
     """Mark a milestone done, with the date and the evidence."""
     m = get_milestone_or_404(milestone_id)
     require_open_year(m.funding_year)
+    if m.is_event:
+        abort_with(409, f"'{m.title}' is an event: it happens on its date and is not marked done. "
+                        "Its commission's decision on the end is the task to complete.")
     form = CompleteForm(obj=m)
     if request.method == "GET" and not m.completed_date:
         form.completed_date.data = min(today(), date.today())
