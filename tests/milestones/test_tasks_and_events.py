@@ -183,3 +183,19 @@ def test_an_event_is_not_marked_done_and_its_form_has_no_status(client, auth, ma
     assert 'name="status"' not in form and 'name="owner_id"' in form
     db.session.refresh(end)
     assert end.status == "not started" and end.completed_date is None
+
+
+def test_the_digest_reminds_of_tasks_and_coming_events_but_never_calls_an_event_overdue(make):
+    from tracker.milestones import digest
+
+    owner = make.user("manager", name="Digest Person")
+    today = date(2025, 11, 10)
+    make.milestone("Past end", due_date=date(2025, 11, 1), kind="contract end", owner_id=owner.id)
+    make.milestone("Coming end", due_date=date(2025, 11, 14), kind="contract end", owner_id=owner.id)
+    make.milestone("Late task", due_date=date(2025, 11, 1), owner_id=owner.id)
+    db.session.commit()
+    (mine,) = [d for d in digest.build_digests(today, 14, db.session) if d.owner and d.owner.id == owner.id]
+    assert [m.title for m in mine.overdue] == ["Late task"]
+    assert [m.title for m in mine.coming] == ["Coming end"]
+    text = digest.format_digest(mine, today, 14)
+    assert "Coming end [Other; event]" in text and "Past end" not in text

@@ -63,7 +63,8 @@ def _line(m: Milestone, today: date) -> str:
         when += f", {ago} day{'s' if ago != 1 else ''} overdue"
     elif m.due_date == today:
         when += ", due today"
-    return f"  - {when}: {m.title} [{m.programme}; {m.status}]" + (f" (falls on {note})" if note else "")
+    state = "event" if m.kind in EVENT_KINDS else m.status
+    return f"  - {when}: {m.title} [{m.programme}; {state}]" + (f" (falls on {note})" if note else "")
 
 
 def format_digest(d: Digest, today: date, days: int, base_url: str = "") -> str:
