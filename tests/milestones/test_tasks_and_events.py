@@ -199,3 +199,12 @@ def test_the_digest_reminds_of_tasks_and_coming_events_but_never_calls_an_event_
     assert [m.title for m in mine.coming] == ["Coming end"]
     text = digest.format_digest(mine, today, 14)
     assert "Coming end [Other; event]" in text and "Past end" not in text
+
+
+def test_each_quarter_end_is_an_event_before_its_return_task(make, fixed_today):
+    year = make.year("2025-26")
+    db.session.commit()
+    end, task = _by_key(f"year:{year.id}:q2-end"), _by_key(f"year:{year.id}:q2-return")
+    assert end.is_event and end.due_date == date(2025, 9, 30) and "return period closes" in end.title
+    assert not task.is_event and task.due_date > end.due_date
+    assert not service.is_overdue(end, fixed_today) and service.is_overdue(task, fixed_today)

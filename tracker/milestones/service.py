@@ -117,11 +117,15 @@ def _setting_values(session: Session) -> dict[str, int]:
 
 
 def year_deadlines(year: FundingYear, days: dict[str, int], owners: DefaultOwners | None = None) -> list[Wanted]:
-    """A funding year's quarterly returns, final claim and annual report (tasks for the finance lead)."""
+    """A funding year's quarter ends (events: the return period closes) and its quarterly returns, final claim and
+    annual report (tasks for the finance lead)."""
     owner = owners.for_year(year.id) if owners else None
     out = []
     for quarter in (1, 2, 3, 4):
         _start, end = quarter_bounds(year.label, quarter)
+        out.append(Wanted(
+            f"year:{year.id}:q{quarter}-end", f"Q{quarter} {year.label} ends: its return period closes", end,
+            "VRU grant", "period end", year.id, owner_id=owner))
         out.append(Wanted(
             f"year:{year.id}:q{quarter}-return", f"Q{quarter} {year.label} quarterly return due",
             end + timedelta(days=days["return_due_days"]), "VRU grant", "quarterly return", year.id, owner_id=owner))
