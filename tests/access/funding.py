@@ -20,6 +20,6 @@ ROUTES = {
     "funding.allocation_history": Access(get=EVERYONE),
     "funding.new_line": Access(get=WRITE, post=WRITE),
     "funding.edit_line": Access(get=WRITE, post=WRITE),
-    "funding.delete_line": Access(post=WRITE),
+    "funding.delete_line": Access(get=WRITE, post=WRITE),
     "funding.budget": Access(get=EVERYONE),
 }

@@ -16,6 +16,7 @@ from tracker.funding.forms import AllocationForm, BudgetLineForm, ReopenForm, Re
 from tracker.funding.rules import closed_year_message, require_open_year
 from tracker.models import Allocation, Category, Strand, User
 from tracker.models.funding import YEAR_CLOSED, YEAR_OPEN
+from tracker.money import format_pence
 from tracker.periods import QUARTER_NAMES
 from tracker.web import is_htmx, render
 
@@ -305,12 +306,26 @@ def edit_line(line_id: int):
                   in_use=commissions + ledger, history=audit.history(line))
 
 
-@bp.route("/lines/<int:line_id>/delete", methods=["POST"])
+@bp.route("/lines/<int:line_id>/delete", methods=["GET", "POST"])
 @roles_required(FINANCE)
 def delete_line(line_id: int):
-    """Delete a budget line that nothing uses."""
+    """Delete a budget line that nothing uses. GET is the confirmation page saying what will go."""
     line = service.get_line_or_404(line_id)
     year = line.funding_year
+    if request.method == "GET":
+        commissions, ledger = service.line_use(line)
+        refusal = (closed_year_message(year) if year.is_closed else
+                   f"{commissions} commission(s) and {ledger} ledger line(s) use it. Move them to another line first, "
+                   "or set its amount to £0.00." if commissions or ledger else None)
+        return render("_confirm.html", None, status=409 if refusal else 200,
+                      heading=f"Delete the budget line {line.description}?",
+                      intro=f"{line.funding_stream.name}, {year.label}: {format_pence(line.amount_pence)}.",
+                      refusal=refusal,
+                      effects=[f"The line and its Q1–Q4 profile leave the {year.label} budget, so the stream's "
+                               f"budgeted total falls by {format_pence(line.amount_pence)}.",
+                               "The audit trail keeps a record of the line as it was."],
+                      action=url_for("funding.delete_line", line_id=line.id), button="Yes, delete the budget line",
+                      back=url_for("funding.edit_line", line_id=line.id))
     service.delete_line(line)
     db.session.commit()
     return _done(_budget_url(year), "Budget line deleted.")
