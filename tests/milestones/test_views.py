@@ -207,3 +207,10 @@ def test_choosing_an_owner_stops_the_app_moving_it(client, auth, make):
     assert response.status_code == 303
     db.session.refresh(task)
     assert task.owner_id == other.id and not task.owner_is_default
+
+
+def test_the_commission_form_has_the_young_futures_hint_and_the_common_date_hint(client, auth):
+    auth.login("manager")
+    page = client.get("/commissions/new").text
+    assert "Young Futures is a funding stream and a programme, not a strand" in page
+    assert page.count("Day, month and year, for example 31/03/2026") == 3  # start, end and review dates

@@ -26,6 +26,10 @@ class VersionedForm(FlaskForm):
     version = IntegerField(widget=HiddenInput(), validators=[InputRequired("The form is missing its version: reload the page and try again")])
 
 
+STRAND_HINT = ("The violence the service tackles. Young Futures is a funding stream and a programme, not a strand: "
+               "choose the strand its work serves.")
+
+
 class CommissionForm(VersionedForm):
     reference = StringField("Reference", validators=[DataRequired("Enter a reference, like VRU-25-014"), Length(max=40)],
                             description="Our reference, e.g. VRU-25-014. Each commission has its own.")
@@ -35,9 +39,7 @@ class CommissionForm(VersionedForm):
     new_provider_name = StringField("Or a new provider's name", validators=[Optional(), Length(max=200)],
                                     description="Used when no provider is chosen above: the provider is added.")
     funding_year_id = SelectField("Funding year", coerce=_optional_int, validate_choice=False)
-    strand_id = SelectField("Strand", coerce=_optional_int, validate_choice=False,
-                            description="The violence the service tackles. Young Futures is a funding stream and a "
-                                        "programme, not a strand: choose the strand its work serves.")
+    strand_id = SelectField("Strand", coerce=_optional_int, validate_choice=False)
     budget_line_id = SelectField("Budget line", coerce=_optional_int, validate_choice=False,
                                  description="It must be in the same funding year.")
     procurement_route = SelectField("Procurement route", choices=[(r, r) for r in PROCUREMENT_ROUTES])
@@ -45,8 +47,10 @@ class CommissionForm(VersionedForm):
     commission_type = SelectField("Type", choices=[(t, t.capitalize()) for t in COMMISSION_TYPES])
     value_pence = MoneyField("Value", validators=[InputRequired("Enter the value, like 12,500.00")],
                              description="For this funding year, in pounds.")
-    start_date = UKDateField("Start date", validators=[InputRequired("Enter the start date, like 01/04/2025")])
-    end_date = UKDateField("End date", validators=[InputRequired("Enter the end date, like 31/03/2026")])
+    start_date = UKDateField("Start date", validators=[InputRequired("Enter the start date, like 01/04/2025")],
+                             description="Day/month/year, e.g. 01/04/2025")
+    end_date = UKDateField("End date", validators=[InputRequired("Enter the end date, like 31/03/2026")],
+                           description="Day/month/year, e.g. 31/03/2026")
     review_date = UKDateField("Review date", validators=[Optional()])
     extension_options = StringField("Extension options", validators=[Optional(), Length(max=200)],
                                     description="e.g. 1 + 1 years")
@@ -57,7 +61,9 @@ class CommissionForm(VersionedForm):
     status = SelectField("Status", choices=[(s, s.capitalize()) for s in COMMISSION_STATUSES])
     pcc_decision_ref = StringField("PCC decision reference", validators=[Optional(), Length(max=40)])
     po_number = StringField("PO number", validators=[Optional(), Length(max=40)])
-    contract_manager = StringField("Contract manager", validators=[Optional(), Length(max=120)])
+    contract_manager = StringField("Contract manager", validators=[Optional(), Length(max=120)],
+                                   description="Their name or e-mail as they sign in: the tasks the app makes for "
+                                               "this commission (such as the decision on its end) are then theirs.")
 
     def validate_end_decision(self, field):
         if field.data not in (None, "", *END_DECISIONS):
@@ -82,6 +88,13 @@ class CommissionForm(VersionedForm):
     def validate_strand_id(self, field):
         if not field.data:
             raise ValidationError("Choose a strand")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Set here rather than on the fields so the form's money section can change without touching them.
+        self.strand_id.description = STRAND_HINT
+        for date_field in (self.start_date, self.end_date, self.review_date):
+            date_field.description = UKDateField.HINT  # the same hint as every other date in the app
 
 
 class StatusForm(VersionedForm):
