@@ -22,7 +22,7 @@ def test_history_shows_money_dates_and_names(app, make, count_queries):
         ("Value", "£10,000.00", "£12,345.67"),
         ("End date", "31/03/2026", "30/06/2026"),
         ("Provider", old_provider.name, "Safer Streets Kent Ltd"),
-        ("Competed", "No", "Yes"),
+        ("The award was competed", "No", "Yes"),  # the form's label
     ]
 
 
@@ -86,3 +86,25 @@ def test_every_realm_and_kind_the_code_records_is_known():
                     found.update(_literals(arg))
     assert realms and kinds
     assert realms <= set(AuditRealm) and kinds <= set(AuditKind), (realms - set(AuditRealm), kinds - set(AuditKind))
+
+
+def test_history_uses_the_forms_labels_and_keeps_acronyms():
+    assert audit.field_label("pcc_decision_ref") == "PCC decision reference"
+    assert audit.field_label("po_number") == "PO number"
+    assert audit.field_label("vat_pence") == "VAT"
+    assert audit.field_label("funding_year_id") == "Funding year"
+    assert audit.field_label("some_kpi_rag") == "Some KPI RAG"  # no form: the column name with its acronyms
+
+
+def test_a_long_variation_reason_is_kept_whole_in_the_history(client, auth, make):
+    from datetime import date
+
+    from tracker.commissions import service
+
+    auth.login("manager")
+    commission = make.commission()
+    reason = "Agreed a three-month extension to cover the summer holiday programme while the re-procurement runs"
+    service.add_variation(commission, date(2025, 9, 1), reason, 1_000_00, None, commission.version)
+    db.session.commit()
+    page = client.get(f"/commissions/{commission.id}").text
+    assert f"{commission.reference} varied: {reason}" in page

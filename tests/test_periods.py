@@ -61,3 +61,20 @@ def test_period_problem_checks_the_column_against_the_date():
     assert period_problem(13, date(2026, 2, 28)) is not None
     assert period_problem(13, date(2026, 2, 28), adjustment_period=11) is None
     assert "is in P1 (April)" in period_problem(12, date(2026, 4, 1))
+
+
+@pytest.mark.parametrize("text", ["31/07/2025", "31/7/2025", " 31-07-2025 ", "31.07.2025", "31 07 2025",
+                                  "31 July 2025", "31 jul 2025", "31st July 2025", "2025-07-31"])
+def test_uk_dates_are_read_day_first_in_every_usual_form(text):
+    from tracker.periods import parse_uk_date
+
+    assert parse_uk_date(text) == date(2025, 7, 31)
+
+
+@pytest.mark.parametrize("text", ["07/31/2025", "31/02/2025", "31/07/25", "twelve", "", "31 Julember 2025",
+                                  "2025-7-31", "1/1/0001", "31/07/2025 12:00"])
+def test_what_is_not_a_uk_date_is_refused(text):
+    from tracker.periods import parse_uk_date
+
+    with pytest.raises(ValueError):
+        parse_uk_date(text)

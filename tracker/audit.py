@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import lru_cache
 from decimal import Decimal
 from typing import Any, Iterable
 
@@ -110,12 +111,61 @@ def _reference_names() -> dict[str, tuple]:
     }
 
 
+# Columns no form edits, named as the screens name them.
+_LABELS = {"vat_pence": "VAT", "net_pence": "Net", "gross_pence": "Gross", "source_key": "Made from",
+           "owner_is_default": "Owner chosen by the app", "original_pence": "Original allocation",
+           "revised_pence": "Revised allocation", "amount_pence": "Amount", "original_amount_pence": "Original amount",
+           "calendar_token": "Calendar feed", "session_version": "Sessions"}
+# Words people write in capitals.
+_ACRONYMS = {"pcc": "PCC", "po": "PO", "vat": "VAT", "rag": "RAG", "kpi": "KPI", "cyp": "CYP", "sme": "SME",
+             "vcse": "VCSE", "id": "ID", "url": "URL", "q1": "Q1", "q2": "Q2", "q3": "Q3", "q4": "Q4",
+             "sha256": "SHA-256", "ref": "reference", "vru": "VRU"}
+_FORM_MODULES = ("tracker.commissions.forms", "tracker.milestones.forms", "tracker.funding.forms",
+                 "tracker.monitoring.forms", "tracker.admin.forms", "tracker.returns.forms")
+
+
+@lru_cache(maxsize=1)
+def _form_labels() -> dict[str, str]:
+    """Each field name's label on the forms people edit, so the history speaks as the forms do
+    ("PCC decision reference", not "Pcc decision ref"). The first form to name a field wins."""
+    import importlib
+
+    from wtforms.fields.core import UnboundField
+
+    labels: dict[str, str] = {}
+    for module_name in _FORM_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        for form in vars(module).values():
+            if not isinstance(form, type):
+                continue
+            for name, unbound in vars(form).items():
+                if isinstance(unbound, UnboundField):
+                    label = unbound.kwargs.get("label") or (unbound.args[0] if unbound.args else None)
+                    if isinstance(label, str) and label:
+                        labels.setdefault(name, label)
+    return labels
+
+
 def field_label(key: str) -> str:
-    """``value_pence`` -> "Value", ``funding_year_id`` -> "Funding year"."""
+    """A field's name as people read it: the form's label when a form edits it (``pcc_decision_ref`` ->
+    "PCC decision reference"), else the column name with its acronyms (``vat_pence`` -> "VAT",
+    ``funding_year_id`` -> "Funding year")."""
+    if key in _LABELS:
+        return _LABELS[key]
+    if key in _form_labels():
+        return _form_labels()[key]
+    base = key
     for suffix in ("_pence", "_id"):
-        if key.endswith(suffix):
-            key = key[: -len(suffix)]
-    return key.replace("_", " ").capitalize()
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+    if base in _form_labels():
+        return _form_labels()[base]
+    words = [_ACRONYMS.get(w, w) for w in base.split("_") if w]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]
 
 
 def _readable(key: str, value, names: dict) -> str | None:

@@ -91,7 +91,8 @@ class DemoCommission:
 
 def _commissions() -> list[DemoCommission]:
     y0, y1 = date(2025, 4, 1), date(2026, 3, 31)
-    officer, lead = "VRU Commissioning Officer", "VRU Programme Lead"
+    # The programme lead is the demo manager's account, so their commissions' tasks are theirs by default.
+    officer, lead = "VRU Commissioning Officer", "Morgan Manager"
     core, svd, yf, pcc = (s[0] for s in STREAMS)
     cs = "Commissioned services"
     rows = [
@@ -196,7 +197,9 @@ def seed_demo(today: date | None = None) -> list[tuple[str, str, str]]:
     db.session.add_all([year, nxt])
     streams = {}
     for name, funder, split, pounds in STREAMS:
-        stream = _get_or_create(FundingStream, {"funder": funder, "labour_split": split, "claim_due_days": 30}, name=name)
+        stream = _get_or_create(FundingStream, {"funder": funder, "labour_split": split, "claim_due_days": 30,
+                                                "finance_lead_id": users[FINANCE].id if FINANCE in users else None},
+                                name=name)
         streams[name] = stream
         db.session.add(Allocation(funding_year=year, funding_stream=stream, original_pence=pounds * 100,
                                   revised_pence=pounds * 100, status="confirmed"))
@@ -360,7 +363,8 @@ def _demo_deadlines(users: dict) -> None:
         "final-claim": (date(2026, 5, 12), "Final claim accepted by the Home Office."),
     }
     for m in db.session.scalars(select(Milestone).where(Milestone.source_key.is_not(None))):
-        m.owner_id = users[MANAGER if m.commission_id else FINANCE].id if users else None
+        # Owners are the app's defaults: the contract manager (Morgan Manager for the programme lead's
+        # commissions), else the funding stream's finance lead (Fran Finance).
         label = m.funding_year.label if m.funding_year else ""
         part = m.source_key.rsplit(":", 1)[-1]
         if label == "2025-26" and part in done:

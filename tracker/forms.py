@@ -5,11 +5,12 @@
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 from wtforms import StringField
 
 from tracker.money import MoneyError, format_pence, to_pence
+from tracker.periods import parse_uk_date
 
 
 class MoneyField(StringField):
@@ -47,27 +48,29 @@ class MoneyField(StringField):
 
 
 class UKDateField(StringField):
-    """A date typed as 31/03/2026 (or 2026-03-31, what browsers' date pickers send); ``data`` is a ``date``."""
+    """The one date input of every form: a text field taking a date the UK way (31/03/2026, 31/3/2026,
+    31 March 2026, or 2026-03-31 as date pickers send); ``data`` is a ``date``. No browser date picker, whose
+    format follows the browser's locale (it showed mm/dd/yyyy under a "31/07/2025" hint)."""
 
-    FORMATS = ("%d/%m/%Y", "%Y-%m-%d")
+    HINT = "Day, month and year, for example 31/03/2026"
 
-    def __init__(self, label=None, validators=None, message: str = "Enter a real date, like 31/03/2026", **kwargs):
+    def __init__(self, label=None, validators=None, message: str | None = None, **kwargs):
+        kwargs.setdefault("description", self.HINT)
+        render_kw = kwargs.setdefault("render_kw", {})
+        render_kw.setdefault("autocomplete", "off")
+        render_kw.setdefault("spellcheck", "false")
         super().__init__(label, validators, **kwargs)
-        self.message = message
+        self.message = message or f"{self.label.text} must be a real date, like 31/03/2026"
 
     def process_formdata(self, valuelist):
         self.data = None
-        text = (valuelist[0] if valuelist else "") or ""
-        text = text.strip()
+        text = ((valuelist[0] if valuelist else "") or "").strip()
         if not text:
             return
-        for fmt in self.FORMATS:
-            try:
-                self.data = datetime.strptime(text, fmt).date()
-                return
-            except ValueError:
-                continue
-        raise ValueError(self.message)
+        try:
+            self.data = parse_uk_date(text)
+        except ValueError:
+            raise ValueError(self.message) from None
 
     def _value(self):
         if self.raw_data:

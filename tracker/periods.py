@@ -5,6 +5,32 @@ import re
 from datetime import date
 
 _LABEL = re.compile(r"^(\d{4})-(\d{2})$")
+_MONTHS = {name: n for n, names in enumerate(
+    (("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",), ("jun", "june"),
+     ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
+     ("dec", "december")), start=1) for name in names}
+_UK_NUMERIC = re.compile(r"^(\d{1,2})\s*[/.\- ]\s*(\d{1,2})\s*[/.\- ]\s*(\d{4})$")
+_UK_WORDS = re.compile(r"^(\d{1,2})(?:st|nd|rd|th)?\s+([a-z]+)\.?,?\s+(\d{4})$")
+_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+
+
+def parse_uk_date(text: str) -> date:
+    """A date typed the UK way, day first: 31/07/2025, 31/7/2025, 31-07-2025, 31.07.2025, 31 07 2025,
+    31 July 2025 or 31 Jul 2025; also 2025-07-31 (what a browser's date picker sends). The year must have four
+    digits. ValueError for anything else, including dates that do not exist (31/02/2025). The one place every
+    form and inline edit reads a typed date."""
+    t = " ".join((text or "").strip().lower().split())
+    if m := _ISO.match(t):
+        y, mo, d = (int(g) for g in m.groups())
+    elif m := _UK_NUMERIC.match(t):
+        d, mo, y = (int(g) for g in m.groups())
+    elif (m := _UK_WORDS.match(t)) and m.group(2) in _MONTHS:
+        d, mo, y = int(m.group(1)), _MONTHS[m.group(2)], int(m.group(3))
+    else:
+        raise ValueError("not a date")
+    if y < 1900:
+        raise ValueError("year out of range")
+    return date(y, mo, d)  # ValueError for 31/02 or month 13
 
 
 def year_start(d: date) -> int:

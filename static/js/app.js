@@ -87,8 +87,89 @@
     if (message && !window.confirm(message)) { evt.preventDefault(); }
   }, true);
 
+  // The outputs grid, like a spreadsheet: Tab saves the actual being edited (when it changed) and moves to the
+  // next one (Shift+Tab to the one before), Enter saves and stays, Escape cancels. Focus lands on the cell's
+  // link again after the swap, or on the field when the server sent the cell back with its error.
+  var gridPending = null;
+  function gridLinks() { return Array.prototype.slice.call(document.querySelectorAll(".kpi-cell__value[href]")); }
+  function gridKeydown(evt) {
+    var input = evt.target;
+    var form = input && input.closest && input.closest("form[data-grid-cell]");
+    if (!form || input.name !== "value" || !window.htmx) return;
+    var cell = form.closest("td");
+    if (evt.key === "Escape") {
+      evt.preventDefault();
+      gridPending = { id: cell.id, step: 0 };
+      var cancel = form.querySelector(".kpi-cell__cancel");
+      htmx.ajax("GET", cancel.getAttribute("hx-get"), { target: cell, swap: "outerHTML" });
+    } else if (evt.key === "Tab") {
+      evt.preventDefault();
+      gridPending = { id: cell.id, step: evt.shiftKey ? -1 : 1 };
+      if (input.value.trim() !== (input.getAttribute("data-original") || "")) {
+        htmx.trigger(form, "submit");
+      } else {
+        htmx.ajax("GET", form.querySelector(".kpi-cell__cancel").getAttribute("hx-get"), { target: cell, swap: "outerHTML" });
+      }
+    } else if (evt.key === "Enter") {
+      gridPending = { id: cell.id, step: 0 };
+    }
+  }
+  function gridSettled() {
+    if (!gridPending) return;
+    var pending = gridPending;
+    var cell = document.getElementById(pending.id);
+    if (!cell) { gridPending = null; return; }
+    var field = cell.querySelector("input[name=value]");
+    if (field) { gridPending = null; field.focus(); return; } // sent back with its error: stay on it
+    gridPending = null;
+    var links = gridLinks();
+    var own = cell.querySelector(".kpi-cell__value[href]");
+    var at = links.indexOf(own);
+    var next = links[at + pending.step] || own;
+    if (next) next.focus();
+  }
+
+  // Card tables on a phone show each cell with its column's name: the template gives data-label where it can,
+  // and the rest come from the headings here, so a column added to the table is labelled without more work.
+  function labelCardCells() {
+    var tables = document.querySelectorAll("table.table--cards");
+    for (var t = 0; t < tables.length; t++) {
+      var heads = [];
+      var headRow = tables[t].querySelector("thead tr");
+      if (!headRow) continue;
+      for (var h = 0; h < headRow.cells.length; h++) {
+        var text = headRow.cells[h].textContent.replace(/\s+/g, " ").trim();
+        for (var span = 0; span < (headRow.cells[h].colSpan || 1); span++) heads.push(text);
+      }
+      var rows = tables[t].querySelectorAll("tbody tr, tfoot tr");
+      for (var r = 0; r < rows.length; r++) {
+        var col = 0;
+        for (var c = 0; c < rows[r].cells.length; c++) {
+          var cell = rows[r].cells[c];
+          if (!cell.hasAttribute("data-label") && heads[col] && cell.colSpan < 2) cell.setAttribute("data-label", heads[col]);
+          col += cell.colSpan || 1;
+        }
+      }
+    }
+  }
+
+  // The register's "Filter" disclosure says how many filters are on, as they change.
+  function countFilters(evt) {
+    var box = evt.target.closest && evt.target.closest(".filter-disclosure");
+    if (!box) return;
+    var n = 0, fields = box.querySelectorAll("select");
+    for (var i = 0; i < fields.length; i++) { if (fields[i].value) n++; }
+    var out = box.querySelector("[data-filter-count]");
+    if (out) out.textContent = n ? "(" + n + " active)" : "(none active)";
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     configure();
+    labelCardCells();
+    document.body.addEventListener("htmx:afterSettle", labelCardCells);
+    document.addEventListener("change", countFilters);
+    document.addEventListener("keydown", gridKeydown);
+    document.body.addEventListener("htmx:afterSettle", gridSettled);
     focusNew();
     markScrollableTables();
     window.addEventListener("resize", markScrollableTables);

@@ -21,6 +21,6 @@ ROUTES = {
     "funding.new_line": Access(get=WRITE, post=WRITE),
     "funding.edit_line": Access(get=WRITE, post=WRITE),
     "funding.planned": Access(get=WRITE, post=WRITE),
-    "funding.delete_line": Access(post=WRITE),
+    "funding.delete_line": Access(get=WRITE, post=WRITE),
     "funding.budget": Access(get=EVERYONE),
 }

@@ -10,7 +10,7 @@ ROUTES = {
     "imports.progress": Access(get=EVERYONE),
     "imports.original": Access(get=EVERYONE),
     "imports.batch_problems": Access(get=EVERYONE),
-    "imports.withdraw": Access(post=WRITE),
+    "imports.withdraw": Access(get=WRITE, post=WRITE),
     "imports.upload": Access(get=WRITE, post=WRITE),
     "imports.mapping": Access(get=WRITE, post=WRITE),
     "imports.preview": Access(get=WRITE),

@@ -6,7 +6,7 @@ ROUTES = {
     "monitoring.outputs": Access(get=EVERYONE),
     "monitoring.add_measure": Access(post=only("manager")),
     "monitoring.edit_measure": Access(get=only("manager"), post=only("manager")),
-    "monitoring.delete_measure": Access(post=only("manager")),
+    "monitoring.delete_measure": Access(get=only("manager"), post=only("manager")),
     "monitoring.actual": Access(get=EVERYONE, post=only("manager")),
     "monitoring.narrative": Access(get=only("manager"), post=only("manager")),
     "monitoring.copy": Access(post=only("manager")),
@@ -14,13 +14,13 @@ ROUTES = {
     "monitoring.upload_return": Access(post=only("manager")),
     "monitoring.preview": Access(get=STAFF),
     "monitoring.commit": Access(post=only("manager")),
-    "monitoring.withdraw": Access(post=only("manager")),
+    "monitoring.withdraw": Access(get=only("manager"), post=only("manager")),
     "monitoring.metrics": Access(get=only(), post=only()),
     "monitoring.edit_metric": Access(get=only(), post=only()),
     "monitoring.documents": Access(get=EVERYONE, post=only("manager", "finance")),
     "monitoring.add_version": Access(post=only("manager", "finance")),
     "monitoring.download": Access(get=EVERYONE),
-    "monitoring.delete_document": Access(post=only()),
+    "monitoring.delete_document": Access(get=only(), post=only()),
 }
 
 URL_VALUES = {

@@ -68,8 +68,13 @@ def test_manager_adds_finds_and_changes_a_commission(page, new_page, live_server
     expect(register.get_by_role("link", name=reference)).to_be_visible()
     check_accessibility(page, "register filtered by search")
 
-    # Then narrow by a filter too; the URL keeps both.
+    # Then narrow by a filter too (they fold into a "Filter" disclosure); the URL keeps both.
+    filters = page.locator("summary", has_text="Filter")
+    expect(filters).to_contain_text("(none active)")
+    filters.click()
+    check_accessibility(page, "register with the filters unfolded")
     page.get_by_label("Strand").select_option(label="Serious Youth Violence")
+    expect(filters).to_contain_text("(1 active)")
     expect(page).to_have_url(re.compile(r"strand=\d+"))
     htmx_settled(page)
     expect(register.get_by_role("link", name=reference)).to_be_visible()
@@ -83,6 +88,7 @@ def test_manager_adds_finds_and_changes_a_commission(page, new_page, live_server
     expect(page).not_to_have_url(re.compile(r"status=ended"))
     expect(page.get_by_label("Status", exact=True)).to_have_value("")
     expect(register.get_by_role("link", name=reference)).to_be_visible()
+    expect(filters).to_contain_text("(1 active)")  # counted by the server on a fresh page too
     bookmark = page.url
     other = new_page()
     sign_in(other, "manager", next_path=bookmark.split(live_server.base_url, 1)[1])

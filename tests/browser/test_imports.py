@@ -71,10 +71,14 @@ def test_finance_imports_the_sample_ledger_then_withdraws_it(page, live_server):
     after = actual_to_date(page)
     assert after != before, "importing the ledger changed no actual spend"
 
-    # Withdraw it (confirming the question), and the figures go back.
+    # Withdraw it: a confirmation page says what will change (no browser dialog), and the figures go back.
     page.goto(batch_url)
-    page.once("dialog", lambda dialog: dialog.accept())
-    page.get_by_role("button", name="Withdraw this import").click()
+    page.on("dialog", lambda dialog: (_ for _ in ()).throw(AssertionError(f"a browser dialog: {dialog.message}")))
+    page.get_by_role("link", name="Withdraw this import").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(re.compile(r"^Withdraw import \d+\?$"))
+    expect(page.locator("main")).to_contain_text("ledger lines")
+    check_accessibility(page, "withdraw confirmation")
+    page.get_by_role("button", name=re.compile("^Yes, withdraw")).click()
     expect(page.locator("main")).to_contain_text(re.compile("withdrawn", re.I))
     check_accessibility(page, "import withdrawn")
     assert actual_to_date(page) == before

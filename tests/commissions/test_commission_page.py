@@ -126,8 +126,10 @@ def test_only_pipeline_commissions_can_be_deleted(client, manager, make):
     refused = client.post(f"/commissions/{live.id}/delete")
     assert refused.status_code == 409 and "terminated" in refused.text
     assert _fresh(live) is not None
-    assert "Yes, delete" in client.get(f"/commissions/{plan.id}/delete").text
-    assert 'hx-confirm="Delete' in client.get(f"/commissions/{plan.id}").text
+    confirm = client.get(f"/commissions/{plan.id}/delete").text
+    assert "Yes, delete" in confirm and "What will change" in confirm and "variation" in confirm
+    show = client.get(f"/commissions/{plan.id}").text  # a link to the confirmation page, no browser confirm()
+    assert f'href="/commissions/{plan.id}/delete"' in show and "hx-confirm" not in show and "data-confirm" not in show
     done = client.post(f"/commissions/{plan.id}/delete")
     assert done.status_code == 303 and done.location.endswith("/commissions/")
     db.session.expire_all()

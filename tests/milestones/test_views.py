@@ -16,7 +16,7 @@ def fixed_today(app):
 
 
 def test_list_groups_and_marks_bank_holidays(client, auth, make, fixed_today):
-    auth.login("viewer")
+    auth.login("manager")
     make.milestone("Christmas return", due_date=date(2025, 12, 25), programme="VRU grant")
     make.milestone("Late panel", due_date=date(2025, 10, 31), programme="Young Futures")
     make.milestone("Done thing", due_date=date(2025, 7, 31), status="done", completed_date=date(2025, 7, 30))
@@ -24,10 +24,10 @@ def test_list_groups_and_marks_bank_holidays(client, auth, make, fixed_today):
     page = client.get("/milestones/")
     assert page.status_code == 200
     text = page.text
-    overdue, soon, later, closed = (text.index(h) for h in ("Overdue", "Due in the next 30 days", "Later", "Done or missed"))
+    overdue, soon, later, closed = (text.index(h) for h in ("Overdue", "Due in the next 30 days", "Later", "Done, missed or past"))
     assert overdue < text.index("Late panel") < soon < later < text.index("Christmas return") < closed < text.index("Done thing")
     assert "Christmas Day (bank holiday)" in text
-    assert '<span class="badge">1</span>' in text  # one overdue in the navigation
+    assert '<span class="badge">1</span>' in text  # one overdue task nobody owns, in a manager's navigation
 
 
 def test_filters_by_programme_owner_and_year_with_htmx_and_without(client, auth, make, fixed_today):
@@ -113,7 +113,8 @@ def test_editing_a_generated_deadline_keeps_its_date(client, auth, make):
     auth.login("manager")
     c = make.commission(end_date=date(2026, 3, 31))
     db.session.commit()
-    m = db.session.scalar(select(Milestone).where(Milestone.source_key == f"commission:{c.id}:end"))
+    # The decision on the end: a generated task (the end itself is an event, with no status to edit).
+    m = db.session.scalar(select(Milestone).where(Milestone.source_key == f"commission:{c.id}:decision"))
     response = client.post(f"/milestones/{m.id}/edit", data={"status": "in progress", "owner_id": "", "completed_date": "",
                                                               "evidence": "Talking to the provider", "evidence_link": "",
                                                               "due_date": "2030-01-01", "title": "Hacked"})
@@ -165,3 +166,51 @@ def test_list_runs_a_fixed_number_of_queries(client, auth, make, count_queries):
     with count_queries() as many:
         client.get("/milestones/")
     assert many.count == few.count
+
+
+def test_the_milestone_form_takes_the_same_uk_date_as_every_other_form(client, auth):
+    auth.login("manager")
+    page = client.get("/milestones/new").text
+    assert 'type="date"' not in page and "Day, month and year, for example 31/03/2026" in page
+    assert client.post("/milestones/new", data=_form(title="Typed the UK way", due_date="31/7/2025")).status_code == 303
+    assert db.session.scalar(select(Milestone.due_date).where(Milestone.title == "Typed the UK way")) == date(2025, 7, 31)
+    before = db.session.scalar(select(func.count(Milestone.id)))
+    wrong = client.post("/milestones/new", data=_form(title="American", due_date="07/31/2025"))
+    assert wrong.status_code == 422 and wrong.text.count("The due date must be a real date, like 31/07/2025") == 2
+    assert db.session.scalar(select(func.count(Milestone.id))) == before
+
+
+def test_a_milestone_added_from_a_commission_page_starts_linked_to_it(client, auth, make):
+    auth.login("manager")
+    c = make.commission(reference="VRU-25-777")
+    db.session.commit()
+    show = client.get(f"/commissions/{c.id}").text
+    assert f'href="/milestones/new?commission={c.id}"' in show
+    decision = db.session.scalar(select(Milestone).where(Milestone.source_key == f"commission:{c.id}:decision"))
+    assert f'href="/milestones/{decision.id}"' in show  # each milestone links to its page
+    form = client.get(f"/milestones/new?commission={c.id}").text
+    assert f'<option selected value="{c.id}">' in form and "For VRU-25-777" in form
+    assert client.get("/milestones/new?commission=abc").status_code == 400
+    assert client.get("/milestones/new?commission=999999").status_code == 404
+
+
+def test_choosing_an_owner_stops_the_app_moving_it(client, auth, make):
+    auth.login("manager")
+    make.user("manager", name="Contract Person")
+    other = make.user("manager", name="Other Person")
+    c = make.commission(contract_manager="Contract Person")
+    db.session.commit()
+    task = db.session.scalar(select(Milestone).where(Milestone.source_key == f"commission:{c.id}:decision"))
+    assert task.owner_is_default
+    response = client.post(f"/milestones/{task.id}/edit", data={"owner_id": str(other.id), "status": "in progress",
+                                                               "completed_date": "", "evidence": "", "evidence_link": ""})
+    assert response.status_code == 303
+    db.session.refresh(task)
+    assert task.owner_id == other.id and not task.owner_is_default
+
+
+def test_the_commission_form_has_the_young_futures_hint_and_the_common_date_hint(client, auth):
+    auth.login("manager")
+    page = client.get("/commissions/new").text
+    assert "Young Futures is a funding stream and a programme, not a strand" in page
+    assert page.count("Day, month and year, for example 31/03/2026") == 3  # start, end and review dates

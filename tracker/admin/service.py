@@ -259,13 +259,9 @@ class AuditFilters:
 
 
 def _parse_date(text: str) -> date:
-    text = text.strip()
-    for fmt in ("%d/%m/%Y", "%Y-%m-%d"):
-        try:
-            return datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    raise ValueError
+    from tracker.periods import parse_uk_date
+
+    return parse_uk_date(text)
 
 
 def _parse_int(text: str, low: int = 1, high: int = 10**9) -> int:

@@ -57,6 +57,10 @@ class VersionedForm(FlaskForm):
     version = IntegerField(widget=HiddenInput(), validators=[InputRequired("The form is missing its version: reload the page and try again")])
 
 
+STRAND_HINT = ("The violence the service tackles. Young Futures is a funding stream and a programme, not a strand: "
+               "choose the strand its work serves.")
+
+
 class CommissionForm(SharesMixin, VersionedForm):
     reference = StringField("Reference", validators=[DataRequired("Enter a reference, like VRU-25-014"), Length(max=40)],
                             description="Our reference, e.g. VRU-25-014. Each commission has its own.")
@@ -87,7 +91,9 @@ class CommissionForm(SharesMixin, VersionedForm):
     status = SelectField("Status", choices=[(s, s.capitalize()) for s in COMMISSION_STATUSES])
     pcc_decision_ref = StringField("PCC decision reference", validators=[Optional(), Length(max=40)])
     po_number = StringField("PO number", validators=[Optional(), Length(max=40)])
-    contract_manager = StringField("Contract manager", validators=[Optional(), Length(max=120)])
+    contract_manager = StringField("Contract manager", validators=[Optional(), Length(max=120)],
+                                   description="Their name or e-mail as they sign in: the tasks the app makes for "
+                                               "this commission (such as the decision on its end) are then theirs.")
     shares = FieldList(FormField(ShareRowForm), min_entries=1)
 
     def validate_end_decision(self, field):
@@ -113,6 +119,13 @@ class CommissionForm(SharesMixin, VersionedForm):
     def validate_strand_id(self, field):
         if not field.data:
             raise ValidationError("Choose a strand")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Set here rather than on the fields so the form's money section can change without touching them.
+        self.strand_id.description = STRAND_HINT
+        for date_field in (self.start_date, self.end_date, self.review_date):
+            date_field.description = UKDateField.HINT  # the same hint as every other date in the app
 
 
 class StatusForm(VersionedForm):

@@ -263,11 +263,11 @@ def add_variation(commission: Commission, variation_date: date, reason: str, val
     set_shares(commission, shares, effective=variation_date)
     _flush(commission)
     changed_before, changed_after = audit.diff(before, audit.snapshot(commission, ("value_pence", "end_date")))
-    audit.record(REALM, "create", variation, f"Variation to {commission.reference}: {variation.reason[:80]}", None,
+    audit.record(REALM, "create", variation, f"Variation to {commission.reference}: {variation.reason}", None,
                  audit.snapshot(variation, ("commission_id", "variation_date", "reason", "value_change_pence",
                                             "previous_end_date", "new_end_date")))
     effective = {"_effective": variation_date.isoformat()}  # counts from the date agreed (figures.changes_since)
-    audit.record(REALM, "change", commission, f"{commission.reference} varied: {variation.reason[:80]}",
+    audit.record(REALM, "change", commission, f"{commission.reference} varied: {variation.reason}",
                  {**changed_before, **effective}, {**changed_after, **effective})
     return variation
 

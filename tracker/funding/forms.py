@@ -71,10 +71,19 @@ class StreamForm(FlaskForm):
         validators=[InputRequired("Enter the number of days after the period a claim is due"),
                     NumberRange(0, 365, "Enter a number of days from 0 to 365")])
     active = BooleanField("Active (offered for new years)", default=True)
+    finance_lead_id = SelectField(
+        "Finance lead", coerce=lambda v: None if v in (None, "", "None") else int(v), validators=[Optional()],
+        description="The finance officer who looks after this stream's claims. The deadlines the app makes for "
+                    "the year (returns, final claim, annual report) are theirs unless someone picks another owner.")
 
-    def __init__(self, *args, stream_id: int | None = None, **kwargs):
+    def __init__(self, *args, stream_id: int | None = None, leads=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.stream_id = stream_id
+        self.finance_lead_id.choices = [(None, "Nobody yet")] + [(u.id, f"{u.name} ({u.role_label})") for u in leads]
+
+    def validate_finance_lead_id(self, field):
+        if field.data is not None and field.data not in [value for value, _label in self.finance_lead_id.choices]:
+            raise ValidationError("Choose the finance lead from the list")
 
     def validate_name(self, field):
         from tracker.funding.service import stream_name_taken

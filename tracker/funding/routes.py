@@ -16,8 +16,9 @@ from tracker.funding.forms import (
     AllocationForm, BudgetLineForm, PlannedForm, ReopenForm, RevisionForm, StreamForm, YearForm, YearNotesForm,
 )
 from tracker.funding.rules import closed_year_message, require_open_year
-from tracker.models import Allocation, Category, Strand
+from tracker.models import Allocation, Category, Strand, User
 from tracker.models.funding import YEAR_CLOSED, YEAR_OPEN
+from tracker.money import format_pence
 from tracker.periods import QUARTER_NAMES
 from tracker.web import render, see_other
 
@@ -164,14 +165,20 @@ def streams():
 def _stream_values(form: StreamForm) -> dict:
     return {"name": form.name.data, "funder": (form.funder.data or "").strip(), "labour_split": form.labour_split.data,
             "claim_frequency": form.claim_frequency.data, "claim_due_days": form.claim_due_days.data,
-            "active": form.active.data}
+            "active": form.active.data, "finance_lead_id": form.finance_lead_id.data}
+
+
+def _finance_leads():
+    """Who can lead a stream's finances: active finance staff and administrators."""
+    return db.session.scalars(select(User).where(User.active.is_(True), User.role.in_((FINANCE, ADMIN)))
+                              .order_by(User.name)).all()
 
 
 @bp.route("/streams/new", methods=["GET", "POST"])
 @roles_required(FINANCE)
 def new_stream():
     """Add a funding stream."""
-    form = StreamForm()
+    form = StreamForm(leads=_finance_leads())
     if form.validate_on_submit():
         stream = service.save_stream(None, **_stream_values(form))
         db.session.commit()
@@ -184,7 +191,7 @@ def new_stream():
 def edit_stream(stream_id: int):
     """Change a funding stream's details."""
     stream = service.get_stream_or_404(stream_id)
-    form = StreamForm(obj=stream, stream_id=stream.id)
+    form = StreamForm(obj=stream, stream_id=stream.id, leads=_finance_leads())
     if form.validate_on_submit():
         service.save_stream(stream, **_stream_values(form))
         db.session.commit()
@@ -313,12 +320,26 @@ def edit_line(line_id: int):
                   in_use=commissions + ledger, history=audit.history(line))
 
 
-@bp.route("/lines/<int:line_id>/delete", methods=["POST"])
+@bp.route("/lines/<int:line_id>/delete", methods=["GET", "POST"])
 @roles_required(FINANCE)
 def delete_line(line_id: int):
-    """Delete a budget line that nothing uses."""
+    """Delete a budget line that nothing uses. GET is the confirmation page saying what will go."""
     line = service.get_line_or_404(line_id)
     year = line.funding_year
+    if request.method == "GET":
+        commissions, ledger = service.line_use(line)
+        refusal = (closed_year_message(year) if year.is_closed else
+                   f"{commissions} commission(s) and {ledger} ledger line(s) use it. Move them to another line first, "
+                   "or set its amount to £0.00." if commissions or ledger else None)
+        return render("_confirm.html", None, status=409 if refusal else 200,
+                      heading=f"Delete the budget line {line.description}?",
+                      intro=f"{line.funding_stream.name}, {year.label}: {format_pence(line.amount_pence)}.",
+                      refusal=refusal,
+                      effects=[f"The line and its Q1–Q4 profile leave the {year.label} budget, so the stream's "
+                               f"budgeted total falls by {format_pence(line.amount_pence)}.",
+                               "The audit trail keeps a record of the line as it was."],
+                      action=url_for("funding.delete_line", line_id=line.id), button="Yes, delete the budget line",
+                      back=url_for("funding.edit_line", line_id=line.id))
     service.delete_line(line)
     db.session.commit()
     return _done(_budget_url(year), "Budget line deleted.")

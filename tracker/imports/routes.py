@@ -114,11 +114,20 @@ def batch_problems(batch_id: int):
     return _xlsx(service.problems_workbook(batch.problems), f"import-{batch.id}-problems.xlsx")
 
 
-@bp.route("/<int:batch_id>/withdraw", methods=["POST"])
+@bp.route("/<int:batch_id>/withdraw", methods=["GET", "POST"])
 @roles_required(FINANCE)
 def withdraw(batch_id: int):
-    """Take a committed import back out: its rows go, what it changed is restored; audited."""
+    """Take a committed import back out: its rows go, what it changed is restored; audited. GET is the
+    confirmation page saying what will change (it works without JavaScript)."""
     batch = service.get_batch_or_404(batch_id)
+    if request.method == "GET":
+        refusal = service.withdraw_refusal(batch)
+        return render("_confirm.html", None, status=refusal.status if refusal else 200,
+                      heading=f"Withdraw import {batch.id}?", back=url_for("imports.batch", batch_id=batch.id),
+                      intro=f"{batch.filename}, imported by {batch.created_by.name if batch.created_by else 'the command line'}.",
+                      refusal=refusal.message if refusal else None,
+                      effects=[] if refusal else service.withdraw_effects(batch),
+                      action=url_for("imports.withdraw", batch_id=batch.id), button=f"Yes, withdraw import {batch.id}")
     try:
         notes = service.withdraw(batch, current_user.id)
     except service.ImportRefused as exc:

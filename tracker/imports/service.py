@@ -1357,12 +1357,9 @@ def withdraw(batch: ImportBatch, user_id: int | None = None) -> list[str]:
 
     Returns notes about records kept because something else now uses them.
     """
-    if batch.status != "committed":
-        raise ImportRefused(f"Only a committed import can be withdrawn; this one is {batch.status}.", 409)
-    closed = _closed_years_touched(batch)
-    if closed:
-        raise ImportRefused(f"This import changed funding year {_and(sorted(closed))}, which is closed, so it "
-                            "cannot be withdrawn. An administrator can reopen the year if a correction is needed.", 409)
+    refusal = withdraw_refusal(batch)
+    if refusal is not None:
+        raise refusal
     # Claim it (a compare-and-set on its status): of two withdrawals at once, only one puts values back.
     claimed = db.session.execute(update(ImportBatch).where(ImportBatch.id == batch.id, ImportBatch.status == "committed")
                                  .values(status="withdrawn").execution_options(synchronize_session=False)).rowcount
@@ -1412,6 +1409,48 @@ def withdraw(batch: ImportBatch, user_id: int | None = None) -> list[str]:
     audit.record(REALM, "negative", batch, f"Withdrew import {batch.id} ({batch.filename})",
                  {"status": "committed"}, {"status": "withdrawn", "notes": notes}, user_id=user_id)
     return notes
+
+
+def withdraw_refusal(batch: ImportBatch) -> ImportRefused | None:
+    """Why ``batch`` cannot be withdrawn (None when it can): the rule the confirmation page and withdraw share."""
+    if batch.status != "committed":
+        return ImportRefused(f"Only a committed import can be withdrawn; this one is {batch.status}.", 409)
+    closed = _closed_years_touched(batch)
+    if closed:
+        return ImportRefused(f"This import changed funding year {_and(sorted(closed))}, which is closed, so it "
+                             "cannot be withdrawn. An administrator can reopen the year if a correction is needed.", 409)
+    return None
+
+
+def withdraw_effects(batch: ImportBatch) -> list[str]:
+    """What withdrawing ``batch`` will change, in sentences for the confirmation page (nothing is changed)."""
+    from tracker.money import format_pence
+
+    out: list[str] = []
+    undo = batch.undo or {}
+    if batch.kind == "ledger":
+        count, net = db.session.execute(
+            select(func.count(LedgerTransaction.id), func.coalesce(func.sum(LedgerTransaction.net_pence), 0))
+            .where(LedgerTransaction.import_batch_id == batch.id)).one()
+        out.append(f"{count} ledger line{'s' if count != 1 else ''} ({format_pence(int(net))} net) will be removed, "
+                   "so their spend leaves the commissions and budget lines they were matched to.")
+    names = {"Commission": ("commission", "commissions"), "BudgetLine": ("budget line", "budget lines"),
+             "Provider": ("provider", "providers")}
+    updated: dict[str, int] = {}
+    for item in undo.get("updated", []):
+        updated[item["model"]] = updated.get(item["model"], 0) + 1
+    for model, n in updated.items():
+        one, many = names.get(model, (model.lower(), model.lower() + "s"))
+        out.append(f"{n} {one if n == 1 else many} will go back to the values they had before this import.")
+    for model, ids in (undo.get("created") or {}).items():
+        if ids:
+            one, many = names.get(model, (model.lower(), model.lower() + "s"))
+            out.append(f"{len(ids)} {one if len(ids) == 1 else many} this import added will be deleted, unless other "
+                       "records now refer to them (those are kept and listed afterwards).")
+    if not out:
+        out.append("Nothing this import recorded is still in the tracker; it will only be marked withdrawn.")
+    out.append("The import stays in the history, marked withdrawn, and the withdrawal is in the audit trail.")
+    return out
 
 
 def _closed_years_touched(batch: ImportBatch) -> set[str]:

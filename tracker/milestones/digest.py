@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from email.message import EmailMessage
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
 from tracker.models import MANAGER, Milestone, User
 from tracker.milestones.service import CLOSED_STATUSES, non_working_day
+from tracker.models.milestones import EVENT_KINDS
 
 
 @dataclass
@@ -38,7 +39,9 @@ def build_digests(today: date, days: int, session) -> list[Digest]:
     horizon = today + timedelta(days=days)
     rows = session.scalars(
         select(Milestone).options(joinedload(Milestone.owner))
-        .where(Milestone.status.not_in(CLOSED_STATUSES), Milestone.due_date <= horizon)
+        .where(Milestone.status.not_in(CLOSED_STATUSES), Milestone.due_date <= horizon,
+               # An event that has happened needs nothing from anyone; a coming one is worth a reminder.
+               or_(Milestone.kind.not_in(EVENT_KINDS), Milestone.due_date >= today))
         .order_by(Milestone.due_date, Milestone.id)).all()
     by_owner: dict[int | None, Digest] = {}
     for m in rows:
@@ -60,7 +63,8 @@ def _line(m: Milestone, today: date) -> str:
         when += f", {ago} day{'s' if ago != 1 else ''} overdue"
     elif m.due_date == today:
         when += ", due today"
-    return f"  - {when}: {m.title} [{m.programme}; {m.status}]" + (f" (falls on {note})" if note else "")
+    state = "event" if m.kind in EVENT_KINDS else m.status
+    return f"  - {when}: {m.title} [{m.programme}; {state}]" + (f" (falls on {note})" if note else "")
 
 
 def format_digest(d: Digest, today: date, days: int, base_url: str = "") -> str:

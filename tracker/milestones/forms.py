@@ -5,9 +5,10 @@ from datetime import date
 from urllib.parse import urlsplit
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, StringField, TextAreaField
+from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from tracker.forms import UKDateField
 from tracker.models.milestones import MILESTONE_STATUSES, PROGRAMMES
 
 
@@ -37,21 +38,21 @@ class MilestoneForm(FlaskForm):
     title = StringField("Title", validators=[DataRequired("Enter what is due"), Length(max=200, message="Title must be 200 characters or fewer")])
     programme = SelectField("Programme", choices=[(p, p) for p in PROGRAMMES],
                             validators=[InputRequired("Choose a programme")])
-    due_date = DateField("Due date", description="For example 31/07/2025.",
-                         validators=[InputRequired("Enter the due date as a real date")])
+    due_date = UKDateField("Due date", validators=[InputRequired("Enter the due date, like 31/07/2025")],
+                           message="The due date must be a real date, like 31/07/2025")
     owner_id = SelectField("Owner", coerce=_optional_int, validators=[Optional()],
                            description="The person responsible. They get the daily reminder.")
     status = SelectField("Status", choices=[(s, s.capitalize()) for s in MILESTONE_STATUSES],
                          validators=[InputRequired("Choose a status")])
-    completed_date = DateField("Date done", validators=[Optional(), _not_in_future],
-                               description="Only when the status is done.")
+    completed_date = UKDateField("Date done", validators=[Optional(), _not_in_future],
+                                 description="Only when the status is done. Day, month and year, for example 31/07/2025")
     funding_year_id = SelectField("Funding year", coerce=_optional_int, validators=[Optional()])
     commission_id = SelectField("Commission", coerce=_optional_int, validators=[Optional()])
     evidence = TextAreaField("Evidence", validators=[Length(max=5000, message="Evidence must be 5,000 characters or fewer")],
                              description="What shows it was done: a decision, minutes, a report.")
     evidence_link = StringField("Link to evidence", validators=[Length(max=500, message="The link must be 500 characters or fewer"), _check_link])
 
-    def __init__(self, *args, users=(), years=(), commissions=(), generated=False, **kwargs):
+    def __init__(self, *args, users=(), years=(), commissions=(), generated=False, event=False, **kwargs):
         super().__init__(*args, **kwargs)
         self.owner_id.choices = [(None, "No owner yet")] + [(u.id, u.name) for u in users]
         self.funding_year_id.choices = [(None, "None")] + [(y.id, y.label) for y in years]
@@ -60,6 +61,10 @@ class MilestoneForm(FlaskForm):
         if generated:
             # A generated deadline follows its source: its title, date and links are not edited here.
             for name in ("title", "due_date", "funding_year_id", "commission_id", "programme"):
+                delattr(self, name)
+        if event:
+            # An event (a contract ends) happens on its date: it has no status to set and is never "done".
+            for name in ("status", "completed_date"):
                 delattr(self, name)
 
     def validate_status(self, field):
@@ -74,7 +79,7 @@ class MilestoneForm(FlaskForm):
 class CompleteForm(FlaskForm):
     """Mark a milestone done, with the evidence that shows it."""
 
-    completed_date = DateField("Date done", validators=[InputRequired("Enter the date it was done as a real date"), _not_in_future])
+    completed_date = UKDateField("Date done", validators=[InputRequired("Enter the date it was done, like 31/07/2025"), _not_in_future])
     evidence = TextAreaField("Evidence", validators=[Length(max=5000, message="Evidence must be 5,000 characters or fewer")],
                              description="What shows it was done: a decision, minutes, a report.")
     evidence_link = StringField("Link to evidence", validators=[Length(max=500, message="The link must be 500 characters or fewer"), _check_link])

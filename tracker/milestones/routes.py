@@ -45,10 +45,11 @@ def get_milestone_or_404(milestone_id: int) -> Milestone:
 
 @bp.app_context_processor
 def nav_badges():
-    """The number of overdue deadlines beside "Deadlines" in the navigation: one count query per page."""
+    """The number of overdue tasks beside "Deadlines" in the navigation: the user's own, plus unowned ones for
+    managers; viewers see none. One count query per page."""
     if not current_user.is_authenticated or request.endpoint in (None, "static"):
         return {}
-    return {"nav_badges": {"milestones.index": service.overdue_count(today())}}
+    return {"nav_badges": {"milestones.index": service.overdue_count(current_user, today())}}
 
 
 @bp.app_template_filter("non_working_day")
@@ -71,12 +72,16 @@ def _list_context(filters):
 @bp.route("/")
 @roles_required(*EVERYONE)
 def index():
-    """Deadlines grouped as overdue, due in the next 30 days, later, and done or missed; filterable."""
+    """Overdue tasks, then the next 30 days week by week; later weeks and what is done, missed or past are
+    folded away. Filterable."""
     filters = service.parse_filters(request.args)
     items = service.find(filters)
     status = 400 if filters.problems else 200
+    groups = service.grouped(items, today())
     return render("milestones/index.html", "results", status=status,
-                  groups=service.grouped(items, today()), group_labels=dict(service.GROUPS), count=len(items),
+                  groups=groups, weeks_soon=service.by_week(groups["soon"], today()),
+                  weeks_later=service.by_week(groups["later"], today()),
+                  group_labels=dict(service.GROUPS), count=len(items),
                   view="list", monitoring_due=_monitoring_due(filters), **_list_context(filters))
 
 
@@ -135,7 +140,8 @@ def show(milestone_id: int):
 def _form(m: Milestone | None = None, generated: bool = False) -> MilestoneForm:
     users, years = _choices()
     commissions = db.session.scalars(select(Commission).order_by(Commission.reference)).all()
-    return MilestoneForm(obj=m, users=users, years=years, commissions=commissions, generated=generated)
+    return MilestoneForm(obj=m, users=users, years=years, commissions=commissions, generated=generated,
+                         event=m is not None and m.is_event)
 
 
 def _check_links(form: MilestoneForm) -> None:
@@ -147,10 +153,15 @@ def _check_links(form: MilestoneForm) -> None:
 @bp.route("/new", methods=["GET", "POST"])
 @roles_required(MANAGER)
 def create():
-    """Add a milestone."""
+    """Add a milestone; ``?commission=ID`` (the commission page's link) starts it linked to that commission,
+    in its funding year and the Contract programme, and comes back to the commission afterwards."""
     form = _form()
+    commission = _commission_from_args()
     if request.method == "GET":
         form.owner_id.data = current_user.id
+        if commission is not None:
+            form.commission_id.data, form.funding_year_id.data = commission.id, commission.funding_year_id
+            form.programme.data = "Contract"
     if form.validate_on_submit():
         _check_links(form)
         m = Milestone()
@@ -159,7 +170,7 @@ def create():
             m.completed_date = None
         elif problem := service.done_problem(m):
             form.evidence.errors.append(problem)
-            return render("milestones/form.html", "form", status=422, form=form, m=None)
+            return render("milestones/form.html", "form", status=422, form=form, m=None, commission=commission)
         db.session.add(m)
         audit.record("milestones", "create", m, f"Added milestone '{m.title}' due {m.due_date:%d/%m/%Y}",
                       None, audit.snapshot(m, FIELDS))
@@ -167,7 +178,20 @@ def create():
         flash(f"Milestone '{m.title}' added.", "success")
         return _after_save(m)
     status = 422 if request.method == "POST" else 200
-    return render("milestones/form.html", "form", status=status, form=form, m=None)
+    return render("milestones/form.html", "form", status=status, form=form, m=None, commission=commission)
+
+
+def _commission_from_args() -> Commission | None:
+    """The commission named by ``?commission=``; a number that names none is refused with 404, anything else 400."""
+    raw = request.args.get("commission", "")
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 9:
+        abort_with(400, "The commission in the address is not a number. Start again from the commission's page.")
+    commission = db.session.get(Commission, int(raw))
+    if commission is None:
+        abort_with(404, "There is no commission with that number. It may have been deleted.")
+    return commission
 
 
 def _evidence_of(m) -> tuple[str, str]:
@@ -188,6 +212,8 @@ def edit(milestone_id: int):
         _check_links(form)
         before = audit.snapshot(m, FIELDS)
         form.populate_obj(m)
+        if m.owner_id != before["owner_id"]:
+            m.owner_is_default = False  # a person chose: the app no longer moves it with the contract manager
         if m.status != "done":
             m.completed_date = None
         elif (before["status"] != "done" or _evidence_of(before) != _evidence_of(m)) \
@@ -213,6 +239,9 @@ def complete(milestone_id: int):
     """Mark a milestone done, with the date and the evidence."""
     m = get_milestone_or_404(milestone_id)
     require_open_year(m.funding_year)
+    if m.is_event:
+        abort_with(409, f"'{m.title}' is an event: it happens on its date and is not marked done. "
+                        "Its commission's decision on the end is the task to complete.")
     form = CompleteForm(obj=m)
     if request.method == "GET" and not m.completed_date:
         form.completed_date.data = min(today(), date.today())

@@ -31,8 +31,9 @@ from sqlalchemy import event, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from tracker import audit, settings
-from tracker.models import Commission, FundingYear, Milestone, Setting, User
-from tracker.models.milestones import PROGRAMMES
+from tracker.models import Allocation, Commission, FundingStream, FundingYear, Milestone, Setting, User
+from tracker.models.milestones import EVENT_KINDS, MILESTONE_STATUSES, PROGRAMMES
+from tracker.models.users import ADMIN, FINANCE, MANAGER
 from tracker.periods import quarter_bounds
 
 CLOSED_STATUSES = ("done", "missed")
@@ -56,41 +57,110 @@ class Wanted:
     kind: str
     funding_year_id: int | None
     commission_id: int | None = None
+    #: Who owns it unless a person chooses someone else (None: nobody can be worked out).
+    owner_id: int | None = None
+    #: For a task that its source has settled (a decision on the end was recorded, or the commission ended):
+    #: the evidence to close it with. It is then not made if it does not exist yet.
+    settled: str | None = None
 
 
-def year_deadlines(year: FundingYear, days: dict[str, int]) -> list[Wanted]:
-    """A funding year's quarterly returns, final claim and annual report."""
+DECISION_TITLE = "decide: extend, re-procure or let end"
+
+
+class DefaultOwners:
+    """Who owns a generated deadline until a person picks someone: a commission's contract manager (the user
+    whose name or e-mail the commission gives), else the finance lead of the funding year's stream (the stream
+    with the largest allocation that year that has a lead, else any stream's lead). Read once per sync."""
+
+    def __init__(self, session: Session):
+        # Only people who can act on a task own one: not viewers (the PCC office), not disabled accounts.
+        users = session.scalars(select(User).where(User.active.is_(True), User.role.in_((ADMIN, MANAGER, FINANCE)))
+                                .order_by(User.id)).all()
+        self.by_name: dict[str, int] = {}
+        for u in users:
+            for key in (u.name, u.email):
+                self.by_name.setdefault((key or "").strip().casefold(), u.id)
+        leads = {u.id for u in users}
+        rows = session.execute(
+            select(Allocation.funding_year_id, FundingStream.finance_lead_id)
+            .join(FundingStream, FundingStream.id == Allocation.funding_stream_id)
+            .where(FundingStream.finance_lead_id.is_not(None))
+            .order_by(Allocation.revised_pence.desc(), FundingStream.id)).all()
+        self.by_year: dict[int, int] = {}
+        for year_id, lead in rows:
+            if lead in leads:
+                self.by_year.setdefault(year_id, lead)
+        self.any_lead = session.scalar(
+            select(FundingStream.finance_lead_id).join(User, User.id == FundingStream.finance_lead_id)
+            .where(User.id.in_(leads))
+            .order_by(FundingStream.active.desc(), FundingStream.id).limit(1))
+
+    def for_year(self, year_id: int | None) -> int | None:
+        return self.by_year.get(year_id) or self.any_lead
+
+    def for_commission(self, commission: Commission) -> int | None:
+        manager = (commission.contract_manager or "").strip().casefold()
+        return (self.by_name.get(manager) if manager else None) or self.for_year(commission.funding_year_id)
+
+
+def year_deadlines(year: FundingYear, days: dict[str, int], owners: DefaultOwners | None = None) -> list[Wanted]:
+    """A funding year's quarter ends (events: the return period closes) and its quarterly returns, final claim and
+    annual report (tasks for the finance lead)."""
+    owner = owners.for_year(year.id) if owners else None
     out = []
     for quarter in (1, 2, 3, 4):
         _start, end = quarter_bounds(year.label, quarter)
         out.append(Wanted(
+            f"year:{year.id}:q{quarter}-end", f"Q{quarter} {year.label} ends: its return period closes", end,
+            "VRU grant", "period end", year.id, owner_id=owner))
+        out.append(Wanted(
             f"year:{year.id}:q{quarter}-return", f"Q{quarter} {year.label} quarterly return due",
-            end + timedelta(days=days["return_due_days"]), "VRU grant", "quarterly return", year.id))
+            end + timedelta(days=days["return_due_days"]), "VRU grant", "quarterly return", year.id, owner_id=owner))
     out.append(Wanted(
         f"year:{year.id}:final-claim", f"Final claim for {year.label} due",
-        year.end_date + timedelta(days=days["year_end_claim_due_days"]), "VRU grant", "final claim", year.id))
+        year.end_date + timedelta(days=days["year_end_claim_due_days"]), "VRU grant", "final claim", year.id,
+        owner_id=owner))
     out.append(Wanted(
         f"year:{year.id}:annual-report", f"Annual report for {year.label} due to the Home Office",
-        year.end_date + timedelta(days=days["annual_report_due_days"]), "VRU grant", "annual report", year.id))
+        year.end_date + timedelta(days=days["annual_report_due_days"]), "VRU grant", "annual report", year.id,
+        owner_id=owner))
     return out
 
 
-def commission_deadlines(commission: Commission) -> list[Wanted]:
-    """A commission's end and review dates. A terminated commission has none: it ended early."""
+def end_settled(commission: Commission) -> str | None:
+    """What settled a commission's end, as evidence for its decision task (None while nobody has decided)."""
+    if commission.end_decision:
+        return f"Decision on the end recorded on the commission: {commission.end_decision}."
+    if commission.status == "ended":
+        return "The commission was marked ended."
+    return None
+
+
+def commission_deadlines(commission: Commission, owners: DefaultOwners | None = None) -> list[Wanted]:
+    """A commission's end (an event), the decision on its end (a task due on the end date, for the contract
+    manager: closed when the decision is recorded or the commission ends) and its review date (a task).
+    A terminated commission has none: it ended early."""
     if commission.status == "terminated":
         return []
+    owner = owners.for_commission(commission) if owners else None
     name = f"{commission.reference} {commission.title}"
-    out = [Wanted(f"commission:{commission.id}:end", f"{name}: ends", commission.end_date, "Contract",
-                  "contract end", commission.funding_year_id, commission.id)]
+    common = dict(programme="Contract", funding_year_id=commission.funding_year_id, commission_id=commission.id,
+                  owner_id=owner)
+    out = [Wanted(f"commission:{commission.id}:end", f"{name}: ends", commission.end_date, kind="contract end",
+                  **common),
+           Wanted(f"commission:{commission.id}:decision", f"{name}: {DECISION_TITLE}", commission.end_date,
+                  kind="end decision", settled=end_settled(commission), **common)]
     if commission.review_date:
         out.append(Wanted(f"commission:{commission.id}:review", f"{name}: review", commission.review_date,
-                          "Contract", "contract review", commission.funding_year_id, commission.id))
+                          kind="contract review", **common))
     return out
 
 
 def _touched_by_a_person(m: Milestone, session: Session | None = None) -> bool:
     """A status, date, evidence or owner entered by a person, or a document attached (the monitoring area's)."""
-    if m.status != "not started" or m.completed_date or m.evidence or m.evidence_link or m.owner_id:
+    if m.status != "not started" or m.completed_date or m.evidence or m.evidence_link:
+        return True
+    if m.owner_id and not m.owner_is_default:
         return True
     if session is not None and m.id is not None:
         from tracker.models.monitoring import Document
@@ -151,12 +221,14 @@ def sync_deadlines(session: Session | None = None, commission_ids: set[int] | No
             prefixes = tuple(f"commission:{i}:" for i in ids)
             existing = {m.source_key: m for m in linked if m.source_key.startswith(prefixes)}
 
+        owners = DefaultOwners(session)
+
     wanted: dict[str, Wanted] = {}
     for year in years.values() if commission_ids is None else ():
-        for w in year_deadlines(year, days):
+        for w in year_deadlines(year, days, owners):
             wanted[w.source_key] = w
     for commission in commissions:
-        for w in commission_deadlines(commission):
+        for w in commission_deadlines(commission, owners):
             wanted[w.source_key] = w
 
     def frozen(year_id: int | None) -> bool:
@@ -166,18 +238,27 @@ def sync_deadlines(session: Session | None = None, commission_ids: set[int] | No
     for key, w in wanted.items():
         m = existing.get(key)
         if m is None:
-            if frozen(w.funding_year_id):
+            if frozen(w.funding_year_id) or w.settled:
                 continue
             session.add(Milestone(source_key=key, title=w.title, due_date=w.due_date, programme=w.programme,
-                                  kind=w.kind, funding_year_id=w.funding_year_id, commission_id=w.commission_id))
+                                  kind=w.kind, funding_year_id=w.funding_year_id, commission_id=w.commission_id,
+                                  owner_id=w.owner_id, owner_is_default=w.owner_id is not None))
             result.created += 1
             continue
         if frozen(m.funding_year_id):
             continue
-        before = audit.snapshot(m, ("title", "due_date", "funding_year_id"))
+        before = audit.snapshot(m, ("title", "due_date", "funding_year_id", "owner_id", "status"))
         m.title, m.due_date, m.programme, m.kind = w.title, w.due_date, w.programme, w.kind
         m.funding_year_id, m.commission_id = w.funding_year_id, w.commission_id
-        after = audit.snapshot(m, ("title", "due_date", "funding_year_id"))
+        if (m.owner_id is None or m.owner_is_default) and m.owner_id != w.owner_id:
+            # The app's choice follows the contract manager or finance lead; a person's choice is kept.
+            m.owner_id, m.owner_is_default = w.owner_id, w.owner_id is not None
+        if w.settled and m.status not in CLOSED_STATUSES:
+            m.status, m.completed_date = "done", date.today()
+            m.evidence = m.evidence or w.settled
+            audit.record("milestones", "change", m, f"Task '{m.title}' done: {w.settled}",
+                         {"status": before["status"]}, {"status": "done"})
+        after = audit.snapshot(m, ("title", "due_date", "funding_year_id", "owner_id", "status"))
         if before != after:
             result.updated += 1
             if before["due_date"] != after["due_date"]:
@@ -211,7 +292,21 @@ _PENDING = "milestones_sync_pending"
 
 
 def _is_source(obj) -> bool:
-    return isinstance(obj, (FundingYear, Commission)) or (isinstance(obj, Setting) and obj.key in DEADLINE_SETTINGS)
+    # A stream's finance lead and the allocations (which stream leads a year) choose default owners.
+    return (isinstance(obj, (FundingYear, Commission, FundingStream, Allocation))
+            or (isinstance(obj, Setting) and obj.key in DEADLINE_SETTINGS)
+            or (isinstance(obj, User) and obj in _new_or_renamed_users(obj)))
+
+
+def _new_or_renamed_users(user: User) -> tuple:
+    """A user added, renamed or disabled may become (or stop being) some commission's contract manager."""
+    from sqlalchemy import inspect as sa_inspect
+
+    state = sa_inspect(user)
+    if state.pending or state.deleted:
+        return (user,)
+    changed = any(state.attrs[name].history.has_changes() for name in ("name", "email", "active"))
+    return (user,) if changed else ()
 
 
 def _before_flush(session: Session, flush_context, instances) -> None:
@@ -365,6 +460,11 @@ def find(f: Filters, session: Session | None = None) -> list[Milestone]:
     return list((session or db.session).scalars(filtered_query(f)).unique())
 
 
+def is_overdue(m: Milestone, today: date) -> bool:
+    """Only a task can be overdue: an event (a contract ends) simply happens on its date."""
+    return m.kind not in EVENT_KINDS and m.status not in CLOSED_STATUSES and m.due_date < today
+
+
 def needs_end_decision(m: Milestone, today: date, ending_soon_days: int) -> bool:
     """A commission's end deadline within ``ending_soon_days`` with no decision on what happens next."""
     c = m.commission
@@ -373,10 +473,13 @@ def needs_end_decision(m: Milestone, today: date, ending_soon_days: int) -> bool
 
 
 GROUPS = (("overdue", "Overdue"), ("soon", f"Due in the next {DUE_SOON_DAYS} days"), ("later", "Later"),
-          ("closed", "Done or missed"))
+          ("closed", "Done, missed or past"))
 
 
 def group_of(m: Milestone, today: date) -> str:
+    if m.kind in EVENT_KINDS:
+        return "closed" if m.due_date < today else ("soon" if m.due_date <= today + timedelta(days=DUE_SOON_DAYS)
+                                                    else "later")
     if m.status in CLOSED_STATUSES:
         return "closed"
     if m.due_date < today:
@@ -387,12 +490,38 @@ def group_of(m: Milestone, today: date) -> str:
 
 
 def grouped(milestones: list[Milestone], today: date) -> "OrderedDict[str, list[Milestone]]":
-    """Overdue, due in the next 30 days, later, and done or missed (most recent first)."""
+    """Overdue tasks, due in the next 30 days, later, and done, missed or past (most recent first)."""
     out: OrderedDict[str, list[Milestone]] = OrderedDict((key, []) for key, _label in GROUPS)
     for m in milestones:
         out[group_of(m, today)].append(m)
     out["closed"].sort(key=lambda m: (m.due_date, m.id), reverse=True)
     return out
+
+
+@dataclass
+class Week:
+    """The deadlines of one week (Monday to Sunday)."""
+
+    monday: date
+    label: str
+    items: list[Milestone]
+
+
+def week_label(monday: date, today: date) -> str:
+    this_monday = today - timedelta(days=today.weekday())
+    if monday == this_monday:
+        return f"This week (from Monday {monday.day} {monday:%B})"
+    if monday == this_monday + timedelta(days=7):
+        return f"Next week (from Monday {monday.day} {monday:%B})"
+    return f"Week from Monday {monday.day} {monday:%B %Y}"
+
+
+def by_week(milestones: list[Milestone], today: date) -> list[Week]:
+    """Deadlines in weeks from Monday, in date order; weeks with nothing due are left out."""
+    weeks: OrderedDict[date, list[Milestone]] = OrderedDict()
+    for m in sorted(milestones, key=lambda m: (m.due_date, m.id)):
+        weeks.setdefault(m.due_date - timedelta(days=m.due_date.weekday()), []).append(m)
+    return [Week(monday, week_label(monday, today), items) for monday, items in weeks.items()]
 
 
 def timeline(milestones: list[Milestone]) -> "OrderedDict[date, list[Milestone]]":
@@ -412,13 +541,20 @@ def timeline(milestones: list[Milestone]) -> "OrderedDict[date, list[Milestone]]
     return out
 
 
-def overdue_count(today: date | None = None, session: Session | None = None) -> int:
-    """How many deadlines are past due and not done or missed: one query, for the navigation badge."""
+def overdue_count(user: User | None = None, today: date | None = None, session: Session | None = None) -> int:
+    """The navigation badge: overdue tasks the user owns, plus the ones nobody owns for managers (and admins).
+    Finance staff count only their own; viewers none (they own no work here). One query."""
     from tracker.extensions import db
 
     today = today or date.today()
+    if user is None or user.role not in (ADMIN, MANAGER, FINANCE):
+        return 0
+    mine = Milestone.owner_id == user.id
+    if user.role in (ADMIN, MANAGER):
+        mine = or_(mine, Milestone.owner_id.is_(None))
     return (session or db.session).scalar(
-        select(func.count(Milestone.id)).where(Milestone.due_date < today, Milestone.status.not_in(CLOSED_STATUSES))) or 0
+        select(func.count(Milestone.id)).where(Milestone.due_date < today, Milestone.status.not_in(CLOSED_STATUSES),
+                                               Milestone.kind.not_in(EVENT_KINDS), mine)) or 0
 
 
 def next_deadlines(limit: int = 5, today: date | None = None, session: Session | None = None) -> list[Milestone]:

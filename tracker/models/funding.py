@@ -63,6 +63,10 @@ class FundingStream(Base):
     claim_due_days: Mapped[int] = mapped_column(default=30)
     #: False when the stream has ended; it is no longer offered for new years.
     active: Mapped[bool] = mapped_column(default=True)
+    #: The finance officer who looks after this stream's claims; owns the deadlines the app makes for it.
+    finance_lead_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    finance_lead: Mapped["User | None"] = relationship()  # noqa: F821
 
 
 class Allocation(Base):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, utcnow
@@ -11,7 +11,11 @@ from .base import Base, utcnow
 PROGRAMMES = ("Young Futures", "VRU grant", "Serious Violence Duty", "Contract", "Other")
 MILESTONE_STATUSES = ("not started", "in progress", "done", "missed")
 # What a milestone is: typed in by a person, or one of the deadlines the app makes from a year or a commission.
-MILESTONE_KINDS = ("milestone", "quarterly return", "final claim", "annual report", "contract end", "contract review")
+MILESTONE_KINDS = ("milestone", "quarterly return", "final claim", "annual report", "contract end", "contract review",
+                   "end decision", "period end")
+# Events happen on their date whatever anyone does (a contract ends); everything else is a task, something a person
+# must do by its date. Only a task has a status that matters, and only a task can be overdue.
+EVENT_KINDS = ("contract end", "period end")
 
 
 class Milestone(Base):
@@ -30,6 +34,9 @@ class Milestone(Base):
     due_date: Mapped[date] = mapped_column(index=True)
     #: The person responsible.
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    #: True when the app chose the owner of a generated deadline (the commission's contract manager or the
+    #: funding stream's finance lead): it follows them until a person picks an owner.
+    owner_is_default: Mapped[bool] = mapped_column(default=False, server_default=false())
     #: not started, in progress, done or missed.
     status: Mapped[str] = mapped_column(String(20), default="not started")
     #: The date it was done.
@@ -60,6 +67,11 @@ class Milestone(Base):
     def generated(self) -> bool:
         """True for a deadline the app made from a funding year or commission (its date follows the source)."""
         return self.source_key is not None
+
+    @property
+    def is_event(self) -> bool:
+        """Something that happens on its date (a contract ends), not something a person must do."""
+        return self.kind in EVENT_KINDS
 
     @property
     def closed(self) -> bool:

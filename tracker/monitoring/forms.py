@@ -4,16 +4,22 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, StopValidation, ValidationError
 
 from tracker.models.monitoring import DOCUMENT_KINDS
-from tracker.monitoring.service import MAX_VALUE, NARRATIVE_MAX
+from tracker.monitoring.service import MAX_VALUE, NARRATIVE_MAX, WHOLE_MESSAGE
 
-WHOLE = "Enter a whole number of 0 or more, like 12"
+WHOLE = WHOLE_MESSAGE
 
 
 class _Whole(IntegerField):
-    """A whole number with our message instead of WTForms' "Not a valid integer value"."""
+    """A whole number with our message instead of WTForms' "Not a valid integer value". Text that is not a
+    number gets that one message with the limit, not a second one from the range check ("twelve" showed two
+    contradicting messages)."""
+
+    def pre_validate(self, form):
+        if self.process_errors:
+            raise StopValidation()
 
     def process_formdata(self, valuelist):
         if valuelist and (valuelist[0] or "").strip():
@@ -28,7 +34,7 @@ class _Whole(IntegerField):
 
 def _whole(label: str, required: bool = False):
     return _Whole(label, validators=[InputRequired(WHOLE) if required else Optional(),
-                                     NumberRange(0, MAX_VALUE, f"Enter a whole number from 0 to {MAX_VALUE:,}")])
+                                     NumberRange(0, MAX_VALUE, WHOLE_MESSAGE)])
 
 
 class TargetsForm(FlaskForm):

@@ -13,7 +13,7 @@ from tracker.auth.roles import ADMIN, EVERYONE, FINANCE, MANAGER, STAFF, roles_r
 from tracker.errors import abort_with
 from tracker.extensions import db
 from tracker.figures import current_year
-from tracker.funding.rules import require_open_year
+from tracker.funding.rules import closed_year_message, require_open_year
 from tracker.models import Commission, FundingYear
 from tracker.models.monitoring import Measure
 from tracker.monitoring import documents as docs
@@ -132,12 +132,24 @@ def edit_measure(measure_id: int):
     return render("monitoring/measure_form.html", status=status, form=form, measure=measure, commission=commission)
 
 
-@bp.route("/measures/<int:measure_id>/delete", methods=["POST"])
+@bp.route("/measures/<int:measure_id>/delete", methods=["GET", "POST"])
 @roles_required(MANAGER)
 def delete_measure(measure_id: int):
-    """Remove a measure and its actuals (audited)."""
+    """Remove a measure and its actuals (audited). GET is the confirmation page saying what will go."""
     measure = service.get_measure_or_404(measure_id)
     commission_id = measure.commission_id
+    if request.method == "GET":
+        commission = measure.commission
+        recorded = [a for a in measure.actuals if a.value is not None]
+        back = url_for(".outputs", commission_id=commission_id) + f"#measure-{measure.id}"
+        return render("_confirm.html", None, heading=f"Remove {measure.metric.name}?",
+                      intro=f"A measure of {commission.reference} {commission.title}.",
+                      refusal=closed_year_message(commission.funding_year) if commission.funding_year.is_closed else None,
+                      effects=[f"The measure, its targets and its {len(recorded)} recorded actual"
+                               f"{'s' if len(recorded) != 1 else ''} will be removed from the outputs and returns.",
+                               "The audit trail keeps a record of what they were."],
+                      action=url_for(".delete_measure", measure_id=measure.id),
+                      button=f"Yes, remove {measure.metric.name}", back=back)
     name = measure.metric.name
     service.delete_measure(measure)
     db.session.commit()
@@ -299,11 +311,25 @@ def commit(batch_id: int):
     return see_other(url_for(".outputs", commission_id=staged.commission_id))
 
 
-@bp.route("/monitoring/returns/<int:batch_id>/withdraw", methods=["POST"])
+@bp.route("/monitoring/returns/<int:batch_id>/withdraw", methods=["GET", "POST"])
 @roles_required(MANAGER)
 def withdraw(batch_id: int):
-    """Withdraw a return: the values it recorded go back to what they were."""
+    """Withdraw a return: the values it recorded go back to what they were. GET is the confirmation page."""
     staged = workbook.get_return_or_404(batch_id)
+    if request.method == "GET":
+        batch = staged.import_batch
+        committed = batch.status == "committed"
+        refusal = None if batch.status in ("previewed", "committed") else \
+            f"This return is {batch.status}, so it cannot be withdrawn."
+        return render("_confirm.html", None, status=409 if refusal else 200,
+                      heading=f"Withdraw the Q{staged.quarter} monitoring return?",
+                      intro=f"{batch.filename}, for {staged.commission.reference} {staged.commission.title}.",
+                      refusal=refusal, effects=(
+                          ["The figures and narrative it recorded go back to what they were before it; any value "
+                           "someone has changed since is kept.", "The return stays listed, marked withdrawn."]
+                          if committed else ["It was never recorded: it is only marked withdrawn."]),
+                      action=url_for(".withdraw", batch_id=batch_id), button="Yes, withdraw this return",
+                      back=url_for(".outputs", commission_id=staged.commission_id))
     try:
         workbook.withdraw_return(staged)
     except workbook.NotAllowed as exc:
@@ -433,12 +459,28 @@ def download(version_id: int):
     return response
 
 
-@bp.route("/documents/<int:document_id>/delete", methods=["POST"])
+@bp.route("/documents/<int:document_id>/delete", methods=["GET", "POST"])
 @roles_required(ADMIN)
 def delete_document(document_id: int):
-    """Delete a document and all its versions (administrators only; audited)."""
+    """Delete a document and all its versions (administrators only; audited). GET is the confirmation page
+    saying what will go (it works without JavaScript)."""
     document = docs.get_document_or_404(document_id)
     owner_type, owner_id = docs.document_owner(document)
+    if request.method == "GET":
+        owner = docs.get_owner_or_404(owner_type, owner_id)
+        versions = [f"version {v.number}: {v.original_name}, uploaded {v.uploaded_at:%d/%m/%Y %H:%M}"
+                    for v in document.versions]
+        effects = [f"The document and its {len(versions)} version{'s' if len(versions) != 1 else ''} will be deleted "
+                   f"for good ({'; '.join(versions)}).", "The audit trail keeps a record of the deletion."]
+        if owner_type == "milestone":
+            effects.insert(1, "If it was the evidence for a milestone marked done, the milestone stays done: "
+                              "add other evidence if needed.")
+        return render("_confirm.html", None, heading=f"Delete {document.title}?",
+                      intro=f"{document.kind.capitalize()} kept against {docs.OWNER_LABELS[owner_type].lower()} "
+                            f"{docs.owner_name(owner_type, owner)}.", effects=effects,
+                      action=url_for(".delete_document", document_id=document.id),
+                      button=f"Yes, delete {document.title}",
+                      back=url_for(".documents", owner_type=owner_type, owner_id=owner_id))
     title = document.title
     paths = docs.delete_document(document)
     db.session.commit()

@@ -27,6 +27,8 @@ from tracker.periods import quarter_bounds
 REALM = "monitoring"
 QUARTERS = (1, 2, 3, 4)
 MAX_VALUE = 10_000_000  # no service delivers ten million of anything in a quarter: a typo
+# The one message for a count that is not a whole number in range, wherever it is typed.
+WHOLE_MESSAGE = f"Enter a whole number from 0 to {MAX_VALUE:,}, like 12"
 NARRATIVE_MAX = 4000
 # Commissions expected to report delivery: once awarded, while live, and for quarters before they ended.
 REPORTING_STATUSES = ("awarded", "live", "ended")
@@ -225,7 +227,7 @@ def delete_measure(measure: Measure) -> None:
 
 def check_value(value: int | None) -> None:
     if value is not None and not 0 <= value <= MAX_VALUE:
-        raise MonitoringError(f"Enter a whole number from 0 to {MAX_VALUE:,}.")
+        raise MonitoringError(WHOLE_MESSAGE)
 
 
 def set_actual(measure: Measure, quarter: int, value: int | None, user_id: int | None = None,

@@ -286,7 +286,8 @@ def milestones_table(year: FundingYear, quarter: int, quarter_end: date) -> Tabl
         .options(selectinload(Milestone.owner), selectinload(Milestone.commission))
         .order_by(Milestone.due_date, Milestone.title)
     ).all()
-    rows = [[m.due_date, m.title, m.programme, m.owner.name if m.owner else "", m.status.capitalize(),
+    # An event (a contract ends) has no status of its own: only tasks are done, missed or overdue.
+    rows = [[m.due_date, m.title, m.programme, m.owner.name if m.owner else "", "Event" if m.is_event else m.status.capitalize(),
              m.completed_date, m.evidence, m.evidence_link, m.commission.reference if m.commission else ""]
             for m in milestones]
     return Table("Milestones", "Milestones due to date",
