@@ -20,12 +20,25 @@ from tracker.security import reset_sign_in_throttle
 REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/12")
 
 
+_MADE: list = []
+
+
 def _app(app, **config):
     made = create_app({**{k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()},
                        "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
                        "DATA_DIR": app.config["DATA_DIR"], "RATELIMIT_ENABLED": True, **config})
     made.test_client_class = IsolatedClient
+    _MADE.append(made)
     return made
+
+
+@pytest.fixture(autouse=True)
+def _close_extra_apps():
+    """Each extra app has its own connection pool: close them, so the database server is not run out of them."""
+    yield
+    while _MADE:
+        with _MADE.pop().app_context():
+            db.engine.dispose()
 
 
 def _redis_or_skip():
