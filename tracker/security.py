@@ -36,6 +36,9 @@ LOCKED_MESSAGE = (
     "Wait, then try again, or ask your administrator to reset your password."
 )
 
+STORE_DOWN_MESSAGE = ("Signing in is unavailable for a moment: the service that counts failed sign-ins cannot "
+                      "be reached. Try again in a few minutes; if it goes on, tell your administrator.")
+
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=False)
 
 
@@ -139,13 +142,20 @@ def _enabled(app: Flask) -> bool:
 
 
 def sign_in_locked(email: str | None = None) -> bool:
-    """True when this account (or address) has used up its failed attempts; checked before any password."""
+    """True when this account (or address) has used up its failed attempts; checked before any password.
+    When the shared store cannot be reached it fails closed: a 503 with a sentence, never a 500."""
     from flask import current_app
 
     app = current_app._get_current_object()
     if not _enabled(app):
         return False
-    return any(not limiter.limiter.test(limit, key) for limit, key in _throttle_keys(app, email))
+    try:
+        return any(not limiter.limiter.test(limit, key) for limit, key in _throttle_keys(app, email))
+    except Exception:
+        app.logger.exception("The sign-in throttle's storage (RATELIMIT_STORAGE_URI) cannot be reached")
+        from tracker.errors import abort_with
+
+        abort_with(503, STORE_DOWN_MESSAGE)
 
 
 def record_failed_sign_in(email: str | None = None) -> None:

@@ -32,4 +32,6 @@ def throttled_app(app):
 
     with limited.app_context():
         reset_sign_in_throttle()
-    return limited
+    yield limited
+    with limited.app_context():
+        db.engine.dispose()  # its own connection pool: close it, so the database server is not run out of them

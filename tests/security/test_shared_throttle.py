@@ -20,12 +20,25 @@ from tracker.security import reset_sign_in_throttle
 REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/12")
 
 
+_MADE: list = []
+
+
 def _app(app, **config):
     made = create_app({**{k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()},
                        "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
                        "DATA_DIR": app.config["DATA_DIR"], "RATELIMIT_ENABLED": True, **config})
     made.test_client_class = IsolatedClient
+    _MADE.append(made)
     return made
+
+
+@pytest.fixture(autouse=True)
+def _close_extra_apps():
+    """Each extra app has its own connection pool: close them, so the database server is not run out of them."""
+    yield
+    while _MADE:
+        with _MADE.pop().app_context():
+            db.engine.dispose()
 
 
 def _redis_or_skip():
@@ -149,3 +162,28 @@ def test_signed_in_pages_are_never_cached(client, auth, make):
         response = client.get(url, headers=headers)
         assert response.headers.get("Cache-Control") == "no-store", url
     assert client.get("/static/css/app.css").headers.get("Cache-Control") != "no-store"
+
+
+def test_an_unreachable_throttle_store_refuses_sign_in_with_a_sentence(app, make):
+    limited = _app(app, RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0")
+    user = make.user(role="viewer")
+    db.session.commit()
+    response = _try(limited.test_client(), user.email, PASSWORD)
+    assert response.status_code == 503 and "counts failed sign-ins cannot be reached" in response.text
+
+
+def test_an_unreachable_throttle_store_on_the_password_page_is_a_503(app, make, monkeypatch):
+    limited = _app(app, RATELIMIT_STORAGE_URI="memory://")
+    user = make.user(role="viewer")
+    db.session.commit()
+    client = limited.test_client()
+    assert _try(client, user.email, PASSWORD).status_code == 302
+    from tracker import security
+
+    def down(*args, **kwargs):
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(security.limiter.limiter, "test", down)
+    response = client.post("/account/password", data={"current_password": "x", "new_password": "y",
+                                                      "confirm_password": "y"})
+    assert response.status_code == 503 and "cannot be reached" in response.text
