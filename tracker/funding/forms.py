@@ -65,10 +65,20 @@ class StreamForm(FlaskForm):
                        validators=[DataRequired("Enter the stream's name"), Length(max=120)])
     funder = StringField("Funder", description="For example, Home Office or the PCC.", validators=[Optional(), Length(max=120)])
     labour_split = BooleanField("The funder wants spend split into labour and non-labour")
-    claim_frequency = SelectField("Claims are made", choices=[(f, f.capitalize()) for f in CLAIM_FREQUENCIES])
+    claim_frequency = SelectField("How often claims are made", choices=[(f, f.capitalize()) for f in CLAIM_FREQUENCIES])
     claim_due_days = IntegerField(
         "Claims are due (days after the claim period ends)",
         validators=[InputRequired("Enter the number of days after the period a claim is due"),
+                    NumberRange(0, 365, "Enter a number of days from 0 to 365")])
+    claim_basis = SelectField("Claims are made on", choices=[
+        ("defrayed", "Money paid out (defrayed): accruals and their reversals are left out"),
+        ("accrued", "Spend accrued: accruals count")])
+    claim_timing = SelectField("Claims are made", choices=[
+        ("arrears", "In arrears (after the period, for what was spent)"),
+        ("advance", "In advance (at the start of the period, for its profile)")])
+    final_claim_due_days = IntegerField(
+        "The final claim is due (days after 31 March)",
+        validators=[InputRequired("Enter the number of days after 31 March the final claim is due"),
                     NumberRange(0, 365, "Enter a number of days from 0 to 365")])
     active = BooleanField("Active (offered for new years)", default=True)
 

@@ -77,8 +77,11 @@ def year(year_id: int):
     allocations = db.session.scalars(
         select(Allocation).where(Allocation.funding_year_id == year.id)
         .options(joinedload(Allocation.funding_stream)).order_by(Allocation.id)).all()
+    from tracker.claims.routes import year_panel
+
     return render("funding/year.html", year=year, allocations=allocations, reopen_form=ReopenForm(),
-                  history=audit.history(year), closed_message=closed_year_message(year) if year.is_closed else None)
+                  history=audit.history(year), closed_message=closed_year_message(year) if year.is_closed else None,
+                  panel=year_panel(year))
 
 
 @bp.route("/years/<int:year_id>/edit", methods=["GET", "POST"])
@@ -127,8 +130,10 @@ def reopen_year(year_id: int):
         abort_with(409, f"Funding year {year.label} is not closed.")
     if not form.validate_on_submit():
         allocations = db.session.scalars(select(Allocation).where(Allocation.funding_year_id == year.id)).all()
+        from tracker.claims.routes import year_panel
+
         return render("funding/year.html", "reopen", status=422, year=year, allocations=allocations,
-                      reopen_form=form, history=audit.history(year), closed_message=closed_year_message(year))
+                      reopen_form=form, panel=year_panel(year), history=audit.history(year), closed_message=closed_year_message(year))
     service.reopen_year(year, form.reason.data.strip())
     db.session.commit()
     return _done(url_for("funding.year", year_id=year.id), f"Funding year {year.label} is open again.")
@@ -164,7 +169,8 @@ def streams():
 def _stream_values(form: StreamForm) -> dict:
     return {"name": form.name.data, "funder": (form.funder.data or "").strip(), "labour_split": form.labour_split.data,
             "claim_frequency": form.claim_frequency.data, "claim_due_days": form.claim_due_days.data,
-            "active": form.active.data}
+            "claim_basis": form.claim_basis.data, "claim_timing": form.claim_timing.data,
+            "final_claim_due_days": form.final_claim_due_days.data, "active": form.active.data}
 
 
 @bp.route("/streams/new", methods=["GET", "POST"])

@@ -26,7 +26,8 @@ from tracker.periods import label_for_start, parse_label, quarter_of, year_bound
 
 REALM = "funding"
 YEAR_FIELDS = ("label", "start_date", "end_date", "status", "notes")
-STREAM_FIELDS = ("name", "funder", "labour_split", "claim_frequency", "claim_due_days", "active")
+STREAM_FIELDS = ("name", "funder", "labour_split", "claim_frequency", "claim_due_days", "claim_basis", "claim_timing",
+                 "final_claim_due_days", "active")
 ALLOCATION_FIELDS = ("original_pence", "revised_pence", "status", "notes")
 LINE_FIELDS = ("funding_stream_id", "category_id", "strand_id", "labour", "description", "amount_pence",
                "original_amount_pence", "q1_pence", "q2_pence", "q3_pence", "q4_pence")
