@@ -224,18 +224,23 @@ def allocation(allocation_id: int):
     """An allocation: original and current figure, every revision, and (for finance) a form to revise it."""
     allocation = service.get_allocation_or_404(allocation_id)
     year = allocation.funding_year
-    form = RevisionForm(obj=None)
+    form = RevisionForm(obj=None, was_draft=allocation.status == "draft")
     if request.method == "GET":
         form.amount.data = allocation.revised_pence
         form.status.data = allocation.status
+        form.grant_letter_date.data = allocation.grant_letter_date
+        form.grant_letter_reference.data = allocation.grant_letter_reference
     status = 200
     if request.method == "POST":
         require_open_year(year)
         if form.validate_on_submit():
-            if form.amount.data == allocation.revised_pence and form.status.data == allocation.status:
+            letter = (form.grant_letter_date.data, (form.grant_letter_reference.data or "").strip())
+            if (form.amount.data == allocation.revised_pence and form.status.data == allocation.status
+                    and letter == (allocation.grant_letter_date, allocation.grant_letter_reference)):
                 form.amount.errors.append("This is the current allocation: enter the new figure")
             else:
-                service.revise_allocation(allocation, form.amount.data, form.reason.data, form.status.data)
+                service.revise_allocation(allocation, form.amount.data, form.reason.data, form.status.data,
+                                          grant_letter=letter)
                 db.session.commit()
                 return _done(url_for("funding.allocation", allocation_id=allocation.id),
                              f"Allocation of {allocation.funding_stream.name} revised.")
