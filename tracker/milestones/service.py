@@ -31,14 +31,15 @@ from sqlalchemy import event, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from tracker import audit, settings
-from tracker.models import Commission, FundingYear, Milestone, Setting, User
+from tracker.claims.deadlines import GRANT_DEADLINE_SETTINGS, grant_deadlines
+from tracker.models import Allocation, Commission, FundingStream, FundingYear, Milestone, Setting, User
 from tracker.models.milestones import PROGRAMMES
 from tracker.periods import quarter_bounds
 
 CLOSED_STATUSES = ("done", "missed")
 DUE_SOON_DAYS = 30
-# Settings whose change moves generated deadlines.
-DEADLINE_SETTINGS = ("return_due_days", "year_end_claim_due_days", "annual_report_due_days")
+# Settings whose change moves generated deadlines (the grant's own are in tracker/claims/deadlines.py).
+DEADLINE_SETTINGS = ("return_due_days", "year_end_claim_due_days", "annual_report_due_days", *GRANT_DEADLINE_SETTINGS)
 # What a person may have entered on a generated deadline: sync never overwrites these.
 PERSON_FIELDS = ("status", "completed_date", "evidence", "evidence_link", "owner_id")
 
@@ -59,7 +60,8 @@ class Wanted:
 
 
 def year_deadlines(year: FundingYear, days: dict[str, int]) -> list[Wanted]:
-    """A funding year's quarterly returns, final claim and annual report."""
+    """A funding year's quarterly returns and final claim (its statutory documents, the annual report among them,
+    and each stream's claims come from tracker/claims/deadlines.py)."""
     out = []
     for quarter in (1, 2, 3, 4):
         _start, end = quarter_bounds(year.label, quarter)
@@ -69,9 +71,6 @@ def year_deadlines(year: FundingYear, days: dict[str, int]) -> list[Wanted]:
     out.append(Wanted(
         f"year:{year.id}:final-claim", f"Final claim for {year.label} due",
         year.end_date + timedelta(days=days["year_end_claim_due_days"]), "VRU grant", "final claim", year.id))
-    out.append(Wanted(
-        f"year:{year.id}:annual-report", f"Annual report for {year.label} due to the Home Office",
-        year.end_date + timedelta(days=days["annual_report_due_days"]), "VRU grant", "annual report", year.id))
     return out
 
 
@@ -155,6 +154,8 @@ def sync_deadlines(session: Session | None = None, commission_ids: set[int] | No
     for year in years.values() if commission_ids is None else ():
         for w in year_deadlines(year, days):
             wanted[w.source_key] = w
+    if commission_ids is None:
+        wanted.update((w.source_key, w) for w in grant_deadlines(session, years.values(), days))
     for commission in commissions:
         for w in commission_deadlines(commission):
             wanted[w.source_key] = w
@@ -211,7 +212,8 @@ _PENDING = "milestones_sync_pending"
 
 
 def _is_source(obj) -> bool:
-    return isinstance(obj, (FundingYear, Commission)) or (isinstance(obj, Setting) and obj.key in DEADLINE_SETTINGS)
+    return (isinstance(obj, (FundingYear, Commission, Allocation, FundingStream))
+            or (isinstance(obj, Setting) and obj.key in DEADLINE_SETTINGS))
 
 
 def _before_flush(session: Session, flush_context, instances) -> None:

@@ -11,7 +11,8 @@ from .base import Base, utcnow
 PROGRAMMES = ("Young Futures", "VRU grant", "Serious Violence Duty", "Contract", "Other")
 MILESTONE_STATUSES = ("not started", "in progress", "done", "missed")
 # What a milestone is: typed in by a person, or one of the deadlines the app makes from a year or a commission.
-MILESTONE_KINDS = ("milestone", "quarterly return", "final claim", "annual report", "contract end", "contract review")
+MILESTONE_KINDS = ("milestone", "quarterly return", "final claim", "annual report", "contract end", "contract review",
+                   "grant claim", "statutory document")
 
 
 class Milestone(Base):
