@@ -57,9 +57,9 @@ def year_panel(year: FundingYear) -> YearPanel:
 
 
 @bp.app_template_global()
-def conditions_at_risk(year):
-    """For the home page: the year's grant conditions at risk or not met."""
-    return service.conditions_needing_attention(year)
+def conditions_at_risk(year, year_figures=None):
+    """For the home page: the year's grant conditions at risk or not met (judged on the page's own figures)."""
+    return service.conditions_needing_attention(year, year_figures)
 
 
 # --- Claims --------------------------------------------------------------------------------------------------------

@@ -407,11 +407,12 @@ def year_conditions(year: FundingYear, yf: figures.YearFigures | None = None) ->
     return out
 
 
-def conditions_needing_attention(year: FundingYear | None) -> list[ConditionRow]:
+def conditions_needing_attention(year: FundingYear | None,
+                                 yf: figures.YearFigures | None = None) -> list[ConditionRow]:
     """For the home page: the conditions of the year at risk or not met."""
     if year is None:
         return []
-    return [r for r in year_conditions(year) if r.assessment.status != rules.MET]
+    return [r for r in year_conditions(year, yf) if r.assessment.status != rules.MET]
 
 
 def get_condition_or_404(condition_id: int) -> GrantCondition:
