@@ -115,7 +115,7 @@ def upgrade():
     sa.Column('document_id', sa.Integer(), nullable=True),
     sa.Column('note', sa.Text(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.ForeignKeyConstraint(['document_id'], ['documents.id'], name=op.f('fk_match_contributions_document_id_documents')),
+    sa.ForeignKeyConstraint(['document_id'], ['documents.id'], name=op.f('fk_match_contributions_document_id_documents'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['funding_stream_id'], ['funding_streams.id'], name=op.f('fk_match_contributions_funding_stream_id_funding_streams')),
     sa.ForeignKeyConstraint(['funding_year_id'], ['funding_years.id'], name=op.f('fk_match_contributions_funding_year_id_funding_years')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_match_contributions'))

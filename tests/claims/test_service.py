@@ -247,3 +247,18 @@ def test_bridging_shows_spend_at_risk_while_the_allocation_is_a_draft(make):
     allocation.status = "confirmed"
     db.session.commit()
     assert service.bridging(year) == []
+
+
+def test_deleting_the_evidence_leaves_the_match_money_unevidenced(make):
+    from tracker.models import MatchContribution
+    from tracker.monitoring.documents import delete_document
+
+    year = make.year("2025-26")
+    stream = make.stream()
+    contribution = make.contribution(year=year, stream=stream, pledged_pence=10_00, evidenced_pence=10_00)
+    db.session.commit()
+    delete_document(contribution.document)
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(MatchContribution, contribution.id).document_id is None
+    assert service.match_totals(year)[stream.id]["evidenced"] == 0

@@ -284,13 +284,6 @@ def submit(claim: Claim, user: User | None, submitted_on: date, now: datetime | 
     return submission
 
 
-def discard_files(claim: Claim) -> None:
-    """Remove stored schedules whose submission was not committed."""
-    for s in claim.submissions:
-        if s.stored_path and s.id is None:
-            files.remove(s.stored_path)
-
-
 def decide(claim: Claim, status: str, note: str = "") -> None:
     """The funder approved or queried a submitted claim."""
     require_open_year(claim.funding_year)

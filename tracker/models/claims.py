@@ -136,8 +136,9 @@ class MatchContribution(Base):
     pledged_pence: Mapped[int] = mapped_column(BigInteger, default=0)
     #: What is shown by evidence (a letter, an invoice, a timesheet), in pence.
     evidenced_pence: Mapped[int] = mapped_column(BigInteger, default=0)
-    #: The document that evidences it (one of the year's documents).
-    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
+    #: The document that evidences it (one of the year's documents); deleting the document leaves the money
+    #: unevidenced.
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id", ondelete="SET NULL"))
     #: Notes (what the in-kind help is, how it was valued).
     note: Mapped[str] = mapped_column(Text, default="")
     #: When it was recorded.
