@@ -11,6 +11,7 @@ ROUTES = {
     "claims.payment": Access(post=WRITE),
     "claims.schedule": Access(get=EVERYONE),
     "claims.submission_schedule": Access(get=EVERYONE),
+    "claims.year_schedule": Access(get=EVERYONE),
     "claims.new_condition": Access(get=WRITE, post=WRITE),
     "claims.delete_condition": Access(post=WRITE),
     "claims.new_contribution": Access(get=WRITE, post=WRITE),

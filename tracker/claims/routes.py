@@ -203,6 +203,32 @@ def submission_schedule(submission_id: int):
                          XLSX_MIMETYPE, cache="private, max-age=31536000, immutable")
 
 
+@bp.route("/funding/years/<int:year_id>/claims.xlsx")
+@roles_required(*EVERYONE)
+def year_schedule(year_id: int):
+    """The year's claims schedule: every stream's claim periods with what is claimable, claimed, received and
+    outstanding, as on the year page."""
+    from tracker.returns.builder import DATE, MONEY, TEXT, Column
+    from tracker.returns.exports import export_rows
+
+    year = get_year_or_404(year_id)
+    columns = [Column("stream", "Funding stream", TEXT, 30), Column("period", "Period", TEXT, 16),
+               Column("due", "Due", DATE, 11), Column("claimable", "Claimable", MONEY, 14),
+               Column("claimed", "Claimed", MONEY, 14), Column("received", "Received", MONEY, 14),
+               Column("outstanding", "Outstanding", MONEY, 14), Column("status", "Status", TEXT, 12),
+               Column("submitted", "Submitted", DATE, 11), Column("paid", "Paid", DATE, 11),
+               Column("remittance", "Remittance reference", TEXT, 18)]
+    rows = []
+    for sc in service.year_claims(year):
+        for c in sc.cells:
+            rows.append([sc.stream.name, c.name + (" (final)" if c.final else ""), c.due, c.claimable, c.claimed,
+                         c.received, c.outstanding, c.status.capitalize(),
+                         c.claim.submitted_on if c.claim else None, c.claim.paid_on if c.claim else None,
+                         c.claim.remittance_reference if c.claim else ""])
+    return send_download(export_rows(columns, rows, "xlsx", f"Claims {year.label}"),
+                         f"Claims schedule {year.label}.xlsx", XLSX_MIMETYPE)
+
+
 # --- Conditions ------------------------------------------------------------------------------------------------------
 
 def _stream_choices(year: FundingYear) -> list[tuple[int, str]]:
