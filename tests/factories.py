@@ -179,3 +179,43 @@ class Factories:
         fields.setdefault("object_type", "Commission")
         fields.setdefault("summary", "Changed")
         return self._add(AuditEvent(**fields))
+
+    def claim(self, year=None, stream=None, period: int = 1, claimed_pence: int = 0, **fields):
+        """A claim (draft by default) for a stream's period; the stream gets an allocation if it has none."""
+        from tracker.models import Claim
+
+        year = year or self.year()
+        stream = stream or self.stream()
+        if self._one(Allocation, funding_year_id=year.id, funding_stream_id=stream.id) is None:
+            self.allocation(year=year, stream=stream)
+        fields.setdefault("frequency", stream.claim_frequency)
+        return self._add(Claim(funding_year=year, funding_stream=stream, period=period, claimed_pence=claimed_pence,
+                               **fields))
+
+    def condition(self, year=None, stream=None, kind: str = "category_share", minimum_basis_points: int = 1000,
+                  **fields):
+        """A grant condition: by default, a category's minimum share of the stream's allocation."""
+        from tracker.models import GrantCondition
+
+        if kind == "category_share" and "category" not in fields and "category_id" not in fields:
+            fields["category"] = self.category("Evaluation")
+        return self._add(GrantCondition(funding_year=year or self.year(), funding_stream=stream or self.stream(),
+                                        kind=kind, minimum_basis_points=minimum_basis_points, **fields))
+
+    def document(self, year=None, title: str = "Evidence letter", **fields):
+        from tracker.models.monitoring import Document
+
+        fields.setdefault("kind", "evidence")
+        return self._add(Document(funding_year_id=(year or self.year()).id, title=title, **fields))
+
+    def contribution(self, year=None, stream=None, partner: str | None = None, kind: str = "cash",
+                     pledged_pence: int = 10_000_00, evidenced_pence: int = 0, **fields):
+        """A match contribution; evidenced money gets a document unless one is given."""
+        from tracker.models import MatchContribution
+
+        year = year or self.year()
+        if evidenced_pence and "document" not in fields and "document_id" not in fields:
+            fields["document"] = self.document(year=year)
+        return self._add(MatchContribution(
+            funding_year=year, funding_stream=stream or self.stream(), partner=partner or f"Partner {next(_seq)}",
+            kind=kind, pledged_pence=pledged_pence, evidenced_pence=evidenced_pence, **fields))

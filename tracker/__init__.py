@@ -17,6 +17,7 @@ BLUEPRINTS = (
     "tracker.auth.routes",
     "tracker.main.routes",
     "tracker.funding.routes",
+    "tracker.claims.routes",
     "tracker.commissions.routes",
     "tracker.milestones.routes",
     "tracker.monitoring.routes",

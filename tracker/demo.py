@@ -348,7 +348,46 @@ def seed_demo(today: date | None = None) -> list[tuple[str, str, str]]:
 
     seed_demo_outputs(year, today)
     db.session.commit()
+    _demo_claims_and_conditions(year, streams, categories)
+    db.session.commit()
     return made
+
+
+def _demo_claims_and_conditions(year: FundingYear, streams: dict, categories: dict) -> None:
+    """Home Office claims for 2025-26 (Q1 paid, Q2 submitted, Q3 a draft), grant conditions (evaluation, a
+    match-funding share at risk: pledged but not all evidenced, and Serious Violence Duty's ring fence) and two
+    match contributions, one evidenced by a letter in the year's documents."""
+    from tracker.claims import service as claims
+    from tracker.models import GrantCondition
+    from tracker.monitoring.documents import Upload, add_document
+
+    core, svd = streams["Home Office VRU core grant"], streams["Serious Violence Duty"]
+    svd.claim_due_days = 20
+    for period, (submitted, paid) in enumerate([(date(2025, 7, 14), date(2025, 8, 8)), (date(2025, 10, 20), None),
+                                                (None, None)], start=1):
+        claim = claims.prepare(year, core, period)
+        claims.update(claim, claim.claimed_pence, "Chief finance officer, OPCC" if submitted else "", "")
+        if submitted:
+            claims.submit(claim, None, submitted)
+        if paid:
+            claims.record_payment(claim, paid, claim.claimed_pence, f"HO-REM-{period:04d}")
+    db.session.add_all([
+        GrantCondition(funding_year=year, funding_stream=core, kind="category_share", category=categories["Evaluation"],
+                       minimum_basis_points=300, note="At least 3% of the grant on evaluation."),
+        GrantCondition(funding_year=year, funding_stream=core, kind="match_share", minimum_basis_points=1000,
+                       note="Match funding of at least 10% of the grant from local partners."),
+        GrantCondition(funding_year=year, funding_stream=svd, kind="ring_fence", labour_pence=95_000_00,
+                       note="Labour and non-labour may not be moved without Home Office approval."),
+    ])
+    letter = add_document("funding_year", year, "evidence", "Kent County Council match funding letter",
+                          Upload(b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n", "kcc-match-letter.pdf"))
+    db.session.flush()
+    claims.save_contribution(year, None, funding_stream_id=core.id, partner="Kent County Council", kind="cash",
+                             pledged_pence=100_000_00, evidenced_pence=90_000_00, document_id=letter.id,
+                             note="Youth service posts co-funded with the VRU.")
+    claims.save_contribution(year, None, funding_stream_id=core.id, partner="Medway Council", kind="in_kind",
+                             pledged_pence=50_000_00, evidenced_pence=0, document_id=None,
+                             note="Venues and community safety officers' time; timesheets to follow.")
 
 
 def _demo_deadlines(users: dict) -> None:

@@ -144,4 +144,24 @@ def quarter_of_ledger_line(period, posting_month) -> int:
     return ((month - 4) % 12) // 3 + 1
 
 
+def month_of_ledger_line(period, posting_month) -> int:
+    """The financial month (1 = April ... 12 = March) a stored ledger line counts in, by the same rule as
+    ``quarter_of_ledger_line``: its period (adjustment periods 13-16 count in March), else its posting month."""
+    try:
+        p = int(period)
+    except (TypeError, ValueError):
+        p = None
+    if p in ADJUSTMENT_PERIODS:
+        return 12
+    if p is not None and 1 <= p <= 12:
+        return p
+    try:
+        month = int(posting_month)
+    except (TypeError, ValueError):
+        return 12
+    if not 1 <= month <= 12:
+        return 12
+    return (month - 4) % 12 + 1
+
+
 QUARTER_NAMES = {1: "Q1 (Apr-Jun)", 2: "Q2 (Jul-Sep)", 3: "Q3 (Oct-Dec)", 4: "Q4 (Jan-Mar)"}

@@ -41,6 +41,20 @@ SPECS: dict[str, SettingSpec] = {
         SettingSpec("adjustment_period", "Year-end adjustment periods (P13-P16) count in period", int, 12,
                     "A ledger line in P13 to P16 counts in this period (1-12; 12 is March, in Q4). Its posting "
                     "date must fall in that period."),
+        # Statutory documents: each a generated deadline per year, switched on or off (tracker/claims/deadlines.py).
+        SettingSpec("statutory_annual_report", "Make an annual report deadline each year", bool, True),
+        SettingSpec("statutory_delivery_plan", "Make a Home Office application and delivery plan deadline each year",
+                    bool, True),
+        SettingSpec("delivery_plan_due_days", "Application and delivery plan due (days before 1 April)", int, 60),
+        SettingSpec("statutory_response_strategy", "Make a Response Strategy deadline each year", bool, True),
+        SettingSpec("response_strategy_due_days", "Response Strategy due (days before 1 April)", int, 1,
+                    "1 day before 1 April is 31 March."),
+        SettingSpec("statutory_needs_assessment", "Make a strategic needs assessment deadline each year", bool, True),
+        SettingSpec("needs_assessment_due_days", "Strategic needs assessment due (days before 1 April)", int, 90),
+        SettingSpec("statutory_svd_review", "Make a Serious Violence Duty strategy review deadline each year", bool,
+                    True),
+        SettingSpec("svd_review_due_days", "Serious Violence Duty strategy review due (days after 31 March)", int,
+                    182),
         SettingSpec("digest_days", "Deadline reminders look ahead (days)", int, 14,
                     "The daily reminder lists deadlines due within this many days, as well as overdue ones."),
     ]

@@ -138,14 +138,17 @@ def test_streams_create_edit_and_refuse_bad_input(client, auth, make):
     db.session.commit()
     auth.login("finance")
     good = {"name": "Hotspot Action Fund", "funder": "Home Office", "claim_frequency": "quarterly", "claim_due_days": "30",
+            "claim_basis": "defrayed", "claim_timing": "arrears", "final_claim_due_days": "45",
             "active": "y", "labour_split": "y"}
     assert client.post("/funding/streams/new", data=good).status_code == 303
     for bad, message in [({"name": "young futures"}, "already a stream called"), ({"claim_due_days": "soon"}, "Not a valid integer"),
-                         ({"claim_due_days": "400"}, "from 0 to 365"), ({"name": ""}, "Enter the stream")]:
+                         ({"claim_due_days": "400"}, "from 0 to 365"), ({"name": ""}, "Enter the stream"),
+                         ({"claim_basis": "cash"}, "Not a valid choice"), ({"final_claim_due_days": ""}, "final claim is due")]:
         response = client.post("/funding/streams/new", data={**good, **bad})
         assert response.status_code == 422 and message in response.text, bad
     stream = db.session.scalar(select(FundingStream).where(FundingStream.name == "Hotspot Action Fund"))
     assert stream.labour_split and stream.claim_due_days == 30
+    assert (stream.claim_basis, stream.claim_timing, stream.final_claim_due_days) == ("defrayed", "arrears", 45)
     response = client.post(f"/funding/streams/{stream.id}/edit", data={**good, "claim_due_days": "45"}, headers=HX)
     assert response.status_code == 204
     db.session.expire_all()

@@ -13,7 +13,7 @@ from tracker.returns.builder import build_return
 from tracker.returns.workbook import MONEY_FORMAT, workbook_bytes
 
 WHEN = datetime(2025, 10, 14, 9, 30)
-SHEETS = ["Cover", "Summary by funding stream", "Expenditure by category", "Commissioned services", "Outputs",
+SHEETS = ["Cover", "Summary by funding stream", "Expenditure by category", "Commissioned services", "Grant conditions", "Outputs",
           "Milestones", "Notes"]
 
 

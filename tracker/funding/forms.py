@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
-from tracker.forms import MoneyField
+from tracker.forms import MoneyField, UKDateField
 from tracker.models.funding import CLAIM_FREQUENCIES
 from tracker.periods import parse_label
 
@@ -65,10 +65,20 @@ class StreamForm(FlaskForm):
                        validators=[DataRequired("Enter the stream's name"), Length(max=120)])
     funder = StringField("Funder", description="For example, Home Office or the PCC.", validators=[Optional(), Length(max=120)])
     labour_split = BooleanField("The funder wants spend split into labour and non-labour")
-    claim_frequency = SelectField("Claims are made", choices=[(f, f.capitalize()) for f in CLAIM_FREQUENCIES])
+    claim_frequency = SelectField("How often claims are made", choices=[(f, f.capitalize()) for f in CLAIM_FREQUENCIES])
     claim_due_days = IntegerField(
         "Claims are due (days after the claim period ends)",
         validators=[InputRequired("Enter the number of days after the period a claim is due"),
+                    NumberRange(0, 365, "Enter a number of days from 0 to 365")])
+    claim_basis = SelectField("Claims are made on", choices=[
+        ("defrayed", "Money paid out (defrayed): accruals and their reversals are left out"),
+        ("accrued", "Spend accrued: accruals count")])
+    claim_timing = SelectField("Claims are made", choices=[
+        ("arrears", "In arrears (after the period, for what was spent)"),
+        ("advance", "In advance (at the start of the period, for its profile)")])
+    final_claim_due_days = IntegerField(
+        "The final claim is due (days after 31 March)",
+        validators=[InputRequired("Enter the number of days after 31 March the final claim is due"),
                     NumberRange(0, 365, "Enter a number of days from 0 to 365")])
     active = BooleanField("Active (offered for new years)", default=True)
     finance_lead_id = SelectField(
@@ -107,6 +117,26 @@ class RevisionForm(FlaskForm):
     status = SelectField("Status", choices=ALLOCATION_STATUSES)
     reason = TextAreaField("Reason for the change", description="For example, the virement agreed with the Home Office on 3 November.",
                            validators=[DataRequired("Give the reason for the change"), Length(max=2000)])
+    grant_letter_date = UKDateField("Date of the grant letter", validators=[Optional()],
+                                    description="Needed to confirm a draft allocation, like 14/06/2025.")
+    grant_letter_reference = StringField("Grant letter reference", validators=[Optional(), Length(max=120)],
+                                         description="Needed to confirm a draft allocation.")
+
+    def __init__(self, *args, was_draft: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.was_draft = was_draft
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        if ok and self.was_draft and self.status.data == "confirmed":
+            # Confirming the allocation records the grant letter that confirms it.
+            if self.grant_letter_date.data is None:
+                self.grant_letter_date.errors.append("Enter the date of the grant letter that confirms the allocation")
+                ok = False
+            if not (self.grant_letter_reference.data or "").strip():
+                self.grant_letter_reference.errors.append("Enter the grant letter's reference")
+                ok = False
+        return ok
 
 
 class BudgetLineForm(FlaskForm):

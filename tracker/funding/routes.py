@@ -78,8 +78,11 @@ def year(year_id: int):
     allocations = db.session.scalars(
         select(Allocation).where(Allocation.funding_year_id == year.id)
         .options(joinedload(Allocation.funding_stream)).order_by(Allocation.id)).all()
+    from tracker.claims.routes import year_panel
+
     return render("funding/year.html", year=year, allocations=allocations, reopen_form=ReopenForm(),
-                  history=audit.history(year), closed_message=closed_year_message(year) if year.is_closed else None)
+                  history=audit.history(year), closed_message=closed_year_message(year) if year.is_closed else None,
+                  panel=year_panel(year))
 
 
 @bp.route("/years/<int:year_id>/edit", methods=["GET", "POST"])
@@ -128,8 +131,10 @@ def reopen_year(year_id: int):
         abort_with(409, f"Funding year {year.label} is not closed.")
     if not form.validate_on_submit():
         allocations = db.session.scalars(select(Allocation).where(Allocation.funding_year_id == year.id)).all()
+        from tracker.claims.routes import year_panel
+
         return render("funding/year.html", "reopen", status=422, year=year, allocations=allocations,
-                      reopen_form=form, history=audit.history(year), closed_message=closed_year_message(year))
+                      reopen_form=form, panel=year_panel(year), history=audit.history(year), closed_message=closed_year_message(year))
     service.reopen_year(year, form.reason.data.strip())
     db.session.commit()
     return _done(url_for("funding.year", year_id=year.id), f"Funding year {year.label} is open again.")
@@ -165,7 +170,9 @@ def streams():
 def _stream_values(form: StreamForm) -> dict:
     return {"name": form.name.data, "funder": (form.funder.data or "").strip(), "labour_split": form.labour_split.data,
             "claim_frequency": form.claim_frequency.data, "claim_due_days": form.claim_due_days.data,
-            "active": form.active.data, "finance_lead_id": form.finance_lead_id.data}
+            "claim_basis": form.claim_basis.data, "claim_timing": form.claim_timing.data,
+            "final_claim_due_days": form.final_claim_due_days.data, "active": form.active.data,
+            "finance_lead_id": form.finance_lead_id.data}
 
 
 def _finance_leads():
@@ -225,18 +232,23 @@ def allocation(allocation_id: int):
     """An allocation: original and current figure, every revision, and (for finance) a form to revise it."""
     allocation = service.get_allocation_or_404(allocation_id)
     year = allocation.funding_year
-    form = RevisionForm(obj=None)
+    form = RevisionForm(obj=None, was_draft=allocation.status == "draft")
     if request.method == "GET":
         form.amount.data = allocation.revised_pence
         form.status.data = allocation.status
+        form.grant_letter_date.data = allocation.grant_letter_date
+        form.grant_letter_reference.data = allocation.grant_letter_reference
     status = 200
     if request.method == "POST":
         require_open_year(year)
         if form.validate_on_submit():
-            if form.amount.data == allocation.revised_pence and form.status.data == allocation.status:
+            letter = (form.grant_letter_date.data, (form.grant_letter_reference.data or "").strip())
+            if (form.amount.data == allocation.revised_pence and form.status.data == allocation.status
+                    and letter == (allocation.grant_letter_date, allocation.grant_letter_reference)):
                 form.amount.errors.append("This is the current allocation: enter the new figure")
             else:
-                service.revise_allocation(allocation, form.amount.data, form.reason.data, form.status.data)
+                service.revise_allocation(allocation, form.amount.data, form.reason.data, form.status.data,
+                                          grant_letter=letter)
                 db.session.commit()
                 return _done(url_for("funding.allocation", allocation_id=allocation.id),
                              f"Allocation of {allocation.funding_stream.name} revised.")

@@ -26,8 +26,9 @@ from tracker.periods import label_for_start, parse_label, quarter_of, year_bound
 
 REALM = "funding"
 YEAR_FIELDS = ("label", "start_date", "end_date", "status", "notes")
-STREAM_FIELDS = ("name", "funder", "labour_split", "claim_frequency", "claim_due_days", "active", "finance_lead_id")
-ALLOCATION_FIELDS = ("original_pence", "revised_pence", "status", "notes")
+STREAM_FIELDS = ("name", "funder", "labour_split", "claim_frequency", "claim_due_days", "claim_basis", "claim_timing",
+                 "final_claim_due_days", "active", "finance_lead_id")
+ALLOCATION_FIELDS = ("original_pence", "revised_pence", "status", "notes", "grant_letter_date", "grant_letter_reference")
 LINE_FIELDS = ("funding_stream_id", "category_id", "strand_id", "labour", "description", "amount_pence",
                "original_amount_pence", "q1_pence", "q2_pence", "q3_pence", "q4_pence")
 
@@ -154,13 +155,16 @@ def create_allocation(year: FundingYear, stream: FundingStream, pence: int, stat
 
 
 def revise_allocation(allocation: Allocation, new_pence: int, reason: str, status: str | None = None,
-                      user_id: int | None = None) -> AllocationRevision | None:
+                      user_id: int | None = None, grant_letter: tuple | None = None) -> AllocationRevision | None:
     """Change an allocation's current figure, keeping the original and a revision with the reason.
+    ``grant_letter`` (date, reference) records the letter that confirms it.
 
-    Returns the revision, or None when only the status changed.
+    Returns the revision, or None when only the status (or grant letter) changed.
     """
     require_open_year(allocation.funding_year)
     before = audit.snapshot(allocation, ALLOCATION_FIELDS)
+    if grant_letter is not None:
+        allocation.grant_letter_date, allocation.grant_letter_reference = grant_letter[0], grant_letter[1] or ""
     revision = None
     if new_pence != allocation.revised_pence:
         revision = AllocationRevision(allocation=allocation, previous_pence=allocation.revised_pence,

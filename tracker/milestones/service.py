@@ -31,6 +31,7 @@ from sqlalchemy import event, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from tracker import audit, settings
+from tracker.claims.deadlines import GRANT_DEADLINE_SETTINGS, grant_deadlines
 from tracker.models import Allocation, Commission, FundingStream, FundingYear, Milestone, Setting, User
 from tracker.models.milestones import EVENT_KINDS, MILESTONE_STATUSES, PROGRAMMES
 from tracker.models.users import ADMIN, FINANCE, MANAGER
@@ -38,8 +39,8 @@ from tracker.periods import quarter_bounds
 
 CLOSED_STATUSES = ("done", "missed")
 DUE_SOON_DAYS = 30
-# Settings whose change moves generated deadlines.
-DEADLINE_SETTINGS = ("return_due_days", "year_end_claim_due_days", "annual_report_due_days")
+# Settings whose change moves generated deadlines (the grant's own are in tracker/claims/deadlines.py).
+DEADLINE_SETTINGS = ("return_due_days", "year_end_claim_due_days", "annual_report_due_days", *GRANT_DEADLINE_SETTINGS)
 # What a person may have entered on a generated deadline: sync never overwrites these.
 PERSON_FIELDS = ("status", "completed_date", "evidence", "evidence_link", "owner_id")
 
@@ -104,8 +105,9 @@ class DefaultOwners:
 
 
 def year_deadlines(year: FundingYear, days: dict[str, int], owners: DefaultOwners | None = None) -> list[Wanted]:
-    """A funding year's quarter ends (events: the return period closes) and its quarterly returns, final claim and
-    annual report (tasks for the finance lead)."""
+    """A funding year's quarter ends (events: the return period closes) and its quarterly returns and final claim
+    (tasks for the finance lead). Its statutory documents, the annual report among them, and each stream's claims
+    come from tracker/claims/deadlines.py."""
     owner = owners.for_year(year.id) if owners else None
     out = []
     for quarter in (1, 2, 3, 4):
@@ -119,10 +121,6 @@ def year_deadlines(year: FundingYear, days: dict[str, int], owners: DefaultOwner
     out.append(Wanted(
         f"year:{year.id}:final-claim", f"Final claim for {year.label} due",
         year.end_date + timedelta(days=days["year_end_claim_due_days"]), "VRU grant", "final claim", year.id,
-        owner_id=owner))
-    out.append(Wanted(
-        f"year:{year.id}:annual-report", f"Annual report for {year.label} due to the Home Office",
-        year.end_date + timedelta(days=days["annual_report_due_days"]), "VRU grant", "annual report", year.id,
         owner_id=owner))
     return out
 
@@ -227,6 +225,12 @@ def sync_deadlines(session: Session | None = None, commission_ids: set[int] | No
     for year in years.values() if commission_ids is None else ():
         for w in year_deadlines(year, days, owners):
             wanted[w.source_key] = w
+    if commission_ids is None:
+        # Claims and statutory documents are tasks too: the year's finance lead owns them by default.
+        from dataclasses import replace
+
+        wanted.update((w.source_key, w if w.owner_id is not None else replace(w, owner_id=owners.for_year(w.funding_year_id)))
+                      for w in grant_deadlines(session, years.values(), days))
     for commission in commissions:
         for w in commission_deadlines(commission, owners):
             wanted[w.source_key] = w

@@ -1,6 +1,7 @@
 """The data model. Every table's module is imported here so that Alembic and the app see all of them."""
 from .audit import AuditEvent
 from .base import Base, utcnow
+from .claims import Claim, ClaimSubmission, GrantCondition, MatchContribution, Virement  # noqa: F401
 from .commissions import Commission, FundingShare, Provider, SharePayment, SupplierAlias, Variation
 from .funding import Allocation, AllocationRevision, BudgetLine, FundingStream, FundingYear
 from .ledger import AccountRule, ColumnMapping, ImportBatch, LedgerTransaction

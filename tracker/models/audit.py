@@ -15,6 +15,7 @@ class AuditRealm(StrEnum):
 
     ADMIN = "admin"
     AUTH = "auth"
+    CLAIMS = "claims"
     COMMISSIONS = "commissions"
     FUNDING = "funding"
     IMPORTS = "imports"

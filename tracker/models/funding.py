@@ -61,6 +61,12 @@ class FundingStream(Base):
     claim_frequency: Mapped[str] = mapped_column(String(20), default="quarterly")
     #: Claims fall due this many days after the end of the claim period.
     claim_due_days: Mapped[int] = mapped_column(default=30)
+    #: defrayed (money paid out: accruals and their reversals left out) or accrued (accruals count).
+    claim_basis: Mapped[str] = mapped_column(String(10), default="defrayed")
+    #: arrears (claim after the period for what was spent) or advance (claim the period's profile at its start).
+    claim_timing: Mapped[str] = mapped_column(String(10), default="arrears")
+    #: The final claim of the year falls due this many days after 31 March.
+    final_claim_due_days: Mapped[int] = mapped_column(default=45)
     #: False when the stream has ended; it is no longer offered for new years.
     active: Mapped[bool] = mapped_column(default=True)
     #: The finance officer who looks after this stream's claims; owns the deadlines the app makes for it.
@@ -90,6 +96,10 @@ class Allocation(Base):
     status: Mapped[str] = mapped_column(String(10), default="confirmed")
     #: Notes on the award (grant letter reference, conditions).
     notes: Mapped[str] = mapped_column(Text, default="")
+    #: The date of the grant letter (or signed agreement) that confirmed the allocation.
+    grant_letter_date: Mapped[date | None]
+    #: The grant letter's (or agreement's) reference.
+    grant_letter_reference: Mapped[str] = mapped_column(String(120), default="")
 
     funding_year: Mapped[FundingYear] = relationship(back_populates="allocations")
     funding_stream: Mapped[FundingStream] = relationship()

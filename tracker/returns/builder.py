@@ -257,6 +257,25 @@ def commissions_table(yf: figures.YearFigures) -> Table:
     return table
 
 
+def conditions_table(yf: figures.YearFigures) -> Table:
+    """Each grant condition of the year with its status and shortfall (tracker.claims: the rules live there)."""
+    from tracker.claims.service import year_conditions
+
+    columns = [
+        Column("stream", "Funding stream", TEXT, 26), Column("condition", "Condition", TEXT, 44),
+        Column("required", "Required", MONEY, 14), Column("budget", "On budget (pledged)", MONEY, 14),
+        Column("forecast", "On forecast (evidenced)", MONEY, 14), Column("status", "Status", TEXT, 10),
+        Column("shortfall", "Shortfall", MONEY, 14),
+    ]
+    rows = [[r.condition.funding_stream.name, r.wording, r.assessment.required, r.assessment.on_budget,
+             r.assessment.on_forecast, r.assessment.words, r.assessment.shortfall] for r in year_conditions(yf.year, yf)]
+    return Table("Grant conditions", "Grant conditions",
+                 "Each condition of the grants: met when met on budget and on forecast outturn, at risk when met on "
+                 "budget but not on forecast, not met otherwise. Match funding counts evidenced money; pledged money "
+                 "is shown as the budget figure. The shortfall is in pounds.",
+                 columns, rows, empty_message="No grant conditions are recorded for this year.")
+
+
 def outputs_table(year: FundingYear, quarter: int) -> Table:
     columns = [
         Column("metric", "Output", TEXT, 30), Column("commission", "Commissioned service", TEXT, 16),
@@ -313,6 +332,7 @@ def build_return(year: FundingYear, quarter: int, record: PccReturn | None = Non
         summary_table(yf),
         category_table(yf),
         commissions_table(yf),
+        conditions_table(yf),
         outputs_table(year, quarter),
         milestones_table(year, quarter, end),
     ]
