@@ -6,7 +6,7 @@ from tracker.models import BudgetLine
 
 
 def test_deleting_a_line_asks_first_and_refuses_a_used_one_on_the_same_page(client, auth, make):
-    used = make.commission().budget_line
+    used = make.line_of(make.commission())
     unused = make.budget_line(description="Spare", amount_pence=2_500_00)
     db.session.commit()
     used_id, unused_id = used.id, unused.id
