@@ -34,11 +34,12 @@ from tracker import audit, settings
 from tracker.models import Commission, FundingYear, Milestone, Setting, User
 from tracker.models.milestones import PROGRAMMES
 from tracker.periods import quarter_bounds
+from tracker.procurement.rules import NOTICE_SETTINGS
 
 CLOSED_STATUSES = ("done", "missed")
 DUE_SOON_DAYS = 30
 # Settings whose change moves generated deadlines.
-DEADLINE_SETTINGS = ("return_due_days", "year_end_claim_due_days", "annual_report_due_days")
+DEADLINE_SETTINGS = ("return_due_days", "year_end_claim_due_days", "annual_report_due_days", *NOTICE_SETTINGS)
 # What a person may have entered on a generated deadline: sync never overwrites these.
 PERSON_FIELDS = ("status", "completed_date", "evidence", "evidence_link", "owner_id")
 
@@ -158,6 +159,11 @@ def sync_deadlines(session: Session | None = None, commission_ids: set[int] | No
     for commission in commissions:
         for w in commission_deadlines(commission):
             wanted[w.source_key] = w
+    # Procurement Act notices keep their own records (tracker/procurement/notices.py); their deadlines join in here.
+    from tracker.procurement.notices import notice_deadlines
+
+    for w in notice_deadlines(session, commissions, full=commission_ids is None):
+        wanted[w.source_key] = w
 
     def frozen(year_id: int | None) -> bool:
         year = years.get(year_id)

@@ -8,10 +8,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, utcnow
 
-PROGRAMMES = ("Young Futures", "VRU grant", "Serious Violence Duty", "Contract", "Other")
+PROGRAMMES = ("Young Futures", "VRU grant", "Serious Violence Duty", "Contract", "Procurement Act", "Other")
 MILESTONE_STATUSES = ("not started", "in progress", "done", "missed")
 # What a milestone is: typed in by a person, or one of the deadlines the app makes from a year or a commission.
-MILESTONE_KINDS = ("milestone", "quarterly return", "final claim", "annual report", "contract end", "contract review")
+MILESTONE_KINDS = ("milestone", "quarterly return", "final claim", "annual report", "contract end", "contract review",
+                   "procurement notice")
 
 
 class Milestone(Base):
@@ -43,7 +44,7 @@ class Milestone(Base):
     #: For a deadline the app made itself: what made it (e.g. ``year:3:q2-return``); None when typed in.
     source_key: Mapped[str | None] = mapped_column(String(80), unique=True)
     #: milestone (typed in) or the kind of deadline the app made: quarterly return, final claim, annual report,
-    #: contract end, contract review.
+    #: contract end, contract review, procurement notice.
     kind: Mapped[str] = mapped_column(String(20), default="milestone")
     #: When it was added.
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
