@@ -29,8 +29,13 @@ COMMISSION_FIELDS = (
     "reference", "title", "description", "provider_id", "strand_id", "funding_year_id",
     "procurement_route", "competed", "commission_type", "value_pence", "start_date", "end_date", "review_date",
     "extension_options", "end_decision", "status", "pcc_decision_ref", "po_number", "contract_manager",
+    # Procurement Act facts (tracker/procurement/rules.py reads them).
+    "light_touch", "procurement_started_on", "contract_entered_on", "value_incl_vat_pence", "cdp_procurement_id",
+    "cdp_contract_id",
 )
-PROVIDER_FIELDS = ("name", "charity_number", "company_number", "vcse", "sme", "notes")
+PROVIDER_FIELDS = ("name", "charity_number", "company_number", "vcse", "sme", "supported_employment",
+                   "public_service_mutual", "individual", "notes")
+PROVIDER_FLAGS = ("vcse", "sme", "supported_employment", "public_service_mutual", "individual")
 #: Only a commission still in the pipeline may be deleted; later ones are terminated or ended instead.
 DELETABLE_STATUSES = ("pipeline",)
 
@@ -120,9 +125,10 @@ def _resolve_provider(data: dict, new_provider_name: str) -> None:
 def _clean(data: dict) -> dict:
     out = {k: data.get(k) for k in COMMISSION_FIELDS}
     for key in ("reference", "title", "description", "extension_options", "pcc_decision_ref", "po_number",
-                "contract_manager"):
+                "contract_manager", "cdp_procurement_id", "cdp_contract_id"):
         out[key] = (out[key] or "").strip()
     out["competed"] = bool(out["competed"])
+    out["light_touch"] = bool(out["light_touch"])
     out["end_decision"] = out["end_decision"] or None  # "not decided yet"
     return out
 
@@ -367,7 +373,7 @@ def _set_supplier_ids(provider: Provider, supplier_ids: list[str]) -> tuple[list
 
 def save_provider(provider: Provider | None, data: dict, supplier_ids: list[str]) -> Provider:
     """Add (``provider`` None) or change a provider and its ledger supplier IDs, audited; raises FieldErrors."""
-    data = {k: (data.get(k) or "").strip() if k not in ("vcse", "sme") else bool(data.get(k)) for k in PROVIDER_FIELDS}
+    data = {k: (data.get(k) or "").strip() if k not in PROVIDER_FLAGS else bool(data.get(k)) for k in PROVIDER_FIELDS}
     errors = _provider_rules(data, supplier_ids, provider)
     if errors:
         raise FieldErrors(errors)

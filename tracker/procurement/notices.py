@@ -12,7 +12,7 @@ import io
 from datetime import date
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from tracker import audit, settings
@@ -112,12 +112,23 @@ def label(kind: str) -> str:
 def commission_notices(commission: Commission, session: Session) -> dict:
     """What the commission page's Notices section shows: where it stands, its notices, and the KPI count."""
     notices = session.scalars(select(ProcurementNotice).where(ProcurementNotice.commission_id == commission.id)
+                              .options(joinedload(ProcurementNotice.variation))
                               .order_by(ProcurementNotice.due_date, ProcurementNotice.id)).all()
     s = standing(commission, load_thresholds(session))
     kpis = None
     if s.regime == "public" and s.value_incl_vat_pence > KPI_CONTRACT_OVER_PENCE:
         kpis = len(session.scalars(select(Measure.id).where(Measure.commission_id == commission.id)).all())
     return {"standing": s, "notices": notices, "kpi_count": kpis}
+
+
+def change_notice_message(variation: Variation, session: Session) -> str | None:
+    """What to tell the person who just recorded ``variation`` when it needs a contract change notice."""
+    n = session.scalar(select(ProcurementNotice).where(ProcurementNotice.variation_id == variation.id,
+                                                       ProcurementNotice.kind == "contract-change"))
+    if n is None:
+        return None
+    return (f"This variation changes the contract by more than 10%: a contract change notice is due by "
+            f"{n.due_date:%d/%m/%Y}, before the change takes effect. It is on the Deadlines page.")
 
 
 def get_notice_or_404(notice_id: int) -> ProcurementNotice:
