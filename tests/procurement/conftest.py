@@ -9,3 +9,8 @@ def thresholds(app):
     """The thresholds the Act started with, as the migration seeds them."""
     seed_thresholds(db.session)
     db.session.commit()
+
+
+@pytest.fixture
+def manager(auth):
+    return auth.login("manager")
