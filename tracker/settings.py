@@ -49,6 +49,10 @@ SPECS: dict[str, SettingSpec] = {
                     "Untick to publish net amounts (VAT shown separately in the quarterly file)."),
         SettingSpec("spend_monthly_due_days", "Monthly spend file due (days after the month)", int, 30),
         SettingSpec("spend_quarterly_due_months", "Quarterly transparency files due (months after the quarter)", int, 1),
+        SettingSpec("grants_360_prefix", "360Giving publisher prefix", str, "360G-examplepcc",
+                    "The prefix 360Giving gave you; each grant's identifier is the prefix and our reference."),
+        SettingSpec("funding_org_identifier", "Our organisation identifier (360Giving Funding Org)", str,
+                    "GB-GOR-EXAMPLE", "An org-id.guide identifier for the PCC."),
         SettingSpec("digest_days", "Deadline reminders look ahead (days)", int, 14,
                     "The daily reminder lists deadlines due within this many days, as well as overdue ones."),
     ]

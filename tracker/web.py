@@ -18,6 +18,7 @@ NAVIGATION: list[tuple[str, str, tuple[str, ...] | None]] = [
     ("milestones.index", "Deadlines", None),
     ("monitoring.index", "Monitoring", None),
     ("returns.index", "Returns", None),
+    ("procurement.publications", "Transparency", None),
     ("imports.index", "Imports", ("finance",)),
     ("admin.index", "Admin", ("admin",)),
 ]

@@ -1,4 +1,4 @@
-"""Procurement Act 2023: commission and provider fields, thresholds (seeded) and notices.
+"""Procurement Act 2023: commission and provider fields, thresholds (seeded) and notices; transparency publications.
 
 Revision ID: i15_procurement_act
 Revises: i17_relative_file_paths
@@ -37,6 +37,8 @@ def upgrade():
         batch_op.add_column(sa.Column('value_incl_vat_pence', sa.BigInteger(), nullable=True))
         batch_op.add_column(sa.Column('cdp_procurement_id', sa.String(length=60), nullable=False, server_default=''))
         batch_op.add_column(sa.Column('cdp_contract_id', sa.String(length=60), nullable=False, server_default=''))
+        batch_op.add_column(sa.Column('award_reason', sa.Text(), nullable=False, server_default=''))
+        batch_op.add_column(sa.Column('grant_conditions', sa.Text(), nullable=False, server_default=''))
     thresholds = op.create_table(
         'procurement_thresholds',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -73,13 +75,33 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_procurement_notices_commission_id'), ['commission_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_procurement_notices_variation_id'), ['variation_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_procurement_notices_due_date'), ['due_date'], unique=False)
+    op.create_table(
+        'publications',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('kind', sa.String(length=30), nullable=False),
+        sa.Column('period', sa.String(length=12), nullable=False),
+        sa.Column('version', sa.Integer(), nullable=False),
+        sa.Column('row_count', sa.Integer(), nullable=False),
+        sa.Column('correction_note', sa.Text(), nullable=False),
+        sa.Column('stored_path', sa.String(length=500), nullable=False),
+        sa.Column('sha256', sa.String(length=64), nullable=False),
+        sa.Column('size_bytes', sa.BigInteger(), nullable=False),
+        sa.Column('issued_by_id', sa.Integer(), nullable=True),
+        sa.Column('issued_at', sa.DateTime(), nullable=False),
+        sa.Column('published_on', sa.Date(), nullable=True),
+        sa.Column('published_where', sa.String(length=500), nullable=False),
+        sa.ForeignKeyConstraint(['issued_by_id'], ['users.id'], name=op.f('fk_publications_issued_by_id_users')),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_publications')),
+        sa.UniqueConstraint('kind', 'period', 'version', name='uq_publications_kind_period_version'),
+    )
 
 
 def downgrade():
+    op.drop_table('publications')
     op.drop_table('procurement_notices')
     op.drop_table('procurement_thresholds')
     with op.batch_alter_table('commissions') as batch_op:
-        for name in ('cdp_contract_id', 'cdp_procurement_id', 'value_incl_vat_pence', 'contract_entered_on',
+        for name in ('grant_conditions', 'award_reason', 'cdp_contract_id', 'cdp_procurement_id', 'value_incl_vat_pence', 'contract_entered_on',
                      'procurement_started_on', 'light_touch'):
             batch_op.drop_column(name)
     with op.batch_alter_table('providers') as batch_op:

@@ -99,6 +99,11 @@ class CommissionForm(SharesMixin, VersionedForm):
     cdp_procurement_id = StringField("Central Digital Platform procurement ID", validators=[Optional(), Length(max=60)],
                                      description="e.g. ocds-h6vhtk-04f1a2")
     cdp_contract_id = StringField("Central Digital Platform contract ID", validators=[Optional(), Length(max=60)])
+    award_reason = TextAreaField("Why it was awarded", validators=[Optional(), Length(max=2000)],
+                                 description="The value-for-money reason published with spend over £500; a grant's "
+                                             "reasons, published with the crime and disorder reduction grants.")
+    grant_conditions = TextAreaField("Grant conditions", validators=[Optional(), Length(max=2000)],
+                                     description="For a grant: its conditions, published with the grants list.")
     shares = FieldList(FormField(ShareRowForm), min_entries=1)
 
     def validate_value_incl_vat_pence(self, field):

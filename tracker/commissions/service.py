@@ -31,7 +31,7 @@ COMMISSION_FIELDS = (
     "extension_options", "end_decision", "status", "pcc_decision_ref", "po_number", "contract_manager",
     # Procurement Act facts (tracker/procurement/rules.py reads them).
     "light_touch", "procurement_started_on", "contract_entered_on", "value_incl_vat_pence", "cdp_procurement_id",
-    "cdp_contract_id",
+    "cdp_contract_id", "award_reason", "grant_conditions",
 )
 PROVIDER_FIELDS = ("name", "charity_number", "company_number", "vcse", "sme", "supported_employment",
                    "public_service_mutual", "individual", "notes")
@@ -125,7 +125,7 @@ def _resolve_provider(data: dict, new_provider_name: str) -> None:
 def _clean(data: dict) -> dict:
     out = {k: data.get(k) for k in COMMISSION_FIELDS}
     for key in ("reference", "title", "description", "extension_options", "pcc_decision_ref", "po_number",
-                "contract_manager", "cdp_procurement_id", "cdp_contract_id"):
+                "contract_manager", "cdp_procurement_id", "cdp_contract_id", "award_reason", "grant_conditions"):
         out[key] = (out[key] or "").strip()
     out["competed"] = bool(out["competed"])
     out["light_touch"] = bool(out["light_touch"])

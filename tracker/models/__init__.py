@@ -6,7 +6,7 @@ from .funding import Allocation, AllocationRevision, BudgetLine, FundingStream, 
 from .ledger import ColumnMapping, ImportBatch, LedgerTransaction
 from .milestones import Milestone
 from .monitoring import Document, DocumentVersion, Measure, MeasureActual, Metric, MonitoringReturn, QuarterNarrative  # noqa: F401
-from .procurement import ProcurementNotice, ProcurementThreshold
+from .procurement import ProcurementNotice, ProcurementThreshold, Publication
 from .reference import Category, Setting, Strand
 from .returns import PccReturn
 from .users import ADMIN, FINANCE, MANAGER, ROLES, VIEWER, User
@@ -15,6 +15,6 @@ __all__ = [
     "ADMIN", "FINANCE", "MANAGER", "ROLES", "VIEWER",
     "Allocation", "AllocationRevision", "AuditEvent", "Base", "BudgetLine", "Category", "ColumnMapping",
     "Commission", "FundingShare", "FundingStream", "FundingYear", "ImportBatch", "LedgerTransaction", "Milestone", "PccReturn",
-    "ProcurementNotice", "ProcurementThreshold",
+    "ProcurementNotice", "ProcurementThreshold", "Publication",
     "Provider", "Setting", "Strand", "SupplierAlias", "User", "Variation", "utcnow",
 ]

@@ -110,6 +110,10 @@ class Commission(Base):
     cdp_procurement_id: Mapped[str] = mapped_column(String(60), default="")
     #: The Central Digital Platform's contract identifier.
     cdp_contract_id: Mapped[str] = mapped_column(String(60), default="")
+    #: Why it was awarded to this provider: the value-for-money reason in the spend file, a grant's reasons.
+    award_reason: Mapped[str] = mapped_column(Text, default="")
+    #: A grant's conditions (published with the crime and disorder reduction grants).
+    grant_conditions: Mapped[str] = mapped_column(Text, default="")
     #: The contract's value over its whole life, in pence (its funding shares add up to it).
     value_pence: Mapped[int] = mapped_column(BigInteger)
     #: First day of delivery.

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, utcnow
@@ -66,3 +66,39 @@ class ProcurementNotice(Base):
 
     commission: Mapped["Commission | None"] = relationship()  # noqa: F821
     variation: Mapped["Variation | None"] = relationship()  # noqa: F821
+
+
+class Publication(Base):
+    """One issued version of a transparency file for a period (spend over £500, contract register, grants):
+    its exact bytes are kept, so every download is the same file; a correction is the next version."""
+
+    __tablename__ = "publications"
+    __table_args__ = (UniqueConstraint("kind", "period", "version", name="uq_publications_kind_period_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: What file: spend-monthly, spend-quarterly, contract-register, pcc-contracts, cdr-grants or grants-360.
+    kind: Mapped[str] = mapped_column(String(30))
+    #: The period it covers, as in its address: ``2025-05`` (a month), ``2025-26-q1`` (a quarter), ``2025-26`` (a year).
+    period: Mapped[str] = mapped_column(String(12))
+    #: Version number: 1 for the first issue, then 2, 3 ... for corrections.
+    version: Mapped[int] = mapped_column(default=1)
+    #: How many rows the file has.
+    row_count: Mapped[int] = mapped_column(default=0)
+    #: What the correction put right (empty for the first version).
+    correction_note: Mapped[str] = mapped_column(Text, default="")
+    #: Where the issued file's exact bytes are kept (relative to DATA_DIR).
+    stored_path: Mapped[str] = mapped_column(String(500), default="")
+    #: SHA-256 of the issued file.
+    sha256: Mapped[str] = mapped_column(String(64), default="")
+    #: Size of the issued file in bytes.
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Who issued it.
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: When it was issued.
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The day it was published on the website (None while not yet published).
+    published_on: Mapped[date | None]
+    #: Where it was published (the web address).
+    published_where: Mapped[str] = mapped_column(String(500), default="")
+
+    issued_by: Mapped["User | None"] = relationship()  # noqa: F821

@@ -43,3 +43,24 @@ class ThresholdForm(FlaskForm):
     def validate_amount_pence(self, field):
         if field.data is not None and field.data <= 0:
             raise ValidationError("The threshold must be more than £0.00")
+
+
+class IssuePublicationForm(FlaskForm):
+    period = StringField("Period", validators=[DataRequired("The period is missing: reload the page")])
+    correction_note = StringField("What this correction puts right", validators=[Optional(), Length(max=500)],
+                                  description="Needed when a version is already issued.")
+
+
+class PublishedWhereForm(FlaskForm):
+    published_on = UKDateField("Published on", validators=[InputRequired("Enter the date it was published, like 30/06/2025")])
+    published_where = StringField("Where", validators=[DataRequired("Enter the web address it was published at"),
+                                                       Length(max=500)],
+                                  description="The page on the website, starting https://")
+
+    def validate_published_on(self, field):
+        if field.data and field.data > date.today():
+            raise ValidationError("The date it was published cannot be in the future")
+
+    def validate_published_where(self, field):
+        if field.data and not field.data.strip().lower().startswith(("https://", "http://")):
+            raise ValidationError("Enter a web address starting https://")
