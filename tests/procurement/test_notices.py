@@ -248,3 +248,30 @@ def test_the_commission_form_saves_the_procurement_act_facts(thresholds, make, c
                                                  "contract_entered_on": "01/01/2026"})
     assert bad.status_code == 422
     assert "Enter an amount in pounds" in bad.text and "before its procurement started" in bad.text
+
+
+def test_a_kpi_assessment_notice_lists_the_contracts_kpis(thresholds, make):
+    from tracker.procurement.notices import notice_fields
+
+    c = _public(make, value_pence=6_000_000_00, start_date=date(2025, 4, 1), end_date=date(2027, 3, 31))
+    make.measure(commission=c, targets=(5, 5, 5, 5), target_year=20)
+    db.session.commit()
+    kpi = next(n for n in _notices(c) if n.kind == "kpi-assessment")
+    fields = dict(notice_fields(kpi))
+    assert fields["Notice number"] == "UK9" and "target 20" in fields["KPI 1"]
+    assert "KPI 2" not in fields
+
+
+def test_deleting_a_commission_keeps_its_published_notice_unlinked(thresholds, make):
+    from tracker.commissions.service import delete_commission
+
+    c = _public(make)
+    details = _notices(c)[0]
+    details.published_on, details.link = date(2025, 4, 20), "https://www.find-tender.service.gov.uk/Notice/1"
+    c.status = "pipeline"
+    db.session.commit()
+    notice_id = details.id
+    delete_commission(c)
+    db.session.commit()
+    kept = db.session.get(ProcurementNotice, notice_id)
+    assert kept is not None and kept.commission_id is None and kept.published_on == date(2025, 4, 20)

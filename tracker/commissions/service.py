@@ -16,7 +16,8 @@ from tracker.errors import abort_with, get_or_404
 from tracker.extensions import db
 from tracker.funding.rules import closed_year_message, require_open_year
 from tracker.models import (
-    BudgetLine, Commission, FundingYear, LedgerTransaction, Milestone, Provider, Strand, SupplierAlias, Variation,
+    BudgetLine, Commission, FundingYear, LedgerTransaction, Milestone, ProcurementNotice, Provider, Strand, SupplierAlias,
+    Variation,
 )
 from tracker.commissions.shares import ShareInput, check_shares, default_shares, set_shares, shares_of, spread, split_by_years
 from tracker.models.base import utcnow
@@ -335,6 +336,9 @@ def delete_commission(commission: Commission) -> str:
     # Keep what pointed at it, unlinked: milestones and supplier choices outlive a deleted plan.
     db.session.execute(update(Milestone).where(Milestone.commission_id == commission.id).values(commission_id=None))
     db.session.execute(update(SupplierAlias).where(SupplierAlias.commission_id == commission.id).values(commission_id=None))
+    # A published Procurement Act notice is a record of what was published: kept, unlinked (tracker/procurement).
+    db.session.execute(update(ProcurementNotice).where(ProcurementNotice.commission_id == commission.id)
+                       .values(commission_id=None, variation_id=None))
     for variation in list(commission.variations):
         db.session.delete(variation)
     db.session.delete(commission)

@@ -179,6 +179,13 @@ def notice_fields(notice: ProcurementNotice) -> list[tuple[str, str]]:
                  ("End date after", f"{v.new_end_date:%d/%m/%Y}" if v.new_end_date else "")]
     if notice.kind == "contract-termination" and c is not None:
         rows.append(("How it ended", "Terminated early" if c.status == "terminated" else "Expired (ended on its end date)"))
+    if notice.kind == "kpi-assessment" and c is not None:
+        from sqlalchemy.orm import object_session
+
+        measures = object_session(notice).scalars(select(Measure).options(joinedload(Measure.metric))
+                                                  .where(Measure.commission_id == c.id).order_by(Measure.id)).all()
+        for i, m in enumerate(measures, start=1):
+            rows.append((f"KPI {i}", f"{m.metric.name}: target {m.target_year} {m.unit or m.metric.unit or ''}".strip()))
     if notice.period_end is not None:
         rows.append(("Period ends", f"{notice.period_end:%d/%m/%Y}"))
     if notice.published_on:
