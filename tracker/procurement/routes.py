@@ -14,7 +14,7 @@ from tracker import audit
 from tracker.auth.roles import ADMIN, EVERYONE, FINANCE, MANAGER, roles_required
 from tracker.extensions import db
 from tracker.milestones.service import sync_deadlines
-from tracker.models import Commission, ProcurementNotice, ProcurementThreshold
+from tracker.models import ProcurementNotice, ProcurementThreshold
 from tracker.procurement import notices as service
 from tracker.procurement.forms import IssuePublicationForm, PublishedWhereForm, PublishNoticeForm, ThresholdForm
 from tracker.web import render, see_other, send_download

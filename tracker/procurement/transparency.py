@@ -18,11 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from tracker import audit, files, settings
-from tracker.models import Commission, FundingShare, LedgerTransaction, Provider, Publication, SupplierAlias, User
+from tracker.models import Commission, LedgerTransaction, Provider, Publication, SupplierAlias, User
 from tracker.models.base import utcnow
 from tracker.models.monitoring import Document
 from tracker.periods import label_for, quarter_bounds, quarter_of, year_bounds
-from tracker.returns.builder import DATE, MONEY, NUMBER, TEXT, Column
+from tracker.returns.builder import DATE, MONEY, Column
 
 REDACTED = "Redacted – personal data"
 #: Spend is published when it is more than this (in pence, either sign): £500.00 is out, £500.01 in.
