@@ -23,3 +23,14 @@ def test_an_htmx_history_restore_gets_the_whole_error_page(app):
     with app.test_request_context("/", headers={"HX-Request": "true", "HX-History-Restore-Request": "true"}):
         page, _ = render_error(404)
     assert status == 404 and "<html" not in fragment and "<html" in page
+
+
+def test_an_htmx_redirect_to_the_same_page_drops_the_fragment_so_the_page_reloads(app):
+    from tracker.web import see_other
+
+    headers = {"HX-Request": "true", "HX-Current-URL": "http://localhost/commissions/4"}
+    with app.test_request_context("/commissions/4/variations", method="POST", headers=headers):
+        assert see_other("/commissions/4#variations").headers["HX-Redirect"] == "/commissions/4"
+        assert see_other("/commissions/5#variations").headers["HX-Redirect"] == "/commissions/5#variations"
+    with app.test_request_context("/commissions/4/variations", method="POST"):
+        assert see_other("/commissions/4#variations").location.endswith("/commissions/4#variations")

@@ -22,6 +22,7 @@ BLUEPRINTS = (
     "tracker.milestones.routes",
     "tracker.monitoring.routes",
     "tracker.returns.routes",
+    "tracker.procurement.routes",
     "tracker.imports.routes",
     "tracker.admin.routes",
 )

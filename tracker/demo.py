@@ -161,6 +161,9 @@ def seed_reference_data() -> None:
     from tracker.monitoring.service import seed_standard_metrics  # here, not at the top: monitoring imports models
 
     seed_standard_metrics()
+    from tracker.procurement.notices import seed_thresholds
+
+    seed_thresholds(db.session)
 
 
 def seed_users() -> list[tuple[str, str, str]]:

@@ -55,6 +55,21 @@ SPECS: dict[str, SettingSpec] = {
                     True),
         SettingSpec("svd_review_due_days", "Serious Violence Duty strategy review due (days after 31 March)", int,
                     182),
+        SettingSpec("notice_days_beginning_with", "Procurement Act periods count the day itself as day 1", bool, True,
+                    "\"Within 30 days beginning with\" the day: 30 days from 31 March end on 29 April. Untick to start "
+                    "counting the day after."),
+        SettingSpec("below_threshold_notice_days", "Below-threshold contract details notice due (days after entering "
+                    "the contract)", int, 30, "The Act says \"as soon as reasonably practicable\"."),
+        SettingSpec("spend_aggregate_invoices", "Spend over £500: add up an invoice's lines", bool, True,
+                    "One row per supplier invoice, so two £300 lines of one invoice make a £600 payment."),
+        SettingSpec("spend_publish_gross", "Spend over £500: publish amounts including VAT", bool, False,
+                    "Untick to publish net amounts (VAT shown separately in the quarterly file)."),
+        SettingSpec("spend_monthly_due_days", "Monthly spend file due (days after the month)", int, 30),
+        SettingSpec("spend_quarterly_due_months", "Quarterly transparency files due (months after the quarter)", int, 1),
+        SettingSpec("grants_360_prefix", "360Giving publisher prefix", str, "360G-examplepcc",
+                    "The prefix 360Giving gave you; each grant's identifier is the prefix and our reference."),
+        SettingSpec("funding_org_identifier", "Our organisation identifier (360Giving Funding Org)", str,
+                    "GB-GOR-EXAMPLE", "An org-id.guide identifier for the PCC."),
         SettingSpec("digest_days", "Deadline reminders look ahead (days)", int, 14,
                     "The daily reminder lists deadlines due within this many days, as well as overdue ones."),
     ]

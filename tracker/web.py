@@ -19,6 +19,7 @@ NAVIGATION: list[tuple[str, str, tuple[str, ...] | None]] = [
     ("milestones.index", "Deadlines", None),
     ("monitoring.index", "Monitoring", None),
     ("returns.index", "Returns", None),
+    ("procurement.publications", "Transparency", None),
     ("imports.index", "Imports", ("finance",)),
     ("admin.index", "Admin", ("admin",)),
 ]
@@ -63,7 +64,7 @@ def see_other(url: str):
     for HTMX, 204 with ``HX-Redirect`` so the whole page changes (a 303 would be followed and swapped in)."""
     if is_htmx():
         response = make_response("", 204)
-        response.headers["HX-Redirect"] = url
+        response.headers["HX-Redirect"] = _without_same_page_fragment(url)
         return response
     return redirect(url, 303)
 
@@ -113,6 +114,19 @@ def _top_level_imports(env, template: str, seen: frozenset = frozenset()) -> lis
 
 
 _IMPORTS_CACHE: dict[tuple, list[tuple]] = {}
+
+
+def _without_same_page_fragment(url: str) -> str:
+    """``url`` without its #fragment when it is the page the request came from: the browser would only scroll
+    to the fragment and keep the old page (and its stale form), so the page is loaded afresh instead."""
+    from urllib.parse import urlsplit
+
+    if "#" not in url:
+        return url
+    here, there = urlsplit(request.headers.get("HX-Current-URL", "")), urlsplit(url)
+    if (here.path, here.query) == (there.path, there.query):
+        return url.split("#", 1)[0]
+    return url
 
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -94,7 +94,32 @@ class CommissionForm(SharesMixin, VersionedForm):
     contract_manager = StringField("Contract manager", validators=[Optional(), Length(max=120)],
                                    description="Their name or e-mail as they sign in: the tasks the app makes for "
                                                "this commission (such as the decision on its end) are then theirs.")
+    light_touch = BooleanField("Light-touch services (social, health or education services)",
+                               description="Light-touch contracts have their own, higher Procurement Act threshold.")
+    procurement_started_on = UKDateField("Procurement started", validators=[Optional()],
+                                         description="Decides which threshold applies. Blank: the start date is used.")
+    contract_entered_on = UKDateField("Contract entered into", validators=[Optional()],
+                                      description="The day it was signed. Blank: the start date is used.")
+    value_incl_vat_pence = MoneyField("Estimated value including VAT", validators=[Optional()],
+                                      description="When procurement started; compared with the thresholds. Blank: "
+                                                  "the value is used.")
+    cdp_procurement_id = StringField("Central Digital Platform procurement ID", validators=[Optional(), Length(max=60)],
+                                     description="e.g. ocds-h6vhtk-04f1a2")
+    cdp_contract_id = StringField("Central Digital Platform contract ID", validators=[Optional(), Length(max=60)])
+    award_reason = TextAreaField("Why it was awarded", validators=[Optional(), Length(max=2000)],
+                                 description="The value-for-money reason published with spend over £500; a grant's "
+                                             "reasons, published with the crime and disorder reduction grants.")
+    grant_conditions = TextAreaField("Grant conditions", validators=[Optional(), Length(max=2000)],
+                                     description="For a grant: its conditions, published with the grants list.")
     shares = FieldList(FormField(ShareRowForm), min_entries=1)
+
+    def validate_value_incl_vat_pence(self, field):
+        if field.data is not None and field.data <= 0:
+            raise ValidationError("The value including VAT must be more than £0.00, or left blank")
+
+    def validate_contract_entered_on(self, field):
+        if field.data and self.procurement_started_on.data and field.data < self.procurement_started_on.data:
+            raise ValidationError("The contract cannot be entered into before its procurement started")
 
     def validate_end_decision(self, field):
         if field.data not in (None, "", *END_DECISIONS):
@@ -159,6 +184,10 @@ class ProviderForm(FlaskForm):
     company_number = StringField("Company number", validators=[Optional(), Length(max=20)])
     vcse = BooleanField("Voluntary, community or social enterprise (VCSE)")
     sme = BooleanField("Small or medium-sized enterprise (SME)")
+    supported_employment = BooleanField("Supported employment provider")
+    public_service_mutual = BooleanField("Public service mutual")
+    individual = BooleanField("An individual or sole trader",
+                              description="Their name shows as “Redacted – personal data” in published spend and contract files.")
     supplier_ids = TextAreaField("Supplier IDs in the finance ledger", validators=[Optional(), Length(max=2000)],
                                  description="One per line, e.g. SUP1001. Ledger lines with these IDs are matched to this provider.")
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])

@@ -309,7 +309,20 @@ def _page_context(commission: Commission, variation_form: VariationForm | None =
         can_edit=current_user.has_role(MANAGER) and not service.contract_sealed(commission),
         share_rows=_share_rows(commission),
         statuses=COMMISSION_STATUSES,
+        **_notices_context(commission),
     )
+
+
+def _notices_context(commission: Commission) -> dict:
+    """The Procurement Act section (tracker/procurement): where the contract stands, its notices, the forms."""
+    from datetime import date
+
+    from tracker.procurement import notices
+    from tracker.procurement.forms import PublishNoticeForm
+
+    return dict(pa=notices.commission_notices(commission, db.session), notice_label=notices.label, today=date.today(),
+                can_publish=current_user.has_role(MANAGER),
+                publish_form=lambda n: PublishNoticeForm(formdata=None, prefix=f"n{n.id}"))
 
 
 def _share_rows(commission: Commission) -> list[dict]:
@@ -370,8 +383,9 @@ def add_variation(commission_id: int):
             return render("commissions/show.html", "variation_form", status=422,
                           **_page_context(commission, form), warnings=warnings)
         try:
-            service.add_variation(commission, form.variation_date.data, form.reason.data, form.value_change_pence.data,
-                                  form.new_end_date.data, form.version.data, shares=shares)
+            variation = service.add_variation(commission, form.variation_date.data, form.reason.data,
+                                              form.value_change_pence.data, form.new_end_date.data, form.version.data,
+                                              shares=shares)
             _record_over_budget(commission, shares)
         except Conflict:
             db.session.rollback()
@@ -387,9 +401,13 @@ def add_variation(commission_id: int):
         form.version.data = commission.version
         form.version.raw_data = [str(commission.version)]
         return render("commissions/show.html", "variation_form", status=status, **_page_context(commission, form))
-    db.session.commit()
+    db.session.commit()  # the deadline sync makes any Procurement Act change notice in this commit
     flash(f"Variation recorded: {commission.reference} is now worth {format_pence(commission.value_pence)} "
           f"and ends on {commission.end_date:%d/%m/%Y}.", "success")
+    from tracker.procurement.notices import change_notice_message
+
+    if message := change_notice_message(variation, db.session):
+        flash(message, "warning")
     return see_other(url_for(".show", commission_id=commission.id) + "#variations")
 
 

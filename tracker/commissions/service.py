@@ -16,7 +16,8 @@ from tracker.errors import abort_with, get_or_404
 from tracker.extensions import db
 from tracker.funding.rules import closed_year_problem, require_open_year
 from tracker.models import (
-    BudgetLine, Commission, FundingYear, LedgerTransaction, Milestone, Provider, Strand, SupplierAlias, Variation,
+    BudgetLine, Commission, FundingYear, LedgerTransaction, Milestone, ProcurementNotice, Provider, Strand, SupplierAlias,
+    Variation,
 )
 from tracker.commissions.shares import ShareInput, check_shares, default_shares, set_shares, shares_of, spread, split_by_years
 from tracker.models.base import utcnow
@@ -29,8 +30,13 @@ COMMISSION_FIELDS = (
     "reference", "title", "description", "provider_id", "strand_id", "funding_year_id",
     "procurement_route", "competed", "commission_type", "value_pence", "start_date", "end_date", "review_date",
     "extension_options", "end_decision", "status", "pcc_decision_ref", "po_number", "contract_manager",
+    # Procurement Act facts (tracker/procurement/rules.py reads them).
+    "light_touch", "procurement_started_on", "contract_entered_on", "value_incl_vat_pence", "cdp_procurement_id",
+    "cdp_contract_id", "award_reason", "grant_conditions",
 )
-PROVIDER_FIELDS = ("name", "charity_number", "company_number", "vcse", "sme", "notes")
+PROVIDER_FIELDS = ("name", "charity_number", "company_number", "vcse", "sme", "supported_employment",
+                   "public_service_mutual", "individual", "notes")
+PROVIDER_FLAGS = ("vcse", "sme", "supported_employment", "public_service_mutual", "individual")
 #: Only a commission still in the pipeline may be deleted; later ones are terminated or ended instead.
 DELETABLE_STATUSES = ("pipeline",)
 
@@ -121,9 +127,10 @@ def _resolve_provider(data: dict, new_provider_name: str) -> None:
 def _clean(data: dict) -> dict:
     out = {k: data.get(k) for k in COMMISSION_FIELDS}
     for key in ("reference", "title", "description", "extension_options", "pcc_decision_ref", "po_number",
-                "contract_manager"):
+                "contract_manager", "cdp_procurement_id", "cdp_contract_id", "award_reason", "grant_conditions"):
         out[key] = (out[key] or "").strip()
     out["competed"] = bool(out["competed"])
+    out["light_touch"] = bool(out["light_touch"])
     out["end_decision"] = out["end_decision"] or None  # "not decided yet"
     return out
 
@@ -331,6 +338,9 @@ def delete_commission(commission: Commission) -> str:
     # Keep what pointed at it, unlinked: milestones and supplier choices outlive a deleted plan.
     db.session.execute(update(Milestone).where(Milestone.commission_id == commission.id).values(commission_id=None))
     db.session.execute(update(SupplierAlias).where(SupplierAlias.commission_id == commission.id).values(commission_id=None))
+    # A published Procurement Act notice is a record of what was published: kept, unlinked (tracker/procurement).
+    db.session.execute(update(ProcurementNotice).where(ProcurementNotice.commission_id == commission.id)
+                       .values(commission_id=None, variation_id=None))
     for variation in list(commission.variations):
         db.session.delete(variation)
     db.session.delete(commission)
@@ -369,7 +379,7 @@ def _set_supplier_ids(provider: Provider, supplier_ids: list[str]) -> tuple[list
 
 def save_provider(provider: Provider | None, data: dict, supplier_ids: list[str]) -> Provider:
     """Add (``provider`` None) or change a provider and its ledger supplier IDs, audited; raises FieldErrors."""
-    data = {k: (data.get(k) or "").strip() if k not in ("vcse", "sme") else bool(data.get(k)) for k in PROVIDER_FIELDS}
+    data = {k: (data.get(k) or "").strip() if k not in PROVIDER_FLAGS else bool(data.get(k)) for k in PROVIDER_FIELDS}
     errors = _provider_rules(data, supplier_ids, provider)
     if errors:
         raise FieldErrors(errors)

@@ -36,11 +36,14 @@ from tracker.models import Allocation, Commission, FundingStream, FundingYear, M
 from tracker.models.milestones import EVENT_KINDS, MILESTONE_STATUSES, PROGRAMMES
 from tracker.models.users import ADMIN, FINANCE, MANAGER
 from tracker.periods import quarter_bounds
+from tracker.procurement.rules import NOTICE_SETTINGS
 
 CLOSED_STATUSES = ("done", "missed")
 DUE_SOON_DAYS = 30
-# Settings whose change moves generated deadlines (the grant's own are in tracker/claims/deadlines.py).
-DEADLINE_SETTINGS = ("return_due_days", "year_end_claim_due_days", "annual_report_due_days", *GRANT_DEADLINE_SETTINGS)
+# Settings whose change moves generated deadlines (the grant's own are in tracker/claims/deadlines.py, the
+# Procurement Act's in tracker/procurement/notices.py).
+DEADLINE_SETTINGS = ("return_due_days", "year_end_claim_due_days", "annual_report_due_days", *GRANT_DEADLINE_SETTINGS,
+                     *NOTICE_SETTINGS)
 # What a person may have entered on a generated deadline: sync never overwrites these.
 PERSON_FIELDS = ("status", "completed_date", "evidence", "evidence_link", "owner_id")
 
@@ -234,6 +237,11 @@ def sync_deadlines(session: Session | None = None, commission_ids: set[int] | No
     for commission in commissions:
         for w in commission_deadlines(commission, owners):
             wanted[w.source_key] = w
+    # Procurement Act notices keep their own records (tracker/procurement/notices.py); their deadlines join in here.
+    from tracker.procurement.notices import notice_deadlines
+
+    for w in notice_deadlines(session, commissions, full=commission_ids is None):
+        wanted[w.source_key] = w
 
     def frozen(year_id: int | None) -> bool:
         year = years.get(year_id)

@@ -21,6 +21,7 @@ class AuditRealm(StrEnum):
     IMPORTS = "imports"
     MILESTONES = "milestones"
     MONITORING = "monitoring"
+    PROCUREMENT = "procurement"
     RETURNS = "returns"
 
 
@@ -42,7 +43,7 @@ class AuditEvent(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     #: Who did it (None for the system or the command line).
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
-    #: The area: one of ``AuditRealm`` (funding, commissions, milestones, monitoring, imports, returns, admin, auth).
+    #: The area: one of ``AuditRealm`` (funding, commissions, milestones, monitoring, procurement, imports, returns, admin, auth).
     realm: Mapped[str] = mapped_column(String(20))
     #: One of ``AuditKind``: create, change, delete, or positive/negative for events such as a refused action.
     kind: Mapped[str] = mapped_column(String(10))

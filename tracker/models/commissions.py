@@ -38,6 +38,12 @@ class Provider(Base):
     vcse: Mapped[bool] = mapped_column(default=False)
     #: Small or medium-sized enterprise.
     sme: Mapped[bool] = mapped_column(default=False)
+    #: A supported employment provider (Procurement Act supplier type).
+    supported_employment: Mapped[bool] = mapped_column(default=False)
+    #: A public service mutual (Procurement Act supplier type).
+    public_service_mutual: Mapped[bool] = mapped_column(default=False)
+    #: An individual or sole trader: their name is redacted in published spend and contract files.
+    individual: Mapped[bool] = mapped_column(default=False)
     #: Free notes (contact, address, safeguarding lead).
     notes: Mapped[str] = mapped_column(Text, default="")
     #: When the provider was added.
@@ -93,8 +99,24 @@ class Commission(Base):
     procurement_route: Mapped[str] = mapped_column(String(40), default="Direct award")
     #: Whether the award was competed.
     competed: Mapped[bool] = mapped_column(default=False)
-    #: contract or grant.
+    #: contract or grant (a pure grant is outside the Procurement Act: no notices).
     commission_type: Mapped[str] = mapped_column(String(10), default="contract")
+    #: Light-touch services (social, health, education): their own, higher Procurement Act threshold.
+    light_touch: Mapped[bool] = mapped_column(default=False)
+    #: The day the procurement started: decides which threshold applies (None: not recorded, the start date is used).
+    procurement_started_on: Mapped[date | None]
+    #: The day the contract was entered into (signed); None: the start date is used.
+    contract_entered_on: Mapped[date | None]
+    #: The estimated value including VAT when procurement started, in pence (None: the value is used).
+    value_incl_vat_pence: Mapped[int | None] = mapped_column(BigInteger)
+    #: The Central Digital Platform's procurement identifier (e.g. ``ocds-h6vhtk-04f1a2``).
+    cdp_procurement_id: Mapped[str] = mapped_column(String(60), default="")
+    #: The Central Digital Platform's contract identifier.
+    cdp_contract_id: Mapped[str] = mapped_column(String(60), default="")
+    #: Why it was awarded to this provider: the value-for-money reason in the spend file, a grant's reasons.
+    award_reason: Mapped[str] = mapped_column(Text, default="")
+    #: A grant's conditions (published with the crime and disorder reduction grants).
+    grant_conditions: Mapped[str] = mapped_column(Text, default="")
     #: The contract's value over its whole life, in pence (its funding shares add up to it).
     value_pence: Mapped[int] = mapped_column(BigInteger)
     #: First day of delivery.

@@ -8,11 +8,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, utcnow
 
-PROGRAMMES = ("Young Futures", "VRU grant", "Serious Violence Duty", "Contract", "Other")
+PROGRAMMES = ("Young Futures", "VRU grant", "Serious Violence Duty", "Contract", "Procurement Act", "Other")
 MILESTONE_STATUSES = ("not started", "in progress", "done", "missed")
 # What a milestone is: typed in by a person, or one of the deadlines the app makes from a year or a commission.
 MILESTONE_KINDS = ("milestone", "quarterly return", "final claim", "annual report", "contract end", "contract review",
-                   "end decision", "period end", "grant claim", "statutory document")
+                   "end decision", "period end", "grant claim", "statutory document",
+                   "procurement notice")
 # Events happen on their date whatever anyone does (a contract ends); everything else is a task, something a person
 # must do by its date. Only a task has a status that matters, and only a task can be overdue.
 EVENT_KINDS = ("contract end", "period end")
@@ -52,7 +53,7 @@ class Milestone(Base):
     #: For a deadline the app made itself: what made it (e.g. ``year:3:q2-return``); None when typed in.
     source_key: Mapped[str | None] = mapped_column(String(80), unique=True)
     #: milestone (typed in) or the kind of deadline the app made: quarterly return, final claim, annual report,
-    #: contract end, contract review.
+    #: contract end, contract review, procurement notice.
     kind: Mapped[str] = mapped_column(String(20), default="milestone")
     #: When it was added.
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,1 @@
+"""Procurement Act 2023 notices and transparency publications, made from the data the tracker already holds."""

@@ -1,0 +1,416 @@
+"""Transparency publications: spend over £500, the contract registers and the grants lists, built for a period
+from the ledger and the commissions, previewed, then issued and frozen like a return (the exact bytes kept, a
+correction is the next version, with when and where it was published).
+
+Every file is CSV written by ``tracker.returns.exports.export_rows``: text that a spreadsheet could run as a
+formula gets a leading apostrophe, amounts are plain numbers.
+"""
+from __future__ import annotations
+
+import calendar
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from tracker import audit, files, settings
+from tracker.models import Commission, LedgerTransaction, Provider, Publication, SupplierAlias, User
+from tracker.models.base import utcnow
+from tracker.models.monitoring import Document
+from tracker.periods import label_for, quarter_bounds, quarter_of, year_bounds
+from tracker.returns.builder import DATE, MONEY, Column
+
+REDACTED = "Redacted – personal data"
+#: Spend is published when it is more than this (in pence, either sign): £500.00 is out, £500.01 in.
+SPEND_OVER_PENCE = 500_00
+#: The LGTC contract register lists contracts over this value.
+REGISTER_OVER_PENCE = 5_000_00
+#: The PCC lists contracts up to this value, and holds copies of those over it.
+PCC_LIST_UP_TO_PENCE = 10_000_00
+#: Ledger lines that are payments to suppliers (journals and accruals are not).
+SPEND_TYPES = ("invoice", "credit")
+FOLDER = "publications"
+TRANSPARENCY_SETTINGS = ("spend_aggregate_invoices", "spend_publish_gross", "spend_monthly_due_days",
+                         "spend_quarterly_due_months", "vru_name", "pcc_name", "grants_360_prefix",
+                         "funding_org_identifier")
+
+
+class PeriodError(ValueError):
+    """A period in an address that is not one this file is made for; the message says what is expected."""
+
+
+@dataclass(frozen=True)
+class Period:
+    key: str  # as in the address: 2025-05, 2025-26-q1, 2025-26
+    name: str  # in words: May 2025, 2025-26 Q1, 2025-26
+    start: date
+    end: date
+
+
+def add_months_end(d: date, months: int) -> date:
+    """The last day of the month ``months`` after ``d``'s month."""
+    m = d.month - 1 + months
+    y, m = d.year + m // 12, m % 12 + 1
+    return date(y, m, calendar.monthrange(y, m)[1])
+
+
+def parse_period(unit: str, text: str) -> Period:
+    text = (text or "").strip().lower()
+    try:
+        if unit == "month":
+            m = re.fullmatch(r"(\d{4})-(\d{2})", text)
+            if not m or not 1 <= int(m.group(2)) <= 12 or not 2000 <= int(m.group(1)) <= 2100:
+                raise ValueError
+            start = date(int(m.group(1)), int(m.group(2)), 1)
+            return Period(text, f"{start:%B %Y}", start, add_months_end(start, 0))
+        if unit == "quarter":
+            m = re.fullmatch(r"(\d{4}-\d{2})-q([1-4])", text)
+            if not m:
+                raise ValueError
+            start, end = quarter_bounds(m.group(1), int(m.group(2)))
+            return Period(text, f"{m.group(1)} Q{m.group(2)}", start, end)
+        start, end = year_bounds(text)
+        return Period(text, text, start, end)
+    except ValueError:
+        example = {"month": "2025-05 (a month)", "quarter": "2025-26-q1 (a quarter)", "year": "2025-26 (a year)"}[unit]
+        raise PeriodError(f"“{text[:20]}” is not a period for this file: give it like {example}.") from None
+
+
+def current_period(unit: str, today: date) -> Period:
+    """The last complete period before ``today``: what is usually being prepared."""
+    if unit == "month":
+        last = today.replace(day=1) - timedelta(days=1)
+        return parse_period("month", f"{last:%Y-%m}")
+    if unit == "quarter":
+        before = quarter_bounds(label_for(today), quarter_of(today))[0] - timedelta(days=1)
+        return parse_period("quarter", f"{label_for(before)}-q{quarter_of(before)}")
+    return parse_period("year", label_for(year_bounds(label_for(today))[0] - timedelta(days=1)))
+
+
+@dataclass
+class Table:
+    columns: list[Column]
+    rows: list[list] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+# --- Who is named: individuals are redacted ----------------------------------------------------------------
+
+class Names:
+    """Suppliers' published names: an individual's (a provider flagged as an individual, found by the line's
+    commission or its supplier ID) is redacted."""
+
+    def __init__(self, session: Session):
+        self.individual_supplier_ids = set(session.scalars(
+            select(SupplierAlias.value).join(Provider).where(SupplierAlias.kind == "supplier_id", Provider.individual)))
+
+    def of_line(self, line: LedgerTransaction) -> str:
+        provider = line.commission.provider if line.commission is not None else None
+        if (provider is not None and provider.individual) or line.supplier_id in self.individual_supplier_ids:
+            return REDACTED
+        return line.supplier_name or (provider.name if provider else "") or line.supplier_id
+
+    @staticmethod
+    def of_provider(provider: Provider) -> str:
+        return REDACTED if provider.individual else provider.name
+
+
+# --- Spend over £500 ------------------------------------------------------------------------------------------
+
+@dataclass
+class Payment:
+    """One published row: a ledger line, or (aggregation on) an invoice's lines added up."""
+
+    posting_date: date
+    reference: str
+    supplier: str
+    purpose: str
+    vfm: str
+    department: str
+    merchant_category: str
+    amount_pence: int
+    vat_pence: int
+    lines: int = 1
+
+
+def _vfm(c: Commission | None) -> str:
+    if c is None:
+        return ""
+    if c.award_reason:
+        return c.award_reason
+    return f"{c.procurement_route} ({'competed' if c.competed else 'not competed'})"
+
+
+def spend_payments(session: Session, period: Period, values: dict) -> tuple[list[Payment], list[str]]:
+    """The payments of the period over £500 (more than £500.00, credits too), aggregated by invoice when the
+    setting says so, net or gross as it says; with notes on what was left out or redacted."""
+    lines = session.scalars(
+        select(LedgerTransaction)
+        .options(joinedload(LedgerTransaction.commission).joinedload(Commission.provider))
+        .where(LedgerTransaction.posting_date.between(period.start, period.end),
+               LedgerTransaction.transaction_type.in_(SPEND_TYPES))
+        .order_by(LedgerTransaction.posting_date, LedgerTransaction.id)).all()
+    names = Names(session)
+    gross = bool(values["spend_publish_gross"])
+    groups: "OrderedDict[tuple, list[LedgerTransaction]]" = OrderedDict()
+    for line in lines:
+        supplier = line.supplier_id or line.supplier_name.strip().lower()
+        key = (supplier, line.invoice_number) if values["spend_aggregate_invoices"] and line.invoice_number else ("line", line.id)
+        groups.setdefault(key, []).append(line)
+    payments, redacted = [], 0
+    for group in groups.values():
+        first = group[0]
+        amount = sum((l.gross_pence if gross else l.net_pence) for l in group)
+        if abs(amount) <= SPEND_OVER_PENCE:
+            continue
+        c = first.commission
+        supplier = names.of_line(first)
+        redacted += supplier == REDACTED
+        payments.append(Payment(
+            posting_date=min(l.posting_date for l in group),
+            reference=first.invoice_number or first.reference, supplier=supplier,
+            purpose=(c.title if c is not None else "") or first.narrative or first.account_description,
+            vfm=_vfm(c), department=first.cost_centre or values["vru_name"],
+            merchant_category=first.account_description, amount_pence=amount,
+            vat_pence=sum(l.vat_pence for l in group), lines=len(group)))
+    notes = [f"{len(lines)} ledger line(s) of the period (invoices and credits); {len(payments)} payment(s) over £500 "
+             f"({'gross, including VAT' if gross else 'net of VAT'}"
+             f"{', invoice lines added up' if values['spend_aggregate_invoices'] else ''})."]
+    if redacted:
+        notes.append(f"{redacted} payment(s) to individuals show as “{REDACTED}”.")
+    return payments, notes
+
+
+def build_spend_monthly(session: Session, period: Period, values: dict) -> Table:
+    payments, notes = spend_payments(session, period, values)
+    columns = [Column("date", "Date", DATE), Column("reference", "Transaction number"),
+               Column("recipient", "Recipient"), Column("purpose", "Purpose"),
+               Column("vfm", "Value-for-money reason"), Column("amount", "Amount", MONEY)]
+    rows = [[p.posting_date, p.reference, p.supplier, p.purpose, p.vfm, p.amount_pence] for p in payments]
+    return Table(columns, rows, notes)
+
+
+def build_spend_quarterly(session: Session, period: Period, values: dict) -> Table:
+    payments, notes = spend_payments(session, period, values)
+    columns = [Column("body", "Body name"), Column("date", "Date", DATE), Column("reference", "Transaction number"),
+               Column("department", "Department"), Column("beneficiary", "Beneficiary"),
+               Column("purpose", "Purpose of expenditure"), Column("amount", "Amount", MONEY),
+               Column("vat", "Irrecoverable VAT", MONEY), Column("merchant", "Merchant category")]
+    # The PCC recovers VAT: irrecoverable VAT is nil; when amounts are gross the VAT is already in them.
+    rows = [[values["pcc_name"], p.posting_date, p.reference, p.department, p.supplier, p.purpose, p.amount_pence, 0,
+             p.merchant_category] for p in payments]
+    notes.append("Irrecoverable VAT is shown as nil: the PCC recovers the VAT it pays.")
+    return Table(columns, rows, notes)
+
+
+# --- Contracts and grants -------------------------------------------------------------------------------------
+
+def _live_in(session: Session, period: Period, commission_type: str):
+    return session.scalars(
+        select(Commission)
+        .options(joinedload(Commission.provider), selectinload(Commission.funding_shares))
+        .where(Commission.commission_type == commission_type, Commission.start_date <= period.end,
+               Commission.end_date >= period.start,
+               Commission.status.in_(("awarded", "live", "ended", "terminated")))
+        .order_by(Commission.reference)).all()
+
+
+def _procured(c: Commission) -> str:
+    route = c.procurement_route.lower()
+    if "quotation" in route:
+        return "Quoted"
+    if c.competed or "tender" in route or "framework" in route:
+        return "Tendered"
+    return "Direct award"
+
+
+def build_contract_register(session: Session, period: Period, values: dict) -> Table:
+    """The Local Government Transparency Code contract register: contracts over £5,000 live in the period."""
+    columns = [Column("reference", "Reference"), Column("title", "Title"), Column("department", "Department"),
+               Column("description", "Description"), Column("supplier", "Supplier name"),
+               Column("registration", "Supplier registration number"), Column("value", "Value over its life", MONEY),
+               Column("year_value", f"Value in {label_for(period.end)}", MONEY),
+               Column("vat", "Irrecoverable VAT", MONEY), Column("start", "Start date", DATE),
+               Column("end", "End date", DATE), Column("review", "Review date", DATE),
+               Column("procured", "Quoted or tendered"), Column("sme", "SME"), Column("vcse", "VCSE")]
+    year = label_for(period.end)
+    rows = []
+    for c in _live_in(session, period, "contract"):
+        if c.value_pence <= REGISTER_OVER_PENCE:
+            continue
+        p = c.provider
+        rows.append([c.reference, c.title, values["vru_name"], c.description, Names.of_provider(p),
+                     "" if p.individual else (p.company_number or p.charity_number), c.value_pence,
+                     sum(s.amount_pence for s in c.funding_shares if s.year_label == year), 0, c.start_date,
+                     c.end_date, c.review_date, _procured(c), "Yes" if p.sme else "No", "Yes" if p.vcse else "No"])
+    return Table(columns, rows, [f"{len(rows)} contract(s) over £5,000 live in {period.name}."])
+
+
+def build_pcc_contracts(session: Session, period: Period, values: dict) -> Table:
+    """The PCC's contracts: those up to £10,000 listed, and for those over £10,000 the copy held (the contract
+    document kept under Documents)."""
+    contracts = _live_in(session, period, "contract")
+    held = {}
+    if contracts:
+        for d in session.scalars(select(Document).where(Document.kind == "contract",
+                                                        Document.commission_id.in_([c.id for c in contracts]))
+                                 .order_by(Document.id)):
+            held.setdefault(d.commission_id, d.title)
+    columns = [Column("reference", "Reference"), Column("title", "Title"), Column("supplier", "Supplier"),
+               Column("value", "Value", MONEY), Column("start", "Start date", DATE), Column("end", "End date", DATE),
+               Column("band", "Value band"), Column("copy", "Copy of the contract")]
+    rows, missing = [], 0
+    for c in contracts:
+        over = c.value_pence > PCC_LIST_UP_TO_PENCE
+        copy = (held.get(c.id) or "") if over else ""
+        if over and not copy:
+            copy, missing = "Not held: add the contract under Documents", missing + 1
+        rows.append([c.reference, c.title, Names.of_provider(c.provider), c.value_pence, c.start_date, c.end_date,
+                     "Over £10,000" if over else "Up to £10,000", copy])
+    notes = [f"{len(rows)} contract(s) live in {period.name}."]
+    if missing:
+        notes.append(f"{missing} contract(s) over £10,000 have no copy held: publish a copy of each.")
+    return Table(columns, rows, notes)
+
+
+def build_cdr_grants(session: Session, period: Period, values: dict) -> Table:
+    """Crime and disorder reduction grants: recipient, purpose, conditions and reasons, from the grants."""
+    columns = [Column("reference", "Reference"), Column("recipient", "Recipient"), Column("purpose", "Purpose"),
+               Column("amount", "Amount", MONEY), Column("start", "Start date", DATE), Column("end", "End date", DATE),
+               Column("conditions", "Conditions"), Column("reasons", "Reasons for the grant")]
+    rows = [[c.reference, Names.of_provider(c.provider), c.description or c.title, c.value_pence, c.start_date,
+             c.end_date, c.grant_conditions, c.award_reason] for c in _live_in(session, period, "grant")]
+    return Table(columns, rows, [f"{len(rows)} grant(s) made or running in {period.name}."])
+
+
+def _org_identifier(p: Provider, prefix: str) -> str:
+    if p.charity_number and not p.individual:
+        return f"GB-CHC-{p.charity_number}"
+    if p.company_number and not p.individual:
+        return f"GB-COH-{p.company_number}"
+    return f"{prefix}-recipient-{p.id}"
+
+
+def build_grants_360(session: Session, period: Period, values: dict) -> Table:
+    """Grants in the 360Giving Data Standard's spreadsheet form: its core fields, by their column titles."""
+    prefix = values["grants_360_prefix"]
+    columns = [Column("id", "Identifier"), Column("title", "Title"), Column("description", "Description"),
+               Column("currency", "Currency"), Column("amount", "Amount Awarded", MONEY),
+               Column("award_date", "Award Date"), Column("start", "Planned Dates:Start Date"),
+               Column("end", "Planned Dates:End Date"), Column("rid", "Recipient Org:Identifier"),
+               Column("rname", "Recipient Org:Name"), Column("rchc", "Recipient Org:Charity Number"),
+               Column("rcoh", "Recipient Org:Company Number"), Column("fid", "Funding Org:Identifier"),
+               Column("fname", "Funding Org:Name"), Column("modified", "Last Modified")]
+    rows = []
+    for c in _live_in(session, period, "grant"):
+        if not period.start <= c.start_date <= period.end:
+            continue  # a grant is published once, in the year it was awarded
+        p = c.provider
+        rows.append([f"{prefix}-{c.reference}", c.title, c.description or c.title, "GBP", c.value_pence,
+                     c.start_date.isoformat(), c.start_date.isoformat(), c.end_date.isoformat(),
+                     _org_identifier(p, prefix), Names.of_provider(p), "" if p.individual else p.charity_number,
+                     "" if p.individual else p.company_number, values["funding_org_identifier"], values["pcc_name"],
+                     c.updated_at.replace(microsecond=0).isoformat()])
+    notes = [f"{len(rows)} grant(s) awarded in {period.name}. Award Date is the grant's start date."]
+    if prefix.startswith("360G-example"):
+        notes.append("The 360Giving prefix is the example one: set your own (from 360Giving) under Admin, Settings.")
+    return Table(columns, rows, notes)
+
+
+@dataclass(frozen=True)
+class Kind:
+    key: str
+    title: str
+    unit: str  # month, quarter or year
+    about: str
+    build: Callable[[Session, Period, dict], Table]
+
+    def due(self, period: Period, values: dict) -> date:
+        if self.unit == "month":
+            return period.end + timedelta(days=int(values["spend_monthly_due_days"]))
+        return add_months_end(period.end, int(values["spend_quarterly_due_months"]))
+
+
+KINDS: "OrderedDict[str, Kind]" = OrderedDict((k.key, k) for k in (
+    Kind("spend-monthly", "Spend over £500 (PCC, monthly)", "month",
+         "Each payment over £500: date, recipient, purpose and the value-for-money reason.", build_spend_monthly),
+    Kind("spend-quarterly", "Spend over £500 (Local Government Transparency Code, quarterly)", "quarter",
+         "Each payment over £500 with department, beneficiary, purpose, amount, irrecoverable VAT and merchant "
+         "category.", build_spend_quarterly),
+    Kind("contract-register", "Contract register (Local Government Transparency Code)", "quarter",
+         "Contracts over £5,000: supplier, values, dates, quoted or tendered, SME and VCSE.", build_contract_register),
+    Kind("pcc-contracts", "PCC contracts list (up to £10,000, copies over £10,000)", "quarter",
+         "Contracts up to £10,000 listed; for those over £10,000, the copy of the contract held.", build_pcc_contracts),
+    Kind("cdr-grants", "Crime and disorder reduction grants", "year",
+         "Each grant: recipient, purpose, conditions and reasons.", build_cdr_grants),
+    Kind("grants-360", "Grants in the 360Giving Data Standard", "year",
+         "Grants awarded in the year, in the 360Giving spreadsheet columns.", build_grants_360),
+))
+
+
+def get_kind(key: str) -> Kind | None:
+    return KINDS.get(key)
+
+
+def build(kind: Kind, period: Period, session: Session) -> Table:
+    return kind.build(session, period, settings.get_many(*TRANSPARENCY_SETTINGS, session=session))
+
+
+def file_bytes(table: Table) -> bytes:
+    from tracker.returns.exports import export_rows
+
+    return export_rows(table.columns, table.rows, "csv")
+
+
+def download_name(kind: Kind, period: Period, version: int | None) -> str:
+    return f"{kind.key}-{period.key}-{'DRAFT' if version is None else f'v{version}'}.csv"
+
+
+# --- Issued versions -------------------------------------------------------------------------------------------
+
+def versions(session: Session, kind: Kind, period: Period) -> list[Publication]:
+    return session.scalars(select(Publication).options(joinedload(Publication.issued_by))
+                           .where(Publication.kind == kind.key, Publication.period == period.key)
+                           .order_by(Publication.version.desc())).all()
+
+
+class IssueProblem(ValueError):
+    """Why a file cannot be issued as asked (shown at the form)."""
+
+
+def issue(session: Session, kind: Kind, period: Period, user: User | None, correction_note: str = "") -> Publication:
+    """Freeze the file as the next version: build it, keep its exact bytes and hash; the caller commits (and on
+    failure removes the stored file with ``files.remove``)."""
+    earlier = versions(session, kind, period)
+    note = (correction_note or "").strip()
+    if earlier and not note:
+        raise IssueProblem(f"Version {earlier[0].version} is already issued: say what this correction puts right.")
+    table = build(kind, period, session)
+    content = file_bytes(table)
+    version = (earlier[0].version + 1) if earlier else 1
+    stored = files.write(FOLDER, files.generated_name("csv", f"{kind.key}-{period.key}-v{version}"), content)
+    pub = Publication(kind=kind.key, period=period.key, version=version, row_count=len(table.rows),
+                      correction_note=note, stored_path=stored.path, sha256=stored.sha256, size_bytes=stored.size_bytes,
+                      issued_by_id=user.id if user else None, issued_at=utcnow().replace(microsecond=0))
+    session.add(pub)
+    session.flush()
+    audit.record("procurement", "create", pub, f"Issued {kind.title} for {period.name}, version {version}",
+                 after={"version": version, "rows": pub.row_count, "sha256": pub.sha256, "correction": note or None})
+    return pub
+
+
+def stored_bytes(pub: Publication) -> bytes:
+    """The issued file's exact bytes, checked against its recorded SHA-256 (FileNotFoundError, files.FileChanged)."""
+    return files.read(pub.stored_path, sha256=pub.sha256)
+
+
+def mark_published(pub: Publication, published_on: date, where: str) -> None:
+    before = audit.snapshot(pub, ("published_on", "published_where"))
+    pub.published_on, pub.published_where = published_on, where.strip()
+    old, new = audit.diff(before, audit.snapshot(pub, ("published_on", "published_where")))
+    audit.record("procurement", "change", pub, f"Recorded where {pub.kind} {pub.period} v{pub.version} was published",
+                 old, new)
