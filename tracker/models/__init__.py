@@ -7,12 +7,12 @@ from .ledger import ColumnMapping, ImportBatch, LedgerTransaction
 from .milestones import Milestone
 from .monitoring import Document, DocumentVersion, Measure, MeasureActual, Metric, MonitoringReturn, QuarterNarrative  # noqa: F401
 from .reference import Category, Setting, Strand
-from .returns import PccReturn
+from .returns import ForecastSnapshot, PccReturn
 from .users import ADMIN, FINANCE, MANAGER, ROLES, VIEWER, User
 
 __all__ = [
     "ADMIN", "FINANCE", "MANAGER", "ROLES", "VIEWER",
     "Allocation", "AllocationRevision", "AuditEvent", "Base", "BudgetLine", "Category", "ColumnMapping",
-    "Commission", "FundingShare", "FundingStream", "FundingYear", "ImportBatch", "LedgerTransaction", "Milestone", "PccReturn",
+    "Commission", "FundingShare", "FundingStream", "FundingYear", "ImportBatch", "LedgerTransaction", "Milestone", "PccReturn", "ForecastSnapshot",
     "Provider", "Setting", "Strand", "SupplierAlias", "User", "Variation", "utcnow",
 ]
