@@ -99,9 +99,16 @@ def test_commissioned_services(small):
     assert (a2["paid_quarter"], a2["paid_to_date"], a2["committed"], a2["remaining"]) == (1_234_56, 1_234_56, 0, 6_765_44)
     a3 = rows["VRU-A-003"]
     assert (a3["paid_to_date"], a3["committed"], a3["remaining"], a3["status"]) == (0, 12_000_00, 12_000_00, "Awarded")
-    (total,) = t.totals
+    assert (a1["stage"], a2["stage"], a3["stage"]) == ("Contracted", "Pipeline", "Contracted")
+    contracted, pipeline, total = t.totals
     assert total.values == {"value": 44_000_00, "paid_quarter": 6_734_31, "paid_to_date": 12_734_31,
                             "committed": 36_000_00, "remaining": 31_265_69}
+    # The pipeline (C2, approved) commits nothing; the contracted total is what is committed.
+    assert (contracted.label, contracted.match) == ("Contracted total", ("stage", "Contracted"))
+    assert contracted.values == {"value": 36_000_00, "paid_quarter": 5_499_75, "paid_to_date": 11_499_75,
+                                 "committed": 36_000_00, "remaining": 24_500_25}
+    assert pipeline.values == {"value": 8_000_00, "paid_quarter": 1_234_56, "paid_to_date": 1_234_56,
+                               "committed": 0, "remaining": 6_765_44}
 
 
 def test_q1_and_q3_returns_move_with_the_quarter(small):

@@ -41,7 +41,7 @@ def test_sheets_formats_frozen_headers_filters_and_print_setup(small):
     assert wb.sheetnames == SHEETS
     ws = wb["Summary by funding stream"]
     assert ws.freeze_panes == "B6"
-    assert ws.auto_filter.ref == "A5:S8"  # header and the three data rows, 19 columns
+    assert ws.auto_filter.ref == "A5:T8"  # header and the three data rows, 20 columns
     assert all(c.font.b for c in ws[5] if c.value)
     row = _row_of(ws, "Core grant")
     money = ws.cell(row, _col_of(ws, "Actual to date"))

@@ -83,6 +83,8 @@ class ReturnData:
     generated_at: datetime
     narrative: str
     tables: list[Table]
+    #: Why this version corrects the one before (versions 2 and later).
+    correction_reason: str = ""
 
     @property
     def title(self) -> str:
@@ -108,6 +110,7 @@ class ReturnData:
             ("Issued by", self.issued_by or "-"),
             ("Date issued", self.issued_at.strftime("%d/%m/%Y %H:%M") if self.issued_at else "Not issued"),
             ("Version", self.version),
+            *([("Reason for correction", self.correction_reason or "-")] if self.version > 1 else []),
             ("Status", "Issued" if self.status == "issued" else "Draft: not issued, figures may change"),
         ]
 
@@ -140,6 +143,7 @@ def _money_columns(first: list[Column], budget_words: str, quarter: int) -> list
         Column("outstanding", "Outstanding commitment", MONEY, 16, "sum"),
         Column("planned", "Planned, not contracted", MONEY, 16, "sum"),
         Column("forecast", "Forecast outturn", MONEY, 16, "sum"),
+        Column("movement", "Forecast movement since the last return", MONEY, 16, "sum"),
         Column("variance", "Variance (£)", MONEY, 15, "sum"),
         Column("variance_percent", "Variance (%)", PERCENT, 12, "ratio", ("variance", "revised")),
         Column("rag", "RAG", RAG, 8, "value"),
@@ -156,7 +160,7 @@ def _money_values(f: figures.Figures, quarter: int) -> list:
     else:
         original, revised = f.original_budget, f.budget
     return [original, revised, *f.profile, *actual, f.actual_to_date, f.committed, f.outstanding, f.planned,
-            f.forecast, f.variance, f.variance_percent, f.rag]
+            f.forecast, f.movement, f.variance, f.variance_percent, f.rag]
 
 
 def _figures_total(label: str, parts: list[figures.Figures], quarter: int, columns: list[Column],
@@ -170,6 +174,7 @@ def _figures_total(label: str, parts: list[figures.Figures], quarter: int, colum
 
 
 UNASSIGNED = figures.NOT_ON_A_LINE
+CONTRACTED, PIPELINE = "Contracted", "Pipeline"
 
 
 def summary_table(yf: figures.YearFigures) -> Table:
@@ -227,6 +232,7 @@ def commissions_table(yf: figures.YearFigures) -> Table:
         Column("paid_to_date", "Paid to date", MONEY, 15, "sum"), Column("committed", "Committed", MONEY, 15, "sum"),
         Column("remaining", "Remaining", MONEY, 15, "sum"), Column("start", "Start", DATE, 11),
         Column("end", "End", DATE, 11), Column("status", "Status at quarter end", TEXT, 13),
+        Column("stage", "Contracted or pipeline", TEXT, 12),
     ]
     ids = {s.share.commission_id for s in yf.shares}
     # Plain columns in one joined query: the biggest table in the return, so no more ORM objects are built.
@@ -242,17 +248,24 @@ def commissions_table(yf: figures.YearFigures) -> Table:
         reference, title, provider, strand, start, end = facts[s.share.commission_id]
         rows.append([reference, title, provider, strand, stream_names.get(s.share.funding_stream_id, ""),
                      s.share.amount_pence, s.paid_this_quarter, s.paid_to_date, s.committed, s.remaining,
-                     start, end, s.status.capitalize()])
+                     start, end, s.status.capitalize(), CONTRACTED if s.contracted else PIPELINE])
     table = Table(
         "Commissioned services", "Commissioned services",
         "Each contract's share of the year's money, one row per budget line it is paid from. Paid figures are "
         "ledger spend matched to it, credits netted off; committed is the share once awarded (for a terminated "
         "contract, what was paid); remaining is the share less paid to date, and nothing once terminated. Status "
-        "is as at the end of the quarter.",
+        "is as at the end of the quarter. Contracted services (awarded, live, ended or terminated) are totalled "
+        "apart from the pipeline (not yet awarded), which commits nothing.",
         columns, rows, empty_message="No commissioned services in this year yet.",
     )
-    totals = {c.key: sum(r[i] for r in rows) for i, c in enumerate(columns) if c.total == "sum"}
-    table.totals = [TotalRow("Total", totals)]
+
+    def sums(stage=None) -> dict:
+        return {c.key: sum(r[i] for r in rows if stage is None or r[-1] == stage)
+                for i, c in enumerate(columns) if c.total == "sum"}
+
+    table.totals = [TotalRow("Contracted total", sums(CONTRACTED), ("stage", CONTRACTED)),
+                    TotalRow("Pipeline total", sums(PIPELINE), ("stage", PIPELINE)),
+                    TotalRow("Total", sums())]
     return table
 
 
@@ -325,6 +338,7 @@ def build_return(year: FundingYear, quarter: int, record: PccReturn | None = Non
         generated_at=(generated_at or utcnow()).replace(microsecond=0),
         narrative=record.narrative if record else "",
         tables=tables,
+        correction_reason=record.correction_reason if record else "",
     )
 
 
