@@ -115,6 +115,7 @@ class Formats:
             "Green": wb.add_format({"bg_color": "#cce2d8", "font_color": "#005a30", "bold": True}),
         }
         self.label = wb.add_format({"bold": True, "valign": "top"})
+        self.left_number = wb.add_format({"align": "left", "valign": "top"})
         self.label_wrap = wb.add_format({"bold": True, "valign": "top", "text_wrap": True})
 
 
@@ -220,7 +221,9 @@ def write_total(ws, row: int, table: Table, total, fmt: Formats, totals_at: dict
     for i, c in enumerate(cols[1:], start=1):
         value = total.values.get(c.key)
         letter = col_letter(i)
-        if c.total == "sum":
+        if c.total == "sum" and value is None and table.rows:
+            ws.write_blank(row, i, None, fmt.total_text)
+        elif c.total == "sum":
             cached = pounds(value or 0)
             if not table.rows:
                 ws.write_number(row, i, cached, fmt.total_money)
@@ -262,7 +265,7 @@ def write_cover(ws, data: ReturnData, fmt: Formats) -> None:
         ws.set_row(row, row_height([(label, COVER_LABEL_WIDTH), (str(value), COVER_TEXT_WIDTH)]))
         ws.write_string(row, 0, label, fmt.label_wrap)
         if isinstance(value, int):
-            ws.write_number(row, 1, value, fmt.text)
+            ws.write_number(row, 1, value, fmt.left_number)
         else:
             ws.write_string(row, 1, str(value), value_format)
         row += 1
@@ -280,7 +283,7 @@ def write_cover(ws, data: ReturnData, fmt: Formats) -> None:
     _print_setup(ws, data.title, None, data)
 
 
-NOTES_WIDTH = 150
+NOTES_WIDTH = 110  # fits a landscape A4 page at full size (one column too wide for a page is cut, not shrunk)
 
 
 def write_notes(ws, data: ReturnData, fmt: Formats) -> None:
