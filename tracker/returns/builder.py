@@ -85,6 +85,8 @@ class ReturnData:
     tables: list[Table]
     #: Why this version corrects the one before (versions 2 and later).
     correction_reason: str = ""
+    #: The figures the tables came from (not kept when the return is frozen).
+    figures: object = None
 
     @property
     def title(self) -> str:
@@ -368,6 +370,7 @@ def build_return(year: FundingYear, quarter: int, record: PccReturn | None = Non
         narrative=record.narrative if record else "",
         tables=tables,
         correction_reason=record.correction_reason if record else "",
+        figures=yf,
     )
 
 
