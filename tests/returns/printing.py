@@ -102,26 +102,28 @@ def page_images(pdf: Path, folder: Path, prefix: str, dpi: int = 40) -> list[Pat
 
 
 def read_grey_png(path: Path) -> tuple[int, int, bytes]:
-    """(width, height, one byte a pixel) of an 8-bit greyscale PNG, as pdftoppm -gray writes them."""
+    """(width, height, one grey byte a pixel) of an 8-bit grey or RGB PNG, as pdftoppm writes them."""
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
-    pos, idat, width = 8, b"", 0
+    pos, idat, width, height, bpp = 8, b"", 0, 0, 1
     while pos < len(data):
         length, kind = struct.unpack(">I4s", data[pos:pos + 8])
         body = data[pos + 8:pos + 8 + length]
         if kind == b"IHDR":
             width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", body)
-            assert (depth, colour, interlace) == (8, 0, 0), f"{path}: not 8-bit grey, non-interlaced"
+            assert depth == 8 and colour in (0, 2) and not interlace, f"{path}: not 8-bit grey or RGB"
+            bpp = 1 if colour == 0 else 3
         elif kind == b"IDAT":
             idat += body
         pos += 12 + length
-    raw, out, previous = zlib.decompress(idat), bytearray(), bytearray(width)
-    stride = width + 1
+    raw, out = zlib.decompress(idat), bytearray()
+    stride = width * bpp + 1
+    previous = bytearray(width * bpp)
     for r in range(height):
         kind, line = raw[r * stride], bytearray(raw[r * stride + 1:(r + 1) * stride])
-        for i in range(width):
-            left = line[i - 1] if i else 0
-            up, up_left = previous[i], (previous[i - 1] if i else 0)
+        for i in range(len(line)):
+            left = line[i - bpp] if i >= bpp else 0
+            up, up_left = previous[i], (previous[i - bpp] if i >= bpp else 0)
             if kind == 1:
                 line[i] = (line[i] + left) & 0xFF
             elif kind == 2:
@@ -132,16 +134,23 @@ def read_grey_png(path: Path) -> tuple[int, int, bytes]:
                 p = left + up - up_left
                 pa, pb, pc = abs(p - left), abs(p - up), abs(p - up_left)
                 line[i] = (line[i] + (left if pa <= pb and pa <= pc else up if pb <= pc else up_left)) & 0xFF
-        out += line
+        out += line[1::3] if bpp == 3 else line  # the green channel stands for grey
         previous = line
     return width, height, bytes(out)
 
 
 def difference(a: Path, b: Path) -> float:
-    """How far apart two page images are: the share of pixels whose grey differs by more than a quarter (0-1).
-    Pages of different sizes are as far apart as can be."""
+    """How far apart two page images are: of the pixels inked in either, the share whose grey differs by more than
+    a quarter (0 to 1). Counting only inked pixels keeps a mostly white page from hiding a changed table. Pages of
+    different sizes are as far apart as can be."""
     wa, ha, pa = read_grey_png(a)
     wb, hb, pb = read_grey_png(b)
     if (wa, ha) != (wb, hb):
         return 1.0
-    return sum(1 for x, y in zip(pa, pb) if abs(x - y) > 64) / len(pa)
+    inked = differ = 0
+    for x, y in zip(pa, pb):
+        if x < 192 or y < 192:
+            inked += 1
+            if abs(x - y) > 64:
+                differ += 1
+    return differ / inked if inked else 0.0
