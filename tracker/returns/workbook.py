@@ -103,7 +103,7 @@ class Formats:
         self.wrap = wb.add_format({"text_wrap": True, "valign": "top"})
         self.money = wb.add_format({"num_format": MONEY_FORMAT, "valign": "top"})
         self.percent = wb.add_format({"num_format": PERCENT_FORMAT, "valign": "top"})
-        self.date = wb.add_format({"num_format": DATE_FORMAT, "align": "left", "valign": "top"})
+        self.date = wb.add_format({"num_format": DATE_FORMAT, "align": "center", "valign": "top"})
         self.number = wb.add_format({"num_format": "#,##0", "valign": "top"})
         self.total_text = wb.add_format({"bold": True, "top": 1, "bottom": 6})
         self.total_money = wb.add_format({"bold": True, "top": 1, "bottom": 6, "num_format": MONEY_FORMAT})
