@@ -171,6 +171,15 @@ def download_name(year_label: str, quarter: int, version: int | None = None) -> 
     return f"PCC return {year_label} Q{quarter} v{version}.xlsx"
 
 
+def reported_quarter(year: FundingYear) -> int:
+    """The last quarter of ``year`` an issued return has reported (0 when none): the profile of quarters up to it
+    is what the PCC was told, so re-profiling them needs a reason (see BudgetLineForm)."""
+    from sqlalchemy import func
+
+    return int(db.session.scalar(select(func.max(PccReturn.quarter)).where(
+        PccReturn.funding_year_id == year.id, PccReturn.status == "issued")) or 0)
+
+
 def issued_returns(year: FundingYear | None = None, quarter: int | None = None) -> list[PccReturn]:
     """The archive: every issued return (or one year's, one quarter's), newest year, quarter and version first."""
     query = (select(PccReturn).join(FundingYear, PccReturn.funding_year_id == FundingYear.id)
