@@ -244,10 +244,14 @@ def ledger_actuals(year_id: int) -> Actuals:
     return out
 
 
-def statuses_as_at(year_id: int, moment: datetime) -> dict[int, str]:
-    """The status at ``moment`` of each contract funded in the year whose status changed since (from the audit
-    trail: the "before" of the first change after it). A contract missing from the answer has the status it has
-    now. One query."""
+#: A contract's facts a return reports as at its quarter end (each is kept in the audit trail when it changes).
+FACTS_AS_AT = ("status", "start_date", "end_date")
+
+
+def commission_facts_as_at(year_id: int, moment: datetime) -> dict[int, dict]:
+    """For each contract funded in the year that changed since ``moment``: its status, start and end date at that
+    moment, from the audit trail (the "before" of the first change after it to each fact). A fact missing from
+    the answer is as it is now. One query."""
     funded = select(FundingShare.commission_id).where(FundingShare.funding_year_id == year_id)
     events = db.session.execute(
         select(AuditEvent.object_id, AuditEvent.before)
@@ -255,14 +259,28 @@ def statuses_as_at(year_id: int, moment: datetime) -> dict[int, str]:
                AuditEvent.object_id.in_(funded))
         .order_by(AuditEvent.created_at, AuditEvent.id)
     )
-    out: dict[int, str] = {}
+    out: dict[int, dict] = {}
     for object_id, before in events:
-        if object_id in out or not isinstance(before, dict):
+        if not isinstance(before, dict):
             continue
-        status = before.get("status")
-        if isinstance(status, str):
-            out[object_id] = status
-    return out
+        facts = out.setdefault(object_id, {})
+        for key in FACTS_AS_AT:
+            if key in facts or key not in before:
+                continue
+            value = before[key]
+            if key == "status" and isinstance(value, str):
+                facts[key] = value
+            elif key != "status" and (value is None or isinstance(value, str)):
+                try:
+                    facts[key] = date.fromisoformat(value[:10]) if value else None
+                except ValueError:
+                    continue  # a date the trail cannot give back: keep today's
+    return {k: v for k, v in out.items() if v}
+
+
+def statuses_as_at(year_id: int, moment: datetime) -> dict[int, str]:
+    """The status at ``moment`` of each contract funded in the year whose status changed since. One query."""
+    return {k: v["status"] for k, v in commission_facts_as_at(year_id, moment).items() if "status" in v}
 
 
 @dataclass(frozen=True)
@@ -303,7 +321,17 @@ class ShareFigures:
         return self.share.amount_pence - self.paid_to_date
 
 
-def share_figures(year: FundingYear, quarter: int, actuals: Actuals, today: date | None = None) -> list[ShareFigures]:
+def facts_as_at_quarter_end(year: FundingYear, quarter: int, today: date | None = None) -> dict[int, dict]:
+    """Contracts' status and dates as at the end of ``quarter``, where they have changed since (a quarter not yet
+    over is as now)."""
+    _, quarter_end = quarter_bounds(year.label, quarter)
+    if quarter_end >= (today or date.today()):
+        return {}
+    return commission_facts_as_at(year.id, datetime.combine(quarter_end, time.max))
+
+
+def share_figures(year: FundingYear, quarter: int, actuals: Actuals, today: date | None = None,
+                  past: dict[int, dict] | None = None) -> list[ShareFigures]:
     """Every funding share in the year with what it commits as at the end of ``quarter`` (two queries)."""
     rows = db.session.execute(
         select(FundingShare.id, FundingShare.commission_id, FundingShare.budget_line_id, FundingShare.funding_stream_id,
@@ -313,13 +341,12 @@ def share_figures(year: FundingYear, quarter: int, actuals: Actuals, today: date
     ).all()
     _, quarter_end = quarter_bounds(year.label, quarter)
     today = today or date.today()
-    past = {}
-    if quarter_end < today:
-        past = statuses_as_at(year.id, datetime.combine(quarter_end, time.max))
+    if past is None:
+        past = facts_as_at_quarter_end(year, quarter, today)
     out = []
     for share_id, commission_id, line_id, stream_id, amount, current in rows:
         s = ShareRow(share_id, commission_id, line_id, stream_id, int(amount))
-        status = past.get(s.commission_id, current)
+        status = past.get(s.commission_id, {}).get("status", current)
         paid = actuals.by_commission_line.get((s.commission_id, s.budget_line_id), [0, 0, 0, 0])
         paid_to_date = sum(paid[:quarter])
         if status == TERMINATED:
@@ -400,6 +427,8 @@ class YearFigures:
     total: Figures
     shares: list[ShareFigures]
     actuals: Actuals
+    #: Contracts whose status or dates changed after the quarter end: {commission id: {fact: value then}}.
+    facts_then: dict = field(default_factory=dict)
 
     @property
     def over_committed(self) -> list[tuple[BudgetLine, Figures]]:
@@ -448,7 +477,8 @@ def year_figures(year: FundingYear, quarter: int = 4, today: date | None = None)
     ).all()
     actuals = ledger_actuals(year.id)
     stated = stated_forecasts(year.id)
-    shares = share_figures(year, quarter, actuals, today)
+    past = facts_as_at_quarter_end(year, quarter, today)
+    shares = share_figures(year, quarter, actuals, today, past)
     committed: dict = defaultdict(int)
     outstanding: dict = defaultdict(int)
     for s in shares:
@@ -511,7 +541,7 @@ def year_figures(year: FundingYear, quarter: int = 4, today: date | None = None)
     for f in [*stream_list, *strand_list, *category_list, total]:
         _set_rag(f, thresholds)
     return YearFigures(year, quarter, pairs, not_on_a_line, stream_list, strand_list, category_list, total,
-                       shares, actuals)
+                       shares, actuals, past)
 
 
 def _group(pairs, key, name_of, quarter, order) -> list[Figures]:

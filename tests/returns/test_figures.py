@@ -150,3 +150,23 @@ def test_the_return_runs_a_fixed_number_of_queries(small, make, count_queries):
     with count_queries() as many:
         build_return(small.year, 2)
     assert many.count == few.count
+
+
+def test_status_and_dates_are_as_at_the_quarter_end_and_a_terminated_contract_has_nothing_remaining(small, make):
+    from tracker.extensions import db
+
+    # After Q2 ended, C1 was cut short and terminated: the trail keeps what it was.
+    small.c1.status, small.c1.end_date = "terminated", date(2025, 12, 31)
+    make.audit_event(realm="commissions", kind="change", object_type="Commission", object_id=small.c1.id,
+                     summary="Terminated", before={"status": "live", "end_date": "2026-03-31"},
+                     after={"status": "terminated", "end_date": "2025-12-31"})
+    db.session.commit()
+    q2 = rows_by_name(build_return(small.year, 2).table("Commissioned services"))["VRU-A-001"]
+    assert (q2["status"], q2["end"], q2["committed"], q2["remaining"], q2["stage"]) == (
+        "Live", date(2026, 3, 31), 24_000_00, 12_500_25, "Contracted")
+    # A quarter not yet over is as now: terminated shows what was paid and no remaining money.
+    from tracker import figures
+
+    terminated = figures.year_figures(small.year, 4, today=date(2025, 11, 1))
+    share = next(s for s in terminated.shares if s.share.commission_id == small.c1.id)
+    assert (share.status, share.committed, share.remaining) == ("terminated", share.paid_to_date, 0)

@@ -276,6 +276,8 @@ def commissions_table(yf: figures.YearFigures) -> Table:
     rows = []
     for s in sorted(yf.shares, key=lambda s: (facts[s.share.commission_id][0], s.share.id)):
         reference, title, provider, strand, start, end = facts[s.share.commission_id]
+        then = yf.facts_then.get(s.share.commission_id, {})  # dates as at the quarter end, where changed since
+        start, end = then.get("start_date", start), then.get("end_date", end)
         rows.append([reference, title, provider, strand, stream_names.get(s.share.funding_stream_id, ""),
                      s.share.amount_pence, s.paid_this_quarter, s.paid_to_date, s.committed, s.remaining,
                      start, end, s.status.capitalize(), CONTRACTED if s.contracted else PIPELINE])

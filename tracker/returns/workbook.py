@@ -192,14 +192,27 @@ def write_table(wb, ws, table: Table, data: ReturnData, fmt: Formats) -> None:
     last_data = FIRST_DATA_ROW + len(table.rows) - 1
     ws.autofilter(HEADER_ROW, 0, max(last_data, HEADER_ROW), len(cols) - 1)
     _print_setup(ws, f"{data.title} · {table.sheet}", HEADER_ROW, data)
-    wrapped = [i for i, c in enumerate(cols) if wraps(c)]
+    # Wrapped columns whose text may not fit one line: (index, width, shortest text that needs a second line).
+    wrapped = [(i, c.width, c.width - 1) for i, c in enumerate(cols) if wraps(c)]
+    text_formats = {i: fmt.wrap if wraps(c) else fmt.text for i, c in enumerate(cols)}
+    money_columns = {i for i, c in enumerate(cols) if c.kind == MONEY}
+    plain = {i for i, c in enumerate(cols) if c.kind not in (MONEY, PERCENT, DATE, NUMBER, RAG)}
     row = FIRST_DATA_ROW
     for values in table.rows:
-        texts = [(values[i], cols[i].width) for i in wrapped if isinstance(values[i], str) and len(values[i]) >= cols[i].width - 1]
-        if texts:
-            ws.set_row(row, row_height(texts))
-        for i, (c, v) in enumerate(zip(cols, values)):
-            write_value(ws, row, i, c, v, fmt)
+        tall = [(values[i], width) for i, width, fits in wrapped
+                if isinstance(values[i], str) and len(values[i]) >= fits]
+        if tall:
+            ws.set_row(row, row_height(tall))
+        for i, v in enumerate(values):
+            # The two commonest cells (money, plain text) inline: a big year has tens of thousands of them.
+            if v is None or v == "":
+                write_value(ws, row, i, cols[i], v, fmt)
+            elif i in money_columns:
+                ws.write_number(row, i, pounds(v), fmt.money)
+            elif i in plain:
+                ws.write_string(row, i, str(v), text_formats[i])
+            else:
+                write_value(ws, row, i, cols[i], v, fmt)
         row += 1
     if not table.rows:
         ws.write_string(row, 0, table.empty_message, fmt.subtitle)
