@@ -229,7 +229,9 @@ def check_before_issue(year: FundingYear, quarter: int) -> Check:
         warnings.append(f"{f.name} ({line.funding_stream.name}) is over-committed: {format_pence(f.committed)} "
                         f"committed against a budget of {format_pence(f.budget)}.")
     lowered = notes.lower()
-    unexplained = [f.name for _, f in yf.lines if f.rag == "R" and f.name.lower() not in lowered]
+    # A red line counts as explained when the notes name it (its description, as printed in the return).
+    unexplained = list(dict.fromkeys(f"{f.name} ({line.funding_stream.name})" for line, f in yf.lines
+                                     if f.rag == "R" and f.name.lower() not in lowered))
     if unexplained:
         warnings.append("Red budget lines the notes do not mention: " + "; ".join(unexplained) + ".")
     return Check(data, streams, figures.table_total(streams, quarter), warnings)
