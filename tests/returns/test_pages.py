@@ -224,6 +224,9 @@ def test_bad_query_strings_and_urls_get_a_message(small, client, auth):
     assert client.get("/returns/2025-26/q7/issue").status_code == 400
     assert client.get("/returns/issued/999.xlsx").status_code == 404
     assert client.get("/returns/issued/999").status_code == 404
+    r = client.post(ISSUE, data={"narrative": "No version"})
+    assert r.status_code == 400 and "Check and issue" in r.text
+    assert db.session.scalar(db.select(db.func.count(PccReturn.id))) == 0
 
 
 def test_notes_too_long_are_refused_with_422_and_nothing_changes(small, client, auth):

@@ -140,6 +140,8 @@ def issue(year_label: str, quarter: int):
         if getattr(form, "csrf_token", None) is not None and form.csrf_token.errors:
             abort_with(400, "The form expired. Reload the page and try again.")
         return _confirm_page(year, quarter, form, status=422)
+    if not (form.version.data or "").strip():
+        abort_with(400, "Issue the return from its check page: open the return and press Check and issue.")
     if (form.version.data or "").strip() != str(version):
         abort_with(409, f"Version {version - 1} of this return was issued while you were checking it. "
                         "Go back to the return to see it before issuing a correction.")
