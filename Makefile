@@ -19,9 +19,9 @@ install: $(STAMP)
 
 # Debian packages the tests use: Chromium for the browser tests, LibreOffice to open exported returns.
 system-packages:
-	@if [ ! -x /usr/bin/chromium ] || ! command -v soffice >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium libreoffice-calc-nogui >/dev/null; \
-	  else echo "Chromium or LibreOffice missing; install them with: sudo apt-get install chromium libreoffice-calc-nogui"; fi; \
+	@if [ ! -x /usr/bin/chromium ] || ! command -v soffice >/dev/null || ! command -v pdftoppm >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium libreoffice-calc-nogui poppler-utils >/dev/null; \
+	  else echo "Chromium, LibreOffice or poppler-utils missing; install them with: sudo apt-get install chromium libreoffice-calc-nogui poppler-utils"; fi; \
 	fi
 
 db: install

@@ -109,7 +109,8 @@ class Figures:
     planned: int = 0
     #: True when finance set the planned figure (on a line, or on any line of a roll-up).
     planned_overridden: bool = False
-    #: Forecast as stated in the last issued return, when known (forecast movement).
+    #: Forecast as stated in the last issued return of the year, when known (forecast movement).
+    previous_forecast: int | None = None
     rag: str = "G"
     key: object = None
     #: True for a total over rows of which some have an allocation: a row without one counts its budget there.
@@ -139,6 +140,11 @@ class Figures:
     @property
     def forecast(self) -> int:
         return self.actual_to_date + self.outstanding + self.planned
+
+    @property
+    def movement(self) -> int | None:
+        """Forecast movement since the last issued return: forecast now less the forecast stated then."""
+        return None if self.previous_forecast is None else self.forecast - self.previous_forecast
 
     @property
     def target(self) -> int:
@@ -186,6 +192,8 @@ class Figures:
         self.outstanding += other.outstanding
         self.planned += other.planned
         self.planned_overridden = self.planned_overridden or other.planned_overridden
+        if other.previous_forecast is not None:
+            self.previous_forecast = (self.previous_forecast or 0) + other.previous_forecast
         self.profile = [a + b for a, b in zip(self.profile, other.profile)]
         self.actual_by_quarter = [a + b for a, b in zip(self.actual_by_quarter, other.actual_by_quarter)]
 
@@ -321,6 +329,11 @@ class ShareFigures:
         return max(0, self.committed - self.paid_to_date)
 
     @property
+    def contracted(self) -> bool:
+        """Awarded, live, ended or terminated as at the quarter end: a contract, not the pipeline."""
+        return is_committed(self.status) or self.status == TERMINATED
+
+    @property
     def remaining(self) -> int:
         """What is left to pay on the share: nothing once a contract is terminated."""
         if self.status == TERMINATED:
@@ -356,6 +369,57 @@ def share_figures(year: FundingYear, quarter: int, actuals: Actuals, past: dict[
     return out
 
 
+@dataclass
+class StatedForecasts:
+    """The forecasts stated in the last issued return of a year (empty when none was issued with snapshots)."""
+
+    return_id: int | None = None
+    by_line: dict = field(default_factory=dict)
+    by_stream: dict = field(default_factory=dict)
+    not_on_a_line: int | None = None
+
+
+def stated_forecasts(year_id: int) -> StatedForecasts:
+    """The line and stream forecasts kept by the latest issued return of the year that kept any (one query).
+
+    A return being issued has no snapshots until its workbook is built, so it never measures against itself.
+    """
+    from tracker.models import ForecastSnapshot, PccReturn
+
+    latest = (select(PccReturn.id).join(ForecastSnapshot, ForecastSnapshot.pcc_return_id == PccReturn.id)
+              .where(PccReturn.funding_year_id == year_id, PccReturn.status == "issued")
+              .order_by(PccReturn.issued_at.desc(), PccReturn.id.desc()).limit(1).scalar_subquery())
+    out = StatedForecasts()
+    for return_id, kind, line_id, stream_id, forecast in db.session.execute(
+            select(ForecastSnapshot.pcc_return_id, ForecastSnapshot.kind, ForecastSnapshot.budget_line_id,
+                   ForecastSnapshot.funding_stream_id, ForecastSnapshot.forecast_pence)
+            .where(ForecastSnapshot.pcc_return_id == latest)):
+        out.return_id = return_id
+        if kind == "line" and line_id is not None:
+            out.by_line[line_id] = int(forecast)
+        elif kind == "stream" and stream_id is not None:
+            out.by_stream[stream_id] = int(forecast)
+        elif kind == "not_on_a_line":
+            out.not_on_a_line = int(forecast)
+    return out
+
+
+def snapshot_rows(yf: "YearFigures") -> list[dict]:
+    """What an issued return keeps of each line, stream and the "Not on a budget line" row (forecast snapshots)."""
+    def row(kind, f: Figures, line_id=None, stream_id=None):
+        return {"kind": kind, "budget_line_id": line_id, "funding_stream_id": stream_id, "name": f.name[:200],
+                "profile_q1_pence": f.profile[0], "profile_q2_pence": f.profile[1],
+                "profile_q3_pence": f.profile[2], "profile_q4_pence": f.profile[3],
+                "actual_to_date_pence": f.actual_to_date, "committed_pence": f.committed,
+                "forecast_pence": f.forecast, "variance_pence": f.variance}
+
+    rows = [row("line", f, line_id=line.id) for line, f in yf.lines]
+    rows += [row("stream", f, stream_id=f.key) for f in yf.streams]
+    if yf.not_on_a_line is not None:
+        rows.append(row("not_on_a_line", yf.not_on_a_line))
+    return rows
+
+
 # --- The year's figures -------------------------------------------------------------------------------------------
 
 @dataclass
@@ -389,6 +453,17 @@ class YearFigures:
 
     def commission_paid(self, commission_id: int) -> list[int]:
         return self.actuals.by_commission.get(commission_id, [0, 0, 0, 0])
+
+    @property
+    def facts_then(self) -> dict[int, dict]:
+        """Contracts whose status or dates changed after the quarter end: {commission id: {fact: value then}}."""
+        out = {}
+        for cid in self.past:
+            facts = {f: self.as_at(cid, f, None) for f in ("status", "start_date", "end_date") if f in self.past[cid]}
+            facts = {k: v for k, v in facts.items() if v is not None}
+            if facts:
+                out[cid] = facts
+        return out
 
     def as_at(self, commission_id: int, field: str, now):
         """A contract's ``field`` as it stood at the quarter end (``now`` when it has not changed since)."""
@@ -432,6 +507,7 @@ def year_figures(year: FundingYear, quarter: int = 4, today: date | None = None)
         .order_by(BudgetLine.id)
     ).all()
     actuals = ledger_actuals(year.id)
+    stated = stated_forecasts(year.id)
     past = past_facts(year, quarter, today)
     shares = share_figures(year, quarter, actuals, past)
     committed: dict = defaultdict(int)
@@ -445,7 +521,8 @@ def year_figures(year: FundingYear, quarter: int = 4, today: date | None = None)
         f = Figures(name=line.description or line.category.name, quarter=quarter, budget=line.amount_pence,
                     original_budget=line.original_amount_pence, profile=list(line.profile),
                     actual_by_quarter=list(actuals.by_line.get(line.id, [0, 0, 0, 0])),
-                    committed=committed.get(line.id, 0), outstanding=outstanding.get(line.id, 0), key=line.id)
+                    committed=committed.get(line.id, 0), outstanding=outstanding.get(line.id, 0), key=line.id,
+                    previous_forecast=stated.by_line.get(line.id, 0) if stated.return_id else None)
         _as_at(f)
         if line.planned_override_pence is not None:
             f.planned, f.planned_overridden = line.planned_override_pence, True
@@ -454,7 +531,8 @@ def year_figures(year: FundingYear, quarter: int = 4, today: date | None = None)
         pairs.append((line, _set_rag(f, thresholds)))
 
     loose = Figures(name=NOT_ON_A_LINE, quarter=quarter, actual_by_quarter=list(actuals.by_line.get(None, [0, 0, 0, 0])),
-                    committed=committed.get(None, 0), outstanding=outstanding.get(None, 0), key=None)
+                    committed=committed.get(None, 0), outstanding=outstanding.get(None, 0), key=None,
+                    previous_forecast=(stated.not_on_a_line or 0) if stated.return_id else None)
     _as_at(loose)
     not_on_a_line = _set_rag(loose, thresholds) if (loose.actual_to_date or loose.committed) else None
 
@@ -473,6 +551,10 @@ def year_figures(year: FundingYear, quarter: int = 4, today: date | None = None)
                                original_allocation=original, key=sid)
     for line, f in pairs:
         streams[line.funding_stream_id].add(f)
+    if stated.return_id:
+        # A stream's stated forecast is the one the return printed (a line deleted since still counts in it).
+        for sid, g in streams.items():
+            g.previous_forecast = stated.by_stream.get(sid, 0)
     stream_list = sorted(streams.values(), key=lambda g: g.name)
 
     strand_order = {sid: (order, name) for sid, order, name in db.session.execute(

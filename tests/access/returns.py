@@ -3,9 +3,12 @@ from tests.access import EVERYONE, Access, only
 
 ROUTES = {
     "returns.index": Access(get=EVERYONE),
+    "returns.prepare": Access(get=only("manager", "finance")),
     "returns.notes": Access(post=only("manager", "finance")),
+    "returns.autosave": Access(post=only("manager", "finance")),
     "returns.draft": Access(get=only("manager", "finance")),
-    "returns.issue": Access(post=only("manager", "finance")),
+    "returns.issue": Access(get=only("manager", "finance"), post=only("manager", "finance")),
+    "returns.view": Access(get=EVERYONE),
     "returns.download": Access(get=EVERYONE),
     "returns.export_commissions": Access(get=EVERYONE),
     "returns.export_ledger": Access(get=EVERYONE),

@@ -211,7 +211,7 @@ def test_query_counts_stay_the_same_as_the_year_grows(client, auth, make, count_
     _grow(make, year, 1)
     db.session.commit()
     auth.login("finance")
-    urls = ["/?year=2025-26", "/funding/budget?year=2025-26&quarter=2", "/returns/?year=2025-26&quarter=2",
+    urls = ["/?year=2025-26", "/funding/budget?year=2025-26&quarter=2", "/returns/prepare?year=2025-26&quarter=2",
             "/exports/budget.csv?year=2025-26&quarter=2", "/returns/2025-26/q2/draft.xlsx"]
 
     def counts():

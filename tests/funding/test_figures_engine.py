@@ -211,9 +211,9 @@ def test_corrupt_rows_already_in_the_database_never_make_a_page_fail(client, aut
     db.session.commit()
     auth.login("admin")
     urls = ["/", "/funding/budget?year=2025-26&quarter=1", "/funding/budget?year=2025-26&quarter=4",
-            "/returns/?year=2025-26&quarter=4", "/exports/budget.csv?year=2025-26&quarter=4",
+            "/returns/prepare?year=2025-26&quarter=4", "/exports/budget.csv?year=2025-26&quarter=4",
             "/exports/budget.xlsx?year=2025-26", f"/commissions/{c.id}", f"/commissions/{c.id}/edit",
-            "/commissions/", "/returns/2025-26/q4/draft.xlsx", f"/funding/years/{year.id}", "/funding/years",
+            "/commissions/", "/returns/2025-26/q4/draft.xlsx", "/returns/2025-26/q4/issue", f"/funding/years/{year.id}", "/funding/years",
             f"/funding/years/{year.id}/roll-over", f"/funding/lines/{line.id}/planned", "/imports/unmatched",
             "/monitoring/", "/milestones/", "/milestones/timeline", "/providers/", "/exports/ledger.csv?year=2025-26",
             "/exports/commissions.xlsx", f"/commissions/{c.id}/outputs"]

@@ -105,6 +105,14 @@ def test_cli_writes_a_draft_and_issues(small, runner, tmp_path, make):
     record = db.session.scalar(db.select(PccReturn))
     assert record.status == "issued" and record.issued_by_id == user.id
     assert hashlib.sha256(issued.read_bytes()).hexdigest() == record.sha256
+    # A correction from the command line needs its reason too.
+    bad = runner.invoke(args=["export-return", "--year", "2025-26", "--quarter", "2", "--issue", str(issued)])
+    assert bad.exit_code != 0 and "--reason" in bad.output
+    fixed = runner.invoke(args=["export-return", "--year", "2025-26", "--quarter", "2", "--issue", "--reason",
+                                "Ledger re-run", str(issued)])
+    assert fixed.exit_code == 0, fixed.output
+    db.session.expire_all()
+    assert db.session.scalar(db.select(PccReturn.correction_reason).where(PccReturn.version == 2)) == "Ledger re-run"
 
     bad = runner.invoke(args=["export-return", "--year", "2099-00", "--quarter", "2", str(out)])
     assert bad.exit_code != 0 and "no funding year" in bad.output

@@ -24,10 +24,13 @@ def test_summary_by_funding_stream_to_the_penny(small):
     data = build_return(small.year, 2)
     t = data.table("Summary by funding stream")
     rows = rows_by_name(t)
+    quarterly = data.table("Quarterly profile and spend")
+    by_quarter = rows_by_name(quarterly)
     core = rows["Core grant"]
-    assert (core["original"], core["revised"]) == (100_000_00, 90_000_00)
-    assert [core[f"profile_q{q}"] for q in range(1, 5)] == [22_500_00] * 4
-    assert [core[f"actual_q{q}"] for q in range(1, 5)] == [13_000_00, 13_099_85, None, None]
+    assert (core["original"], core["revised"], core["profile_to_date"]) == (100_000_00, 90_000_00, 45_000_00)
+    assert [by_quarter["Core grant"][f"profile_q{q}"] for q in range(1, 5)] == [22_500_00] * 4
+    assert [by_quarter["Core grant"][f"actual_q{q}"] for q in range(1, 5)] == [13_000_00, 13_099_85, None, None]
+    assert core["movement"] is None  # no return issued yet
     assert core["actual_to_date"] == 26_099_85
     assert core["committed"] == 36_000_00
     assert core["forecast"] == 71_099_85  # 26,099.85 + Q3 and Q4 profile 45,000.00
@@ -37,21 +40,24 @@ def test_summary_by_funding_stream_to_the_penny(small):
 
     svd = rows["Serious Violence Duty"]
     assert (svd["original"], svd["revised"]) == (20_000_00, 20_000_00)
-    assert [svd[f"actual_q{q}"] for q in range(1, 3)] == [0, 1_234_56]
+    assert [by_quarter["Serious Violence Duty"][f"actual_q{q}"] for q in range(1, 3)] == [0, 1_234_56]
     assert (svd["actual_to_date"], svd["committed"], svd["forecast"]) == (1_234_56, 0, 11_234_56)
     assert svd["variance"] == -8_765_44
     assert svd["variance_percent"] == Decimal("-43.8")
     assert svd["rag"] == "R"
 
     loose = rows["Not on a budget line"]
-    assert (loose["actual_q1"], loose["actual_to_date"], loose["forecast"], loose["variance"]) == (99_99,) * 4
+    assert (by_quarter["Not on a budget line"]["actual_q1"], loose["actual_to_date"], loose["forecast"],
+            loose["variance"]) == (99_99,) * 4
     assert loose["variance_percent"] is None
 
     (total,) = t.totals
     v = total.values
     assert (v["original"], v["revised"]) == (120_000_00, 110_000_00)
-    assert [v[f"profile_q{q}"] for q in range(1, 5)] == [22_500_00, 32_500_00, 27_500_00, 27_500_00]
-    assert [v["actual_q1"], v["actual_q2"]] == [13_099_99, 14_334_41]
+    (quarter_total,) = quarterly.totals
+    q = quarter_total.values
+    assert [q[f"profile_q{n}"] for n in range(1, 5)] == [22_500_00, 32_500_00, 27_500_00, 27_500_00]
+    assert [q["actual_q1"], q["actual_q2"], q["actual_q3"], q["actual_to_date"]] == [13_099_99, 14_334_41, None, 27_434_40]
     assert v["actual_to_date"] == 27_434_40
     assert v["committed"] == 36_000_00
     assert v["forecast"] == 82_434_40
@@ -74,8 +80,7 @@ def test_expenditure_by_category_labour_and_non_labour(small):
         29_600_10, -399_90, Decimal("-1.3"), "A")  # 2.67% behind profile: amber
     services = rows["Commissioned services"]
     assert (services["original"], services["revised"]) == (90_000_00, 80_000_00)
-    assert [services[f"profile_q{q}"] for q in range(1, 5)] == [15_000_00, 25_000_00, 20_000_00, 20_000_00]
-    assert (services["actual_q1"], services["actual_q2"], services["actual_to_date"]) == (6_000_00, 6_734_31, 12_734_31)
+    assert (services["profile_to_date"], services["actual_to_date"]) == (40_000_00, 12_734_31)
     assert (services["committed"], services["forecast"], services["variance"]) == (36_000_00, 52_734_31, -27_265_69)
     assert services["variance_percent"] == Decimal("-34.1")
     labour, non_labour, total = t.totals
@@ -99,9 +104,16 @@ def test_commissioned_services(small):
     assert (a2["paid_quarter"], a2["paid_to_date"], a2["committed"], a2["remaining"]) == (1_234_56, 1_234_56, 0, 6_765_44)
     a3 = rows["VRU-A-003"]
     assert (a3["paid_to_date"], a3["committed"], a3["remaining"], a3["status"]) == (0, 12_000_00, 12_000_00, "Awarded")
-    (total,) = t.totals
+    assert (a1["stage"], a2["stage"], a3["stage"]) == ("Contracted", "Pipeline", "Contracted")
+    contracted, pipeline, total = t.totals
     assert total.values == {"value": 44_000_00, "paid_quarter": 6_734_31, "paid_to_date": 12_734_31,
                             "committed": 36_000_00, "remaining": 31_265_69}
+    # The pipeline (C2, approved) commits nothing; the contracted total is what is committed.
+    assert (contracted.label, contracted.match) == ("Contracted total", ("stage", "Contracted"))
+    assert contracted.values == {"value": 36_000_00, "paid_quarter": 5_499_75, "paid_to_date": 11_499_75,
+                                 "committed": 36_000_00, "remaining": 24_500_25}
+    assert pipeline.values == {"value": 8_000_00, "paid_quarter": 1_234_56, "paid_to_date": 1_234_56,
+                               "committed": 0, "remaining": 6_765_44}
 
 
 def test_q1_and_q3_returns_move_with_the_quarter(small):
@@ -138,3 +150,23 @@ def test_the_return_runs_a_fixed_number_of_queries(small, make, count_queries):
     with count_queries() as many:
         build_return(small.year, 2)
     assert many.count == few.count
+
+
+def test_status_and_dates_are_as_at_the_quarter_end_and_a_terminated_contract_has_nothing_remaining(small, make):
+    from tracker.extensions import db
+
+    # After Q2 ended, C1 was cut short and terminated: the trail keeps what it was.
+    small.c1.status, small.c1.end_date = "terminated", date(2025, 12, 31)
+    make.audit_event(realm="commissions", kind="change", object_type="Commission", object_id=small.c1.id,
+                     summary="Terminated", before={"status": "live", "end_date": "2026-03-31"},
+                     after={"status": "terminated", "end_date": "2025-12-31"})
+    db.session.commit()
+    q2 = rows_by_name(build_return(small.year, 2).table("Commissioned services"))["VRU-A-001"]
+    assert (q2["status"], q2["end"], q2["committed"], q2["remaining"], q2["stage"]) == (
+        "Live", date(2026, 3, 31), 24_000_00, 12_500_25, "Contracted")
+    # A quarter not yet over is as now: terminated shows what was paid and no remaining money.
+    from tracker import figures
+
+    terminated = figures.year_figures(small.year, 4, today=date(2025, 11, 1))
+    share = next(s for s in terminated.shares if s.share.commission_id == small.c1.id)
+    assert (share.status, share.committed, share.remaining) == ("terminated", share.paid_to_date, 0)

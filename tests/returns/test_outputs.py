@@ -65,7 +65,7 @@ def test_the_workbook_sheet_holds_the_same_rows(outputs):
 
 def test_the_preview_shows_them(outputs, client, auth):
     auth.login("finance")  # (viewers see only issued returns)
-    html = client.get("/returns/?year=2025-26&quarter=2").text
+    html = client.get("/returns/prepare?year=2025-26&quarter=2").text
     section = html[html.index("<h2>Outputs</h2>"):]
     section = section[:section.index("</table>")]
     assert "Sessions delivered" in section and "VRU-A-003" in section and "VRU-Z-001" not in section

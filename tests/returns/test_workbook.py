@@ -13,7 +13,8 @@ from tracker.returns.builder import build_return
 from tracker.returns.workbook import MONEY_FORMAT, workbook_bytes
 
 WHEN = datetime(2025, 10, 14, 9, 30)
-SHEETS = ["Cover", "Summary by funding stream", "Expenditure by category", "Commissioned services", "Grant conditions", "Outputs",
+SHEETS = ["Cover", "Summary by funding stream", "Quarterly profile and spend", "Expenditure by category",
+          "Commissioned services", "Grant conditions", "Outputs",
           "Milestones", "Notes"]
 
 
@@ -41,7 +42,7 @@ def test_sheets_formats_frozen_headers_filters_and_print_setup(small):
     assert wb.sheetnames == SHEETS
     ws = wb["Summary by funding stream"]
     assert ws.freeze_panes == "B6"
-    assert ws.auto_filter.ref == "A5:S8"  # header and the three data rows, 19 columns
+    assert ws.auto_filter.ref == "A5:M8"  # header and the three data rows, 13 columns
     assert all(c.font.b for c in ws[5] if c.value)
     row = _row_of(ws, "Core grant")
     money = ws.cell(row, _col_of(ws, "Actual to date"))
@@ -70,7 +71,7 @@ def test_totals_are_formulas_with_correct_cached_values(small):
     total = _row_of(ws, "Total")
     col = _col_of(ws, "Actual to date")
     assert ws.cell(total, col).value == f"=SUM({ws.cell(6, col).column_letter}6:{ws.cell(6, col).column_letter}8)"
-    expected = {"Allocation (original)": 120_000.00, "Allocation (revised)": 110_000.00, "Q2 actual": 14_334.41,
+    expected = {"Allocation (original)": 120_000.00, "Allocation (revised)": 110_000.00, "Profile to date": 55_000.00,
                 "Actual to date": 27_434.40, "Committed": 36_000.00, "Forecast outturn": 82_434.40,
                 "Variance (£)": -27_565.60}
     for heading, value in expected.items():

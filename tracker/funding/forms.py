@@ -151,8 +151,26 @@ class BudgetLineForm(FlaskForm):
     q2 = MoneyField("Q2 (Jul–Sep)", validators=[InputRequired("Enter the Q2 profile (£0.00 if none)")])
     q3 = MoneyField("Q3 (Oct–Dec)", validators=[InputRequired("Enter the Q3 profile (£0.00 if none)")])
     q4 = MoneyField("Q4 (Jan–Mar)", validators=[InputRequired("Enter the Q4 profile (£0.00 if none)")])
-    reason = StringField("Reason for a change of amount", description="Kept in the line's history.",
+    reason = StringField("Reason for the change",
+                         description="For a change of amount, or of the profile of a quarter already reported to the "
+                                     "PCC. Kept in the line's history.",
                          validators=[Optional(), Length(max=500)])
+
+    #: Quarters 1 to this one have been reported in an issued return: their profile is locked (set by the view).
+    locked_quarters = 0
+    #: The line's profile as it stands (what the locked quarters must keep unless a reason is given).
+    reported_profile: list[int] | None = None
+
+    def lock_reported(self, quarters: int, profile: list[int]) -> None:
+        """Mark Q1 to ``quarters`` as reported: changing their profile then needs a reason."""
+        self.locked_quarters, self.reported_profile = quarters, list(profile)
+        for q in range(1, quarters + 1):
+            getattr(self, f"q{q}").description = "Reported to the PCC: a change needs a reason."
+
+    def reprofiled_quarters(self) -> list[int]:
+        if not self.locked_quarters or self.reported_profile is None:
+            return []
+        return [q for q in range(1, self.locked_quarters + 1) if self.profile[q - 1] != self.reported_profile[q - 1]]
 
     def validate(self, extra_validators=None) -> bool:
         ok = super().validate(extra_validators)
@@ -163,6 +181,11 @@ class BudgetLineForm(FlaskForm):
             if problem:
                 self.q1.errors.append(problem)
                 ok = False
+        if ok and self.reprofiled_quarters() and not (self.reason.data or "").strip():
+            names = ", ".join(f"Q{q}" for q in self.reprofiled_quarters())
+            self.reason.errors.append(f"Give the reason for re-profiling {names}: already reported to the PCC in an "
+                                      "issued return")
+            ok = False
         return ok
 
     @property

@@ -323,8 +323,12 @@ def edit_line(line_id: int):
     year = line.funding_year
     require_open_year(year)
     form = _line_form(line)
+    from tracker.returns.service import reported_quarter
+
+    form.lock_reported(reported_quarter(year), line.profile)
     if form.validate_on_submit() and not _line_clash(form, year, line):
-        service.update_line(line, reason=form.reason.data or "", **_line_values(form))
+        service.update_line(line, reason=form.reason.data or "", reprofiled=form.reprofiled_quarters(),
+                            **_line_values(form))
         db.session.commit()
         return _done(_budget_url(year), "Budget line saved.")
     commissions, ledger = service.line_use(line)

@@ -226,8 +226,11 @@ def create_line(year: FundingYear, **values) -> BudgetLine:
     return line
 
 
-def update_line(line: BudgetLine, reason: str = "", **values) -> None:
-    """Change a line; the original amount stays as first set, so every revision can be seen against it."""
+def update_line(line: BudgetLine, reason: str = "", reprofiled: list[int] | None = None, **values) -> None:
+    """Change a line; the original amount stays as first set, so every revision can be seen against it.
+
+    ``reprofiled`` names quarters already reported to the PCC whose profile changed: the change is recorded as a
+    revision with its reason (the form has made sure there is one)."""
     require_open_year(line.funding_year)
     before = audit.snapshot(line, LINE_FIELDS)
     for k, v in values.items():
@@ -237,6 +240,11 @@ def update_line(line: BudgetLine, reason: str = "", **values) -> None:
         summary = f"Budget line {line.description or line.id} changed"
         if "amount_pence" in a:
             summary += f" (amount revised{': ' + reason.strip() if reason.strip() else ''})"
+        if reprofiled:
+            names = ", ".join(f"Q{q}" for q in reprofiled)
+            summary += f" (re-profiled {names}, already reported to the PCC: {reason.strip()})"
+            a["reprofiled_reported_quarters"] = list(reprofiled)
+            a["reprofile_reason"] = reason.strip()
         audit.record(REALM, "change", line, summary, b, a)
 
 

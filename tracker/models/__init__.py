@@ -9,13 +9,13 @@ from .milestones import Milestone
 from .monitoring import Document, DocumentVersion, Measure, MeasureActual, Metric, MonitoringReturn, QuarterNarrative  # noqa: F401
 from .procurement import ProcurementNotice, ProcurementThreshold, Publication
 from .reference import Category, Setting, Strand
-from .returns import PccReturn
+from .returns import ForecastSnapshot, PccReturn
 from .users import ADMIN, FINANCE, MANAGER, ROLES, VIEWER, User, UserSession
 
 __all__ = [
     "ADMIN", "FINANCE", "MANAGER", "ROLES", "VIEWER",
     "AccountRule", "Allocation", "AllocationRevision", "AuditEvent", "Base", "BudgetLine", "Category",
-    "ColumnMapping", "Commission", "FundingShare", "FundingStream", "FundingYear", "ImportBatch", "LedgerTransaction",
+    "ColumnMapping", "Commission", "ForecastSnapshot", "FundingShare", "FundingStream", "FundingYear", "ImportBatch", "LedgerTransaction",
     "Milestone", "PccReturn", "ProcurementNotice", "ProcurementThreshold", "Provider", "Publication", "Setting",
     "SharePayment", "Strand", "SupplierAlias", "User", "UserSession", "Variation", "utcnow",
 ]

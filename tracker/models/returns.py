@@ -42,9 +42,53 @@ class PccReturn(Base):
     issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     #: When it was issued.
     issued_at: Mapped[datetime | None]
+    #: Why a corrected version (2, 3 ...) was issued; shown on its Cover and in the list of returns.
+    correction_reason: Mapped[str] = mapped_column(Text, default="")
+    #: The return's cover, tables and notes as issued (JSON): the on-screen view reads this, never live data.
+    frozen: Mapped[str] = mapped_column(Text, default="")
     #: When the record was made.
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     funding_year: Mapped["FundingYear"] = relationship()  # noqa: F821
     prepared_by: Mapped["User | None"] = relationship(foreign_keys=[prepared_by_id])  # noqa: F821
     issued_by: Mapped["User | None"] = relationship(foreign_keys=[issued_by_id])  # noqa: F821
+
+
+class ForecastSnapshot(Base):
+    """A budget line's or stream's figures as stated in an issued return ("what we said last quarter")."""
+
+    __tablename__ = "forecast_snapshots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The issued return that stated these figures.
+    pcc_return_id: Mapped[int] = mapped_column(ForeignKey("pcc_returns.id", ondelete="CASCADE"), index=True)
+    #: line, stream or not_on_a_line (spend and shares not yet put on a budget line).
+    kind: Mapped[str] = mapped_column(String(16))
+    #: The budget line (kind line) or funding stream (kind stream); none for not_on_a_line.
+    budget_line_id: Mapped[int | None] = mapped_column(ForeignKey("budget_lines.id", ondelete="SET NULL"))
+    #: The funding stream (kind stream).
+    funding_stream_id: Mapped[int | None] = mapped_column(ForeignKey("funding_streams.id", ondelete="SET NULL"))
+    #: The row's name as printed.
+    name: Mapped[str] = mapped_column(String(200), default="")
+    #: Q1-Q4 profile, in pence, as at that return.
+    profile_q1_pence: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Q2 profile.
+    profile_q2_pence: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Q3 profile.
+    profile_q3_pence: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Q4 profile.
+    profile_q4_pence: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Actual to date, committed, forecast outturn and variance, in pence, as at that return's quarter end.
+    actual_to_date_pence: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Committed as at that return.
+    committed_pence: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Forecast outturn as stated in that return.
+    forecast_pence: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Variance as stated in that return.
+    variance_pence: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    pcc_return: Mapped[PccReturn] = relationship()
+
+    @property
+    def profile(self) -> list[int]:
+        return [self.profile_q1_pence, self.profile_q2_pence, self.profile_q3_pence, self.profile_q4_pence]

@@ -83,6 +83,10 @@ class ReturnData:
     generated_at: datetime
     narrative: str
     tables: list[Table]
+    #: Why this version corrects the one before (versions 2 and later).
+    correction_reason: str = ""
+    #: The figures the tables came from (not kept when the return is frozen).
+    figures: object = None
 
     @property
     def title(self) -> str:
@@ -108,6 +112,7 @@ class ReturnData:
             ("Issued by", self.issued_by or "-"),
             ("Date issued", self.issued_at.strftime("%d/%m/%Y %H:%M") if self.issued_at else "Not issued"),
             ("Version", self.version),
+            *([("Reason for correction", self.correction_reason or "-")] if self.version > 1 else []),
             ("Status", "Issued" if self.status == "issued" else "Draft: not issued, figures may change"),
         ]
 
@@ -125,66 +130,96 @@ def monitoring_outputs(year: FundingYear, quarter: int) -> list[list]:
     return return_output_rows(year, quarter)
 
 
-def _money_columns(first: list[Column], budget_words: str, quarter: int) -> list[Column]:
-    cols = list(first) + [
-        Column("original", f"{budget_words} (original)", MONEY, 16, "sum"),
-        Column("revised", f"{budget_words} (revised)", MONEY, 16, "sum"),
-    ]
-    for q in range(1, 5):
-        cols.append(Column(f"profile_q{q}", f"Q{q} profile", MONEY, 14, "sum"))
-    for q in range(1, 5):
-        cols.append(Column(f"actual_q{q}", f"Q{q} actual", MONEY, 14, "sum"))
-    cols += [
-        Column("actual_to_date", "Actual to date", MONEY, 16, "sum"),
-        Column("committed", "Committed", MONEY, 16, "sum"),
-        Column("outstanding", "Outstanding commitment", MONEY, 16, "sum"),
-        Column("planned", "Planned, not contracted", MONEY, 16, "sum"),
-        Column("forecast", "Forecast outturn", MONEY, 16, "sum"),
-        Column("variance", "Variance (£)", MONEY, 15, "sum"),
-        Column("variance_percent", "Variance (%)", PERCENT, 12, "ratio", ("variance", "revised")),
+def _money_columns(first: list[Column], budget_words: str) -> list[Column]:
+    """The figures of a summary table. The quarter-by-quarter profile and spend are a sheet of their own, so
+    this one prints one page wide at a size people can read."""
+    return list(first) + [
+        Column("original", f"{budget_words} (original)", MONEY, 13, "sum"),
+        Column("revised", f"{budget_words} (revised)", MONEY, 13, "sum"),
+        Column("profile_to_date", "Profile to date", MONEY, 13, "sum"),
+        Column("actual_to_date", "Actual to date", MONEY, 13, "sum"),
+        Column("committed", "Committed", MONEY, 13, "sum"),
+        Column("outstanding", "Outstanding commitment", MONEY, 13, "sum"),
+        Column("planned", "Planned, not contracted", MONEY, 13, "sum"),
+        Column("forecast", "Forecast outturn", MONEY, 13, "sum"),
+        Column("movement", "Forecast movement since the last return", MONEY, 13, "sum"),
+        Column("variance", "Variance (£)", MONEY, 13, "sum"),
+        Column("variance_percent", "Variance (%)", PERCENT, 10, "ratio", ("variance", "revised")),
         Column("rag", "RAG", RAG, 8, "value"),
     ]
-    return cols
 
 
-def _money_values(f: figures.Figures, quarter: int) -> list:
-    """A row's money, as at the quarter end; the budget columns hold the allocation for a stream (what its
-    variance is measured against) and the budget otherwise."""
-    actual = [f.actual_by_quarter[i] if i < quarter else None for i in range(4)]
+def _quarter_columns(first: list[Column]) -> list[Column]:
+    cols = list(first)
+    cols += [Column(f"profile_q{q}", f"Q{q} profile", MONEY, 13, "sum") for q in range(1, 5)]
+    cols += [Column(f"actual_q{q}", f"Q{q} actual", MONEY, 13, "sum") for q in range(1, 5)]
+    return cols + [Column("actual_to_date", "Actual to date", MONEY, 13, "sum")]
+
+
+def _money_values(f: figures.Figures) -> dict:
+    """A row's money by column key, as at the quarter end; the budget columns hold the allocation for a stream
+    (what its variance is measured against) and the budget otherwise. Quarters after the return's are blank."""
     if f.allocation is not None:
         original, revised = f.original_allocation or 0, f.allocation
     else:
         original, revised = f.original_budget, f.budget
-    return [original, revised, *f.profile, *actual, f.actual_to_date, f.committed, f.outstanding, f.planned,
-            f.forecast, f.variance, f.variance_percent, f.rag]
+    values = {"original": original, "revised": revised, "profile_to_date": f.profile_to_date,
+              "actual_to_date": f.actual_to_date, "committed": f.committed, "outstanding": f.outstanding,
+              "planned": f.planned, "forecast": f.forecast, "movement": f.movement, "variance": f.variance,
+              "variance_percent": f.variance_percent, "rag": f.rag}
+    for q in range(1, 5):
+        values[f"profile_q{q}"] = f.profile[q - 1]
+        values[f"actual_q{q}"] = f.actual_by_quarter[q - 1] if q <= f.quarter else None
+    return values
+
+
+def _row(columns: list[Column], first: list, f: figures.Figures) -> list:
+    values = _money_values(f)
+    return list(first) + [values[c.key] for c in columns[len(first):]]
 
 
 def _figures_total(label: str, parts: list[figures.Figures], quarter: int, columns: list[Column],
                    match: tuple[str, str] | None = None) -> TotalRow:
-    total = figures.table_total(parts, quarter, label)
-    money_keys = [c.key for c in columns if c.kind in (MONEY, PERCENT, RAG)]
-    values = dict(zip(money_keys, _money_values(total, quarter)))
-    for q in range(quarter + 1, 5):
-        values[f"actual_q{q}"] = 0
-    return TotalRow(label, values, match)
+    values = _money_values(figures.table_total(parts, quarter, label))
+    keys = {c.key for c in columns if c.kind in (MONEY, PERCENT, RAG)}
+    # A column left blank in every row (quarters to come; movement before any return) stays blank in the total.
+    return TotalRow(label, {k: v for k, v in values.items() if k in keys}, match)
 
 
 UNASSIGNED = figures.NOT_ON_A_LINE
+CONTRACTED, PIPELINE = "Contracted", "Pipeline"
 
 
 def summary_table(yf: figures.YearFigures) -> Table:
     quarter = yf.quarter
-    columns = _money_columns([Column("name", "Funding stream", TEXT, 34)], "Allocation", quarter)
+    columns = _money_columns([Column("name", "Funding stream", TEXT, 30)], "Allocation")
     streams = figures.with_not_on_a_line(yf.streams, yf)
     table = Table(
         "Summary by funding stream", "Summary by funding stream",
         "Allocation, profile, actual spend, commitments and forecast outturn for each funding stream, as at the end of "
         "the quarter. Forecast outturn is actual to date plus commitments not yet paid plus spend planned but not yet "
-        "contracted; variance is forecast outturn minus the revised allocation (negative is an underspend). "
-        f"“{figures.NOT_ON_A_LINE}” is spend and contract shares not yet put on a budget line.",
+        "contracted; variance is forecast outturn minus the revised allocation (negative is an underspend). Forecast "
+        "movement is the change since the forecast stated in the last return issued for the year (blank before the "
+        f"first). “{figures.NOT_ON_A_LINE}” is spend and contract shares not yet put on a budget line.",
         columns, empty_message="No funding streams or budget lines in this year yet.",
     )
-    table.rows = [[f.name, *_money_values(f, quarter)] for f in streams]
+    table.rows = [_row(columns, [f.name], f) for f in streams]
+    table.totals = [_figures_total("Total", streams, quarter, columns)]
+    return table
+
+
+def quarterly_table(yf: figures.YearFigures) -> Table:
+    """Each stream's profile and actual spend quarter by quarter (quarters after the return's are blank)."""
+    quarter = yf.quarter
+    columns = _quarter_columns([Column("name", "Funding stream", TEXT, 30)])
+    streams = figures.with_not_on_a_line(yf.streams, yf)
+    table = Table(
+        "Quarterly profile and spend", "Profile and actual spend by quarter",
+        "Each funding stream's profile (planned spend) and actual spend quarter by quarter; quarters after this "
+        "return's are left blank.",
+        columns, empty_message="No funding streams or budget lines in this year yet.",
+    )
+    table.rows = [_row(columns, [f.name], f) for f in streams]
     table.totals = [_figures_total("Total", streams, quarter, columns)]
     return table
 
@@ -192,15 +227,15 @@ def summary_table(yf: figures.YearFigures) -> Table:
 def category_table(yf: figures.YearFigures) -> Table:
     quarter = yf.quarter
     columns = _money_columns(
-        [Column("name", "Category", TEXT, 30), Column("labour", "Labour or non-labour", TEXT, 14)], "Budget", quarter)
+        [Column("name", "Category", TEXT, 26), Column("labour", "Labour or non-labour", TEXT, 11)], "Budget")
     rows, by_kind = [], {"Labour": [], "Non-labour": []}
     for g in yf.categories:
         kind = "Labour" if g.key[-1] else "Non-labour"
         by_kind[kind].append(g)
-        rows.append([g.name, kind, *_money_values(g, quarter)])
+        rows.append(_row(columns, [g.name, kind], g))
     loose = [yf.not_on_a_line] if yf.not_on_a_line else []
     for f in loose:
-        rows.append([f.name, "Not assigned", *_money_values(f, quarter)])
+        rows.append(_row(columns, [f.name, "Not assigned"], f))
     table = Table(
         "Expenditure by category", "Expenditure by category",
         "The budget lines added up by category, labour (staff costs) first, then non-labour. Variance is "
@@ -220,13 +255,14 @@ def commissions_table(yf: figures.YearFigures) -> Table:
     status as at the quarter end. A terminated contract shows what was paid and nothing remaining."""
     quarter = yf.quarter
     columns = [
-        Column("reference", "Reference", TEXT, 14), Column("service", "Service", TEXT, 36),
-        Column("provider", "Provider", TEXT, 30), Column("strand", "Strand", TEXT, 22),
-        Column("stream", "Funding stream", TEXT, 26), Column("value", "Share of the year", MONEY, 15, "sum"),
-        Column("paid_quarter", "Paid this quarter", MONEY, 15, "sum"),
-        Column("paid_to_date", "Paid to date", MONEY, 15, "sum"), Column("committed", "Committed", MONEY, 15, "sum"),
-        Column("remaining", "Remaining", MONEY, 15, "sum"), Column("start", "Start", DATE, 11),
-        Column("end", "End", DATE, 11), Column("status", "Status at quarter end", TEXT, 13),
+        Column("reference", "Reference", TEXT, 12), Column("service", "Service", TEXT, 30),
+        Column("provider", "Provider", TEXT, 22), Column("strand", "Strand", TEXT, 18),
+        Column("stream", "Funding stream", TEXT, 18), Column("value", "Share of the year", MONEY, 13, "sum"),
+        Column("paid_quarter", "Paid this quarter", MONEY, 13, "sum"),
+        Column("paid_to_date", "Paid to date", MONEY, 13, "sum"), Column("committed", "Committed", MONEY, 13, "sum"),
+        Column("remaining", "Remaining", MONEY, 13, "sum"), Column("start", "Start", DATE, 11),
+        Column("end", "End", DATE, 11), Column("status", "Status at quarter end", TEXT, 12),
+        Column("stage", "Contracted or pipeline", TEXT, 12),
     ]
     ids = {s.share.commission_id for s in yf.shares}
     # Plain columns in one joined query: the biggest table in the return, so no more ORM objects are built.
@@ -240,20 +276,28 @@ def commissions_table(yf: figures.YearFigures) -> Table:
     rows = []
     for s in sorted(yf.shares, key=lambda s: (facts[s.share.commission_id][0], s.share.id)):
         reference, title, provider, strand, start, end = facts[s.share.commission_id]
-        cid = s.share.commission_id
+        then = yf.facts_then.get(s.share.commission_id, {})  # dates as at the quarter end, where changed since
+        start, end = then.get("start_date", start), then.get("end_date", end)
         rows.append([reference, title, provider, strand, stream_names.get(s.share.funding_stream_id, ""),
                      s.share.amount_pence, s.paid_this_quarter, s.paid_to_date, s.committed, s.remaining,
-                     yf.as_at(cid, "start_date", start), yf.as_at(cid, "end_date", end), s.status.capitalize()])
+                     start, end, s.status.capitalize(), CONTRACTED if s.contracted else PIPELINE])
     table = Table(
         "Commissioned services", "Commissioned services",
         "Each contract's share of the year's money, one row per budget line it is paid from. Paid figures are "
         "ledger spend matched to it, credits netted off; committed is the share once awarded (for a terminated "
         "contract, what was paid); remaining is the share less paid to date, and nothing once terminated. Status "
-        "is as at the end of the quarter.",
+        "is as at the end of the quarter. Contracted services (awarded, live, ended or terminated) are totalled "
+        "apart from the pipeline (not yet awarded), which commits nothing.",
         columns, rows, empty_message="No commissioned services in this year yet.",
     )
-    totals = {c.key: sum(r[i] for r in rows) for i, c in enumerate(columns) if c.total == "sum"}
-    table.totals = [TotalRow("Total", totals)]
+
+    def sums(stage=None) -> dict:
+        return {c.key: sum(r[i] for r in rows if stage is None or r[-1] == stage)
+                for i, c in enumerate(columns) if c.total == "sum"}
+
+    table.totals = [TotalRow("Contracted total", sums(CONTRACTED), ("stage", CONTRACTED)),
+                    TotalRow("Pipeline total", sums(PIPELINE), ("stage", PIPELINE)),
+                    TotalRow("Total", sums())]
     return table
 
 
@@ -292,9 +336,9 @@ def outputs_table(year: FundingYear, quarter: int) -> Table:
 
 def milestones_table(year: FundingYear, quarter: int, quarter_end: date) -> Table:
     columns = [
-        Column("due", "Due", DATE, 11), Column("title", "Milestone", TEXT, 40), Column("programme", "Programme", TEXT, 20),
-        Column("owner", "Owner", TEXT, 20), Column("status", "Status", TEXT, 12), Column("done", "Done on", DATE, 11),
-        Column("evidence", "Evidence", TEXT, 40), Column("link", "Evidence link", TEXT, 30),
+        Column("due", "Due", DATE, 11), Column("title", "Milestone", TEXT, 34), Column("programme", "Programme", TEXT, 18),
+        Column("owner", "Owner", TEXT, 18), Column("status", "Status", TEXT, 12), Column("done", "Done on", DATE, 11),
+        Column("evidence", "Evidence", TEXT, 34), Column("link", "Evidence link", TEXT, 24),
         Column("commission", "Commissioned service", TEXT, 16),
     ]
     milestones = db.session.scalars(
@@ -330,6 +374,7 @@ def build_return(year: FundingYear, quarter: int, record: PccReturn | None = Non
     yf = figures.year_figures(year, quarter)
     tables = [
         summary_table(yf),
+        quarterly_table(yf),
         category_table(yf),
         commissions_table(yf),
         conditions_table(yf),
@@ -347,6 +392,8 @@ def build_return(year: FundingYear, quarter: int, record: PccReturn | None = Non
         generated_at=(generated_at or utcnow()).replace(microsecond=0),
         narrative=record.narrative if record else "",
         tables=tables,
+        correction_reason=record.correction_reason if record else "",
+        figures=yf,
     )
 
 

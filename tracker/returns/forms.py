@@ -6,7 +6,7 @@ from datetime import date
 
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import TextAreaField
+from wtforms import HiddenField, TextAreaField, ValidationError
 from wtforms.validators import Length
 
 from tracker.errors import abort_with
@@ -14,7 +14,7 @@ from tracker.extensions import db
 from tracker.figures import current_year
 from tracker.models import FundingYear
 from tracker.periods import parse_label, quarter_of
-from tracker.returns.service import NARRATIVE_MAX
+from tracker.returns.service import NARRATIVE_MAX, REASON_MAX
 
 
 class NotesForm(FlaskForm):
@@ -27,7 +27,28 @@ class NotesForm(FlaskForm):
 
 
 class IssueForm(FlaskForm):
-    """Only the CSRF token: issuing takes no input, it freezes what the page shows."""
+    """The confirmation: the version being issued (so two people cannot issue the same one unknowingly) and, for
+    a corrected version, why it was corrected."""
+
+    version = HiddenField()
+    #: The notes exactly as the confirmation page showed them: they are saved with the issue.
+    narrative = HiddenField(validators=[Length(max=NARRATIVE_MAX, message=f"Notes must be {NARRATIVE_MAX:,} characters "
+                                                                          "or fewer")])
+    correction_reason = TextAreaField(
+        "Reason for the correction",
+        description="What was wrong in the last version and what this one changes. Shown on the Cover and in the "
+                    "list of returns.",
+        validators=[Length(max=REASON_MAX, message=f"The reason must be {REASON_MAX:,} characters or fewer")],
+    )
+
+    def __init__(self, *args, next_version: int = 1, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.next_version = next_version
+
+    def validate_correction_reason(self, field):
+        if self.next_version > 1 and not (field.data or "").strip():
+            raise ValidationError(f"Enter the reason for the correction: version {self.next_version} replaces "
+                                  f"version {self.next_version - 1}")
 
 
 @dataclass

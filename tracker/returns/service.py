@@ -8,21 +8,30 @@ of its records (see docs/adr/returns-in-closed-years.md).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import selectinload
 
 from tracker import audit, files
 from tracker.errors import abort_with
 from tracker.extensions import db
-from tracker.models import FundingYear, PccReturn, User
+from tracker import figures
+from tracker.models import ForecastSnapshot, FundingYear, PccReturn, User
 from tracker.models.base import utcnow
+from tracker.money import format_pence
 from tracker.returns.builder import ReturnData, build_return, next_version
+from tracker.returns.frozen import freeze
 from tracker.returns.workbook import workbook_bytes
 
 NARRATIVE_MAX = 20_000
+REASON_MAX = 2_000
 RETURNS_FOLDER = "returns"
+
+
+class NeedsReason(ValueError):
+    """A corrected version (2 or later) was issued without saying why."""
 
 
 class StoredFileMissing(RuntimeError):
@@ -97,13 +106,26 @@ def draft_data(year: FundingYear, quarter: int, generated_at: datetime | None = 
     return data
 
 
-def issue(year: FundingYear, quarter: int, user: User | None, now: datetime | None = None) -> PccReturn:
-    """Freeze the return as the next version: build it, keep its exact bytes and hash; the caller commits.
+def issue(year: FundingYear, quarter: int, user: User | None, now: datetime | None = None, *,
+          narrative: str | None = None, reason: str = "") -> PccReturn:
+    """Freeze the return as the next version: build it, keep its exact bytes and hash, its figures as JSON (the
+    on-screen view) and each line's and stream's forecast (forecast movement); the caller commits.
 
-    If the commit fails the stored file is removed by ``discard_file`` (called by the caller on error).
+    ``narrative``, when given, is what was typed on the page: it is saved with the issue, so notes never need a
+    separate save first. Version 2 and later need a ``reason`` (NeedsReason otherwise). If the commit fails the
+    stored file is removed by ``discard_file`` (called by the caller on error).
     """
-    draft = _ensure_draft(year, quarter, user)
-    draft.version = next_version(year, quarter)
+    version = next_version(year, quarter)
+    reason = (reason or "").strip()
+    if version > 1 and not reason:
+        raise NeedsReason(f"Say why version {version} corrects version {version - 1}: it is shown on the Cover and "
+                          "in the list of returns.")
+    if narrative is not None:
+        draft = save_notes(year, quarter, narrative.replace("\r\n", "\n"), user)
+    else:
+        draft = _ensure_draft(year, quarter, user)
+    draft.version = version
+    draft.correction_reason = reason if version > 1 else ""
     draft.status = "issued"
     draft.issued_by_id = user.id if user else None
     draft.issued_at = (now or utcnow()).replace(microsecond=0)
@@ -111,14 +133,19 @@ def issue(year: FundingYear, quarter: int, user: User | None, now: datetime | No
         draft.prepared_by_id = user.id
     db.session.flush()
     db.session.refresh(draft, ["prepared_by", "issued_by"])  # the cover names them
-    content = workbook_bytes(build_return(year, quarter, draft))
+    data = build_return(year, quarter, draft)
+    content = workbook_bytes(data)
+    draft.frozen = freeze(data)
+    rows = figures.snapshot_rows(data.figures)
+    if rows:
+        db.session.execute(insert(ForecastSnapshot), [{**r, "pcc_return_id": draft.id} for r in rows])
     stored = files.write(RETURNS_FOLDER, files.generated_name("xlsx", f"{year.label}-q{quarter}-v{draft.version}"),
                          content)
     draft.stored_path, draft.sha256, draft.size_bytes = stored.path, stored.sha256, stored.size_bytes
     audit.record("returns", "create", draft,
                  f"Issued the {year.label} Q{quarter} return, version {draft.version}",
                  after={"version": draft.version, "sha256": draft.sha256, "size_bytes": draft.size_bytes,
-                        "closed_year": year.is_closed})
+                        "closed_year": year.is_closed, "correction_reason": draft.correction_reason})
     return draft
 
 
@@ -142,3 +169,70 @@ def download_name(year_label: str, quarter: int, version: int | None = None) -> 
     if version is None:
         return f"PCC return {year_label} Q{quarter} DRAFT.xlsx"
     return f"PCC return {year_label} Q{quarter} v{version}.xlsx"
+
+
+def reported_quarter(year: FundingYear) -> int:
+    """The last quarter of ``year`` an issued return has reported (0 when none): the profile of quarters up to it
+    is what the PCC was told, so re-profiling them needs a reason (see BudgetLineForm)."""
+    from sqlalchemy import func
+
+    return int(db.session.scalar(select(func.max(PccReturn.quarter)).where(
+        PccReturn.funding_year_id == year.id, PccReturn.status == "issued")) or 0)
+
+
+def issued_returns(year: FundingYear | None = None, quarter: int | None = None) -> list[PccReturn]:
+    """The archive: every issued return (or one year's, one quarter's), newest year, quarter and version first."""
+    query = (select(PccReturn).join(FundingYear, PccReturn.funding_year_id == FundingYear.id)
+             .where(PccReturn.status == "issued")
+             .options(selectinload(PccReturn.funding_year), selectinload(PccReturn.issued_by))
+             .order_by(FundingYear.start_date.desc(), PccReturn.quarter.desc(), PccReturn.version.desc()))
+    if year is not None:
+        query = query.where(PccReturn.funding_year_id == year.id)
+    if quarter is not None:
+        query = query.where(PccReturn.quarter == quarter)
+    return list(db.session.scalars(query))
+
+
+def drafts() -> list[PccReturn]:
+    """Returns being prepared (notes saved, not yet issued), for the people who may prepare them."""
+    return list(db.session.scalars(
+        select(PccReturn).join(FundingYear, PccReturn.funding_year_id == FundingYear.id)
+        .where(PccReturn.status == "draft")
+        .options(selectinload(PccReturn.funding_year), selectinload(PccReturn.prepared_by))
+        .order_by(FundingYear.start_date.desc(), PccReturn.quarter.desc())))
+
+
+@dataclass
+class Check:
+    """What the confirmation page shows before a return is issued: headline figures, notes and warnings."""
+
+    data: ReturnData
+    headline: list[figures.Figures]
+    total: figures.Figures
+    warnings: list[str] = field(default_factory=list)
+
+
+def check_before_issue(year: FundingYear, quarter: int) -> Check:
+    """The headline figures per stream and the warnings a finance officer should see before issuing."""
+    data = draft_data(year, quarter)
+    yf = data.figures
+    streams = figures.with_not_on_a_line(yf.streams, yf)
+    warnings = []
+    notes = data.narrative.strip()
+    if not notes:
+        warnings.append("The notes are empty: the Notes sheet will say “No notes were written for this return”.")
+    if yf.not_on_a_line is not None:
+        f = yf.not_on_a_line
+        warnings.append(f"{format_pence(f.actual_to_date)} of spend and {format_pence(f.committed)} of contracts are "
+                        f"not on a budget line (“{figures.NOT_ON_A_LINE}”).")
+    for line, f in yf.over_committed:
+        warnings.append(f"{f.name} ({line.funding_stream.name}) is over-committed: {format_pence(f.committed)} "
+                        f"committed against a budget of {format_pence(f.budget)}.")
+    lowered = notes.lower()
+    # A red line counts as explained when the notes name it (its description, as printed in the return).
+    unexplained = list(dict.fromkeys(f"{f.name} ({line.funding_stream.name})" for line, f in yf.lines
+                                     if f.rag == "R" and f.name.lower() not in lowered))
+    if unexplained:
+        warnings.append("Red budget lines the notes do not mention: " + "; ".join(unexplained) + ".")
+    return Check(data, streams, figures.table_total(streams, quarter), warnings)
+

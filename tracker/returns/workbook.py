@@ -29,6 +29,56 @@ WORKBOOK_OPTIONS = {
 
 HEADER_ROW = 4  # 0-based: title, explanation, status line, blank, then the column headings
 FIRST_DATA_ROW = HEADER_ROW + 1
+LINE_HEIGHT = 15  # points per line of 11 pt text
+MAX_ROW_HEIGHT = 409  # the most a spreadsheet row can be
+#: Text columns at least this wide wrap (names, titles, notes); narrower ones hold short codes and words.
+WRAP_FROM_WIDTH = 16
+
+
+def lines_needed(text: str, width: float) -> int:
+    """How many lines ``text`` takes wrapped in a column ``width`` characters wide (a little generous: a printed
+    row that is too tall wastes a line, one that is too short hides words)."""
+    per_line = max(1, int(width * 1.0) - 1)
+    count = 0
+    for paragraph in str(text).split("\n"):
+        words, line = paragraph.split(" "), 0
+        count += 1
+        for word in words:
+            size = len(word)
+            if line and line + 1 + size > per_line:
+                count += 1
+                line = 0
+            while size > per_line:  # a word longer than the column breaks anywhere
+                count += 1
+                size -= per_line
+            line = line + (1 if line else 0) + size
+    return count
+
+
+def row_height(cells: list[tuple[str, float]], minimum: int = 1) -> int:
+    """A row's height in points so that each (text, column width) fits."""
+    lines = max([minimum] + [lines_needed(text, width) for text, width in cells if text])
+    return min(MAX_ROW_HEIGHT, LINE_HEIGHT * lines)
+
+
+def split_long(text: str, limit: int = 1_800) -> list[str]:
+    """A paragraph in pieces at sentence ends, none longer than ``limit``, so each piece's row can be tall
+    enough to show it all (a row stops at 409 points)."""
+    if len(text) <= limit:
+        return [text]
+    pieces, current = [], ""
+    for sentence in text.replace(". ", ".\u0000").split("\u0000"):
+        if current and len(current) + 1 + len(sentence) > limit:
+            pieces.append(current)
+            current = sentence
+        else:
+            current = f"{current} {sentence}" if current else sentence
+        while len(current) > limit:
+            pieces.append(current[:limit])
+            current = current[limit:]
+    if current:
+        pieces.append(current)
+    return pieces
 
 
 def col_letter(index: int) -> str:
@@ -48,11 +98,13 @@ class Formats:
         self.header_num = wb.add_format({"bold": True, "bg_color": "#dee0e2", "bottom": 1, "text_wrap": True,
                                          "valign": "top", "align": "right"})
         self.text = wb.add_format({"valign": "top"})
+        self.explanation = wb.add_format({"italic": True, "font_color": "#505a5f", "text_wrap": True,
+                                          "valign": "top"})
         self.wrap = wb.add_format({"text_wrap": True, "valign": "top"})
-        self.money = wb.add_format({"num_format": MONEY_FORMAT})
-        self.percent = wb.add_format({"num_format": PERCENT_FORMAT})
-        self.date = wb.add_format({"num_format": DATE_FORMAT, "align": "left"})
-        self.number = wb.add_format({"num_format": "#,##0"})
+        self.money = wb.add_format({"num_format": MONEY_FORMAT, "valign": "top"})
+        self.percent = wb.add_format({"num_format": PERCENT_FORMAT, "valign": "top"})
+        self.date = wb.add_format({"num_format": DATE_FORMAT, "align": "center", "valign": "top"})
+        self.number = wb.add_format({"num_format": "#,##0", "valign": "top"})
         self.total_text = wb.add_format({"bold": True, "top": 1, "bottom": 6})
         self.total_money = wb.add_format({"bold": True, "top": 1, "bottom": 6, "num_format": MONEY_FORMAT})
         self.total_percent = wb.add_format({"bold": True, "top": 1, "bottom": 6, "num_format": PERCENT_FORMAT})
@@ -63,6 +115,8 @@ class Formats:
             "Green": wb.add_format({"bg_color": "#cce2d8", "font_color": "#005a30", "bold": True}),
         }
         self.label = wb.add_format({"bold": True, "valign": "top"})
+        self.left_number = wb.add_format({"align": "left", "valign": "top"})
+        self.label_wrap = wb.add_format({"bold": True, "valign": "top", "text_wrap": True})
 
 
 def pounds(pence: int) -> float:
@@ -87,10 +141,22 @@ def write_value(ws, row: int, col: int, column: Column, value, fmt: Formats) -> 
         word = RAG_WORDS.get(value, str(value))
         ws.write_string(row, col, word, fmt.rag.get(word))
     else:
-        ws.write_string(row, col, str(value), fmt.text)
+        ws.write_string(row, col, str(value), fmt.wrap if wraps(column) else fmt.text)
 
 
-def _print_setup(ws, last_col: int, title: str, repeat_row: int | None) -> None:
+def wraps(column: Column) -> bool:
+    return column.kind not in (MONEY, PERCENT, DATE, NUMBER, RAG) and column.width >= WRAP_FROM_WIDTH
+
+
+def printed_on(data: ReturnData) -> str:
+    """The footer's date, in UK form and fixed in the file: when it was issued, or when the draft was made.
+    (A spreadsheet's own &D field prints the reader's date in the reader's locale, e.g. 12/02/2026.)"""
+    if data.status == "issued" and data.issued_at:
+        return f"Issued {data.issued_at:%d/%m/%Y}"
+    return f"Draft made {data.generated_at:%d/%m/%Y}"
+
+
+def _print_setup(ws, title: str, repeat_row: int | None, data: ReturnData) -> None:
     ws.set_landscape()
     ws.set_paper(9)  # A4
     ws.fit_to_pages(1, 0)  # one page wide, as many tall as needed
@@ -98,29 +164,55 @@ def _print_setup(ws, last_col: int, title: str, repeat_row: int | None) -> None:
     if repeat_row is not None:
         ws.repeat_rows(repeat_row)
     ws.set_header(f"&L&\"-,Bold\"{title.replace('&', '&&')}")
-    ws.set_footer("&LPrinted &D&RPage &P of &N")
+    ws.set_footer(f"&L{printed_on(data)}&RPage &P of &N")
+
+
+def status_line(data: ReturnData) -> str:
+    status = "Issued" if data.status == "issued" else "DRAFT, not issued"
+    return f"{data.vru_name} · {data.year.label} {data.quarter_name} · version {data.version} · {status}"
 
 
 def write_table(wb, ws, table: Table, data: ReturnData, fmt: Formats) -> None:
     cols = table.columns
     for i, c in enumerate(cols):
         ws.set_column(i, i, c.width)
+    # The explanation spans the table's width, wrapped, so it prints whole rather than cut at the last column.
+    span = sum(c.width for c in cols)
     ws.write_string(0, 0, table.title, fmt.title)
-    ws.write_string(1, 0, table.explanation, fmt.subtitle)
-    status = "Issued" if data.status == "issued" else "DRAFT, not issued"
-    ws.write_string(2, 0, f"{data.vru_name} · {data.year.label} {data.quarter_name} · version {data.version} · {status}",
-                    fmt.status if data.status == "issued" else fmt.draft)
+    ws.set_row(1, row_height([(table.explanation, span * 1.1)]))
+    if len(cols) > 1:
+        ws.merge_range(1, 0, 1, len(cols) - 1, table.explanation, fmt.explanation)
+    else:
+        ws.write_string(1, 0, table.explanation, fmt.explanation)
+    ws.write_string(2, 0, status_line(data), fmt.status if data.status == "issued" else fmt.draft)
+    ws.set_row(HEADER_ROW, max(32, row_height([(c.heading, c.width) for c in cols])))
     for i, c in enumerate(cols):
         ws.write_string(HEADER_ROW, i, c.heading, fmt.header if c.kind not in (MONEY, PERCENT, NUMBER) else fmt.header_num)
-    ws.set_row(HEADER_ROW, 32)
     ws.freeze_panes(FIRST_DATA_ROW, 1)
     last_data = FIRST_DATA_ROW + len(table.rows) - 1
     ws.autofilter(HEADER_ROW, 0, max(last_data, HEADER_ROW), len(cols) - 1)
-    _print_setup(ws, len(cols) - 1, f"{data.title} · {table.sheet}", HEADER_ROW)
+    _print_setup(ws, f"{data.title} · {table.sheet}", HEADER_ROW, data)
+    # Wrapped columns whose text may not fit one line: (index, width, shortest text that needs a second line).
+    wrapped = [(i, c.width, c.width - 1) for i, c in enumerate(cols) if wraps(c)]
+    text_formats = {i: fmt.wrap if wraps(c) else fmt.text for i, c in enumerate(cols)}
+    money_columns = {i for i, c in enumerate(cols) if c.kind == MONEY}
+    plain = {i for i, c in enumerate(cols) if c.kind not in (MONEY, PERCENT, DATE, NUMBER, RAG)}
     row = FIRST_DATA_ROW
     for values in table.rows:
-        for i, (c, v) in enumerate(zip(cols, values)):
-            write_value(ws, row, i, c, v, fmt)
+        tall = [(values[i], width) for i, width, fits in wrapped
+                if isinstance(values[i], str) and len(values[i]) >= fits]
+        if tall:
+            ws.set_row(row, row_height(tall))
+        for i, v in enumerate(values):
+            # The two commonest cells (money, plain text) inline: a big year has tens of thousands of them.
+            if v is None or v == "":
+                write_value(ws, row, i, cols[i], v, fmt)
+            elif i in money_columns:
+                ws.write_number(row, i, pounds(v), fmt.money)
+            elif i in plain:
+                ws.write_string(row, i, str(v), text_formats[i])
+            else:
+                write_value(ws, row, i, cols[i], v, fmt)
         row += 1
     if not table.rows:
         ws.write_string(row, 0, table.empty_message, fmt.subtitle)
@@ -142,7 +234,9 @@ def write_total(ws, row: int, table: Table, total, fmt: Formats, totals_at: dict
     for i, c in enumerate(cols[1:], start=1):
         value = total.values.get(c.key)
         letter = col_letter(i)
-        if c.total == "sum":
+        if c.total == "sum" and value is None and table.rows:
+            ws.write_blank(row, i, None, fmt.total_text)
+        elif c.total == "sum":
             cached = pounds(value or 0)
             if not table.rows:
                 ws.write_number(row, i, cached, fmt.total_money)
@@ -166,36 +260,49 @@ def write_total(ws, row: int, table: Table, total, fmt: Formats, totals_at: dict
             ws.write_blank(row, i, None, fmt.total_text)
 
 
+COVER_LABEL_WIDTH, COVER_TEXT_WIDTH = 28, 100
+MONEY_NOTE = ("Pounds sterling to the penny; negative amounts (credits, underspends) in red brackets. "
+              "Totals rows are formulas.")
+
+
 def write_cover(ws, data: ReturnData, fmt: Formats) -> None:
-    ws.set_column(0, 0, 28)
-    ws.set_column(1, 1, 100)
+    """Label and value in two columns; every wrapped value's row is as tall as its text, so no line prints on
+    top of the next."""
+    ws.set_column(0, 0, COVER_LABEL_WIDTH)
+    ws.set_column(1, 1, COVER_TEXT_WIDTH)
     ws.write_string(0, 0, data.title, fmt.title)
     row = 2
-    for label, value in data.cover():
-        ws.write_string(row, 0, label, fmt.label)
+
+    def pair(label: str, value, value_format) -> None:
+        nonlocal row
+        ws.set_row(row, row_height([(label, COVER_LABEL_WIDTH), (str(value), COVER_TEXT_WIDTH)]))
+        ws.write_string(row, 0, label, fmt.label_wrap)
         if isinstance(value, int):
-            ws.write_number(row, 1, value, fmt.text)
+            ws.write_number(row, 1, value, fmt.left_number)
         else:
-            ws.write_string(row, 1, str(value), fmt.draft if label == "Status" and data.status != "issued" else fmt.text)
+            ws.write_string(row, 1, str(value), value_format)
         row += 1
+
+    for label, value in data.cover():
+        pair(label, value, fmt.draft if label == "Status" and data.status != "issued" else fmt.wrap)
     row += 1
     ws.write_string(row, 0, "What each sheet shows", fmt.header)
     ws.write_string(row, 1, "", fmt.header)
     row += 1
     for sheet, text in data.guide():
-        ws.write_string(row, 0, sheet, fmt.label)
-        ws.write_string(row, 1, text, fmt.wrap)
-        row += 1
+        pair(sheet, text, fmt.wrap)
     row += 1
-    ws.write_string(row, 0, "Money", fmt.label)
-    ws.write_string(row, 1, "Pounds sterling to the penny; negative amounts (credits, underspends) in red brackets. "
-                    "Totals rows are formulas.", fmt.wrap)
-    _print_setup(ws, 1, data.title, None)
-    ws.set_portrait()
+    pair("Money", MONEY_NOTE, fmt.wrap)
+    _print_setup(ws, data.title, None, data)
+
+
+NOTES_WIDTH = 110  # fits a landscape A4 page at full size (one column too wide for a page is cut, not shrunk)
 
 
 def write_notes(ws, data: ReturnData, fmt: Formats) -> None:
-    ws.set_column(0, 0, 110)
+    """One paragraph a row, wrapped to the page's width, each row as tall as its text (a very long paragraph
+    goes over several rows, split at sentence ends)."""
+    ws.set_column(0, 0, NOTES_WIDTH)
     ws.write_string(0, 0, "Notes: risks and underspend", fmt.title)
     ws.write_string(1, 0, f"{data.year.label} {data.quarter_name}, version {data.version}", fmt.subtitle)
     paragraphs = [p for p in data.narrative.replace("\r\n", "\n").split("\n")] if data.narrative.strip() else []
@@ -203,10 +310,11 @@ def write_notes(ws, data: ReturnData, fmt: Formats) -> None:
     if not paragraphs:
         ws.write_string(row, 0, "No notes were written for this return.", fmt.subtitle)
     for p in paragraphs:
-        ws.write_string(row, 0, p, fmt.wrap)
-        row += 1
-    _print_setup(ws, 0, f"{data.title} · Notes", None)
-    ws.set_portrait()
+        for piece in split_long(p):
+            ws.set_row(row, row_height([(piece, NOTES_WIDTH)]))
+            ws.write_string(row, 0, piece, fmt.wrap)
+            row += 1
+    _print_setup(ws, f"{data.title} · Notes", None, data)
 
 
 def workbook_bytes(data: ReturnData) -> bytes:
