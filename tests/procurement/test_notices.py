@@ -160,7 +160,7 @@ def test_marking_a_notice_published_records_the_link_and_closes_its_deadline(thr
 def test_a_bad_publication_is_refused_at_the_field_and_nothing_changes(thresholds, make, client, manager):
     c = _public(make)
     notice = _notices(c)[0]
-    for data, message in (({"published_on": "31/02/2025", "link": "https://x.example"}, "Enter a real date"),
+    for data, message in (({"published_on": "31/02/2025", "link": "https://x.example"}, "must be a real date"),
                           ({"published_on": "28/04/2025", "link": "javascript:alert(1)"}, "starting https://"),
                           ({"published_on": "01/01/2099", "link": "https://x.example"}, "cannot be in the future"),
                           ({"published_on": "28/04/2025", "link": ""}, "Enter the notice")):
