@@ -179,7 +179,7 @@ def test_the_confirmation_pages_say_what_will_change_and_need_no_script(screen, 
     pipeline = _record(screens_server, lambda s: s.scalar(
         select(Commission.id).where(Commission.status == "pipeline").order_by(Commission.reference)))
     batch = _record(screens_server, lambda s: s.scalar(select(ImportBatch.id)))
-    document = _record(screens_server, lambda s: s.scalar(select(Document.id)))
+    document = _record(screens_server, lambda s: s.scalar(select(Document.id).where(Document.title == "Signed contract")))
 
     for role, start, link, heading in (
             ("manager", f"/commissions/{pipeline}", "Delete", re.compile(r"^Delete VRU-25-\d+\?$")),
