@@ -9,9 +9,9 @@ from tracker.imports import checked
 from tracker.imports.drafts import Draft, _limits, _rows_path, _table
 from tracker.imports.headers import BLANK, TOTALS, iter_records
 from tracker.imports.problems import ImportRefused, _shown, problem, problem_text
-from tracker.imports.reader import SpreadsheetError, column_letter, open_workbook
+from tracker.spreadsheets.reader import SpreadsheetError, column_letter, open_workbook
 from tracker.imports.summary import LedgerSummary
-from tracker.imports.values import ValueProblem, is_blank
+from tracker.spreadsheets.values import ValueProblem, is_blank
 from tracker.models import Commission, LedgerTransaction, Provider, utcnow
 
 ADD, UNCHANGED, CHANGED, ERROR = "add", "unchanged", "changed", "error"
@@ -200,7 +200,7 @@ def analyse(draft: Draft, on_row: Callable[[Row], None] | None = None) -> Pass:
 
 
 def _amount(value) -> int | None:
-    from tracker.imports.values import parse_amount
+    from tracker.spreadsheets.values import parse_amount
 
     return None if value is None else parse_amount(value)
 

@@ -18,7 +18,7 @@ from tracker.imports.headers import (
     FIELDS, KIND_LABELS, Table, find_table, header_signature, normalise_header, sample_values,
 )
 from tracker.imports.problems import ImportRefused, _shown
-from tracker.imports.reader import SpreadsheetError, column_letter, open_workbook
+from tracker.spreadsheets.reader import SpreadsheetError, column_letter, open_workbook
 from tracker.models import ColumnMapping, FundingYear, ImportBatch, utcnow
 from tracker.periods import parse_label
 from tracker.text import clean_filename

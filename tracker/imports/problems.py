@@ -2,7 +2,7 @@
 the refusal the pipeline raises, and the problems as a spreadsheet to correct the file."""
 from __future__ import annotations
 
-from tracker.imports.values import CellError, ValueProblem, parse_text
+from tracker.spreadsheets.values import CellError, ValueProblem, parse_text
 from tracker.models import ImportBatch
 from tracker.text import strip_control
 
