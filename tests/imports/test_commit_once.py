@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from tests.imports.helpers import BUDGET, LEDGER, draft_of, upload
 from tracker.demo import seed_demo
 from tracker.extensions import db
-from tracker.imports import service
+from tracker.imports import committing, service
 from tracker.models import BudgetLine, ImportBatch, LedgerTransaction
 
 
@@ -101,7 +101,7 @@ def test_the_claim_holds_when_both_requests_passed_the_check(app, finance, monke
     lines = db.session.scalar(select(func.count(LedgerTransaction.id)))
     other = service.create_batch(draft, leave_out=False, user_id=None)
     for name in ("batch_of_draft", "earlier_batch"):  # each check looks before the other request's insert
-        monkeypatch.setattr(service, name, _blind_once(getattr(service, name)))
+        monkeypatch.setattr(committing, name, _blind_once(getattr(committing, name)))
     with pytest.raises(service.AlreadyCommitted) as refused:
         service.commit(draft, user_id=None)
     assert refused.value.batch.id == other.id
@@ -179,7 +179,7 @@ def test_a_ledger_clash_at_commit_is_a_sentence(client, finance, monkeypatch):
             other.execute(insert(LedgerTransaction), [{**first, "created_at": datetime(2025, 1, 1)}])
         real(rows)
 
-    monkeypatch.setattr(service, "insert_ledger_chunk", someone_else_first)
+    monkeypatch.setattr(committing, "insert_ledger_chunk", someone_else_first)
     response = client.post(draft + "/commit")
     assert response.status_code == 303
     page = client.get(response.location)

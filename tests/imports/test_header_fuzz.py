@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tracker.imports.headers import FIELDS, find_table, iter_records, match_headers, normalise_header
-from tracker.imports.reader import SpreadsheetError, open_workbook
+from tracker.spreadsheets.reader import SpreadsheetError, open_workbook
 
 SYNONYMS = [s for spec in FIELDS.values() for field in spec for s in field.synonyms][:80]
 cell = st.one_of(st.none(), st.text(max_size=12), st.sampled_from(SYNONYMS), st.integers(-10**6, 10**6),

@@ -19,8 +19,8 @@ from tracker.imports.headers import (
     normalise_header,
     sample_values,
 )
-from tracker.imports.reader import SpreadsheetError, open_workbook
-from tracker.imports.values import parse_amount, parse_date
+from tracker.spreadsheets.reader import SpreadsheetError, open_workbook
+from tracker.spreadsheets.values import parse_amount, parse_date
 
 SAMPLES = Path("/work/shared/samples")
 LEDGER = SAMPLES / "vru-ledger-2025-26-p1-p6.xlsx"

@@ -13,7 +13,7 @@ from tests.factories import Factories
 from tests.imports.helpers import BUDGET, COMMISSIONS, LEDGER, OXFORD_CSV, OXFORD_XLSX, draft_of, table_counts
 from tracker.demo import seed_demo
 from tracker.extensions import db
-from tracker.imports import service
+from tracker.imports import committing, service
 from tracker.models import (
     AuditEvent, BudgetLine, ColumnMapping, Commission, FundingYear, ImportBatch, LedgerTransaction, Provider,
 )
@@ -135,8 +135,8 @@ def test_a_failure_part_way_leaves_nothing_and_marks_the_batch_failed(demo, monk
             raise RuntimeError("disk full")
         real(rows)
 
-    monkeypatch.setattr(service, "insert_ledger_chunk", failing)
-    monkeypatch.setattr(service, "CHUNK", 100)
+    monkeypatch.setattr(committing, "insert_ledger_chunk", failing)
+    monkeypatch.setattr(committing, "CHUNK", 100)
     with pytest.raises(service.ImportRefused) as refused:
         service.commit(draft_of(LEDGER))
     assert len(calls) == 2
@@ -145,7 +145,7 @@ def test_a_failure_part_way_leaves_nothing_and_marks_the_batch_failed(demo, monk
     batch = db.session.get(ImportBatch, refused.value.batch.id)
     assert batch.status == "failed" and "disk full" in batch.error
     # A failed batch does not block trying the same file again.
-    monkeypatch.setattr(service, "insert_ledger_chunk", real)
+    monkeypatch.setattr(committing, "insert_ledger_chunk", real)
     assert service.commit(draft_of(LEDGER)).status == "committed"
 
 
@@ -375,7 +375,7 @@ def test_the_commit_reuses_the_preview_s_checked_rows_when_nothing_changed(app, 
     def no_second_read(*args, **kwargs):
         raise AssertionError("the file was read again")
 
-    monkeypatch.setattr(service, "analyse", no_second_read)
+    monkeypatch.setattr(committing, "analyse", no_second_read)
     batch = service.commit(draft)
     assert batch.status == "committed" and batch.counts["add"] == 2
     t2 = db.session.scalar(select(LedgerTransaction).where(LedgerTransaction.reference == "T2"))
@@ -424,9 +424,9 @@ def test_progress_is_kept_where_every_worker_sees_it(app, make, monkeypatch):
             batch = other.scalar(select(ImportBatch).where(ImportBatch.status == "committing"))
             seen.append(service.progress_of(batch))
 
-    monkeypatch.setattr(service, "insert_ledger_chunk", watching)
-    monkeypatch.setattr(service, "CHUNK", 4)
-    monkeypatch.setattr(service, "PROGRESS_EVERY", 4)
+    monkeypatch.setattr(committing, "insert_ledger_chunk", watching)
+    monkeypatch.setattr(committing, "CHUNK", 4)
+    monkeypatch.setattr(committing, "PROGRESS_EVERY", 4)
     batch = service.commit(draft)
     assert seen == [(4, 12), (8, 12), (12, 12)]
     assert service.progress_of(batch) == (12, 12) and batch.progress == 12

@@ -10,8 +10,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from tracker.imports.reader import SpreadsheetError, open_workbook
-from tracker.imports.values import CellError
+from tracker.spreadsheets.reader import SpreadsheetError, open_workbook
+from tracker.spreadsheets.values import CellError
 
 SAMPLES = Path("/work/shared/samples")
 BAD = SAMPLES / "bad"

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from tracker.imports.values import (
+from tracker.spreadsheets.values import (
     CellError,
     ValueProblem,
     is_blank,
@@ -224,8 +224,8 @@ def test_other_parsers_only_raise_value_problem(value):
 
 
 def test_parsing_by_column_remembers_answers_without_mixing_types():
-    from tracker.imports.service import _by_column
-    from tracker.imports.values import ValueProblem, parse_int
+    from tracker.imports.analysis import _by_column
+    from tracker.spreadsheets.values import ValueProblem, parse_int
 
     calls = []
 

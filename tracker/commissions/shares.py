@@ -315,7 +315,7 @@ def shares_index(commission_ids=None) -> dict[int, list[tuple[int | None, int | 
 
 def parse_schedule(text: str) -> tuple[list[tuple[date, int]], list[str]]:
     """Payments typed one a line, a date then an amount ("30/06/2026, £2,500.00"); the problems, by line."""
-    from tracker.imports.values import ValueProblem, parse_date
+    from tracker.spreadsheets.values import ValueProblem, parse_date
     from tracker.money import MoneyError, to_pence
 
     payments, problems = [], []

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Callable, Iterator, NamedTuple
 
-from tracker.imports.reader import SpreadsheetError, Workbook
-from tracker.imports.values import (
+from tracker.spreadsheets.reader import SpreadsheetError, Workbook
+from tracker.spreadsheets.values import (
     CellError,
     parse_amount,
     parse_bool,

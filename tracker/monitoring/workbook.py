@@ -24,8 +24,8 @@ from sqlalchemy.orm import joinedload, selectinload
 from tracker import audit, files, settings
 from tracker.extensions import db
 from tracker.funding.rules import require_open_year
-from tracker.imports.reader import SpreadsheetError, open_workbook
-from tracker.imports.values import ValueProblem, is_blank, parse_field_text, parse_int, parse_text
+from tracker.spreadsheets.reader import SpreadsheetError, open_workbook
+from tracker.spreadsheets.values import ValueProblem, is_blank, parse_field_text, parse_int, parse_text
 from tracker.models import Commission, ImportBatch, utcnow
 from tracker.models.monitoring import Measure, MeasureActual, MonitoringReturn, QuarterNarrative
 from tracker.monitoring import service

@@ -32,7 +32,7 @@ import openpyxl
 import python_calamine
 from defusedxml import ElementTree as SafeET
 
-from tracker.imports.values import CellError
+from tracker.spreadsheets.values import CellError
 
 # openpyxl only parses with defusedxml when it can import it; refuse to run at all otherwise.
 if not openpyxl.DEFUSEDXML:  # pragma: no cover - guarded by the dependency list
