@@ -139,6 +139,18 @@ def _failure_sentence(exc: Exception) -> str:
     """What a failed commit tells the finance officer: a sentence, never the database's own error text."""
     if isinstance(exc, ImportRefused):
         return exc.message
+    # The ledger's bulk insert talks to the driver directly (COPY on PostgreSQL, executemany on SQLite), so its
+    # errors arrive as the driver's own, not wrapped by SQLAlchemy.
+    import sqlite3
+
+    import psycopg
+
+    if isinstance(exc, (psycopg.IntegrityError, sqlite3.IntegrityError)):
+        exc = IntegrityError(None, None, exc)
+    elif isinstance(exc, (psycopg.DataError, sqlite3.DataError)):
+        exc = DataError(None, None, exc)
+    elif isinstance(exc, (psycopg.Error, sqlite3.Error)):
+        exc = SQLAlchemyError(str(exc))
     if isinstance(exc, IntegrityError):
         text = str(exc.orig if getattr(exc, "orig", None) is not None else exc)
         if "ledger_transactions" in text or "reference_net" in text:
