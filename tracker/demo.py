@@ -20,7 +20,7 @@ from tracker.models import (
     LedgerTransaction, Milestone, Provider, Strand, SupplierAlias, User,
 )
 from tracker.commissions.shares import default_shares, set_shares
-from tracker.periods import period_of
+from tracker.periods import period_of, quarter_of
 from tracker import settings
 
 STRANDS = [
@@ -268,7 +268,7 @@ def seed_demo(today: date | None = None) -> list[tuple[str, str, str]]:
             match_method="po" if commission else "", budget_line_id=line.id if line else None,
         ))
         if line is not None:
-            key = (line.id, (period_of(d) - 1) // 3 + 1)
+            key = (line.id, quarter_of(d))
             spent[key] = spent.get(key, 0) + pence
 
     for c, supplier in commissions:

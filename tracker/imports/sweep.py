@@ -22,7 +22,7 @@ def _days() -> int:
     return max(1, int(current_app.config.get("IMPORT_DRAFT_DAYS") or 7))
 
 
-def sweep_drafts(now: float | None = None) -> list[str]:
+def sweep_drafts(now: float | None = None) -> list[str]:  # float ok: a time in seconds
     """Remove every draft (and stray upload) older than IMPORT_DRAFT_DAYS; returns the file names removed."""
     from tracker.imports.service import imports_dir
 

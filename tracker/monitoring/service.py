@@ -22,6 +22,7 @@ from tracker.extensions import db
 from tracker.funding.rules import require_open_year
 from tracker.models import BudgetLine, Commission, FundingShare, FundingStream, FundingYear, Milestone, Strand
 from tracker.models.monitoring import Document, Measure, MeasureActual, Metric, QuarterNarrative
+from tracker.figures import COMMITTED_STATUSES
 from tracker.periods import quarter_bounds
 
 REALM = "monitoring"
@@ -31,7 +32,7 @@ MAX_VALUE = 10_000_000  # no service delivers ten million of anything in a quart
 WHOLE_MESSAGE = f"Enter a whole number from 0 to {MAX_VALUE:,}, like 12"
 NARRATIVE_MAX = 4000
 # Commissions expected to report delivery: once awarded, while live, and for quarters before they ended.
-REPORTING_STATUSES = ("awarded", "live", "ended")
+REPORTING_STATUSES = COMMITTED_STATUSES
 # The standard metrics (seeded as reference data): code, name, unit, description.
 STANDARD_METRICS = [
     ("referrals_received", "Referrals received", "referrals", "Referrals the service received in the quarter."),

@@ -2,12 +2,14 @@
 the settings: which regime a contract falls under and which notices it owes, by when.
 
 The figures that change (thresholds) are rows an admin adds; the periods are settings. This is not legal advice:
-it lists what the data says is due so that nothing is missed, and the officer decides (docs/adr/0010).
+it lists what the data says is due so that nothing is missed, and the officer decides (docs/adr/procurement-act-rules-are-data.md).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+
+from tracker.figures import COMMITTED_STATUSES, TERMINATED
 
 #: The Act came into force on 24 February 2025: procurements started before then are under the old rules.
 ACT_IN_FORCE = date(2025, 2, 24)
@@ -19,8 +21,8 @@ BELOW_THRESHOLD_NOTICE_FROM_PENCE = 30_000_00
 KPI_CONTRACT_OVER_PENCE = 5_000_000_00
 #: A change to value or term of more than this share (in tenths) needs a contract change notice.
 CHANGE_NOTICE_TENTHS = 1
-#: The statuses of a contract that has been entered into.
-ENTERED_STATUSES = ("awarded", "live", "ended", "terminated")
+#: The statuses of a contract that has been entered into: committed (the figures engine's rule) or terminated.
+ENTERED_STATUSES = (*COMMITTED_STATUSES, TERMINATED)
 
 #: The settings these rules read (a change to one moves the notices' deadlines).
 NOTICE_SETTINGS = ("notice_days_beginning_with", "below_threshold_notice_days")

@@ -22,6 +22,7 @@ from tracker.models import Commission, LedgerTransaction, Provider, Publication,
 from tracker.models.base import utcnow
 from tracker.models.monitoring import Document
 from tracker.periods import label_for, quarter_bounds, quarter_of, year_bounds
+from tracker.procurement.rules import ENTERED_STATUSES
 from tracker.returns.builder import DATE, MONEY, Column
 
 REDACTED = "Redacted – personal data"
@@ -215,7 +216,7 @@ def _live_in(session: Session, period: Period, commission_type: str):
         .options(joinedload(Commission.provider), selectinload(Commission.funding_shares))
         .where(Commission.commission_type == commission_type, Commission.start_date <= period.end,
                Commission.end_date >= period.start,
-               Commission.status.in_(("awarded", "live", "ended", "terminated")))
+               Commission.status.in_(ENTERED_STATUSES))
         .order_by(Commission.reference)).all()
 
 

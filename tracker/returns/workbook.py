@@ -35,7 +35,7 @@ MAX_ROW_HEIGHT = 409  # the most a spreadsheet row can be
 WRAP_FROM_WIDTH = 16
 
 
-def lines_needed(text: str, width: float) -> int:
+def lines_needed(text: str, width: float) -> int:  # float ok: a column width in characters, not money
     """How many lines ``text`` takes wrapped in a column ``width`` characters wide (a little generous: a printed
     row that is too tall wastes a line, one that is too short hides words)."""
     per_line = max(1, int(width * 1.0) - 1)
