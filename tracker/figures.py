@@ -451,9 +451,6 @@ class YearFigures:
     def line_rows(self) -> list[Figures]:
         return [f for _, f in self.lines] + ([self.not_on_a_line] if self.not_on_a_line else [])
 
-    def commission_paid(self, commission_id: int) -> list[int]:
-        return self.actuals.by_commission.get(commission_id, [0, 0, 0, 0])
-
     @property
     def facts_then(self) -> dict[int, dict]:
         """Contracts whose status or dates changed after the quarter end: {commission id: {fact: value then}}."""
@@ -623,14 +620,6 @@ def current_year(today=None) -> FundingYear | None:
         if y.status == "open":
             return y
     return years[0] if years else None
-
-
-def committed_by_commission(year_id: int) -> dict[int, int]:
-    """Each contract's shares in a year (whatever its status), in pence: what it is funded for that year."""
-    rows = db.session.execute(
-        select(FundingShare.commission_id, func.sum(FundingShare.amount_pence))
-        .where(FundingShare.funding_year_id == year_id).group_by(FundingShare.commission_id))
-    return {cid: int(total or 0) for cid, total in rows}
 
 
 def paid_by_contract(ids) -> dict[int, int]:
