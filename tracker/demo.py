@@ -16,10 +16,10 @@ from sqlalchemy import select
 from tracker.auth.passwords import hash_password
 from tracker.extensions import db
 from tracker.models import (
-    ADMIN, FINANCE, MANAGER, VIEWER, Allocation, BudgetLine, Category, Commission, FundingStream, FundingYear,
-    LedgerTransaction, Milestone, Provider, Strand, SupplierAlias, User,
+    ADMIN, FINANCE, MANAGER, VIEWER, Allocation, BudgetLine, Category, FundingStream, FundingYear,
+    LedgerTransaction, Milestone, Strand, User,
 )
-from tracker.commissions.shares import default_shares, set_shares
+from tracker.commissions.service import create_commission, create_provider
 from tracker.periods import period_of, quarter_of
 from tracker import settings
 
@@ -223,10 +223,8 @@ def seed_demo(today: date | None = None) -> list[tuple[str, str, str]]:
 
     providers = {}
     for name, supplier, charity, company, vcse, sme in PROVIDERS:
-        provider = Provider(name=name, charity_number=charity, company_number=company, vcse=vcse, sme=sme)
-        db.session.add(provider)
-        db.session.flush()
-        db.session.add(SupplierAlias(provider_id=provider.id, kind="supplier_id", value=supplier))
+        provider = create_provider({"name": name, "charity_number": charity, "company_number": company, "vcse": vcse,
+                                    "sme": sme}, [supplier], source="demo")
         providers[name] = (provider, supplier)
 
     commissions = []
@@ -234,18 +232,15 @@ def seed_demo(today: date | None = None) -> list[tuple[str, str, str]]:
     for dc in _commissions():
         provider, supplier = providers[dc.provider]
         line = lines.get((dc.stream, dc.category, dc.strand)) or lines[(dc.stream, dc.category)]
-        c = Commission(
-            reference=dc.reference, title=dc.title, provider=provider, strand=strands[dc.strand], funding_year=year,
-            procurement_route=dc.route, competed=dc.route in ("Open tender", "Quotation"),
+        # Its money by year: split by days across the years it runs in, on its line for 2025-26 (the default).
+        c = create_commission(dict(
+            reference=dc.reference, title=dc.title, provider_id=provider.id, strand_id=strands[dc.strand].id,
+            funding_year_id=year.id, procurement_route=dc.route, competed=dc.route in ("Open tender", "Quotation"),
             commission_type="grant" if dc.route == "Grant" else "contract", value_pence=dc.value * 100,
             start_date=dc.start, end_date=dc.end, review_date=dc.start + timedelta(days=182), status=dc.status,
             pcc_decision_ref=f"PCC/D/2025/{int(dc.reference[-3:]):03d}", po_number=dc.po, contract_manager=dc.manager,
             description=f"{dc.title}, delivered by {dc.provider}.",
-        )
-        db.session.add(c)
-        db.session.flush()
-        # Its money by year: split by days across the years it runs in, on its line for 2025-26.
-        set_shares(c, default_shares(c.value_pence, c.start_date, c.end_date, line))
+        ), budget_line=line, source="demo")
         line_of[c.id] = line
         commissions.append((c, supplier))
     db.session.flush()

@@ -24,7 +24,7 @@ def test_a_commit_racing_another_is_refused_and_withdraw_restores_the_first_valu
     auth.login("manager")
     batch_id, _ = _staged_with_earlier_value(client, commission)
     # This request read the return while it was still "previewed" ...
-    staged = workbook.get_return_or_404(batch_id)
+    staged = workbook.get_monitoring_return_or_404(batch_id)
     assert staged.import_batch.status == "previewed"
     # ... and another request commits it first.
     assert client.post(f"/monitoring/returns/{batch_id}/commit").status_code == 303

@@ -15,8 +15,7 @@ from tracker.claims.forms import ClaimForm, ConditionForm, ContributionForm, Dec
 from tracker.claims.schedule import ledger_lines, schedule_bytes
 from tracker.errors import abort_with
 from tracker.extensions import db
-from tracker.funding.rules import require_open_year
-from tracker.funding.service import get_line_or_404, get_stream_or_404, get_year_or_404
+from tracker.funding.service import get_line_or_404, get_stream_or_404, get_year_or_404, year_to_change_or_404
 from tracker.models import Allocation, BudgetLine, Category, FundingYear, Strand
 from tracker.models.monitoring import Document
 from tracker.money import format_pence
@@ -97,82 +96,79 @@ def _claim_page(claim, status: int = 200, **forms):
                   lines=ledger_lines(claim), basis=rules, history=audit.history(claim))
 
 
+def _claim_action(claim_id: int, form_class, form_name: str, field: str, act, message, undo=None):
+    """The one shape of every change made on a claim's page (save, submit, decision, payment): the claim or 404;
+    the form checked; ``act(claim, form)`` does the change (the service checks the claim may change: a closed year
+    is a 409, a refusal is said at ``field`` of the form, 422); then commit, and back to the claim saying
+    ``message(form, result)``. Anything refused leaves nothing half-written, and the claim is shown as it is.
+    ``undo(result)`` tidies up what the change left outside the database when the commit fails."""
+    claim = service.get_claim_or_404(claim_id)
+    form = form_class()
+    if form.validate_on_submit():
+        try:
+            result = act(claim, form)
+        except service.Refused as exc:
+            getattr(form, field).errors.append(str(exc))
+        else:
+            try:
+                db.session.commit()
+            except Exception:
+                if undo is not None:
+                    undo(result)
+                raise
+            return _done(url_for("claims.claim", claim_id=claim.id), message(form, result))
+    db.session.rollback()
+    return _claim_page(service.get_claim_or_404(claim_id), 422, **{form_name: form})
+
+
 @bp.route("/claims/<int:claim_id>", methods=["GET", "POST"])
 @roles_required(*EVERYONE, write_roles=(FINANCE,))
 def claim(claim_id: int):
     """A claim: what is claimable, what is claimed, its status and versions; finance changes a draft here."""
-    claim = service.get_claim_or_404(claim_id)
     if request.method == "GET":
-        return _claim_page(claim)
-    form = ClaimForm()
-    if form.validate_on_submit():
-        try:
-            service.update(claim, form.claimed.data, form.signed_off_by.data, form.note.data)
-        except service.Refused as exc:
-            form.claimed.errors.append(str(exc))
-        else:
-            db.session.commit()
-            return _done(url_for("claims.claim", claim_id=claim.id), "Claim saved.")
-    return _claim_page(claim, 422, form=form)
+        return _claim_page(service.get_claim_or_404(claim_id))
+    return _claim_action(
+        claim_id, ClaimForm, "form", "claimed",
+        lambda claim, form: service.update(claim, form.claimed.data, form.signed_off_by.data, form.note.data),
+        lambda form, _: "Claim saved.")
+
+
+def _remove_schedule(submission) -> None:
+    from tracker import files
+
+    files.remove(submission.stored_path)  # the frozen schedule was written before the commit that failed
 
 
 @bp.route("/claims/<int:claim_id>/submit", methods=["POST"])
 @roles_required(FINANCE)
 def submit(claim_id: int):
     """Submit the claim: its schedule is frozen as the next version."""
-    claim = service.get_claim_or_404(claim_id)
-    form = SubmitForm()
-    if form.validate_on_submit():
-        try:
-            submission = service.submit(claim, current_user, form.submitted_on.data)
-        except service.Refused as exc:
-            form.submitted_on.errors.append(str(exc))
-        else:
-            try:
-                db.session.commit()
-            except Exception:
-                from tracker import files
-
-                files.remove(submission.stored_path)
-                raise
-            return _done(url_for("claims.claim", claim_id=claim.id),
-                         f"Claim submitted as version {submission.version}. Its schedule is frozen.")
-    db.session.rollback()
-    return _claim_page(service.get_claim_or_404(claim_id), 422, submit_form=form)
+    return _claim_action(
+        claim_id, SubmitForm, "submit_form", "submitted_on",
+        lambda claim, form: service.submit(claim, current_user, form.submitted_on.data),
+        lambda form, submission: f"Claim submitted as version {submission.version}. Its schedule is frozen.",
+        undo=_remove_schedule)
 
 
 @bp.route("/claims/<int:claim_id>/decision", methods=["POST"])
 @roles_required(FINANCE)
 def decision(claim_id: int):
     """Record that the funder approved or queried the claim."""
-    claim = service.get_claim_or_404(claim_id)
-    form = DecisionForm()
-    if form.validate_on_submit():
-        try:
-            service.decide(claim, form.decision.data, form.note.data)
-        except service.Refused as exc:
-            form.decision.errors.append(str(exc))
-        else:
-            db.session.commit()
-            return _done(url_for("claims.claim", claim_id=claim.id), f"Claim marked {form.decision.data}.")
-    return _claim_page(claim, 422, decision_form=form)
+    return _claim_action(
+        claim_id, DecisionForm, "decision_form", "decision",
+        lambda claim, form: service.decide(claim, form.decision.data, form.note.data),
+        lambda form, _: f"Claim marked {form.decision.data}.")
 
 
 @bp.route("/claims/<int:claim_id>/payment", methods=["POST"])
 @roles_required(FINANCE)
 def payment(claim_id: int):
     """Record the funder's payment: date, amount received and remittance reference."""
-    claim = service.get_claim_or_404(claim_id)
-    form = PaymentForm()
-    if form.validate_on_submit():
-        try:
-            service.record_payment(claim, form.paid_on.data, form.received.data, form.remittance_reference.data)
-        except service.Refused as exc:
-            form.paid_on.errors.append(str(exc))
-        else:
-            db.session.commit()
-            return _done(url_for("claims.claim", claim_id=claim.id), "Payment recorded.")
-    return _claim_page(claim, 422, payment_form=form)
+    return _claim_action(
+        claim_id, PaymentForm, "payment_form", "paid_on",
+        lambda claim, form: service.record_payment(claim, form.paid_on.data, form.received.data,
+                                                   form.remittance_reference.data),
+        lambda form, _: "Payment recorded.")
 
 
 def _schedule_name(claim, version: int | None) -> str:
@@ -240,8 +236,7 @@ def _stream_choices(year: FundingYear) -> list[tuple[int, str]]:
 @roles_required(FINANCE)
 def new_condition(year_id: int):
     """Add a condition of a stream's grant for the year."""
-    year = get_year_or_404(year_id)
-    require_open_year(year)
+    year = year_to_change_or_404(year_id)
     form = ConditionForm()
     form.funding_stream_id.choices = _stream_choices(year)
     form.category_id.choices = [(0, "None")] + [(c.id, c.name) for c in db.session.scalars(
@@ -295,8 +290,7 @@ def _contribution_values(form: ContributionForm) -> dict:
 @roles_required(FINANCE)
 def new_contribution(year_id: int):
     """Record a partner's match contribution: pledged, and what is evidenced."""
-    year = get_year_or_404(year_id)
-    require_open_year(year)
+    year = year_to_change_or_404(year_id)
     form = _contribution_form(year)
     if form.validate_on_submit():
         service.save_contribution(year, None, **_contribution_values(form))
@@ -310,9 +304,8 @@ def new_contribution(year_id: int):
 @roles_required(FINANCE)
 def edit_contribution(contribution_id: int):
     """Change a match contribution (e.g. when its evidence arrives)."""
-    contribution = service.get_contribution_or_404(contribution_id)
+    contribution = service.contribution_to_change_or_404(contribution_id)
     year = contribution.funding_year
-    require_open_year(year)
     form = _contribution_form(year, contribution)
     if form.validate_on_submit():
         service.save_contribution(year, contribution, **_contribution_values(form))
@@ -339,8 +332,7 @@ def delete_contribution(contribution_id: int):
 @roles_required(FINANCE)
 def virement(year_id: int):
     """Move money from one budget line to another; across a ring fence it needs the funder's approval reference."""
-    year = get_year_or_404(year_id)
-    require_open_year(year)
+    year = year_to_change_or_404(year_id)
     lines = db.session.scalars(select(BudgetLine).where(BudgetLine.funding_year_id == year.id)
                                .order_by(BudgetLine.funding_stream_id, BudgetLine.id)).all()
     form = VirementForm()

@@ -447,6 +447,13 @@ def get_contribution_or_404(contribution_id: int) -> MatchContribution:
                       joinedload(MatchContribution.funding_year))
 
 
+def contribution_to_change_or_404(contribution_id: int) -> MatchContribution:
+    """A match contribution that may change: 404 when there is none, 409 when its year is closed."""
+    contribution = get_contribution_or_404(contribution_id)
+    require_open_year(contribution.funding_year)
+    return contribution
+
+
 def save_contribution(year: FundingYear, contribution: MatchContribution | None, **values) -> MatchContribution:
     require_open_year(year)
     if values.get("evidenced_pence") and not values.get("document_id"):

@@ -221,8 +221,7 @@ def create():
 @roles_required(MANAGER)
 def edit(commission_id: int):
     """Change a commission. The form carries the version it was shown at: a save from an older one is refused."""
-    commission = service.get_commission_or_404(commission_id)
-    service.require_open_contract(commission)
+    commission = service.commission_to_change_or_404(commission_id)
     form = CommissionForm(obj=commission if request.method == "GET" else None)
     if request.method == "GET":
         from tracker.commissions.shares import shares_of
@@ -355,8 +354,7 @@ def show(commission_id: int):
 @roles_required(MANAGER)
 def add_variation(commission_id: int):
     """Record a variation (date, reason, change in value and/or new end date) and apply it to the commission."""
-    commission = service.get_commission_or_404(commission_id)
-    service.require_open_contract(commission)
+    commission = service.commission_to_change_or_404(commission_id)
     form = VariationForm()
     _fill_share_choices(form)
     status = None
@@ -465,8 +463,7 @@ def share_lines():
 # --- Quick changes (status, end date) from the register or the commission page -----------------------------
 
 def _quick_change(commission_id: int, form_class, apply):
-    commission = service.get_commission_or_404(commission_id)
-    service.require_open_contract(commission)
+    commission = service.commission_to_change_or_404(commission_id)
     form = form_class()
     back = _safe_next(url_for(".show", commission_id=commission_id))
     error, status = None, 200

@@ -19,6 +19,7 @@ from tracker.models import (
     BudgetLine, Commission, FundingYear, LedgerTransaction, Milestone, ProcurementNotice, Provider, Strand, SupplierAlias,
     Variation,
 )
+from tracker.commissions import rules
 from tracker.commissions.shares import ShareInput, check_shares, default_shares, set_shares, shares_of, spread, split_by_years
 from tracker.models.base import utcnow
 from tracker.money import format_pence
@@ -61,8 +62,18 @@ class NotAllowed(Exception):
     """An action the rules forbid for this record, with the reason in the users' words."""
 
 
-def get_commission_or_404(commission_id: int) -> Commission:
-    return get_or_404(Commission, commission_id, "There is no commission with that number. It may have been deleted.")
+def get_commission_or_404(commission_id: int, *options) -> Commission:
+    """The commission with this id (loaded with ``options``), or a 404 page; every area looks commissions up here."""
+    return get_or_404(Commission, commission_id, "There is no commission with that number. It may have been deleted.",
+                      *options)
+
+
+def commission_to_change_or_404(commission_id: int) -> Commission:
+    """The commission, when it may still change: 404 when there is none, 409 when the contract is sealed (every
+    year it is funded in is closed). The role is the route's ``roles_required``; this is the record's part."""
+    commission = get_commission_or_404(commission_id)
+    require_open_contract(commission)
+    return commission
 
 
 def get_provider_or_404(provider_id: int) -> Provider:
@@ -84,8 +95,14 @@ def _flush(commission: Commission) -> None:
         raise Conflict(fresh) from None
 
 
+def provider_key(name: str) -> str:
+    """The name-normalising rule: two providers are the same when their names match ignoring case and the spaces
+    around them (the form, the import's cache and the demo all look providers up by this key)."""
+    return (name or "").strip().lower()
+
+
 def find_provider_by_name(name: str) -> Provider | None:
-    return db.session.scalar(select(Provider).where(func.lower(Provider.name) == name.strip().lower()))
+    return db.session.scalar(select(Provider).where(func.lower(Provider.name) == provider_key(name)))
 
 
 def _database_rules(data: dict, commission: Commission | None) -> dict[str, str]:
@@ -114,25 +131,36 @@ def _resolve_provider(data: dict, new_provider_name: str) -> None:
     """Use the chosen provider, or the one named (adding it when it is new)."""
     if data.get("provider_id"):
         return
-    name = (new_provider_name or "").strip()
-    provider = find_provider_by_name(name)
-    if provider is None:
-        provider = Provider(name=name)
-        db.session.add(provider)
-        db.session.flush()
-        audit.record(REALM, "create", provider, f"Added provider {name}", None, audit.snapshot(provider, PROVIDER_FIELDS))
-    data["provider_id"] = provider.id
+    data["provider_id"] = find_or_create_provider(new_provider_name).id
+
+
+_TEXT_FIELDS = ("reference", "title", "description", "extension_options", "pcc_decision_ref", "po_number",
+                "contract_manager", "cdp_procurement_id", "cdp_contract_id", "award_reason", "grant_conditions")
 
 
 def _clean(data: dict) -> dict:
-    out = {k: data.get(k) for k in COMMISSION_FIELDS}
-    for key in ("reference", "title", "description", "extension_options", "pcc_decision_ref", "po_number",
-                "contract_manager", "cdp_procurement_id", "cdp_contract_id", "award_reason", "grant_conditions"):
-        out[key] = (out[key] or "").strip()
-    out["competed"] = bool(out["competed"])
-    out["light_touch"] = bool(out["light_touch"])
-    out["end_decision"] = out["end_decision"] or None  # "not decided yet"
+    """The commission fields of ``data``, tidied. A field the caller does not give (an import maps only some
+    columns) is left out, so the model's default applies; the forms give them all."""
+    out = {k: data[k] for k in COMMISSION_FIELDS if k in data}
+    for key in _TEXT_FIELDS:
+        if key in out:
+            out[key] = (out[key] or "").strip()
+    for key in ("competed", "light_touch"):
+        if key in out:
+            out[key] = bool(out[key])
+    if "end_decision" in out:
+        out["end_decision"] = out["end_decision"] or None  # "not decided yet"
     return out
+
+
+def _fact_rules(data: dict) -> dict[str, str]:
+    """The rules of tracker/commissions/rules.py, at the fields (the forms and the import check them first)."""
+    errors = {}
+    if not rules.value_above_zero(data.get("value_pence")):
+        errors["value_pence"] = rules.VALUE_NOT_ABOVE_ZERO
+    if not rules.end_after_start(data.get("start_date"), data.get("end_date")):
+        errors["end_date"] = rules.END_NOT_AFTER_START
+    return errors
 
 
 def _shares_rules(commission: Commission | None, value_pence: int | None,
@@ -159,26 +187,39 @@ def require_open_contract(commission: Commission) -> None:
 
 
 def create_commission(data: dict, new_provider_name: str = "", shares: list[ShareInput] | None = None,
-                      budget_line: BudgetLine | None = None) -> Commission:
-    """Add a commission from form data (model field names); raises FieldErrors.
+                      budget_line: BudgetLine | None = None, *, user_id: int | None = None, source: str = "",
+                      checked: bool = False) -> Commission:
+    """Add a commission (model field names in ``data``), audited; raises FieldErrors. The one way a commission is
+    made: the form, the commissions register import and the demo all come here.
 
     ``shares`` are its funding shares; without them the value is split across the years it spans by days
-    (``shares.default_shares``), on ``budget_line`` for that line's year where one is given."""
+    (``shares.default_shares``), on ``budget_line`` for that line's year where one is given. ``source`` ("import",
+    "demo") is added to the audit summary; ``user_id`` is who did it when there is no request (an import's thread).
+    ``checked`` says the caller has just checked the database rules itself, in this transaction, for many rows at
+    once (the import's analysis: reference, year, strand, line): they are not asked again row by row, which would
+    cost queries per row. The fact rules (value, dates) cost nothing and always run."""
     data = _clean(data)
     if shares is None and data.get("value_pence") and data.get("start_date") and data.get("end_date"):
         shares = default_shares(data["value_pence"], data["start_date"], data["end_date"], budget_line)
-    errors = {**_database_rules(data, None), **_shares_rules(None, data.get("value_pence"), shares)}
+    errors = _fact_rules(data)
+    if not checked:
+        errors = {**_database_rules(data, None), **_shares_rules(None, data.get("value_pence"), shares), **errors}
     if errors:
         raise FieldErrors(errors)
     _resolve_provider(data, new_provider_name)
     commission = Commission(**data)
     db.session.add(commission)
     db.session.flush()
-    audit.record(REALM, "create", commission, f"Added commission {commission.reference}", None,
-                 audit.snapshot(commission, COMMISSION_FIELDS))
+    audit.record(REALM, "create", commission, f"Added commission {commission.reference}{_from(source)}", None,
+                 audit.snapshot(commission, COMMISSION_FIELDS), user_id=user_id)
     if shares:
         set_shares(commission, shares)
     return commission
+
+
+def _from(source: str) -> str:
+    """Where a record came from, for the audit summary: " (import)" ("" for a form)."""
+    return f" ({source})" if source else ""
 
 
 def update_commission(commission: Commission, data: dict, submitted_version: int | None,
@@ -352,6 +393,8 @@ def delete_commission(commission: Commission) -> str:
 
 def _provider_rules(data: dict, supplier_ids: list[str], provider: Provider | None) -> dict[str, str]:
     errors = {}
+    if not data["name"]:
+        return {"name": "Enter the provider's name"}
     existing = find_provider_by_name(data["name"])
     if existing is not None and (provider is None or existing.id != provider.id):
         errors["name"] = f"There is already a provider called {existing.name}"
@@ -377,20 +420,43 @@ def _set_supplier_ids(provider: Provider, supplier_ids: list[str]) -> tuple[list
     return sorted(current), sorted(supplier_ids)
 
 
+def _provider_data(data: dict) -> dict:
+    return {k: (data.get(k) or "").strip() if k not in PROVIDER_FLAGS else bool(data.get(k)) for k in PROVIDER_FIELDS}
+
+
+def create_provider(data: dict, supplier_ids: list[str] = (), *, user_id: int | None = None,
+                    source: str = "") -> Provider:
+    """Add a provider (``PROVIDER_FIELDS`` in ``data``) and its ledger supplier IDs, audited; raises FieldErrors.
+    The one way a provider is made: the providers form, a new name typed on the commission form, the commissions
+    register import and the demo all come here. ``source`` and ``user_id`` as for ``create_commission``."""
+    data = _provider_data(data)
+    supplier_ids = list(supplier_ids)
+    errors = _provider_rules(data, supplier_ids, None)
+    if errors:
+        raise FieldErrors(errors)
+    provider = Provider(**data)
+    db.session.add(provider)
+    db.session.flush()
+    _set_supplier_ids(provider, supplier_ids)
+    after = {**audit.snapshot(provider, PROVIDER_FIELDS), "supplier_ids": supplier_ids}
+    audit.record(REALM, "create", provider, f"Added provider {provider.name}{_from(source)}", None, after,
+                 user_id=user_id)
+    return provider
+
+
+def find_or_create_provider(name: str, **flags) -> Provider:
+    """The provider of this name (``provider_key``), added with ``flags`` when there is none."""
+    return find_provider_by_name(name) or create_provider({"name": name, **flags})
+
+
 def save_provider(provider: Provider | None, data: dict, supplier_ids: list[str]) -> Provider:
     """Add (``provider`` None) or change a provider and its ledger supplier IDs, audited; raises FieldErrors."""
-    data = {k: (data.get(k) or "").strip() if k not in PROVIDER_FLAGS else bool(data.get(k)) for k in PROVIDER_FIELDS}
+    if provider is None:
+        return create_provider(data, supplier_ids)
+    data = _provider_data(data)
     errors = _provider_rules(data, supplier_ids, provider)
     if errors:
         raise FieldErrors(errors)
-    if provider is None:
-        provider = Provider(**data)
-        db.session.add(provider)
-        db.session.flush()
-        _set_supplier_ids(provider, supplier_ids)
-        after = {**audit.snapshot(provider, PROVIDER_FIELDS), "supplier_ids": supplier_ids}
-        audit.record(REALM, "create", provider, f"Added provider {provider.name}", None, after)
-        return provider
     before = audit.snapshot(provider, PROVIDER_FIELDS)
     for key, value in data.items():
         setattr(provider, key, value)

@@ -89,8 +89,7 @@ def year(year_id: int):
 @roles_required(FINANCE)
 def edit_year(year_id: int):
     """Change a year's notes (its status changes with the open and close buttons)."""
-    year = service.get_year_or_404(year_id)
-    require_open_year(year)
+    year = service.year_to_change_or_404(year_id)
     form = YearNotesForm(obj=year)
     if form.validate_on_submit():
         service.update_year_notes(year, form.notes.data)
@@ -212,8 +211,7 @@ def edit_stream(stream_id: int):
 @roles_required(FINANCE)
 def new_allocation(year_id: int):
     """Set a stream's allocation for a year."""
-    year = service.get_year_or_404(year_id)
-    require_open_year(year)
+    year = service.year_to_change_or_404(year_id)
     taken = set(db.session.scalars(select(Allocation.funding_stream_id).where(Allocation.funding_year_id == year.id)))
     form = AllocationForm()
     form.funding_stream_id.choices = [(s.id, s.name) for s in service.all_streams() if s.id not in taken and s.active]
@@ -305,8 +303,7 @@ def _budget_url(year, **extra) -> str:
 @roles_required(FINANCE)
 def new_line(year_id: int):
     """Add a budget line with its Q1-Q4 profile."""
-    year = service.get_year_or_404(year_id)
-    require_open_year(year)
+    year = service.year_to_change_or_404(year_id)
     form = _line_form()
     if form.validate_on_submit() and not _line_clash(form, year):
         service.create_line(year, **_line_values(form))
@@ -319,9 +316,8 @@ def new_line(year_id: int):
 @roles_required(FINANCE)
 def edit_line(line_id: int):
     """Change a budget line; a change of amount keeps the original and is recorded with its reason."""
-    line = service.get_line_or_404(line_id)
+    line = service.line_to_change_or_404(line_id)
     year = line.funding_year
-    require_open_year(year)
     form = _line_form(line)
     from tracker.returns.service import reported_quarter
 
@@ -365,8 +361,7 @@ def delete_line(line_id: int):
 @roles_required(FINANCE)
 def planned(line_id: int):
     """Override a line's planned spend (the part of its forecast not yet contracted), with a reason; audited."""
-    line = service.get_line_or_404(line_id)
-    require_open_year(line.funding_year)
+    line = service.line_to_change_or_404(line_id)
     form = PlannedForm(obj=None if request.method == "POST" else None)
     if request.method == "GET":
         form.planned.data = line.planned_override_pence

@@ -39,29 +39,33 @@ def get_year_or_404(year_id: int) -> FundingYear:
     return get_or_404(FundingYear, year_id, "There is no such funding year.")
 
 
+def year_to_change_or_404(year_id: int) -> FundingYear:
+    """A funding year whose records may change: 404 when there is none, 409 when it is closed."""
+    year = get_year_or_404(year_id)
+    require_open_year(year)
+    return year
+
+
 def get_stream_or_404(stream_id: int) -> FundingStream:
     return get_or_404(FundingStream, stream_id, "There is no such funding stream.")
 
 
 def get_allocation_or_404(allocation_id: int) -> Allocation:
-    allocation = db.session.scalar(
-        select(Allocation).where(Allocation.id == allocation_id)
-        .options(joinedload(Allocation.funding_year), joinedload(Allocation.funding_stream),
-                 selectinload(Allocation.revisions).joinedload(AllocationRevision.changed_by))
-    )
-    if allocation is None:
-        abort_with(404, "There is no such allocation.")
-    return allocation
+    return get_or_404(Allocation, allocation_id, "There is no such allocation.",
+                      joinedload(Allocation.funding_year), joinedload(Allocation.funding_stream),
+                      selectinload(Allocation.revisions).joinedload(AllocationRevision.changed_by))
 
 
 def get_line_or_404(line_id: int) -> BudgetLine:
-    line = db.session.scalar(
-        select(BudgetLine).where(BudgetLine.id == line_id)
-        .options(joinedload(BudgetLine.funding_year), joinedload(BudgetLine.funding_stream),
-                 joinedload(BudgetLine.category), joinedload(BudgetLine.strand))
-    )
-    if line is None:
-        abort_with(404, "There is no such budget line.")
+    return get_or_404(BudgetLine, line_id, "There is no such budget line.",
+                      joinedload(BudgetLine.funding_year), joinedload(BudgetLine.funding_stream),
+                      joinedload(BudgetLine.category), joinedload(BudgetLine.strand))
+
+
+def line_to_change_or_404(line_id: int) -> BudgetLine:
+    """A budget line that may change: 404 when there is none, 409 when its year is closed."""
+    line = get_line_or_404(line_id)
+    require_open_year(line.funding_year)
     return line
 
 

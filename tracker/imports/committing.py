@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from tracker import audit
+from tracker.commissions.service import create_commission, create_provider, provider_key
 from tracker.commissions.shares import SHARE_FIELDS, default_shares, set_shares
 from tracker.extensions import db
 from tracker.imports import checked
@@ -361,17 +362,15 @@ class _Writer:
 
     # commissions
     def _provider(self, name: str, data: dict) -> Provider:
+        # One query for every provider, then a dict: a register names the same few providers row after row.
         if self._providers is None:
-            self._providers = {p.name.lower(): p for p in db.session.scalars(select(Provider))}
-        provider = self._providers.get(name.lower())
+            self._providers = {provider_key(p.name): p for p in db.session.scalars(select(Provider))}
+        provider = self._providers.get(provider_key(name))
         if provider is None:
-            provider = Provider(name=name, vcse=bool(data.get("vcse", False)), sme=bool(data.get("sme", False)))
-            db.session.add(provider)
-            db.session.flush()
-            self._providers[name.lower()] = provider
+            provider = create_provider({"name": name, "vcse": data.get("vcse", False), "sme": data.get("sme", False)},
+                                       user_id=self.user_id, source="import")
+            self._providers[provider_key(name)] = provider
             self._created("Provider", provider.id)
-            audit.record(REALM, "create", provider, f"Added provider {name} (import)", None, {"name": name},
-                         user_id=self.user_id)
             return provider
         flags = {f: data[f] for f in ("vcse", "sme") if f in data and getattr(provider, f) != data[f]}
         if flags:
@@ -389,14 +388,10 @@ class _Writer:
         data = self._commission_values(row)
         line_id = data.pop("budget_line_id", None)
         data = {k: v for k, v in data.items() if v is not None or k == "review_date"}
-        commission = Commission(**data)
-        db.session.add(commission)
-        db.session.flush()
-        self._created("Commission", commission.id)
-        audit.record(REALM, "create", commission, f"Added commission {commission.reference} (import)", None,
-                     _dump(commission, [k for k in data if k != "reference"] + ["reference"]), user_id=self.user_id)
         line = db.session.get(BudgetLine, line_id) if line_id else None
-        set_shares(commission, default_shares(commission.value_pence, commission.start_date, commission.end_date, line))
+        # The analysis checked this row against the database a moment ago, in this transaction (checked=True).
+        commission = create_commission(data, budget_line=line, user_id=self.user_id, source="import", checked=True)
+        self._created("Commission", commission.id)
 
     def _change_commissions(self, row: Row) -> None:
         data = self._commission_values(row)

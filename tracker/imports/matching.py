@@ -20,6 +20,7 @@ from datetime import date
 from sqlalchemy import func, select
 
 from tracker import audit
+from tracker.errors import abort_with, get_or_404
 from tracker.extensions import db
 from tracker.models import (
     AccountRule, BudgetLine, Commission, FundingYear, LedgerTransaction, Provider, SupplierAlias,
@@ -337,6 +338,18 @@ class RuleRefused(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+def get_supplier_rule_or_404(alias_id: int) -> SupplierAlias:
+    """A remembered supplier rule: a supplier alias that sends its lines to a commission (others are not rules)."""
+    alias = db.session.get(SupplierAlias, alias_id)
+    if alias is None or alias.commission_id is None:
+        abort_with(404, "There is no remembered rule with that number.")
+    return alias
+
+
+def get_account_rule_or_404(rule_id: int) -> AccountRule:
+    return get_or_404(AccountRule, rule_id, "There is no account rule with that number.")
 
 
 def supplier_rules() -> list[SupplierAlias]:

@@ -3,7 +3,7 @@ the unmatched ledger lines finance assigns to commissions. Finance (and admins) 
 from __future__ import annotations
 
 
-from flask import Blueprint, abort, flash, make_response, request, url_for
+from flask import Blueprint, flash, make_response, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -15,8 +15,8 @@ from tracker.imports import reconciliation as reconcile
 from tracker.imports import summary as import_summary
 from tracker.imports import unmatched as unmatched_page
 from tracker.imports.forms import AccountRuleForm, AssignForm, CommitForm, SupplierRuleForm, UploadForm
-from tracker.errors import abort_with, get_or_404
-from tracker.models import AccountRule, BudgetLine, Commission, FundingYear, LedgerTransaction, SupplierAlias
+from tracker.errors import abort_with
+from tracker.models import BudgetLine, Commission, FundingYear, LedgerTransaction
 from tracker.money import format_pence
 from tracker.web import XLSX_MIMETYPE, is_htmx, render, see_other, send_download
 
@@ -46,7 +46,9 @@ def get_draft_or_404(token: str) -> service.Draft:
     """A draft belongs to whoever uploaded it (admins may see any)."""
     draft = service.load_draft(token)
     if draft is None or (draft.created_by_id != current_user.id and not current_user.has_role("admin")):
-        abort(404)
+        # Another person's draft reads as missing too: its address says nothing about what they uploaded.
+        abort_with(404, "There is no import waiting at this address: it was imported, discarded or never "
+                        "uploaded. Upload the file again.")
     return draft
 
 
@@ -103,7 +105,8 @@ def original(batch_id: int):
     try:
         return send_download(service.stored_file(batch), batch.filename)
     except FileNotFoundError:
-        abort(404)
+        abort_with(404, "The uploaded file of this import is missing from the data folder. Restore it from the "
+                        "backup.")
 
 
 @bp.route("/<int:batch_id>/problems.xlsx")
@@ -193,7 +196,7 @@ def _mapping_page(draft, errors, status):
     try:
         choices = service.mapping_choices(draft)[0]
     except service.ImportRefused as exc:  # pragma: no cover - the file was read at upload
-        abort(422, exc.message)
+        abort_with(422, exc.message)
     chosen = {s.name: request.form.get(f"field-{s.name}") for s in draft.fields} if request.method == "POST" else {}
     return render("imports/mapping.html", "form", status=status, draft=draft, choices=choices, errors=errors,
                   chosen=chosen)
@@ -402,18 +405,11 @@ def _rules_page(form, status):
                   supplier_rules=matching.supplier_rules(), account_rules=matching.account_rules())
 
 
-def _supplier_rule_or_404(alias_id: int) -> SupplierAlias:
-    alias = db.session.get(SupplierAlias, alias_id)
-    if alias is None or alias.commission_id is None:
-        abort_with(404, "There is no remembered rule with that number.")
-    return alias
-
-
 @bp.route("/rules/supplier/<int:alias_id>", methods=["GET", "POST"])
 @roles_required(FINANCE)
 def edit_supplier_rule(alias_id: int):
     """Send a remembered supplier's lines to another commission (future imports; lines already assigned stay)."""
-    alias = _supplier_rule_or_404(alias_id)
+    alias = matching.get_supplier_rule_or_404(alias_id)
     form = SupplierRuleForm()
     form.commission.choices = _commission_choices()
     if request.method == "GET":
@@ -431,7 +427,7 @@ def edit_supplier_rule(alias_id: int):
 @roles_required(FINANCE)
 def delete_supplier_rule(alias_id: int):
     """Forget the remembered commission (the supplier stays known as the provider); assigned lines stay."""
-    alias = _supplier_rule_or_404(alias_id)
+    alias = matching.get_supplier_rule_or_404(alias_id)
     value = alias.value
     matching.delete_supplier_rule(alias)
     db.session.commit()
@@ -463,7 +459,7 @@ def add_account_rule():
 @roles_required(FINANCE)
 def delete_account_rule(rule_id: int):
     """Delete an account rule; lines it already moved stay on the budget line."""
-    rule = get_or_404(AccountRule, rule_id, "There is no account rule with that number.")
+    rule = matching.get_account_rule_or_404(rule_id)
     code = rule.account_code
     matching.delete_account_rule(rule)
     db.session.commit()

@@ -8,11 +8,11 @@ import click
 from flask import Blueprint, Response, current_app, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
 from tracker import audit
 from tracker import settings as app_settings
 from tracker.auth.roles import EVERYONE, MANAGER, public, roles_required
+from tracker.commissions.service import get_commission_or_404
 from tracker.errors import abort_with
 from tracker.extensions import db
 from tracker.funding.rules import require_open_year
@@ -32,15 +32,6 @@ FIELDS = ("title", "programme", "due_date", "owner_id", "status", "completed_dat
 def today() -> date:
     """Today's date; one place so tests can fix the clock (``app.config["MILESTONES_TODAY"]``)."""
     return current_app.config.get("MILESTONES_TODAY") or date.today()
-
-
-def get_milestone_or_404(milestone_id: int) -> Milestone:
-    m = db.session.scalar(
-        select(Milestone).options(joinedload(Milestone.owner), joinedload(Milestone.commission),
-                                  joinedload(Milestone.funding_year)).where(Milestone.id == milestone_id))
-    if m is None:
-        abort_with(404, "There is no milestone with that number. It may have been removed.")
-    return m
 
 
 @bp.app_context_processor
@@ -132,7 +123,7 @@ def _absolute_url(m: Milestone) -> str:
 @roles_required(*EVERYONE)
 def show(milestone_id: int):
     """One milestone, its evidence and its history."""
-    m = get_milestone_or_404(milestone_id)
+    m = service.get_milestone_or_404(milestone_id)
     return render("milestones/show.html", m=m, history=audit.history(m), today=today(),
                   ending_soon_days=app_settings.get("ending_soon_days"), can_edit=current_user.has_role(MANAGER))
 
@@ -188,10 +179,7 @@ def _commission_from_args() -> Commission | None:
         return None
     if not raw.isdigit() or len(raw) > 9:
         abort_with(400, "The commission in the address is not a number. Start again from the commission's page.")
-    commission = db.session.get(Commission, int(raw))
-    if commission is None:
-        abort_with(404, "There is no commission with that number. It may have been deleted.")
-    return commission
+    return get_commission_or_404(int(raw))
 
 
 def _evidence_of(m) -> tuple[str, str]:
@@ -205,8 +193,7 @@ def _evidence_of(m) -> tuple[str, str]:
 def edit(milestone_id: int):
     """Change a milestone. A generated deadline's date follows its source, so only its owner, status and
     evidence are edited here."""
-    m = get_milestone_or_404(milestone_id)
-    require_open_year(m.funding_year)
+    m = service.milestone_to_change_or_404(milestone_id)
     form = _form(m, generated=m.generated)
     if form.validate_on_submit():
         _check_links(form)
@@ -221,7 +208,7 @@ def edit(milestone_id: int):
             # Marking it done, or taking the evidence away from a done one: the evidence rule applies.
             db.session.rollback()
             form.evidence.errors.append(problem)
-            m = get_milestone_or_404(milestone_id)
+            m = service.get_milestone_or_404(milestone_id)
             return render("milestones/form.html", "form", status=422, form=form, m=m)
         old, new = audit.diff(before, audit.snapshot(m, FIELDS))
         if new:
@@ -237,8 +224,7 @@ def edit(milestone_id: int):
 @roles_required(MANAGER)
 def complete(milestone_id: int):
     """Mark a milestone done, with the date and the evidence."""
-    m = get_milestone_or_404(milestone_id)
-    require_open_year(m.funding_year)
+    m = service.milestone_to_change_or_404(milestone_id)
     if m.is_event:
         abort_with(409, f"'{m.title}' is an event: it happens on its date and is not marked done. "
                         "Its commission's decision on the end is the task to complete.")
@@ -253,7 +239,7 @@ def complete(milestone_id: int):
         if problem:
             db.session.rollback()
             form.evidence.errors.append(problem)
-            m = get_milestone_or_404(milestone_id)
+            m = service.get_milestone_or_404(milestone_id)
             return render("milestones/complete.html", "form", status=422, form=form, m=m)
         old, new = audit.diff(before, audit.snapshot(m, FIELDS))
         audit.record("milestones", "change", m, f"Completed milestone '{m.title}' on {m.completed_date:%d/%m/%Y}", old, new)

@@ -32,6 +32,8 @@ from sqlalchemy.orm import Session, joinedload
 
 from tracker import audit, settings
 from tracker.claims.deadlines import GRANT_DEADLINE_SETTINGS, grant_deadlines
+from tracker.errors import get_or_404
+from tracker.funding.rules import require_open_year
 from tracker.models import Allocation, Commission, FundingStream, FundingYear, Milestone, Setting, User
 from tracker.models.milestones import EVENT_KINDS, MILESTONE_STATUSES, PROGRAMMES
 from tracker.models.users import ADMIN, FINANCE, MANAGER
@@ -46,6 +48,18 @@ DEADLINE_SETTINGS = ("return_due_days", "year_end_claim_due_days", "annual_repor
                      *NOTICE_SETTINGS)
 # What a person may have entered on a generated deadline: sync never overwrites these.
 PERSON_FIELDS = ("status", "completed_date", "evidence", "evidence_link", "owner_id")
+
+
+def get_milestone_or_404(milestone_id: int) -> Milestone:
+    return get_or_404(Milestone, milestone_id, "There is no milestone with that number. It may have been removed.",
+                      joinedload(Milestone.owner), joinedload(Milestone.commission), joinedload(Milestone.funding_year))
+
+
+def milestone_to_change_or_404(milestone_id: int) -> Milestone:
+    """A milestone that may change: 404 when there is none, 409 when its funding year is closed."""
+    m = get_milestone_or_404(milestone_id)
+    require_open_year(m.funding_year)
+    return m
 
 
 # --- What the sources say the deadlines should be --------------------------------------------------------

@@ -10,6 +10,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from tracker.auth.roles import ADMIN, EVERYONE, FINANCE, MANAGER, STAFF, roles_required
+from tracker.commissions.service import get_commission_or_404
 from tracker.errors import abort_with
 from tracker.extensions import db
 from tracker.figures import current_year
@@ -88,7 +89,7 @@ def _copy_choices(commission: Commission) -> list[tuple[str, str]]:
 @roles_required(*EVERYONE)
 def outputs(commission_id: int):
     """A commission's measures: targets, actuals per quarter with RAG, narratives; its returns and documents."""
-    commission = service.get_commission_or_404(commission_id)
+    commission = get_commission_or_404(commission_id)
     return render("monitoring/outputs.html", "grid", **_grid_context(commission))
 
 
@@ -96,8 +97,7 @@ def outputs(commission_id: int):
 @roles_required(MANAGER)
 def add_measure(commission_id: int):
     """Add a measure with its targets."""
-    commission = service.get_commission_or_404(commission_id)
-    require_open_year(commission.funding_year)
+    commission = service.outputs_to_change_or_404(commission_id)
     form = MeasureForm(prefix="new")
     used = set(db.session.scalars(select(Measure.metric_id).where(Measure.commission_id == commission.id)))
     form.metric_id.choices = [(m.id, m.name) for m in service.all_metrics(active_only=True) if m.id not in used]
@@ -119,9 +119,8 @@ def add_measure(commission_id: int):
 @roles_required(MANAGER)
 def edit_measure(measure_id: int):
     """Change a measure's unit and targets."""
-    measure = service.get_measure_or_404(measure_id)
+    measure = service.measure_to_change_or_404(measure_id)
     commission = measure.commission
-    require_open_year(commission.funding_year)
     form = TargetsForm(obj=measure)
     if form.validate_on_submit():
         service.update_measure(measure, form.unit.data or "", form.targets, form.target_year.data)
@@ -200,9 +199,8 @@ def actual(measure_id: int, quarter: int):
 @roles_required(MANAGER)
 def narrative(commission_id: int, quarter: int):
     """The narrative for a quarter."""
-    commission = service.get_commission_or_404(commission_id)
     _quarter_or_404(quarter)
-    require_open_year(commission.funding_year)
+    commission = service.outputs_to_change_or_404(commission_id)
     form = NarrativeForm()
     if request.method == "GET":
         form.text.data = workbook.current_narrative(commission.id, quarter)
@@ -220,12 +218,11 @@ def narrative(commission_id: int, quarter: int):
 @roles_required(MANAGER)
 def copy(commission_id: int):
     """Copy measures from another commission (with targets) or from the standard template."""
-    commission = service.get_commission_or_404(commission_id)
-    require_open_year(commission.funding_year)
+    commission = service.outputs_to_change_or_404(commission_id)
     form = CopyForm(prefix="copy")
     form.source.choices = _copy_choices(commission)
     if form.validate_on_submit():
-        source = None if form.source.data == "template" else service.get_commission_or_404(int(form.source.data))
+        source = None if form.source.data == "template" else get_commission_or_404(int(form.source.data))
         try:
             added = service.copy_measures(source, commission)
         except service.MonitoringError as exc:
@@ -245,7 +242,7 @@ def copy(commission_id: int):
 @roles_required(*STAFF)
 def download_workbook(commission_id: int, quarter: int):
     """The monitoring workbook for the provider to fill in for a quarter."""
-    commission = service.get_commission_or_404(commission_id)
+    commission = get_commission_or_404(commission_id)
     _quarter_or_404(quarter)
     return send_download(workbook.build_workbook(commission, quarter), workbook.filename_for(commission, quarter),
                          XLSX_MIMETYPE)
@@ -255,8 +252,7 @@ def download_workbook(commission_id: int, quarter: int):
 @roles_required(MANAGER)
 def upload_return(commission_id: int):
     """Upload a filled-in workbook: checked, then kept for preview (nothing is recorded until it is committed)."""
-    commission = service.get_commission_or_404(commission_id)
-    require_open_year(commission.funding_year)
+    commission = service.outputs_to_change_or_404(commission_id)
     form = ReturnUploadForm(prefix="return")
     refusal = None
     problems = []
@@ -287,7 +283,7 @@ def upload_return(commission_id: int):
 @roles_required(*STAFF)
 def preview(batch_id: int):
     """What an uploaded return will record against what is there now."""
-    staged = workbook.get_return_or_404(batch_id)
+    staged = workbook.get_monitoring_return_or_404(batch_id)
     actuals = {int(k): v for k, v in (staged.values.get("actuals") or {}).items()}
     lines = workbook.preview_lines(staged.commission, staged.quarter, actuals)
     return render("monitoring/preview.html", staged=staged, batch=staged.import_batch, lines=lines,
@@ -300,7 +296,7 @@ def preview(batch_id: int):
 @roles_required(MANAGER)
 def commit(batch_id: int):
     """Record every value of the return, or none."""
-    staged = workbook.get_return_or_404(batch_id)
+    staged = workbook.get_monitoring_return_or_404(batch_id)
     try:
         count = workbook.commit_return(staged)
     except workbook.NotAllowed as exc:
@@ -315,7 +311,7 @@ def commit(batch_id: int):
 @roles_required(MANAGER)
 def withdraw(batch_id: int):
     """Withdraw a return: the values it recorded go back to what they were. GET is the confirmation page."""
-    staged = workbook.get_return_or_404(batch_id)
+    staged = workbook.get_monitoring_return_or_404(batch_id)
     if request.method == "GET":
         batch = staged.import_batch
         committed = batch.status == "committed"

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from tracker import audit, settings
+from tracker.commissions.service import get_commission_or_404
 from tracker.errors import abort_with, get_or_404
 from tracker.extensions import db
 from tracker.funding.rules import require_open_year
@@ -47,14 +48,26 @@ MEASURE_FIELDS = ("metric_id", "unit", "target_q1", "target_q2", "target_q3", "t
 
 # --- lookups ------------------------------------------------------------------------------------------------
 
-def get_commission_or_404(commission_id: int) -> Commission:
-    return get_or_404(Commission, commission_id, "There is no such commission.", joinedload(Commission.provider),
-                      joinedload(Commission.funding_year), joinedload(Commission.strand))
+def outputs_to_change_or_404(commission_id: int) -> Commission:
+    """A commission whose outputs (measures, targets, actuals, narratives, returns) may change: 404 when there is
+    none, 409 when its funding year is closed. The outputs are its year's record, so its year alone decides, not
+    every year the contract is funded in (that is ``commissions.service.commission_to_change_or_404``)."""
+    commission = get_commission_or_404(commission_id, joinedload(Commission.provider),
+                                       joinedload(Commission.funding_year), joinedload(Commission.strand))
+    require_open_year(commission.funding_year)
+    return commission
 
 
 def get_measure_or_404(measure_id: int) -> Measure:
     return get_or_404(Measure, measure_id, "There is no such measure.", joinedload(Measure.metric),
                       joinedload(Measure.commission).joinedload(Commission.funding_year))
+
+
+def measure_to_change_or_404(measure_id: int) -> Measure:
+    """A measure whose targets may change: 404, or 409 when its commission's year is closed (as above)."""
+    measure = get_measure_or_404(measure_id)
+    require_open_year(measure.commission.funding_year)
+    return measure
 
 
 def get_metric_or_404(metric_id: int) -> Metric:

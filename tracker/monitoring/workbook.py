@@ -295,7 +295,8 @@ def stage_return(commission: Commission, quarter: int, data: bytes, filename: st
     return staged
 
 
-def get_return_or_404(batch_id: int) -> MonitoringReturn:
+def get_monitoring_return_or_404(batch_id: int) -> MonitoringReturn:
+    """A provider's uploaded monitoring return, by its import batch (a PCC return is ``returns.service.get_return_or_404``)."""
     from tracker.errors import abort_with
 
     staged = db.session.scalar(

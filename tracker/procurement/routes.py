@@ -199,12 +199,11 @@ def issue_publication(kind_key: str):
 @roles_required(*EVERYONE)
 def publication_download(publication_id: int):
     """An issued file: the same bytes on every download."""
-    from tracker.errors import abort_with, get_or_404
+    from tracker.errors import abort_with
     from tracker import files
-    from tracker.models import Publication
     from tracker.procurement import transparency
 
-    pub = get_or_404(Publication, publication_id, "There is no issued publication with that number.")
+    pub = transparency.get_publication_or_404(publication_id)
     kind = transparency.get_kind(pub.kind)
     try:
         content = transparency.stored_bytes(pub)
@@ -220,11 +219,9 @@ def publication_download(publication_id: int):
 @roles_required(MANAGER, FINANCE)
 def publication_published(publication_id: int):
     """Record when and where an issued file was published."""
-    from tracker.errors import get_or_404
-    from tracker.models import Publication
     from tracker.procurement import transparency
 
-    pub = get_or_404(Publication, publication_id, "There is no issued publication with that number.")
+    pub = transparency.get_publication_or_404(publication_id)
     kind = transparency.get_kind(pub.kind)
     period = transparency.parse_period(kind.unit, pub.period)
     form = PublishedWhereForm(prefix=f"p{pub.id}")

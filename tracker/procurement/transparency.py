@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from tracker import audit, files, settings
+from tracker.errors import get_or_404
 from tracker.models import Commission, LedgerTransaction, Provider, Publication, SupplierAlias, User
 from tracker.models.base import utcnow
 from tracker.models.monitoring import Document
@@ -415,3 +416,7 @@ def mark_published(pub: Publication, published_on: date, where: str) -> None:
     old, new = audit.diff(before, audit.snapshot(pub, ("published_on", "published_where")))
     audit.record("procurement", "change", pub, f"Recorded where {pub.kind} {pub.period} v{pub.version} was published",
                  old, new)
+
+
+def get_publication_or_404(publication_id: int) -> Publication:
+    return get_or_404(Publication, publication_id, "There is no issued publication with that number.")
