@@ -132,12 +132,8 @@ REFERENCE = {
 
 
 def get_reference_or_404(model, item_id: int):
-    from tracker.errors import abort_with
-
-    item = db.session.get(model, item_id)
-    if item is None:
-        abort_with(404, f"There is no {model.__name__.lower()} with that number.")
-    return item
+    """A strand or a category (the reference lists share their screens, so they share this)."""
+    return get_or_404(model, item_id, f"There is no {model.__name__.lower()} with that number.")
 
 
 def name_taken(model, name: str, except_id: int | None = None) -> bool:

@@ -188,13 +188,14 @@ def require_open_contract(commission: Commission) -> None:
 
 def create_commission(data: dict, new_provider_name: str = "", shares: list[ShareInput] | None = None,
                       budget_line: BudgetLine | None = None, *, user_id: int | None = None, source: str = "",
-                      checked: bool = False) -> Commission:
+                      realm: str = REALM, checked: bool = False) -> Commission:
     """Add a commission (model field names in ``data``), audited; raises FieldErrors. The one way a commission is
     made: the form, the commissions register import and the demo all come here.
 
     ``shares`` are its funding shares; without them the value is split across the years it spans by days
     (``shares.default_shares``), on ``budget_line`` for that line's year where one is given. ``source`` ("import",
-    "demo") is added to the audit summary; ``user_id`` is who did it when there is no request (an import's thread).
+    "demo") is added to the audit summary and ``realm`` files the event (an import files all it does under
+    "imports"); ``user_id`` is who did it when there is no request (an import's thread).
     ``checked`` says the caller has just checked the database rules itself, in this transaction, for many rows at
     once (the import's analysis: reference, year, strand, line): they are not asked again row by row, which would
     cost queries per row. The fact rules (value, dates) cost nothing and always run."""
@@ -210,7 +211,7 @@ def create_commission(data: dict, new_provider_name: str = "", shares: list[Shar
     commission = Commission(**data)
     db.session.add(commission)
     db.session.flush()
-    audit.record(REALM, "create", commission, f"Added commission {commission.reference}{_from(source)}", None,
+    audit.record(realm, "create", commission, f"Added commission {commission.reference}{_from(source)}", None,
                  audit.snapshot(commission, COMMISSION_FIELDS), user_id=user_id)
     if shares:
         set_shares(commission, shares)
@@ -424,11 +425,11 @@ def _provider_data(data: dict) -> dict:
     return {k: (data.get(k) or "").strip() if k not in PROVIDER_FLAGS else bool(data.get(k)) for k in PROVIDER_FIELDS}
 
 
-def create_provider(data: dict, supplier_ids: list[str] = (), *, user_id: int | None = None,
-                    source: str = "") -> Provider:
+def create_provider(data: dict, supplier_ids: list[str] = (), *, user_id: int | None = None, source: str = "",
+                    realm: str = REALM) -> Provider:
     """Add a provider (``PROVIDER_FIELDS`` in ``data``) and its ledger supplier IDs, audited; raises FieldErrors.
     The one way a provider is made: the providers form, a new name typed on the commission form, the commissions
-    register import and the demo all come here. ``source`` and ``user_id`` as for ``create_commission``."""
+    register import and the demo all come here. ``source``, ``realm`` and ``user_id`` as for ``create_commission``."""
     data = _provider_data(data)
     supplier_ids = list(supplier_ids)
     errors = _provider_rules(data, supplier_ids, None)
@@ -439,7 +440,7 @@ def create_provider(data: dict, supplier_ids: list[str] = (), *, user_id: int | 
     db.session.flush()
     _set_supplier_ids(provider, supplier_ids)
     after = {**audit.snapshot(provider, PROVIDER_FIELDS), "supplier_ids": supplier_ids}
-    audit.record(REALM, "create", provider, f"Added provider {provider.name}{_from(source)}", None, after,
+    audit.record(realm, "create", provider, f"Added provider {provider.name}{_from(source)}", None, after,
                  user_id=user_id)
     return provider
 

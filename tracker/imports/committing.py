@@ -368,7 +368,7 @@ class _Writer:
         provider = self._providers.get(provider_key(name))
         if provider is None:
             provider = create_provider({"name": name, "vcse": data.get("vcse", False), "sme": data.get("sme", False)},
-                                       user_id=self.user_id, source="import")
+                                       user_id=self.user_id, source="import", realm=REALM)
             self._providers[provider_key(name)] = provider
             self._created("Provider", provider.id)
             return provider
@@ -390,7 +390,8 @@ class _Writer:
         data = {k: v for k, v in data.items() if v is not None or k == "review_date"}
         line = db.session.get(BudgetLine, line_id) if line_id else None
         # The analysis checked this row against the database a moment ago, in this transaction (checked=True).
-        commission = create_commission(data, budget_line=line, user_id=self.user_id, source="import", checked=True)
+        commission = create_commission(data, budget_line=line, user_id=self.user_id, source="import", realm=REALM,
+                                       checked=True)
         self._created("Commission", commission.id)
 
     def _change_commissions(self, row: Row) -> None:

@@ -16,7 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from tracker import audit, files, settings
+from tracker.commissions.service import get_commission_or_404, get_provider_or_404
 from tracker.errors import abort_with, get_or_404
+from tracker.funding.service import get_year_or_404
+from tracker.milestones.service import get_milestone_or_404
 from tracker.extensions import db
 from tracker.models import Commission, FundingYear, Milestone, Provider
 from tracker.text import clean_filename
@@ -167,10 +170,10 @@ def download_name(version: DocumentVersion) -> str:
 def get_owner_or_404(owner_type: str, owner_id: int):
     if owner_type not in DOCUMENT_OWNERS:
         abort_with(404, "Documents can be attached to commissions, providers, milestones and funding years only.")
-    owner = db.session.get(OWNER_MODELS[owner_type], owner_id)
-    if owner is None:
-        abort_with(404, f"There is no such {OWNER_LABELS[owner_type].lower()}.")
-    return owner
+    # Each kind of owner is looked up by its own area's helper, so a missing one reads as it does everywhere.
+    find = {"commission": get_commission_or_404, "provider": get_provider_or_404, "milestone": get_milestone_or_404,
+            "funding_year": get_year_or_404}
+    return find[owner_type](owner_id)
 
 
 def owner_name(owner_type: str, owner) -> str:
