@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from tracker.commissions import rules as commission_rules
+from tracker.commissions.service import provider_key
 from tracker.extensions import db
 from tracker.funding.rules import closed_year_problem
 from tracker.imports.analysis import ADD, CHANGED, ERROR, UNCHANGED, Row, _closed_message, _Kind
@@ -34,7 +35,7 @@ class _Commissions(_Kind):
                                               BudgetLine.strand_id).order_by(BudgetLine.id)):
             self.lines.setdefault((line.funding_year_id, line.funding_stream_id, line.strand_id), line.id)
             self.line_stream[line.id] = line.funding_stream_id
-        self.providers = {n.lower(): i for i, n in db.session.execute(select(Provider.id, Provider.name))}
+        self.providers = {provider_key(n): i for i, n in db.session.execute(select(Provider.id, Provider.name))}
         self.existing = {c.reference.lower(): c for c in db.session.scalars(select(Commission))}
         self.year_objs = {y.id: y for y in db.session.scalars(select(FundingYear))}
         self.seen: dict[str, int] = {}
@@ -123,7 +124,7 @@ class _Commissions(_Kind):
                 data[flag] = p[flag]
         if existing is None:
             return Row(row_no, ADD, data, [], values, money=p["value"])
-        provider_id = self.providers.get(p["provider"].lower())
+        provider_id = self.providers.get(provider_key(p["provider"]))
         existing_line = next((sh.budget_line_id for sh in existing.funding_shares
                               if sh.funding_year_id == data["funding_year_id"]), None)
         same = provider_id == existing.provider_id and all(
