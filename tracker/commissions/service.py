@@ -3,6 +3,8 @@
 Each function changes the session and records the audit event in the same transaction; the caller commits.
 Problems a person can fix are raised as ``FieldErrors`` (shown at the fields, 422) or ``Conflict`` (someone
 else saved first, 409); a closed funding year stops everything with ``require_open_year``.
+``create_commission`` and ``create_provider`` are the only places either record is made (the forms, the register
+import and the demo call them; tests/commissions/test_one_way_in.py keeps it so).
 """
 from __future__ import annotations
 
