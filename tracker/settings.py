@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from tracker.extensions import db
 from tracker.models import Setting
+from tracker.text import is_yes
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def _convert(spec: SettingSpec, text: str):
     if spec.kind is int:
         return int(text)
     if spec.kind is bool:
-        return text.lower() in ("1", "true", "yes", "on")
+        return is_yes(text)
     return text
 
 
