@@ -126,10 +126,6 @@ class Figures:
         return self.actual_to_date
 
     @property
-    def actual_this_quarter(self) -> int:
-        return self.actual_by_quarter[self.quarter - 1]
-
-    @property
     def profile_to_date(self) -> int:
         return sum(self.profile[: self.quarter])
 
@@ -160,10 +156,6 @@ class Figures:
         from tracker.money import percent
 
         return percent(self.variance, self.target)
-
-    @property
-    def profile_variance(self) -> int:
-        return self.actual_to_date - self.profile_to_date
 
     @property
     def remaining(self) -> int:

@@ -9,9 +9,8 @@ blank text as None, midnight datetimes as dates, numbers as the reader gives the
 Two engines read workbooks: python-calamine (default, 10-15x faster) and openpyxl ``read_only`` (pure
 Python, lower peak memory). Neither reports formulas without a saved result or error cells in a way we can
 use (calamine gives "" for both, openpyxl None / a plain string), and neither limits decompression, so before
-a sheet is read we stream its XML once ourselves (``_scan_sheet``): that pass inflates the raw zip member with
-a hard size limit, counts rows, finds wide columns, merged ranges, formula cells without a value and error
-cells. The scan costs a fraction of calamine's own time and is the same for both engines.
+a sheet is read we stream its XML once ourselves (``Workbook._scan``): that pass inflates the raw zip member
+with a hard size limit, counts rows, finds wide columns, formula cells without a value and error cells. The scan costs a fraction of calamine's own time and is the same for both engines.
 """
 from __future__ import annotations
 
@@ -104,7 +103,6 @@ class _SheetScan:
     max_row: int = 0  # the highest row the XML mentions, even an empty one (a false size may put it at 1048576)
     max_col: int = 0
     last_value_row: int = 0  # the last row that holds a value: reading stops there
-    merged: list[str] = field(default_factory=list)
     # row -> {0-based column -> CellError}: formulas without a saved value and Excel error results.
     cell_errors: dict[int, dict[int, CellError]] = field(default_factory=dict)
 
@@ -280,7 +278,6 @@ _CELL_REF = re.compile(rb'\br="([A-Z]{1,3})(\d+)"')
 _CELL_TYPE = re.compile(rb'\bt="(\w+)"')
 _FORMULA = re.compile(rb"<(?:[\w.-]+:)?f\b")
 _VALUE = re.compile(rb"<((?:[\w.-]+:)?)v>(.*?)</\1v>", re.S)
-_MERGE = re.compile(rb'<(?:[\w.-]+:)?mergeCell\b[^>]*?\bref="([A-Z]+\d+(?::[A-Z]+\d+)?)"')
 
 
 def _has_formula_or_error(part: bytes) -> bool:
@@ -338,8 +335,6 @@ class _Scanner:
                                        "which an import file never needs; delete the unused columns and save it again.")
         if _has_formula_or_error(part):
             self._cells(part)
-        if b"mergeCell" in part:
-            res.merged.extend(m.decode("ascii") for m in _MERGE.findall(part))
 
     def _cells(self, part: bytes) -> None:
         for m in _CELL.finditer(part):
@@ -413,13 +408,6 @@ class Workbook:
                 return s
         names = ", ".join(f"'{s.name}'" for s in self.sheets)
         raise SpreadsheetError(f"The workbook has no sheet called '{name}'. Its sheets are: {names}.")
-
-    def merged_ranges(self, sheet_name: str) -> list[str]:
-        """Merged cell ranges of a sheet, like ["A1:F1"] (a merged title); always [] for CSV."""
-        info = self.sheet(sheet_name)
-        if info.part is None:
-            return []
-        return list(self._scan(info).merged)
 
     def iter_rows(self, sheet_name: str) -> Iterator[tuple[int, tuple]]:
         """Yield ``(excel_row_number, values)`` for every row from row 1, lazily.
