@@ -33,10 +33,6 @@ from defusedxml import ElementTree as SafeET
 
 from tracker.spreadsheets.values import CellError
 
-# openpyxl only parses with defusedxml when it can import it; refuse to run at all otherwise.
-if not openpyxl.DEFUSEDXML:  # pragma: no cover - guarded by the dependency list
-    raise ImportError("defusedxml must be installed: openpyxl would parse uploaded workbooks unsafely")
-
 Source = Union[str, os.PathLike, bytes, bytearray, memoryview, IO[bytes]]
 
 ENGINES = ("calamine", "openpyxl")
@@ -74,6 +70,16 @@ _OTHER_OFFICE_TYPES = {
     "application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml": (
         "This file is a PowerPoint presentation, not an Excel workbook; upload an .xlsx, .xlsm or .csv file."),
 }
+
+
+def require_defusedxml() -> None:
+    """Refuse to go on unless openpyxl parses with defusedxml (it does only when it can import it): uploads are
+    hostile until proven otherwise. The one check: create_app calls it at start-up, and ``open_workbook`` for a
+    caller outside the app. (A check, not an ``assert``, which ``python -O`` drops; a call, not an import-time
+    raise, so importing the module does nothing.)"""
+    if not openpyxl.DEFUSEDXML:
+        raise RuntimeError("defusedxml must be installed (pip install defusedxml): without it openpyxl would parse "
+                           "uploaded workbooks unsafely.")
 
 
 class SpreadsheetError(Exception):
@@ -656,6 +662,7 @@ def open_workbook(source: Source, filename: str | None = None, *, engine: str = 
     ``filename`` is the name the user gave the file; it is only used in messages and to name a CSV's sheet.
     ``engine`` chooses the workbook reader ("calamine" or "openpyxl"). Raises SpreadsheetError.
     """
+    require_defusedxml()
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}")
     limits = Limits(max_entries, max_uncompressed, max_ratio, ratio_min_size, max_rows, max_cells)
