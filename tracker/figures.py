@@ -18,8 +18,8 @@ The rules (README, "How the figures are worked out"; docs/adr/variance-against-a
 - forecast outturn = actual to date + outstanding commitment + planned;
 - variance: a line's forecast against its budget; a stream's against its revised allocation (or its lines'
   budget where it has no allocation);
-- RAG: the worse of spend against profile to date and forecast against budget, amber from ``rag_amber_percent``
-  and red beyond ``rag_red_percent`` (settings).
+- RAG: the worse of spend against profile to date and forecast against the same target as the variance, amber
+  from ``rag_amber_percent`` and red beyond ``rag_red_percent`` (settings).
 
 All amounts are integer pence. ``year_figures`` runs a fixed number of queries whatever the size of the year.
 """
