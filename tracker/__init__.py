@@ -172,8 +172,11 @@ def _guard_every_request(app: Flask) -> None:
 
 
 def _to_sign_in():
+    from tracker.web import is_htmx
+
     target = url_for("auth.sign_in", next=request.full_path.rstrip("?") if request.method == "GET" else None)
-    if request.headers.get("HX-Request"):
+    if is_htmx():
+        # Not signed in, so not a successful POST (web.see_other's 204): 401, and HTMX loads the sign-in page.
         from flask import make_response
 
         response = make_response("", 401)
