@@ -119,8 +119,17 @@ def download():
     return send_download(body, f"{name}.ics", "text/calendar")
 
 
-def _after_save(m: Milestone):
-    """Back to the milestone: a 303 for a plain form, HX-Redirect for HTMX (which would otherwise swap the page into the form)."""
+def _saved(form, save, message):
+    """Run ``save`` (a service call, giving the milestone and what the call returned); commit, say
+    ``message(m, result)`` and go back to the milestone. None when the evidence rule refused it, with the reason
+    at the evidence field: the caller shows the form again (422)."""
+    try:
+        m, result = save()
+    except service.NeedsEvidence as exc:
+        form.evidence.errors.append(str(exc))
+        return None
+    db.session.commit()
+    flash(message(m, result), "success")
     return see_other(url_for("milestones.show", milestone_id=m.id))
 
 
@@ -161,15 +170,9 @@ def create():
         if commission is not None:
             form.commission_id.data, form.funding_year_id.data = commission.id, commission.funding_year_id
             form.programme.data = "Contract"
-    if form.validate_on_submit():
-        try:
-            m = service.add_milestone(_values(form))
-        except service.NeedsEvidence as exc:
-            form.evidence.errors.append(str(exc))
-        else:
-            db.session.commit()
-            flash(f"Milestone '{m.title}' added.", "success")
-            return _after_save(m)
+    if form.validate_on_submit() and (done := _saved(form, lambda: (service.add_milestone(_values(form)), None),
+                                                      lambda m, _: f"Milestone '{m.title}' added.")):
+        return done
     status = 422 if request.method == "POST" else 200
     return render("milestones/form.html", "form", status=status, form=form, m=None, commission=commission)
 
@@ -195,15 +198,10 @@ def edit(milestone_id: int):
     m = get_milestone_or_404(milestone_id)
     require_open_year(m.funding_year)
     form = _form(m, generated=m.generated)
-    if form.validate_on_submit():
-        try:
-            changed = service.change_milestone(m, _values(form))
-        except service.NeedsEvidence as exc:
-            form.evidence.errors.append(str(exc))
-        else:
-            db.session.commit()
-            flash(f"Milestone '{m.title}' saved." if changed else "Nothing was changed.", "success")
-            return _after_save(m)
+    if form.validate_on_submit() and (done := _saved(
+            form, lambda: (m, service.change_milestone(m, _values(form))),
+            lambda m, changed: f"Milestone '{m.title}' saved." if changed else "Nothing was changed.")):
+        return done
     status = 422 if request.method == "POST" else 200
     return render("milestones/form.html", "form", status=status, form=form, m=m)
 
@@ -219,15 +217,11 @@ def complete(milestone_id: int):
     form = CompleteForm(obj=m)
     if request.method == "GET" and not m.completed_date:
         form.completed_date.data = min(today(), date.today())
-    if form.validate_on_submit():
-        try:
-            service.complete_milestone(m, form.completed_date.data, form.evidence.data, form.evidence_link.data)
-        except service.NeedsEvidence as exc:
-            form.evidence.errors.append(str(exc))
-        else:
-            db.session.commit()
-            flash(f"'{m.title}' marked done.", "success")
-            return _after_save(m)
+    if form.validate_on_submit() and (done := _saved(
+            form, lambda: (m, service.complete_milestone(m, form.completed_date.data, form.evidence.data,
+                                                         form.evidence_link.data)),
+            lambda m, _: f"'{m.title}' marked done.")):
+        return done
     status = 422 if request.method == "POST" else 200
     return render("milestones/complete.html", "form", status=status, form=form, m=m)
 
