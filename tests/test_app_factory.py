@@ -36,20 +36,50 @@ def test_the_defusedxml_check_survives_python_dash_o():
     assert out.stdout.startswith("refused: defusedxml must be installed"), out.stdout + out.stderr
 
 
-def test_importing_every_area_registers_no_listener_until_an_app_is_made():
+def test_the_defusedxml_check_is_one_function_that_the_reader_also_calls(monkeypatch):
+    """Importing the reader does nothing (it used to raise at import, a second copy of the check); opening a
+    workbook outside the app runs the same check create_app runs."""
+    from tracker.spreadsheets import reader
+
+    monkeypatch.setattr(openpyxl, "DEFUSEDXML", False)
+    with pytest.raises(RuntimeError, match="defusedxml must be installed"):
+        reader.require_defusedxml()
+    with pytest.raises(RuntimeError, match="defusedxml must be installed"):
+        reader.open_workbook(b"ref,amount\nA1,1\n", "a.csv")
+    script = ("import openpyxl; openpyxl.DEFUSEDXML = False\n"
+              "import tracker.spreadsheets.reader, tracker.imports.routes, tracker.monitoring.routes\n"
+              "print('imported')\n")
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "imported", out.stdout + out.stderr
+
+
+def test_importing_every_module_registers_no_listener_until_an_app_is_made(tmp_path):
+    """Every module of the package, not only the blueprints: the listeners arrive with create_app and no sooner."""
     script = (
-        "import importlib\n"
+        "import importlib, pkgutil\n"
         "from sqlalchemy import event\n"
         "from sqlalchemy.engine import Engine\n"
         "from sqlalchemy.orm import Session\n"
         "import tracker\n"
         "from tracker.milestones import service\n"
-        "for name in tracker.BLUEPRINTS: importlib.import_module(name)\n"
-        "print(event.contains(Engine, 'connect', tracker._sqlite_pragmas),\n"
-        "      event.contains(Session, 'before_commit', service._before_commit))\n"
+        "for m in pkgutil.walk_packages(tracker.__path__, 'tracker.'): importlib.import_module(m.name)\n"
+        "session_events = [('before_flush', service._before_flush), ('after_flush', service._after_flush),\n"
+        "                  ('before_commit', service._before_commit), ('after_soft_rollback', service._after_rollback)]\n"
+        "def listening(engine=Engine):\n"
+        "    return [event.contains(engine, 'connect', tracker._sqlite_pragmas)]"
+        " + [event.contains(Session, n, f) for n, f in session_events]\n"
+        "print(*listening())\n"
+        "from tracker.config import TestConfig\n"
+        "config = {k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()}\n"
+        f"config.update(SQLALCHEMY_DATABASE_URI='sqlite:///{tmp_path / 'f.db'}', DATA_DIR='{tmp_path / 'files'}')\n"
+        "app = tracker.create_app(config)\n"
+        "from tracker.extensions import db\n"
+        "with app.app_context(): print(*listening(db.engine))\n"
     )
-    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert out.stdout.split() == ["False", "False"], out.stdout + out.stderr
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=180)
+    before, after = out.stdout.splitlines()[:2] if out.returncode == 0 else ("", "")
+    assert before.split() == ["False"] * 5, out.stdout + out.stderr
+    assert after.split() == ["True"] * 5, out.stdout + out.stderr
 
 
 def test_the_app_sets_sqlite_pragmas_and_the_deadline_sync_on_its_own(tmp_path):

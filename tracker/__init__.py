@@ -4,7 +4,6 @@ from __future__ import annotations
 import importlib
 import os
 
-import openpyxl
 from flask import Flask, flash, redirect, request, session, url_for
 from flask_login import current_user, logout_user
 from sqlalchemy import event
@@ -36,7 +35,9 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
         instance_path=str(ROOT / "instance"),
     )
-    _require_defusedxml()
+    from tracker.spreadsheets.reader import require_defusedxml
+
+    require_defusedxml()
     # Settings: the environment's, then whatever the caller passes (tests).
     if isinstance(config, dict):
         app.config.from_object(config_from_environment())
@@ -82,14 +83,6 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     cli.init_app(app)
     _guard_every_request(app)
     return app
-
-
-def _require_defusedxml() -> None:
-    """openpyxl parses workbooks with defusedxml when it is importable; uploads are hostile until proven otherwise.
-    (A check, not an ``assert``: ``python -O`` drops asserts.)"""
-    if not openpyxl.DEFUSEDXML:
-        raise RuntimeError("defusedxml must be installed (pip install defusedxml): without it openpyxl would parse "
-                           "uploaded workbooks unsafely.")
 
 
 def _check_secret_key(app: Flask) -> None:
@@ -179,8 +172,11 @@ def _guard_every_request(app: Flask) -> None:
 
 
 def _to_sign_in():
+    from tracker.web import is_htmx
+
     target = url_for("auth.sign_in", next=request.full_path.rstrip("?") if request.method == "GET" else None)
-    if request.headers.get("HX-Request"):
+    if is_htmx():
+        # Not signed in, so not a successful POST (web.see_other's 204): 401, and HTMX loads the sign-in page.
         from flask import make_response
 
         response = make_response("", 401)

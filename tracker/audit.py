@@ -134,11 +134,7 @@ def _form_labels() -> dict[str, str]:
 
     labels: dict[str, str] = {}
     for module_name in _FORM_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        for form in vars(module).values():
+        for form in vars(importlib.import_module(module_name)).values():
             if not isinstance(form, type):
                 continue
             for name, unbound in vars(form).items():

@@ -17,7 +17,7 @@ def init_app(app: Flask) -> None:
     from tracker import backup
     from tracker.imports import sweep
     from tracker.imports.cli import register_cli
-    from tracker.milestones.routes import digest_command, sync_command
+    from tracker.milestones.cli import digest_command, sync_command
     from tracker.returns.routes import export_return_command
 
     for command in (export_return_command, digest_command, sync_command):

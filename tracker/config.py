@@ -5,6 +5,8 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+from tracker.text import is_yes
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SECRET = "dev-only-not-secret"
 
@@ -17,7 +19,7 @@ def _int(name: str, default: int) -> int:
 
 
 def _bool(name: str, default: bool) -> bool:
-    return os.environ.get(name, str(default)).strip().lower() in ("1", "true", "yes", "on")
+    return is_yes(os.environ.get(name, str(default)))
 
 
 class Config:

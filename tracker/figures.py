@@ -18,8 +18,8 @@ The rules (README, "How the figures are worked out"; docs/adr/variance-against-a
 - forecast outturn = actual to date + outstanding commitment + planned;
 - variance: a line's forecast against its budget; a stream's against its revised allocation (or its lines'
   budget where it has no allocation);
-- RAG: the worse of spend against profile to date and forecast against budget, amber from ``rag_amber_percent``
-  and red beyond ``rag_red_percent`` (settings).
+- RAG: the worse of spend against profile to date and forecast against the same target as the variance, amber
+  from ``rag_amber_percent`` and red beyond ``rag_red_percent`` (settings).
 
 All amounts are integer pence. ``year_figures`` runs a fixed number of queries whatever the size of the year.
 """
@@ -126,10 +126,6 @@ class Figures:
         return self.actual_to_date
 
     @property
-    def actual_this_quarter(self) -> int:
-        return self.actual_by_quarter[self.quarter - 1]
-
-    @property
     def profile_to_date(self) -> int:
         return sum(self.profile[: self.quarter])
 
@@ -160,10 +156,6 @@ class Figures:
         from tracker.money import percent
 
         return percent(self.variance, self.target)
-
-    @property
-    def profile_variance(self) -> int:
-        return self.actual_to_date - self.profile_to_date
 
     @property
     def remaining(self) -> int:

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from tracker.extensions import db
 from tracker.models import Setting
+from tracker.text import is_yes
 
 
 @dataclass(frozen=True)
@@ -82,33 +83,31 @@ def _convert(spec: SettingSpec, text: str):
     if spec.kind is int:
         return int(text)
     if spec.kind is bool:
-        return text.lower() in ("1", "true", "yes", "on")
+        return is_yes(text)
     return text
 
 
-def get(key: str):
-    """The current value of a setting, or its default."""
-    spec = SPECS[key]
-    row = db.session.get(Setting, key)
-    if row is None:
+def _value(spec: SettingSpec, text: str | None):
+    """What a stored text means: its default when nothing is stored or the text no longer parses (a row written
+    before a setting changed type must not break a page)."""
+    if text is None:
         return spec.default
     try:
-        return _convert(spec, row.value)
+        return _convert(spec, text)
     except (ValueError, ArithmeticError):
         return spec.default
+
+
+def get(key: str, session=None):
+    """The current value of a setting, or its default (on ``session``, the app's by default)."""
+    row = (session or db.session).get(Setting, key)
+    return _value(SPECS[key], row.value if row is not None else None)
 
 
 def get_many(*keys: str, session=None) -> dict:
     """Several settings in one query (on ``session``, the app's by default: the deadline sync passes its own)."""
     rows = {r.key: r.value for r in (session or db.session).scalars(db.select(Setting).where(Setting.key.in_(keys)))}
-    out = {}
-    for key in keys:
-        spec = SPECS[key]
-        try:
-            out[key] = _convert(spec, rows[key]) if key in rows else spec.default
-        except (ValueError, ArithmeticError):
-            out[key] = spec.default
-    return out
+    return {key: _value(SPECS[key], rows.get(key)) for key in keys}
 
 
 def put(key: str, value) -> None:

@@ -11,6 +11,14 @@ import unicodedata
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _NAMES = {"\x00": "a NUL", "\x0b": "a vertical tab", "\x0c": "a page break"}
 MAX_FILENAME = 255
+# A yes or no written as text: a stored setting, an environment variable, a query string's flag.
+YES_WORDS = ("1", "true", "yes", "on")
+NO_WORDS = ("0", "false", "no", "off")
+
+
+def is_yes(text) -> bool:
+    """Whether ``text`` says yes (``YES_WORDS``, any case); anything else is no."""
+    return str(text if text is not None else "").strip().lower() in YES_WORDS
 
 
 def control_character(text: str) -> str | None:

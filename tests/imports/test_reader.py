@@ -187,7 +187,6 @@ def test_engines_normalise_values_alike(engine):
         assert [(s.name, s.state, s.hidden) for s in wb.sheets] == [
             ("Data", "visible", False), ("Hidden", "hidden", True), ("Secret", "veryHidden", True),
             ("Blank", "visible", False)]
-        assert wb.merged_ranges("Data") == ["C1:F1"]
         rows = dict(_rows(wb, "Data"))
     assert rows[1] == (None, None, "Title")
     assert rows[2] == ()

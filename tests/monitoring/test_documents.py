@@ -179,15 +179,36 @@ def test_who_may_upload(client, auth, make, role, status):
     assert upload(client, year, PDF, "letter.pdf", owner_type="funding_year").status_code == status
 
 
-def test_attach_to_milestone_counts_as_evidence(client, auth, make):
-    from tracker.monitoring.service import milestone_has_evidence
+def test_a_document_attached_here_is_the_evidence_the_milestone_needs(client, auth, make):
+    """The evidence rule is the milestones area's; a document uploaded here satisfies it on the complete form."""
+    from tracker.milestones.service import has_evidence
+    from tracker.models import Milestone
 
     m = make.milestone()
     db.session.commit()
     auth.login("manager")
     assert upload(client, m, PDF, "minutes.pdf", kind="evidence", owner_type="milestone").status_code == 303
     db.session.expire_all()
-    assert milestone_has_evidence(db.session.get(type(m), m.id))
+    assert has_evidence(db.session.get(Milestone, m.id))
+    done = client.post(f"/milestones/{m.id}/complete", data={"completed_date": "2025-07-30", "evidence": "",
+                                                             "evidence_link": ""})
+    assert done.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Milestone, m.id).status == "done"
+
+
+@pytest.mark.parametrize("note, warned", [("", True), ("Minutes on SharePoint", False)])
+def test_deleting_a_done_milestones_only_evidence_says_so(client, auth, make, note, warned):
+    from datetime import date
+
+    m = make.milestone("Panel terms agreed", status="done", completed_date=date(2025, 7, 30), evidence=note)
+    document = Document(kind="evidence", title="Minutes", milestone_id=m.id)
+    db.session.add(document)
+    db.session.commit()
+    auth.login("admin")
+    page = client.get(f"/documents/{document.id}/delete")
+    assert page.status_code == 200
+    assert ("&#39;Panel terms agreed&#39; is marked done and this is its only evidence" in page.text) is warned
 
 
 def test_unknown_owner_is_404(client, auth):

@@ -9,7 +9,7 @@ import pytest
 from tracker import settings
 from tracker.extensions import db
 from tracker.models import AuditEvent
-from tracker.models.monitoring import Document, Measure
+from tracker.models.monitoring import Measure
 from tracker.monitoring import service
 
 T = (Decimal("10"), Decimal("25"))
@@ -136,21 +136,3 @@ def test_year_totals_and_cyp_chart(app, make, commission, metrics):
     assert len(cyp.by_stream) == 1
     bars = service.cyp_by_strand(commission.funding_year)
     assert bars[0].actual == 12 and bars[0].target_x == 100.0
-
-
-def test_milestone_evidence(app, make):
-    m = make.milestone()
-    db.session.commit()
-    assert not service.milestone_has_evidence(m)
-    assert service.milestone_done_problem(m)
-    settings.put("milestone_done_needs_evidence", "false")
-    assert service.milestone_done_problem(m) is None
-    settings.put("milestone_done_needs_evidence", "true")
-    m.evidence_link = "https://example.org/minutes"
-    assert service.milestone_has_evidence(m)
-    m.evidence_link = ""
-    db.session.add(Document(kind="evidence", title="Minutes", milestone_id=m.id))
-    db.session.flush()
-    assert service.milestone_has_evidence(m)
-
-

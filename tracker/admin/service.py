@@ -15,6 +15,7 @@ from tracker.auth.passwords import hash_password, password_problem
 from tracker.errors import get_or_404
 from tracker.extensions import db
 from tracker.models import ADMIN, ROLES, AuditEvent, Category, Setting, Strand, User
+from tracker.text import NO_WORDS, YES_WORDS, is_yes
 
 USER_FIELDS = ("email", "name", "role", "active")
 STRAND_FIELDS = ("name", "description", "sort_order", "active")
@@ -186,9 +187,9 @@ def parse_setting(key: str, text: str):
             raise AdminRuleError("Use 200 characters or fewer")
         return text
     if spec.kind is bool:
-        if text.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+        if text.lower() not in YES_WORDS + NO_WORDS:
             raise AdminRuleError("Choose yes or no")
-        return text.lower() in ("1", "true", "yes", "on")
+        return is_yes(text)
     if spec.kind is int:
         try:
             value = int(text)

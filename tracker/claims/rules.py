@@ -50,11 +50,6 @@ def periods_in_year(frequency: str) -> int:
     return 12 // months_per_period(frequency)
 
 
-def claim_period_of_month(month: int, frequency: str) -> int:
-    """The claim period (1 ...) a financial month (1 = April ... 12 = March) falls in."""
-    return (month - 1) // months_per_period(frequency) + 1
-
-
 def _month_start(start_year: int, month: int) -> date:
     calendar_month = (month + 2) % 12 + 1
     return date(start_year + (1 if calendar_month < 4 else 0), calendar_month, 1)

@@ -12,7 +12,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from tracker.extensions import db
-from tracker.models import BudgetLine, Commission, FundingShare, FundingStream, FundingYear, LedgerTransaction, Provider, Strand
+from tracker.models import Commission, FundingShare, FundingStream, FundingYear, LedgerTransaction, Provider, Strand
 from tracker.models.commissions import COMMISSION_STATUSES
 from tracker.periods import label_for, quarter_bounds
 

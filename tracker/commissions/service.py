@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from tracker import audit
-from tracker.errors import abort_with, get_or_404
+from tracker.errors import get_or_404
 from tracker.extensions import db
 from tracker.funding.rules import closed_year_problem, require_open_year
 from tracker.models import (

@@ -12,14 +12,14 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
-from tracker import audit
+from tracker import audit, files
 from tracker.commissions.service import create_commission, create_provider, provider_key
 from tracker.commissions.shares import SHARE_FIELDS, default_shares, set_shares
 from tracker.extensions import db
 from tracker.imports import checked
 from tracker.imports.analysis import ADD, CHANGED, ERROR, UNCHANGED, Pass, Row, analyse, preview
 from tracker.imports.drafts import (
-    REALM, Draft, _already_imported, _dump, _rows_path, batch_of_draft, discard_draft, earlier_batch, imports_dir,
+    FOLDER, REALM, Draft, _already_imported, _dump, _rows_path, batch_of_draft, discard_draft, earlier_batch,
     remember_mapping,
 )
 from tracker.imports.headers import KIND_LABELS
@@ -265,7 +265,8 @@ PROGRESS_EVERY = 2_000  # rows between progress reports
 
 
 def _progress_file(batch_id: int) -> str:
-    return os.path.join(imports_dir(), f"progress-{batch_id}.txt")
+    """The SQLite progress file's path relative to DATA_DIR (kept through tracker/files.py)."""
+    return f"{FOLDER}/progress-{batch_id}.txt"
 
 
 def report_progress(batch_id: int, done: int) -> None:
@@ -276,10 +277,8 @@ def report_progress(batch_id: int, done: int) -> None:
         with db.engine.begin() as connection:
             connection.execute(update(ImportBatch).where(ImportBatch.id == batch_id).values(progress=done))
         return
-    path = _progress_file(batch_id)
-    with open(path + ".part", "w", encoding="ascii") as fh:
-        fh.write(str(done))
-    os.replace(path + ".part", path)
+    folder, name = _progress_file(batch_id).split("/")
+    files.write(folder, name, str(done).encode("ascii"))
 
 
 def progress_of(batch: ImportBatch) -> tuple[int, int]:
@@ -287,18 +286,14 @@ def progress_of(batch: ImportBatch) -> tuple[int, int]:
     done = batch.progress or 0
     if batch.status == "committing":
         try:
-            with open(_progress_file(batch.id), encoding="ascii") as fh:
-                done = max(done, int(fh.read().strip() or 0))
+            done = max(done, int(files.read(_progress_file(batch.id)).strip() or 0))
         except (OSError, ValueError):
             pass
     return done, batch.total_rows or 0
 
 
 def _forget_progress(batch_id: int) -> None:
-    try:
-        os.remove(_progress_file(batch_id))
-    except OSError:
-        pass
+    files.remove(_progress_file(batch_id))
 
 
 class _Writer:

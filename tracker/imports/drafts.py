@@ -86,7 +86,8 @@ FOLDER = "imports"  # drafts and imported files, under DATA_DIR
 
 def imports_dir() -> str:
     """The folder of drafts and imported files (made when first needed), for what works on its files directly:
-    the preview's checked rows, SQLite progress files and the sweep."""
+    the preview's checked rows (written as the pass streams, a line at a time, then renamed into place) and the
+    sweep's listing."""
     path = files.locate(FOLDER)
     path.mkdir(parents=True, exist_ok=True)
     return str(path)

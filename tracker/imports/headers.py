@@ -237,19 +237,6 @@ class Table:
     def signature(self) -> str:
         return header_signature(self.headers)
 
-    def missing_message(self, mapping: dict[str, int] | None = None) -> str | None:
-        return missing_columns_message(self, mapping)
-
-
-def missing_columns_message(table: Table, mapping: dict[str, int] | None = None) -> str | None:
-    """None when every required field has a column, else the sentence to show ("The sheet 'X' has no column ...")."""
-    mapping = table.mapping if mapping is None else mapping
-    missing = [s.label for s in table.fields if s.required and s.name not in mapping]
-    if not missing:
-        return None
-    found = ", ".join(h for h in table.headers if h) or "none"
-    return f"The sheet '{table.sheet}' has no column for: {', '.join(missing)}. Found columns: {found}."
-
 
 def _head(workbook: Workbook, sheet: str, n: int) -> list[tuple[int, tuple]]:
     rows = workbook.iter_rows(sheet)

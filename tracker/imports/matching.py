@@ -174,14 +174,6 @@ class Matcher:
 UNASSIGNED = (LedgerTransaction.commission_id.is_(None), LedgerTransaction.budget_line_id.is_(None))
 
 
-def unmatched_lines(limit: int = 500) -> list[LedgerTransaction]:
-    """Ledger lines on no commission and no budget line, by supplier then date (one query)."""
-    return list(db.session.scalars(
-        select(LedgerTransaction).where(*UNASSIGNED)
-        .order_by(LedgerTransaction.supplier_name, LedgerTransaction.posting_date, LedgerTransaction.id)
-        .limit(limit)))
-
-
 def unmatched_count() -> int:
     return db.session.scalar(select(func.count(LedgerTransaction.id)).where(*UNASSIGNED)) or 0
 

@@ -3,7 +3,7 @@ the unmatched ledger lines finance assigns to commissions. Finance (and admins) 
 from __future__ import annotations
 
 
-from flask import Blueprint, flash, make_response, request, url_for
+from flask import Blueprint, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -327,10 +327,9 @@ def unmatched():
 
 def _unmatched_page(form, status, filters):
     page = unmatched_page.page_of(filters)
-    response = make_response(render("imports/unmatched.html", "content_block", status=status, page=page, form=form,
-                                    filters=filters, total=matching.unmatched_count()))
-    response.headers["Vary"] = "HX-Request"
-    return response
+    # Caches keep the page and its fragment apart by web.py's Vary: HX-Request on every GET.
+    return render("imports/unmatched.html", "content_block", status=status, page=page, form=form, filters=filters,
+                  total=matching.unmatched_count())
 
 
 @bp.route("/unmatched/assign", methods=["POST"])
@@ -479,10 +478,7 @@ def reconciliation():
     except reconcile.ReconciliationError as exc:
         abort_with(400, str(exc))
     years = db.session.scalars(select(FundingYear).order_by(FundingYear.start_date.desc())).all()
-    response = make_response(render("imports/reconciliation.html", "report", r=reconcile.reconcile(year, quarter),
-                                    years=years))
-    response.headers["Vary"] = "HX-Request"
-    return response
+    return render("imports/reconciliation.html", "report", r=reconcile.reconcile(year, quarter), years=years)
 
 
 @bp.route("/reconciliation.<any(xlsx, csv):export_format>")

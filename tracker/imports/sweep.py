@@ -14,6 +14,7 @@ import time
 from flask import current_app
 from sqlalchemy import select
 
+from tracker import files
 from tracker.extensions import db
 from tracker.models import ImportBatch
 
@@ -24,7 +25,7 @@ def _days() -> int:
 
 def sweep_drafts(now: float | None = None) -> list[str]:  # float ok: a time in seconds
     """Remove every draft (and stray upload) older than IMPORT_DRAFT_DAYS; returns the file names removed."""
-    from tracker.imports.service import imports_dir
+    from tracker.imports.service import FOLDER, imports_dir
 
     folder = imports_dir()
     cutoff = (now or time.time()) - _days() * 86_400
@@ -42,7 +43,7 @@ def sweep_drafts(now: float | None = None) -> list[str]:  # float ok: a time in 
         try:
             if os.path.getmtime(path) >= cutoff:
                 continue
-            os.remove(path)
+            files.remove(f"{FOLDER}/{name}")
         except OSError:  # gone already (another sweep, or the draft was committed meanwhile)
             continue
         removed.append(name)

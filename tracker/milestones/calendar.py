@@ -28,6 +28,24 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+FEED_ACTIONS = ("create", "regenerate", "revoke")
+
+
+def change_feed(user: User, action: str) -> bool:
+    """Make, replace (``create``, ``regenerate``) or ``revoke`` the user's own feed token, audited; the caller
+    commits. Returns whether the user had a feed before."""
+    from tracker import audit
+
+    if action not in FEED_ACTIONS:
+        raise ValueError(f"unknown calendar feed action {action!r}")
+    had = user.calendar_token is not None
+    user.calendar_token = None if action == "revoke" else new_token()
+    # The token itself is a secret: the audit trail says what happened, not the value.
+    audit.record("auth", "change", user, f"{user.email}: calendar feed {'revoked' if action == 'revoke' else action + 'd'}",
+                 {"feed": had}, {"feed": user.calendar_token is not None})
+    return had
+
+
 def user_for_token(token: str, session) -> User | None:
     """The active user whose feed token this is, or None (wrong, revoked, or the account is disabled)."""
     if not token or len(token) > 64:

@@ -17,8 +17,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
 from tracker.models import MANAGER, Milestone, User
-from tracker.milestones.service import CLOSED_STATUSES, non_working_day
+from tracker.milestones.service import CLOSED_STATUSES, is_overdue, non_working_day
 from tracker.models.milestones import EVENT_KINDS
+from tracker.text import is_yes
 
 
 @dataclass
@@ -50,7 +51,7 @@ def build_digests(today: date, days: int, session) -> list[Digest]:
         else:
             key = m.owner_id
         digest = by_owner.setdefault(key, Digest(m.owner if key is not None else None))
-        (digest.overdue if m.due_date < today else digest.coming).append(m)
+        (digest.overdue if is_overdue(m, today) else digest.coming).append(m)
     owned = sorted((d for k, d in by_owner.items() if k is not None), key=lambda d: d.owner.name.lower())
     return owned + ([by_owner[None]] if None in by_owner else [])
 
@@ -58,7 +59,7 @@ def build_digests(today: date, days: int, session) -> list[Digest]:
 def _line(m: Milestone, today: date) -> str:
     note = non_working_day(m.due_date)
     when = m.due_date.strftime("%d/%m/%Y")
-    if m.due_date < today:
+    if is_overdue(m, today):
         ago = (today - m.due_date).days
         when += f", {ago} day{'s' if ago != 1 else ''} overdue"
     elif m.due_date == today:
@@ -93,8 +94,8 @@ def mail_settings(config) -> dict | None:
     return {
         "server": server,
         "port": int(get("MAIL_PORT", 587)),
-        "use_tls": str(get("MAIL_USE_TLS", "true")).lower() in ("1", "true", "yes", "on"),
-        "use_ssl": str(get("MAIL_USE_SSL", "false")).lower() in ("1", "true", "yes", "on"),
+        "use_tls": is_yes(get("MAIL_USE_TLS", "true")),
+        "use_ssl": is_yes(get("MAIL_USE_SSL", "false")),
         "username": get("MAIL_USERNAME"),
         "password": get("MAIL_PASSWORD"),
         "sender": get("MAIL_FROM") or get("MAIL_DEFAULT_SENDER") or f"vru-tracker@{server}",

@@ -2,9 +2,8 @@
 the personal calendar feed and the ``.ics`` download. Managers (and admins) change; everyone reads."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date
 
-import click
 from flask import Blueprint, Response, current_app, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
@@ -15,19 +14,14 @@ from tracker.auth.roles import EVERYONE, MANAGER, public, roles_required
 from tracker.commissions.service import get_commission_or_404
 from tracker.errors import abort_with
 from tracker.extensions import db
-from tracker.funding.rules import require_open_year
 from tracker.milestones import calendar as ical
 from tracker.milestones import service
 from tracker.milestones.forms import CalendarTokenForm, CompleteForm, MilestoneForm
 from tracker.models import Commission, FundingYear, Milestone, User
 from tracker.models.milestones import PROGRAMMES
-from tracker.web import render, see_other, send_download
+from tracker.web import is_htmx, render, see_other, send_download
 
 bp = Blueprint("milestones", __name__, url_prefix="/milestones")
-
-FIELDS = ("title", "programme", "due_date", "owner_id", "status", "completed_date", "evidence", "evidence_link",
-          "funding_year_id", "commission_id")
-
 
 def today() -> date:
     """Today's date; one place so tests can fix the clock (``app.config["MILESTONES_TODAY"]``)."""
@@ -46,6 +40,11 @@ def nav_badges():
 @bp.app_template_filter("non_working_day")
 def non_working_day_filter(d: date | None) -> str:
     return (service.non_working_day(d) or "") if d else ""
+
+
+# The deadline tags ask the service's rules rather than restating them in the template.
+bp.add_app_template_global(service.is_overdue, "is_overdue")
+bp.add_app_template_global(service.needs_end_decision, "needs_end_decision")
 
 
 def _choices():
@@ -110,8 +109,17 @@ def download():
     return send_download(body, f"{name}.ics", "text/calendar")
 
 
-def _after_save(m: Milestone):
-    """Back to the milestone: a 303 for a plain form, HX-Redirect for HTMX (which would otherwise swap the page into the form)."""
+def _saved(form, save, message):
+    """Run ``save`` (a service call, giving the milestone and what the call returned); commit, say
+    ``message(m, result)`` and go back to the milestone. None when the evidence rule refused it, with the reason
+    at the evidence field: the caller shows the form again (422)."""
+    try:
+        m, result = save()
+    except service.NeedsEvidence as exc:
+        form.evidence.errors.append(str(exc))
+        return None
+    db.session.commit()
+    flash(message(m, result), "success")
     return see_other(url_for("milestones.show", milestone_id=m.id))
 
 
@@ -135,10 +143,9 @@ def _form(m: Milestone | None = None, generated: bool = False) -> MilestoneForm:
                          event=m is not None and m.is_event)
 
 
-def _check_links(form: MilestoneForm) -> None:
-    """The chosen year must be open; the chosen commission must exist (the form already checked the list)."""
-    if getattr(form, "funding_year_id", None) is not None and form.funding_year_id.data:
-        require_open_year(db.session.get(FundingYear, form.funding_year_id.data))
+def _values(form) -> dict:
+    """What the form says, for the fields it has (a generated deadline's or an event's form has fewer)."""
+    return {name: form[name].data for name in service.FIELDS if name in form}
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -153,21 +160,9 @@ def create():
         if commission is not None:
             form.commission_id.data, form.funding_year_id.data = commission.id, commission.funding_year_id
             form.programme.data = "Contract"
-    if form.validate_on_submit():
-        _check_links(form)
-        m = Milestone()
-        form.populate_obj(m)
-        if m.status != "done":
-            m.completed_date = None
-        elif problem := service.done_problem(m):
-            form.evidence.errors.append(problem)
-            return render("milestones/form.html", "form", status=422, form=form, m=None, commission=commission)
-        db.session.add(m)
-        audit.record("milestones", "create", m, f"Added milestone '{m.title}' due {m.due_date:%d/%m/%Y}",
-                      None, audit.snapshot(m, FIELDS))
-        db.session.commit()
-        flash(f"Milestone '{m.title}' added.", "success")
-        return _after_save(m)
+    if form.validate_on_submit() and (done := _saved(form, lambda: (service.add_milestone(_values(form)), None),
+                                                      lambda m, _: f"Milestone '{m.title}' added.")):
+        return done
     status = 422 if request.method == "POST" else 200
     return render("milestones/form.html", "form", status=status, form=form, m=None, commission=commission)
 
@@ -182,12 +177,6 @@ def _commission_from_args() -> Commission | None:
     return get_commission_or_404(int(raw))
 
 
-def _evidence_of(m) -> tuple[str, str]:
-    """The note and link of a milestone or of its audit snapshot, blank as "" either way."""
-    get = m.get if isinstance(m, dict) else lambda name: getattr(m, name)
-    return (get("evidence") or "").strip(), (get("evidence_link") or "").strip()
-
-
 @bp.route("/<int:milestone_id>/edit", methods=["GET", "POST"])
 @roles_required(MANAGER)
 def edit(milestone_id: int):
@@ -195,27 +184,10 @@ def edit(milestone_id: int):
     evidence are edited here."""
     m = service.milestone_to_change_or_404(milestone_id)
     form = _form(m, generated=m.generated)
-    if form.validate_on_submit():
-        _check_links(form)
-        before = audit.snapshot(m, FIELDS)
-        form.populate_obj(m)
-        if m.owner_id != before["owner_id"]:
-            m.owner_is_default = False  # a person chose: the app no longer moves it with the contract manager
-        if m.status != "done":
-            m.completed_date = None
-        elif (before["status"] != "done" or _evidence_of(before) != _evidence_of(m)) \
-                and (problem := service.done_problem(m)):
-            # Marking it done, or taking the evidence away from a done one: the evidence rule applies.
-            db.session.rollback()
-            form.evidence.errors.append(problem)
-            m = service.get_milestone_or_404(milestone_id)
-            return render("milestones/form.html", "form", status=422, form=form, m=m)
-        old, new = audit.diff(before, audit.snapshot(m, FIELDS))
-        if new:
-            audit.record("milestones", "change", m, f"Changed milestone '{m.title}': {', '.join(new)}", old, new)
-        db.session.commit()
-        flash(f"Milestone '{m.title}' saved." if new else "Nothing was changed.", "success")
-        return _after_save(m)
+    if form.validate_on_submit() and (done := _saved(
+            form, lambda: (m, service.change_milestone(m, _values(form))),
+            lambda m, changed: f"Milestone '{m.title}' saved." if changed else "Nothing was changed.")):
+        return done
     status = 422 if request.method == "POST" else 200
     return render("milestones/form.html", "form", status=status, form=form, m=m)
 
@@ -225,27 +197,16 @@ def edit(milestone_id: int):
 def complete(milestone_id: int):
     """Mark a milestone done, with the date and the evidence."""
     m = service.milestone_to_change_or_404(milestone_id)
-    if m.is_event:
-        abort_with(409, f"'{m.title}' is an event: it happens on its date and is not marked done. "
-                        "Its commission's decision on the end is the task to complete.")
+    if problem := service.not_a_task(m):
+        abort_with(409, problem)
     form = CompleteForm(obj=m)
     if request.method == "GET" and not m.completed_date:
         form.completed_date.data = min(today(), date.today())
-    if form.validate_on_submit():
-        before = audit.snapshot(m, FIELDS)
-        m.status = "done"
-        form.populate_obj(m)
-        problem = service.done_problem(m)
-        if problem:
-            db.session.rollback()
-            form.evidence.errors.append(problem)
-            m = service.get_milestone_or_404(milestone_id)
-            return render("milestones/complete.html", "form", status=422, form=form, m=m)
-        old, new = audit.diff(before, audit.snapshot(m, FIELDS))
-        audit.record("milestones", "change", m, f"Completed milestone '{m.title}' on {m.completed_date:%d/%m/%Y}", old, new)
-        db.session.commit()
-        flash(f"'{m.title}' marked done.", "success")
-        return _after_save(m)
+    if form.validate_on_submit() and (done := _saved(
+            form, lambda: (m, service.complete_milestone(m, form.completed_date.data, form.evidence.data,
+                                                         form.evidence_link.data)),
+            lambda m, _: f"'{m.title}' marked done.")):
+        return done
     status = 422 if request.method == "POST" else 200
     return render("milestones/complete.html", "form", status=status, form=form, m=m)
 
@@ -276,20 +237,15 @@ def calendar_token():
     if not form.validate_on_submit():
         return render("milestones/calendar.html", "feed", status=422, form=form, urls=_feed_urls(user))
     action = form.action.data
-    had = user.calendar_token is not None
+    had = ical.change_feed(user, action)
     if action == "revoke":
-        user.calendar_token = None
         message = "Your calendar feed is switched off. Calendars subscribed to it will stop updating."
     else:
-        user.calendar_token = ical.new_token()
         message = ("Your calendar feed has a new address. Subscribe again with it: the old address no longer works."
                    if had else "Your calendar feed is ready. Copy its address into your calendar.")
-    # The token itself is a secret: the audit trail says what happened, not the value.
-    audit.record("auth", "change", user, f"{user.email}: calendar feed {action}d" if action != "revoke"
-                 else f"{user.email}: calendar feed revoked", {"feed": had}, {"feed": user.calendar_token is not None})
     db.session.commit()
     flash(message, "success")
-    if request.headers.get("HX-Request"):
+    if is_htmx():
         return render("milestones/calendar.html", "feed", form=CalendarTokenForm(), urls=_feed_urls(user))
     return see_other(url_for("milestones.calendar"))
 
@@ -309,52 +265,3 @@ def feed(token: str):
     response.headers["Cache-Control"] = "private, max-age=900"
     response.headers["X-Robots-Tag"] = "noindex"
     return response
-
-
-# --- Command line ----------------------------------------------------------------------------------------
-
-@click.command("deadlines-sync")
-def sync_command():
-    """Bring generated deadlines into line with funding years and commissions (safe to run again)."""
-    result = service.sync_deadlines()
-    db.session.commit()
-    click.echo(f"Deadlines: {result.created} added, {result.updated} moved or renamed, {result.removed} removed, "
-               f"{result.kept} kept after their source went.")
-
-
-def _parse_day(ctx, param, value):
-    if value is None:
-        return None
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError:
-        raise click.BadParameter("give the date as YYYY-MM-DD, e.g. 2025-10-31")
-
-
-@click.command("deadlines-digest")
-@click.option("--today", "today_", callback=_parse_day, help="Pretend today is this date (YYYY-MM-DD).")
-@click.option("--days", type=click.IntRange(0, 366), default=None, help="Look this many days ahead (default: the setting).")
-@click.option("--print", "print_only", is_flag=True, help="Print even when MAIL_SERVER is set.")
-@click.option("--base-url", default=None, help="The app's address, for the link in each message (or APP_BASE_URL).")
-def digest_command(today_, days, print_only, base_url):
-    """Each owner's overdue and coming deadlines: e-mailed when MAIL_SERVER is set, otherwise printed. Run daily."""
-    import os
-
-    from tracker.milestones import digest
-
-    service.sync_deadlines()
-    db.session.commit()
-    day = today_ or date.today()
-    days = days if days is not None else app_settings.get("digest_days")
-    base_url = base_url or current_app.config.get("APP_BASE_URL") or os.environ.get("APP_BASE_URL", "")
-    digests = digest.build_digests(day, days, db.session)
-    mail = None if print_only else digest.mail_settings(current_app.config)
-    if mail is None:
-        if not digests:
-            click.echo(f"No deadlines overdue or due in the next {days} days.")
-        for d in digests:
-            click.echo(digest.format_digest(d, day, days, base_url))
-        return
-    sent = digest.send_digests(digests, day, days, mail, db.session, base_url)
-    click.echo(f"Sent {sent} deadline reminder{'s' if sent != 1 else ''} ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC).")
-

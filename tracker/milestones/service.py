@@ -35,7 +35,8 @@ from tracker.claims.deadlines import GRANT_DEADLINE_SETTINGS, grant_deadlines
 from tracker.errors import get_or_404
 from tracker.funding.rules import require_open_year
 from tracker.models import Allocation, Commission, FundingStream, FundingYear, Milestone, Setting, User
-from tracker.models.milestones import EVENT_KINDS, MILESTONE_STATUSES, PROGRAMMES
+from tracker.models.monitoring import Document
+from tracker.models.milestones import EVENT_KINDS, PROGRAMMES
 from tracker.models.users import ADMIN, FINANCE, MANAGER
 from tracker.periods import quarter_bounds
 from tracker.procurement.rules import NOTICE_SETTINGS
@@ -46,6 +47,9 @@ DUE_SOON_DAYS = 30
 # Procurement Act's in tracker/procurement/notices.py).
 DEADLINE_SETTINGS = ("return_due_days", "year_end_claim_due_days", "annual_report_due_days", *GRANT_DEADLINE_SETTINGS,
                      *NOTICE_SETTINGS)
+# What the add and edit forms save, and what the audit trail records of a milestone.
+FIELDS = ("title", "programme", "due_date", "owner_id", "status", "completed_date", "evidence", "evidence_link",
+          "funding_year_id", "commission_id")
 # What a person may have entered on a generated deadline: sync never overwrites these.
 PERSON_FIELDS = ("status", "completed_date", "evidence", "evidence_link", "owner_id")
 
@@ -171,28 +175,13 @@ def commission_deadlines(commission: Commission, owners: DefaultOwners | None = 
     return out
 
 
-def _touched_by_a_person(m: Milestone, session: Session | None = None) -> bool:
-    """A status, date, evidence or owner entered by a person, or a document attached (the monitoring area's)."""
-    if m.status != "not started" or m.completed_date or m.evidence or m.evidence_link:
+def _touched_by_a_person(m: Milestone, session: Session) -> bool:
+    """A status, date or owner entered by a person, or any evidence (a note, a link, an attached document)."""
+    if m.status != "not started" or m.completed_date:
         return True
     if m.owner_id and not m.owner_is_default:
         return True
-    if session is not None and m.id is not None:
-        from tracker.models.monitoring import Document
-
-        with session.no_autoflush:
-            return session.scalar(select(Document.id).where(Document.milestone_id == m.id).limit(1)) is not None
-    return False
-
-
-def done_problem(m: Milestone) -> str | None:
-    """Why ``m`` cannot be marked done as it stands (None when it can): the evidence rule, shared with the
-    monitoring area's documents (a note, a link or an attached document)."""
-    if (m.evidence or "").strip() or (m.evidence_link or "").strip():
-        return None
-    from tracker.monitoring.service import milestone_done_problem
-
-    return milestone_done_problem(m)
+    return has_evidence(m, session)
 
 
 @dataclass
@@ -310,6 +299,129 @@ def _retire(session: Session, m: Milestone, result: SyncResult) -> None:
                      audit.snapshot(m, ("title", "due_date", "source_key")), None)
         session.delete(m)
         result.removed += 1
+
+
+# --- The evidence rule for "done", and the changes people make -------------------------------------------
+# One rule for every way a milestone is marked done (the add, edit and complete forms) and for the monitoring
+# area, whose documents count as evidence. The views call these; each records its audit event and leaves the
+# commit to the caller.
+
+EVIDENCE_MESSAGE = "Add evidence before marking this milestone done: a note, a link or an attached document."
+
+
+class NeedsEvidence(ValueError):
+    """Marked done without the evidence the rule asks for; ``str()`` is the message for the evidence field."""
+
+
+def has_evidence(m: Milestone, session: Session | None = None, *, note: str | None = None, link: str | None = None,
+                 besides_document_id: int | None = None) -> bool:
+    """A note, a link or at least one attached document (the monitoring area keeps documents).
+
+    ``note`` and ``link``, when given, stand for what is about to be saved on ``m``, so a change is checked before
+    it is made; ``besides_document_id`` leaves out a document about to be deleted."""
+    note = m.evidence if note is None else note
+    link = m.evidence_link if link is None else link
+    if (note or "").strip() or (link or "").strip():
+        return True
+    if m.id is None:
+        return False
+    from tracker.extensions import db
+
+    query = select(Document.id).where(Document.milestone_id == m.id)
+    if besides_document_id is not None:
+        query = query.where(Document.id != besides_document_id)
+    session = session or db.session
+    with session.no_autoflush:  # asking must not save a half-made change
+        return session.scalar(query.limit(1)) is not None
+
+
+def done_problem(m: Milestone, session: Session | None = None, **proposed) -> str | None:
+    """Why ``m`` cannot be marked done (None when it can), per the ``milestone_done_needs_evidence`` setting.
+    ``proposed`` is passed to ``has_evidence``."""
+    if not settings.get("milestone_done_needs_evidence", session=session):
+        return None
+    return None if has_evidence(m, session, **proposed) else EVIDENCE_MESSAGE
+
+
+def _evidence_of(values: dict) -> tuple[str, str]:
+    return (values.get("evidence") or "").strip(), (values.get("evidence_link") or "").strip()
+
+
+def _check_year(values: dict, session: Session) -> None:
+    """A milestone may be linked only to an open year (409 otherwise)."""
+    if values.get("funding_year_id"):
+        require_open_year(session.get(FundingYear, values["funding_year_id"]))
+
+
+def add_milestone(values: dict, session: Session | None = None) -> Milestone:
+    """Add a milestone with ``values`` (names from ``FIELDS``). Raises ``NeedsEvidence`` when it is added as done
+    without evidence."""
+    from tracker.extensions import db
+
+    session = session or db.session
+    _check_year(values, session)
+    m = Milestone(**values)
+    if m.status != "done":
+        m.completed_date = None
+    elif problem := done_problem(m, session):
+        raise NeedsEvidence(problem)
+    session.add(m)
+    audit.record("milestones", "create", m, f"Added milestone '{m.title}' due {m.due_date:%d/%m/%Y}",
+                 None, audit.snapshot(m, FIELDS))
+    return m
+
+
+def change_milestone(m: Milestone, values: dict, session: Session | None = None) -> list[str]:
+    """Change ``m`` to ``values`` (the fields its form has: a generated deadline's date follows its source, and
+    an event has no status). Returns the names of the fields that changed. Raises ``NeedsEvidence``, changing
+    nothing, when it is marked done, or a done one's evidence is changed, leaving no evidence: a milestone done
+    before the rule existed can still be edited otherwise."""
+    from tracker.extensions import db
+
+    session = session or db.session
+    require_open_year(m.funding_year)
+    _check_year(values, session)
+    before = audit.snapshot(m, FIELDS)
+    after = {**before, **values}
+    if after["status"] == "done" and (before["status"] != "done" or _evidence_of(before) != _evidence_of(after)) \
+            and (problem := done_problem(m, session, note=after["evidence"] or "", link=after["evidence_link"] or "")):
+        raise NeedsEvidence(problem)
+    for name, value in values.items():
+        setattr(m, name, value)
+    if m.owner_id != before["owner_id"]:
+        m.owner_is_default = False  # a person chose: the app no longer moves it with the contract manager
+    if m.status != "done":
+        m.completed_date = None
+    old, new = audit.diff(before, audit.snapshot(m, FIELDS))
+    if new:
+        audit.record("milestones", "change", m, f"Changed milestone '{m.title}': {', '.join(new)}", old, new)
+    return list(new)
+
+
+def not_a_task(m: Milestone) -> str | None:
+    """Why ``m`` cannot be completed: an event happens on its date and is never done (None for a task)."""
+    if not m.is_event:
+        return None
+    return (f"'{m.title}' is an event: it happens on its date and is not marked done. "
+            "Its commission's decision on the end is the task to complete.")
+
+
+def complete_milestone(m: Milestone, completed_date: date, evidence: str = "", evidence_link: str = "",
+                       session: Session | None = None) -> None:
+    """Mark a task done on ``completed_date`` with its evidence. Raises ``NeedsEvidence``, changing nothing,
+    when the rule is not met; ``ValueError`` for an event, which happens on its date and is never done."""
+    from tracker.extensions import db
+
+    session = session or db.session
+    if problem := not_a_task(m):
+        raise ValueError(problem)
+    require_open_year(m.funding_year)
+    if problem := done_problem(m, session, note=evidence or "", link=evidence_link or ""):
+        raise NeedsEvidence(problem)
+    before = audit.snapshot(m, FIELDS)
+    m.status, m.completed_date, m.evidence, m.evidence_link = "done", completed_date, evidence, evidence_link
+    old, new = audit.diff(before, audit.snapshot(m, FIELDS))
+    audit.record("milestones", "change", m, f"Completed milestone '{m.title}' on {completed_date:%d/%m/%Y}", old, new)
 
 
 # --- Session events: keep generated deadlines in step wherever the source changes -------------------------
@@ -487,7 +599,8 @@ def find(f: Filters, session: Session | None = None) -> list[Milestone]:
 
 
 def is_overdue(m: Milestone, today: date) -> bool:
-    """Only a task can be overdue: an event (a contract ends) simply happens on its date."""
+    """Only a task can be overdue: an event (a contract ends) simply happens on its date. (The navigation badge
+    counts the same in SQL: ``overdue_count``.)"""
     return m.kind not in EVENT_KINDS and m.status not in CLOSED_STATUSES and m.due_date < today
 
 
@@ -508,7 +621,7 @@ def group_of(m: Milestone, today: date) -> str:
                                                     else "later")
     if m.status in CLOSED_STATUSES:
         return "closed"
-    if m.due_date < today:
+    if is_overdue(m, today):
         return "overdue"
     if m.due_date <= today + timedelta(days=DUE_SOON_DAYS):
         return "soon"

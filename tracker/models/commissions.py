@@ -165,9 +165,6 @@ class Commission(Base):
                 money[s.funding_stream.name] = money.get(s.funding_stream.name, 0) + s.amount_pence
         return sorted(money, key=lambda name: (-money[name], name))
 
-    def shares_in(self, year_id: int) -> list["FundingShare"]:
-        return [s for s in self.funding_shares if s.funding_year_id == year_id]
-
 
 class Variation(Base):
     """A recorded change to a commission: an extension, a change in value, or both."""

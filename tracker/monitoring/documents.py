@@ -6,7 +6,6 @@ Files live under ``DATA_DIR/documents`` with generated names; nothing under ``st
 from __future__ import annotations
 
 import io
-import os
 import re
 import unicodedata
 import zipfile
@@ -21,6 +20,7 @@ from tracker.errors import abort_with, get_or_404
 from tracker.funding.service import get_year_or_404
 from tracker.milestones.service import get_milestone_or_404
 from tracker.extensions import db
+from tracker.milestones.service import has_evidence
 from tracker.models import Commission, FundingYear, Milestone, Provider
 from tracker.text import clean_filename
 from tracker.web import XLSX_MIMETYPE
@@ -270,6 +270,14 @@ def add_version(document: Document, upload: Upload) -> DocumentVersion:
     audit.record(REALM, "change", document, f"Document '{document.title}': version {number} uploaded",
                  None, audit.snapshot(version, VERSION_FIELDS))
     return version
+
+
+def leaves_milestone_without_evidence(document: Document, owner_type: str, owner) -> bool:
+    """Whether deleting ``document`` leaves a milestone marked done with no evidence at all (the milestones
+    area's evidence rule, which counts attached documents)."""
+    if owner_type != "milestone" or owner.status != "done":
+        return False
+    return not has_evidence(owner, besides_document_id=document.id)
 
 
 def delete_document(document: Document) -> list[str]:

@@ -468,9 +468,9 @@ def delete_document(document_id: int):
                     for v in document.versions]
         effects = [f"The document and its {len(versions)} version{'s' if len(versions) != 1 else ''} will be deleted "
                    f"for good ({'; '.join(versions)}).", "The audit trail keeps a record of the deletion."]
-        if owner_type == "milestone":
-            effects.insert(1, "If it was the evidence for a milestone marked done, the milestone stays done: "
-                              "add other evidence if needed.")
+        if docs.leaves_milestone_without_evidence(document, owner_type, owner):
+            effects.insert(1, f"'{owner.title}' is marked done and this is its only evidence: it stays done, "
+                              "so add other evidence to it.")
         return render("_confirm.html", None, heading=f"Delete {document.title}?",
                       intro=f"{document.kind.capitalize()} kept against {docs.OWNER_LABELS[owner_type].lower()} "
                             f"{docs.owner_name(owner_type, owner)}.", effects=effects,

@@ -1,10 +1,10 @@
 """Delivery monitoring as plain functions: measures and targets, quarterly actuals and narratives, RAG against
-target, totals per strand and stream, what is off track or overdue, and milestone evidence.
+target, totals per strand and stream, what is off track or overdue. (Whether a milestone has evidence, its
+attached documents among it, is the milestones area's rule: ``tracker.milestones.service.has_evidence``.)
 
 Other areas call these:
 - ``commission_ids_off_track(year, quarter)``: commissions with a measure red or amber in a quarter (register filter);
-- ``monitoring_due(today)``: commissions whose quarter has ended with no actuals recorded (deadlines view);
-- ``milestone_has_evidence(milestone)`` / ``milestone_done_problem(milestone)``: the evidence rule for "done".
+- ``monitoring_due(today)``: commissions whose quarter has ended with no actuals recorded (deadlines view).
 """
 from __future__ import annotations
 
@@ -18,11 +18,11 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from tracker import audit, settings
 from tracker.commissions.service import get_commission_or_404
-from tracker.errors import abort_with, get_or_404
+from tracker.errors import get_or_404
 from tracker.extensions import db
 from tracker.funding.rules import require_open_year
-from tracker.models import BudgetLine, Commission, FundingShare, FundingStream, FundingYear, Milestone, Strand
-from tracker.models.monitoring import Document, Measure, MeasureActual, Metric, QuarterNarrative
+from tracker.models import Commission, FundingShare, FundingStream, FundingYear, Strand
+from tracker.models.monitoring import Measure, MeasureActual, Metric, QuarterNarrative
 from tracker.figures import COMMITTED_STATUSES
 from tracker.periods import quarter_bounds
 
@@ -311,7 +311,7 @@ def copy_measures(source: Commission | None, target: Commission, with_targets: b
     """Copy measures into ``target`` from another commission (with its targets) or, with ``source`` None, from
     the standard template (every active template metric, targets 0). Metrics it already has are left alone."""
     require_open_year(target.funding_year)
-    if target.id is None:  # a commission the roll-over has only just added
+    if target.id is None:  # a commission added in this transaction and not yet flushed has no id to match on
         db.session.flush()
     have = set(db.session.scalars(select(Measure.metric_id).where(Measure.commission_id == target.id)))
     added = 0
@@ -412,7 +412,6 @@ class MetricTotals:
 def year_totals(year: FundingYear) -> list[MetricTotals]:
     """For each metric used in a year: year target and actual to date, per strand and per funding stream
     (a commission counts under its budget line's stream; three queries)."""
-    thresholds = kpi_thresholds()
     rows = db.session.execute(
         select(Measure.id, Measure.metric_id, Measure.target_year, Commission.strand_id, Commission.id)
         .join(Commission, Commission.id == Measure.commission_id)
@@ -479,27 +478,6 @@ def cyp_by_strand(year: FundingYear | None) -> list[ChartBar]:
     top = max([max(t.target, t.actual) for t in totals.by_strand] + [1])
     return [ChartBar(t.name, t.target, t.actual, round(t.actual * 100 / top, 1), round(t.target * 100 / top, 1))
             for t in totals.by_strand]
-
-
-# --- milestones -------------------------------------------------------------------------------------------------
-
-def milestone_has_evidence(milestone: Milestone) -> bool:
-    """A note, a link or at least one attached document."""
-    if (milestone.evidence or "").strip() or (milestone.evidence_link or "").strip():
-        return True
-    if milestone.id is None:
-        return False
-    return db.session.scalar(select(Document.id).where(Document.milestone_id == milestone.id).limit(1)) is not None
-
-
-def milestone_done_problem(milestone: Milestone) -> str | None:
-    """Why ``milestone`` cannot be marked done now (None when it can), per the ``milestone_done_needs_evidence``
-    setting."""
-    if not settings.get("milestone_done_needs_evidence"):
-        return None
-    if milestone_has_evidence(milestone):
-        return None
-    return "Add evidence before marking this milestone done: a note, a link or an attached document."
 
 
 # --- the quarterly return to the PCC ------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from tracker.extensions import db
 from tracker.models import AuditEvent, BudgetLine, Commission, FundingShare, LedgerTransaction, Milestone
 from tracker.returns.builder import DATE, MONEY, NUMBER, TEXT, Column
 from tracker.returns.workbook import DATE_FORMAT, MONEY_FORMAT
+from tracker.text import is_yes
 from tracker.web import XLSX_MIMETYPE
 
 FORMATS = ("xlsx", "csv")
@@ -255,7 +256,7 @@ def ledger_listing(args) -> Listing:
     commission = _int_arg(args, "commission", 1, 2**31)
     if commission:
         stmt = stmt.where(LedgerTransaction.commission_id == commission)
-    if args.get("unmatched") in ("1", "true", "yes", "on"):
+    if is_yes(args.get("unmatched")):
         stmt = stmt.where(LedgerTransaction.commission_id.is_(None))
     q = (args.get("q") or "").strip()[:100]
     if q:

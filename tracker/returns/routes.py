@@ -19,7 +19,7 @@ from tracker.periods import QUARTER_NAMES
 from tracker.returns import exports, service
 from tracker.returns.forms import IssueForm, NotesForm, check_quarter, choice_from_args, find_year
 from tracker.returns.workbook import workbook_bytes
-from tracker.web import XLSX_MIMETYPE, render, see_other, send_download
+from tracker.web import XLSX_MIMETYPE, is_htmx, render, see_other, send_download
 
 bp = Blueprint("returns", __name__)
 
@@ -100,7 +100,7 @@ def autosave(year_label: str, quarter: int):
         return render("returns/_autosave.html", status=422, message=message, failed=True)
     service.save_notes(year, quarter, (form.narrative.data or "").replace("\r\n", "\n"), current_user)
     db.session.commit()
-    if not request.headers.get("HX-Request"):
+    if not is_htmx():
         return see_other(url_for("returns.prepare", year=year.label, quarter=quarter))
     return render("returns/_autosave.html", message=f"Draft notes saved at {datetime.now():%H:%M}.", failed=False)
 

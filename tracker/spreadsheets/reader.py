@@ -9,9 +9,8 @@ blank text as None, midnight datetimes as dates, numbers as the reader gives the
 Two engines read workbooks: python-calamine (default, 10-15x faster) and openpyxl ``read_only`` (pure
 Python, lower peak memory). Neither reports formulas without a saved result or error cells in a way we can
 use (calamine gives "" for both, openpyxl None / a plain string), and neither limits decompression, so before
-a sheet is read we stream its XML once ourselves (``_scan_sheet``): that pass inflates the raw zip member with
-a hard size limit, counts rows, finds wide columns, merged ranges, formula cells without a value and error
-cells. The scan costs a fraction of calamine's own time and is the same for both engines.
+a sheet is read we stream its XML once ourselves (``Workbook._scan``): that pass inflates the raw zip member
+with a hard size limit, counts rows, finds wide columns, formula cells without a value and error cells. The scan costs a fraction of calamine's own time and is the same for both engines.
 """
 from __future__ import annotations
 
@@ -33,10 +32,6 @@ import python_calamine
 from defusedxml import ElementTree as SafeET
 
 from tracker.spreadsheets.values import CellError
-
-# openpyxl only parses with defusedxml when it can import it; refuse to run at all otherwise.
-if not openpyxl.DEFUSEDXML:  # pragma: no cover - guarded by the dependency list
-    raise ImportError("defusedxml must be installed: openpyxl would parse uploaded workbooks unsafely")
 
 Source = Union[str, os.PathLike, bytes, bytearray, memoryview, IO[bytes]]
 
@@ -77,6 +72,16 @@ _OTHER_OFFICE_TYPES = {
 }
 
 
+def require_defusedxml() -> None:
+    """Refuse to go on unless openpyxl parses with defusedxml (it does only when it can import it): uploads are
+    hostile until proven otherwise. The one check: create_app calls it at start-up, and ``open_workbook`` for a
+    caller outside the app. (A check, not an ``assert``, which ``python -O`` drops; a call, not an import-time
+    raise, so importing the module does nothing.)"""
+    if not openpyxl.DEFUSEDXML:
+        raise RuntimeError("defusedxml must be installed (pip install defusedxml): without it openpyxl would parse "
+                           "uploaded workbooks unsafely.")
+
+
 class SpreadsheetError(Exception):
     """Any reason a file cannot be read; ``str(error)`` is a complete sentence for the person who uploaded it."""
 
@@ -104,7 +109,6 @@ class _SheetScan:
     max_row: int = 0  # the highest row the XML mentions, even an empty one (a false size may put it at 1048576)
     max_col: int = 0
     last_value_row: int = 0  # the last row that holds a value: reading stops there
-    merged: list[str] = field(default_factory=list)
     # row -> {0-based column -> CellError}: formulas without a saved value and Excel error results.
     cell_errors: dict[int, dict[int, CellError]] = field(default_factory=dict)
 
@@ -280,7 +284,6 @@ _CELL_REF = re.compile(rb'\br="([A-Z]{1,3})(\d+)"')
 _CELL_TYPE = re.compile(rb'\bt="(\w+)"')
 _FORMULA = re.compile(rb"<(?:[\w.-]+:)?f\b")
 _VALUE = re.compile(rb"<((?:[\w.-]+:)?)v>(.*?)</\1v>", re.S)
-_MERGE = re.compile(rb'<(?:[\w.-]+:)?mergeCell\b[^>]*?\bref="([A-Z]+\d+(?::[A-Z]+\d+)?)"')
 
 
 def _has_formula_or_error(part: bytes) -> bool:
@@ -338,8 +341,6 @@ class _Scanner:
                                        "which an import file never needs; delete the unused columns and save it again.")
         if _has_formula_or_error(part):
             self._cells(part)
-        if b"mergeCell" in part:
-            res.merged.extend(m.decode("ascii") for m in _MERGE.findall(part))
 
     def _cells(self, part: bytes) -> None:
         for m in _CELL.finditer(part):
@@ -413,13 +414,6 @@ class Workbook:
                 return s
         names = ", ".join(f"'{s.name}'" for s in self.sheets)
         raise SpreadsheetError(f"The workbook has no sheet called '{name}'. Its sheets are: {names}.")
-
-    def merged_ranges(self, sheet_name: str) -> list[str]:
-        """Merged cell ranges of a sheet, like ["A1:F1"] (a merged title); always [] for CSV."""
-        info = self.sheet(sheet_name)
-        if info.part is None:
-            return []
-        return list(self._scan(info).merged)
 
     def iter_rows(self, sheet_name: str) -> Iterator[tuple[int, tuple]]:
         """Yield ``(excel_row_number, values)`` for every row from row 1, lazily.
@@ -668,6 +662,7 @@ def open_workbook(source: Source, filename: str | None = None, *, engine: str = 
     ``filename`` is the name the user gave the file; it is only used in messages and to name a CSV's sheet.
     ``engine`` chooses the workbook reader ("calamine" or "openpyxl"). Raises SpreadsheetError.
     """
+    require_defusedxml()
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}")
     limits = Limits(max_entries, max_uncompressed, max_ratio, ratio_min_size, max_rows, max_cells)
