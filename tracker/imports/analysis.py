@@ -9,9 +9,9 @@ from tracker.imports import checked
 from tracker.imports.drafts import Draft, _limits, _rows_path, _table
 from tracker.imports.headers import BLANK, TOTALS, iter_records
 from tracker.imports.problems import ImportRefused, _shown, problem, problem_text
-from tracker.spreadsheets.reader import SpreadsheetError, column_letter, open_workbook
+from tracker.spreadsheets.reader import SpreadsheetError, column_letter, forget_kept, open_workbook
 from tracker.imports.summary import LedgerSummary
-from tracker.spreadsheets.values import ValueProblem, is_blank
+from tracker.spreadsheets.values import ValueProblem
 from tracker.models import Commission, LedgerTransaction, Provider, utcnow
 
 ADD, UNCHANGED, CHANGED, ERROR = "add", "unchanged", "changed", "error"
@@ -58,13 +58,17 @@ COLUMN_MEMORY = 20_000  # distinct values remembered per column while parsing
 def _by_column(parser: Callable[[object], object]) -> Callable[[object], object]:
     """``parser`` for one column, remembering what each distinct value parsed to: a ledger repeats its dates,
     suppliers, accounts and cost centres thousands of times, so most cells become one dictionary read. Parsers
-    are pure, so the answer (or the problem) is the same every time; values are told apart by type too
-    (1, 1.0 and True are equal in Python, but not as cells)."""
-    memory: dict = {}
+    are pure, so the answer (or the problem) is the same every time. Text is remembered by itself (no text
+    equals a number); other values by type and value too (1, 1.0 and True are equal in Python, not as cells)."""
+    texts: dict = {}
+    others: dict = {}
     miss = object()
 
     def parse(value):
-        key = (value.__class__, value)
+        if value.__class__ is str:
+            memory, key = texts, value
+        else:
+            memory, key = others, (value.__class__, value)
         try:
             hit = memory.get(key, miss)
         except TypeError:  # an unhashable value: parse it every time
@@ -91,7 +95,8 @@ class _Kind:
     def __init__(self, draft: Draft) -> None:
         self.draft = draft
         self.sheet = draft.sheet
-        self.specs = [(s.name, _by_column(s.parser), s.required, draft.mapping[s.name]) for s in draft.fields
+        limits = _MAX_LEN.get(draft.kind, {})
+        self.specs = [(s.name, _by_column(s.parser), s.required, limits.get(s.name)) for s in draft.fields
                       if s.name in draft.mapping]
         self.labels = {s.name: s.label for s in draft.fields}
 
@@ -104,24 +109,26 @@ class _Kind:
         return problem(self.sheet, row, column, value, message, letter)
 
     def parse(self, row_no: int, values: dict) -> tuple[dict, list]:
+        """Each mapped field's value parsed (hot path: once per row of the file)."""
         out: dict = {}
         problems: list = []
-        for name, parser, required, _col in self.specs:
-            value = values.get(name)
-            if not required and is_blank(value):
-                continue  # an optional cell left empty (a journal's period or VAT) is simply not given
+        get = values.get
+        for name, parser, required, limit in self.specs:
+            value = get(name)
+            if value is None and not required:
+                continue  # an optional cell left empty (a journal's period or VAT): the reader gives None for blank
             try:
                 parsed = parser(value)
             except ValueProblem as exc:
                 problems.append(self.located(row_no, name, value, str(exc)))
                 continue
-            if required and parsed == "":
-                problems.append(self.located(row_no, name, value, "is blank"))
-                continue
-            limit = _MAX_LEN.get(self.draft.kind, {}).get(name)
-            if limit and isinstance(parsed, str) and len(parsed) > limit:
-                problems.append(self.located(row_no, name, value, f"is longer than {limit} characters"))
-                continue
+            if parsed.__class__ is str:
+                if required and not parsed:
+                    problems.append(self.located(row_no, name, value, "is blank"))
+                    continue
+                if limit and len(parsed) > limit:
+                    problems.append(self.located(row_no, name, value, f"is longer than {limit} characters"))
+                    continue
             out[name] = parsed
         return out, problems
 
@@ -157,7 +164,7 @@ def analyse(draft: Draft, on_row: Callable[[Row], None] | None = None) -> Pass:
     counts = result.counts
     ledger = LedgerSummary() if draft.kind == "ledger" else None
     try:
-        with open_workbook(draft.path, draft.filename, **_limits()) as wb:
+        with open_workbook(draft.path, draft.filename, **_limits(), keep=True) as wb:
             for record in iter_records(_table(draft, wb)):
                 if record.status == BLANK:
                     counts["blank"] += 1
@@ -188,6 +195,8 @@ def analyse(draft: Draft, on_row: Callable[[Row], None] | None = None) -> Pass:
                     on_row(row)
     except SpreadsheetError as exc:
         raise ImportRefused(exc.message) from None
+    finally:
+        forget_kept()  # the whole file has been read: free the parsed sheet rather than keep it for a while
     result.notes.extend(getattr(kind, "notes", []))
     if ledger is not None:
         result.summary = ledger.as_dict()

@@ -352,21 +352,27 @@ def iter_records(table: Table, mapping: dict[str, int] | None = None) -> Iterato
     key_cols = [col for name, col in items if specs.get(name) and specs[name].required and not specs[name].money]
     money_cols = [col for name, col in items if specs.get(name) and specs[name].money]
     seen_data = False
+    widest = max((col for _name, col in items), default=-1)
     for row_no, values in table.workbook.iter_rows(table.sheet):
         if row_no <= table.header_row:
             continue
         width = len(values)
-        record = {name: (values[col] if col < width else None) for name, col in items}
+        if width > widest:
+            record = {name: values[col] for name, col in items}
+        else:
+            record = {name: (values[col] if col < width else None) for name, col in items}
         if not values:
             yield Record(row_no, record, BLANK)
             continue
-        keys_filled = sum(1 for c in key_cols if c < width and values[c] is not None)
-        first = next(v for v in values if v is not None)
-        if isinstance(first, str) and _TOTAL_LABEL.match(first) and keys_filled <= 1:
+        first = values[0]
+        if first is None:
+            first = next(v for v in values if v is not None)
+        if (first.__class__ is str and _TOTAL_LABEL.match(first)
+                and sum(1 for c in key_cols if c < width and values[c] is not None) <= 1):
             yield Record(row_no, record, TOTALS)
             continue
-        if seen_data and key_cols and keys_filled == 0 and any(c < width and values[c] is not None
-                                                                for c in money_cols):
+        if (seen_data and key_cols and not any(c < width and values[c] is not None for c in key_cols)
+                and any(c < width and values[c] is not None for c in money_cols)):
             yield Record(row_no, record, TOTALS)
             continue
         seen_data = True
