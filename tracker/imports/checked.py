@@ -72,7 +72,10 @@ class RowsFile:
 
     def _write(self) -> None:
         if self.buffer:
-            marshal.dump(self.buffer, self.fh)
+            # Length-prefixed: marshal.load on a file reads it a few bytes at a time (10x slower than loads).
+            data = marshal.dumps(self.buffer)
+            self.fh.write(len(data).to_bytes(8, "little"))
+            self.fh.write(data)
             self.buffer = []
 
     def finish(self) -> None:
@@ -92,12 +95,8 @@ def replay(path: str):
     """The kept rows: ("add", row, money, values) with values in ``LEDGER_COLUMNS`` order (date as ISO text), or
     ("changed", row, money, existing id, data)."""
     with open(path, "rb") as fh:
-        while True:
-            try:
-                chunk = marshal.load(fh)
-            except EOFError:
-                return
-            for item in chunk:
+        while size := int.from_bytes(fh.read(8), "little"):
+            for item in marshal.loads(fh.read(size)):
                 if item[0] == "a":
                     yield "add", item[1], item[2], item[3]
                 else:

@@ -175,7 +175,7 @@ def start_draft(stream: IO[bytes], filename: str, *, kind: str | None = None, ye
             raise ImportRefused(_already_imported(before), 409, batch=before)
         try:
             with open_workbook(tmp_path, filename, **_limits(), keep=True) as wb:
-                table = find_table(wb, kind=kind, sheet=sheet or None)
+                table = find_table(wb, kind=kind, sheet=sheet or None, remembered=_remembered_headers(kind))
                 sheets = [s.name for s in wb.sheets if not s.hidden]
                 fmt = wb.format
         except KeyError:
@@ -219,6 +219,14 @@ def _limits() -> dict:
     cfg = current_app.config
     return {"max_uncompressed": int(cfg.get("IMPORT_MAX_UNCOMPRESSED_MB", 200)) * 1024 * 1024,
             "max_rows": int(cfg.get("IMPORT_MAX_ROWS", 200_000))}
+
+
+def _remembered_headers(kind: str | None) -> dict[str, str]:
+    """Header signature -> kind of every mapping kept (for ``kind`` only, when given)."""
+    query = select(ColumnMapping.header_signature, ColumnMapping.kind).order_by(ColumnMapping.updated_at)
+    if kind is not None:
+        query = query.where(ColumnMapping.kind == kind)
+    return dict(db.session.execute(query).all())  # the latest wins where one row was mapped as two kinds
 
 
 def _remembered_mapping(kind: str, headers: list[str]) -> tuple[dict[str, int] | None, str]:

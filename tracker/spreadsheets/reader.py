@@ -530,9 +530,16 @@ class Workbook:
                     self._row_cap(info.name, count)
                 # _norm inlined for the two types nearly every cell has (text and numbers): a call per cell
                 # is a third of reading a ledger.
-                values = pad + [(v.strip() or None) if (t := v.__class__) is str else v if t is float else _norm(v)
-                                for v in raw]
-                yield count, _finish_row(values, errors.get(count))
+                values = [(v.strip() or None) if (t := v.__class__) is str else v if t is float else _norm(v)
+                          for v in raw]
+                if pad:
+                    values = pad + values
+                if errors and count in errors:
+                    yield count, _finish_row(values, errors[count])
+                elif values and values[-1] is None:
+                    yield count, _finish_row(values, None)
+                else:
+                    yield count, tuple(values)
         except python_calamine.CalamineError as exc:
             raise _calamine_error(exc) from None
         # A sheet whose last rows hold only errorless formulas may end before them in calamine's grid.
