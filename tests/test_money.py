@@ -84,3 +84,24 @@ def test_any_text_gives_an_amount_or_a_money_error(text):
 def test_refuses_absurdly_large_amounts(value):
     with pytest.raises(MoneyError, match="is too large to be an amount"):
         to_pence(value)
+
+
+@given(st.floats(allow_nan=True, allow_infinity=True) | st.integers(-10**14, 10**14).map(lambda n: n / 100))
+def test_a_readers_float_gives_the_same_pence_as_the_decimal_path(value):
+    """to_pence reads a float of at most two decimals without a Decimal (the import's hot path); whatever the
+    float, the answer (or the refusal) is the Decimal path's."""
+    try:
+        expected = int(to_decimal(value) * 100)
+    except MoneyError as exc:
+        expected = type(exc)
+    try:
+        got = to_pence(value)
+    except MoneyError as exc:
+        got = type(exc)
+    assert got == expected
+
+
+@pytest.mark.parametrize("value, pence", [(1.5, 150), (-0.07, -7), (-0.0, 0), (2.675, 268), (1.005, 101),
+                                          (999999999999.99, 99999999999999), (1e-5, 0), (-1234.5, -123450)])
+def test_reader_floats_to_pence(value, pence):
+    assert to_pence(value) == pence

@@ -126,7 +126,9 @@ def _sqlite_on_this_engine(app: Flask) -> None:
 
 
 def _sqlite_pragmas(dbapi_connection, connection_record):
-    """SQLite: foreign keys on, WAL so readers don't block the writer, and wait rather than fail when busy."""
+    """SQLite: foreign keys on, WAL so readers don't block the writer, wait rather than fail when busy, and a
+    32 MB page cache (the default 2 MB makes a 100,000-line import spill index pages mid-transaction: measured
+    25% slower in bench/imports.py; memory is taken only as pages are read)."""
     module = type(dbapi_connection).__module__
     if not module.startswith("sqlite3"):
         return
@@ -135,6 +137,7 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA cache_size=-32768")
     cursor.close()
 
 

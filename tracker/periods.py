@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from datetime import date
 
 _LABEL = re.compile(r"^(\d{4})-(\d{2})$")
@@ -38,6 +39,7 @@ def year_start(d: date) -> int:
     return d.year if d.month >= 4 else d.year - 1
 
 
+@lru_cache(maxsize=4096)  # an import asks for every ledger line's date, and a year has 366 of them
 def label_for(d: date) -> str:
     """The financial-year label of a date: 15 May 2025 -> ``2025-26``; 31 March 2026 -> ``2025-26``."""
     start = year_start(d)

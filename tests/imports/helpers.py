@@ -34,3 +34,27 @@ def upload(client, path, data: bytes | None = None, htmx: bool = False, **fields
     form.update(fields)
     headers = {"HX-Request": "true"} if htmx else {}
     return client.post("/imports/upload", data=form, content_type="multipart/form-data", headers=headers)
+
+
+def count_sheet_parses(monkeypatch) -> list[str]:
+    """From now on, the name of each sheet calamine parses whole is appended to the list returned (and nothing
+    is kept from an earlier read)."""
+    from tracker.spreadsheets import reader
+
+    reader.forget_kept()
+    parses: list[str] = []
+    real = reader.python_calamine.CalamineWorkbook.from_object
+
+    class Counting:
+        def __init__(self, book):
+            self.book = book
+
+        def get_sheet_by_name(self, name):
+            parses.append(name)
+            return self.book.get_sheet_by_name(name)
+
+        def close(self):
+            self.book.close()
+
+    monkeypatch.setattr(reader.python_calamine.CalamineWorkbook, "from_object", lambda source: Counting(real(source)))
+    return parses

@@ -110,3 +110,29 @@ def test_a_mapping_saved_from_the_web_is_used_by_the_command_line(app, client, a
     result = runner.invoke(args=["import", str(second), "--kind", "ledger", "--commit"])
     assert result.exit_code == 0, result.output
     assert "remembered mapping" in result.output and count() == 2
+
+
+def test_headings_mapped_on_the_web_are_recognised_without_kind(app, client, auth, runner, make, tmp_path):
+    """Headings no synonym knows, once mapped on the web, are found again by a scheduled load that does not say
+    --kind, below a title row too; headings nobody mapped are still refused with the reason."""
+    from tests.imports.helpers import upload
+
+    make.year("2025-26", status="open")
+    auth.login("finance")
+    unknown = tmp_path / "other.csv"
+    unknown.write_text("Colour,Shape\nred,round\n")
+    refused = runner.invoke(args=["import", str(unknown)])
+    assert refused.exit_code == 2 and "None of the column headings were recognised" in refused.output
+    first = tmp_path / "may.csv"
+    first.write_text(ODD + "T1,01/05/2025,Acme,10.50\n")
+    token = upload(client, first, kind="ledger").location.split("/drafts/")[1].split("/")[0]
+    chosen = {"field-reference": "0", "field-posting_date": "1", "field-supplier_name": "2", "field-net": "3"}
+    assert client.post(f"/imports/drafts/{token}/mapping", data=chosen).status_code == 303
+    assert client.post(f"/imports/drafts/{token}/commit").status_code == 303
+    second = tmp_path / "june.csv"
+    second.write_text("June ledger extract\n" + ODD + "T2,01/06/2025,Acme,20.00\n")
+    result = runner.invoke(args=["import", str(second), "--commit"])
+    assert result.exit_code == 0, result.output
+    assert "remembered mapping" in result.output and count() == 2
+    line = db.session.scalar(select(LedgerTransaction).where(LedgerTransaction.reference == "T2"))
+    assert (line.supplier_name, line.net_pence) == ("Acme", 20_00)

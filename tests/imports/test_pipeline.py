@@ -10,7 +10,9 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.factories import Factories
-from tests.imports.helpers import BUDGET, COMMISSIONS, LEDGER, OXFORD_CSV, OXFORD_XLSX, draft_of, table_counts
+from tests.imports.helpers import (
+    BUDGET, COMMISSIONS, LEDGER, OXFORD_CSV, OXFORD_XLSX, count_sheet_parses, draft_of, table_counts,
+)
 from tracker.demo import seed_demo
 from tracker.extensions import db
 from tracker.imports import committing, service
@@ -63,6 +65,20 @@ def test_ledger_sample_previews_then_commits_every_line(demo):
     assert po_line.match_method == "po" and po_line.commission.po_number == "PO4500102"
     assert po_line.budget_line_id == Factories.line_of(po_line.commission).id
     assert db.session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.realm == "imports")) == 1
+
+
+def test_the_file_is_parsed_once_from_headings_to_commit(demo, monkeypatch):
+    """Finding the headings, the preview and the commit share one parse of the sheet (the kept workbook, then
+    the preview's checked rows), and the parsed sheet is let go once the preview has read it."""
+    from tracker.spreadsheets import reader
+
+    parses = count_sheet_parses(monkeypatch)
+    draft = draft_of(LEDGER)
+    service.preview(draft)
+    assert reader._kept is None
+    batch = service.commit(draft)
+    assert batch.counts["add"] == 420
+    assert parses == ["Read me", "Transactions"]  # the headings are looked for on every visible sheet
 
 
 def test_same_file_twice_is_refused_with_the_earlier_batch(demo):

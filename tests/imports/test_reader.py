@@ -323,3 +323,60 @@ def test_a_far_off_empty_row_does_not_make_a_small_sheet_too_big(engine, tail):
     with open_workbook(_with_dimension(5, tail=tail), "ledger.xlsx", engine=engine, max_rows=200_000) as wb:
         rows = [n for n, _ in wb.iter_rows("Ledger")]
     assert rows == [1, 2, 3, 4, 5, 6]
+
+
+# --- the workbook kept between an import's reads ----------------------------------------------------------
+
+def _ledger_file(tmp_path, name="ledger.xlsx", net=100):
+    path = tmp_path / name
+    path.write_bytes(_xlsx(lambda wb: [wb.active.append(r) for r in (["Ref", "Net"], ["JNL1", net])]))
+    return path
+
+
+@pytest.fixture
+def counted_parses(monkeypatch):
+    from tests.imports.helpers import count_sheet_parses
+    from tracker.spreadsheets import reader
+
+    yield count_sheet_parses(monkeypatch)
+    reader.forget_kept()
+
+
+def test_a_kept_workbook_is_read_again_without_parsing_again(tmp_path, counted_parses):
+    path = _ledger_file(tmp_path)
+    with open_workbook(path, "ledger.xlsx", keep=True) as wb:
+        first = _rows(wb)
+    moved = tmp_path / "stored.xlsx"
+    path.rename(moved)  # a draft's upload is renamed once its headings are found: the same file
+    with open_workbook(moved, "stored.xlsx", keep=True) as wb:
+        assert _rows(wb) == first == [(1, ("Ref", "Net")), (2, ("JNL1", 100))]
+        assert wb.filename == "stored.xlsx"
+    assert counted_parses == ["Sheet"]
+
+
+def test_a_changed_file_is_parsed_afresh(tmp_path, counted_parses):
+    path = _ledger_file(tmp_path)
+    with open_workbook(path, keep=True) as wb:
+        _rows(wb)
+    _ledger_file(tmp_path, net=250)  # written again: new bytes, new modification time
+    with open_workbook(path, keep=True) as wb:
+        assert _rows(wb)[1] == (2, ("JNL1", 250))
+    assert counted_parses == ["Sheet", "Sheet"]
+
+
+def test_nothing_is_kept_unless_asked_and_not_past_its_time(tmp_path, counted_parses, monkeypatch):
+    from tracker.spreadsheets import reader
+
+    path = _ledger_file(tmp_path)
+    with open_workbook(path) as wb:
+        _rows(wb)
+    assert reader._kept is None
+    with open_workbook(path, keep=True) as wb:
+        _rows(wb)
+    assert reader._kept is not None
+    monkeypatch.setattr(reader, "KEEP_SECONDS", -1)
+    with open_workbook(path, keep=True) as wb:  # expired: parsed again
+        _rows(wb)
+    reader.forget_kept()
+    assert reader._kept is None
+    assert counted_parses == ["Sheet", "Sheet", "Sheet"]

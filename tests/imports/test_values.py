@@ -224,7 +224,7 @@ def test_other_parsers_only_raise_value_problem(value):
 
 
 def test_parsing_by_column_remembers_answers_without_mixing_types():
-    from tracker.imports.analysis import _by_column
+    from tracker.imports.analysis import _Column as _by_column
     from tracker.spreadsheets.values import ValueProblem, parse_int
 
     calls = []

@@ -9,9 +9,9 @@ from tracker.imports import checked
 from tracker.imports.drafts import Draft, _limits, _rows_path, _table
 from tracker.imports.headers import BLANK, TOTALS, iter_records
 from tracker.imports.problems import ImportRefused, _shown, problem, problem_text
-from tracker.spreadsheets.reader import SpreadsheetError, column_letter, open_workbook
+from tracker.spreadsheets.reader import SpreadsheetError, column_letter, forget_kept, open_workbook
 from tracker.imports.summary import LedgerSummary
-from tracker.spreadsheets.values import ValueProblem, is_blank
+from tracker.spreadsheets.values import ValueProblem
 from tracker.models import Commission, LedgerTransaction, Provider, utcnow
 
 ADD, UNCHANGED, CHANGED, ERROR = "add", "unchanged", "changed", "error"
@@ -55,32 +55,51 @@ _MAX_LEN = {
 COLUMN_MEMORY = 20_000  # distinct values remembered per column while parsing
 
 
-def _by_column(parser: Callable[[object], object]) -> Callable[[object], object]:
-    """``parser`` for one column, remembering what each distinct value parsed to: a ledger repeats its dates,
-    suppliers, accounts and cost centres thousands of times, so most cells become one dictionary read. Parsers
-    are pure, so the answer (or the problem) is the same every time; values are told apart by type too
-    (1, 1.0 and True are equal in Python, but not as cells)."""
-    memory: dict = {}
-    miss = object()
+_MISS = object()
 
-    def parse(value):
-        key = (value.__class__, value)
+
+class _Column:
+    """One mapped column's parser, remembering what each distinct value parsed to: a ledger repeats its dates,
+    suppliers, accounts and cost centres thousands of times, so most cells become one dictionary read (done
+    inline by ``_Kind.parse``: a Python call per cell was most of the checking). Parsers are pure, so the answer
+    (or the problem) is the same every time. Text is remembered by itself (no text equals a number); other values
+    by type and value too (1, 1.0 and True are equal in Python, not as cells). An answer is (True, value) or
+    (False, the problem)."""
+
+    __slots__ = ("parser", "texts", "others")
+
+    def __init__(self, parser: Callable[[object], object]) -> None:
+        self.parser = parser
+        self.texts: dict = {}
+        self.others: dict = {}
+
+    def answer(self, value) -> tuple[bool, object]:
+        if value.__class__ is str:
+            memory, key = self.texts, value
+        else:
+            memory, key = self.others, (value.__class__, value)
         try:
-            hit = memory.get(key, miss)
+            hit = memory.get(key, _MISS)
         except TypeError:  # an unhashable value: parse it every time
-            return parser(value)
-        if hit is miss:
-            try:
-                hit = (True, parser(value))
-            except ValueProblem as exc:
-                hit = (False, str(exc))
+            return self._parse(value)
+        if hit is _MISS:
+            hit = self._parse(value)
             if len(memory) < COLUMN_MEMORY:
                 memory[key] = hit
-        if hit[0]:
-            return hit[1]
-        raise ValueProblem(hit[1])
+        return hit
 
-    return parse
+    def _parse(self, value) -> tuple[bool, object]:
+        try:
+            return True, self.parser(value)
+        except ValueProblem as exc:
+            return False, str(exc)
+
+    def __call__(self, value):
+        """The parsed value, or ValueProblem."""
+        ok, result = self.answer(value)
+        if ok:
+            return result
+        raise ValueProblem(result)
 
 
 class _Kind:
@@ -91,7 +110,8 @@ class _Kind:
     def __init__(self, draft: Draft) -> None:
         self.draft = draft
         self.sheet = draft.sheet
-        self.specs = [(s.name, _by_column(s.parser), s.required, draft.mapping[s.name]) for s in draft.fields
+        limits = _MAX_LEN.get(draft.kind, {})
+        self.specs = [(s.name, _Column(s.parser), s.required, limits.get(s.name)) for s in draft.fields
                       if s.name in draft.mapping]
         self.labels = {s.name: s.label for s in draft.fields}
 
@@ -104,24 +124,33 @@ class _Kind:
         return problem(self.sheet, row, column, value, message, letter)
 
     def parse(self, row_no: int, values: dict) -> tuple[dict, list]:
+        """Each mapped field's value parsed (hot path: once per row of the file, so the column's memory is read
+        here rather than through a call)."""
         out: dict = {}
         problems: list = []
-        for name, parser, required, _col in self.specs:
-            value = values.get(name)
-            if not required and is_blank(value):
-                continue  # an optional cell left empty (a journal's period or VAT) is simply not given
+        get = values.get
+        for name, column, required, limit in self.specs:
+            value = get(name)
+            if value is None and not required:
+                continue  # an optional cell left empty (a journal's period or VAT): the reader gives None for blank
             try:
-                parsed = parser(value)
-            except ValueProblem as exc:
-                problems.append(self.located(row_no, name, value, str(exc)))
+                hit = (column.texts.get(value, _MISS) if value.__class__ is str
+                       else column.others.get((value.__class__, value), _MISS))
+            except TypeError:
+                hit = _MISS
+            if hit is _MISS:
+                hit = column.answer(value)
+            ok, parsed = hit
+            if not ok:
+                problems.append(self.located(row_no, name, value, parsed))
                 continue
-            if required and parsed == "":
-                problems.append(self.located(row_no, name, value, "is blank"))
-                continue
-            limit = _MAX_LEN.get(self.draft.kind, {}).get(name)
-            if limit and isinstance(parsed, str) and len(parsed) > limit:
-                problems.append(self.located(row_no, name, value, f"is longer than {limit} characters"))
-                continue
+            if parsed.__class__ is str:
+                if required and not parsed:
+                    problems.append(self.located(row_no, name, value, "is blank"))
+                    continue
+                if limit and len(parsed) > limit:
+                    problems.append(self.located(row_no, name, value, f"is longer than {limit} characters"))
+                    continue
             out[name] = parsed
         return out, problems
 
@@ -157,7 +186,7 @@ def analyse(draft: Draft, on_row: Callable[[Row], None] | None = None) -> Pass:
     counts = result.counts
     ledger = LedgerSummary() if draft.kind == "ledger" else None
     try:
-        with open_workbook(draft.path, draft.filename, **_limits()) as wb:
+        with open_workbook(draft.path, draft.filename, **_limits(), keep=True) as wb:
             for record in iter_records(_table(draft, wb)):
                 if record.status == BLANK:
                     counts["blank"] += 1
@@ -188,6 +217,8 @@ def analyse(draft: Draft, on_row: Callable[[Row], None] | None = None) -> Pass:
                     on_row(row)
     except SpreadsheetError as exc:
         raise ImportRefused(exc.message) from None
+    finally:
+        forget_kept()  # the whole file has been read: free the parsed sheet rather than keep it for a while
     result.notes.extend(getattr(kind, "notes", []))
     if ledger is not None:
         result.summary = ledger.as_dict()

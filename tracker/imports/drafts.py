@@ -107,7 +107,7 @@ def load_draft(token: str) -> Draft | None:
 
 
 def discard_draft(draft: Draft, keep_file: bool = False) -> None:
-    for name in ([] if keep_file else [draft.stored_name]) + [_draft_json(draft.token), f"rows-{draft.token}.jsonl"]:
+    for name in ([] if keep_file else [draft.stored_name]) + [_draft_json(draft.token), _rows_name(draft.token)]:
         try:
             files.remove(f"{FOLDER}/{name}")
         except (OSError, files.OutsideDataDir):
@@ -175,8 +175,8 @@ def start_draft(stream: IO[bytes], filename: str, *, kind: str | None = None, ye
         if before is not None:
             raise ImportRefused(_already_imported(before), 409, batch=before)
         try:
-            with open_workbook(tmp_path, filename, **_limits()) as wb:
-                table = find_table(wb, kind=kind, sheet=sheet or None)
+            with open_workbook(tmp_path, filename, **_limits(), keep=True) as wb:
+                table = find_table(wb, kind=kind, sheet=sheet or None, remembered=_remembered_headers(kind))
                 sheets = [s.name for s in wb.sheets if not s.hidden]
                 fmt = wb.format
         except KeyError:
@@ -222,6 +222,14 @@ def _limits() -> dict:
             "max_rows": int(cfg.get("IMPORT_MAX_ROWS", 200_000))}
 
 
+def _remembered_headers(kind: str | None) -> dict[str, str]:
+    """Header signature -> kind of every mapping kept (for ``kind`` only, when given)."""
+    query = select(ColumnMapping.header_signature, ColumnMapping.kind).order_by(ColumnMapping.updated_at)
+    if kind is not None:
+        query = query.where(ColumnMapping.kind == kind)
+    return dict(db.session.execute(query).all())  # the latest wins where one row was mapped as two kinds
+
+
 def _remembered_mapping(kind: str, headers: list[str]) -> tuple[dict[str, int] | None, str]:
     saved = db.session.scalar(select(ColumnMapping).where(ColumnMapping.kind == kind,
                                                           ColumnMapping.header_signature == header_signature(headers)))
@@ -258,7 +266,7 @@ def remember_mapping(draft: Draft, undo: dict | None = None) -> None:
 
 def mapping_choices(draft: Draft) -> list[dict]:
     """For the mapping screen: each field, the column chosen, the choices and a few sample values per column."""
-    with open_workbook(draft.path, draft.filename, **_limits()) as wb:
+    with open_workbook(draft.path, draft.filename, **_limits(), keep=True) as wb:
         table = _table(draft, wb)
         samples = sample_values(table)
     columns = [(i, f"{column_letter(i)}: {h}" if h else f"{column_letter(i)}: (no heading)")
@@ -339,8 +347,12 @@ def _table(draft: Draft, wb) -> Table:
                  kind=draft.kind, mapping=dict(draft.mapping), missing_required=[])
 
 
+def _rows_name(token: str) -> str:
+    return f"rows-{token}.marshal"
+
+
 def _rows_path(draft: Draft) -> str:
-    return os.path.join(imports_dir(), f"rows-{draft.token}.jsonl")
+    return os.path.join(imports_dir(), _rows_name(draft.token))
 
 
 def _dump(obj, fields) -> dict:

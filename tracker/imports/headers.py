@@ -211,6 +211,9 @@ def match_headers(kind: str, headers: tuple | list) -> dict[str, int]:
     return mapping
 
 
+_REMEMBERED = 10_000  # above any score from synonyms
+
+
 def _score(kind: str, mapping: dict[str, int]) -> int:
     required = {s.name for s in FIELDS[kind] if s.required}
     return sum(3 if name in required else 1 for name in mapping)
@@ -255,13 +258,16 @@ def _header_text(values: tuple) -> tuple[str, ...]:
 _COVER_NAMES = re.compile(r"read\s*me|cover|notes?|instructions?|contents|guidance|lookups?|about", re.I)
 
 
-def find_table(workbook: Workbook, kind: str | None = None, sheet: str | None = None) -> Table:
+def find_table(workbook: Workbook, kind: str | None = None, sheet: str | None = None,
+               remembered: dict[str, str] | None = None) -> Table:
     """Find the sheet, header row and kind of import in a workbook.
 
     ``kind`` ("ledger", "commissions", "budget") or None to guess it from the headings; ``sheet`` forces a
-    sheet (hidden ones included). Raises SpreadsheetError for an empty workbook, an unknown sheet name, or
-    (when guessing) headings that match no kind of import. Missing required columns are not an error here:
-    they are listed in ``missing_required`` for the mapping screen.
+    sheet (hidden ones included). ``remembered`` maps the ``header_signature`` of header rows someone has mapped
+    before to their kind: such a row is the table even when its headings match no synonym (a mapping saved on
+    the web page then serves a scheduled ``flask import`` without --kind). Raises SpreadsheetError for an empty
+    workbook, an unknown sheet name, or (when guessing) headings that match no kind of import. Missing required
+    columns are not an error here: they are listed in ``missing_required`` for the mapping screen.
     """
     if kind is not None and kind not in FIELDS:
         raise ValueError(f"kind must be one of {sorted(FIELDS)}")
@@ -279,11 +285,15 @@ def find_table(workbook: Workbook, kind: str | None = None, sheet: str | None = 
             if first_nonempty is None:
                 first_nonempty = (s.name, row_no, values)
             headers = _header_text(values)
+            known = remembered.get(header_signature(headers)) if remembered else None
             for k in kinds:
                 mapping = match_headers(k, headers)
-                if not mapping:
+                if k == known:
+                    score = _REMEMBERED  # someone mapped exactly these headings as this kind before
+                elif mapping:
+                    score = _score(k, mapping)
+                else:
                     continue
-                score = _score(k, mapping)
                 # Prefer the higher score; then a sheet not named like a cover page; then the earlier sheet/row.
                 rank = (score, not _COVER_NAMES.search(s.name), -s.index, -row_no, -kinds.index(k))
                 if best is None or rank > best[0]:
@@ -339,21 +349,27 @@ def iter_records(table: Table, mapping: dict[str, int] | None = None) -> Iterato
     key_cols = [col for name, col in items if specs.get(name) and specs[name].required and not specs[name].money]
     money_cols = [col for name, col in items if specs.get(name) and specs[name].money]
     seen_data = False
+    widest = max((col for _name, col in items), default=-1)
     for row_no, values in table.workbook.iter_rows(table.sheet):
         if row_no <= table.header_row:
             continue
         width = len(values)
-        record = {name: (values[col] if col < width else None) for name, col in items}
+        if width > widest:
+            record = {name: values[col] for name, col in items}
+        else:
+            record = {name: (values[col] if col < width else None) for name, col in items}
         if not values:
             yield Record(row_no, record, BLANK)
             continue
-        keys_filled = sum(1 for c in key_cols if c < width and values[c] is not None)
-        first = next(v for v in values if v is not None)
-        if isinstance(first, str) and _TOTAL_LABEL.match(first) and keys_filled <= 1:
+        first = values[0]
+        if first is None:
+            first = next(v for v in values if v is not None)
+        if (first.__class__ is str and _TOTAL_LABEL.match(first)
+                and sum(1 for c in key_cols if c < width and values[c] is not None) <= 1):
             yield Record(row_no, record, TOTALS)
             continue
-        if seen_data and key_cols and keys_filled == 0 and any(c < width and values[c] is not None
-                                                                for c in money_cols):
+        if (seen_data and key_cols and not any(c < width and values[c] is not None for c in key_cols)
+                and any(c < width and values[c] is not None for c in money_cols)):
             yield Record(row_no, record, TOTALS)
             continue
         seen_data = True

@@ -14,6 +14,7 @@ Anything else is left unassigned for a person on the unmatched lines page, with 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -32,6 +33,7 @@ _SUFFIX = re.compile(r"\b(?:ltd|limited)\b\.?", re.I)
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 
 
+@lru_cache(maxsize=8192)  # a ledger names the same few hundred suppliers on thousands of lines
 def normalise_supplier(name: str | None) -> str:
     """"Safer Streets Kent Limited" and "SAFER STREETS KENT LTD." both give "saferstreetskent"."""
     if not name:

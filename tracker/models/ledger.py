@@ -111,8 +111,8 @@ class LedgerTransaction(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    #: The ledger's transaction reference.
-    reference: Mapped[str] = mapped_column(String(60), index=True)
+    #: The ledger's transaction reference (searched through the unique index, which leads with it).
+    reference: Mapped[str] = mapped_column(String(60))
     #: The posting (or paid) date.
     posting_date: Mapped[date] = mapped_column(index=True)
     #: Ledger period 1-12 (P1 is April).
@@ -143,8 +143,8 @@ class LedgerTransaction(Base):
     gross_pence: Mapped[int] = mapped_column(BigInteger, default=0)
     #: invoice, credit, journal or accrual.
     transaction_type: Mapped[str] = mapped_column(String(20), default="invoice")
-    #: The commission this spend is for, once matched.
-    commission_id: Mapped[int | None] = mapped_column(ForeignKey("commissions.id"), index=True)
+    #: The commission this spend is for, once matched (found through ix_ledger_transactions_commission_net).
+    commission_id: Mapped[int | None] = mapped_column(ForeignKey("commissions.id"))
     #: How it was matched: po, supplier, manual (empty when unmatched).
     match_method: Mapped[str] = mapped_column(String(10), default="")
     #: The budget line the spend counts against (from its commission, or assigned).

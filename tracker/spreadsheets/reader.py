@@ -21,6 +21,8 @@ import os
 import posixpath
 import re
 import struct
+import threading
+import time
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -398,6 +400,7 @@ class Workbook:
         self._openpyxl = None
         self._csv_encoding: str | None = None
         self._csv_dialect: str | None = None
+        self._keep = False  # see open_workbook(keep=True)
 
     # ---- public ----
     @property
@@ -430,6 +433,10 @@ class Workbook:
         return self._iter_openpyxl(info, scan)
 
     def close(self) -> None:
+        if self._keep and self._calamine is not None and self._path is not None:
+            _put_kept(self)  # hands the parsed workbook on; the zip handle is closed below
+            self._calamine = None
+            self._calamine_sheet = None
         for thing in (self._calamine, self._openpyxl, self._zip, self._zip_fp):
             if thing is not None:
                 try:
@@ -459,6 +466,9 @@ class Workbook:
         cached = self._scans.get(info.name)
         if cached is not None:
             return cached
+        if self._zip is None and self._path is not None:  # a kept workbook: its zip was closed with it
+            self._zip_fp = open(self._path, "rb")
+            self._zip = zipfile.ZipFile(self._zip_fp)
         assert self._zip is not None and self._zip_fp is not None and info.part is not None
         try:
             zinfo = self._zip.getinfo(info.part)
@@ -512,8 +522,18 @@ class Workbook:
                     break  # only empty rows follow (a far-off formatted row); errors are added below
                 if count > self.limits.max_rows + HEADER_ALLOWANCE:
                     self._row_cap(info.name, count)
-                values = pad + [_norm(v) for v in raw]
-                yield count, _finish_row(values, errors.get(count))
+                # _norm inlined for the two types nearly every cell has (text and numbers): a call per cell
+                # is a third of reading a ledger.
+                values = [(v.strip() or None) if (t := v.__class__) is str else v if t is float else _norm(v)
+                          for v in raw]
+                if pad:
+                    values = pad + values
+                if errors and count in errors:
+                    yield count, _finish_row(values, errors[count])
+                elif values and values[-1] is None:
+                    yield count, _finish_row(values, None)
+                else:
+                    yield count, tuple(values)
         except python_calamine.CalamineError as exc:
             raise _calamine_error(exc) from None
         # A sheet whose last rows hold only errorless formulas may end before them in calamine's grid.
@@ -656,11 +676,17 @@ def _load_source(source: Source) -> tuple[str | None, bytes | None]:
 def open_workbook(source: Source, filename: str | None = None, *, engine: str = "calamine",
                   max_entries: int = DEFAULT_MAX_ENTRIES, max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED,
                   max_ratio: float = DEFAULT_MAX_RATIO, ratio_min_size: int = DEFAULT_RATIO_MIN_SIZE,  # float ok
-                  max_rows: int = DEFAULT_MAX_ROWS, max_cells: int = DEFAULT_MAX_CELLS) -> Workbook:
+                  max_rows: int = DEFAULT_MAX_ROWS, max_cells: int = DEFAULT_MAX_CELLS,
+                  keep: bool = False) -> Workbook:
     """Open an uploaded .xlsx, .xlsm or .csv file, deciding its type from its content.
 
     ``filename`` is the name the user gave the file; it is only used in messages and to name a CSV's sheet.
     ``engine`` chooses the workbook reader ("calamine" or "openpyxl"). Raises SpreadsheetError.
+    ``keep``: when a workbook file opened with keep=True is closed, what was parsed and checked of it stays in
+    this process for ``KEEP_SECONDS`` and the next ``open_workbook(keep=True)`` of the same file (same inode,
+    size and modification time, so the same bytes) takes it over instead of checking and parsing it again. An
+    import reads its file to find the headings and then again for the preview; without this, the safety scan
+    and calamine's parse of the whole sheet (most of a bare read's time) would be paid twice.
     """
     require_defusedxml()
     if engine not in ENGINES:
@@ -669,6 +695,10 @@ def open_workbook(source: Source, filename: str | None = None, *, engine: str = 
     path, data = _load_source(source)
     if filename is None:
         filename = os.path.basename(path) if path else ""
+    kept = _take_kept(path if keep and engine == "calamine" else None, limits)
+    if kept is not None:
+        kept.filename = filename
+        return kept
     with (open(path, "rb") if path else io.BytesIO(data or b"")) as fp:
         head = fp.read(8)
         fp.seek(0, io.SEEK_END)
@@ -678,10 +708,73 @@ def open_workbook(source: Source, filename: str | None = None, *, engine: str = 
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise SpreadsheetError(ENCRYPTED_MESSAGE)
     if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
-        return _open_zip(path, data, filename, engine, limits)
+        book = _open_zip(path, data, filename, engine, limits)
+        book._keep = keep and path is not None and engine == "calamine"
+        return book
     if size > limits.max_uncompressed:
         raise SpreadsheetError("This file is too large to import; split it into smaller files.")
     return _open_csv(path, data, filename, limits)
+
+
+# --- one parsed workbook kept between the reads of an import -------------------------------------------------
+
+KEEP_SECONDS = 120
+_kept: tuple[tuple, Workbook, float] | None = None
+_kept_lock = threading.Lock()
+
+
+def _identity(path: str, limits: Limits) -> tuple | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, limits)
+
+
+def _put_kept(book: Workbook) -> None:
+    global _kept
+    key = _identity(book._path, book.limits) if book._path else None
+    if key is None:
+        return
+    state = Workbook(filename=book.filename, fmt=book.format, engine=book.engine, sheets=book.sheets,
+                     limits=book.limits, path=book._path, data=None)
+    state._scans = book._scans
+    state._calamine = book._calamine
+    state._calamine_sheet = book._calamine_sheet
+    state._keep = True
+    with _kept_lock:
+        old, _kept = _kept, (key, state, time.monotonic())
+    if old is not None:
+        old[1]._keep = False
+        old[1].close()
+
+
+def _take_kept(path: str | None, limits: Limits) -> Workbook | None:
+    """The kept workbook when it is of this file and fresh, taken out of the slot (so two threads never share
+    it); else None. A kept workbook past ``KEEP_SECONDS`` is let go whoever asks."""
+    global _kept
+    taken = dropped = None
+    with _kept_lock:
+        if _kept is not None:
+            key, book, at = _kept
+            if time.monotonic() - at > KEEP_SECONDS:
+                dropped, _kept = book, None
+            elif path is not None and _identity(path, limits) == key:
+                taken, _kept = book, None
+    if dropped is not None:
+        dropped._keep = False
+        dropped.close()
+    return taken
+
+
+def forget_kept() -> None:
+    """Let go of the kept workbook now (an import's preview has read what it needs)."""
+    global _kept
+    with _kept_lock:
+        kept, _kept = _kept, None
+    if kept is not None:
+        kept[1]._keep = False
+        kept[1].close()
 
 
 def _open_zip(path: str | None, data: bytes | None, filename: str, engine: str, limits: Limits) -> Workbook:

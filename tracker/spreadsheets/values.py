@@ -194,6 +194,10 @@ def parse_text(value: object) -> str:
 def parse_field_text(value: object) -> str:
     """A text field of a row: ``parse_text``, refusing control characters other than tab and new line (a
     vertical tab pasted from Word would break the workbooks made from it, and PostgreSQL refuses NUL)."""
+    if value.__class__ is str:
+        text = value.strip()
+        if text.isprintable():  # no control character, no line break: most cells, decided in C
+            return text
     from tracker.text import control_problem
 
     text = parse_text(value).replace("\r\n", "\n").replace("\r", "\n")

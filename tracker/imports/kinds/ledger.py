@@ -1,6 +1,8 @@
 """A finance ledger export: each row a ledger line, matched to a commission or budget line as it is checked."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 from sqlalchemy import select
 
 from tracker import settings
@@ -11,6 +13,15 @@ from tracker.imports.analysis import ADD, CHANGED, ERROR, UNCHANGED, Row, _close
 from tracker.imports.drafts import Draft
 from tracker.models import FundingYear, LedgerTransaction
 from tracker.periods import label_for, period_of, period_problem
+
+@lru_cache(maxsize=256)  # a ledger has a handful of type texts, and this runs once per row
+def _transaction_type(text: str, negative: bool) -> str:
+    t = text.strip().lower()
+    for prefix, kind in (("inv", "invoice"), ("cr", "credit"), ("j", "journal"), ("acc", "accrual")):
+        if t.startswith(prefix):
+            return kind
+    return "credit" if negative else "invoice"
+
 
 class _Ledger(_Kind):
     money_field = "net"
@@ -39,11 +50,7 @@ class _Ledger(_Kind):
 
     @staticmethod
     def _type(text: str, net: int) -> str:
-        t = (text or "").strip().lower()
-        for prefix, kind in (("inv", "invoice"), ("cr", "credit"), ("j", "journal"), ("acc", "accrual")):
-            if t.startswith(prefix):
-                return kind
-        return "credit" if net < 0 else "invoice"
+        return _transaction_type(text or "", net < 0)
 
     def check(self, row_no: int, values: dict) -> Row:
         p, problems = self.parse(row_no, values)
