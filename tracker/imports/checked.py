@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import marshal
 import os
-from datetime import date, datetime
+from datetime import date
 from functools import lru_cache
 
 from sqlalchemy import func, select
