@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from tracker import audit, settings
 from tracker.claims.deadlines import GRANT_DEADLINE_SETTINGS, grant_deadlines
+from tracker.funding.rules import choose_year
 from tracker.models import Allocation, Commission, FundingStream, FundingYear, Milestone, Setting, User
 from tracker.models.milestones import EVENT_KINDS, MILESTONE_STATUSES, PROGRAMMES
 from tracker.models.users import ADMIN, FINANCE, MANAGER
@@ -437,13 +438,10 @@ def parse_filters(args, session: Session | None = None) -> Filters:
             f.owner = owner
         else:
             f.problems["owner"] = "Choose an owner from the list"
-    label = (args.get("year") or "").strip()
-    if label:
-        year = session.scalar(select(FundingYear).where(FundingYear.label == label[:7])) if len(label) <= 7 else None
-        if year is not None:
-            f.year, f.year_obj = year.label, year
-        else:
-            f.problems["year"] = "Choose a funding year from the list"
+    # A bad year stops with the same 4xx and message as every other page (tracker/funding/rules.py).
+    year = choose_year(args, default=lambda: None)
+    if year is not None:
+        f.year, f.year_obj = year.label, year
     return f
 
 
