@@ -3,7 +3,9 @@ from datetime import date
 
 import pytest
 
-from tracker.periods import label_for, parse_label, period_of, quarter_bounds, quarter_of, year_bounds
+from tracker.periods import (
+    label_for, parse_label, period_of, quarter_bounds, quarter_in_progress, quarter_of, reporting_quarter, year_bounds,
+)
 
 
 @pytest.mark.parametrize("d, label", [
@@ -78,3 +80,21 @@ def test_what_is_not_a_uk_date_is_refused(text):
 
     with pytest.raises(ValueError):
         parse_uk_date(text)
+
+
+# "Now" for a year, two ways (tracker/periods.py): the quarter in progress (figures as they stand today) and the
+# reporting quarter (the last that has ended: what a return reports on and what "off track" looks at).
+@pytest.mark.parametrize("today, in_progress, reporting", [
+    (date(2025, 3, 31), 1, 1),   # the day before the year starts
+    (date(2025, 4, 1), 1, 1),    # first day: Q1 running and nothing has ended yet, so Q1 for both
+    (date(2025, 6, 30), 1, 1),   # last day of Q1: Q1 has not ended yet
+    (date(2025, 7, 1), 2, 1),    # Q1 has just ended
+    (date(2025, 12, 31), 3, 2),
+    (date(2026, 1, 1), 4, 3),
+    (date(2026, 3, 31), 4, 3),   # last day of the year: Q4 still running
+    (date(2026, 4, 1), 4, 4),    # the year is over
+    (date(2030, 1, 1), 4, 4),
+])
+def test_quarter_in_progress_and_reporting_quarter(today, in_progress, reporting):
+    assert quarter_in_progress("2025-26", today) == in_progress
+    assert reporting_quarter("2025-26", today) == reporting

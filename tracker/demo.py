@@ -20,6 +20,7 @@ from tracker.models import (
     LedgerTransaction, Milestone, Strand, User,
 )
 from tracker.commissions.service import create_commission, create_provider
+from tracker.funding.rules import year_by_label
 from tracker.periods import period_of, quarter_of
 from tracker import settings
 
@@ -183,7 +184,7 @@ def seed_demo(today: date | None = None) -> list[tuple[str, str, str]]:
     """Seed the demo once. Returns the demo sign-ins made now (their passwords are shown only this once)."""
     seed_reference_data()
     made = seed_users()
-    if db.session.scalar(select(FundingYear).where(FundingYear.label == "2025-26")):
+    if year_by_label("2025-26") is not None:
         db.session.commit()
         return made
     rng = random.Random(2025)

@@ -38,7 +38,7 @@ from tracker.models import (
     Allocation, AuditEvent, BudgetLine, Commission, FundingShare, FundingStream, FundingYear, LedgerTransaction,
     Strand,
 )
-from tracker.periods import quarter_bounds, quarter_of, quarter_of_ledger_line
+from tracker.periods import quarter_bounds, quarter_in_progress, quarter_of_ledger_line
 
 # A contract's share counts as committed once it has been awarded; before that it is only planned.
 COMMITTED_STATUSES = ("awarded", "live", "ended")
@@ -591,29 +591,6 @@ def table_total(rows: list[Figures], quarter: int, name: str = "Total") -> Figur
 
 # --- Figures the other pages need ------------------------------------------------------------------------------------
 
-def reporting_quarter_of(year: FundingYear, today: date | None = None) -> int:
-    """The quarter a page shows by default: today's for a year under way, Q4 for a past year, Q1 for a future."""
-    today = today or date.today()
-    if today < year.start_date:
-        return 1
-    if today > year.end_date:
-        return 4
-    return quarter_of(today)
-
-
-def current_year(today=None) -> FundingYear | None:
-    """The open year containing today, else the latest open year, else the latest year."""
-    today = today or date.today()
-    years = db.session.scalars(select(FundingYear).order_by(FundingYear.start_date.desc())).all()
-    for y in years:
-        if y.status == "open" and y.start_date <= today <= y.end_date:
-            return y
-    for y in years:
-        if y.status == "open":
-            return y
-    return years[0] if years else None
-
-
 def paid_by_contract(ids) -> dict[int, int]:
     """Ledger spend matched to each contract (all years, credits net off), for a handful of ids (one query)."""
     if not ids:
@@ -645,4 +622,4 @@ def over_committed_lines(year: FundingYear | None) -> list[tuple[BudgetLine, Fig
     """Budget lines of a year whose commitments are above their amount (as at today)."""
     if year is None:
         return []
-    return year_figures(year, reporting_quarter_of(year)).over_committed
+    return year_figures(year, quarter_in_progress(year.label, date.today())).over_committed

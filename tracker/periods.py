@@ -90,6 +90,32 @@ def quarter_bounds(label: str, quarter: int) -> tuple[date, date]:
     return date(y, m, 1), date(y, end_m, last_day)
 
 
+def quarter_in_progress(label: str, today: date) -> int:
+    """The quarter of year ``label`` that ``today`` falls in; Q4 once the year is over, Q1 before it starts.
+
+    What the figures pages (home, budget, claims) show by default: spend and commitments as they stand now."""
+    start, end = year_bounds(label)
+    if today < start:
+        return 1
+    if today > end:
+        return 4
+    return quarter_of(today)
+
+
+def reporting_quarter(label: str, today: date) -> int:
+    """The last quarter of year ``label`` that has ended by ``today``: the one a return reports on and the one
+    "off track" looks at, since a quarter's actuals arrive after it closes. Q1 while Q1 is still running (there
+    is nothing earlier in the year to report on) and before the year starts; Q4 once the year is over.
+
+    1 April to 30 June -> Q1 (Q1 in progress); 1 July -> Q1 (ended on 30 June); 31 March -> Q3."""
+    start, end = year_bounds(label)
+    if today > end:
+        return 4
+    if today < start:
+        return 1
+    return max(1, quarter_of(today) - 1)
+
+
 ADJUSTMENT_PERIODS = range(13, 17)
 """Year-end adjustment periods (P13-P16) that council and police ledgers use after P12; they count in the period
 set by the ``adjustment_period`` setting (P12, March, by default)."""

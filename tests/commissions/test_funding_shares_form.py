@@ -106,7 +106,7 @@ def test_the_budget_download_is_the_page_with_a_total(client, auth, make):
     total = dict(zip(headings, rows[-1]))
     assert total["Funding stream"] == "Total" and round(total["Actual to date"] * 100) == 540_99
     bad = client.get("/exports/budget.csv?year=1999-00")
-    assert bad.status_code == 400 and "no funding year 1999-00" in bad.text
+    assert bad.status_code == 404 and "no funding year 1999-00" in bad.text
 
 
 def test_planned_spend_override_needs_a_reason(client, auth, make):

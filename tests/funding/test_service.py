@@ -102,13 +102,6 @@ def test_roll_ups_by_stream_and_strand(app, make):
     assert a.id and b.id
 
 
-def test_default_quarter():
-    year = FundingYear(label="2025-26", start_date=date(2025, 4, 1), end_date=date(2026, 3, 31))
-    assert service.default_quarter(year, date(2025, 11, 3)) == 3
-    assert service.default_quarter(year, date(2024, 1, 1)) == 1
-    assert service.default_quarter(year, date(2027, 1, 1)) == 4
-
-
 # --- Allocations and revisions --------------------------------------------------------------------------------
 
 def test_revising_an_allocation_keeps_the_original_and_the_history(app, make):

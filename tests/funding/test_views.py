@@ -311,13 +311,21 @@ def test_budget_page_year_and_quarter_choice(client, auth, make):
     assert "New line" in fragment.text
 
 
-@pytest.mark.parametrize("query", ["year=1999-00", "year=nonsense&quarter=7", "quarter=Q9", "quarter=-1"])
-def test_bad_budget_query_falls_back_with_a_message(client, auth, make, query):
+@pytest.mark.parametrize("query, status, message", [
+    ("year=1999-00", 404, "There is no funding year 1999-00."),
+    ("year=nonsense&quarter=7", 400, "There is no funding year nonsense."),
+    ("quarter=Q9", 400, "“Q9” is not a quarter: choose 1, 2, 3 or 4."),
+    ("quarter=-1", 400, "“-1” is not a quarter: choose 1, 2, 3 or 4."),
+])
+def test_a_bad_budget_query_is_refused_with_a_message(client, auth, make, query, status, message):
+    # Not a fall-back to another year or quarter: a page must never show figures other than those its address
+    # names (tracker/funding/rules.py).
     make.budget_line()
     db.session.commit()
     auth.login("viewer")
-    response = client.get(f"/funding/budget?{query}")
-    assert response.status_code == 200 and "instead" in response.text
+    for headers in ({}, HX):
+        response = client.get(f"/funding/budget?{query}", headers=headers)
+        assert response.status_code == status and message in response.text
 
 
 def test_home_page_lists_over_committed_lines(client, auth, make):

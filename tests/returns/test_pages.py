@@ -217,7 +217,7 @@ def test_bad_query_strings_and_urls_get_a_message(small, client, auth):
     r = client.get("/returns/prepare?year=2025-26&quarter=9")
     assert r.status_code == 400 and "choose 1, 2, 3 or 4" in r.text
     r = client.get("/returns/?year=nope")
-    assert r.status_code == 400 and "must look like 2025-26" in r.text
+    assert r.status_code == 400 and "There is no funding year nope." in r.text
     r = client.get("/returns/?year=2031-32")
     assert r.status_code == 404 and "no funding year 2031-32" in r.text
     assert client.get("/returns/2025-26/q7/draft.xlsx").status_code == 400

@@ -19,6 +19,7 @@ from tracker.funding.service import get_line_or_404, get_stream_or_404, get_year
 from tracker.models import Allocation, BudgetLine, Category, FundingYear, Strand
 from tracker.models.monitoring import Document
 from tracker.money import format_pence
+from tracker.periods import quarter_in_progress
 from tracker.web import XLSX_MIMETYPE, render, see_other, send_download
 
 bp = Blueprint("claims", __name__)
@@ -44,12 +45,13 @@ class YearPanel:
     contributions: list
     virements: list
     bridging: list[service.Bridging]
-    reporting_quarter: int
+    #: The quarter in progress: the figures engine's forecasts are as at it.
+    quarter_in_progress: int
 
 
 def year_panel(year: FundingYear) -> YearPanel:
     """One run of the figures engine for all of it (a fixed number of queries)."""
-    quarter = figures.reporting_quarter_of(year)
+    quarter = quarter_in_progress(year.label, date.today())
     yf = figures.year_figures(year, quarter)
     return YearPanel(service.year_claims(year, yf), service.year_conditions(year, yf), service.year_contributions(year),
                      service.year_virements(year), service.bridging(year, yf), quarter)

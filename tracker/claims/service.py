@@ -23,7 +23,7 @@ from tracker.models import (
 )
 from tracker.models.base import utcnow
 from tracker.money import format_pence
-from tracker.periods import month_of_ledger_line
+from tracker.periods import month_of_ledger_line, quarter_in_progress
 
 REALM = "claims"
 CLAIM_FIELDS = ("claimed_pence", "status", "submitted_on", "paid_on", "received_pence", "remittance_reference",
@@ -111,7 +111,8 @@ class StreamClaims:
     frequency: str
     cells: list[Cell]
     forecast: int
-    reporting_quarter: int
+    #: The quarter in progress (``tracker/periods.py``): forecasts are as at it.
+    quarter_in_progress: int
 
     @property
     def revised(self) -> int:
@@ -138,7 +139,7 @@ class StreamClaims:
     @property
     def underspend_at_risk(self) -> int | None:
         """From Q3 until the final claim: the allocation the forecast outturn leaves unspent (None otherwise)."""
-        if self.reporting_quarter < 3 or self.final_made:
+        if self.quarter_in_progress < 3 or self.final_made:
             return None
         return max(0, self.revised - self.forecast)
 
@@ -153,7 +154,7 @@ def _stream_figures(yf: figures.YearFigures) -> dict[int, figures.Figures]:
 def year_claims(year: FundingYear, yf: figures.YearFigures | None = None,
                 today: date | None = None) -> list[StreamClaims]:
     """Every stream with an allocation in the year, with each claim period (a fixed number of queries)."""
-    quarter = figures.reporting_quarter_of(year, today)
+    quarter = quarter_in_progress(year.label, today or date.today())
     yf = yf or figures.year_figures(year, quarter, today)
     allocations = db.session.scalars(
         select(Allocation).where(Allocation.funding_year_id == year.id)
@@ -355,7 +356,7 @@ def match_totals(year: FundingYear) -> dict[int, dict[str, int]]:
 def year_conditions(year: FundingYear, yf: figures.YearFigures | None = None) -> list[ConditionRow]:
     """Every condition of the year with its status and shortfall, judged on the figures engine's budget and
     forecast (a fixed number of queries)."""
-    yf = yf or figures.year_figures(year, figures.reporting_quarter_of(year))
+    yf = yf or figures.year_figures(year, quarter_in_progress(year.label, date.today()))
     conditions = db.session.scalars(
         select(GrantCondition).where(GrantCondition.funding_year_id == year.id)
         .options(joinedload(GrantCondition.funding_stream), joinedload(GrantCondition.category),
@@ -589,7 +590,7 @@ def bridging(year: FundingYear, yf: figures.YearFigures | None = None) -> list[B
         .options(joinedload(Allocation.funding_stream)))]
     if not drafts:
         return []
-    yf = yf or figures.year_figures(year, figures.reporting_quarter_of(year))
+    yf = yf or figures.year_figures(year, quarter_in_progress(year.label, date.today()))
     streams = _stream_figures(yf)
     out = []
     for a in drafts:

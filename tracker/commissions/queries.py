@@ -14,7 +14,8 @@ from sqlalchemy.orm import joinedload, selectinload
 from tracker.extensions import db
 from tracker.models import Commission, FundingShare, FundingStream, FundingYear, LedgerTransaction, Provider, Strand
 from tracker.models.commissions import COMMISSION_STATUSES
-from tracker.periods import label_for, quarter_bounds
+from tracker.funding.rules import choose_quarter, choose_year, current_year
+from tracker.periods import label_for, reporting_quarter
 
 PER_PAGE_CHOICES = (10, 25, 50, 100)
 DEFAULT_PER_PAGE = 25
@@ -70,14 +71,16 @@ class RegisterFilters:
     """The register's state as the URL carries it. Values that make no sense are dropped and reported."""
 
     q: str = ""
+    #: The chosen funding year's label ("" for every year) and the year itself.
     year: str = ""
+    funding_year: FundingYear | None = None
     strand: int | None = None
     stream: int | None = None
     status: str = ""
     provider: int | None = None
     ending: int | None = None
     off_track: str = ""
-    #: The quarter "off track" looks at; None means this quarter (see ``reporting_quarter``).
+    #: The quarter "off track" looks at; None means the reporting quarter (``tracker/periods.py``).
     quarter: int | None = None
     sort: str = DEFAULT_SORT
     order: str = "asc"
@@ -89,7 +92,8 @@ class RegisterFilters:
     def from_args(cls, args) -> "RegisterFilters":
         f = cls(ignored=[])
         f.q = (args.get("q") or "").strip()[:100]
-        f.year = (args.get("year") or "").strip()
+        year = choose_year(args, default=lambda: None)  # no year chosen: every year
+        f.year, f.funding_year = (year.label, year) if year is not None else ("", None)
         for name in ("strand", "stream", "provider"):
             raw = args.get(name)
             value = _int(raw)
@@ -112,11 +116,9 @@ class RegisterFilters:
             f.ignored.append(f"off track “{off_track[:30]}”")
             off_track = ""
         f.off_track = off_track
-        raw_quarter = args.get("quarter")
-        f.quarter = _int(raw_quarter)
-        if raw_quarter not in (None, "") and f.quarter not in (1, 2, 3, 4):
-            f.ignored.append(f"quarter “{raw_quarter[:30]}”")
-            f.quarter = None
+        # A bad quarter or year is not ignored like the other filters: every page reading them answers the same
+        # 4xx and message (tracker/funding/rules.py).
+        f.quarter = choose_quarter(args, default=None)
         sort = (args.get("sort") or DEFAULT_SORT).strip()
         if sort not in SORTS:
             f.ignored.append(f"sort “{sort[:30]}”")
@@ -155,23 +157,17 @@ class RegisterFilters:
                     or self.off_track)
 
 
-def reporting_quarter(year_label: str, today: date) -> int:
-    """"This quarter" for the off-track filter: the latest quarter of the year that has ended, since actuals
-    arrive after a quarter ends (Q1 while none has ended yet, Q4 once the year is over)."""
-    ended = [q for q in (1, 2, 3, 4) if quarter_bounds(year_label, q)[1] < today]
-    return ended[-1] if ended else 1
+def off_track_scope(f: RegisterFilters, today: date) -> tuple[FundingYear | None, int]:
+    """The funding year and quarter the off-track filter looks at: the chosen year, else the current one (as on
+    the monitoring overview), and the chosen quarter, else the reporting quarter (the last that has ended:
+    actuals arrive after a quarter closes)."""
+    year = f.funding_year or current_year(today)
+    if year is None:
+        return None, f.quarter or 1
+    return year, f.quarter or reporting_quarter(year.label, today)
 
 
-def off_track_scope(f: RegisterFilters, year_id: int | None, today: date) -> tuple[int | None, str, int]:
-    """The funding year (id and label) and quarter the off-track filter looks at: the chosen year, or the one
-    today falls in, and the chosen quarter or this quarter (one query)."""
-    label = f.year if f.year and year_id else label_for(today)
-    if not (f.year and year_id):
-        year_id = db.session.scalar(select(FundingYear.id).where(FundingYear.label == label))
-    return year_id, label, f.quarter or reporting_quarter(label, today)
-
-
-def _conditions(f: RegisterFilters, year_id: int | None, today: date) -> list:
+def _conditions(f: RegisterFilters, today: date, off_track_in: tuple[FundingYear | None, int] | None) -> list:
     conditions = []
     if f.q:
         like = like_pattern(f.q)
@@ -180,10 +176,11 @@ def _conditions(f: RegisterFilters, year_id: int | None, today: date) -> list:
             Commission.title.ilike(like, escape="\\"),
             Provider.name.ilike(like, escape="\\"),
         ))
-    if f.year:
+    if f.funding_year is not None:
         # A contract belongs to every year it is funded in, as well as the year it was let in.
-        conditions.append(or_(Commission.funding_year_id == (year_id or -1), Commission.id.in_(
-            select(FundingShare.commission_id).where(FundingShare.funding_year_id == (year_id or -1)))))
+        year_id = f.funding_year.id
+        conditions.append(or_(Commission.funding_year_id == year_id, Commission.id.in_(
+            select(FundingShare.commission_id).where(FundingShare.funding_year_id == year_id))))
     if f.strand:
         conditions.append(Commission.strand_id == f.strand)
     if f.stream:
@@ -201,19 +198,20 @@ def _conditions(f: RegisterFilters, year_id: int | None, today: date) -> list:
     if f.off_track:
         from tracker.monitoring.service import commission_ids_off_track
 
-        off_year_id, _label, quarter = off_track_scope(f, year_id, today)
-        ids = commission_ids_off_track(off_year_id, quarter, include_amber=f.off_track == "amber") if off_year_id else set()
+        off_year, quarter = off_track_in or off_track_scope(f, today)
+        ids = commission_ids_off_track(off_year, quarter, include_amber=f.off_track == "amber") if off_year else set()
         conditions.append(Commission.id.in_(sorted(ids)) if ids else Commission.id.is_(None))
     return conditions
 
 
-def filtered_select(f: RegisterFilters, year_id: int | None, today: date):
-    """Commissions matching the filters, joined to what the search and sorts need."""
+def filtered_select(f: RegisterFilters, today: date, off_track_in: tuple[FundingYear | None, int] | None = None):
+    """Commissions matching the filters, joined to what the search and sorts need (``off_track_in``: the
+    ``off_track_scope`` when the caller has it already)."""
     return (
         select(Commission)
         .join(Provider, Commission.provider_id == Provider.id)
         .join(Strand, Commission.strand_id == Strand.id)
-        .where(*_conditions(f, year_id, today))
+        .where(*_conditions(f, today, off_track_in))
     )
 
 
@@ -259,13 +257,8 @@ def spent_by_commission(ids: list[int]) -> dict[int, int]:
 def register_page(f: RegisterFilters, today: date | None = None) -> RegisterPage:
     """One page of the register and the totals for everything filtered (five queries at most)."""
     today = today or date.today()
-    year_id = None
-    if f.year:
-        year_id = db.session.scalar(select(FundingYear.id).where(FundingYear.label == f.year))
-        if year_id is None:
-            f.ignored.append(f"year “{f.year[:30]}”")
-            f.year = ""
-    stmt = filtered_select(f, year_id, today)
+    scope = off_track_scope(f, today) if f.off_track else None
+    stmt = filtered_select(f, today, scope)
     key = SORTS[f.sort]()
     ordering = [key.desc() if f.order == "desc" else key.asc(), Commission.id.asc()]
     page_stmt = stmt.options(
@@ -280,9 +273,9 @@ def register_page(f: RegisterFilters, today: date | None = None) -> RegisterPage
     spent = spent_by_commission([c.id for c in pagination.items])
     rows = [(c, spent.get(c.id, 0)) for c in pagination.items]
     off_track_in = None
-    if f.off_track:
-        label = f.year or label_for(today)
-        off_track_in = (label, f.quarter or reporting_quarter(label, today))
+    if scope is not None:
+        off_year, quarter = scope
+        off_track_in = (off_year.label if off_year is not None else label_for(today), quarter)
     return RegisterPage(f, pagination, rows, totals_for(stmt), off_track_in)
 
 

@@ -20,7 +20,7 @@ from tracker.commissions.forms import CommissionForm, EndDateForm, ProviderForm,
 from tracker.commissions.service import COMMISSION_FIELDS, Conflict, FieldErrors, NotAllowed
 from tracker.errors import abort_with
 from tracker.extensions import db
-from tracker.funding.rules import require_open_year
+from tracker.funding.rules import choose_year, require_open_year
 from tracker.money import format_pence
 from tracker.models import (
     AuditEvent, BudgetLine, Commission, FundingShare, FundingStream, FundingYear, LedgerTransaction, Milestone, Provider,
@@ -187,8 +187,7 @@ def create():
     _fill_choices(form)
     if request.method == "GET":
         form.version.data = 0
-        year_label = request.args.get("year")
-        year = db.session.scalar(select(FundingYear).where(FundingYear.label == year_label)) if year_label else None
+        year = choose_year(request.args, default=lambda: None)  # ?year= fills in the year (from a year's page)
         if year is not None:
             form.funding_year_id.data = year.id
         return _render_form(form, None)

@@ -105,7 +105,7 @@ def difference_message(value_pence: int, shares: list[ShareInput]) -> str | None
 
 def check_shares(commission: Commission | None, value_pence: int, shares: list[ShareInput]) -> list[str]:
     """Problems with a set of shares for a contract worth ``value_pence``, in the users' words (empty: fine)."""
-    from tracker.funding.rules import closed_year_message
+    from tracker.funding.rules import closed_year_message, year_by_label
 
     problems: list[str] = []
     message = difference_message(value_pence, shares)
@@ -143,7 +143,7 @@ def check_shares(commission: Commission | None, value_pence: int, shares: list[S
                 problems.append(f"That budget line ({line.description or line.id}) is not paid from the chosen "
                                 "funding stream")
     for (label, line_id), amount in current.items():
-        year = years.get(label) or db.session.scalar(select(FundingYear).where(FundingYear.label == label))
+        year = years.get(label) or year_by_label(label)
         if year is not None and year.is_closed and (label, line_id) not in seen:
             problems.append(closed_year_message(year))
     return list(dict.fromkeys(problems))

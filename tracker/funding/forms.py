@@ -45,7 +45,7 @@ class YearForm(FlaskForm):
             parse_label(field.data)
         except ValueError as exc:
             raise ValidationError(f"The funding year {exc}") from exc
-        from tracker.funding.service import year_by_label
+        from tracker.funding.rules import year_by_label
 
         if year_by_label(field.data) is not None:
             raise ValidationError(f"Funding year {field.data} already exists")

@@ -2,7 +2,9 @@
 the budget page. Everyone reads them; finance (and admins) change them."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, request, url_for
+from datetime import date
+
+from flask import Blueprint, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -10,7 +12,6 @@ from sqlalchemy.orm import joinedload
 from tracker import audit
 from tracker.auth.roles import ADMIN, EVERYONE, FINANCE, roles_required
 from tracker.extensions import db
-from tracker.figures import current_year
 from tracker.funding import service
 from tracker.funding.forms import (
     AllocationForm, BudgetLineForm, PlannedForm, ReopenForm, RevisionForm, StreamForm, YearForm, YearNotesForm,
@@ -19,7 +20,7 @@ from tracker.funding.rules import closed_year_message, require_open_year
 from tracker.models import Allocation, Category, Strand, User
 from tracker.models.funding import YEAR_CLOSED, YEAR_OPEN
 from tracker.money import format_pence
-from tracker.periods import QUARTER_NAMES
+from tracker.periods import QUARTER_NAMES, quarter_in_progress
 from tracker.web import render, see_other
 
 bp = Blueprint("funding", __name__, url_prefix="/funding")
@@ -217,7 +218,7 @@ def new_allocation(year_id: int):
     form.funding_stream_id.choices = [(s.id, s.name) for s in service.all_streams() if s.id not in taken and s.active]
     if form.validate_on_submit():
         stream = service.get_stream_or_404(form.funding_stream_id.data)
-        allocation = service.create_allocation(year, stream, form.amount.data, form.status.data, form.notes.data)
+        service.create_allocation(year, stream, form.amount.data, form.status.data, form.notes.data)
         db.session.commit()
         return _done(url_for("funding.year", year_id=year.id),
                      f"Allocation of {stream.name} for {year.label} set.")
@@ -366,7 +367,7 @@ def planned(line_id: int):
     if request.method == "GET":
         form.planned.data = line.planned_override_pence
         form.reason.data = line.planned_override_reason
-    figures = service.budget_page(line.funding_year, service.default_quarter(line.funding_year))
+    figures = service.budget_page(line.funding_year, quarter_in_progress(line.funding_year.label, date.today()))
     line_figures = next((f for l, f in figures.lines if l.id == line.id), None)
     if request.method == "POST" and form.validate():
         service.set_planned_override(line, form.planned.data, form.reason.data or "")
@@ -383,9 +384,9 @@ def planned(line_id: int):
 def budget():
     """Budget against profile, committed, actual and forecast for a year, as at the end of a quarter."""
     view = service.choose_budget_view(request.args)
-    years, year, quarter, problems = view.years, view.year, view.quarter, view.problems
+    years, year, quarter = view.years, view.year, view.quarter
     page = service.budget_page(year, quarter) if year is not None else None
     can_edit = current_user.has_role(FINANCE) and year is not None and not year.is_closed
     return render("funding/budget.html", "table", years=years, year=year, quarter=quarter, page=page,
-                  problems=problems, quarter_names=QUARTER_NAMES, can_edit=can_edit,
+                  quarter_names=QUARTER_NAMES, can_edit=can_edit,
                   closed_message=closed_year_message(year) if year is not None and year.is_closed else None)

@@ -15,14 +15,14 @@ from tracker import audit
 from tracker.errors import abort_with, get_or_404
 from tracker.extensions import db
 from tracker.commissions.shares import attach_waiting_shares, line_key
-from tracker.figures import YearFigures, over_committed_lines, reporting_quarter_of, year_figures  # noqa: F401
-from tracker.funding.rules import closed_year_problem, require_open_year
+from tracker.figures import YearFigures, over_committed_lines, year_figures  # noqa: F401
+from tracker.funding.rules import choose_quarter, choose_year, closed_year_problem, require_open_year, year_by_label
 from tracker.models import (
     Allocation, AllocationRevision, BudgetLine, FundingShare, FundingStream, FundingYear, LedgerTransaction,
 )
 from tracker.models.funding import YEAR_CLOSED, YEAR_DRAFT, YEAR_OPEN
 from tracker.money import format_pence
-from tracker.periods import label_for_start, parse_label, quarter_of, year_bounds
+from tracker.periods import label_for_start, parse_label, quarter_in_progress, year_bounds
 
 REALM = "funding"
 YEAR_FIELDS = ("label", "start_date", "end_date", "status", "notes")
@@ -67,10 +67,6 @@ def line_to_change_or_404(line_id: int) -> BudgetLine:
     line = get_line_or_404(line_id)
     require_open_year(line.funding_year)
     return line
-
-
-def year_by_label(label: str) -> FundingYear | None:
-    return db.session.scalar(select(FundingYear).where(FundingYear.label == (label or "").strip()))
 
 
 def all_years() -> list[FundingYear]:
@@ -275,11 +271,6 @@ def delete_line(line: BudgetLine) -> None:
 
 # --- The budget page ----------------------------------------------------------------------------------------
 
-def default_quarter(year: FundingYear, today: date | None = None) -> int:
-    """The quarter today falls in, for a year under way; Q4 for a past year, Q1 for a future one."""
-    return reporting_quarter_of(year, today)
-
-
 def budget_page(year: FundingYear, quarter: int) -> YearFigures:
     """Per line, per stream and per strand figures, from the figures engine (a fixed number of queries)."""
     return year_figures(year, quarter)
@@ -292,30 +283,15 @@ class BudgetView:
     years: list[FundingYear]
     year: FundingYear | None
     quarter: int | None
-    problems: list[str]
 
 
-def choose_budget_view(args) -> BudgetView:
-    """An unknown year or quarter falls back to the current one, with a message saying so."""
-    from tracker.figures import current_year
-
-    years = all_years()
-    problems = []
-    label = (args.get("year") or "").strip()
-    year = next((y for y in years if y.label == label), None) if label else None
-    if label and year is None:
-        problems.append(f"There is no funding year {label[:20]}; showing the current year instead.")
-    year = year or current_year()
-    quarter_text = (args.get("quarter") or "").strip()
-    quarter = None
-    if quarter_text:
-        if quarter_text.upper().lstrip("Q") in ("1", "2", "3", "4"):
-            quarter = int(quarter_text.upper().lstrip("Q"))
-        else:
-            problems.append("The quarter must be 1, 2, 3 or 4; showing the latest quarter instead.")
-    if year is not None:
-        quarter = quarter or default_quarter(year)
-    return BudgetView(years, year, quarter, problems)
+def choose_budget_view(args, today: date | None = None) -> BudgetView:
+    """The chosen year (else the current one) as at the chosen quarter (else the quarter in progress: the
+    page shows spend as it stands now). A bad year or quarter stops with a 4xx and the one message
+    (``tracker/funding/rules.py``)."""
+    year = choose_year(args)
+    default = quarter_in_progress(year.label, today or date.today()) if year is not None else None
+    return BudgetView(all_years(), year, choose_quarter(args, default))
 
 
 def set_planned_override(line: BudgetLine, pence: int | None, reason: str) -> None:

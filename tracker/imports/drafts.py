@@ -20,7 +20,7 @@ from tracker.imports.headers import (
 from tracker.imports.problems import ImportRefused, _shown
 from tracker.spreadsheets.reader import SpreadsheetError, column_letter, open_workbook
 from tracker.models import ColumnMapping, FundingYear, ImportBatch, utcnow
-from tracker.periods import parse_label
+from tracker.funding.rules import no_such_year_message, year_by_label
 from tracker.text import clean_filename
 
 REALM = "imports"
@@ -141,9 +141,8 @@ def batch_of_draft(token: str) -> ImportBatch | None:
 
 
 def find_year(label: str | None) -> FundingYear | None:
-    if not label:
-        return None
-    return db.session.scalar(select(FundingYear).where(FundingYear.label == label.strip()))
+    """The year an upload names (``year_by_label``, the one lookup), or None."""
+    return year_by_label(label)
 
 
 def start_draft(stream: IO[bytes], filename: str, *, kind: str | None = None, year_label: str | None = None,
@@ -158,13 +157,9 @@ def start_draft(stream: IO[bytes], filename: str, *, kind: str | None = None, ye
         raise ImportRefused("Choose what the file is: a finance ledger export, a commissions register or a budget.")
     year = None
     if year_label:
-        try:
-            parse_label(year_label)
-        except ValueError:
-            raise ImportRefused(f"The funding year '{year_label}' must look like 2025-26.") from None
         year = find_year(year_label)
         if year is None:
-            raise ImportRefused(f"There is no funding year {year_label}; set it up first.")
+            raise ImportRefused(no_such_year_message(year_label))
     token = secrets.token_urlsafe(18)
     upload = files.write(FOLDER, f"upload-{token}.part", stream)
     tmp_path, sha, size = str(files.locate(upload.path)), upload.sha256, upload.size_bytes

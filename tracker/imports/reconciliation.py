@@ -19,8 +19,9 @@ from datetime import date
 from sqlalchemy import case, func, select
 
 from tracker.extensions import db
+from tracker.funding.rules import choose_quarter, choose_year
 from tracker.models import BudgetLine, FundingStream, FundingYear, ImportBatch, LedgerTransaction
-from tracker.periods import QUARTER_NAMES, parse_label, quarter_bounds, year_bounds
+from tracker.periods import QUARTER_NAMES, quarter_bounds, year_bounds
 
 NOT_ON_A_LINE = "Not on a budget line"
 COMMISSION, LINE_ONLY, UNASSIGNED = "commission", "line", "unassigned"
@@ -93,30 +94,14 @@ class Reconciliation:
                    for rows in (self.streams, self.accounts))
 
 
-def choose(year_label: str | None, quarter: str | None) -> tuple[FundingYear, int | None]:
-    """The year (default: the one holding today, else the latest) and quarter (blank: the whole year)."""
-    year = None
-    if year_label:
-        try:
-            parse_label(year_label)
-        except ValueError:
-            raise ReconciliationError(f"The year '{year_label[:20]}' must look like 2025-26.") from None
-        year = db.session.scalar(select(FundingYear).where(FundingYear.label == year_label.strip()))
-        if year is None:
-            raise ReconciliationError(f"There is no funding year {year_label.strip()}.")
-    else:
-        today = date.today()
-        year = db.session.scalar(select(FundingYear).where(FundingYear.start_date <= today,
-                                                          FundingYear.end_date >= today)) or \
-            db.session.scalar(select(FundingYear).order_by(FundingYear.start_date.desc()).limit(1))
-        if year is None:
-            raise ReconciliationError("There is no funding year yet; set one up first.")
-    q = None
-    if quarter not in (None, "", "all"):
-        if not (quarter.isdigit() and 1 <= int(quarter) <= 4):
-            raise ReconciliationError(f"The quarter '{quarter[:10]}' must be 1, 2, 3 or 4 (or blank for the whole year).")
-        q = int(quarter)
-    return year, q
+def choose(args) -> tuple[FundingYear, int | None]:
+    """The year (``choose_year``: the current one by default; a bad one is the usual 4xx) and the quarter
+    (blank or ``all``: the whole year; a bad one is the usual 400)."""
+    year = choose_year(args)
+    if year is None:
+        raise ReconciliationError("There is no funding year yet; set one up first.")
+    whole_year = (args.get("quarter") or "").strip().lower() == "all"
+    return year, None if whole_year else choose_quarter(args, default=None)
 
 
 def reconcile(year: FundingYear, quarter: int | None = None) -> Reconciliation:

@@ -474,7 +474,7 @@ def reconciliation():
     """Ledger total = on a commission + on a budget line only + unassigned, per stream and account; each import
     checked against what it recorded (?year=2025-26&quarter=2, quarter blank for the whole year)."""
     try:
-        year, quarter = reconcile.choose(request.args.get("year"), request.args.get("quarter"))
+        year, quarter = reconcile.choose(request.args)
     except reconcile.ReconciliationError as exc:
         abort_with(400, str(exc))
     years = db.session.scalars(select(FundingYear).order_by(FundingYear.start_date.desc())).all()
@@ -488,7 +488,7 @@ def reconciliation_download(export_format: str):
     from tracker.returns.exports import MIMETYPES, export_rows
 
     try:
-        year, quarter = reconcile.choose(request.args.get("year"), request.args.get("quarter"))
+        year, quarter = reconcile.choose(request.args)
     except reconcile.ReconciliationError as exc:
         abort_with(400, str(exc))
     r = reconcile.reconcile(year, quarter)

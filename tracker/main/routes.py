@@ -1,28 +1,27 @@
 """The home page."""
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, request
 from sqlalchemy import select
 
 from tracker.auth.roles import EVERYONE, roles_required
 from tracker.extensions import db
-from tracker.figures import current_year, reporting_quarter_of, table_total, with_not_on_a_line, year_figures
+from tracker.figures import table_total, with_not_on_a_line, year_figures
+from tracker.funding.rules import choose_year
 from tracker.milestones.service import next_deadlines
 from tracker.models import FundingYear
 from tracker.monitoring.service import cyp_by_strand
+from tracker.periods import quarter_in_progress
 from tracker.web import render
 
 bp = Blueprint("main", __name__)
 
 
 def chosen_year() -> FundingYear | None:
-    """The year named by ``?year=2025-26``, else the current one. An unknown label falls back, with no error."""
-    label = (request.args.get("year") or "").strip()
-    if label:
-        year = db.session.scalar(select(FundingYear).where(FundingYear.label == label))
-        if year is not None:
-            return year
-    return current_year()
+    """The year named by ``?year=2025-26``, else the current one (``choose_year``: a bad one is a 400 or 404)."""
+    return choose_year(request.args)
 
 
 @bp.route("/")
@@ -31,7 +30,7 @@ def home():
     """The chosen funding year: allocation, committed and actual spend per stream and strand."""
     year = chosen_year()
     years = db.session.scalars(select(FundingYear).order_by(FundingYear.start_date.desc())).all()
-    summary = year_figures(year, reporting_quarter_of(year)) if year else None
+    summary = year_figures(year, quarter_in_progress(year.label, date.today())) if year else None
     tables = None
     if summary:
         strands = with_not_on_a_line(summary.strands, summary)

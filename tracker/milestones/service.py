@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, joinedload
 from tracker import audit, settings
 from tracker.claims.deadlines import GRANT_DEADLINE_SETTINGS, grant_deadlines
 from tracker.errors import get_or_404
-from tracker.funding.rules import require_open_year
+from tracker.funding.rules import choose_year, require_open_year
 from tracker.models import Allocation, Commission, FundingStream, FundingYear, Milestone, Setting, User
 from tracker.models.monitoring import Document
 from tracker.models.milestones import EVENT_KINDS, PROGRAMMES
@@ -563,13 +563,10 @@ def parse_filters(args, session: Session | None = None) -> Filters:
             f.owner = owner
         else:
             f.problems["owner"] = "Choose an owner from the list"
-    label = (args.get("year") or "").strip()
-    if label:
-        year = session.scalar(select(FundingYear).where(FundingYear.label == label[:7])) if len(label) <= 7 else None
-        if year is not None:
-            f.year, f.year_obj = year.label, year
-        else:
-            f.problems["year"] = "Choose a funding year from the list"
+    # A bad year stops with the same 4xx and message as every other page (tracker/funding/rules.py).
+    year = choose_year(args, default=lambda: None)
+    if year is not None:
+        f.year, f.year_obj = year.label, year
     return f
 
 

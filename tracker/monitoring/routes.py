@@ -13,8 +13,7 @@ from tracker.auth.roles import ADMIN, EVERYONE, FINANCE, MANAGER, STAFF, roles_r
 from tracker.commissions.service import get_commission_or_404
 from tracker.errors import abort_with
 from tracker.extensions import db
-from tracker.figures import current_year
-from tracker.funding.rules import closed_year_message, require_open_year
+from tracker.funding.rules import choose_year, closed_year_message, require_open_year
 from tracker.models import Commission, FundingYear
 from tracker.models.monitoring import Measure
 from tracker.monitoring import documents as docs
@@ -23,7 +22,7 @@ from tracker.monitoring.forms import (
     ActualForm, CopyForm, DocumentForm, MeasureForm, MetricForm, NarrativeForm, ReturnUploadForm, TargetsForm,
     VersionForm,
 )
-from tracker.periods import QUARTER_NAMES, quarter_of
+from tracker.periods import QUARTER_NAMES
 from tracker.web import XLSX_MIMETYPE, is_htmx, render, see_other, send_download
 
 bp = Blueprint("monitoring", __name__)
@@ -41,18 +40,12 @@ def _quarter_or_404(quarter: int) -> int:
 @roles_required(*EVERYONE)
 def index():
     """Commissions whose monitoring is due, the year's outputs by strand and stream, and links."""
-    year = current_year()
-    label = (request.args.get("year") or "").strip()
-    if label:
-        year = db.session.scalar(select(FundingYear).where(FundingYear.label == label)) or year
+    year = choose_year(request.args)
     years = db.session.scalars(select(FundingYear).order_by(FundingYear.start_date.desc())).all()
     due = service.monitoring_due()
     totals = service.year_totals(year) if year else []
     chart = service.cyp_by_strand(year)
-    quarter = quarter_of(date.today()) if year and year.start_date <= date.today() <= year.end_date else 4
-    off_track = service.commission_ids_off_track(year, quarter) if year else set()
-    off_track_commissions = db.session.scalars(
-        select(Commission).where(Commission.id.in_(off_track)).order_by(Commission.reference)).all() if off_track else []
+    quarter, off_track_commissions = service.off_track_in_reporting_quarter(year, date.today()) if year else (None, [])
     return render("monitoring/index.html", "content", year=year, years=years, due=due, totals=totals, chart=chart,
                   quarter=quarter, off_track=off_track_commissions, quarter_names=QUARTER_NAMES)
 

@@ -24,7 +24,7 @@ from tracker.funding.rules import require_open_year
 from tracker.models import Commission, FundingShare, FundingStream, FundingYear, Strand
 from tracker.models.monitoring import Measure, MeasureActual, Metric, QuarterNarrative
 from tracker.figures import COMMITTED_STATUSES
-from tracker.periods import quarter_bounds
+from tracker.periods import quarter_bounds, reporting_quarter
 
 REALM = "monitoring"
 QUARTERS = (1, 2, 3, 4)
@@ -352,6 +352,17 @@ def commission_ids_off_track(year: FundingYear | int, quarter: int, include_ambe
         .where(Commission.funding_year_id == _year_id(year))
     )
     return {cid for cid, target, value in rows if rag(target, value, thresholds) in bad}
+
+
+def off_track_in_reporting_quarter(year: FundingYear, today: date) -> tuple[int, list[Commission]]:
+    """The monitoring overview's "off track" list: the year's commissions red or amber in its reporting quarter
+    (the last that has ended, as the register's off-track filter uses: actuals arrive after a quarter closes),
+    by reference; and that quarter (three queries)."""
+    quarter = reporting_quarter(year.label, today)
+    ids = commission_ids_off_track(year, quarter)
+    commissions = db.session.scalars(
+        select(Commission).where(Commission.id.in_(ids)).order_by(Commission.reference)).all() if ids else []
+    return quarter, list(commissions)
 
 
 @dataclass

@@ -253,7 +253,6 @@ def category_table(yf: figures.YearFigures) -> Table:
 def commissions_table(yf: figures.YearFigures) -> Table:
     """One row per contract share in the year: what it commits, what was paid, what remains, and the contract's
     status as at the quarter end. A terminated contract shows what was paid and nothing remaining."""
-    quarter = yf.quarter
     columns = [
         Column("reference", "Reference", TEXT, 12), Column("service", "Service", TEXT, 30),
         Column("provider", "Provider", TEXT, 22), Column("strand", "Strand", TEXT, 18),

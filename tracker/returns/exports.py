@@ -21,7 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from tracker.extensions import db
-from tracker.models import AuditEvent, BudgetLine, Commission, FundingShare, LedgerTransaction, Milestone
+from tracker.funding.rules import choose_quarter, choose_year
+from tracker.models import AuditEvent, Commission, FundingShare, LedgerTransaction, Milestone
 from tracker.returns.builder import DATE, MONEY, NUMBER, TEXT, Column
 from tracker.returns.workbook import DATE_FORMAT, MONEY_FORMAT
 from tracker.text import is_yes
@@ -151,17 +152,11 @@ def commission_rows(commissions: Iterable[Commission]) -> Iterable[list]:
 def commissions_listing(args, today: date | None = None) -> Listing:
     """The commissions register's filters (tracker/commissions/queries.py), every matching row, by reference."""
     from tracker.commissions import queries
-    from tracker.models import FundingYear
 
     f = queries.RegisterFilters.from_args(args)
     if f.ignored:
         raise ExportError("These filters could not be used: " + ", ".join(f.ignored) + ".")
-    year_id = None
-    if f.year:
-        year_id = db.session.scalar(select(FundingYear.id).where(FundingYear.label == f.year))
-        if year_id is None:
-            raise ExportError(f"There is no funding year “{f.year[:20]}”.")
-    stmt = (queries.filtered_select(f, year_id, today or date.today())
+    stmt = (queries.filtered_select(f, today or date.today())
             .options(selectinload(Commission.provider), selectinload(Commission.strand),
                      selectinload(Commission.funding_shares).selectinload(FundingShare.funding_stream))
             .order_by(Commission.reference))
@@ -192,8 +187,6 @@ def budget_listing(args) -> Listing:
     from tracker.funding.service import budget_page, choose_budget_view
 
     view = choose_budget_view(args)
-    if view.problems:
-        raise ExportError(" ".join(view.problems))
     if view.year is None:
         raise ExportError("No funding year has been set up yet.")
     page = budget_page(view.year, view.quarter)
@@ -227,15 +220,9 @@ def _int_arg(args, name: str, low: int, high: int) -> int | None:
 
 
 def _year_id(args) -> int | None:
-    from tracker.models import FundingYear
-
-    label = (args.get("year") or "").strip()
-    if not label:
-        return None
-    year_id = db.session.scalar(select(FundingYear.id).where(FundingYear.label == label))
-    if year_id is None:
-        raise ExportError(f"There is no funding year “{label[:20]}”.")
-    return year_id
+    """The id of the year ``?year=`` names, or None for every year (a bad one: ``choose_year``'s 4xx)."""
+    year = choose_year(args, default=lambda: None)
+    return year.id if year else None
 
 
 def ledger_listing(args) -> Listing:
@@ -247,7 +234,7 @@ def ledger_listing(args) -> Listing:
     year_id = _year_id(args)
     if year_id:
         stmt = stmt.where(LedgerTransaction.funding_year_id == year_id)
-    quarter = _int_arg(args, "quarter", 1, 4)
+    quarter = choose_quarter(args, default=None)
     if quarter:
         stmt = stmt.where(LedgerTransaction.period.between(3 * quarter - 2, 3 * quarter))
     period = _int_arg(args, "period", 1, 12)

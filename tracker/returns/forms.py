@@ -5,15 +5,12 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from wtforms import HiddenField, TextAreaField, ValidationError
 from wtforms.validators import Length
 
-from tracker.errors import abort_with
-from tracker.extensions import db
-from tracker.figures import current_year
+from tracker.funding.rules import choose_quarter, choose_year
 from tracker.models import FundingYear
-from tracker.periods import parse_label, quarter_of
+from tracker.periods import reporting_quarter
 from tracker.returns.service import NARRATIVE_MAX, REASON_MAX
 
 
@@ -57,44 +54,10 @@ class Choice:
     quarter: int
 
 
-def default_quarter(year: FundingYear, today: date | None = None) -> int:
-    """The last quarter that has ended (returns are made after a quarter closes); Q1 while Q1 is running."""
-    today = today or date.today()
-    if today > year.end_date:
-        return 4
-    if today < year.start_date:
-        return 1
-    return max(1, quarter_of(today) - 1)
-
-
-def find_year(label: str) -> FundingYear:
-    """The funding year named ``label``: 400 if it is not a year label, 404 if there is no such year."""
-    try:
-        parse_label(label)
-    except ValueError:
-        abort_with(400, f"“{label[:20]}” is not a funding year: it must look like 2025-26.")
-    year = db.session.scalar(select(FundingYear).where(FundingYear.label == label.strip()))
-    if year is None:
-        abort_with(404, f"There is no funding year {label.strip()}.")
-    return year
-
-
-def check_quarter(raw) -> int:
-    text = str(raw).strip()
-    if text.upper().startswith("Q"):
-        text = text[1:]
-    if text not in ("1", "2", "3", "4"):
-        abort_with(400, f"“{str(raw)[:20]}” is not a quarter: choose 1, 2, 3 or 4.")
-    return int(text)
-
-
-def choice_from_args(args) -> Choice:
-    """The year and quarter the page asks for (``?year=2025-26&quarter=2``); bad values stop with a 400."""
-    label = (args.get("year") or "").strip()
-    year = find_year(label) if label else current_year()
-    raw_quarter = (args.get("quarter") or "").strip()
-    if raw_quarter:
-        quarter = check_quarter(raw_quarter)
-    else:
-        quarter = default_quarter(year) if year else 1
-    return Choice(year, quarter)
+def choice_from_args(args, today: date | None = None) -> Choice:
+    """The year and quarter the page asks for (``?year=2025-26&quarter=2``); by default the current year's
+    reporting quarter (the last that has ended: a return reports on a closed quarter). A bad value stops with
+    the one 4xx and message of ``tracker/funding/rules.py``."""
+    year = choose_year(args)
+    default = reporting_quarter(year.label, today or date.today()) if year is not None else 1
+    return Choice(year, choose_quarter(args, default))

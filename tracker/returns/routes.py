@@ -13,11 +13,14 @@ from sqlalchemy.exc import IntegrityError
 from tracker.auth.roles import ADMIN, EVERYONE, FINANCE, MANAGER, roles_required
 from tracker.errors import abort_with
 from tracker.extensions import db
+from tracker.funding.rules import (
+    choose_quarter, choose_year, no_such_year_message, parse_quarter, year_by_label, year_named,
+)
 from tracker.models import FundingYear, User
 from tracker.models.base import utcnow
 from tracker.periods import QUARTER_NAMES
 from tracker.returns import exports, service
-from tracker.returns.forms import IssueForm, NotesForm, check_quarter, choice_from_args, find_year
+from tracker.returns.forms import IssueForm, NotesForm, choice_from_args
 from tracker.returns.workbook import workbook_bytes
 from tracker.web import XLSX_MIMETYPE, is_htmx, render, see_other, send_download
 
@@ -47,10 +50,8 @@ def _prepare_context(year: FundingYear | None, quarter: int, form: NotesForm | N
 def index():
     """The returns archive: every issued return, newest first, with its downloads (``?year=&quarter=`` narrow
     it). Managers and finance also see the returns being prepared and where to prepare the next one."""
-    label = (request.args.get("year") or "").strip()
-    year = find_year(label) if label else None
-    raw_quarter = (request.args.get("quarter") or "").strip()
-    quarter = check_quarter(raw_quarter) if raw_quarter else None
+    year = choose_year(request.args, default=lambda: None)
+    quarter = choose_quarter(request.args, default=None)
     can_prepare = current_user.has_role(MANAGER, FINANCE)
     ctx = {"returns": service.issued_returns(year, quarter), "year": year, "quarter": quarter, "years": _years(),
            "quarter_names": QUARTER_NAMES, "can_prepare": can_prepare, "drafts": [], "default": None}
@@ -73,7 +74,7 @@ def prepare():
 def notes(year_label: str, quarter: int):
     """Save the notes typed for the return (kept on the draft until it is issued); with ``action=issue``, then go
     on to the confirmation page, so what was typed is never lost on the way to issuing."""
-    year, quarter = find_year(year_label), check_quarter(quarter)
+    year, quarter = year_named(year_label), parse_quarter(quarter)
     form = NotesForm()
     if not form.validate():
         db.session.rollback()
@@ -92,7 +93,7 @@ def notes(year_label: str, quarter: int):
 def autosave(year_label: str, quarter: int):
     """Keep the notes draft as it is typed (HTMX, a pause after typing); answers a short status line. Without
     JavaScript this is never called: Save notes and Check and issue both save what was typed."""
-    year, quarter = find_year(year_label), check_quarter(quarter)
+    year, quarter = year_named(year_label), parse_quarter(quarter)
     form = NotesForm()
     if not form.validate():
         db.session.rollback()
@@ -109,7 +110,7 @@ def autosave(year_label: str, quarter: int):
 @roles_required(MANAGER, FINANCE)
 def draft(year_label: str, quarter: int):
     """The return as it stands now, marked DRAFT: the same workbook issuing would freeze."""
-    year, quarter = find_year(year_label), check_quarter(quarter)
+    year, quarter = year_named(year_label), parse_quarter(quarter)
     content = workbook_bytes(service.draft_data(year, quarter, generated_at=utcnow().replace(second=0)))
     return send_download(content, service.download_name(year.label, quarter), XLSX_MIMETYPE)
 
@@ -130,7 +131,7 @@ def _confirm_page(year: FundingYear, quarter: int, form: IssueForm | None = None
 def issue(year_label: str, quarter: int):
     """GET: the confirmation page (headline figures, the notes as they will appear, warnings). POST: issue it,
     freezing the file, its figures and the forecasts, with the notes shown. Allowed in a closed year (see ADR)."""
-    year, quarter = find_year(year_label), check_quarter(quarter)
+    year, quarter = year_named(year_label), parse_quarter(quarter)
     if request.method == "GET":
         return _confirm_page(year, quarter)
     version = service.next_version(year, quarter)
@@ -245,9 +246,9 @@ def export_audit(export_format: str):
 @click.argument("out", type=click.Path(dir_okay=False, writable=True, path_type=Path))
 def export_return_command(year_label: str, quarter: int, do_issue: bool, by_email: str, out: Path, reason: str):
     """Write the quarterly return workbook to OUT (a draft unless --issue is given)."""
-    year = db.session.scalar(select(FundingYear).where(FundingYear.label == year_label.strip()))
+    year = year_by_label(year_label)
     if year is None:
-        raise click.ClickException(f"There is no funding year {year_label!r} (they look like 2025-26).")
+        raise click.ClickException(no_such_year_message(year_label))
     user = None
     if by_email:
         user = db.session.scalar(select(User).where(User.email == by_email.strip().lower()))
