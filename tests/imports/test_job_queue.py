@@ -127,7 +127,10 @@ def _only_batch() -> ImportBatch:
 # --- the setting ----------------------------------------------------------------------------------------------
 
 def test_the_thread_is_the_default_and_the_setting_is_checked_at_start_up(app):
-    assert app.config["IMPORT_QUEUE"] == "thread"
+    from tracker.config import Config
+
+    if "IMPORT_QUEUE" not in os.environ:
+        assert Config.IMPORT_QUEUE == "thread"
     base = {k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()}
     with pytest.raises(RuntimeError, match="IMPORT_QUEUE='celery' is not known"):
         create_app({**base, "IMPORT_QUEUE": "celery"})
@@ -277,6 +280,16 @@ def test_a_job_run_twice_commits_once(queue_app, client, finance):
     assert batch.status == "committed" and batch.committed_at == committed_at
     assert _lines(batch.id) == LEDGER_ROWS
     assert "not waiting for this job" in Job.fetch(job_id, connection=queue.connection).return_value()
+
+
+def test_a_commit_stopped_by_the_time_limit_says_so(app):
+    """RQ raises its timeout inside the running commit; the batch's failure says what happened and what to do."""
+    from rq.timeouts import JobTimeoutException
+
+    app.config["IMPORT_JOB_MINUTES"] = 45
+    message = committing._failure_sentence(JobTimeoutException("Task exceeded maximum timeout value (2700 seconds)"))
+    assert message.startswith("The import took longer than the 45 minutes an import may run (IMPORT_JOB_MINUTES)")
+    assert "nothing was saved" in message
 
 
 def test_only_the_job_a_batch_waits_on_can_claim_it_and_only_once(queue_app, make):
