@@ -310,6 +310,7 @@ def test_the_sweep_asks_redis_about_a_queued_batch(queue_app, make):
     waiting = _queue(queue_app).enqueue(jobs.commit_import, 1, "token", job_id=f"import-{uuid.uuid4().hex}")
     alive = make.import_batch(status="committing", worker=f"rq:{waiting.id}")
     lost = make.import_batch(status="committing", worker="rq:import-that-redis-never-had")
+    on_a_host_called_rq = make.import_batch(status="committing", worker="rq:4242")  # a process, not a job
     db.session.commit()
     assert service.fail_interrupted_batches() == [lost.id]
     assert db.session.get(ImportBatch, lost.id).error == service.INTERRUPTED
@@ -321,7 +322,7 @@ def test_the_sweep_asks_redis_about_a_queued_batch(queue_app, make):
     db.session.commit()
     assert service.fail_interrupted_batches() == []
     later = datetime.now() + timedelta(hours=service.STALE_AFTER_HOURS + 1)
-    assert service.fail_interrupted_batches(now=later) == [unknown.id]
+    assert set(service.fail_interrupted_batches(now=later)) == {unknown.id, on_a_host_called_rq.id}
 
 
 def test_redis_out_of_reach_refuses_the_import_and_keeps_the_draft(app, client, finance):

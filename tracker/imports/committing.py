@@ -1,6 +1,6 @@
 """Committing a draft: the batch, every row in ONE transaction (reusing the preview's checked rows when nothing
-changed), the claim that commits a draft once, progress where every worker sees it, and batches left behind by a
-process that stopped."""
+changed), the claim that commits a draft once, where a big commit runs (a thread, or the job queue of jobs.py),
+progress where every worker sees it, and batches left behind by a process (or a queued job) that stopped."""
 from __future__ import annotations
 
 import os
@@ -68,14 +68,15 @@ def fail_interrupted_batches(now: datetime | None = None) -> list[int]:
     for batch in db.session.scalars(select(ImportBatch).where(ImportBatch.status == "committing")):
         worker_host, _, worker_pid = (batch.worker or ":").rpartition(":")
         gone = None
-        if (batch.worker or "").startswith(QUEUED):
+        if worker_pid.isdigit():  # a process ("host:pid"; a job id is never all digits, whatever the host's name)
+            if worker_host == host:
+                gone = not _process_alive(int(worker_pid)) or (int(worker_pid) == pid and batch.id not in _progress)
+        elif (batch.worker or "").startswith(QUEUED):
             # Waiting on the job queue: Redis says whether its job still waits or runs (None: it can't be asked).
             from tracker.imports.jobs import queued_job_ended
 
             gone = queued_job_ended(batch.worker)
-        elif worker_host == host and worker_pid.isdigit():
-            gone = not _process_alive(int(worker_pid)) or (int(worker_pid) == pid and batch.id not in _progress)
-        if gone is None:
+        if gone is None:  # nobody to ask: wait as long as a commit could possibly take
             gone = batch.created_at < now - timedelta(hours=STALE_AFTER_HOURS)
         if gone:
             mark_failed(batch, INTERRUPTED)
@@ -267,7 +268,7 @@ def commit(draft: Draft, *, leave_out: bool = False, user_id: int | None = None)
 def commit_in_background(draft: Draft, *, leave_out: bool = False, user_id: int | None = None) -> ImportBatch:
     """Create the batch and have its rows written away from the request; the page polls its progress.
 
-    Where is IMPORT_QUEUE's choice, made here and nowhere else: "rq" puts the commit on the job queue (jobs.py,
+    Where it runs is IMPORT_QUEUE's choice, made here and nowhere else: "rq" puts the commit on the job queue (jobs.py,
     run by `flask worker`, so it outlives this web worker); "thread" (the default, nothing else to run) writes
     it in a thread of this process with its own app context and session."""
     if current_app.config.get("IMPORT_QUEUE") == "rq":
