@@ -412,3 +412,24 @@ def test_killing_the_work_horse_of_a_running_flask_worker_fails_the_batch(queue_
     assert batch.status == "failed", output
     assert "killed, signal 9" in batch.error and batch.draft_token is None
     assert _lines(batch.id) == 0
+
+
+def test_the_sweep_leaves_a_batch_its_job_committed_while_redis_was_asked(app, make, monkeypatch):
+    """The job claims and commits the batch between the sweep's look at the batches and its question to Redis
+    (which then says the job has finished): the sweep looks again and leaves the committed import alone."""
+    from sqlalchemy import update
+
+    batch = make.import_batch(status="committing", worker="rq:import-quick")
+    db.session.commit()
+    batch_id = batch.id
+
+    def finished_meanwhile(worker):
+        with db.engine.begin() as other:  # the worker's own connection
+            other.execute(update(ImportBatch).where(ImportBatch.id == batch_id)
+                          .values(status="committed", worker="elsewhere:1"))
+        return True
+
+    monkeypatch.setattr(jobs, "queued_job_ended", finished_meanwhile)
+    assert service.fail_interrupted_batches() == []
+    db.session.expire_all()
+    assert db.session.get(ImportBatch, batch_id).status == "committed"

@@ -65,7 +65,7 @@ def fail_interrupted_batches(now: datetime | None = None) -> list[int]:
     now = now or utcnow()
     host, pid = socket.gethostname(), os.getpid()
     marked = []
-    for batch in db.session.scalars(select(ImportBatch).where(ImportBatch.status == "committing")):
+    for batch in db.session.scalars(select(ImportBatch).where(ImportBatch.status == "committing")).all():
         worker_host, _, worker_pid = (batch.worker or ":").rpartition(":")
         gone = None
         if worker_pid.isdigit():  # a process ("host:pid"; a job id is never all digits, whatever the host's name)
@@ -76,6 +76,12 @@ def fail_interrupted_batches(now: datetime | None = None) -> list[int]:
             from tracker.imports.jobs import queued_job_ended
 
             gone = queued_job_ended(batch.worker)
+            if gone:
+                # Its job may have taken the batch up and finished between the select above and asking Redis: look
+                # again in a new transaction (SQLite would read from the snapshot this one began with).
+                db.session.commit()
+                db.session.refresh(batch)
+                gone = batch.status == "committing" and batch.worker.startswith(QUEUED)
         if gone is None:  # nobody to ask: wait as long as a commit could possibly take
             gone = batch.created_at < now - timedelta(hours=STALE_AFTER_HOURS)
         if gone:
