@@ -9,7 +9,7 @@ import sys
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-timeout = 120  # a big import's preview can take a while; its commit runs in a background thread
+timeout = 120  # a big import's preview can take a while; its commit runs in the background (IMPORT_QUEUE)
 accesslog = "-"
 # Only the proxy on this machine may say which address a request came from (the app trusts X-Forwarded-For
 # only with TRUSTED_PROXIES set; see SECURITY.md).

@@ -100,4 +100,4 @@ def test_the_app_sets_sqlite_pragmas_and_the_deadline_sync_on_its_own(tmp_path):
 def test_every_command_is_registered_by_cli_py(tmp_path):
     app = create_app(_config(tmp_path))
     assert {"create-user", "seed-demo", "import", "export-return", "deadlines-digest", "deadlines-sync", "backup",
-            "restore"} <= set(app.cli.list_commands(None))
+            "restore", "imports-sweep", "worker"} <= set(app.cli.list_commands(None))

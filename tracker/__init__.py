@@ -45,6 +45,9 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     else:
         app.config.from_object(config or config_from_environment())
     _check_secret_key(app)
+    from tracker.imports.jobs import check_settings as check_import_queue
+
+    check_import_queue(app.config)
     _engine_options(app)
     _behind_proxies(app)
     os.makedirs(app.config["DATA_DIR"], exist_ok=True)

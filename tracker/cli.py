@@ -1,5 +1,5 @@
 """Every `flask` command is registered here: `create-user` and `seed-demo` (defined below), and each area's own
-(`import`, `imports-sweep`, `export-return`, `deadlines-digest`, `deadlines-sync`, `backup`, `restore`)."""
+(`import`, `imports-sweep`, `worker`, `export-return`, `deadlines-digest`, `deadlines-sync`, `backup`, `restore`)."""
 from __future__ import annotations
 
 import os
@@ -15,7 +15,7 @@ from tracker.models import ROLES, User
 
 def init_app(app: Flask) -> None:
     from tracker import backup
-    from tracker.imports import sweep
+    from tracker.imports import jobs, sweep
     from tracker.imports.cli import register_cli
     from tracker.milestones.cli import digest_command, sync_command
     from tracker.returns.routes import export_return_command
@@ -24,6 +24,7 @@ def init_app(app: Flask) -> None:
         app.cli.add_command(command)
     register_cli(app.cli)
     sweep.register_cli(app.cli)
+    jobs.register_cli(app.cli)
     backup.init_app(app)
 
     @app.cli.command("create-user")

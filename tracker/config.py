@@ -48,6 +48,13 @@ class Config:
     TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
     # Import drafts (uploads never committed) older than this are swept away.
     IMPORT_DRAFT_DAYS = _int("IMPORT_DRAFT_DAYS", 7)
+    # Where a big import commits: "thread" (in the web process that took the request; nothing else to run) or
+    # "rq" (a job on the Redis queue, run by `flask worker`, so it survives the web worker being recycled). The
+    # queue's Redis is RATELIMIT_STORAGE_URI's; tracker/imports/jobs.py checks the choice at start-up.
+    IMPORT_QUEUE = os.environ.get("IMPORT_QUEUE", "thread").strip().lower()
+    IMPORT_QUEUE_NAME = os.environ.get("IMPORT_QUEUE_NAME", "vru-imports")
+    # A queued import still running after this long is stopped (nothing of it lands) and marked failed.
+    IMPORT_JOB_MINUTES = _int("IMPORT_JOB_MINUTES", 60)
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session, which itself expires when idle
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     # Keys of the sign-in counts start with this (several apps may share one Redis).
@@ -70,6 +77,7 @@ class TestConfig(Config):
     SESSION_COOKIE_SECURE = False
     WTF_CSRF_ENABLED = False
     RATELIMIT_ENABLED = False
+    IMPORT_QUEUE = "thread"  # whatever the shell says: the queue's tests choose it themselves
     SQLALCHEMY_DATABASE_URI = "sqlite://"
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # fast hashing in tests only
 

@@ -1,6 +1,6 @@
 """Committing a draft: the batch, every row in ONE transaction (reusing the preview's checked rows when nothing
-changed), the claim that commits a draft once, progress where every worker sees it, and batches left behind by a
-process that stopped."""
+changed), the claim that commits a draft once, where a big commit runs (a thread, or the job queue of jobs.py),
+progress where every worker sees it, and batches left behind by a process (or a queued job) that stopped."""
 from __future__ import annotations
 
 import os
@@ -33,10 +33,12 @@ CHUNK = 2_000  # rows per bulk INSERT: big enough to be fast, small enough to ke
 # progress is kept where every worker sees it (report_progress).
 _progress: dict[int, int] = {}
 
-INTERRUPTED = ("The import was interrupted before it finished (the server or the command stopped), so nothing "
-               "was saved. Upload the file again to import it.")
+INTERRUPTED = ("The import was interrupted before it finished (the server, the command or the import worker "
+               "stopped), so nothing was saved. Upload the file again to import it.")
 # A committing batch from another machine is taken as interrupted after this long (its process can't be asked).
 STALE_AFTER_HOURS = 6
+# A batch's ``worker`` while its commit waits on the job queue: "rq:<job id>" (tracker/imports/jobs.py).
+QUEUED = "rq:"
 
 
 def this_worker() -> str:
@@ -64,19 +66,39 @@ def fail_interrupted_batches(now: datetime | None = None) -> list[int]:
     now = now or utcnow()
     host, pid = socket.gethostname(), os.getpid()
     marked = []
-    for batch in db.session.scalars(select(ImportBatch).where(ImportBatch.status == "committing")):
+    for batch in db.session.scalars(select(ImportBatch).where(ImportBatch.status == "committing")).all():
         worker_host, _, worker_pid = (batch.worker or ":").rpartition(":")
-        if worker_host == host and worker_pid.isdigit():
-            gone = not _process_alive(int(worker_pid)) or (int(worker_pid) == pid and batch.id not in _progress)
-        else:
+        gone = None
+        if worker_pid.isdigit():  # a process ("host:pid"; a job id is never all digits, whatever the host's name)
+            if worker_host == host:
+                gone = not _process_alive(int(worker_pid)) or (int(worker_pid) == pid and batch.id not in _progress)
+        elif (batch.worker or "").startswith(QUEUED):
+            # Waiting on the job queue: Redis says whether its job still waits or runs (None: it can't be asked).
+            from tracker.imports.jobs import queued_job_ended
+
+            gone = queued_job_ended(batch.worker)
+            if gone:
+                # Its job may have taken the batch up and finished between the select above and asking Redis: look
+                # again in a new transaction (SQLite would read from the snapshot this one began with).
+                db.session.commit()
+                db.session.refresh(batch)
+                gone = batch.status == "committing" and batch.worker.startswith(QUEUED)
+        if gone is None:  # nobody to ask: wait as long as a commit could possibly take
             gone = batch.created_at < now - timedelta(hours=STALE_AFTER_HOURS)
         if gone:
-            batch.status, batch.error, batch.progress, batch.draft_token = "failed", INTERRUPTED, 0, None
-            audit.record(REALM, "negative", batch, f"Import {batch.id} ({batch.filename}) was interrupted; nothing was saved")
+            mark_failed(batch, INTERRUPTED)
             marked.append(batch.id)
     if marked:
         db.session.commit()
     return marked
+
+
+def mark_failed(batch: ImportBatch, message: str) -> None:
+    """A committing batch that will never finish: failed with ``message``, its draft free to be committed again,
+    and said in the audit trail. Its rows were never committed (one transaction), so nothing else needs putting
+    right. The caller commits."""
+    batch.status, batch.error, batch.progress, batch.draft_token = "failed", message, 0, None
+    audit.record(REALM, "negative", batch, f"Import {batch.id} ({batch.filename}) did not finish; nothing was saved")
 
 
 class AlreadyCommitted(ImportRefused):
@@ -85,8 +107,10 @@ class AlreadyCommitted(ImportRefused):
 
 # --- commit -------------------------------------------------------------------------------------------------
 
-def create_batch(draft: Draft, *, leave_out: bool, user_id: int | None) -> ImportBatch:
-    """Check the draft may be committed and record the batch (status committing) in its own short transaction."""
+def create_batch(draft: Draft, *, leave_out: bool, user_id: int | None, worker: str | None = None) -> ImportBatch:
+    """Check the draft may be committed and record the batch (status committing) in its own short transaction.
+
+    ``worker`` is who will write its rows: this process unless the job queue's marker is given (jobs.py)."""
     if draft.preview is None:
         preview(draft)
     errors = draft.preview["counts"][ERROR]
@@ -103,7 +127,7 @@ def create_batch(draft: Draft, *, leave_out: bool, user_id: int | None) -> Impor
                                  "header_row": draft.header_row},
                         counts=dict(draft.preview["counts"]), problems=draft.preview["problems"],
                         total_rows=draft.preview["counts"]["read"], progress=0, created_by_id=user_id,
-                        worker=this_worker(), draft_token=draft.token,
+                        worker=worker or this_worker(), draft_token=draft.token,
                         undo={"updated": [], "created": {}, "leave_out": bool(leave_out)})
     # The claim: the draft's token and (for committing and committed batches) the file's hash are unique, so
     # of two requests committing at once exactly one inserts its batch; the other is sent to that batch.
@@ -115,7 +139,8 @@ def create_batch(draft: Draft, *, leave_out: bool, user_id: int | None) -> Impor
         _refuse_if_taken(draft)
         raise ImportRefused("This file is being imported by someone else now; wait for that import to finish.",
                             409) from None
-    _progress[batch.id] = 0  # from now on this process is at work on it (see fail_interrupted_batches)
+    if worker is None:
+        _progress[batch.id] = 0  # from now on this process is at work on it (see fail_interrupted_batches)
     try:
         db.session.commit()
     except Exception:
@@ -140,6 +165,13 @@ def _failure_sentence(exc: Exception) -> str:
     """What a failed commit tells the finance officer: a sentence, never the database's own error text."""
     if isinstance(exc, ImportRefused):
         return exc.message
+    from rq.timeouts import JobTimeoutException
+
+    if isinstance(exc, JobTimeoutException):  # the job queue's time limit, raised inside the commit
+        minutes = current_app.config.get("IMPORT_JOB_MINUTES")
+        return (f"The import took longer than the {minutes} minutes an import may run (IMPORT_JOB_MINUTES), so it "
+                "was stopped and nothing was saved. Try again when the server is less busy, or ask your "
+                "administrator to allow longer.")
     # The ledger's bulk insert talks to the driver directly (COPY on PostgreSQL, executemany on SQLite), so its
     # errors arrive as the driver's own, not wrapped by SQLAlchemy.
     import sqlite3
@@ -241,7 +273,15 @@ def commit(draft: Draft, *, leave_out: bool = False, user_id: int | None = None)
 
 
 def commit_in_background(draft: Draft, *, leave_out: bool = False, user_id: int | None = None) -> ImportBatch:
-    """Create the batch and write its rows in a thread with its own app context and session; the page polls."""
+    """Create the batch and have its rows written away from the request; the page polls its progress.
+
+    Where it runs is IMPORT_QUEUE's choice, made here and nowhere else: "rq" puts the commit on the job queue (jobs.py,
+    run by `flask worker`, so it outlives this web worker); "thread" (the default, nothing else to run) writes
+    it in a thread of this process with its own app context and session."""
+    if current_app.config.get("IMPORT_QUEUE") == "rq":
+        from tracker.imports.jobs import enqueue_commit
+
+        return enqueue_commit(draft, leave_out=leave_out, user_id=user_id)
     batch = create_batch(draft, leave_out=leave_out, user_id=user_id)
     app = current_app._get_current_object()
     batch_id = batch.id
