@@ -58,3 +58,16 @@ def count_sheet_parses(monkeypatch) -> list[str]:
 
     monkeypatch.setattr(reader.python_calamine.CalamineWorkbook, "from_object", lambda source: Counting(real(source)))
     return parses
+
+
+def write_big_ledger(path, rows: int, prefix: str, amount=lambda i: f"{(i % 900) + 100}.{i % 100:02d}") -> None:
+    """A CSV ledger of ``rows`` lines for one supplier (references ``<prefix>000000`` on), big enough that its
+    commit runs in the background and long enough to be interrupted."""
+    import csv
+
+    with Path(path).open("w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(["Transaction Ref", "Posting Date", "Supplier Name", "Narrative", "Net"])
+        for i in range(rows):
+            out.writerow([f"{prefix}{i:06d}", f"{(i % 28) + 1:02d}/0{(i % 6) + 4}/2025", "Harbourside Family Support",
+                          "Mentoring sessions", amount(i)])

@@ -1,7 +1,6 @@
 """A large import killed in the middle: after a restart no row of it is in the database and the batch is failed."""
 from __future__ import annotations
 
-import csv
 import os
 import signal
 import sqlite3
@@ -13,21 +12,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
+from tests.imports.helpers import write_big_ledger
 from tracker.extensions import db
 from tracker.imports import service
 from tracker.models import ImportBatch, LedgerTransaction
 
 ROWS = 50_000
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _big_ledger(path: Path) -> None:
-    with path.open("w", newline="") as fh:
-        out = csv.writer(fh)
-        out.writerow(["Transaction Ref", "Posting Date", "Supplier Name", "Narrative", "Net"])
-        for i in range(ROWS):
-            out.writerow([f"KILL{i:06d}", f"{(i % 28) + 1:02d}/0{(i % 6) + 4}/2025", "Harbourside Family Support",
-                          "Mentoring sessions", f"£{(i % 900) + 100},{i % 10}00.{i % 100:02d}"])
 
 
 def _writing(database_url: str) -> bool:
@@ -56,7 +47,7 @@ def test_killing_the_process_mid_import_leaves_nothing_and_the_batch_failed(app,
     make.year("2025-26")
     db.session.commit()
     ledger = tmp_path / "ledger.csv"
-    _big_ledger(ledger)
+    write_big_ledger(ledger, ROWS, "KILL", lambda i: f"£{(i % 900) + 100},{i % 10}00.{i % 100:02d}")
     env = {**os.environ, "DATABASE_URL": database_url, "DATA_DIR": str(tmp_path / "files"), "TRACKER_ENV": "development",
            "FLASK_APP": str(ROOT / "wsgi.py"), "IMPORT_MAX_ROWS": str(ROWS + 10)}
     process = subprocess.Popen([sys.executable, "-m", "flask", "import", str(ledger), "--kind", "ledger", "--commit"],

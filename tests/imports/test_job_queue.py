@@ -22,7 +22,7 @@ from rq import Queue, SimpleWorker
 from rq.job import Job
 from sqlalchemy import func, select
 
-from tests.imports.helpers import LEDGER, draft_of, upload
+from tests.imports.helpers import LEDGER, draft_of, upload, write_big_ledger
 from tracker import create_app
 from tracker.config import TestConfig
 from tracker.demo import seed_demo
@@ -345,17 +345,6 @@ def test_redis_out_of_reach_refuses_the_import_and_keeps_the_draft(app, client, 
     assert _only_batch().status == "committed"
 
 
-def _big_ledger(path: Path, rows: int) -> None:
-    import csv
-
-    with path.open("w", newline="") as fh:
-        out = csv.writer(fh)
-        out.writerow(["Transaction Ref", "Posting Date", "Supplier Name", "Narrative", "Net"])
-        for i in range(rows):
-            out.writerow([f"Q{i:06d}", f"{(i % 28) + 1:02d}/0{(i % 6) + 4}/2025", "Harbourside Family Support",
-                          "Mentoring sessions", f"{(i % 900) + 100}.{i % 100:02d}"])
-
-
 @pytest.mark.slow
 def test_killing_the_work_horse_of_a_running_flask_worker_fails_the_batch(queue_app, client, auth, make, database_url,
                                                                           tmp_path):
@@ -366,7 +355,7 @@ def test_killing_the_work_horse_of_a_running_flask_worker_fails_the_batch(queue_
     db.session.commit()
     auth.login("finance")
     ledger = tmp_path / "big-ledger.csv"
-    _big_ledger(ledger, rows)
+    write_big_ledger(ledger, rows, "Q")
     env = {**os.environ, "DATABASE_URL": database_url, "DATA_DIR": queue_app.config["DATA_DIR"],
            "TRACKER_ENV": "development", "FLASK_APP": str(ROOT / "wsgi.py"), "IMPORT_QUEUE": "rq",
            "IMPORT_QUEUE_NAME": queue_app.config["IMPORT_QUEUE_NAME"], "RATELIMIT_STORAGE_URI": REDIS}
