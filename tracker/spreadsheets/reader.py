@@ -10,7 +10,8 @@ Two engines read workbooks: python-calamine (default, 10-15x faster) and openpyx
 Python, lower peak memory). Neither reports formulas without a saved result or error cells in a way we can
 use (calamine gives "" for both, openpyxl None / a plain string), and neither limits decompression, so before
 a sheet is read we stream its XML once ourselves (``Workbook._scan``): that pass inflates the raw zip member
-with a hard size limit, counts rows, finds wide columns, formula cells without a value and error cells. The scan costs a fraction of calamine's own time and is the same for both engines.
+with a hard size limit, counts rows, finds wide columns, formula cells without a value and error cells. The
+scan costs a fraction of calamine's own time and is the same for both engines.
 """
 from __future__ import annotations
 
