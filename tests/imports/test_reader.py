@@ -380,3 +380,63 @@ def test_nothing_is_kept_unless_asked_and_not_past_its_time(tmp_path, counted_pa
     reader.forget_kept()
     assert reader._kept is None
     assert counted_parses == ["Sheet", "Sheet", "Sheet"]
+
+
+# --- calamine's parse beside the scan ---------------------------------------------------------------------
+
+@pytest.fixture
+def parses_beside(monkeypatch):
+    """The sheets whose calamine parse was started beside the safety scan."""
+    from tracker.spreadsheets import reader
+
+    started: list[str] = []
+    real = reader.Workbook._start_parse
+
+    def spy(self, name):
+        started.append(name)
+        real(self, name)
+
+    monkeypatch.setattr(reader.Workbook, "_start_parse", spy)
+    return started
+
+
+def test_calamine_parses_beside_the_scan_and_reads_what_it_would_read_after_it(parses_beside, monkeypatch):
+    from tracker.spreadsheets import reader
+
+    data = _with_dimension(50)
+    with open_workbook(data, "ledger.xlsx") as wb:
+        beside = _rows(wb, "Ledger")
+    assert parses_beside == ["Ledger"]
+    monkeypatch.setattr(reader, "_extent_fits", lambda pieces, limits: False)
+    with open_workbook(data, "ledger.xlsx") as wb:
+        after = _rows(wb, "Ledger")
+    assert parses_beside == ["Ledger"] and after == beside and len(after) == 51
+
+
+@pytest.mark.parametrize("tail, refused", [
+    (b'<row r="52"><c><v>1</v></c></row>', None),  # a cell without a reference: its column is not known
+    (b'<x:row r="52"><x:c r="A52"><x:v>1</x:v></x:c></x:row>', None),  # prefixed tags are not counted
+    (b'<row r="1048576"><c r="A1048576"><v>1</v></c></row>', "more than 200,000 rows"),
+    (b'<row r="52"><c r="ZZ52"><v>1</v></c></row>', None),  # 52 x 702 cells: within the limits below
+    (b'<row r="52"><c r="AAA52"><v>1</v></c></row>', "columns beyond ZZ"),
+], ids=["no-reference", "prefixed", "far-off-value", "wide-but-small", "too-wide"])
+def test_calamine_waits_for_the_scan_when_the_quick_pass_cannot_bound_its_grid(parses_beside, tail, refused):
+    data = _with_dimension(50, tail=tail)
+    if refused:
+        with pytest.raises(SpreadsheetError, match=refused):
+            with open_workbook(data, "ledger.xlsx") as wb:
+                _rows(wb, "Ledger")
+    else:
+        with open_workbook(data, "ledger.xlsx") as wb:
+            assert len(_rows(wb, "Ledger")) >= 51
+    expected = ["Ledger"] if tail.startswith(b'<row r="52"><c r="ZZ52"') else []
+    assert parses_beside == expected
+
+
+def test_a_sheet_calamine_refuses_while_parsing_beside_the_scan_is_a_sentence(parses_beside):
+    data = _with_dimension(5, tail=b'<row r="7"><c r="A7" t="s"><v>999</v></c></row>')  # no shared string 999
+    with pytest.raises(SpreadsheetError) as refused:
+        with open_workbook(data, "ledger.xlsx") as wb:
+            _rows(wb, "Ledger")
+    assert parses_beside == ["Ledger"]
+    assert "save it again" in refused.value.message

@@ -248,6 +248,10 @@ def run_commit(batch_id: int, draft: Draft, *, leave_out: bool, user_id: int | N
                      user_id=user_id)
         db.session.commit()
     except Exception as exc:
+        try:
+            checked.end_ledger_rows(exc)
+        except Exception:  # the failure being reported is exc; the abandoned COPY's own error adds nothing
+            pass
         db.session.rollback()
         message = _failure_sentence(exc)
         failed = db.session.get(ImportBatch, batch_id)
@@ -355,6 +359,8 @@ class _Writer:
         self.done += 1
         if self.done % PROGRESS_EVERY == 0:
             report_progress(self.batch.id, self.done)
+        if row.action == CHANGED and self.draft.kind == "ledger":
+            checked.end_ledger_rows()  # the ORM's statements below may not run inside the ledger's COPY
         if row.action == ADD:
             getattr(self, f"_add_{self.draft.kind}")(row)
         elif row.action == CHANGED:
@@ -362,6 +368,7 @@ class _Writer:
 
     def finish(self) -> None:
         self._flush_ledger()
+        checked.end_ledger_rows()
         db.session.flush()
 
     def _created(self, model: str, obj_id: int) -> None:

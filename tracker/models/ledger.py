@@ -132,7 +132,7 @@ class LedgerTransaction(Base):
     #: The supplier's invoice number.
     invoice_number: Mapped[str] = mapped_column(String(60), default="")
     #: The purchase order number.
-    po_number: Mapped[str] = mapped_column(String(40), default="", index=True)
+    po_number: Mapped[str] = mapped_column(String(40), default="")
     #: What the line is for.
     narrative: Mapped[str] = mapped_column(Text, default="")
     #: Net amount in pence (negative for a credit).

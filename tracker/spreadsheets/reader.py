@@ -365,6 +365,35 @@ class _Scanner:
             self.result.cell_errors.setdefault(row, {})[_column_index(ref.group(1))] = err
 
 
+def _extent_fits(pieces: Iterator[bytes], limits: Limits) -> bool:
+    """A quick pass over a sheet's XML that lets calamine parse it while the full scan runs: True when every row
+    and cell carries its reference (so the references bound the grid calamine builds) and that grid is within
+    the limits. Inflating every piece proves the part's size and checksum, as the full scan does. False only
+    means "scan first, then parse" (prefixed tags, elements without references, a large grid): the full scan
+    decides whether the sheet is refused."""
+    rows = cells = refs = last_row = width = 0
+    for piece in pieces:
+        rows += piece.count(b"<row")  # a prefixed <x:row or <x:c is not counted, so its reference unbalances refs
+        cells += piece.count(b"<c ") + piece.count(b"<c>")
+        refs += piece.count(b' r="')
+        at = piece.rfind(b"<row ")
+        number = _ROW_NUMBER.search(piece, at) if at != -1 else None
+        if number:
+            last_row = max(last_row, int(number.group(1)))
+        if _WIDE_REF.search(piece):
+            widest = max(_ANY_REF_LETTERS.findall(piece), key=lambda s: (len(s), s))
+            if len(widest) > len(MAX_COLUMN_LETTERS):
+                return False
+            width = max(width, _column_index(widest) + 1)
+        if not _within(max(last_row, rows), width, limits):
+            return False  # stop inflating at once: the full scan will refuse it just as early
+    return refs == rows + cells and _within(max(last_row, rows), width, limits)
+
+
+def _within(height: int, width: int, limits: Limits) -> bool:
+    return height <= limits.max_rows + HEADER_ALLOWANCE and height * max(width, 26) <= limits.max_cells
+
+
 def too_many_cells(sheet: str) -> str:
     return (f"The sheet '{sheet}' is too large to import at once; "
             "delete unused rows and columns or split it into smaller files.")
@@ -398,6 +427,8 @@ class Workbook:
         self._zip_fp: IO[bytes] | None = None
         self._calamine: python_calamine.CalamineWorkbook | None = None
         self._calamine_sheet: tuple[str, python_calamine.CalamineSheet] | None = None
+        self._parsing: tuple[str, threading.Thread, dict] | None = None  # a parse running beside the scan
+        self._parse_error: tuple[str, BaseException | None] | None = None
         self._openpyxl = None
         self._csv_encoding: str | None = None
         self._csv_dialect: str | None = None
@@ -434,6 +465,7 @@ class Workbook:
         return self._iter_openpyxl(info, scan)
 
     def close(self) -> None:
+        self._finish_parse()  # never close the workbook under calamine's parse
         if self._keep and self._calamine is not None and self._path is not None:
             _put_kept(self)  # hands the parsed workbook on; the zip handle is closed below
             self._calamine = None
@@ -476,32 +508,75 @@ class Workbook:
         except KeyError:
             raise SpreadsheetError(f"The sheet '{info.name}' is missing from the workbook file; "
                                    "save it again from Excel and upload the new copy.") from None
+        if (self.engine == "calamine" and self._parsing is None
+                and (self._calamine_sheet is None or self._calamine_sheet[0] != info.name)
+                and _extent_fits(self._pieces(zinfo, info.name), self.limits)):
+            # calamine's parse releases the GIL: let it run on another core while the full scan below runs here.
+            # The quick pass above has proved the part's size and checksum and bounded the grid calamine will
+            # build, which is all the scan must prove before calamine reads the part.
+            self._start_parse(info.name)
         scanner = _Scanner(info.name, self.limits)
-        carry = b""
-        for chunk in _inflate(self._zip_fp, zinfo):
-            buf = carry + chunk if carry else chunk
-            # Cut after the last complete row so no cell is split between two pieces.
-            cut = buf.rfind(b"row>")
-            if cut == -1:
-                if len(buf) > _MAX_CARRY:
-                    raise SpreadsheetError(f"The sheet '{info.name}' has a row too large to import.")
-                carry = buf
-                continue
-            cut += 4
-            scanner.feed(buf[:cut])
-            carry = buf[cut:]
-        if carry:
-            scanner.feed(carry)
+        for piece in self._pieces(zinfo, info.name):
+            scanner.feed(piece)
         scan = scanner.result
         if self.engine == "calamine" and scan.last_value_row * max(scan.max_col, 1) > self.limits.max_cells:
             raise SpreadsheetError(too_many_cells(info.name))
         self._scans[info.name] = scan
         return scan
 
+    def _pieces(self, zinfo: zipfile.ZipInfo, sheet: str) -> Iterator[bytes]:
+        """The part's XML inflated (size and checksum proved), cut after a row's end so no tag is split."""
+        carry = b""
+        for chunk in _inflate(self._zip_fp, zinfo):
+            buf = carry + chunk if carry else chunk
+            cut = buf.rfind(b"row>")
+            if cut == -1:
+                if len(buf) > _MAX_CARRY:
+                    raise SpreadsheetError(f"The sheet '{sheet}' has a row too large to import.")
+                carry = buf
+                continue
+            cut += 4
+            yield buf[:cut]
+            carry = buf[cut:]
+        if carry:
+            yield carry
+
+    def _start_parse(self, name: str) -> None:
+        holder: dict = {}
+        calamine = self._calamine
+
+        def parse() -> None:
+            try:
+                holder["sheet"] = calamine.get_sheet_by_name(name)
+            except BaseException as exc:  # handed to the reading thread, which raises it there
+                holder["error"] = exc
+
+        thread = threading.Thread(target=parse, name="calamine-parse", daemon=True)
+        thread.start()
+        self._parsing = (name, thread, holder)
+
+    def _finish_parse(self) -> None:
+        """Wait for a parse started by ``_scan`` and keep its sheet (an error is raised when the sheet is read)."""
+        if self._parsing is None:
+            return
+        name, thread, holder = self._parsing
+        thread.join()
+        self._parsing = None
+        if "sheet" in holder:
+            self._calamine_sheet = (name, holder["sheet"])
+        else:
+            self._parse_error = (name, holder.get("error"))
+
     def _iter_calamine(self, info: SheetInfo, scan: _SheetScan) -> Iterator[tuple[int, tuple]]:
         assert self._calamine is not None
         # Keep the last sheet calamine parsed: finding the header and then reading the data would otherwise
         # parse the whole sheet twice.
+        self._finish_parse()
+        if self._parse_error is not None and self._parse_error[0] == info.name:
+            exc, self._parse_error = self._parse_error[1], None
+            if exc is None or isinstance(exc, python_calamine.CalamineError):
+                raise _calamine_error(exc or python_calamine.CalamineError()) from None
+            raise exc
         if self._calamine_sheet is not None and self._calamine_sheet[0] == info.name:
             sheet = self._calamine_sheet[1]
         else:
