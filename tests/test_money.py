@@ -105,3 +105,11 @@ def test_a_readers_float_gives_the_same_pence_as_the_decimal_path(value):
                                           (999999999999.99, 99999999999999), (1e-5, 0), (-1234.5, -123450)])
 def test_reader_floats_to_pence(value, pence):
     assert to_pence(value) == pence
+
+
+@given(st.integers(-10**14 + 1, 10**14 - 1))
+def test_every_amount_of_whole_pence_takes_the_quick_path(pence):
+    """float_pence answers (rather than passing to the Decimal path) for every float a two-decimal amount reads as."""
+    from tracker.money import float_pence
+
+    assert float_pence(pence / 100) == pence

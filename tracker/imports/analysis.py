@@ -11,7 +11,8 @@ from tracker.imports.headers import BLANK, TOTALS, iter_records
 from tracker.imports.problems import ImportRefused, _shown, problem, problem_text
 from tracker.spreadsheets.reader import SpreadsheetError, column_letter, forget_kept, open_workbook
 from tracker.imports.summary import LedgerSummary
-from tracker.spreadsheets.values import ValueProblem
+from tracker.money import float_pence
+from tracker.spreadsheets.values import ValueProblem, parse_amount
 from tracker.models import Commission, LedgerTransaction, Provider, utcnow
 
 ADD, UNCHANGED, CHANGED, ERROR = "add", "unchanged", "changed", "error"
@@ -53,6 +54,7 @@ _MAX_LEN = {
 
 
 COLUMN_MEMORY = 20_000  # distinct values remembered per column while parsing
+MEMORY_TRIAL = 1_000  # values looked up before a column that mostly misses stops remembering
 
 
 _MISS = object()
@@ -66,12 +68,17 @@ class _Column:
     by type and value too (1, 1.0 and True are equal in Python, not as cells). An answer is (True, value) or
     (False, the problem)."""
 
-    __slots__ = ("parser", "texts", "others")
+    __slots__ = ("parser", "texts", "others", "pence", "asked", "missed", "direct")
 
     def __init__(self, parser: Callable[[object], object]) -> None:
         self.parser = parser
         self.texts: dict = {}
         self.others: dict = {}
+        # An amount column: a number of pounds and pence becomes pence straight away (money.float_pence, the rule
+        # parse_amount itself starts with), since amounts rarely repeat and remembering them costs more.
+        self.pence = parser is parse_amount
+        self.asked = self.missed = 0
+        self.direct = False  # set once the column is seen to hold mostly different values (references)
 
     def answer(self, value) -> tuple[bool, object]:
         if value.__class__ is str:
@@ -86,6 +93,10 @@ class _Column:
             hit = self._parse(value)
             if len(memory) < COLUMN_MEMORY:
                 memory[key] = hit
+            self.missed += 1
+        self.asked += 1
+        if self.asked == MEMORY_TRIAL and self.missed * 2 > self.asked:
+            self.direct = True  # most values are new: parse each without looking it up first
         return hit
 
     def _parse(self, value) -> tuple[bool, object]:
@@ -133,13 +144,21 @@ class _Kind:
             value = get(name)
             if value is None and not required:
                 continue  # an optional cell left empty (a journal's period or VAT): the reader gives None for blank
-            try:
-                hit = (column.texts.get(value, _MISS) if value.__class__ is str
-                       else column.others.get((value.__class__, value), _MISS))
-            except TypeError:
-                hit = _MISS
-            if hit is _MISS:
-                hit = column.answer(value)
+            cls = value.__class__
+            if cls is float and column.pence:
+                parsed = float_pence(value)
+                if parsed is not None:
+                    out[name] = parsed
+                    continue
+            if column.direct:
+                hit = column._parse(value)
+            else:
+                try:
+                    hit = column.texts.get(value, _MISS) if cls is str else column.others.get((cls, value), _MISS)
+                except TypeError:
+                    hit = _MISS
+                if hit is _MISS:
+                    hit = column.answer(value)
             ok, parsed = hit
             if not ok:
                 problems.append(self.located(row_no, name, value, parsed))

@@ -345,6 +345,7 @@ class _Writer:
 
     def __init__(self, batch: ImportBatch, draft: Draft) -> None:
         self.batch = batch
+        self.batch_id = batch.id  # read once: the ORM attribute costs a call for every line
         self.draft = draft
         self.pending: list[list] = []
         self.done = 0
@@ -380,7 +381,7 @@ class _Writer:
         self.done += 1
         if self.done % PROGRESS_EVERY == 0:
             report_progress(self.batch.id, self.done)
-        values.append(self.batch.id)
+        values.append(self.batch_id)
         values.append(None)  # created_at: now
         self.pending.append(values)
         if len(self.pending) >= CHUNK:

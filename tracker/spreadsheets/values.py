@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from openpyxl.utils.datetime import from_excel
 
-from tracker.money import MoneyError, to_pence
+from tracker.money import MoneyError, float_pence, to_pence
 
 # Dates outside these years are far more likely to be a typo or a wrong column than a real transaction.
 MIN_YEAR = 1950
@@ -77,6 +77,10 @@ def _check(value: object, blank_message: str = "is blank") -> None:
 
 def parse_amount(value: object) -> int:
     """An amount in integer pence: numbers, "£1,234.50", "(1,234.50)", "-1234.5", "1234.5 CR"."""
+    if value.__class__ is float:  # float ok: most amounts are a reader's number of pounds and pence
+        pence = float_pence(value)
+        if pence is not None:
+            return pence
     _check(value)
     if isinstance(value, (bool, date, datetime, time, timedelta)):
         raise ValueProblem("is not an amount")
