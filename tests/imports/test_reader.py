@@ -440,3 +440,19 @@ def test_a_sheet_calamine_refuses_while_parsing_beside_the_scan_is_a_sentence(pa
             _rows(wb, "Ledger")
     assert parses_beside == ["Ledger"]
     assert "save it again" in refused.value.message
+
+
+@pytest.mark.parametrize("xml", [
+    b'<worksheet><sheetData><row r="1"><c r="A1"><f>1+1</f></c><c r="B1" t="e"><v>#N/A</v></c></row></sheetData>'
+    b'</worksheet>',
+    b'<x:worksheet><x:sheetData><x:row r="1"><x:c r="A1"><x:f>1+1</x:f></x:c><x:c r="B1" t="e"><x:v>#N/A</x:v>'
+    b'</x:c></x:row></x:sheetData></x:worksheet>',
+], ids=["plain", "prefixed"])
+def test_the_scan_finds_unsaved_formulas_and_errors_with_or_without_prefixes(xml):
+    from tracker.spreadsheets.reader import Limits, _Scanner
+
+    scanner = _Scanner("Ledger", Limits())
+    scanner.feed(xml)
+    errors = scanner.result.cell_errors
+    assert errors == {1: {0: CellError(CellError.NO_CACHED_VALUE), 1: CellError("#N/A")}}
+    assert scanner.result.last_value_row == 1

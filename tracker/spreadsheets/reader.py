@@ -289,8 +289,21 @@ _FORMULA = re.compile(rb"<(?:[\w.-]+:)?f\b")
 _VALUE = re.compile(rb"<((?:[\w.-]+:)?)v>(.*?)</\1v>", re.S)
 
 
-def _has_formula_or_error(part: bytes) -> bool:
-    return b"<f" in part or b":f>" in part or b":f " in part or b't="e"' in part
+def _has_formula_or_error(part: bytes, prefixed: bool) -> bool:
+    return b"<f" in part or b't="e"' in part or (prefixed and (b":f>" in part or b":f " in part))
+
+
+_TAIL = 64 * 1024  # a piece's last value is nearly always in its last few rows
+
+
+def _last_value_at(part: bytes) -> int:
+    """Where the piece's last value tag starts, or -1: looked for in the tail first, since a tag that is absent
+    (most files use only one of them) costs a search of the whole piece."""
+    start = max(0, len(part) - _TAIL)
+    at = max(part.rfind(tag, start) for tag in _VALUE_TAGS)
+    if at == -1 and start:
+        at = max(part.rfind(tag, 0, start + 8) for tag in _VALUE_TAGS)
+    return at
 
 
 class _Scanner:
@@ -302,12 +315,17 @@ class _Scanner:
         self.rows_seen = 0
         self.real_rows = 0  # rows with cells: empty formatted rows are not data and do not count
         self.cells_seen = 0  # an over-count (<col, <cfRule...), which only makes the limit a little stricter
+        self.prefixed: bool | None = None  # known once <sheetData> is seen
 
     def feed(self, part: bytes) -> None:
         res = self.result
-        rows = _ROW_NUMBER.findall(part)
-        if rows:
-            last = int(rows[-1])
+        # The piece's last row tag gives its highest row number (rows are in order within a sheet).
+        at = part.rfind(b"<row ")
+        if self.prefixed is not False:
+            at = max(at, part.rfind(b":row "))
+        number = _ROW_NUMBER.search(part, at) if at != -1 else None
+        if number:
+            last = int(number.group(1))
             if last > res.max_row:
                 res.max_row = last
         # Rows and cells may omit their r="" reference (the zip-bomb sample does): count the tags as well.
@@ -321,7 +339,7 @@ class _Scanner:
         if self.rows_seen > res.max_row:
             res.max_row = self.rows_seen
         # The last row holding a value, found from the last value in this piece (not from any declared size).
-        at = max(part.rfind(tag) for tag in _VALUE_TAGS)
+        at = _last_value_at(part)
         if at != -1:
             start = max(part.rfind(b"<row", 0, at), part.rfind(b":row", 0, at))
             number = _ROW_NUMBER.search(part, start, at) if start != -1 else None
@@ -342,7 +360,10 @@ class _Scanner:
                                                          and widest.decode() > MAX_COLUMN_LETTERS):
                 raise SpreadsheetError(f"The sheet '{self.sheet}' uses columns beyond {MAX_COLUMN_LETTERS}, "
                                        "which an import file never needs; delete the unused columns and save it again.")
-        if _has_formula_or_error(part):
+        if self.prefixed is None and (b"sheetData" in part):
+            # Tags carry a namespace prefix (<x:c>) only where the sheet's own elements do.
+            self.prefixed = b":sheetData" in part
+        if _has_formula_or_error(part, self.prefixed is not False):
             self._cells(part)
 
     def _cells(self, part: bytes) -> None:
