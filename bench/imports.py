@@ -1,8 +1,8 @@
 """Benchmark: two 100,000-row ledger exports, one written by XlsxWriter and one by LibreOffice (the Oxford sample
 repeated with unique references: shared strings, title rows, 10 columns), each through (a) a bare openpyxl
 read-only pass, (b) a bare calamine pass and (c) our whole import (detect, map, validate, preview, commit), with
-the import's peak memory. Ratios are to the bare passes of the same run: each measurement is taken --repeat times,
-interleaved, and the best of each is compared.
+the import's peak memory. Ratios are to the bare passes of the same run: each import is compared with the calamine
+passes just before and after it, over --repeat rounds, and the median round is reported with the range.
 
     .venv/bin/python bench/imports.py [--rows 100000] [--repeat 3] [--keep] [--only xlsxwriter|libreoffice]
         [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench]
@@ -188,33 +188,42 @@ def _child_import(path: str, database_url: str | None) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _timed(fn, path: str) -> tuple[float, int]:
+    t = time.perf_counter()
+    n = fn(path)
+    return time.perf_counter() - t, n
+
+
 def run_one(label: str, path: str, database_url: str | None, repeat: int) -> None:
-    """Each of the three ``repeat`` times, interleaved (so a machine that slows down part-way slows all three),
-    and the best time of each: on a shared machine the fastest run is the one least disturbed by others."""
+    """``repeat`` rounds of: calamine, openpyxl, our import, calamine again. This machine's speed drifts by half
+    over minutes (other work on the same host), so each import is compared with the calamine passes just before
+    and after it, and the median of the rounds' ratios is reported with their range."""
     print(f"{label}: {os.path.getsize(path) / 1e6:.1f} MB -> {path}")
-    openpyxl_runs, calamine_runs, imports = [], [], []
+    rounds = []
     for _ in range(repeat):
-        t = time.perf_counter()
-        n = bare_openpyxl(path)
-        openpyxl_runs.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        n = bare_calamine(path)
-        calamine_runs.append(time.perf_counter() - t)
-        imports.append(_child_import(path, database_url))
-    openpyxl_s, calamine_s = min(openpyxl_runs), min(calamine_runs)
-    r = min(imports, key=lambda i: i["total"])
-    runs = lambda xs: ", ".join(f"{x:.1f}" for x in xs)  # noqa: E731
-    print(f"  (a) bare openpyxl read-only pass: {openpyxl_s:6.1f} s  {n / openpyxl_s:9,.0f} rows/s  (runs: {runs(openpyxl_runs)} s)")
-    print(f"  (b) bare calamine pass:           {calamine_s:6.1f} s  {n / calamine_s:9,.0f} rows/s  (runs: {runs(calamine_runs)} s)")
+        before, n = _timed(bare_calamine, path)
+        openpyxl_s, _ = _timed(bare_openpyxl, path)
+        r = _child_import(path, database_url)
+        after, _ = _timed(bare_calamine, path)
+        calamine_s = (before + after) / 2
+        rounds.append((r["total"] / calamine_s, r["total"] / openpyxl_s, calamine_s, openpyxl_s, r))
+    rounds.sort(key=lambda x: x[0])
+    to_calamine, to_openpyxl, calamine_s, openpyxl_s, r = rounds[len(rounds) // 2]
+
+    def spread(i: int, digits: int) -> str:
+        return f"{min(x[i] for x in rounds):.{digits}f}x-{max(x[i] for x in rounds):.{digits}f}x"
+
     where = "PostgreSQL" if database_url else "SQLite"
+    print(f"  median of {repeat} rounds:")
+    print(f"  (a) bare openpyxl read-only pass: {openpyxl_s:6.1f} s  {n / openpyxl_s:9,.0f} rows/s")
+    print(f"  (b) bare calamine pass:           {calamine_s:6.1f} s  {n / calamine_s:9,.0f} rows/s  (before and after the import)")
     print(f"  (c) our whole import on {where}: {r['total']:6.1f} s  {r['rows'] / r['total']:9,.0f} rows/s "
           f"(detect+map {r['detect']:.1f} s, validate+preview {r['preview']:.1f} s, commit {r['commit']:.1f} s; "
-          f"{r['stored']:,} lines stored, {r['errors']} errors, batch {r['status']}; "
-          f"runs: {runs([i['total'] for i in imports])} s)")
-    print(f"      ratio import / bare openpyxl: {r['total'] / openpyxl_s:.2f}x (target <= 1.0x); "
-          f"import / bare calamine: {r['total'] / calamine_s:.1f}x (target <= 5x)")
-    peak = max(i["maxrss_mb"] for i in imports)
-    print(f"      peak memory of the import (ru_maxrss of its process, the highest run): {peak:.0f} MB (target < 250 MB)")
+          f"{r['stored']:,} lines stored, {r['errors']} errors, batch {r['status']})")
+    print(f"      ratio import / bare openpyxl: {to_openpyxl:.2f}x (target <= 1.0x; rounds {spread(1, 2)}); "
+          f"import / bare calamine: {to_calamine:.1f}x (target <= 5x; rounds {spread(0, 1)})")
+    peak = max(x[4]["maxrss_mb"] for x in rounds)
+    print(f"      peak memory of the import (ru_maxrss of its process, the highest round): {peak:.0f} MB (target < 250 MB)")
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ ADD, UNCHANGED, CHANGED, ERROR = "add", "unchanged", "changed", "error"
 
 # --- the analysis pass --------------------------------------------------------------------------------------
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     row: int
     action: str

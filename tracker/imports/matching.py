@@ -73,10 +73,14 @@ class _Running:
     end: date
 
 
+MATCH_MEMORY = 50_000  # distinct (PO, supplier, date, account, year) answers a Matcher remembers
+
+
 class Matcher:
     """Every lookup matching needs, loaded in a few queries; ``match`` is then pure Python."""
 
     def __init__(self) -> None:
+        self._answers: dict[tuple, tuple[int | None, int | None, str]] = {}
         self.by_po: dict[str, int] = {}
         self.by_provider: dict[int, list[_Running]] = {}
         self.commissions: dict[int, _Running] = {}
@@ -123,7 +127,20 @@ class Matcher:
 
     def match(self, po_number: str, supplier_id: str, supplier_name: str, on: date, account_code: str = "",
               year_id: int | None = None) -> tuple[int | None, int | None, str]:
-        """(commission id, budget line id, method) for one ledger line; (None, None, "") when unmatched."""
+        """(commission id, budget line id, method) for one ledger line; (None, None, "") when unmatched.
+
+        Remembered by its arguments (the lookups do not change while a Matcher lives): a ledger repeats the same
+        supplier, PO and account on the same dates line after line."""
+        key = (po_number, supplier_id, supplier_name, on, account_code, year_id)
+        found = self._answers.get(key)
+        if found is None:
+            found = self._match(po_number, supplier_id, supplier_name, on, account_code, year_id)
+            if len(self._answers) < MATCH_MEMORY:
+                self._answers[key] = found
+        return found
+
+    def _match(self, po_number: str, supplier_id: str, supplier_name: str, on: date, account_code: str,
+               year_id: int | None) -> tuple[int | None, int | None, str]:
         if po_number:
             hit = self.by_po.get(normalise_code(po_number))
             if hit is not None:

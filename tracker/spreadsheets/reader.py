@@ -11,7 +11,9 @@ Python, lower peak memory). Neither reports formulas without a saved result or e
 use (calamine gives "" for both, openpyxl None / a plain string), and neither limits decompression, so before
 a sheet is read we stream its XML once ourselves (``Workbook._scan``): that pass inflates the raw zip member
 with a hard size limit, counts rows, finds wide columns, formula cells without a value and error cells. The
-scan costs a fraction of calamine's own time and is the same for both engines.
+scan is the same for both engines. With calamine, whose parse releases the GIL, a quicker pass first proves the
+part's size and checksum and bounds the grid calamine will build (``_extent_fits``); calamine then parses on
+another core while the full scan runs, and the rows are read once both are done.
 """
 from __future__ import annotations
 
