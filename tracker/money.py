@@ -94,16 +94,19 @@ def to_pence(value) -> int:
     return int(to_decimal(value) * 100)
 
 
+_FLOAT_LIMIT = float(LIMIT)  # float ok: the bound of float_pence, whose exactness holds below it
+
+
 def float_pence(value: float) -> int | None:  # float ok: see to_pence
     """A spreadsheet number of at most two decimals in pence, exactly as ``to_decimal`` would give it, without
     building a Decimal (a ledger has one or two per row); None for anything else (more decimals, exponents,
     NaN, infinities, too large), which takes the Decimal path.
 
-    Why it is exact: below 10**12 a float times 100 is within an eighth of a penny of the true product, so
+    Why it is exact: below LIMIT (10**12) a float times 100 is within an eighth of a penny of the true product, so
     ``round`` finds the nearest whole penny p; p / 100 is the float nearest to p pence, so ``p / 100 == value``
     holds exactly when the value is that float, which is when its shortest repr (the text to_decimal reads)
     has at most two decimals. tests/test_money.py checks it against the Decimal path."""
-    if not -1e12 < value < 1e12:  # also false for NaN
+    if not -_FLOAT_LIMIT < value < _FLOAT_LIMIT:  # also false for NaN
         return None
     pence = round(value * 100)
     return pence if pence / 100 == value else None
