@@ -468,3 +468,28 @@ def test_the_register_import_keeps_the_form_s_rules_with_the_same_edges(app, mak
     # The same edges as the form: a one-day contract and a £0.00 value are refused by both.
     assert not rules.end_after_start(date(2025, 5, 1), date(2025, 5, 1)) and not rules.value_above_zero(0)
     assert rules.end_after_start(date(2025, 5, 1), date(2025, 5, 2)) and rules.value_above_zero(1)
+
+
+def test_a_column_of_new_values_stops_being_remembered_and_a_repeating_one_does_not(demo, monkeypatch):
+    """After MEMORY_TRIAL rows, a column whose values were mostly new (the reference) parses each value straight
+    away; one that repeated in those rows (the supplier) keeps its memory, even when new names come later; both
+    give the same answers either way."""
+    from tracker.imports import analysis
+    from tracker.imports.kinds import KIND_CLASSES
+
+    monkeypatch.setattr(analysis, "MEMORY_TRIAL", 20)
+
+    def supplier(i: int) -> str:
+        return f"Supplier {i % 3}" if i < 40 else f"Supplier {i}"
+
+    draft = csv_draft(ledger_csv(*[f"R{i},01/05/2025,,{supplier(i)},,Rent,1.00" for i in range(100)]))
+    kind = KIND_CLASSES["ledger"](draft)
+    columns = {name: column for name, column, _required, _limit in kind.specs}
+    parsed = [kind.parse(i + 2, {"reference": f"R{i}", "supplier_name": supplier(i),
+                                 "posting_date": f"0{1 + i % 9}/05/2025", "net": f"{i + 1}.00"})[0]
+              for i in range(100)]
+    assert columns["reference"].direct and not columns["supplier_name"].direct
+    assert not columns["posting_date"].direct  # nine dates, repeated
+    assert [p["reference"] for p in parsed] == [f"R{i}" for i in range(100)]
+    assert [p["supplier_name"] for p in parsed] == [supplier(i) for i in range(100)]
+    assert parsed[99]["net"] == 10000

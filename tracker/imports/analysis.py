@@ -54,7 +54,7 @@ _MAX_LEN = {
 
 
 COLUMN_MEMORY = 20_000  # distinct values remembered per column while parsing
-MEMORY_TRIAL = 1_000  # values looked up before a column that mostly misses stops remembering
+MEMORY_TRIAL = 1_000  # rows parsed before a column whose values were mostly new stops remembering
 
 
 _MISS = object()
@@ -68,7 +68,7 @@ class _Column:
     by type and value too (1, 1.0 and True are equal in Python, not as cells). An answer is (True, value) or
     (False, the problem)."""
 
-    __slots__ = ("parser", "texts", "others", "pence", "asked", "missed", "direct")
+    __slots__ = ("parser", "texts", "others", "pence", "missed", "direct")
 
     def __init__(self, parser: Callable[[object], object]) -> None:
         self.parser = parser
@@ -77,7 +77,7 @@ class _Column:
         # An amount column: a number of pounds and pence becomes pence straight away (money.float_pence, the rule
         # parse_amount itself starts with), since amounts rarely repeat and remembering them costs more.
         self.pence = parser is parse_amount
-        self.asked = self.missed = 0
+        self.missed = 0  # values not found in memory
         self.direct = False  # set once the column is seen to hold mostly different values (references)
 
     def answer(self, value) -> tuple[bool, object]:
@@ -94,9 +94,6 @@ class _Column:
             if len(memory) < COLUMN_MEMORY:
                 memory[key] = hit
             self.missed += 1
-        self.asked += 1
-        if self.asked == MEMORY_TRIAL and self.missed * 2 > self.asked:
-            self.direct = True  # most values are new: parse each without looking it up first
         return hit
 
     def _parse(self, value) -> tuple[bool, object]:
@@ -125,6 +122,7 @@ class _Kind:
         self.specs = [(s.name, _Column(s.parser), s.required, limits.get(s.name)) for s in draft.fields
                       if s.name in draft.mapping]
         self.labels = {s.name: s.label for s in draft.fields}
+        self.parsed_rows = 0
 
     def where(self, name: str) -> tuple[str, str]:
         col = self.draft.mapping.get(name)
@@ -140,6 +138,11 @@ class _Kind:
         out: dict = {}
         problems: list = []
         get = values.get
+        self.parsed_rows += 1
+        if self.parsed_rows == MEMORY_TRIAL:
+            for _name, column, _required, _limit in self.specs:
+                # Most values so far were new (a reference, an invoice number): parse each without looking it up.
+                column.direct = column.missed * 2 > MEMORY_TRIAL
         for name, column, required, limit in self.specs:
             value = get(name)
             if value is None and not required:
