@@ -253,8 +253,6 @@ def analyse(draft: Draft, on_row: Callable[[Row], None] | None = None) -> Pass:
 
 
 def _amount(value) -> int | None:
-    from tracker.spreadsheets.values import parse_amount
-
     return None if value is None else parse_amount(value)
 
 

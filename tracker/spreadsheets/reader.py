@@ -451,7 +451,7 @@ class Workbook:
         self._calamine: python_calamine.CalamineWorkbook | None = None
         self._calamine_sheet: tuple[str, python_calamine.CalamineSheet] | None = None
         self._parsing: tuple[str, threading.Thread, dict] | None = None  # a parse running beside the scan
-        self._parse_error: tuple[str, BaseException | None] | None = None
+        self._parse_error: tuple[str, BaseException] | None = None
         self._openpyxl = None
         self._csv_encoding: str | None = None
         self._csv_dialect: str | None = None
@@ -588,23 +588,21 @@ class Workbook:
         if "sheet" in holder:
             self._calamine_sheet = (name, holder["sheet"])
         else:
-            self._parse_error = (name, holder.get("error"))
+            self._parse_error = (name, holder["error"])
 
     def _iter_calamine(self, info: SheetInfo, scan: _SheetScan) -> Iterator[tuple[int, tuple]]:
         assert self._calamine is not None
         # Keep the last sheet calamine parsed: finding the header and then reading the data would otherwise
         # parse the whole sheet twice.
         self._finish_parse()
-        if self._parse_error is not None and self._parse_error[0] == info.name:
-            exc, self._parse_error = self._parse_error[1], None
-            if exc is None or isinstance(exc, python_calamine.CalamineError):
-                raise _calamine_error(exc or python_calamine.CalamineError()) from None
-            raise exc
         if self._calamine_sheet is not None and self._calamine_sheet[0] == info.name:
             sheet = self._calamine_sheet[1]
         else:
             self._calamine_sheet = None
+            failed, self._parse_error = self._parse_error, None
             try:
+                if failed is not None and failed[0] == info.name:
+                    raise failed[1]  # the parse beside the scan failed: the same sentence as a parse here
                 sheet = self._calamine.get_sheet_by_name(info.name)
             except python_calamine.CalamineError as exc:
                 raise _calamine_error(exc) from None
