@@ -1,7 +1,8 @@
 """Benchmark: two 100,000-row ledger exports, one written by XlsxWriter and one by LibreOffice (the Oxford sample
 repeated with unique references: shared strings, title rows, 10 columns), each through (a) a bare openpyxl
-read-only pass, (b) a bare calamine pass and (c) our whole import (detect, map, validate, preview, commit), with
-the import's peak memory. Ratios are to the bare passes of the same run: each import is compared with the calamine
+read-only pass, (b) a bare calamine pass, (c) our whole import as ``flask import --commit`` runs it (detect, map,
+then check and write every row in one pass) and (d) as the Imports pages run it (detect, map, preview, commit the
+rows the preview kept), with each import's peak memory. Ratios are to the bare passes of the same run: each import is compared with the calamine
 passes just before and after it, over --repeat rounds, and the median round is reported with the range.
 
     .venv/bin/python bench/imports.py [--rows 100000] [--repeat 3] [--keep] [--only xlsxwriter|libreoffice]
@@ -139,8 +140,12 @@ def bare_calamine(path: str) -> int:
     return n
 
 
-def whole_import(path: str, database_url: str | None = None) -> dict:
-    """Run in a child process: a fresh database, then detect, map, validate, preview and commit."""
+def whole_import(path: str, database_url: str | None = None, how: str = "command") -> dict:
+    """Run in a child process: a fresh database, then the whole import as ``how`` does it.
+
+    "command" is ``flask import --commit``: detect and map, then check and write every row in one pass
+    (``commit_in_one_pass``). "pages" is the web's way: detect and map, preview (the rows are checked and kept),
+    then commit the kept rows."""
     from tracker import create_app
     from tracker.config import TestConfig
     from tracker.extensions import db
@@ -164,9 +169,13 @@ def whole_import(path: str, database_url: str | None = None) -> dict:
         with open(path, "rb") as fh:
             draft = service.start_draft(fh, os.path.basename(path))  # detect + map
         t1 = time.perf_counter()
-        preview = service.preview(draft)  # validate + preview
-        t2 = time.perf_counter()
-        batch = service.commit(draft)  # the same pass again, writing in one transaction
+        if how == "command":
+            t2 = t1
+            batch = service.commit_in_one_pass(draft)  # validate and write, one pass, one transaction
+        else:
+            service.preview(draft)  # validate + preview, the checked rows kept
+            t2 = time.perf_counter()
+            batch = service.commit(draft)  # the kept rows written in one transaction
         t3 = time.perf_counter()
         status = batch.status
         from sqlalchemy import func, select
@@ -174,13 +183,14 @@ def whole_import(path: str, database_url: str | None = None) -> dict:
         from tracker.models import LedgerTransaction
 
         stored = db.session.scalar(select(func.count(LedgerTransaction.id)))
-    return {"rows": preview["counts"]["read"], "errors": preview["counts"]["error"], "stored": stored,
+    return {"rows": batch.counts["read"], "errors": batch.counts["error"], "stored": stored,
             "status": status, "detect": t1 - t0, "preview": t2 - t1, "commit": t3 - t2, "total": t3 - t0,
             "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def _child_import(path: str, database_url: str | None) -> dict:
-    child = [sys.executable, __file__, "--child", path] + (["--database-url", database_url] if database_url else [])
+def _child_import(path: str, database_url: str | None, how: str) -> dict:
+    child = [sys.executable, __file__, "--child", path, "--how", how] + (
+        ["--database-url", database_url] if database_url else [])
     out = subprocess.run(child, capture_output=True, text=True, cwd=ROOT)
     if out.returncode:
         print(out.stderr)
@@ -195,35 +205,43 @@ def _timed(fn, path: str) -> tuple[float, int]:
 
 
 def run_one(label: str, path: str, database_url: str | None, repeat: int) -> None:
-    """``repeat`` rounds of: calamine, openpyxl, our import, calamine again. This machine's speed drifts by half
-    over minutes (other work on the same host), so each import is compared with the calamine passes just before
-    and after it, and the median of the rounds' ratios is reported with their range."""
+    """``repeat`` rounds of: calamine, openpyxl, the import as the command does it, as the pages do it, calamine
+    again. This machine's speed drifts by half over minutes (other work on the same host), so each import is
+    compared with the calamine passes just before and after it, and the median of the rounds' ratios is reported
+    with their range."""
     print(f"{label}: {os.path.getsize(path) / 1e6:.1f} MB -> {path}")
     rounds = []
     for _ in range(repeat):
         before, n = _timed(bare_calamine, path)
         openpyxl_s, _ = _timed(bare_openpyxl, path)
-        r = _child_import(path, database_url)
+        command = _child_import(path, database_url, "command")
+        pages = _child_import(path, database_url, "pages")
         after, _ = _timed(bare_calamine, path)
-        calamine_s = (before + after) / 2
-        rounds.append((r["total"] / calamine_s, r["total"] / openpyxl_s, calamine_s, openpyxl_s, r))
-    rounds.sort(key=lambda x: x[0])
-    to_calamine, to_openpyxl, calamine_s, openpyxl_s, r = rounds[len(rounds) // 2]
-
-    def spread(i: int, digits: int) -> str:
-        return f"{min(x[i] for x in rounds):.{digits}f}x-{max(x[i] for x in rounds):.{digits}f}x"
+        rounds.append({"calamine": (before + after) / 2, "openpyxl": openpyxl_s, "command": command, "pages": pages})
 
     where = "PostgreSQL" if database_url else "SQLite"
     print(f"  median of {repeat} rounds:")
-    print(f"  (a) bare openpyxl read-only pass: {openpyxl_s:6.1f} s  {n / openpyxl_s:9,.0f} rows/s")
-    print(f"  (b) bare calamine pass:           {calamine_s:6.1f} s  {n / calamine_s:9,.0f} rows/s  (before and after the import)")
-    print(f"  (c) our whole import on {where}: {r['total']:6.1f} s  {r['rows'] / r['total']:9,.0f} rows/s "
-          f"(detect+map {r['detect']:.1f} s, validate+preview {r['preview']:.1f} s, commit {r['commit']:.1f} s; "
-          f"{r['stored']:,} lines stored, {r['errors']} errors, batch {r['status']})")
-    print(f"      ratio import / bare openpyxl: {to_openpyxl:.2f}x (target <= 1.0x; rounds {spread(1, 2)}); "
-          f"import / bare calamine: {to_calamine:.1f}x (target <= 5x; rounds {spread(0, 1)})")
-    peak = max(x[4]["maxrss_mb"] for x in rounds)
-    print(f"      peak memory of the import (ru_maxrss of its process, the highest round): {peak:.0f} MB (target < 250 MB)")
+    middle = sorted(rounds, key=lambda x: x["calamine"])[len(rounds) // 2]
+    print(f"  (a) bare openpyxl read-only pass: {middle['openpyxl']:6.1f} s  {n / middle['openpyxl']:9,.0f} rows/s")
+    print(f"  (b) bare calamine pass:           {middle['calamine']:6.1f} s  {n / middle['calamine']:9,.0f} rows/s  "
+          "(before and after the imports)")
+    for how, name, steps in (
+            ("command", "(c) flask import --commit", "detect+map {detect:.1f} s, check and write in one pass {commit:.1f} s"),
+            ("pages", "(d) the Imports pages", "detect+map {detect:.1f} s, preview {preview:.1f} s, commit {commit:.1f} s")):
+        ratios = sorted(((x[how]["total"] / x["calamine"], x[how]["total"] / x["openpyxl"], x[how]) for x in rounds),
+                        key=lambda r: r[0])
+        to_calamine, to_openpyxl, r = ratios[len(ratios) // 2]
+
+        def spread(i: int, digits: int) -> str:
+            return f"{min(x[i] for x in ratios):.{digits}f}x-{max(x[i] for x in ratios):.{digits}f}x"
+
+        print(f"  {name} on {where}: {r['total']:6.1f} s  {r['rows'] / r['total']:9,.0f} rows/s "
+              f"({steps.format(**r)}; {r['stored']:,} lines stored, {r['errors']} errors, batch {r['status']})")
+        print(f"      ratio import / bare openpyxl: {to_openpyxl:.2f}x (target <= 1.0x; rounds {spread(1, 2)}); "
+              f"import / bare calamine: {to_calamine:.1f}x (target <= 5x; rounds {spread(0, 1)})")
+        peak = max(x[how]["maxrss_mb"] for x in rounds)
+        print(f"      peak memory of the import (ru_maxrss of its process, the highest round): {peak:.0f} MB "
+              "(target < 250 MB)")
 
 
 def main() -> None:
@@ -234,9 +252,10 @@ def main() -> None:
     parser.add_argument("--database-url", help="a PostgreSQL database to use (emptied first) instead of SQLite")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement; the best is reported")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--how", choices=["command", "pages"], default="command", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(whole_import(args.child, args.database_url)))
+        print(json.dumps(whole_import(args.child, args.database_url, args.how)))
         return
     folder = tempfile.mkdtemp(prefix="bench-ledger-")
     for name, make in (("xlsxwriter", make_ledger), ("libreoffice", make_libreoffice_ledger)):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import marshal
 import os
+import queue
 import threading
 from datetime import date
 from functools import lru_cache
@@ -109,8 +110,8 @@ def replay(path: str):
 
 def insert_ledger_rows(rows: list[list]) -> None:
     """Insert ledger lines (value lists in ``INSERT_COLUMNS`` order, posting date as ISO text, created_at a
-    datetime or None for now) in one statement: COPY on PostgreSQL, the driver's executemany on SQLite, Core
-    executemany elsewhere; never the ORM."""
+    datetime or None for now): COPY on PostgreSQL (sent by ``_CopySender``), the driver's executemany on SQLite,
+    Core executemany elsewhere; never the ORM."""
     if not rows:
         return
     now = utcnow()
@@ -118,19 +119,10 @@ def insert_ledger_rows(rows: list[list]) -> None:
     connection = db.session.connection()
     dialect = connection.dialect
     if dialect.name == "postgresql" and dialect.driver == "psycopg":
-        copy = getattr(_streaming, "copy", None)
-        if copy is None:
-            # One COPY for the whole commit, left open between chunks (end_ledger_rows closes it): the server
-            # checks and indexes each line as it arrives, on its own core, while this process prepares the
-            # next, instead of the two taking turns at every chunk.
-            cursor = connection.connection.driver_connection.cursor()
-            opened = cursor.copy(f"COPY ledger_transactions ({', '.join(INSERT_COLUMNS)}) FROM STDIN")
-            _streaming.copy = copy = (cursor, opened, opened.__enter__())
-        write_row = copy[2].write_row
-        for r in rows:
-            if r[created_at] is None:
-                r[created_at] = now
-            write_row(r)
+        sender = getattr(_streaming, "sender", None)
+        if sender is None:
+            _streaming.sender = sender = _CopySender(connection.connection.driver_connection)
+        sender.send(copy_text(rows, now))
         return
     if dialect.name == "sqlite":
         stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")  # as SQLAlchemy's SQLite DateTime stores it
@@ -150,25 +142,86 @@ def insert_ledger_rows(rows: list[list]) -> None:
     connection.execute(LedgerTransaction.__table__.insert(), dicts)
 
 
-# The COPY a commit streams its ledger lines through: one commit runs in one thread (a request, an import
-# thread or a queue job), so it is kept per thread.
+# COPY's text format: a backslash, tab, newline or carriage return inside a value is written as an escape.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_text(rows: list[list], now) -> bytes:
+    """Ledger lines as the lines of PostgreSQL's COPY text format: values between tabs, \\N for none, text
+    escaped, numbers and dates as their text, a missing created_at (the last value) as ``now``."""
+    escapes = _COPY_ESCAPES
+    lines = []
+    for r in rows:
+        if r[-1] is None:  # created_at, the last of INSERT_COLUMNS
+            r[-1] = now
+        lines.append("\t".join(["\\N" if v is None else v.translate(escapes) if v.__class__ is str else str(v)
+                                 for v in r]))
+    lines.append("")
+    return "\n".join(lines).encode("utf-8")
+
+
+COPY_SQL = f"COPY ledger_transactions ({', '.join(INSERT_COLUMNS)}) FROM STDIN"
+
+
+class _CopySender:
+    """Sends a commit's ledger lines to PostgreSQL from a thread of its own, one COPY per chunk, on the commit's
+    connection and in its transaction.
+
+    Why a thread: PostgreSQL checks a line's foreign keys when its statement ends, and indexes it as it arrives,
+    on the server's own core. One COPY for the whole commit left every foreign-key check to the end (a second
+    or more of waiting for 100,000 lines), and a COPY per chunk sent from the committing thread made it wait for
+    each chunk's checks in turn. Here the committing thread formats each chunk (``copy_text``) and goes on
+    checking rows while this thread sends the last one and waits for the server. The thread holds Python's lock
+    only to hand a chunk to the driver, so the two do not slow each other down.
+
+    The committing thread must not use the connection until ``close`` (``end_ledger_rows``) has returned."""
+
+    def __init__(self, connection) -> None:
+        self.connection = connection
+        self.chunks: queue.Queue = queue.Queue(maxsize=4)  # bounded: memory stays flat if the server is slower
+        self.error: BaseException | None = None
+        self.abandoned = False
+        self.thread = threading.Thread(target=self._run, name="ledger-copy", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        with self.connection.cursor() as cursor:
+            while (data := self.chunks.get()) is not None:
+                if self.error is not None or self.abandoned:
+                    continue  # the commit is failing: take the remaining chunks without sending them
+                try:
+                    with cursor.copy(COPY_SQL) as copy:
+                        copy.write(data)
+                except BaseException as exc:  # noqa: BLE001 - handed to the committing thread
+                    self.error = exc
+
+    def send(self, data: bytes) -> None:
+        if self.error is not None:
+            raise self.error  # the server refused an earlier chunk: the commit fails now
+        self.chunks.put(data)
+
+    def close(self, error: BaseException | None = None) -> None:
+        """Wait until every chunk is in (the server's verdict on them is raised here), or with ``error`` (the commit
+        failed part-way) drop the ones not yet sent."""
+        self.abandoned = error is not None
+        self.chunks.put(None)
+        self.thread.join()
+        if error is None and self.error is not None:
+            raise self.error
+
+
+# The sender a commit's ledger lines go through: one commit runs in one thread (a request, an import thread or
+# a queue job), so it is kept per thread.
 _streaming = threading.local()
 
 
 def end_ledger_rows(error: BaseException | None = None) -> None:
-    """Finish the COPY that ``insert_ledger_rows`` left open (PostgreSQL), before the commit runs any other
-    statement on its connection. The server's verdict on the lines (a clash, a value out of range) is raised
-    here. With ``error`` (the commit failed part-way) the COPY is abandoned instead, so the transaction can be
-    rolled back."""
-    copy = getattr(_streaming, "copy", None)
-    if copy is None:
+    """Wait for the ledger lines sent to PostgreSQL, before the commit runs any other statement on its
+    connection. The server's verdict on them (a clash, a value out of range) is raised here. With ``error``
+    (the commit failed part-way) the lines not yet sent are dropped instead, so the transaction can be rolled
+    back."""
+    sender = getattr(_streaming, "sender", None)
+    if sender is None:
         return
-    _streaming.copy = None
-    cursor, stream, _ = copy
-    try:
-        if error is None:
-            stream.__exit__(None, None, None)
-        else:
-            stream.__exit__(type(error), error, error.__traceback__)
-    finally:
-        cursor.close()
+    _streaming.sender = None
+    sender.close(error)

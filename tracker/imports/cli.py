@@ -1,7 +1,9 @@
 """``flask import FILE --kind ledger|commissions|budget [--year 2025-26] [--sheet NAME] [--map FIELD=Heading]... [--commit]``.
 
 The same pipeline as the web pages (tracker/imports/service.py): detection, the remembered or automatic
-mapping, validation and preview; it prints the summary and every problem and writes only with --commit.
+mapping, validation and preview; it prints the summary and every problem and writes only with --commit. With
+--commit nobody reads a preview first, so every row is checked and written in one pass and one transaction
+(``commit_in_one_pass``), which a row with a problem rolls back whole unless --leave-out-errors is given.
 Exit status: 0 when the file is clean (and committed if asked), 1 when rows have problems, 2 when the file
 cannot be imported at all. A nightly ledger load can run it from cron and alert on a non-zero status.
 """
@@ -34,6 +36,7 @@ def register_cli(cli) -> None:
         from tracker.imports import service
 
         service.fail_interrupted_batches()
+        committed = False
         try:
             with open(path, "rb") as fh:
                 draft = service.start_draft(fh, os.path.basename(path), kind=kind, year_label=year, sheet=sheet)
@@ -57,37 +60,51 @@ def register_cli(cli) -> None:
                 click.echo(f"Refused: no column chosen for {', '.join(draft.missing_required)}; map the columns "
                            "on the Imports page once and the mapping is remembered.", err=True)
                 raise SystemExit(2)
-            try:
-                p = service.preview(draft)
-            except service.ImportRefused as exc:
-                click.echo(f"Refused: {exc.message}", err=True)
-                raise SystemExit(2)
-            c = p["counts"]
-            click.echo(f"Rows: {c['read']} read, {c['add']} to add, {c['changed']} changed, {c['unchanged']} "
-                       f"already present, {c['error']} with problems; {c['blank']} blank and {c['totals']} "
-                       "totals rows left out")
-            click.echo(f"Money: {format_pence(p['file_pence'])} in the file, {format_pence(p['import_pence'])} "
-                       "to import")
-            for note in p["notes"]:
-                click.echo(f"  {note}")
-            for problem in p["problems"]:
-                click.echo(f"Problem: {service.problem_text(problem)}")
-            errors = c["error"]
             if do_commit:
-                if errors and not leave_out_errors:
-                    click.echo("Not imported: rows have problems (use --leave-out-errors to import the rest).",
-                               err=True)
-                    raise SystemExit(1)
+                # One pass checks every row and writes it in one transaction: reading the file once, not twice. A
+                # row with a problem rolls it all back (unless --leave-out-errors), so nothing is written.
+                read: list = []
+
+                def checked(found) -> None:
+                    read.append(found)
+                    _print_checked(vars(found))
+
                 try:
-                    batch = service.commit(draft, leave_out=leave_out_errors)
+                    batch = service.commit_in_one_pass(draft, leave_out=leave_out_errors, on_checked=checked)
                 except service.ImportRefused as exc:
                     click.echo(f"Not imported: {exc.message}", err=True)
-                    raise SystemExit(1 if exc.status == 422 else 2)
+                    # Refused once every row was read (rows with problems, a clash): 1; the file itself: 2.
+                    raise SystemExit(1 if read else 2)
+                committed = True
                 click.echo(f"Committed as import {batch.id}: {service._summary_line(batch)}")
+                errors = batch.counts.get("error", 0)
             else:
+                try:
+                    p = service.preview(draft)
+                except service.ImportRefused as exc:
+                    click.echo(f"Refused: {exc.message}", err=True)
+                    raise SystemExit(2)
+                _print_checked(p)
                 click.echo("Preview only: nothing written (add --commit to import).")
+                errors = p["counts"]["error"]
             if errors:
                 raise SystemExit(1)
         finally:
-            if not do_commit:
+            if not committed:  # a committed draft's file is kept with its batch (the commit tidied the draft)
                 service.discard_draft(draft)
+
+
+def _print_checked(found: dict) -> None:
+    """What the check of every row found (a preview's dict, or a pass's fields): counts, money, notes, problems."""
+    from tracker.imports import service
+
+    c = found["counts"]
+    click.echo(f"Rows: {c['read']} read, {c['add']} to add, {c['changed']} changed, {c['unchanged']} "
+               f"already present, {c['error']} with problems; {c['blank']} blank and {c['totals']} "
+               "totals rows left out")
+    click.echo(f"Money: {format_pence(found['file_pence'])} in the file, {format_pence(found['import_pence'])} "
+               "to import")
+    for note in found["notes"]:
+        click.echo(f"  {note}")
+    for problem in found["problems"]:
+        click.echo(f"Problem: {service.problem_text(problem)}")

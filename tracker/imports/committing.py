@@ -7,6 +7,7 @@ import os
 import socket
 import threading
 from datetime import datetime
+from typing import Callable
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -107,16 +108,21 @@ class AlreadyCommitted(ImportRefused):
 
 # --- commit -------------------------------------------------------------------------------------------------
 
-def create_batch(draft: Draft, *, leave_out: bool, user_id: int | None, worker: str | None = None) -> ImportBatch:
+def create_batch(draft: Draft, *, leave_out: bool, user_id: int | None, worker: str | None = None,
+                 one_pass: bool = False) -> ImportBatch:
     """Check the draft may be committed and record the batch (status committing) in its own short transaction.
 
-    ``worker`` is who will write its rows: this process unless the job queue's marker is given (jobs.py)."""
-    if draft.preview is None:
-        preview(draft)
-    errors = draft.preview["counts"][ERROR]
-    if errors and not leave_out:
-        raise ImportRefused(f"{errors} row{'s have' if errors != 1 else ' has'} problems. Correct the file and "
-                            "upload it again, or choose to leave those rows out.", 422)
+    ``worker`` is who will write its rows: this process unless the job queue's marker is given (jobs.py).
+    With ``one_pass`` (``commit_in_one_pass``) there is no preview: the pass that writes the rows checks them,
+    and the batch's counts (and its number of rows, for the progress bar) are known when it ends."""
+    if not one_pass:
+        if draft.preview is None:
+            preview(draft)
+        errors = draft.preview["counts"][ERROR]
+        if errors and not leave_out:
+            raise ImportRefused(f"{errors} row{'s have' if errors != 1 else ' has'} problems. Correct the file "
+                                "and upload it again, or choose to leave those rows out.", 422)
+    checked_before = draft.preview or {"counts": {}, "problems": []}
     _refuse_if_taken(draft)
     if not os.path.exists(draft.path):
         raise ImportRefused("The uploaded file is no longer available; upload it again.", 410)
@@ -125,8 +131,8 @@ def create_batch(draft: Draft, *, leave_out: bool, user_id: int | None, worker: 
                         funding_year_id=draft.year_id, status="committing",
                         mapping={"columns": draft.mapping_by_header, "source": draft.mapping_source,
                                  "header_row": draft.header_row},
-                        counts=dict(draft.preview["counts"]), problems=draft.preview["problems"],
-                        total_rows=draft.preview["counts"]["read"], progress=0, created_by_id=user_id,
+                        counts=dict(checked_before["counts"]), problems=checked_before["problems"],
+                        total_rows=checked_before["counts"].get("read", 0), progress=0, created_by_id=user_id,
                         worker=worker or this_worker(), draft_token=draft.token,
                         undo={"updated": [], "created": {}, "leave_out": bool(leave_out)})
     # The claim: the draft's token and (for committing and committed batches) the file's hash are unique, so
@@ -220,15 +226,25 @@ def _reuse_preview(draft: Draft, writer: "_Writer") -> Pass | None:
     return found
 
 
-def run_commit(batch_id: int, draft: Draft, *, leave_out: bool, user_id: int | None = None) -> ImportBatch:
-    """Write every row of the draft in ONE transaction; on any failure nothing lands and the batch is failed."""
+def run_commit(batch_id: int, draft: Draft, *, leave_out: bool, user_id: int | None = None,
+               on_checked: Callable[[Pass], None] | None = None) -> ImportBatch:
+    """Write every row of the draft in ONE transaction; on any failure nothing lands and the batch is failed.
+
+    ``on_checked`` is given what the pass found (counts, money, notes, problems) before anything is committed."""
     batch = db.session.get(ImportBatch, batch_id)
     writer = _Writer(batch, draft)
     _progress[batch_id] = 0
+    found = None
     try:
         found = _reuse_preview(draft, writer) or analyse(draft, writer.take)
-        if found.counts[ERROR] and not leave_out:
-            raise ImportRefused(f"{found.counts[ERROR]} rows have problems now (the data changed since the "
+        if on_checked is not None:
+            on_checked(found)
+        errors = found.counts[ERROR]
+        if errors and not leave_out:
+            if draft.preview is None:  # one pass: these problems are the file's own
+                raise ImportRefused(f"{errors} row{'s have' if errors != 1 else ' has'} problems, so nothing was "
+                                    "imported. Correct the file and import it again, or leave those rows out.")
+            raise ImportRefused(f"{errors} rows have problems now (the data changed since the "
                                 "preview); preview the file again.")
         writer.finish()
         batch.counts = found.counts | {"left_out": found.counts[ERROR] if leave_out else 0,
@@ -254,14 +270,17 @@ def run_commit(batch_id: int, draft: Draft, *, leave_out: bool, user_id: int | N
             pass
         db.session.rollback()
         message = _failure_sentence(exc)
+        if not isinstance(exc, ImportRefused):
+            current_app.logger.exception("Import %s failed", batch_id)
         failed = db.session.get(ImportBatch, batch_id)
         failed.status = "failed"
         failed.error = message
+        if found is not None and draft.preview is None:
+            # One pass (no preview kept them): the batch's page says which rows had which problems.
+            failed.counts, failed.problems = found.counts, found.problems
         failed.progress = 0
         failed.draft_token = None  # the draft may be committed again
         db.session.commit()
-        if not isinstance(exc, ImportRefused):
-            current_app.logger.exception("Import %s failed", batch_id)
         raise ImportRefused(message, 422, batch=failed) from None
     finally:
         _progress.pop(batch_id, None)
@@ -274,6 +293,19 @@ def commit(draft: Draft, *, leave_out: bool = False, user_id: int | None = None)
     """Create the batch and write its rows now (the CLI, and small files on the web)."""
     batch = create_batch(draft, leave_out=leave_out, user_id=user_id)
     return run_commit(batch.id, draft, leave_out=leave_out, user_id=user_id)
+
+
+def commit_in_one_pass(draft: Draft, *, leave_out: bool = False, user_id: int | None = None,
+                       on_checked: Callable[[Pass], None] | None = None) -> ImportBatch:
+    """Check every row and write it in the same pass and ONE transaction (``flask import
+    --commit``, where nobody reads a preview first): reading and checking the file once, not twice, while
+    PostgreSQL stores the lines already checked on its own core. The batch is claimed first, as for any commit,
+    so every worker sees it and its progress. When the pass finds problems (and ``leave_out`` is not asked for)
+    the rows' transaction is rolled back: no line is written, and the batch is failed with the problems found,
+    so a scheduled load that failed is on the Imports page with its reasons; ``on_checked`` has been given them
+    too."""
+    batch = create_batch(draft, leave_out=leave_out, user_id=user_id, one_pass=True)
+    return run_commit(batch.id, draft, leave_out=leave_out, user_id=user_id, on_checked=on_checked)
 
 
 def commit_in_background(draft: Draft, *, leave_out: bool = False, user_id: int | None = None) -> ImportBatch:
