@@ -67,8 +67,14 @@ def test_killing_the_process_mid_import_leaves_nothing_and_the_batch_failed(app,
             db.session.rollback()
             done = service.progress_of(db.session.get(ImportBatch, batch_id))[0]
         assert 0 < done < ROWS, f"no progress seen before the import ended ({done})"
+        # The rows counted so far are on their way: the database has them a moment later (on PostgreSQL they go
+        # through a thread of their own).
+        writing = False
+        while not writing and time.monotonic() < deadline and process.poll() is None:
+            writing = _writing(database_url)
+            time.sleep(0 if writing else 0.01)
         assert process.poll() is None, "the import finished before it could be interrupted"
-        assert _writing(database_url), "the import never started writing its rows"
+        assert writing, "the import never started writing its rows"
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
     finally:

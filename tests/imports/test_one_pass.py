@@ -102,12 +102,31 @@ def test_changed_lines_between_chunks_and_awkward_text_survive_the_bulk_insert(a
     assert db.session.scalar(select(func.count()).where(LedgerTransaction.import_batch_id == batch.id)) == 230
 
 
-def test_copy_text_escapes_what_copy_would_read_as_a_separator():
+def test_copy_text_writes_copy_lines_and_escapes_only_what_needs_it():
     from datetime import datetime
 
     now = datetime(2026, 12, 3, 9, 30, 0, 123456)
-    row = ["a\tb", "2025-05-01", 2, None, "x\\ny\nz\r", 5, None]
-    assert checked.copy_text([row], now) == "a\\tb\t2025-05-01\t2\t\\N\tx\\\\ny\\nz\\r\t5\t2026-12-03 09:30:00.123456\n".encode()
+
+    def line(**values):
+        return [values.get(c, f"<{c}>") for c in checked.INSERT_COLUMNS]
+
+    plain = line(period=2, funding_year_id=None, commission_id=7, budget_line_id=None, import_batch_id=3,
+                 net_pence=-150, created_at=None)
+    awkward = line(narrative="a\tb\nc\rd\\e", supplier_name="\\N", funding_year_id=1, commission_id=None,
+                   budget_line_id=None, import_batch_id=3, created_at=now)
+    unexpected = line(cost_centre=None, funding_year_id=1, commission_id=None, budget_line_id=None,
+                      import_batch_id=3, created_at=now)
+    text = checked.copy_text([plain, awkward, unexpected], now).decode()
+    rows = [r.split("\t") for r in text.split("\n")]
+    assert rows[-1] == [""] and all(len(r) == len(checked.INSERT_COLUMNS) for r in rows[:-1])
+    first, second, third = (dict(zip(checked.INSERT_COLUMNS, r)) for r in rows[:3])
+    assert (first["period"], first["funding_year_id"], first["commission_id"], first["budget_line_id"]) == ("2", "\\N", "7", "\\N")
+    assert first["net_pence"] == "-150" and first["created_at"] == "2026-12-03 09:30:00.123456"
+    assert first["reference"] == "<reference>"
+    assert second["narrative"] == "a\\tb\\nc\\rd\\\\e"  # each special character escaped
+    assert second["supplier_name"] == "\\\\N"  # the text \N, not an empty value
+    assert second["commission_id"] == "\\N" and second["funding_year_id"] == "1"
+    assert third["cost_centre"] == "\\N"  # never the text "None": the database refuses the empty value itself
 
 
 @pytest.mark.parametrize("fail_at", [1, 3])

@@ -122,7 +122,7 @@ def insert_ledger_rows(rows: list[list]) -> None:
         sender = getattr(_streaming, "sender", None)
         if sender is None:
             _streaming.sender = sender = _CopySender(connection.connection.driver_connection)
-        sender.send(copy_text(rows, now))
+        sender.send(copy_text(rows, now), len(rows))
         return
     if dialect.name == "sqlite":
         stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")  # as SQLAlchemy's SQLite DateTime stores it
@@ -144,18 +144,31 @@ def insert_ledger_rows(rows: list[list]) -> None:
 
 # COPY's text format: a backslash, tab, newline or carriage return inside a value is written as an escape.
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_NULL = "\\N"
+_TABS = len(INSERT_COLUMNS) - 1
+# The ids a line may lack (its year, commission, budget line, import): the only values of a line that may be None.
+_NULLABLE = tuple(i for i, c in enumerate(INSERT_COLUMNS) if LedgerTransaction.__table__.c[c].nullable)
 
 
 def copy_text(rows: list[list], now) -> bytes:
     """Ledger lines as the lines of PostgreSQL's COPY text format: values between tabs, \\N for none, text
-    escaped, numbers and dates as their text, a missing created_at (the last value) as ``now``."""
-    escapes = _COPY_ESCAPES
+    escaped, numbers and dates as their text, a missing created_at (the last value) as ``now``. The rows' lists
+    are used up: their empty ids become \\N in place."""
     lines = []
     for r in rows:
-        if r[-1] is None:  # created_at, the last of INSERT_COLUMNS
+        if r[-1] is None:
             r[-1] = now
-        lines.append("\t".join(["\\N" if v is None else v.translate(escapes) if v.__class__ is str else str(v)
-                                 for v in r]))
+        nulled = [i for i in _NULLABLE if r[i] is None]
+        for i in nulled:
+            r[i] = _NULL
+        line = "\t".join(map(str, r))
+        # Few values hold a character COPY reads specially: a line whose only backslashes are its \\N, whose only
+        # tabs are its separators and that has no other empty value is right as it is (a few scans of the line in
+        # C, not a Python test of every value).
+        if line.count("\\") != len(nulled) or line.count("\t") != _TABS or "\n" in line or "\r" in line or None in r:
+            line = "\t".join([_NULL if v is None or i in nulled else str(v).translate(_COPY_ESCAPES)
+                              for i, v in enumerate(r)])
+        lines.append(line)
     lines.append("")
     return "\n".join(lines).encode("utf-8")
 
@@ -163,16 +176,21 @@ def copy_text(rows: list[list], now) -> bytes:
 COPY_SQL = f"COPY ledger_transactions ({', '.join(INSERT_COLUMNS)}) FROM STDIN"
 
 
-class _CopySender:
-    """Sends a commit's ledger lines to PostgreSQL from a thread of its own, one COPY per chunk, on the commit's
-    connection and in its transaction.
+LINES_PER_COPY = 20_000  # lines sent in one COPY statement before it ends and the server checks their keys
 
-    Why a thread: PostgreSQL checks a line's foreign keys when its statement ends, and indexes it as it arrives,
-    on the server's own core. One COPY for the whole commit left every foreign-key check to the end (a second
-    or more of waiting for 100,000 lines), and a COPY per chunk sent from the committing thread made it wait for
-    each chunk's checks in turn. Here the committing thread formats each chunk (``copy_text``) and goes on
-    checking rows while this thread sends the last one and waits for the server. The thread holds Python's lock
-    only to hand a chunk to the driver, so the two do not slow each other down.
+
+class _CopySender:
+    """Sends a commit's ledger lines to PostgreSQL from a thread of its own, on the commit's connection and in its
+    transaction: a COPY statement takes chunks until it holds ``LINES_PER_COPY`` lines, then ends, and the next
+    takes the chunks after.
+
+    Why: PostgreSQL indexes a line as it arrives but checks its foreign keys when its statement ends, on the
+    server's own core. One COPY for the whole commit left every key check to the end (a second or more of
+    waiting for 100,000 lines); a COPY per chunk sent from the committing thread made it wait for each chunk's
+    checks in turn. Here the committing thread formats each chunk (``copy_text``) and goes on checking rows
+    while this thread sends and waits. Statements are a few large ones, not one per chunk: between two, the
+    server sits idle until this thread gets Python's lock back from the committing thread (up to a switch
+    interval each time).
 
     The committing thread must not use the connection until ``close`` (``end_ledger_rows``) has returned."""
 
@@ -185,20 +203,27 @@ class _CopySender:
         self.thread.start()
 
     def _run(self) -> None:
+        chunks = self.chunks
         with self.connection.cursor() as cursor:
-            while (data := self.chunks.get()) is not None:
+            chunk = chunks.get()
+            while chunk is not None:
                 if self.error is not None or self.abandoned:
-                    continue  # the commit is failing: take the remaining chunks without sending them
+                    chunk = chunks.get()  # the commit is failing: take the remaining chunks without sending them
+                    continue
                 try:
                     with cursor.copy(COPY_SQL) as copy:
-                        copy.write(data)
+                        lines = 0
+                        while chunk is not None and lines < LINES_PER_COPY and not self.abandoned:
+                            copy.write(chunk[0])
+                            lines += chunk[1]
+                            chunk = chunks.get()
                 except BaseException as exc:  # noqa: BLE001 - handed to the committing thread
                     self.error = exc
 
-    def send(self, data: bytes) -> None:
+    def send(self, data: bytes, lines: int) -> None:
         if self.error is not None:
             raise self.error  # the server refused an earlier chunk: the commit fails now
-        self.chunks.put(data)
+        self.chunks.put((data, lines))
 
     def close(self, error: BaseException | None = None) -> None:
         """Wait until every chunk is in (the server's verdict on them is raised here), or with ``error`` (the commit

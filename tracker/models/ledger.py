@@ -107,7 +107,13 @@ class LedgerTransaction(Base):
     __table_args__ = (
         UniqueConstraint("reference", "net_pence", name="uq_ledger_transactions_reference_net"),
         # Spend per commission is summed on every register and commission page: this index answers it alone.
-        Index("ix_ledger_transactions_commission_net", "commission_id", "net_pence"),
+        # It and the budget line's index hold only lines that have one: a query for a commission's or a line's
+        # lines implies it (x = value is never true of a null), and an import's unmatched lines, often most of
+        # a council's ledger, cost no index entry.
+        Index("ix_ledger_transactions_commission_net", "commission_id", "net_pence",
+              sqlite_where=text("commission_id IS NOT NULL"), postgresql_where=text("commission_id IS NOT NULL")),
+        Index("ix_ledger_transactions_budget_line_id", "budget_line_id",
+              sqlite_where=text("budget_line_id IS NOT NULL"), postgresql_where=text("budget_line_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -148,7 +154,7 @@ class LedgerTransaction(Base):
     #: How it was matched: po, supplier, manual (empty when unmatched).
     match_method: Mapped[str] = mapped_column(String(10), default="")
     #: The budget line the spend counts against (from its commission, or assigned).
-    budget_line_id: Mapped[int | None] = mapped_column(ForeignKey("budget_lines.id"), index=True)
+    budget_line_id: Mapped[int | None] = mapped_column(ForeignKey("budget_lines.id"))
     #: The import that brought it in.
     import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"), index=True)
     #: When it was recorded here.
