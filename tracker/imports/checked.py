@@ -158,22 +158,28 @@ def copy_text(rows: list[list], now) -> bytes:
     for r in rows:
         if r[-1] is None:
             r[-1] = now
-        nulled = [i for i in _NULLABLE if r[i] is None]
-        for i in nulled:
-            r[i] = _NULL
+        nulls = 0
+        for i in _NULLABLE:
+            if r[i] is None:
+                r[i] = _NULL
+                nulls += 1
         line = "\t".join(map(str, r))
         # Few values hold a character COPY reads specially: a line whose only backslashes are its \\N, whose only
-        # tabs are its separators and that has no other empty value is right as it is (a few scans of the line in
-        # C, not a Python test of every value).
-        if line.count("\\") != len(nulled) or line.count("\t") != _TABS or "\n" in line or "\r" in line or None in r:
-            line = "\t".join([_NULL if v is None or i in nulled else str(v).translate(_COPY_ESCAPES)
-                              for i, v in enumerate(r)])
+        # tabs are its separators and with no "None" (another empty value, or the word in a text) is right as it
+        # is: a few scans of the line in C, not a Python test of every value.
+        if line.count("\\") != nulls or line.count("\t") != _TABS or "\n" in line or "\r" in line or "None" in line:
+            line = "\t".join([v if v is _NULL and i in _NULLABLE else _NULL if v is None
+                              else str(v).translate(_COPY_ESCAPES) for i, v in enumerate(r)])
         lines.append(line)
     lines.append("")
     return "\n".join(lines).encode("utf-8")
 
 
 COPY_SQL = f"COPY ledger_transactions ({', '.join(INSERT_COLUMNS)}) FROM STDIN"
+
+
+class _Abandoned(Exception):
+    """The commit failed elsewhere: the COPY being sent is given up."""
 
 
 LINES_PER_COPY = 20_000  # lines sent in one COPY statement before it ends and the server checks their keys
@@ -204,21 +210,24 @@ class _CopySender:
 
     def _run(self) -> None:
         chunks = self.chunks
-        with self.connection.cursor() as cursor:
-            chunk = chunks.get()
-            while chunk is not None:
-                if self.error is not None or self.abandoned:
-                    chunk = chunks.get()  # the commit is failing: take the remaining chunks without sending them
-                    continue
-                try:
+        chunk = chunks.get()
+        try:
+            with self.connection.cursor() as cursor:
+                while chunk is not None:
                     with cursor.copy(COPY_SQL) as copy:
                         lines = 0
-                        while chunk is not None and lines < LINES_PER_COPY and not self.abandoned:
+                        while chunk is not None and lines < LINES_PER_COPY:
+                            if self.abandoned:
+                                raise _Abandoned  # ends the COPY with CopyFail: the server drops the statement
                             copy.write(chunk[0])
                             lines += chunk[1]
                             chunk = chunks.get()
-                except BaseException as exc:  # noqa: BLE001 - handed to the committing thread
-                    self.error = exc
+                        if self.abandoned:
+                            raise _Abandoned
+        except BaseException as exc:  # noqa: BLE001 - handed to the committing thread
+            self.error = exc
+        while chunk is not None:  # failed or abandoned: take the remaining chunks without sending them
+            chunk = chunks.get()
 
     def send(self, data: bytes, lines: int) -> None:
         if self.error is not None:
