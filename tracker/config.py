@@ -55,6 +55,9 @@ class Config:
     IMPORT_QUEUE_NAME = os.environ.get("IMPORT_QUEUE_NAME", "vru-imports")
     # A queued import still running after this long is stopped (nothing of it lands) and marked failed.
     IMPORT_JOB_MINUTES = _int("IMPORT_JOB_MINUTES", 60)
+    # The least time between two progress reports of a running import (the page asks every second). On
+    # PostgreSQL each report is a new version of the batch row that every imported line's key check reads.
+    IMPORT_PROGRESS_MS = _int("IMPORT_PROGRESS_MS", 500)
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session, which itself expires when idle
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     # Keys of the sign-in counts start with this (several apps may share one Redis).

@@ -49,7 +49,8 @@ def test_killing_the_process_mid_import_leaves_nothing_and_the_batch_failed(app,
     ledger = tmp_path / "ledger.csv"
     write_big_ledger(ledger, ROWS, "KILL", lambda i: f"£{(i % 900) + 100},{i % 10}00.{i % 100:02d}")
     env = {**os.environ, "DATABASE_URL": database_url, "DATA_DIR": str(tmp_path / "files"), "TRACKER_ENV": "development",
-           "FLASK_APP": str(ROOT / "wsgi.py"), "IMPORT_MAX_ROWS": str(ROWS + 10)}
+           "FLASK_APP": str(ROOT / "wsgi.py"), "IMPORT_MAX_ROWS": str(ROWS + 10),
+           "IMPORT_PROGRESS_MS": "0"}  # a report every PROGRESS_EVERY rows: part-way is seen at once
     process = subprocess.Popen([sys.executable, "-m", "flask", "import", str(ledger), "--kind", "ledger", "--commit"],
                                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:

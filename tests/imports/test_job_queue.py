@@ -358,7 +358,8 @@ def test_killing_the_work_horse_of_a_running_flask_worker_fails_the_batch(queue_
     write_big_ledger(ledger, rows, "Q")
     env = {**os.environ, "DATABASE_URL": database_url, "DATA_DIR": queue_app.config["DATA_DIR"],
            "TRACKER_ENV": "development", "FLASK_APP": str(ROOT / "wsgi.py"), "IMPORT_QUEUE": "rq",
-           "IMPORT_QUEUE_NAME": queue_app.config["IMPORT_QUEUE_NAME"], "RATELIMIT_STORAGE_URI": REDIS}
+           "IMPORT_QUEUE_NAME": queue_app.config["IMPORT_QUEUE_NAME"], "RATELIMIT_STORAGE_URI": REDIS,
+           "IMPORT_PROGRESS_MS": "0"}  # a report every PROGRESS_EVERY rows: part-way is seen at once
     worker = subprocess.Popen([sys.executable, "-m", "flask", "worker"], cwd=ROOT, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -443,14 +443,14 @@ def test_progress_is_kept_where_every_worker_sees_it(app, make, monkeypatch):
     monkeypatch.setattr(committing, "insert_ledger_chunk", watching)
     monkeypatch.setattr(committing, "CHUNK", 4)
     monkeypatch.setattr(committing, "PROGRESS_EVERY", 4)
-    monkeypatch.setattr(committing, "PROGRESS_SECONDS", 0)
+    app.config["IMPORT_PROGRESS_MS"] = 0
     batch = service.commit(draft)
     assert seen == [(4, 12), (8, 12), (12, 12)]
     assert service.progress_of(batch) == (12, 12) and batch.progress == 12
     assert not [n for n in os.listdir(service.imports_dir()) if n.startswith("progress-")]
 
-    # Reports are at most one each PROGRESS_SECONDS: a commit quicker than that shows none until it ends.
-    monkeypatch.setattr(committing, "PROGRESS_SECONDS", 3600)
+    # Reports are at most one each IMPORT_PROGRESS_MS: a commit quicker than that shows none until it ends.
+    app.config["IMPORT_PROGRESS_MS"] = 3_600_000
     seen.clear()
     rows = [f"U{i},0{1 + i % 9}/05/2025,S1,Acme,,Rent,{i + 1}.00" for i in range(12)]
     again = service.commit(csv_draft(ledger_csv(*rows), "again.csv"))

@@ -339,11 +339,7 @@ def commit_in_background(draft: Draft, *, leave_out: bool = False, user_id: int 
     return batch
 
 
-PROGRESS_EVERY = 2_000  # rows between looks at the clock for a progress report
-# Seconds between progress reports: the page asks every second. On PostgreSQL each report writes the batch row
-# that every line's foreign key checks, and each new version of it makes those checks slower (a fifth more of
-# the server's time for 100,000 lines reported every 2,000).
-PROGRESS_SECONDS = 0.5
+PROGRESS_EVERY = 2_000  # rows between looks at the clock for a progress report (IMPORT_PROGRESS_MS apart)
 
 
 def _progress_file(batch_id: int) -> str:
@@ -372,20 +368,25 @@ def report_progress(batch_id: int, done: int, connection=None) -> None:
 
 class ProgressReporter:
     """A commit's progress reports (``report_progress``): every ``PROGRESS_EVERY`` rows, at most one each
-    ``PROGRESS_SECONDS``; on PostgreSQL through one connection of their own kept for the commit, so a report is
-    one statement (a connection taken from the pool each time cost five round trips, each waiting for a server
-    busy storing the lines)."""
+    IMPORT_PROGRESS_MS (half a second); on PostgreSQL through one connection of their own kept for the commit,
+    so a report is one statement (a connection taken from the pool each time cost five round trips, each
+    waiting for a server busy storing the lines).
+
+    Why at most every half second: on PostgreSQL each report is a new version of the batch row that every
+    imported line's foreign key check reads, and fifty reports for 100,000 lines made the server's work a fifth
+    longer; the page asks only every second."""
 
     def __init__(self, batch_id: int) -> None:
         self.batch_id = batch_id
         self.connection = None
-        self.next_at = time.monotonic() + PROGRESS_SECONDS  # the first report once the commit has run a while
+        self.apart = current_app.config.get("IMPORT_PROGRESS_MS", 500) / 1000
+        self.next_at = time.monotonic() + self.apart  # the first report once the commit has run a while
 
     def __call__(self, done: int) -> None:
         now = time.monotonic()
         if now < self.next_at:
             return
-        self.next_at = now + PROGRESS_SECONDS
+        self.next_at = now + self.apart
         if self.connection is None and db.engine.dialect.name == "postgresql":
             self.connection = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             self.connection.exec_driver_sql("SET synchronous_commit TO OFF")
