@@ -348,19 +348,14 @@ def _progress_file(batch_id: int) -> str:
 
 
 def report_progress(batch_id: int, done: int, connection=None) -> None:
-    """Record how far a commit has gone where every worker can see it: on the batch row, in its own short
-    transaction (PostgreSQL: on ``connection``, a ``ProgressReporter``'s, when given); on SQLite, whose
-    committing transaction holds the only write lock, in a small file beside the imports that every process on
-    the (one) host reads.
+    """Record how far a commit has gone where every worker can see it: on the batch row (PostgreSQL, through
+    ``connection``: a ``ProgressReporter``'s, outside the commit's transaction); on SQLite, whose committing
+    transaction holds the only write lock, in a small file beside the imports that every process on the (one)
+    host reads.
 
     Progress is a hint for the bar, worthless after a crash: neither waits for the disk."""
-    if db.engine.dialect.name == "postgresql":
-        if connection is not None:
-            connection.execute(update(ImportBatch).where(ImportBatch.id == batch_id).values(progress=done))
-            return
-        with db.engine.begin() as connection:
-            connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-            connection.execute(update(ImportBatch).where(ImportBatch.id == batch_id).values(progress=done))
+    if connection is not None:
+        connection.execute(update(ImportBatch).where(ImportBatch.id == batch_id).values(progress=done))
         return
     folder, name = _progress_file(batch_id).split("/")
     files.write(folder, name, str(done).encode("ascii"), durable=False)
