@@ -2,8 +2,9 @@
 repeated with unique references: shared strings, title rows, 10 columns), each through (a) a bare openpyxl
 read-only pass, (b) a bare calamine pass, (c) our whole import as ``flask import --commit`` runs it (detect, map,
 then check and write every row in one pass) and (d) as the Imports pages run it (detect, map, preview, commit the
-rows the preview kept), with each import's peak memory. Ratios are to the bare passes of the same run: each import is compared with the calamine
-passes just before and after it, over --repeat rounds, and the median round is reported with the range.
+rows the preview kept), with each import's peak memory. Ratios are to the bare passes of the same run: each
+import is compared with the calamine passes just before and after it, over --repeat rounds, and the median round
+is reported with the range.
 
     .venv/bin/python bench/imports.py [--rows 100000] [--repeat 3] [--keep] [--only xlsxwriter|libreoffice]
         [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench]
@@ -233,8 +234,10 @@ def run_one(label: str, path: str, database_url: str | None, repeat: int) -> Non
     print(f"  (b) bare calamine pass:           {middle['calamine']:6.1f} s  {n / middle['calamine']:9,.0f} rows/s  "
           "(before and after the imports)")
     for how, name, steps in (
-            ("command", "(c) flask import --commit", "detect+map {detect:.1f} s, check and write in one pass {commit:.1f} s"),
-            ("pages", "(d) the Imports pages", "detect+map {detect:.1f} s, preview {preview:.1f} s, commit {commit:.1f} s")):
+            ("command", "(c) flask import --commit",
+             "detect+map {detect:.1f} s, check and write in one pass {commit:.1f} s"),
+            ("pages", "(d) the Imports pages",
+             "detect+map {detect:.1f} s, preview {preview:.1f} s, commit {commit:.1f} s")):
         ratios = sorted(((x[how]["total"] / x["calamine"], x[how]["total"] / x["openpyxl"], x[how]) for x in rounds),
                         key=lambda r: r[0])
         to_calamine, to_openpyxl, r = ratios[len(ratios) // 2]

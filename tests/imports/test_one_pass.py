@@ -120,7 +120,8 @@ def test_copy_text_writes_copy_lines_and_escapes_only_what_needs_it():
     rows = [r.split("\t") for r in text.split("\n")]
     assert rows[-1] == [""] and all(len(r) == len(checked.INSERT_COLUMNS) for r in rows[:-1])
     first, second, third = (dict(zip(checked.INSERT_COLUMNS, r)) for r in rows[:3])
-    assert (first["period"], first["funding_year_id"], first["commission_id"], first["budget_line_id"]) == ("2", "\\N", "7", "\\N")
+    assert (first["period"], first["funding_year_id"], first["commission_id"],
+            first["budget_line_id"]) == ("2", "\\N", "7", "\\N")
     assert first["net_pence"] == "-150" and first["created_at"] == "2026-12-03 09:30:00.123456"
     assert first["reference"] == "<reference>"
     assert second["narrative"] == "a\\tb\\nc\\rd\\\\e"  # each special character escaped

@@ -353,7 +353,8 @@ def report_progress(batch_id: int, done: int, connection=None) -> None:
     transaction holds the only write lock, in a small file beside the imports that every process on the (one)
     host reads.
 
-    Progress is a hint for the bar, worthless after a crash: neither waits for the disk."""
+    Progress is a hint for the bar, worthless after a crash: neither waits for the disk (the reporter's
+    connection does not wait for its commits to be flushed; the file is not synced)."""
     if connection is not None:
         connection.execute(update(ImportBatch).where(ImportBatch.id == batch_id).values(progress=done))
         return

@@ -44,7 +44,8 @@ from tracker.models import ImportBatch
 __all__ = [
     "ADD", "CHANGED", "CHUNK", "ERROR", "FOLDER", "INTERRUPTED", "KINDS", "PROGRESS_EVERY", "REALM",
     "SHOWN_PROBLEMS", "STALE_AFTER_HOURS", "UNCHANGED", "AlreadyCommitted", "Draft", "ImportRefused", "Pass", "Row",
-    "analyse", "batch_of_draft", "batches", "commit", "commit_in_background", "commit_in_one_pass", "create_batch", "discard_draft",
+    "analyse", "batch_of_draft", "batches", "commit", "commit_in_background", "commit_in_one_pass", "create_batch",
+    "discard_draft",
     "earlier_batch", "fail_interrupted_batches", "find_year", "get_batch_or_404", "imports_dir",
     "insert_ledger_chunk", "load_draft", "map_columns", "mapping_choices", "preview", "problem", "problem_text",
     "problems_workbook", "progress_of", "remember_mapping", "report_progress", "run_commit", "set_mapping",
