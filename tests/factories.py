@@ -125,11 +125,10 @@ class Factories:
 
     def ledger_line(self, posting_date: date = date(2025, 5, 15), net_pence: int = 1_000_00, commission=None,
                     budget_line=None, year=None, **fields) -> LedgerTransaction:
+        """A ledger line; on a contract it has no coding of its own unless ``budget_line`` is given, as matching
+        leaves it, and the figures engine routes it to the contract's shares."""
         n = next(_seq)
         year = year or self.year(label_for(posting_date))
-        if commission is not None and budget_line is None:
-            budget_line = next((s.budget_line for s in sorted(commission.funding_shares, key=lambda s: -s.amount_pence)
-                                if s.funding_year_id == year.id or s.year_label == year.label), None)
         fields.setdefault("vat_pence", 0)
         fields.setdefault("gross_pence", net_pence + fields["vat_pence"])
         return self._add(LedgerTransaction(

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from tracker.extensions import db
@@ -190,6 +190,117 @@ class Figures:
         self.actual_by_quarter = [a + b for a, b in zip(self.actual_by_quarter, other.actual_by_quarter)]
 
 
+# --- Whose spend is it: a contract's ledger lines apportioned across its shares ------------------------------------
+
+def apportion(amount: int, weights: list[int]) -> list[int]:
+    """``amount`` in parts proportional to ``weights``, to the penny: each part is rounded down (towards zero) and
+    the pennies left go one each to the parts with the largest remainders (ties: the larger weight, then the first),
+    so the parts always add up to ``amount`` exactly. All weights nothing: equal parts."""
+    n = len(weights)
+    if n == 0:
+        return []
+    weights = [max(0, int(w)) for w in weights]
+    total = sum(weights)
+    if total == 0:
+        weights, total = [1] * n, n
+    sign, size = (-1 if amount < 0 else 1), abs(int(amount))
+    parts = [size * w // total for w in weights]
+    remainders = [size * w % total for w in weights]
+    for i in sorted(range(n), key=lambda i: (-remainders[i], -weights[i], i))[: size - sum(parts)]:
+        parts[i] += 1
+    return [sign * p for p in parts]
+
+
+#: A year's shares per contract: {commission id: [(budget line id or None, amount in pence), ...]}.
+ShareMap = dict
+
+
+def share_map(rows) -> ShareMap:
+    """``ShareMap`` from share rows (commission id at [1], line id at [2], amount at [4], as the engine loads them);
+    two shares of one contract on one line count as one."""
+    out: dict[int, dict] = {}
+    for row in rows:
+        lines = out.setdefault(row[1], {})
+        lines[row[2]] = lines.get(row[2], 0) + int(row[4])
+    return {cid: list(lines.items()) for cid, lines in out.items()}
+
+
+def year_share_map(year_id: int) -> ShareMap:
+    """The year's shares as they are now (one query), for pages that do not work out the whole year."""
+    return share_map(db.session.execute(
+        select(FundingShare.id, FundingShare.commission_id, FundingShare.budget_line_id, FundingShare.funding_stream_id,
+               FundingShare.amount_pence).where(FundingShare.funding_year_id == year_id).order_by(FundingShare.id)))
+
+
+def route_spend(commission_id: int | None, coded_line_id: int | None, amount: int,
+                shares: ShareMap) -> list[tuple[int | None, int]]:
+    """Where one ledger line's ``amount`` counts: [(budget line id or None, pence), ...], adding up to ``amount``.
+
+    The rule (docs/adr/spend-follows-the-share.md): a line on no contract counts on the budget line its coding gave
+    it; a line on a contract counts on the contract's share whose budget line the ledger coded it to, and otherwise is
+    apportioned across the contract's shares in its year in proportion to their amounts (``apportion``). A contract
+    with no share in the year leaves the line where its coding put it ("Not on a budget line" when nowhere)."""
+    mine = shares.get(commission_id) if commission_id is not None else None
+    if not mine:
+        return [(coded_line_id, amount)]
+    if len(mine) == 1:
+        return [(mine[0][0], amount)]
+    if coded_line_id is not None and any(line_id == coded_line_id for line_id, _ in mine):
+        return [(coded_line_id, amount)]
+    return list(zip((line_id for line_id, _ in mine), apportion(amount, [w for _, w in mine])))
+
+
+def _split_contracts(year_id: int):
+    """The contracts with more than one share in the year: their lines are apportioned one amount at a time."""
+    return (select(FundingShare.commission_id).where(FundingShare.funding_year_id == year_id)
+            .group_by(FundingShare.commission_id).having(func.count(FundingShare.id) > 1))
+
+
+def year_spend(year_id: int, shares: ShareMap, *columns, where=()) -> list[tuple]:
+    """The year's ledger spend grouped by ``columns``, each group routed by ``route_spend``: rows of
+    (budget line id, commission id, *column values, pence, lines), two queries whatever the size of the ledger.
+
+    A split contract's lines are grouped by their amount too, so apportioning each distinct amount once and
+    multiplying by how many lines had it gives exactly the sum of apportioning line by line: a figure never depends on
+    how a page grouped the ledger. ``lines`` counts each ledger line once, where the largest part of it went."""
+    t = LedgerTransaction
+    split = _split_contracts(year_id)
+    keys = (t.budget_line_id, t.commission_id, *columns)
+    whole = db.session.execute(
+        select(*keys, func.sum(t.net_pence), func.count(t.id)).where(t.funding_year_id == year_id, *where)
+        .where(or_(t.commission_id.is_(None), t.commission_id.not_in(split))).group_by(*keys))
+    by_amount = db.session.execute(
+        select(*keys, t.net_pence, func.count(t.id)).where(t.funding_year_id == year_id, *where)
+        .where(t.commission_id.in_(split)).group_by(*keys, t.net_pence))
+    out = []
+    for grouped, rows in ((False, whole), (True, by_amount)):
+        for line_id, commission_id, *values, amount, count in rows:
+            count = int(count)
+            parts = route_spend(commission_id, line_id, int(amount or 0), shares)
+            largest = max(range(len(parts)), key=lambda i: (abs(parts[i][1]), -i))
+            for i, (routed_line, pence) in enumerate(parts):
+                out.append((routed_line, commission_id, *values, pence * count if grouped else pence,
+                            count if i == largest else 0))
+    return out
+
+
+def apportioned_contracts(year_id: int, shares: ShareMap | None = None, where=()) -> dict[int, list[tuple]]:
+    """How the spend of each contract split across budget lines in the year was routed: {commission id:
+    [(budget line id, the share's amount, pence routed there), ...]} (three queries), for the reconciliation and the
+    unmatched lines page."""
+    shares = year_share_map(year_id) if shares is None else shares
+    t = LedgerTransaction
+    routed: dict = defaultdict(int)
+    for line_id, commission_id, pence, _lines in year_spend(
+            year_id, shares, where=(*where, t.commission_id.in_(_split_contracts(year_id)))):
+        routed[(commission_id, line_id)] += pence
+    out = {}
+    for commission_id in sorted({cid for cid, _ in routed}):
+        out[commission_id] = [(line_id, amount, routed.get((commission_id, line_id), 0))
+                              for line_id, amount in shares.get(commission_id, [])]
+    return out
+
+
 # --- What the database holds, in a fixed number of queries --------------------------------------------------------
 
 @dataclass
@@ -216,19 +327,11 @@ def _quarter_of_key(key) -> int:
     return quarter_of_ledger_line(key, None)
 
 
-def ledger_actuals(year_id: int) -> Actuals:
-    """One pass over the year's ledger, grouped by line, contract and period."""
-    key = _period_key()
-    rows = db.session.execute(
-        select(LedgerTransaction.budget_line_id, LedgerTransaction.commission_id, key,
-               func.sum(LedgerTransaction.net_pence))
-        .where(LedgerTransaction.funding_year_id == year_id)
-        .group_by(LedgerTransaction.budget_line_id, LedgerTransaction.commission_id, key)
-    )
+def ledger_actuals(year_id: int, shares: ShareMap) -> Actuals:
+    """The year's ledger by line, contract and period, each contract's spend routed to its shares (``year_spend``)."""
     out = Actuals()
-    for line_id, commission_id, period_key, total in rows:
+    for line_id, commission_id, period_key, amount, _lines in year_spend(year_id, shares, _period_key()):
         q = _quarter_of_key(period_key) - 1
-        amount = int(total or 0)
         out.by_line[line_id][q] += amount
         if commission_id is not None:
             out.by_commission[commission_id][q] += amount
@@ -333,16 +436,26 @@ class ShareFigures:
         return self.share.amount_pence - self.paid_to_date
 
 
-def share_figures(year: FundingYear, quarter: int, actuals: Actuals, past: dict[int, dict]) -> list[ShareFigures]:
-    """Every funding share in the year with what it commits as at the end of ``quarter`` (two queries); ``past``
-    is ``past_facts(year, quarter)``: contracts changed since, as they stood then."""
+def share_rows_as_at(year: FundingYear, past: dict[int, dict]) -> list:
+    """The year's funding shares as (id, commission id, line id, stream id, amount, status) as they stood at the
+    quarter ``past`` describes (``past_facts``): two queries."""
     rows = db.session.execute(
         select(FundingShare.id, FundingShare.commission_id, FundingShare.budget_line_id, FundingShare.funding_stream_id,
                FundingShare.amount_pence, Commission.status)
         .join(Commission, Commission.id == FundingShare.commission_id)
         .where(FundingShare.funding_year_id == year.id).order_by(FundingShare.id)
     ).all()
-    rows = _shares_as_at(year, rows, past)
+    return _shares_as_at(year, rows, past)
+
+
+def share_figures(year: FundingYear, quarter: int, actuals: Actuals, past: dict[int, dict],
+                  rows: list | None = None) -> list[ShareFigures]:
+    """Every funding share in the year with what it commits as at the end of ``quarter``; ``past`` is
+    ``past_facts(year, quarter)`` (contracts changed since, as they stood then) and ``rows`` the shares as at then
+    (``share_rows_as_at``, loaded when not given). What is paid on a share is the spend routed to it
+    (``route_spend``)."""
+    if rows is None:
+        rows = share_rows_as_at(year, past)
     out = []
     for share_id, commission_id, line_id, stream_id, amount, current in rows:
         s = ShareRow(share_id, commission_id, line_id, stream_id, int(amount))
@@ -495,10 +608,11 @@ def year_figures(year: FundingYear, quarter: int = 4, today: date | None = None)
                  selectinload(BudgetLine.strand))
         .order_by(BudgetLine.id)
     ).all()
-    actuals = ledger_actuals(year.id)
     stated = stated_forecasts(year.id)
     past = past_facts(year, quarter, today)
-    shares = share_figures(year, quarter, actuals, past)
+    share_rows = share_rows_as_at(year, past)
+    actuals = ledger_actuals(year.id, share_map(share_rows))
+    shares = share_figures(year, quarter, actuals, past, share_rows)
     committed: dict = defaultdict(int)
     outstanding: dict = defaultdict(int)
     for s in shares:
@@ -599,6 +713,27 @@ def paid_by_contract(ids) -> dict[int, int]:
         select(LedgerTransaction.commission_id, func.sum(LedgerTransaction.net_pence))
         .where(LedgerTransaction.commission_id.in_(list(ids))).group_by(LedgerTransaction.commission_id))
     return {cid: int(total or 0) for cid, total in rows}
+
+
+def paid_by_share(commission_id: int) -> dict[tuple[int | None, int | None], int]:
+    """Spend routed to each of one contract's shares, every year: {(year id, budget line id): pence} (two queries;
+    ``route_spend``, the rule the budget page and claims use)."""
+    shares: dict[int | None, ShareMap] = defaultdict(dict)
+    for year_id, line_id, amount in db.session.execute(
+            select(FundingShare.funding_year_id, FundingShare.budget_line_id, FundingShare.amount_pence)
+            .where(FundingShare.commission_id == commission_id).order_by(FundingShare.id)):
+        mine = shares[year_id].setdefault(commission_id, [])
+        merged = dict(mine)
+        merged[line_id] = merged.get(line_id, 0) + int(amount)
+        shares[year_id][commission_id] = list(merged.items())
+    t = LedgerTransaction
+    out: dict = defaultdict(int)
+    for year_id, line_id, net, count in db.session.execute(
+            select(t.funding_year_id, t.budget_line_id, t.net_pence, func.count(t.id))
+            .where(t.commission_id == commission_id).group_by(t.funding_year_id, t.budget_line_id, t.net_pence)):
+        for routed, pence in route_spend(commission_id, line_id, int(net), shares.get(year_id, {})):
+            out[(year_id, routed)] += pence * int(count)
+    return dict(out)
 
 
 def paid_by_quarter(commission_id: int) -> list[tuple[str, int, int]]:

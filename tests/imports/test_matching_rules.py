@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
+from tracker import figures
 from tracker.extensions import db
 from tracker.imports import matching
 from tracker.models import AccountRule, AuditEvent, LedgerTransaction, SupplierAlias
@@ -112,7 +113,9 @@ def test_without_remember_only_the_ticked_line_moves_and_nothing_is_remembered(s
     assert client.post("/imports/unmatched/assign", data={"lines": [l1.id], "commission": c.id}).status_code == 303
     assert (get("L1").commission_id, get("L2").commission_id) == (c.id, None)
     assert db.session.scalar(select(func.count(SupplierAlias.id))) == 0
-    assert get("L1").budget_line_id == setup["line"].id and get("L1").match_method == "manual"
+    # The line keeps its own coding (none); the figures engine counts it on the contract's share.
+    assert get("L1").budget_line_id is None and get("L1").match_method == "manual"
+    assert figures.paid_by_share(c.id) == {(setup["line"].funding_year_id, setup["line"].id): 10_00}
 
 
 def test_a_warning_when_an_assignment_takes_a_commission_over_its_value(setup, make, client, finance):

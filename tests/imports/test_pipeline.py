@@ -13,6 +13,7 @@ from tests.factories import Factories
 from tests.imports.helpers import (
     BUDGET, COMMISSIONS, LEDGER, OXFORD_CSV, OXFORD_XLSX, count_sheet_parses, draft_of, table_counts,
 )
+from tracker import figures
 from tracker.demo import seed_demo
 from tracker.extensions import db
 from tracker.imports import committing, service
@@ -63,7 +64,11 @@ def test_ledger_sample_previews_then_commits_every_line(demo):
     po_line = db.session.scalar(select(LedgerTransaction).where(LedgerTransaction.import_batch_id == batch.id,
                                                                 LedgerTransaction.po_number == "PO4500102"))
     assert po_line.match_method == "po" and po_line.commission.po_number == "PO4500102"
-    assert po_line.budget_line_id == Factories.line_of(po_line.commission).id
+    # The line keeps its own coding (no account rule: none); the figures engine routes it to the contract's share.
+    assert po_line.budget_line_id is None
+    share = Factories.line_of(po_line.commission)
+    assert figures.paid_by_share(po_line.commission_id)[(share.funding_year_id, share.id)] == \
+        figures.paid_by_contract([po_line.commission_id])[po_line.commission_id]
     assert db.session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.realm == "imports")) == 1
 
 
@@ -369,7 +374,7 @@ def test_the_preview_shows_what_is_coming(app, make, client, auth):
     assert s["years"] == {"2025-26": {"lines": 3, "pence": 290_00}}
     assert s["sample"][0] == {"reference": "T1", "posting_date": "2025-05-01", "period": 2, "supplier_name": "Acme",
                               "account_code": "", "po_number": "PO1", "narrative": "Rent", "net_pence": 100_00,
-                              "commission_id": c.id, "budget_line_id": make.line_of(c).id, "match_method": "po"}
+                              "commission_id": c.id, "budget_line_id": None, "match_method": "po"}
     draft.created_by_id = auth.login("finance").id
     draft.save()
     page = client.get(f"/imports/drafts/{draft.token}")

@@ -21,12 +21,11 @@ def ledger(app, make):
     core_line = make.budget_line(year=year, stream=core)
     duty_line = make.budget_line(year=year, stream=other, category=make.category("Staff"))
     c = make.commission("C1", budget_line=core_line)
-    nowhere = make.commission("C2", budget_line=core_line)
+    nowhere = make.commission("C2", shares=[], year=year)  # no share in the year: its spend is on no budget line
     make.ledger_line(posting_date=date(2025, 5, 1), net_pence=1_000_00, commission=c, account_code="5100")
     make.ledger_line(posting_date=date(2025, 8, 1), net_pence=-100_00, commission=c, account_code="5100")
-    on_no_line = make.ledger_line(posting_date=date(2025, 5, 2), net_pence=300_00, commission=nowhere,
+    make.ledger_line(posting_date=date(2025, 5, 2), net_pence=300_00, commission=nowhere,
                                   account_code="5100")
-    on_no_line.budget_line = None  # a commission line the import could put on no budget line
     make.ledger_line(posting_date=date(2025, 6, 1), net_pence=2_000_00, budget_line=duty_line, account_code="1000")
     make.ledger_line(posting_date=date(2025, 6, 2), net_pence=45_67, account_code="")
     make.ledger_line(posting_date=date(2026, 4, 2), net_pence=999_00)  # another year

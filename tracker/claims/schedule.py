@@ -7,28 +7,57 @@ bytes. User text is always written as text, never as a formula.
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from datetime import datetime
 
 import xlsxwriter
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
+from tracker import figures
 from tracker.claims import rules
 from tracker.extensions import db
 from tracker.models import BudgetLine, Claim, ClaimSubmission, LedgerTransaction
+from tracker.money import format_pence
 from tracker.periods import month_of_ledger_line
 from tracker.returns.workbook import DATE_FORMAT, MONEY_FORMAT, WORKBOOK_OPTIONS, pounds
 
 
-def ledger_lines(claim: Claim) -> list[LedgerTransaction]:
-    """The stream's ledger lines in the claim's period, whatever their type (one query)."""
+@dataclass(frozen=True)
+class ClaimLine:
+    """A ledger line in a claim: the line, and the part of it that counts on the claim's stream (all of it, unless
+    the line pays a contract split across streams: then its share, as the figures engine apportions it)."""
+
+    line: LedgerTransaction
+    pence: int
+
+    @property
+    def apportioned(self) -> bool:
+        return self.pence != self.line.net_pence
+
+
+def ledger_lines(claim: Claim) -> list[ClaimLine]:
+    """The stream's ledger lines in the claim's period, whatever their type (three queries): lines coded to the
+    stream's budget lines, and lines of contracts with a share on them, each with what counts on the stream
+    (``figures.route_spend``, the rule every figure uses)."""
     n = rules.months_per_period(claim.frequency)
     months = range((claim.period - 1) * n + 1, claim.period * n + 1)
+    stream_lines = set(db.session.scalars(select(BudgetLine.id).where(
+        BudgetLine.funding_year_id == claim.funding_year_id, BudgetLine.funding_stream_id == claim.funding_stream_id)))
+    shares = figures.year_share_map(claim.funding_year_id)
+    contracts = [cid for cid, mine in shares.items() if any(line_id in stream_lines for line_id, _ in mine)]
+    t = LedgerTransaction
     rows = db.session.scalars(
-        select(LedgerTransaction).join(BudgetLine, BudgetLine.id == LedgerTransaction.budget_line_id)
-        .where(LedgerTransaction.funding_year_id == claim.funding_year_id,
-               BudgetLine.funding_stream_id == claim.funding_stream_id)
-        .order_by(LedgerTransaction.posting_date, LedgerTransaction.id)).all()
-    return [t for t in rows if month_of_ledger_line(t.period, t.posting_date.month) in months]
+        select(t).where(t.funding_year_id == claim.funding_year_id,
+                        or_(t.budget_line_id.in_(stream_lines or [0]), t.commission_id.in_(contracts or [0])))
+        .order_by(t.posting_date, t.id)).all()
+    out = []
+    for row in rows:
+        if month_of_ledger_line(row.period, row.posting_date.month) not in months:
+            continue
+        routed = figures.route_spend(row.commission_id, row.budget_line_id, row.net_pence, shares)
+        if any(line_id in stream_lines for line_id, _ in routed):
+            out.append(ClaimLine(row, sum(p for line_id, p in routed if line_id in stream_lines)))
+    return out
 
 
 def facts(claim: Claim, sc, cell, submission: ClaimSubmission | None) -> list[tuple[str, object, str]]:
@@ -77,14 +106,15 @@ def schedule_bytes(claim: Claim, sc, cell, submission: ClaimSubmission | None = 
         row += 1
 
     ls = wb.add_worksheet("Ledger lines")
-    headings = ["Posted", "Period", "Reference", "Supplier", "Narrative", "Type", "Net", "Counts"]
-    widths = [11, 8, 14, 30, 40, 10, 14, 8]
+    headings = ["Posted", "Period", "Reference", "Supplier", "Narrative", "Type", "Net", "Counts", "Note"]
+    widths = [11, 8, 14, 30, 40, 10, 14, 8, 36]
     for c, (h, w) in enumerate(zip(headings, widths)):
         ls.write_string(0, c, h, bold)
         ls.set_column(c, c, w)
     r = 1
     counted = 0
-    for t in ledger_lines(claim):
+    for part in ledger_lines(claim):
+        t = part.line
         counts = claim.funding_stream.claim_timing != "advance" and rules.counts(claim.funding_stream.claim_basis,
                                                                                  t.transaction_type)
         ls.write_datetime(r, 0, datetime.combine(t.posting_date, datetime.min.time()), day)
@@ -93,9 +123,11 @@ def schedule_bytes(claim: Claim, sc, cell, submission: ClaimSubmission | None = 
         ls.write_string(r, 3, t.supplier_name)
         ls.write_string(r, 4, t.narrative)
         ls.write_string(r, 5, t.transaction_type)
-        ls.write_number(r, 6, pounds(t.net_pence), money)
+        ls.write_number(r, 6, pounds(part.pence), money)
         ls.write_string(r, 7, "Yes" if counts else "No")
-        counted += t.net_pence if counts else 0
+        if part.apportioned:
+            ls.write_string(r, 8, f"This stream's share of {format_pence(t.net_pence)}")
+        counted += part.pence if counts else 0
         r += 1
     ls.write_string(r, 5, "Counted", bold)
     ls.write_formula(r, 6, f'=SUMIF(H2:H{r},"Yes",G2:G{r})', money, pounds(counted))

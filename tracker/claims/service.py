@@ -44,17 +44,17 @@ class Refused(ValueError):
 # --- Ledger spend per stream and claim period --------------------------------------------------------------------
 
 def ledger_by_stream_month(year: FundingYear) -> dict[int, dict[int, dict[str, int]]]:
-    """The year's ledger spend on each stream's budget lines, by financial month and transaction type (one query)."""
+    """The year's ledger spend on each stream's budget lines, by financial month and transaction type; a contract's
+    spend counts on its shares' lines as the figures engine routes it (``figures.year_spend``): three queries."""
     month = func.extract("month", LedgerTransaction.posting_date)
-    rows = db.session.execute(
-        select(BudgetLine.funding_stream_id, LedgerTransaction.period, month, LedgerTransaction.transaction_type,
-               func.sum(LedgerTransaction.net_pence))
-        .join(BudgetLine, BudgetLine.id == LedgerTransaction.budget_line_id)
-        .where(LedgerTransaction.funding_year_id == year.id)
-        .group_by(BudgetLine.funding_stream_id, LedgerTransaction.period, month, LedgerTransaction.transaction_type))
+    stream_of = dict(db.session.execute(select(BudgetLine.id, BudgetLine.funding_stream_id)
+                                        .where(BudgetLine.funding_year_id == year.id)).all())
     out: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
-    for stream_id, period, posting_month, kind, total in rows:
-        out[stream_id][month_of_ledger_line(period, posting_month)][kind] += int(total or 0)
+    for line_id, _commission, period, posting_month, kind, pence, _lines in figures.year_spend(
+            year.id, figures.year_share_map(year.id), LedgerTransaction.period, month,
+            LedgerTransaction.transaction_type):
+        if line_id in stream_of:
+            out[stream_of[line_id]][month_of_ledger_line(period, posting_month)][kind] += pence
     return out
 
 

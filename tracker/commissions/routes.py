@@ -20,6 +20,7 @@ from tracker.commissions.forms import CommissionForm, EndDateForm, ProviderForm,
 from tracker.commissions.service import COMMISSION_FIELDS, Conflict, FieldErrors, NotAllowed
 from tracker.errors import abort_with
 from tracker.extensions import db
+from tracker.figures import paid_by_share
 from tracker.funding.rules import choose_year, require_open_year
 from tracker.money import format_pence
 from tracker.models import (
@@ -324,11 +325,9 @@ def _notices_context(commission: Commission) -> dict:
 
 
 def _share_rows(commission: Commission) -> list[dict]:
-    """The contract's funding shares for its page: year, stream, line, amount, and paid on it (one query)."""
-    paid = dict(((cid, line), total) for cid, line, total in db.session.execute(
-        select(LedgerTransaction.funding_year_id, LedgerTransaction.budget_line_id, func.sum(LedgerTransaction.net_pence))
-        .where(LedgerTransaction.commission_id == commission.id)
-        .group_by(LedgerTransaction.funding_year_id, LedgerTransaction.budget_line_id)))
+    """The contract's funding shares for its page: year, stream, line, amount, and what is paid on each as the figures
+    engine apportions the contract's spend (``figures.paid_by_share``)."""
+    paid = paid_by_share(commission.id)
     from tracker.commissions.shares import scheduled_by
 
     today = date.today()

@@ -289,28 +289,6 @@ def attach_waiting_shares(year: FundingYear) -> int:
     return attached
 
 
-def line_for_ledger(commission_id: int, year_id: int | None, shares_by_commission: dict) -> int | None:
-    """The budget line a ledger line matched to a contract counts on: the contract's share in the ledger line's
-    year (the largest, when it is split across lines). ``shares_by_commission`` is ``shares_index()``."""
-    best = None
-    for year, line_id, amount in shares_by_commission.get(commission_id, ()):
-        if year == year_id and line_id is not None and (best is None or amount > best[1]):
-            best = (line_id, amount)
-    return best[0] if best else None
-
-
-def shares_index(commission_ids=None) -> dict[int, list[tuple[int | None, int | None, int]]]:
-    """Each contract's shares as (year id, line id, amount), for matching ledger lines (one query)."""
-    q = select(FundingShare.commission_id, FundingShare.funding_year_id, FundingShare.budget_line_id,
-               FundingShare.amount_pence)
-    if commission_ids is not None:
-        q = q.where(FundingShare.commission_id.in_(list(commission_ids)))
-    out: dict[int, list] = {}
-    for cid, year_id, line_id, amount in db.session.execute(q):
-        out.setdefault(cid, []).append((year_id, line_id, int(amount)))
-    return out
-
-
 # --- Payment schedules ---------------------------------------------------------------------------------------------
 
 def parse_schedule(text: str) -> tuple[list[tuple[date, int]], list[str]]:

@@ -7,6 +7,9 @@ lines a person assigned to a commission, asking for it to be remembered, has a *
 (``SupplierAlias.commission_id``); it applies only to lines dated within that commission's dates, in open
 funding years. Otherwise the provider's commission running on the line's date is used when there is exactly one.
 Spend that is not a commission goes to a budget line by an *account rule* (``AccountRule``: account code and year).
+A line matched to a commission keeps the budget line its account rule gives it (its own coding), or none; which of
+the contract's shares it counts on is the figures engine's rule (``figures.route_spend``), worked out when read, so a
+contract's shares can change without re-matching its ledger.
 Anything else is left unassigned for a person on the unmatched lines page, with the reason (``Matcher.explain``).
 
 ``Matcher`` loads every lookup once so the import's per-row path is a few dictionary reads.
@@ -47,24 +50,6 @@ def normalise_code(value: str | None) -> str:
     return (value or "").strip().upper()
 
 
-def line_of_commission(commission_id: int, on: date, shares: dict | None = None, years: dict | None = None) -> int | None:
-    """The budget line a ledger line dated ``on`` and matched to a contract counts on: the contract's funding
-    share in that funding year (the largest where it is split). The one place matching asks "which budget line
-    does this contract's spend count against"; ``shares``/``years`` are preloaded maps for a whole import."""
-    from tracker.commissions.shares import line_for_ledger, shares_index
-    from tracker.periods import label_for
-
-    shares = shares if shares is not None else shares_index([commission_id])
-    if years is None:
-        years = dict(db.session.execute(select(FundingYear.label, FundingYear.id)).all())
-    return line_for_ledger(commission_id, years.get(label_for(on)), shares)
-
-
-def commission_budget_line(commission: Commission, on: date) -> int | None:
-    """The budget line a ledger line of ``commission`` dated ``on`` counts against (``line_of_commission``)."""
-    return line_of_commission(commission.id, on)
-
-
 @dataclass(frozen=True)
 class _Running:
     id: int
@@ -84,10 +69,6 @@ class Matcher:
         self.by_po: dict[str, int] = {}
         self.by_provider: dict[int, list[_Running]] = {}
         self.commissions: dict[int, _Running] = {}
-        from tracker.commissions.shares import shares_index
-
-        self.shares = shares_index()
-        self.years = dict(db.session.execute(select(FundingYear.label, FundingYear.id)).all())
         for c in db.session.execute(select(Commission.id, Commission.reference, Commission.po_number,
                                            Commission.provider_id, Commission.start_date, Commission.end_date)):
             running = _Running(c.id, c.reference, c.start_date, c.end_date)
@@ -144,23 +125,27 @@ class Matcher:
         if po_number:
             hit = self.by_po.get(normalise_code(po_number))
             if hit is not None:
-                return hit, self.line_for(hit, on), PO
+                return hit, self.coded_line(account_code, year_id), PO
         found = self._supplier(supplier_id, supplier_name)
         if found is not None:
             provider_id, remembered = found
             if self._remembered_applies(remembered, on, year_id):
-                return remembered, self.line_for(remembered, on), SUPPLIER
+                return remembered, self.coded_line(account_code, year_id), SUPPLIER
             running = [c for c in self.by_provider.get(provider_id, ()) if c.start <= on <= c.end]
             if len(running) == 1:
-                return running[0].id, self.line_for(running[0].id, on), SUPPLIER
-        if account_code and year_id is not None:
-            line_id = self.by_account.get((normalise_code(account_code), year_id))
-            if line_id is not None:
-                return None, line_id, ACCOUNT
+                return running[0].id, self.coded_line(account_code, year_id), SUPPLIER
+        line_id = self.coded_line(account_code, year_id)
+        if line_id is not None:
+            return None, line_id, ACCOUNT
         return None, None, ""
 
-    def line_for(self, commission_id: int, on: date) -> int | None:
-        return line_of_commission(commission_id, on, self.shares, self.years)
+    def coded_line(self, account_code: str, year_id: int | None) -> int | None:
+        """The budget line the ledger's own coding gives a line (an account rule for its account and year), if any.
+        On a contract, the figures engine uses it only when it is one of the contract's shares in the year, and
+        apportions the line across the shares otherwise (``figures.route_spend``)."""
+        if not account_code or year_id is None:
+            return None
+        return self.by_account.get((normalise_code(account_code), year_id))
 
     def explain(self, po_number: str, supplier_id: str, supplier_name: str, on: date) -> str:
         """Why a line matched nothing, in a finance officer's words."""
@@ -314,7 +299,8 @@ def assign(lines: list[LedgerTransaction], commission: Commission, remember: boo
             raise ClosedYear(f"Line {line.reference}: {problem}")
     plan = plan_assignment(lines, commission, remember and follow)
     for line in plan.lines + plan.followers:
-        _put(line, commission.id, commission_budget_line(commission, line.posting_date), MANUAL,
+        # The line keeps its own coding; the figures engine routes it to the contract's shares (figures.route_spend).
+        _put(line, commission.id, line.budget_line_id, MANUAL,
              f"Assigned ledger line {line.reference} to {commission.reference}")
     if remember:
         for key in dict.fromkeys(k for k in map(supplier_key, lines) if k):

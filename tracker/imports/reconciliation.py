@@ -7,7 +7,10 @@ and whose ``posting_date`` is in the quarter when one is chosen):
 - on a commission: ``commission_id`` set;
 - on a budget line only: no ``commission_id``, ``budget_line_id`` set;
 - unassigned: neither;
-- the stream is the budget line's stream; a line on no budget line is in the row "Not on a budget line".
+- the stream is the budget line's stream; a line on no budget line is in the row "Not on a budget line";
+- a line on a contract is in the stream of the contract's share it pays for, apportioned across the shares of a
+  contract split across budget lines as every figure is (``figures.route_spend``); it counts once, in the stream that
+  took the largest part of it.
 Imports are checked for the whole year: a batch's lines now (by ``import_batch_id``) against the lines and money it
 recorded as added in that year (``counts["years"]``, kept since issue 18; older batches: its added count and money).
 """
@@ -17,10 +20,12 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import case, func, select
+from sqlalchemy.orm import selectinload
 
+from tracker import figures
 from tracker.extensions import db
 from tracker.funding.rules import choose_quarter, choose_year
-from tracker.models import BudgetLine, FundingStream, FundingYear, ImportBatch, LedgerTransaction
+from tracker.models import BudgetLine, Commission, FundingStream, FundingYear, ImportBatch, LedgerTransaction
 from tracker.periods import QUARTER_NAMES, quarter_bounds, year_bounds
 
 NOT_ON_A_LINE = "Not on a budget line"
@@ -82,6 +87,8 @@ class Reconciliation:
     streams: list[Row] = field(default_factory=list)
     accounts: list[Row] = field(default_factory=list)
     imports: list[ImportCheck] = field(default_factory=list)
+    #: Contracts split across budget lines: how their spend was apportioned (``apportioned``).
+    apportioned: list = field(default_factory=list)
 
     @property
     def title(self) -> str:
@@ -105,24 +112,25 @@ def choose(args) -> tuple[FundingYear, int | None]:
 
 
 def reconcile(year: FundingYear, quarter: int | None = None) -> Reconciliation:
-    """The reconciliation in four queries, whatever the number of lines."""
+    """The reconciliation in a fixed number of queries, whatever the number of lines."""
     start, end = quarter_bounds(year.label, quarter) if quarter else year_bounds(year.label)
     t = LedgerTransaction
     kind = case((t.commission_id.is_not(None), COMMISSION), (t.budget_line_id.is_not(None), LINE_ONLY),
                 else_=UNASSIGNED)
-    rows = db.session.execute(
-        select(FundingStream.name, t.account_code, kind, func.count(t.id), func.coalesce(func.sum(t.net_pence), 0))
-        .select_from(t).outerjoin(BudgetLine, BudgetLine.id == t.budget_line_id)
-        .outerjoin(FundingStream, FundingStream.id == BudgetLine.funding_stream_id)
-        .where(t.funding_year_id == year.id, t.posting_date.between(start, end))
-        .group_by(FundingStream.name, t.account_code, kind)).all()
+    stream_of = dict(db.session.execute(
+        select(BudgetLine.id, FundingStream.name).join(FundingStream, FundingStream.id == BudgetLine.funding_stream_id)
+        .where(BudgetLine.funding_year_id == year.id)).all())
+    shares = figures.year_share_map(year.id)
+    in_period = (t.posting_date.between(start, end),)
     total = Row("Ledger total")
     streams: dict[str, Row] = {}
     accounts: dict[str, Row] = {}
-    for stream, account, k, count, pence in rows:
-        pence = int(pence or 0)
+    # A contract's spend is in the streams of the shares it pays for (figures.route_spend), as every figure is.
+    for line_id, _commission, account, k, pence, count in figures.year_spend(year.id, shares, t.account_code, kind,
+                                                                            where=in_period):
         total.add(k, pence, count)
-        streams.setdefault(stream or NOT_ON_A_LINE, Row(stream or NOT_ON_A_LINE)).add(k, pence, count)
+        stream = stream_of.get(line_id) or NOT_ON_A_LINE
+        streams.setdefault(stream, Row(stream)).add(k, pence, count)
         accounts.setdefault(account or "(no account code)", Row(account or "(no account code)")).add(k, pence, count)
     stream_rows = sorted((r for r in streams.values() if r.name != NOT_ON_A_LINE), key=lambda r: r.name.lower())
     if NOT_ON_A_LINE in streams:
@@ -130,7 +138,48 @@ def reconcile(year: FundingYear, quarter: int | None = None) -> Reconciliation:
     result = Reconciliation(year, quarter, start, end, total, stream_rows,
                             sorted(accounts.values(), key=lambda r: r.name.lower()))
     result.imports = import_checks(year)
+    result.apportioned = apportioned(year, shares, in_period)
     return result
+
+
+@dataclass
+class SharePaid:
+    """One share of a contract split across budget lines, and the spend routed to it."""
+
+    line: str
+    stream: str
+    amount: int
+    paid: int
+
+
+@dataclass
+class Apportioned:
+    """A contract split across budget lines, and how its spend in the period was routed to its shares."""
+
+    commission: Commission
+    shares: list[SharePaid]
+
+    @property
+    def paid(self) -> int:
+        return sum(s.paid for s in self.shares)
+
+
+def apportioned(year: FundingYear, shares=None, where=()) -> list[Apportioned]:
+    """Every contract split across budget lines with spend in the year (or period), share by share
+    (``figures.apportioned_contracts``): a few queries."""
+    routed = figures.apportioned_contracts(year.id, shares, where)
+    if not routed:
+        return []
+    lines = {line.id: line for line in db.session.scalars(
+        select(BudgetLine).where(BudgetLine.id.in_({l for rows in routed.values() for l, _, _ in rows if l}))
+        .options(selectinload(BudgetLine.funding_stream), selectinload(BudgetLine.category)))}
+    contracts = {c.id: c for c in db.session.scalars(select(Commission).where(Commission.id.in_(list(routed))))}
+    out = []
+    for cid, rows in routed.items():
+        out.append(Apportioned(contracts[cid], [
+            SharePaid(lines[l].name if l in lines else NOT_ON_A_LINE,
+                      lines[l].funding_stream.name if l in lines else "", amount, paid) for l, amount, paid in rows]))
+    return sorted(out, key=lambda a: a.commission.reference)
 
 
 def import_checks(year: FundingYear) -> list[ImportCheck]:

@@ -16,6 +16,7 @@ from tracker.imports import summary as import_summary
 from tracker.imports import unmatched as unmatched_page
 from tracker.imports.forms import AccountRuleForm, AssignForm, CommitForm, SupplierRuleForm, UploadForm
 from tracker.errors import abort_with
+from tracker.funding.rules import current_year
 from tracker.models import BudgetLine, Commission, FundingYear, LedgerTransaction
 from tracker.money import format_pence
 from tracker.web import XLSX_MIMETYPE, is_htmx, render, see_other, send_download
@@ -327,9 +328,11 @@ def unmatched():
 
 def _unmatched_page(form, status, filters):
     page = unmatched_page.page_of(filters)
+    year = current_year()
     # Caches keep the page and its fragment apart by web.py's Vary: HX-Request on every GET.
     return render("imports/unmatched.html", "content_block", status=status, page=page, form=form, filters=filters,
-                  total=matching.unmatched_count())
+                  total=matching.unmatched_count(), apportioned_year=year,
+                  apportioned=reconcile.apportioned(year) if year is not None else [])
 
 
 @bp.route("/unmatched/assign", methods=["POST"])
