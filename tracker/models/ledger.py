@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, ColumnElement, ForeignKey, Index, String, Text, UniqueConstraint, and_, false, text
+from sqlalchemy import (
+    JSON, BigInteger, ColumnElement, ForeignKey, Index, String, Text, UniqueConstraint, and_, false, text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, utcnow
