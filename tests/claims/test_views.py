@@ -62,8 +62,9 @@ def test_finance_prepares_submits_and_records_payment_of_a_q1_claim(client, auth
     assert "Paid" in page.text
     schedule = load_workbook(io.BytesIO(client.get(f"/funding/years/{year.id}/claims.xlsx").data)).active
     rows = list(schedule.iter_rows(min_row=2, values_only=True))
-    assert rows[0][:8] == ("Home Office VRU core grant", "Q1 (Apr-Jun)", rows[0][2], 245000, 245000, 245000, 0, "Paid")
-    assert rows[0][2].date() == date(2025, 7, 20) and rows[0][10] == "HO-REM-0001"
+    assert rows[0][:11] == ("Home Office VRU core grant", "Q1 (Apr-Jun)", rows[0][2], 245000, 0, 245000, 0, 245000,
+                            245000, 0, "Paid")
+    assert rows[0][2].date() == date(2025, 7, 20) and rows[0][13] == "HO-REM-0001"
     assert rows[3][1] == "Q4 (Jan-Mar) (final)"
 
 

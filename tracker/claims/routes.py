@@ -204,14 +204,17 @@ def submission_schedule(submission_id: int):
 @bp.route("/funding/years/<int:year_id>/claims.xlsx")
 @roles_required(*EVERYONE)
 def year_schedule(year_id: int):
-    """The year's claims schedule: every stream's claim periods with what is claimable, claimed, received and
-    outstanding, as on the year page."""
+    """The year's claims schedule: every stream's claim periods with their spend, the negative brought forward
+    and carried forward, what is claimable, claimed, received and outstanding, as on the year page (in each row,
+    spend + brought forward = claimable + carried forward)."""
     from tracker.returns.builder import DATE, MONEY, TEXT, Column
     from tracker.returns.exports import export_rows
 
     year = get_year_or_404(year_id)
     columns = [Column("stream", "Funding stream", TEXT, 30), Column("period", "Period", TEXT, 16),
-               Column("due", "Due", DATE, 11), Column("claimable", "Claimable", MONEY, 14),
+               Column("due", "Due", DATE, 11), Column("spend", "Spend", MONEY, 14),
+               Column("brought_forward", "Brought forward", MONEY, 14), Column("claimable", "Claimable", MONEY, 14),
+               Column("carried_forward", "Carried forward", MONEY, 14),
                Column("claimed", "Claimed", MONEY, 14), Column("received", "Received", MONEY, 14),
                Column("outstanding", "Outstanding", MONEY, 14), Column("status", "Status", TEXT, 12),
                Column("submitted", "Submitted", DATE, 11), Column("paid", "Paid", DATE, 11),
@@ -219,7 +222,8 @@ def year_schedule(year_id: int):
     rows = []
     for sc in service.year_claims(year):
         for c in sc.cells:
-            rows.append([sc.stream.name, c.name + (" (final)" if c.final else ""), c.due, c.claimable, c.claimed,
+            rows.append([sc.stream.name, c.name + (" (final)" if c.final else ""), c.due, c.spend, c.brought_forward,
+                         c.claimable, c.carried_forward, c.claimed,
                          c.received, c.outstanding, c.status.capitalize(),
                          c.claim.submitted_on if c.claim else None, c.claim.paid_on if c.claim else None,
                          c.claim.remittance_reference if c.claim else ""])

@@ -3,13 +3,17 @@
 Claims
 - A stream claims per period of its frequency: 12 monthly, 4 quarterly, 2 half-yearly or 1 annual claim a year.
 - In arrears, a period's claimable is the stream's ledger spend in the period on the stream's basis:
-  *defrayed* counts money paid out (``invoice``, ``credit``, ``journal``), leaving out ``accrual`` lines, which
-  are accruals and their reversals; *accrued* counts every type. In advance, it is the stream's profile for the
-  period (a quarter's profile split equally over its months, the last month taking the pennies left).
+  *defrayed* counts money paid out (``invoice``, ``credit``, ``journal``), leaving out ``accrual`` and
+  ``reversal`` lines (accruals and their reversals); *accrued* counts every type. In advance, it is the stream's
+  profile for the period (a quarter's profile split equally over its months, the last month taking the pennies left).
+- A period whose claimable comes to less than nothing (credits beyond its spend) claims £0.00 and carries the
+  negative into the stream's next claim period, which claims what is left after netting it off
+  (``carry_forward``), so cumulative claims never exceed the net money paid out.
 - A claim is due ``claim_due_days`` after its period ends (in arrears) or after it starts (in advance); the year's
   last claim is the final claim, due ``final_claim_due_days`` after 31 March.
 - Cumulative claims never exceed the revised allocation: what is claimable beyond it falls to the PCC.
-- After the final claim, what is left of the allocation unclaimed is underspend lost (no carry-forward).
+- After the final claim, what is left of the allocation unclaimed is underspend lost (no carry-forward
+  of the allocation into the next year).
 
 Conditions (each of a stream's grant for a year)
 - a minimum share of the allocation for a category or a strand: measured on the stream's budget and on its
@@ -40,6 +44,29 @@ STATUS_WORDS = {MET: "Met", AT_RISK: "At risk", NOT_MET: "Not met"}
 def counts(basis: str, transaction_type: str) -> bool:
     """Whether a ledger line of ``transaction_type`` counts towards a claim on ``basis``."""
     return transaction_type in COUNTED_TYPES.get(basis, COUNTED_TYPES["defrayed"])
+
+
+@dataclass(frozen=True)
+class Carried:
+    """One claim period after netting off: what the period's own spend was, the negative brought forward from
+    the period before, what it can claim and the negative it carries into the next (``0`` or less)."""
+
+    spend: int
+    brought_forward: int
+    claimable: int
+    carried_forward: int
+
+
+def carry_forward(spends: list[int]) -> list[Carried]:
+    """Net each period's claimable against the negative carried from the one before, in order: a period that
+    comes to less than nothing claims nothing and carries the negative on. So claimable + carried forward =
+    spend + brought forward in every period, and the year's claimable plus its last carry is its net spend."""
+    out, carried = [], 0
+    for spend in spends:
+        net = spend + carried
+        out.append(Carried(spend, carried, max(0, net), min(0, net)))
+        carried = min(0, net)
+    return out
 
 
 def months_per_period(frequency: str) -> int:

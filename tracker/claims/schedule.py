@@ -1,5 +1,8 @@
 """A claim schedule as an .xlsx workbook: the claim's facts and the ledger lines it is made of.
 
+Its figures add up: the lines counted are the period's spend (in arrears), and spend + brought forward =
+claimable + carried forward (a period's negative is netted off the stream's next claim, ``rules.carry_forward``).
+
 A submitted claim's schedule is written once, when it is submitted, and kept (``service.submit``); every later
 download serves those bytes. The workbook's created date is the submission time, so the same claim gives the same
 bytes. User text is always written as text, never as a formula.
@@ -72,6 +75,9 @@ def facts(claim: Claim, sc, cell, submission: ClaimSubmission | None) -> list[tu
         ("Due", cell.due, "date"),
         ("Revised allocation", sc.revised, "money"),
         ("Claimed by the year's other claims", sc.claimed_elsewhere(claim.period), "money"),
+        ("Spend this period", cell.spend, "money"),
+        ("Brought forward from earlier periods", cell.brought_forward, "money"),
+        ("Carried forward to the next period", cell.carried_forward, "money"),
         ("Claimable this period", cell.claimable, "money"),
         ("Claimed this period", claim.claimed_pence, "money"),
         ("Signed off by", claim.signed_off_by, "text"),

@@ -60,7 +60,8 @@ def ledger_by_stream_month(year: FundingYear) -> dict[int, dict[int, dict[str, i
 
 def claimable_of(stream: FundingStream, frequency: str, period: int, by_month: dict[int, dict[str, int]],
                  profile: list[int]) -> int:
-    """A period's claimable for a stream: its ledger spend on its basis (arrears) or its profile (advance)."""
+    """A period's own spend for a stream: its ledger spend on its basis (arrears) or its profile (advance).
+    It may be negative; ``year_claims`` nets it against the stream's other periods (``rules.carry_forward``)."""
     if stream.claim_timing == "advance":
         return rules.advance_claimable(profile, frequency, period)
     n = rules.months_per_period(frequency)
@@ -79,8 +80,15 @@ class Cell:
     name: str
     due: date
     final: bool
+    #: What can be claimed for the period: its spend net of any negative brought forward, never below £0.00.
     claimable: int
     claim: Claim | None = None
+    #: The period's own spend on the stream's basis (its profile, in advance), before netting off.
+    spend: int = 0
+    #: The negative carried in from the stream's period before (0 or less).
+    brought_forward: int = 0
+    #: The negative this period carries into the next (0 or less): credits beyond its spend.
+    carried_forward: int = 0
 
     @property
     def claimed(self) -> int:
@@ -120,6 +128,16 @@ class StreamClaims:
 
     def total(self, what: str) -> int:
         return sum(getattr(c, what) for c in self.cells)
+
+    @property
+    def has_carry(self) -> bool:
+        """Whether any period's negative was carried into a later one (the grid then shows the carry)."""
+        return any(c.carried_forward or c.brought_forward for c in self.cells)
+
+    @property
+    def carried_out_of_the_year(self) -> int:
+        """The negative left after the last period (0 or less): credits no claim of the year could net off."""
+        return self.cells[-1].carried_forward if self.cells else 0
 
     @property
     def over_the_grant(self) -> int:
@@ -170,14 +188,17 @@ def year_claims(year: FundingYear, yf: figures.YearFigures | None = None,
         # Claims already made keep the frequency they were made under.
         frequency = existing[0].frequency if existing else s.claim_frequency
         sf = by_stream.get(s.id)
+        periods = range(1, rules.periods_in_year(frequency) + 1)
+        spends = [claimable_of(s, frequency, p, ledger.get(s.id, {}), sf.profile if sf else [0, 0, 0, 0])
+                  for p in periods]
         cells = []
-        for p in range(1, rules.periods_in_year(frequency) + 1):
+        # A period's negative is netted off the stream's next claims (rules.carry_forward), not lost.
+        for p, netted in zip(periods, rules.carry_forward(spends)):
             cells.append(Cell(
                 p, rules.period_name(year.label, frequency, p),
                 rules.due_date(year.label, frequency, p, s.claim_timing, s.claim_due_days, s.final_claim_due_days),
-                rules.is_final(frequency, p),
-                claimable_of(s, frequency, p, ledger.get(s.id, {}), sf.profile if sf else [0, 0, 0, 0]),
-                claims.get((s.id, p))))
+                rules.is_final(frequency, p), netted.claimable, claims.get((s.id, p)),
+                spend=netted.spend, brought_forward=netted.brought_forward, carried_forward=netted.carried_forward))
         out.append(StreamClaims(s, a, frequency, cells, sf.forecast if sf else 0, quarter))
     return out
 

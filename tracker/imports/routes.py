@@ -37,6 +37,14 @@ def iso_uk_date(text: str | None) -> str:
         return ""
 
 
+@bp.app_template_test("reinvoiceable_credit")
+def reinvoiceable_credit(line: LedgerTransaction) -> bool:
+    """A ledger line finance may mark "to be re-invoiced" (a credit)."""
+    from tracker.models.ledger import can_be_reinvoiced
+
+    return can_be_reinvoiced(line)
+
+
 def _done(url: str, message: str | None = None):
     if message:
         flash(message, "success")
@@ -390,6 +398,32 @@ def assign():
         message += (f" Its spend is now {format_pence(plan.spent_after)}, {format_pence(plan.over_by)} over its value "
                     f"of {format_pence(commission.value_pence)}.")
     return _done(url_for("imports.unmatched", **filters.args()), message)
+
+
+@bp.route("/ledger/<int:line_id>/reinvoice", methods=["POST"])
+@roles_required(FINANCE)
+def reinvoice(line_id: int):
+    """Mark a contract's credit line "to be re-invoiced" (``reinvoice=yes``) or back to an agreed credit (``no``),
+    if it is still as the person saw it (``seen``); a change meanwhile is a 409 and nothing is saved."""
+    from tracker.imports import credits
+
+    line = credits.get_line_or_404(line_id)
+    wanted = credits.parse_answer(request.form.get("reinvoice"), "is to be re-invoiced")
+    seen = credits.parse_answer(request.form.get("seen"), "was to be re-invoiced when you saw it")
+    if line.commission_id is None:
+        abort_with(422, f"Ledger line {line.reference} is on no contract: only a contract's credit can be marked "
+                        "to be re-invoiced.")
+    try:
+        credits.mark_reinvoice(line, wanted, seen)
+    except credits.Stale:
+        db.session.rollback()
+        abort_with(409, f"Someone else changed ledger line {line.reference} a moment ago; nothing was saved. "
+                        "Reload the contract's page to see it as it is now, then try again.")
+    db.session.commit()
+    words = ("is marked to be re-invoiced: it stays outstanding" if wanted
+             else "is an agreed credit: it settles what was paid")
+    return _done(url_for("commissions.show", commission_id=line.commission_id) + "#ledger",
+                 f"Credit {line.reference} ({format_pence(line.net_pence)}) {words}.")
 
 
 # --- matching rules -----------------------------------------------------------------------------------------

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON, BigInteger, ColumnElement, ForeignKey, Index, String, Text, UniqueConstraint, and_, false, text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, utcnow
 
-TRANSACTION_TYPES = ("invoice", "credit", "journal", "accrual")
+TRANSACTION_TYPES = ("invoice", "credit", "journal", "accrual", "reversal")
 
 
 class ImportBatch(Base):
@@ -147,10 +149,13 @@ class LedgerTransaction(Base):
     vat_pence: Mapped[int] = mapped_column(BigInteger, default=0)
     #: Gross amount in pence.
     gross_pence: Mapped[int] = mapped_column(BigInteger, default=0)
-    #: invoice, credit, journal or accrual.
+    #: invoice, credit, journal, accrual or reversal (an accrual reversal: "Reversal", "Accrual reversal", "Rev").
     transaction_type: Mapped[str] = mapped_column(String(20), default="invoice")
     #: The commission this spend is for, once matched (found through ix_ledger_transactions_commission_net).
     commission_id: Mapped[int | None] = mapped_column(ForeignKey("commissions.id"))
+    #: A credit finance expects to be invoiced again (a disputed invoice credited and to be reissued): unlike an
+    #: agreed credit, it stays outstanding commitment. Only finance changes it (``tracker.imports.credits``).
+    reinvoice: Mapped[bool] = mapped_column(default=False, server_default=false())
     #: How it was matched: po, supplier, manual (empty when unmatched).
     match_method: Mapped[str] = mapped_column(String(10), default="")
     #: The budget line the spend counts against (from its commission, or assigned).
@@ -163,6 +168,24 @@ class LedgerTransaction(Base):
     commission: Mapped["Commission | None"] = relationship()  # noqa: F821
     budget_line: Mapped["BudgetLine | None"] = relationship()  # noqa: F821
     import_batch: Mapped[ImportBatch | None] = relationship()
+
+
+def settled_credit() -> ColumnElement[bool]:
+    """The one definition of a settled credit, as a SQL condition on ``ledger_transactions``: a credit line
+    (negative, typed credit) that finance has not marked "to be re-invoiced". It reduces what was paid and does
+    not come back as outstanding commitment or forecast future spend; a credit to be re-invoiced does."""
+    return and_(LedgerTransaction.net_pence < 0, LedgerTransaction.transaction_type == "credit",
+                LedgerTransaction.reinvoice.is_(False))
+
+
+def is_settled_credit(line: LedgerTransaction) -> bool:
+    """``settled_credit()`` for a line already loaded (the same three tests)."""
+    return line.net_pence < 0 and line.transaction_type == "credit" and not line.reinvoice
+
+
+def can_be_reinvoiced(line: LedgerTransaction) -> bool:
+    """Only a credit (a negative line typed credit) can be marked to be re-invoiced."""
+    return line.net_pence < 0 and line.transaction_type == "credit"
 
 
 class AccountRule(Base):

@@ -1,6 +1,7 @@
 """A finance ledger export: each row a ledger line, matched to a commission or budget line as it is checked."""
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from sqlalchemy import select
@@ -14,9 +15,19 @@ from tracker.imports.drafts import Draft
 from tracker.models import FundingYear, LedgerTransaction
 from tracker.periods import label_for, period_of, period_problem
 
+
+def _is_reversal(words: list[str]) -> bool:
+    """Whether a type text's words name an accrual reversal ("Reversal", "Accrual reversal", "Rev", "Acc Rev")."""
+    return any(w == "rev" or w.startswith("revers") for w in words)
+
+
 @lru_cache(maxsize=256)  # a ledger has a handful of type texts, and this runs once per row
 def _transaction_type(text: str, negative: bool) -> str:
+    """The ledger's type text as one of ``TRANSACTION_TYPES``. A reversal is recognised before the prefixes, so
+    "Accrual reversal" is a reversal and not an accrual, and a "Reversal" is never taken for a credit."""
     t = text.strip().lower()
+    if _is_reversal(re.split(r"[^a-z]+", t)):
+        return "reversal"
     for prefix, kind in (("inv", "invoice"), ("cr", "credit"), ("j", "journal"), ("acc", "accrual")):
         if t.startswith(prefix):
             return kind
