@@ -12,7 +12,9 @@ The rules (README, "How the figures are worked out"; docs/adr/variance-against-a
   date when the period is not one a ledger uses;
 - committed: the shares in the year of contracts awarded, live or ended as at the quarter end; a terminated
   contract commits only what was paid on it;
-- outstanding commitment: committed not yet paid, per contract share, never below zero;
+- outstanding commitment: committed not yet invoiced, per contract share, never below zero: an agreed (settled)
+  credit reduces what was paid but never becomes outstanding, unless finance marked it to be re-invoiced;
+- a contract's ledger lines count on its shares by ``route_spend`` (docs/adr/spend-follows-the-share.md);
 - planned: spend still planned but not contracted: the line's remaining profile less its outstanding commitment,
   not below zero, unless finance set a figure of its own (with a reason, audited);
 - forecast outturn = actual to date + outstanding commitment + planned;
@@ -38,6 +40,7 @@ from tracker.models import (
     Allocation, AuditEvent, BudgetLine, Commission, FundingShare, FundingStream, FundingYear, LedgerTransaction,
     Strand,
 )
+from tracker.models.ledger import settled_credit
 from tracker.periods import quarter_bounds, quarter_in_progress, quarter_of_ledger_line
 
 # A contract's share counts as committed once it has been awarded; before that it is only planned.
@@ -310,6 +313,9 @@ class Actuals:
     by_line: dict = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0, 0]))
     by_commission: dict = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0, 0]))
     by_commission_line: dict = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0, 0]))
+    #: Settled credits (``settled_credit``: agreed, not to be re-invoiced) by contract and line, 0 or less: already
+    #: in the figures above; they reduce what was paid but never come back as outstanding commitment.
+    settled_credits: dict = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0, 0]))
 
 
 def _period_key():
@@ -330,12 +336,15 @@ def _quarter_of_key(key) -> int:
 def ledger_actuals(year_id: int, shares: ShareMap) -> Actuals:
     """The year's ledger by line, contract and period, each contract's spend routed to its shares (``year_spend``)."""
     out = Actuals()
-    for line_id, commission_id, period_key, amount, _lines in year_spend(year_id, shares, _period_key()):
+    for line_id, commission_id, period_key, settled, amount, _lines in year_spend(
+            year_id, shares, _period_key(), settled_credit()):
         q = _quarter_of_key(period_key) - 1
         out.by_line[line_id][q] += amount
         if commission_id is not None:
             out.by_commission[commission_id][q] += amount
             out.by_commission_line[(commission_id, line_id)][q] += amount
+            if settled:
+                out.settled_credits[(commission_id, line_id)][q] += amount
     return out
 
 
@@ -418,10 +427,21 @@ class ShareFigures:
     committed: int
     paid_to_date: int
     paid_this_quarter: int
+    #: Settled credits on the share to date (0 or less), already netted off ``paid_to_date``.
+    settled_credits_to_date: int = 0
+
+    @property
+    def invoiced_to_date(self) -> int:
+        """What was paid before settled credits: an agreed credit reduces what the contract cost, not what is
+        still to come, so it never becomes outstanding commitment (a credit to be re-invoiced does)."""
+        return self.paid_to_date - self.settled_credits_to_date
 
     @property
     def outstanding(self) -> int:
-        return max(0, self.committed - self.paid_to_date)
+        """Committed not yet invoiced, never below zero; nothing once a contract is terminated."""
+        if self.status == TERMINATED:
+            return 0
+        return max(0, self.committed - self.invoiced_to_date)
 
     @property
     def contracted(self) -> bool:
@@ -470,7 +490,8 @@ def share_figures(year: FundingYear, quarter: int, actuals: Actuals, past: dict[
             committed = s.amount_pence
         else:
             committed = 0
-        out.append(ShareFigures(s, status, committed, paid_to_date, paid[quarter - 1]))
+        credits = sum(actuals.settled_credits.get((s.commission_id, s.budget_line_id), [0, 0, 0, 0])[:quarter])
+        out.append(ShareFigures(s, status, committed, paid_to_date, paid[quarter - 1], credits))
     return out
 
 

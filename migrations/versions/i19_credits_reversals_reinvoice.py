@@ -7,13 +7,13 @@ reversal is reclassified. Importing the same ledger again corrects the rest (its
 and amount, and a changed type is an ordinary change, in any open year).
 
 Revision ID: i19_credits_reversals_reinvoice
-Revises: i18d_ledger_partial_indexes
+Revises: i19_spend_follows_the_share
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "i19_credits_reversals_reinvoice"
-down_revision = "i18d_ledger_partial_indexes"
+down_revision = "i19_spend_follows_the_share"
 branch_labels = None
 depends_on = None
 

@@ -13,7 +13,7 @@ from datetime import date
 from fractions import Fraction
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 from openpyxl import load_workbook
 
 from tests.commissions.conftest import form_data
@@ -21,7 +21,7 @@ from tests.imports.helpers import draft_of
 from tracker import figures
 from tracker.claims.service import year_claims
 from tracker.extensions import db
-from tracker.imports import matching, service
+from tracker.imports import matching, reconciliation, service
 from tracker.models import Commission
 from tracker.returns.builder import build_return
 
@@ -132,6 +132,19 @@ def test_an_uncoded_split_contract_is_paid_60_40_on_every_surface(client, auth, 
     values = [v for row in load_workbook(io.BytesIO(grid.data)).active.iter_rows(values_only=True) for v in row]
     assert 10000 in values  # SVD's quarterly £10,000.00 (40% of each £25,000.00 invoice)
 
+    # Reconciliation and the unmatched lines page show how the contract's spend was apportioned; the stream table
+    # puts each part in its stream and still balances.
+    for url in ("/imports/reconciliation?year=2025-26", "/imports/unmatched"):
+        text = client.get(url).text
+        assert 'id="apportioned"' in text and "VRU-25-200" in text, url
+        assert "£60,000.00" in text and "£40,000.00" in text, url
+    r = reconciliation.reconcile(year)
+    assert r.balances
+    assert {row.name: row.commission for row in r.streams} == {
+        "Home Office VRU core grant": 60_000_00, "Serious Violence Duty": 40_000_00}
+    assert [(s.stream, s.paid) for s in r.apportioned[0].shares] == [
+        ("Home Office VRU core grant", 60_000_00), ("Serious Violence Duty", 40_000_00)]
+
 
 def test_a_line_coded_to_one_share_goes_there_and_the_rest_is_apportioned(client, auth, split_year):
     year = split_year["year"]
@@ -156,6 +169,7 @@ def test_apportioning_gives_the_rounding_to_the_largest_remainder():
     assert figures.apportion(5, [0, 0]) == [3, 2]  # shares of nothing: equal parts
 
 
+@settings(deadline=None)  # these machines are shared: a slow example is not a failure
 @given(amount=st.integers(-10**11, 10**11), weights=st.lists(st.integers(0, 10**10), min_size=1, max_size=6))
 def test_apportioned_parts_always_add_up_to_the_line(amount, weights):
     parts = figures.apportion(amount, weights)

@@ -143,7 +143,6 @@ def test_a_reimport_keeps_the_flag(app, contract):
     assert _flag(credit.id) is True
 
 
-@pytest.mark.xfail(reason="engine wiring by lead", strict=False)
 def test_an_agreed_credit_is_not_forecast_and_one_to_be_re_invoiced_stays_outstanding(client, auth, contract):
     """Issue 25's worked case: a £10,000.00 contract, invoices £10,000.00 paid, an agreed credit note −£1,250.50:
     actual £8,749.50, outstanding £0.00, forecast £8,749.50. Marked to be re-invoiced: outstanding £1,250.50
