@@ -205,7 +205,7 @@ def submission_schedule(submission_id: int):
 @roles_required(*EVERYONE)
 def year_schedule(year_id: int):
     """The year's claims schedule: every stream's claim periods with what is claimable, claimed, received and
-    outstanding, as on the year page."""
+    outstanding, and each stream's Total row, as on the year page."""
     from tracker.returns.builder import DATE, MONEY, TEXT, Column
     from tracker.returns.exports import export_rows
 
@@ -223,6 +223,9 @@ def year_schedule(year_id: int):
                          c.received, c.outstanding, c.status.capitalize(),
                          c.claim.submitted_on if c.claim else None, c.claim.paid_on if c.claim else None,
                          c.claim.remittance_reference if c.claim else ""])
+        # The grid's Total row under each stream, from the same sums (``StreamClaims.total``).
+        rows.append([sc.stream.name, "Total", None, sc.total("claimable"), sc.total("claimed"), sc.total("received"),
+                     sc.total("outstanding"), "", None, None, ""])
     return send_download(export_rows(columns, rows, "xlsx", f"Claims {year.label}"),
                          f"Claims schedule {year.label}.xlsx", XLSX_MIMETYPE)
 
