@@ -225,7 +225,7 @@ def year_schedule(year_id: int):
                          c.claim.remittance_reference if c.claim else ""])
         # The grid's Total row under each stream, from the same sums (``StreamClaims.total``).
         rows.append([sc.stream.name, "Total", None, sc.total("claimable"), sc.total("claimed"), sc.total("received"),
-                     sc.total("outstanding"), "", None, None, ""])
+                     sc.total("outstanding"), None, None, None, None])
     return send_download(export_rows(columns, rows, "xlsx", f"Claims {year.label}"),
                          f"Claims schedule {year.label}.xlsx", XLSX_MIMETYPE)
 

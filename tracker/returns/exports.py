@@ -117,7 +117,7 @@ def export_rows(columns: list[Column], rows: Iterable[list], fmt: str, sheet: st
             elif c.kind == BOOL:
                 ws.write_string(r, i, "Y" if v else "N")
             elif c.kind == PERCENT and isinstance(v, (int, Decimal)):
-                ws.write_number(r, i, float(v) / 100, percent)  # float ok: a percentage, not money
+                ws.write_number(r, i, float(Decimal(v) / 100), percent)  # float ok: a percentage, not money
             elif c.kind == NUMBER and isinstance(v, int):
                 ws.write_number(r, i, v)
             else:
