@@ -19,7 +19,8 @@ PER_PAGE = 50
 @dataclass
 class Filters:
     """What the address asks for: ``q`` (reference, narrative, supplier, invoice or PO), ``supplier``,
-    ``account``, ``period`` (the ledger's own: 1-12, or 13-16 for year-end adjustments), ``min`` and ``max`` (amounts in pounds), ``page``."""
+    ``account``, ``period`` (the ledger's own: 1-12, or 13-16 for year-end adjustments), ``min`` and ``max``
+    (amounts in pounds), ``page``."""
 
     q: str = ""
     supplier: str = ""
