@@ -319,10 +319,11 @@ class Actuals:
 
 
 def _period_key():
-    """The ledger period where it is one a ledger uses (1-16), else 100 + the posting month: one grouping key, so
-    a year's ledger groups into a few rows per line and contract whatever its size."""
+    """The ledger period where it is P1-P12, else (a year-end adjustment P13-P16, or a period no ledger uses)
+    100 + the posting month, as ``quarter_of_ledger_line`` counts it: one grouping key, so a year's ledger groups
+    into a few rows per line and contract whatever its size."""
     period = LedgerTransaction.period
-    return case((period.between(1, 16), period),
+    return case((period.between(1, 12), period),
                 else_=100 + func.extract("month", LedgerTransaction.posting_date))
 
 

@@ -157,30 +157,21 @@ def period_problem(period: int, posting: date, adjustment_period: int = 12) -> s
 
 
 def quarter_of_ledger_line(period, posting_month) -> int:
-    """The quarter a stored ledger line counts in: from its period, or from its posting month when the period is
-    not one a ledger uses (a row written before periods were checked must not break a page)."""
-    try:
-        return quarter_of_period(int(period))
-    except (TypeError, ValueError):
-        pass
-    try:
-        month = int(posting_month)
-    except (TypeError, ValueError):
-        return 4
-    if not 1 <= month <= 12:
-        return 4
-    return ((month - 4) % 12) // 3 + 1
+    """The quarter a stored ledger line counts in: from its period when that is P1-P12; a year-end adjustment
+    period (P13-P16, stored as the ledger gives it) counts in its posting month, which the import checked is the
+    period adjustments count in (the ``adjustment_period`` setting, P12 by default), and in Q4 when the month is
+    not known. A period no ledger uses falls back to the posting month too (a row written before periods were
+    checked must not break a page). ``LedgerTransaction.counts_in_quarter`` is the same rule in SQL."""
+    return (month_of_ledger_line(period, posting_month) - 1) // 3 + 1
 
 
 def month_of_ledger_line(period, posting_month) -> int:
     """The financial month (1 = April ... 12 = March) a stored ledger line counts in, by the same rule as
-    ``quarter_of_ledger_line``: its period (adjustment periods 13-16 count in March), else its posting month."""
+    ``quarter_of_ledger_line``: its period when that is P1-P12, else its posting month (P12 when not known)."""
     try:
         p = int(period)
     except (TypeError, ValueError):
         p = None
-    if p in ADJUSTMENT_PERIODS:
-        return 12
     if p is not None and 1 <= p <= 12:
         return p
     try:
@@ -190,6 +181,11 @@ def month_of_ledger_line(period, posting_month) -> int:
     if not 1 <= month <= 12:
         return 12
     return (month - 4) % 12 + 1
+
+
+def calendar_months_of_quarter(quarter: int) -> tuple[int, int, int]:
+    """The calendar months (1 = January) of financial quarter 1-4: Q1 is (4, 5, 6), Q4 is (1, 2, 3)."""
+    return tuple((3 * (quarter - 1) + i + 3) % 12 + 1 for i in range(3))
 
 
 QUARTER_NAMES = {1: "Q1 (Apr-Jun)", 2: "Q2 (Jul-Sep)", 3: "Q3 (Oct-Dec)", 4: "Q4 (Jan-Mar)"}

@@ -9,6 +9,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
+from tracker.claims import service
 from tracker.extensions import db
 from tracker.models import (
     Allocation, AuditEvent, BudgetLine, Claim, ClaimSubmission, GrantCondition, MatchContribution, Virement,
@@ -66,6 +67,13 @@ def test_finance_prepares_submits_and_records_payment_of_a_q1_claim(client, auth
                             245000, 0, "Paid")
     assert rows[0][2].date() == date(2025, 7, 20) and rows[0][13] == "HO-REM-0001"
     assert rows[3][1] == "Q4 (Jan-Mar) (final)"
+    # The grid's Total row, the same figures as the year page's (``StreamClaims.total``).
+    sc = next(sc for sc in service.year_claims(year) if sc.stream.id == stream.id)
+    assert rows[4][:11] == ("Home Office VRU core grant", "Total", None, sc.total("spend") / 100, 0,
+                            sc.total("claimable") / 100, 0, sc.total("claimed") / 100, sc.total("received") / 100,
+                            sc.total("outstanding") / 100, None)
+    assert rows[4][7:9] == (245000, 245000) and len(rows) == 5
+    assert f"{sc.total('claimable') / 100:,.2f}" in page.text
 
 
 def test_bad_claim_input_is_refused_with_a_message_and_changes_nothing(client, auth, year_with_spend):

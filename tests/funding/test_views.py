@@ -337,6 +337,31 @@ def test_home_page_lists_over_committed_lines(client, auth, make):
     assert "Over-committed budget lines" in page and "£2,500.00 over" in page
 
 
+def _tiles(html: str) -> dict[str, str]:
+    """The headline tiles (label -> figure) of a page."""
+    import re
+
+    block = html.split('<dl class="headline-figures">', 1)[1].split("</dl>", 1)[0]
+    return dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", block))
+
+
+def test_the_headline_tiles_show_pence_like_the_tables_below_them(client, auth, make):
+    """The tiles used to round to whole pounds with nothing saying so (£2,334,568 above a table's £2,334,567.89)."""
+    year = make.year("2025-26")
+    stream = make.stream("Core grant")
+    make.allocation(year=year, stream=stream, pence=2_334_567_89)
+    line = make.budget_line(year=year, stream=stream, amount_pence=2_000_000_49)
+    make.ledger_line(date(2025, 5, 15), 1_234_50, budget_line=line)
+    db.session.commit()
+    auth.login("viewer")
+    home = _tiles(client.get("/?year=2025-26").text)
+    assert (home["Allocation"], home["Actual to date"]) == ("£2,334,567.89", "£1,234.50")
+    assert home["Remaining"] == "£2,333,333.39"
+    budget = _tiles(client.get("/funding/budget?year=2025-26&quarter=4").text)
+    assert (budget["Allocation"], budget["Budget"], budget["Actual to date"]) == (
+        "£2,334,567.89", "£2,000,000.49", "£1,234.50")
+
+
 # --- Roll-over ------------------------------------------------------------------------------------------------
 
 def test_rollover_preview_then_do_it_once(client, auth, make):

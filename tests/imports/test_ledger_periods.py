@@ -1,11 +1,14 @@
 """Ledger periods and journal lines: the posting date decides the period and quarter; a period column is checked
-against it (P13-P16 count in the ``adjustment_period`` setting, P0 is refused) and a line with no supplier imports
-and waits unassigned."""
+against it (P13-P16 are kept as the ledger gives them and count in the ``adjustment_period`` setting, P0 is refused)
+and a line with no supplier imports and waits unassigned."""
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from tests.imports.helpers import draft_of
@@ -13,7 +16,8 @@ from tracker import settings
 from tracker.admin.service import AdminRuleError, update_setting
 from tracker.extensions import db
 from tracker.imports import service
-from tracker.models import LedgerTransaction
+from tracker.models import AccountRule, LedgerTransaction
+from tracker.periods import month_of_ledger_line, quarter_of_ledger_line
 
 HEAD = "Transaction Ref,Posting Date,Period,Supplier ID,Supplier Name,Narrative,Net\n"
 
@@ -51,12 +55,57 @@ def test_a_period_that_disagrees_with_the_posting_date_is_a_located_problem(year
 
 
 @pytest.mark.parametrize("period", [13, 14, 15, 16])
-def test_adjustment_periods_count_in_p12_and_are_stored_as_p12(year, period):
+def test_adjustment_periods_are_stored_as_the_ledger_gives_them(year, period):
     draft = ledger(f"J{period},31/03/2026,{period},,,Year-end accrual,1234.56")
     assert service.preview(draft)["counts"]["add"] == 1
     service.commit(draft)
     line = stored(f"J{period}")
-    assert (line.period, line.posting_date, line.net_pence) == (12, date(2026, 3, 31), 123456)
+    # The ledger's own period is kept (it used to be stored as 12, and the ledger's P13 was lost) ...
+    assert (line.period, line.posting_date, line.net_pence) == (period, date(2026, 3, 31), 123456)
+    # ... and it still counts in P12 (March) and Q4.
+    assert (quarter_of_ledger_line(line.period, 3), month_of_ledger_line(line.period, 3)) == (4, 12)
+
+
+def test_a_period_13_line_is_read_back_as_p13_and_counted_in_q4_and_march(year, make, client, auth):
+    """Through the documented ledger import, then read back from the ledger download, the budget download and the
+    claims schedule: the line says P13 and its money is in Q4 (and March, for a monthly claim)."""
+    stream = make.stream("Serious Violence Duty", claim_frequency="monthly")
+    make.allocation(year=year, stream=stream, pence=100_000_00)
+    line = make.budget_line(year=year, stream=stream, amount_pence=50_000_00)
+    db.session.add(AccountRule(account_code="5100", funding_year_id=year.id, budget_line_id=line.id))
+    db.session.commit()
+    head = "Transaction Ref,Posting Date,Period,Account Code,Supplier Name,Narrative,Net\n"
+    data = (head + "T1,15/05/2025,2,5100,Acme,Rent,100.00\nJ13,31/03/2026,13,5100,,Year-end accrual,777.00\n")
+    draft = draft_of("ledger.csv", data=data.encode())
+    assert service.preview(draft)["counts"]["add"] == 2
+    service.commit(draft)
+    assert (stored("J13").period, stored("J13").budget_line_id) == (13, line.id)
+    auth.login("finance")
+
+    text = client.get("/exports/ledger.csv?year=2025-26&quarter=4").data.decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [(r["Transaction reference"], r["Period"], r["Net"]) for r in rows] == [("J13", "13", "777.00")]
+    assert client.get("/exports/ledger.csv?quarter=1").data.decode("utf-8-sig").count("\r\n") == 2  # T1 only
+    text = client.get("/exports/ledger.csv?period=13").data.decode("utf-8-sig")
+    assert [r["Transaction reference"] for r in csv.DictReader(io.StringIO(text))] == ["J13"]
+
+    text = client.get("/exports/budget.csv?year=2025-26&quarter=3").data.decode("utf-8-sig")
+    assert [r["Actual to date"] for r in csv.DictReader(io.StringIO(text))][-1] == "100.00"  # not yet in Q3
+    text = client.get("/exports/budget.csv?year=2025-26&quarter=4").data.decode("utf-8-sig")
+    assert [r["Actual to date"] for r in csv.DictReader(io.StringIO(text))][-1] == "877.00"
+
+    book = load_workbook(io.BytesIO(client.get(f"/funding/years/{year.id}/claims.xlsx").data)).active
+    claimable = {r[1]: r[3] for r in book.iter_rows(min_row=2, values_only=True)}
+    assert claimable["May 2025"] == 100 and claimable["March 2026 (final)"] == 777
+
+
+def test_a_file_without_a_period_column_keeps_the_period_the_ledger_gave(year):
+    service.commit(ledger("J13,31/03/2026,13,,,Year-end accrual,10"))
+    data = b"Transaction Ref,Posting Date,Narrative,Net\nJ13,31/03/2026,Year-end accrual (corrected),10\n"
+    draft = draft_of("journals.csv", data=data)
+    assert service.preview(draft)["counts"]["changed"] == 1
+    service.commit(draft)
+    assert (stored("J13").period, stored("J13").narrative) == (13, "Year-end accrual (corrected)")
 
 
 def test_an_adjustment_period_dated_outside_its_period_is_a_problem(year):

@@ -64,7 +64,7 @@ def test_search_and_filters(lines, args, expected):
 
 
 @pytest.mark.parametrize("args, message", [
-    ({"period": "13"}, "Period '13' is not a period from 1 to 12"),
+    ({"period": "17"}, "Period '17' is not a period from 1 to 16"),
     ({"min": "lots"}, "The smallest amount 'lots' is not an amount of money"),
     ({"page": "abc"}, "Page 'abc' is not a page number"),
     ({"min": "10", "max": "5"}, "The smallest amount is more than the largest"),

@@ -5,6 +5,7 @@ import csv
 import hashlib
 import io
 from datetime import date, datetime
+from decimal import Decimal
 
 import openpyxl
 
@@ -118,3 +119,75 @@ def test_cli_writes_a_draft_and_issues(small, runner, tmp_path, make):
     assert bad.exit_code != 0 and "no funding year" in bad.output
     bad = runner.invoke(args=["export-return", "--year", "2025-26", "--quarter", "9", str(out)])
     assert bad.exit_code != 0
+
+
+def test_negative_variance_percentages_in_the_budget_download_are_numbers(small, client, auth):
+    """Seen on a real budget.csv: '-80.9% (text, with a stray apostrophe). Percentages are numbers, like money."""
+    from tracker import figures
+
+    auth.login("finance")
+    text = client.get("/exports/budget.csv?year=2025-26&quarter=2").data.decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    yf = figures.year_figures(small.year, 2)
+    expected = [f.variance_percent for f in yf.line_rows()] + [figures.table_total(yf.line_rows(), 2).variance_percent]
+    assert any(p is not None and p < 0 for p in expected)  # the case that went wrong
+    cells = [r["Variance against budget %"] for r in rows]
+    assert not any(c.startswith("'") for c in cells)
+    assert [Decimal(c) if c else None for c in cells] == expected
+    assert [r["Variance against budget £"] for r in rows][-1].startswith("-")
+
+    ws = openpyxl.load_workbook(io.BytesIO(client.get("/exports/budget.xlsx?year=2025-26&quarter=2").data)).active
+    headers = [c.value for c in ws[1]]
+    col = headers.index("Variance against budget %")
+    values = [row[col] for row in ws.iter_rows(min_row=2, values_only=True)]
+    assert values == [float(p / 100) if p is not None else None for p in expected]
+    assert ws.cell(2, col + 1).number_format.startswith("0.0%")
+
+
+def test_csv_guards_text_and_leaves_plain_negative_numbers_alone():
+    # Text that could run as a formula keeps its apostrophe; a negative number written as text cannot, so it has none.
+    for number in ("-80.9%", "-£1,250.50", "-12", "-0.5"):
+        assert csv_safe(number) == number
+    for hostile in ("-2+3", "-1,2", "-0012", "-£1+1", "-80.9%%", "-SUM(A1)", "-"):
+        assert csv_safe(hostile) == "'" + hostile
+
+
+def test_the_two_variance_totals_are_labelled_by_what_they_are_against(small, client, auth):
+    """The stream table's variance (against the allocations) and the line table's (against the budgets) are two
+    different totals on one page: each says which, on screen, in the budget download and in the return."""
+    from tracker import figures
+
+    from sqlalchemy import select
+
+    from tracker.models import Allocation
+
+    # The core grant's allocation is £10,000.00 more than its lines' budgets, so the two totals differ.
+    core = db.session.scalars(select(Allocation).where(Allocation.funding_stream_id == small.core.id)).one()
+    core.revised_pence += 10_000_00
+    db.session.commit()
+    auth.login("finance")
+    yf = figures.year_figures(small.year, 2)
+    against_allocation = yf.total.variance
+    against_budget = figures.table_total(yf.line_rows(), 2).variance
+    assert against_allocation != against_budget
+
+    page = client.get("/funding/budget?year=2025-26&quarter=2").text
+    assert page.count("Variance against allocation £") == 1  # the stream table
+    assert page.count("Variance against budget £") == 2  # the strand and line tables
+    assert "Variance £" not in page and "Forecast variance against allocation" in page
+
+    text = client.get("/exports/budget.csv?year=2025-26&quarter=2").data.decode("utf-8-sig")
+    total = list(csv.DictReader(io.StringIO(text)))[-1]
+    assert total["Funding stream"] == "Total"
+    assert round(Decimal(total["Variance against budget £"]) * 100) == against_budget
+
+    book = openpyxl.load_workbook(io.BytesIO(client.get("/returns/2025-26/q2/draft.xlsx").data), data_only=True)
+    for sheet, heading, expected in (("Summary by funding stream", "Variance against allocation (£)",
+                                      against_allocation),
+                                     ("Expenditure by category", "Variance against budget (£)", against_budget)):
+        ws = book[sheet]
+        headings = [c.value for c in ws[5]]
+        assert "Variance (£)" not in headings
+        col = headings.index(heading)
+        total_row = next(row for row in ws.iter_rows(min_row=6, values_only=True) if row[0] == "Total")
+        assert round(Decimal(str(total_row[col])) * 100) == expected, sheet

@@ -48,7 +48,7 @@ def test_sheets_formats_frozen_headers_filters_and_print_setup(small):
     money = ws.cell(row, _col_of(ws, "Actual to date"))
     assert money.value == pytest.approx(26_099.85) and money.number_format == MONEY_FORMAT
     assert "[Red](" in MONEY_FORMAT  # negatives in red brackets, as finance shows them
-    assert ws.cell(row, _col_of(ws, "Variance (%)")).number_format.startswith("0.0%")
+    assert ws.cell(row, _col_of(ws, "Variance against allocation (%)")).number_format.startswith("0.0%")
     assert ws.cell(row, _col_of(ws, "RAG")).value == "Red"
     assert ws.page_setup.orientation == "landscape"
     # Fit to one page wide (XlsxWriter leaves out fitToWidth=1, the default), any number of pages tall.
@@ -73,11 +73,11 @@ def test_totals_are_formulas_with_correct_cached_values(small):
     assert ws.cell(total, col).value == f"=SUM({ws.cell(6, col).column_letter}6:{ws.cell(6, col).column_letter}8)"
     expected = {"Allocation (original)": 120_000.00, "Allocation (revised)": 110_000.00, "Profile to date": 55_000.00,
                 "Actual to date": 27_434.40, "Committed": 36_000.00, "Forecast outturn": 82_434.40,
-                "Variance (£)": -27_565.60}
+                "Variance against allocation (£)": -27_565.60}
     for heading, value in expected.items():
         assert wv.cell(total, _col_of(ws, heading)).value == pytest.approx(value, abs=0.001), heading
-    assert ws.cell(total, _col_of(ws, "Variance (%)")).value.startswith("=IF(")
-    assert wv.cell(total, _col_of(ws, "Variance (%)")).value == pytest.approx(-27_565.60 / 110_000)
+    assert ws.cell(total, _col_of(ws, "Variance against allocation (%)")).value.startswith("=IF(")
+    assert wv.cell(total, _col_of(ws, "Variance against allocation (%)")).value == pytest.approx(-27_565.60 / 110_000)
 
     cat, catv = formulas["Expenditure by category"], cached["Expenditure by category"]
     labour = _row_of(cat, "Labour total")

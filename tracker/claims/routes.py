@@ -205,8 +205,8 @@ def submission_schedule(submission_id: int):
 @roles_required(*EVERYONE)
 def year_schedule(year_id: int):
     """The year's claims schedule: every stream's claim periods with their spend, the negative brought forward
-    and carried forward, what is claimable, claimed, received and outstanding, as on the year page (in each row,
-    spend + brought forward = claimable + carried forward)."""
+    and carried forward, what is claimable, claimed, received and outstanding, and each stream's Total row, as on
+    the year page (in each row, spend + brought forward = claimable + carried forward)."""
     from tracker.returns.builder import DATE, MONEY, TEXT, Column
     from tracker.returns.exports import export_rows
 
@@ -227,6 +227,11 @@ def year_schedule(year_id: int):
                          c.received, c.outstanding, c.status.capitalize(),
                          c.claim.submitted_on if c.claim else None, c.claim.paid_on if c.claim else None,
                          c.claim.remittance_reference if c.claim else ""])
+        # The grid's Total row under each stream, from the same sums (``StreamClaims.total``).
+        # Spend and claimable add up; what the year's last period carries is what no claim could net off.
+        rows.append([sc.stream.name, "Total", None, sc.total("spend"), 0, sc.total("claimable"),
+                     sc.carried_out_of_the_year, sc.total("claimed"), sc.total("received"), sc.total("outstanding"),
+                     "", None, None, ""])
     return send_download(export_rows(columns, rows, "xlsx", f"Claims {year.label}"),
                          f"Claims schedule {year.label}.xlsx", XLSX_MIMETYPE)
 

@@ -19,7 +19,8 @@ PER_PAGE = 50
 @dataclass
 class Filters:
     """What the address asks for: ``q`` (reference, narrative, supplier, invoice or PO), ``supplier``,
-    ``account``, ``period`` (1-12), ``min`` and ``max`` (amounts in pounds), ``page``."""
+    ``account``, ``period`` (the ledger's own: 1-12, or 13-16 for year-end adjustments), ``min`` and ``max``
+    (amounts in pounds), ``page``."""
 
     q: str = ""
     supplier: str = ""
@@ -52,10 +53,11 @@ def parse_filters(args) -> Filters:
     f.account = (args.get("account") or "").strip()[:40]
     period = (args.get("period") or "").strip()
     if period:
-        if period.isdigit() and 1 <= int(period) <= 12:
+        if period.isdigit() and 1 <= int(period) <= 16:
             f.period = int(period)
         else:
-            f.problems.append(f"Period '{period[:20]}' is not a period from 1 to 12, so it was not used")
+            f.problems.append(f"Period '{period[:20]}' is not a period from 1 to 16 (P13-P16 are year-end "
+                              "adjustments), so it was not used")
     for name, attr in (("min", "min_pence"), ("max", "max_pence")):
         text = (args.get(name) or "").strip()
         if text:

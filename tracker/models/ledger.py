@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (
-    JSON, BigInteger, ColumnElement, ForeignKey, Index, String, Text, UniqueConstraint, and_, false, text,
+    JSON, BigInteger, ColumnElement, ForeignKey, Index, String, Text, UniqueConstraint, and_, extract, false, not_, or_,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -123,7 +124,8 @@ class LedgerTransaction(Base):
     reference: Mapped[str] = mapped_column(String(60))
     #: The posting (or paid) date.
     posting_date: Mapped[date] = mapped_column(index=True)
-    #: Ledger period 1-12 (P1 is April).
+    #: The ledger's own period: 1-12 (P1 is April), or a year-end adjustment period 13-16 as the ledger gives it
+    #: (counted in its posting month, P12 by default: ``tracker.periods.quarter_of_ledger_line``).
     period: Mapped[int]
     #: The funding year the date falls in.
     funding_year_id: Mapped[int | None] = mapped_column(ForeignKey("funding_years.id"), index=True)
@@ -168,6 +170,16 @@ class LedgerTransaction(Base):
     commission: Mapped["Commission | None"] = relationship()  # noqa: F821
     budget_line: Mapped["BudgetLine | None"] = relationship()  # noqa: F821
     import_batch: Mapped[ImportBatch | None] = relationship()
+
+    @classmethod
+    def counts_in_quarter(cls, quarter: int):
+        """SQL: the line counts in financial quarter 1-4, by ``tracker.periods.quarter_of_ledger_line``'s rule (its
+        period when P1-P12, else its posting month), so a P13 line dated 31 March is in Q4."""
+        from tracker.periods import calendar_months_of_quarter
+
+        return or_(cls.period.between(3 * quarter - 2, 3 * quarter),
+                   and_(not_(cls.period.between(1, 12)),
+                        extract("month", cls.posting_date).in_(calendar_months_of_quarter(quarter))))
 
 
 def settled_credit() -> ColumnElement[bool]:

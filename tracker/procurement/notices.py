@@ -7,8 +7,6 @@ needs a change notice gets its notice and deadline in the transaction that recor
 """
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date
 
 from sqlalchemy import or_, select
@@ -194,12 +192,10 @@ def notice_fields(notice: ProcurementNotice) -> list[tuple[str, str]]:
 
 
 def notice_csv(notice: ProcurementNotice) -> bytes:
-    """The notice's fields as a two-column CSV (field, value), safe to open in a spreadsheet."""
-    from tracker.returns.exports import csv_safe
+    """The notice's fields as a two-column CSV (field, value), safe to open in a spreadsheet: written by the one
+    CSV writer every download uses (``tracker.returns.exports.export_rows``)."""
+    from tracker.returns.builder import TEXT, Column
+    from tracker.returns.exports import export_rows
 
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["Field", "Value"])
-    for field, value in notice_fields(notice):
-        writer.writerow([csv_safe(field), csv_safe(value or "")])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    columns = [Column("field", "Field", TEXT), Column("value", "Value", TEXT)]
+    return export_rows(columns, ([field, value or ""] for field, value in notice_fields(notice)), "csv")

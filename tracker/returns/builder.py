@@ -143,8 +143,10 @@ def _money_columns(first: list[Column], budget_words: str) -> list[Column]:
         Column("planned", "Planned, not contracted", MONEY, 13, "sum"),
         Column("forecast", "Forecast outturn", MONEY, 13, "sum"),
         Column("movement", "Forecast movement since the last return", MONEY, 13, "sum"),
-        Column("variance", "Variance (£)", MONEY, 13, "sum"),
-        Column("variance_percent", "Variance (%)", PERCENT, 10, "ratio", ("variance", "revised")),
+        # "against allocation" (streams) or "against budget" (categories): two different totals, never one label.
+        Column("variance", f"Variance against {budget_words.lower()} (£)", MONEY, 13, "sum"),
+        Column("variance_percent", f"Variance against {budget_words.lower()} (%)", PERCENT, 10, "ratio",
+               ("variance", "revised")),
         Column("rag", "RAG", RAG, 8, "value"),
     ]
 

@@ -2,8 +2,10 @@
 
 ``export_rows(columns, rows, fmt)`` is the one exporter. It is safe with user text: in .xlsx every text cell
 is written as a string (never a formula); in .csv a text cell starting with = + - @ tab or carriage return gets
-a leading apostrophe, as OWASP advises for CSV injection, so a spreadsheet opening it shows text. Numbers and
-dates are real numbers and dates (a negative amount is a number, not text, so it is never prefixed).
+a leading apostrophe, as OWASP advises for CSV injection, so a spreadsheet opening it shows text. Numbers,
+percentages and dates are real numbers and dates (a negative amount or percentage is a number, not text, so it is
+never prefixed). Every CSV the app gives (these lists, the transparency files, procurement notices) is written
+through ``csv_cell`` here, so one rule decides what is guarded.
 
 The commissions list uses the headings the commissions register import recognises, with real dates and
 amounts as numbers, so the .xlsx it gives re-imports unchanged.
@@ -12,8 +14,10 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Iterable
 
 import xlsxwriter
@@ -23,8 +27,8 @@ from sqlalchemy.orm import selectinload
 from tracker.extensions import db
 from tracker.funding.rules import choose_quarter, choose_year
 from tracker.models import AuditEvent, Commission, FundingShare, LedgerTransaction, Milestone
-from tracker.returns.builder import DATE, MONEY, NUMBER, TEXT, Column
-from tracker.returns.workbook import DATE_FORMAT, MONEY_FORMAT
+from tracker.returns.builder import DATE, MONEY, NUMBER, PERCENT, TEXT, Column
+from tracker.returns.workbook import DATE_FORMAT, MONEY_FORMAT, PERCENT_FORMAT
 from tracker.text import is_yes
 from tracker.web import XLSX_MIMETYPE
 
@@ -36,6 +40,9 @@ MIMETYPES = {
 DATETIME = "datetime"
 BOOL = "bool"
 _DANGEROUS_FIRST = ("=", "+", "-", "@", "\t", "\r")
+# A negative number as people write it (-80.9%, -£1,250.50, -12): a spreadsheet reads it as a number, and it has
+# nothing after the sign that could make it a formula, so it needs no guard (and an apostrophe would make it text).
+_NEGATIVE_NUMBER = re.compile(r"-£?(?:0|[1-9]\d{0,2}(?:,\d{3})+|[1-9]\d*)(?:\.\d+)?%?")
 
 
 class ExportError(ValueError):
@@ -43,25 +50,29 @@ class ExportError(ValueError):
 
 
 def csv_safe(text: str) -> str:
-    """Text for a CSV cell that a spreadsheet will not run as a formula."""
-    return "'" + text if text.startswith(_DANGEROUS_FIRST) else text
+    """Text for a CSV cell that a spreadsheet will not run as a formula (a plain negative number is left as it is)."""
+    if text.startswith(_DANGEROUS_FIRST) and not _NEGATIVE_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
 
 
-def _csv_cell(column: Column, value) -> str:
+def csv_cell(kind: str, value) -> str:
+    """One CSV cell by its column's kind: money (pence) as pounds, percentages and numbers as numbers, dates as
+    dd/mm/yyyy; anything else is text, guarded by ``csv_safe``."""
     if value is None:
         return ""
-    if column.kind == MONEY:
+    if kind == MONEY:
         pence = int(value)
         sign = "-" if pence < 0 else ""
         return f"{sign}{abs(pence) // 100}.{abs(pence) % 100:02d}"
-    if column.kind == DATE:
+    if kind in (PERCENT, NUMBER) and isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+        return str(value)  # -80.9, never '-80.9: a number a spreadsheet can add up
+    if kind == DATE:
         return value.strftime("%d/%m/%Y")
-    if column.kind == DATETIME:
+    if kind == DATETIME:
         return value.strftime("%d/%m/%Y %H:%M:%S")
-    if column.kind == BOOL:
+    if kind == BOOL:
         return "Y" if value else "N"
-    if column.kind == NUMBER and isinstance(value, int):
-        return str(value)
     return csv_safe(str(value))
 
 
@@ -72,7 +83,7 @@ def export_rows(columns: list[Column], rows: Iterable[list], fmt: str, sheet: st
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow([csv_safe(c.heading) for c in columns])
         for values in rows:
-            writer.writerow([_csv_cell(c, v) for c, v in zip(columns, values)])
+            writer.writerow([csv_cell(c.kind, v) for c, v in zip(columns, values)])
         # A byte-order mark so Excel reads the £ sign and names with accents as UTF-8.
         return ("\ufeff" + out.getvalue()).encode("utf-8")
     if fmt != "xlsx":
@@ -83,6 +94,7 @@ def export_rows(columns: list[Column], rows: Iterable[list], fmt: str, sheet: st
     wb.set_properties({"title": sheet, "created": datetime(2000, 1, 1)})
     header = wb.add_format({"bold": True, "bg_color": "#dee0e2", "bottom": 1})
     money = wb.add_format({"num_format": MONEY_FORMAT})
+    percent = wb.add_format({"num_format": PERCENT_FORMAT})
     day = wb.add_format({"num_format": DATE_FORMAT})
     moment = wb.add_format({"num_format": "dd/mm/yyyy hh:mm:ss"})
     ws = wb.add_worksheet(sheet[:31])
@@ -104,6 +116,8 @@ def export_rows(columns: list[Column], rows: Iterable[list], fmt: str, sheet: st
                 ws.write_datetime(r, i, v, moment)
             elif c.kind == BOOL:
                 ws.write_string(r, i, "Y" if v else "N")
+            elif c.kind == PERCENT and isinstance(v, (int, Decimal)):
+                ws.write_number(r, i, float(Decimal(v) / 100), percent)  # float ok: a percentage, not money
             elif c.kind == NUMBER and isinstance(v, int):
                 ws.write_number(r, i, v)
             else:
@@ -169,15 +183,16 @@ BUDGET_COLUMNS = [
     Column("budget", "Budget", MONEY, 15), Column("profile_to_date", "Profile to date", MONEY, 15),
     Column("committed", "Committed", MONEY, 15), Column("actual_to_date", "Actual to date", MONEY, 15),
     Column("outstanding", "Outstanding commitment", MONEY, 15), Column("planned", "Planned", MONEY, 15),
-    Column("forecast", "Forecast outturn", MONEY, 15), Column("variance", "Variance £", MONEY, 15),
-    Column("variance_percent", "Variance %", TEXT, 10), Column("rag", "RAG", TEXT, 6),
+    Column("forecast", "Forecast outturn", MONEY, 15),
+    # A line's variance is against its budget; the page's stream table (against the allocation) uses other words.
+    Column("variance", "Variance against budget £", MONEY, 15),
+    Column("variance_percent", "Variance against budget %", PERCENT, 10), Column("rag", "RAG", TEXT, 6),
 ]
 
 
 def _budget_values(f) -> list:
-    percent = f"{f.variance_percent}%" if f.variance_percent is not None else ""
     return [f.budget, f.profile_to_date, f.committed, f.actual_to_date, f.outstanding, f.planned, f.forecast,
-            f.variance, percent, f.rag]
+            f.variance, f.variance_percent, f.rag]
 
 
 def budget_listing(args) -> Listing:
@@ -236,8 +251,8 @@ def ledger_listing(args) -> Listing:
         stmt = stmt.where(LedgerTransaction.funding_year_id == year_id)
     quarter = choose_quarter(args, default=None)
     if quarter:
-        stmt = stmt.where(LedgerTransaction.period.between(3 * quarter - 2, 3 * quarter))
-    period = _int_arg(args, "period", 1, 12)
+        stmt = stmt.where(LedgerTransaction.counts_in_quarter(quarter))
+    period = _int_arg(args, "period", 1, 16)  # P13-P16: the ledger's year-end adjustment periods, kept as given
     if period:
         stmt = stmt.where(LedgerTransaction.period == period)
     commission = _int_arg(args, "commission", 1, 2**31)

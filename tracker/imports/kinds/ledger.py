@@ -95,7 +95,10 @@ class _Ledger(_Kind):
         self.seen[key] = row_no
         vat = p.get("vat", 0)
         data = {
-            "reference": p["reference"], "posting_date": posting, "period": period_of(posting),
+            # The ledger's own period as it gives it (P13-P16 stay P13-P16, counted by quarter_of_ledger_line);
+            # without a period column, the posting date's.
+            "reference": p["reference"], "posting_date": posting,
+            "period": p["period"] if p.get("period") is not None else period_of(posting),
             "funding_year_id": year_id, "cost_centre": p.get("cost_centre", ""),
             "account_code": p.get("account_code", ""), "account_description": p.get("account_description", ""),
             "supplier_id": p.get("supplier_id", ""), "supplier_name": p.get("supplier_name", ""),
@@ -110,6 +113,9 @@ class _Ledger(_Kind):
                                                                 data["account_code"], year_id)
             data.update(commission_id=commission_id, budget_line_id=line_id, match_method=method)
             return Row(row_no, ADD, data, [], values, money=net)
+        period_at = self.COMPARE.index("period") + 1
+        if p.get("period") is None and period_problem(old[period_at], posting, self.adjustment_period) is None:
+            data["period"] = old[period_at]  # a file with no period column keeps the period a ledger gave before
         new = tuple(data[c] for c in self.COMPARE)
         if all(old[i + 1] == new[i] for i in self.compared):
             return Row(row_no, UNCHANGED, data, [], values, existing_id=old[0], money=net)
