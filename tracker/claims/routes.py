@@ -231,7 +231,7 @@ def year_schedule(year_id: int):
         # Spend and claimable add up; what the year's last period carries is what no claim could net off.
         rows.append([sc.stream.name, "Total", None, sc.total("spend"), 0, sc.total("claimable"),
                      sc.carried_out_of_the_year, sc.total("claimed"), sc.total("received"), sc.total("outstanding"),
-                     "", None, None, ""])
+                     None, None, None, ""])
     return send_download(export_rows(columns, rows, "xlsx", f"Claims {year.label}"),
                          f"Claims schedule {year.label}.xlsx", XLSX_MIMETYPE)
 
