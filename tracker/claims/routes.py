@@ -53,7 +53,7 @@ def year_panel(year: FundingYear) -> YearPanel:
     """One run of the figures engine for all of it (a fixed number of queries)."""
     quarter = quarter_in_progress(year.label, date.today())
     yf = figures.year_figures(year, quarter)
-    return YearPanel(service.year_claims(year, yf), service.year_conditions(year, yf), service.year_contributions(year),
+    return YearPanel(service.hide_unsent(service.year_claims(year, yf)), service.year_conditions(year, yf), service.year_contributions(year),
                      service.year_virements(year), service.bridging(year, yf), quarter)
 
 
@@ -181,24 +181,24 @@ def _schedule_name(claim, version: int | None) -> str:
 @bp.route("/claims/<int:claim_id>/schedule.xlsx")
 @roles_required(*EVERYONE)
 def schedule(claim_id: int):
-    """The claim schedule: the latest submitted version's exact bytes, or the draft as it stands now."""
+    """The claim schedule: the latest submitted version's exact bytes, or the draft as it stands now. The address
+    serves whatever is latest, so each version also has its own (``submission_schedule``)."""
     claim = service.get_claim_or_404(claim_id)
     if claim.submissions:
         latest = claim.submissions[0]
-        return send_download(service.stored_schedule(latest), _schedule_name(claim, latest.version), XLSX_MIMETYPE,
-                             cache="private, max-age=31536000, immutable")
+        return send_download(service.stored_schedule(latest), _schedule_name(claim, latest.version), XLSX_MIMETYPE)
     sc, cell = service.stream_claims_of(claim)
     return send_download(schedule_bytes(claim, sc, cell), _schedule_name(claim, None), XLSX_MIMETYPE)
 
 
-@bp.route("/claims/submissions/<int:submission_id>/schedule.xlsx")
+@bp.route("/claims/<int:claim_id>/schedule/v<int:version>.xlsx")
 @roles_required(*EVERYONE)
-def submission_schedule(submission_id: int):
-    """One submitted version of a claim schedule, exactly as submitted."""
-    submission = service.get_submission_or_404(submission_id)
-    claim = service.get_claim_or_404(submission.claim_id)
+def submission_schedule(claim_id: int, version: int):
+    """One submitted version of a claim schedule, exactly as submitted, at an address of its own."""
+    claim = service.get_claim_or_404(claim_id)
+    submission = service.get_submission_or_404(claim, version)
     return send_download(service.stored_schedule(submission), _schedule_name(claim, submission.version),
-                         XLSX_MIMETYPE, cache="private, max-age=31536000, immutable")
+                         XLSX_MIMETYPE)
 
 
 @bp.route("/funding/years/<int:year_id>/claims.xlsx")
@@ -217,7 +217,7 @@ def year_schedule(year_id: int):
                Column("submitted", "Submitted", DATE, 11), Column("paid", "Paid", DATE, 11),
                Column("remittance", "Remittance reference", TEXT, 18)]
     rows = []
-    for sc in service.year_claims(year):
+    for sc in service.hide_unsent(service.year_claims(year)):
         for c in sc.cells:
             rows.append([sc.stream.name, c.name + (" (final)" if c.final else ""), c.due, c.claimable, c.claimed,
                          c.received, c.outstanding, c.status.capitalize(),

@@ -34,6 +34,15 @@ COUNTED_TYPES = {
 }
 MONTHS_PER_PERIOD = {"monthly": 1, "quarterly": 3, "half-yearly": 6, "annual": 12}
 MET, AT_RISK, NOT_MET = "met", "at risk", "not met"
+#: What the PCC office (viewers) may see of claims: what was sent to the funder, never a draft in preparation or a
+#: queried claim being corrected (as draft returns are hidden from them).
+SEEN_BY_VIEWERS = frozenset({"submitted", "approved", "paid"})
+
+
+def seen_by(status: str, role: str) -> bool:
+    """Whether someone of ``role`` may see a claim in ``status``: viewers only sent claims, staff all of them."""
+    return role != "viewer" or status in SEEN_BY_VIEWERS
+
 STATUS_WORDS = {MET: "Met", AT_RISK: "At risk", NOT_MET: "Not met"}
 
 

@@ -193,9 +193,35 @@ def stream_claims_of(claim: Claim) -> tuple[StreamClaims, Cell]:
 # --- One claim -----------------------------------------------------------------------------------------------
 
 def get_claim_or_404(claim_id: int) -> Claim:
-    return get_or_404(Claim, claim_id, "There is no such claim.", joinedload(Claim.funding_year),
-                      joinedload(Claim.funding_stream),
-                      selectinload(Claim.submissions).joinedload(ClaimSubmission.submitted_by))
+    """The claim, or 404; also a 404 to a viewer for a claim not sent to the funder (a draft or a queried one),
+    so its page, schedule and versions do not exist for them."""
+    claim = get_or_404(Claim, claim_id, "There is no such claim.", joinedload(Claim.funding_year),
+                       joinedload(Claim.funding_stream),
+                       selectinload(Claim.submissions).joinedload(ClaimSubmission.submitted_by))
+    if not rules.seen_by(claim.status, _role()):
+        abort_with(404, "There is no such claim.")
+    return claim
+
+
+def _role() -> str:
+    """The signed-in person's role (none outside a request: the command line and imports see everything)."""
+    from flask import has_request_context
+    from flask_login import current_user
+
+    if has_request_context() and current_user.is_authenticated:
+        return current_user.role
+    return ""
+
+
+def hide_unsent(claims: list[StreamClaims]) -> list[StreamClaims]:
+    """The year's claims as the signed-in person may see them: for a viewer, a claim not yet sent to the funder
+    is left out of its cell (no link, no amount), as if not prepared."""
+    role = _role()
+    for sc in claims:
+        for cell in sc.cells:
+            if cell.claim is not None and not rules.seen_by(cell.claim.status, role):
+                cell.claim = None
+    return claims
 
 
 def claim_title(claim: Claim) -> str:
@@ -311,9 +337,12 @@ def record_payment(claim: Claim, paid_on: date, received: int, remittance: str) 
                  remittance_reference=(remittance or "").strip())
 
 
-def get_submission_or_404(submission_id: int) -> ClaimSubmission:
-    return get_or_404(ClaimSubmission, submission_id, "There is no such claim submission.",
-                      joinedload(ClaimSubmission.claim))
+def get_submission_or_404(claim: Claim, version: int) -> ClaimSubmission:
+    """Version ``version`` of a claim (already checked for who may see it), or 404."""
+    submission = next((s for s in claim.submissions if s.version == version), None)
+    if submission is None:
+        abort_with(404, f"This claim has no submitted version {version}.")
+    return submission
 
 
 def stored_schedule(submission: ClaimSubmission) -> bytes:

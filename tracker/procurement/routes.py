@@ -211,8 +211,7 @@ def publication_download(publication_id: int):
         abort_with(410, "The issued file is missing from the data folder or no longer matches what was issued. "
                         "Restore it from the backup.")
     period = transparency.parse_period(kind.unit, pub.period)
-    return send_download(content, transparency.download_name(kind, period, pub.version), "text/csv; charset=utf-8",
-                         cache="private, max-age=31536000, immutable")
+    return send_download(content, transparency.download_name(kind, period, pub.version), "text/csv; charset=utf-8")
 
 
 @bp.route("/publications/issued/<int:publication_id>/published", methods=["POST"])
