@@ -110,7 +110,9 @@ def _claim_action(claim_id: int, form_class, form_name: str, field: str, act, me
         try:
             result = act(claim, form)
         except service.Refused as exc:
-            getattr(form, field).errors.append(str(exc))
+            # A figure outside its usual range is asked about at the form's confirmation box; the rest at ``field``.
+            confirm = isinstance(exc, service.NeedsConfirmation) and getattr(form, "confirm_over", None)
+            (confirm or getattr(form, field)).errors.append(str(exc))
         else:
             try:
                 db.session.commit()
@@ -169,7 +171,7 @@ def payment(claim_id: int):
     return _claim_action(
         claim_id, PaymentForm, "payment_form", "paid_on",
         lambda claim, form: service.record_payment(claim, form.paid_on.data, form.received.data,
-                                                   form.remittance_reference.data),
+                                                   form.remittance_reference.data, form.confirm_over.data),
         lambda form, _: "Payment recorded.")
 
 
@@ -288,14 +290,25 @@ def _contribution_values(form: ContributionForm) -> dict:
             "document_id": form.document_id.data or None, "note": (form.note.data or "").strip()}
 
 
+def _saved_contribution(form: ContributionForm, year: FundingYear, contribution) -> bool:
+    """Save the form's contribution; False (and the question at the confirmation box) when evidence above the
+    pledge is not yet confirmed."""
+    try:
+        service.save_contribution(year, contribution, form.confirm_over.data, **_contribution_values(form))
+    except service.NeedsConfirmation as exc:
+        db.session.rollback()
+        form.confirm_over.errors = [str(exc)]
+        return False
+    return True
+
+
 @bp.route("/funding/years/<int:year_id>/match/new", methods=["GET", "POST"])
 @roles_required(FINANCE)
 def new_contribution(year_id: int):
     """Record a partner's match contribution: pledged, and what is evidenced."""
     year = year_to_change_or_404(year_id)
     form = _contribution_form(year)
-    if form.validate_on_submit():
-        service.save_contribution(year, None, **_contribution_values(form))
+    if form.validate_on_submit() and _saved_contribution(form, year, None):
         db.session.commit()
         return _done(_year_url(year.id, "match"), "Match contribution recorded.")
     return render("claims/contribution_form.html", status=422 if request.method == "POST" else 200, form=form,
@@ -309,8 +322,7 @@ def edit_contribution(contribution_id: int):
     contribution = service.contribution_to_change_or_404(contribution_id)
     year = contribution.funding_year
     form = _contribution_form(year, contribution)
-    if form.validate_on_submit():
-        service.save_contribution(year, contribution, **_contribution_values(form))
+    if form.validate_on_submit() and _saved_contribution(form, year, contribution):
         db.session.commit()
         return _done(_year_url(year.id, "match"), "Match contribution saved.")
     return render("claims/contribution_form.html", status=422 if request.method == "POST" else 200, form=form,

@@ -111,9 +111,13 @@ def _period_or_400(kind, text: str | None):
     if not text:
         return transparency.current_period(kind.unit, date.today())
     try:
-        return transparency.parse_period(kind.unit, text)
+        period = transparency.parse_period(kind.unit, text)
     except transparency.PeriodError as exc:
         abort_with(400, str(exc))
+    problem = transparency.future_problem(period, date.today())
+    if problem:
+        abort_with(400, problem)
+    return period
 
 
 @bp.route("/publications/")
