@@ -16,8 +16,9 @@ import zipfile
 # Small parts (content types, relationships, manifests) are read whole; anything bigger is not a plain listing.
 SMALL_PART = 2 * 1024 * 1024
 MAX_READ_PARTS = 200
-# A Word part read to look for fields; beyond this it is refused as too large to check.
-MAX_TEXT_PART = 64 * 1024 * 1024
+# Word parts read to look for fields, all together; beyond this the file is refused as too large to check (a
+# zip bomb of many document parts would otherwise be inflated in full).
+MAX_TEXT_BYTES = 64 * 1024 * 1024
 
 _MACRO_MARKS = (b"vbaproject", b"macroenabled", b"vbadata", b"ms-office.activex", b"ms-excel.macrosheet",
                 b"ms-excel.intlmacrosheet")
@@ -40,7 +41,7 @@ TOO_BIG = "it is too large to check for macros and links"
 
 def active_content(zf: zipfile.ZipFile) -> str | None:
     """Why the package must be refused ("it contains ..."), or None for a plain document."""
-    read = 0
+    read = text_bytes = 0
     for info in zf.infolist():
         name = info.filename.lower()
         reason = _by_name(name)
@@ -54,7 +55,8 @@ def active_content(zf: zipfile.ZipFile) -> str | None:
             if reason:
                 return reason
         elif name.startswith("word/") and name.endswith(".xml"):
-            if info.file_size > MAX_TEXT_PART:
+            text_bytes += info.file_size  # zipfile never inflates a part beyond its stated size
+            if text_bytes > MAX_TEXT_BYTES:
                 return TOO_BIG
             if _has_dde_field(zf.read(info)):
                 return DDE
