@@ -53,7 +53,8 @@ def year_panel(year: FundingYear) -> YearPanel:
     """One run of the figures engine for all of it (a fixed number of queries)."""
     quarter = quarter_in_progress(year.label, date.today())
     yf = figures.year_figures(year, quarter)
-    return YearPanel(service.hide_unsent(service.year_claims(year, yf)), service.year_conditions(year, yf), service.year_contributions(year),
+    return YearPanel(service.hide_unsent(service.year_claims(year, yf)), service.year_conditions(year, yf),
+                     service.year_contributions(year),
                      service.year_virements(year), service.bridging(year, yf), quarter)
 
 
