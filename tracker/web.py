@@ -132,13 +132,15 @@ def _without_same_page_fragment(url: str) -> str:
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def send_download(content: bytes | str, name: str, mimetype: str | None = None, *,
-                  cache: str = "private, no-store", **options):
-    """A file to save, not to show: bytes or a path, with a safe attachment name (werkzeug encodes it).
+# Every download is someone's data: no browser or proxy keeps a copy, not even of a file that never changes (an
+# issued return), because a shared PC's cache outlives the session and a version's address may be reused.
+DOWNLOAD_CACHE = "private, no-store"
 
-    Everything downloaded here is someone's data, so by default no cache keeps a copy; pass ``cache`` for
-    files that never change (an issued return). ``options`` go to ``send_file`` (etag, last_modified ...).
-    """
+
+def send_download(content: bytes | str, name: str, mimetype: str | None = None, **options):
+    """A file to save, not to show: bytes or a path, with a safe attachment name (werkzeug encodes it), sent
+    ``Cache-Control: private, no-store`` always (the one place downloads are sent). ``options`` go to
+    ``send_file`` (etag, last_modified ...)."""
     import io
 
     from flask import send_file
@@ -149,7 +151,7 @@ def send_download(content: bytes | str, name: str, mimetype: str | None = None, 
     # Names stored before uploads were cleaned may hold CR/LF or a right-to-left override: clean them again.
     response = send_file(source, mimetype=mimetype, as_attachment=True, download_name=clean_filename(name, "download"),
                          **options)
-    response.headers["Cache-Control"] = cache
+    response.headers["Cache-Control"] = DOWNLOAD_CACHE
     return response
 
 

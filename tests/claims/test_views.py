@@ -122,18 +122,58 @@ def test_a_submitted_claim_is_frozen_and_a_correction_is_version_2(client, auth,
     v2 = client.get(f"/claims/{claim.id}/schedule.xlsx").data
     assert v2 != v1
     first = db.session.scalars(select(ClaimSubmission).where(ClaimSubmission.version == 1)).one()
-    assert client.get(f"/claims/submissions/{first.id}/schedule.xlsx").data == v1
+    assert client.get(f"/claims/{claim.id}/schedule/v{first.version}.xlsx").data == v1
+    assert client.get(f"/claims/{claim.id}/schedule/v2.xlsx").data == v2
+    # Each version is linked from the claim page at its own address (issue 26: the old address now serves v2).
+    page = client.get(f"/claims/{claim.id}").text
+    assert f"/claims/{claim.id}/schedule/v1.xlsx" in page and f"/claims/{claim.id}/schedule/v2.xlsx" in page
+    assert client.get(f"/claims/{claim.id}/schedule/v3.xlsx").status_code == 404
 
 
 def test_viewers_read_claims_but_change_nothing(client, auth, make, year_with_spend):
     year, stream, _line = year_with_spend
-    claim = make.claim(year=year, stream=stream)
+    claim = make.claim(year=year, stream=stream, status="submitted", version=1)
     db.session.commit()
     auth.login("viewer")
     page = client.get(f"/claims/{claim.id}")
     assert page.status_code == 200 and "Save the claim" not in page.text
     assert client.post(f"/claims/{claim.id}", data={"claimed": "1"}).status_code == 403
     assert client.get("/claims/99999").status_code == 404
+
+
+@pytest.mark.parametrize("status", ["draft", "queried"])
+def test_viewers_see_only_claims_sent_to_the_funder(client, auth, make, year_with_spend, status):
+    """Issue 26: viewers downloaded draft claim schedules, though draft returns are hidden from them. A claim
+    in preparation (draft) or being corrected (queried) does not exist for a viewer: page, schedule, versions
+    and the year's grid; a sent one they read and download."""
+    year, stream, _line = year_with_spend
+    hidden = make.claim(year=year, stream=stream, period=1, status=status, claimed_pence=7_777_00)
+    sent = make.claim(year=year, stream=stream, period=2, status="paid", claimed_pence=1_234_00)
+    db.session.commit()
+    auth.login("viewer")
+    for url in (f"/claims/{hidden.id}", f"/claims/{hidden.id}/schedule.xlsx", f"/claims/{hidden.id}/schedule/v1.xlsx"):
+        assert client.get(url).status_code == 404, url
+    assert client.get(f"/claims/{sent.id}").status_code == 200
+    assert client.get(f"/claims/{sent.id}/schedule.xlsx").status_code == 200
+    grid = client.get(f"/funding/years/{year.id}").text
+    assert f"/claims/{sent.id}\"" in grid and f"/claims/{hidden.id}\"" not in grid and "7,777.00" not in grid
+    workbook = client.get(f"/funding/years/{year.id}/claims.xlsx")
+    assert workbook.status_code == 200 and b"7777" not in _cells(workbook.data)
+    # Staff see both.
+    auth.logout()
+    auth.login("finance")
+    assert client.get(f"/claims/{hidden.id}/schedule.xlsx").status_code == 200
+    assert f"/claims/{hidden.id}\"" in client.get(f"/funding/years/{year.id}").text
+
+
+def _cells(xlsx: bytes) -> bytes:
+    """Every cell value of a workbook, as text, to look for an amount in."""
+    import io
+
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(xlsx))
+    return " ".join(str(c.value) for ws in book for row in ws.iter_rows() for c in row).encode()
 
 
 def test_virement_across_the_ring_fence_needs_an_approval_reference(client, auth, make):
@@ -235,7 +275,7 @@ def _grow(make, year, stream, n: int) -> None:
     for i in range(n):
         s = make.stream(f"Stream {i} {n}")
         make.allocation(year=year, stream=s, pence=10_000_00)
-        make.claim(year=year, stream=s, period=1, claimed_pence=1_00)
+        make.claim(year=year, stream=s, period=1, claimed_pence=1_00, status="submitted")  # a viewer sees it
         make.contribution(year=year, stream=s, pledged_pence=1_00, evidenced_pence=1_00)
         make.condition(year=year, stream=s, kind="match_share", category=None)
     assert FundingStream
@@ -246,7 +286,7 @@ def test_year_page_and_claim_page_queries_stay_constant_as_claims_and_contributi
     year = make.year("2025-26")
     stream = make.stream()
     _grow(make, year, stream, 2)
-    claim = make.claim(year=year, stream=stream)
+    claim = make.claim(year=year, stream=stream, status="submitted")
     db.session.commit()
     year_url, claim_url = f"/funding/years/{year.id}", f"/claims/{claim.id}"  # read now: a commit expires them
     auth.login("viewer")

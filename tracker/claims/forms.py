@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from tracker.forms import MoneyField, UKDateField
@@ -41,6 +41,8 @@ class PaymentForm(FlaskForm):
     received = MoneyField("Amount received", validators=[InputRequired("Enter the amount received")])
     remittance_reference = StringField("Remittance reference", validators=[
         DataRequired("Enter the remittance advice reference"), Length(max=80)])
+    #: Shown when the amount is more than was claimed (tracker.claims.rules.payment_over_claim): the person confirms.
+    confirm_over = BooleanField("Yes, the funder paid more than was claimed")
 
 
 def parse_percent(text: str) -> int:
@@ -101,6 +103,8 @@ class ContributionForm(FlaskForm):
                               description="One of the year's documents (add it on the year's documents page first).")
     note = TextAreaField("Note", validators=[Optional(), Length(max=2000)],
                          description="What the in-kind help is and how it was valued.")
+    #: Shown when more is evidenced than pledged (tracker.claims.rules.evidence_over_pledge): the person confirms.
+    confirm_over = BooleanField("Yes, more is evidenced than was pledged")
 
     def validate_document_id(self, field):
         if (self.evidenced.data or 0) > 0 and not field.data:

@@ -53,7 +53,8 @@ def year_panel(year: FundingYear) -> YearPanel:
     """One run of the figures engine for all of it (a fixed number of queries)."""
     quarter = quarter_in_progress(year.label, date.today())
     yf = figures.year_figures(year, quarter)
-    return YearPanel(service.year_claims(year, yf), service.year_conditions(year, yf), service.year_contributions(year),
+    return YearPanel(service.hide_unsent(service.year_claims(year, yf)), service.year_conditions(year, yf),
+                     service.year_contributions(year),
                      service.year_virements(year), service.bridging(year, yf), quarter)
 
 
@@ -110,7 +111,9 @@ def _claim_action(claim_id: int, form_class, form_name: str, field: str, act, me
         try:
             result = act(claim, form)
         except service.Refused as exc:
-            getattr(form, field).errors.append(str(exc))
+            # A figure outside its usual range is asked about at the form's confirmation box; the rest at ``field``.
+            confirm = isinstance(exc, service.NeedsConfirmation) and getattr(form, "confirm_over", None)
+            (confirm or getattr(form, field)).errors.append(str(exc))
         else:
             try:
                 db.session.commit()
@@ -169,7 +172,7 @@ def payment(claim_id: int):
     return _claim_action(
         claim_id, PaymentForm, "payment_form", "paid_on",
         lambda claim, form: service.record_payment(claim, form.paid_on.data, form.received.data,
-                                                   form.remittance_reference.data),
+                                                   form.remittance_reference.data, form.confirm_over.data),
         lambda form, _: "Payment recorded.")
 
 
@@ -181,24 +184,24 @@ def _schedule_name(claim, version: int | None) -> str:
 @bp.route("/claims/<int:claim_id>/schedule.xlsx")
 @roles_required(*EVERYONE)
 def schedule(claim_id: int):
-    """The claim schedule: the latest submitted version's exact bytes, or the draft as it stands now."""
+    """The claim schedule: the latest submitted version's exact bytes, or the draft as it stands now. The address
+    serves whatever is latest, so each version also has its own (``submission_schedule``)."""
     claim = service.get_claim_or_404(claim_id)
     if claim.submissions:
         latest = claim.submissions[0]
-        return send_download(service.stored_schedule(latest), _schedule_name(claim, latest.version), XLSX_MIMETYPE,
-                             cache="private, max-age=31536000, immutable")
+        return send_download(service.stored_schedule(latest), _schedule_name(claim, latest.version), XLSX_MIMETYPE)
     sc, cell = service.stream_claims_of(claim)
     return send_download(schedule_bytes(claim, sc, cell), _schedule_name(claim, None), XLSX_MIMETYPE)
 
 
-@bp.route("/claims/submissions/<int:submission_id>/schedule.xlsx")
+@bp.route("/claims/<int:claim_id>/schedule/v<int:version>.xlsx")
 @roles_required(*EVERYONE)
-def submission_schedule(submission_id: int):
-    """One submitted version of a claim schedule, exactly as submitted."""
-    submission = service.get_submission_or_404(submission_id)
-    claim = service.get_claim_or_404(submission.claim_id)
+def submission_schedule(claim_id: int, version: int):
+    """One submitted version of a claim schedule, exactly as submitted, at an address of its own."""
+    claim = service.get_claim_or_404(claim_id)
+    submission = service.get_submission_or_404(claim, version)
     return send_download(service.stored_schedule(submission), _schedule_name(claim, submission.version),
-                         XLSX_MIMETYPE, cache="private, max-age=31536000, immutable")
+                         XLSX_MIMETYPE)
 
 
 @bp.route("/funding/years/<int:year_id>/claims.xlsx")
@@ -220,7 +223,7 @@ def year_schedule(year_id: int):
                Column("submitted", "Submitted", DATE, 11), Column("paid", "Paid", DATE, 11),
                Column("remittance", "Remittance reference", TEXT, 18)]
     rows = []
-    for sc in service.year_claims(year):
+    for sc in service.hide_unsent(service.year_claims(year)):
         for c in sc.cells:
             rows.append([sc.stream.name, c.name + (" (final)" if c.final else ""), c.due, c.spend, c.brought_forward,
                          c.claimable, c.carried_forward, c.claimed,
@@ -297,14 +300,25 @@ def _contribution_values(form: ContributionForm) -> dict:
             "document_id": form.document_id.data or None, "note": (form.note.data or "").strip()}
 
 
+def _saved_contribution(form: ContributionForm, year: FundingYear, contribution) -> bool:
+    """Save the form's contribution; False (and the question at the confirmation box) when evidence above the
+    pledge is not yet confirmed."""
+    try:
+        service.save_contribution(year, contribution, form.confirm_over.data, **_contribution_values(form))
+    except service.NeedsConfirmation as exc:
+        db.session.rollback()
+        form.confirm_over.errors = [str(exc)]
+        return False
+    return True
+
+
 @bp.route("/funding/years/<int:year_id>/match/new", methods=["GET", "POST"])
 @roles_required(FINANCE)
 def new_contribution(year_id: int):
     """Record a partner's match contribution: pledged, and what is evidenced."""
     year = year_to_change_or_404(year_id)
     form = _contribution_form(year)
-    if form.validate_on_submit():
-        service.save_contribution(year, None, **_contribution_values(form))
+    if form.validate_on_submit() and _saved_contribution(form, year, None):
         db.session.commit()
         return _done(_year_url(year.id, "match"), "Match contribution recorded.")
     return render("claims/contribution_form.html", status=422 if request.method == "POST" else 200, form=form,
@@ -318,8 +332,7 @@ def edit_contribution(contribution_id: int):
     contribution = service.contribution_to_change_or_404(contribution_id)
     year = contribution.funding_year
     form = _contribution_form(year, contribution)
-    if form.validate_on_submit():
-        service.save_contribution(year, contribution, **_contribution_values(form))
+    if form.validate_on_submit() and _saved_contribution(form, year, contribution):
         db.session.commit()
         return _done(_year_url(year.id, "match"), "Match contribution saved.")
     return render("claims/contribution_form.html", status=422 if request.method == "POST" else 200, form=form,

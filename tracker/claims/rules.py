@@ -14,6 +14,8 @@ Claims
 - Cumulative claims never exceed the revised allocation: what is claimable beyond it falls to the PCC.
 - After the final claim, what is left of the allocation unclaimed is underspend lost (no carry-forward
   of the allocation into the next year).
+- Sanity ranges: a claim's dates (submitted, paid) fall within its year or a year either side; a payment above
+  what was claimed, and evidence above what was pledged, are recorded only when the person confirms them.
 
 Conditions (each of a stream's grant for a year)
 - a minimum share of the allocation for a category or a strand: measured on the stream's budget and on its
@@ -38,6 +40,48 @@ COUNTED_TYPES = {
 }
 MONTHS_PER_PERIOD = {"monthly": 1, "quarterly": 3, "half-yearly": 6, "annual": 12}
 MET, AT_RISK, NOT_MET = "met", "at risk", "not met"
+#: What the PCC office (viewers) may see of claims: what was sent to the funder, never a draft in preparation or a
+#: queried claim being corrected (as draft returns are hidden from them).
+SEEN_BY_VIEWERS = frozenset({"submitted", "approved", "paid"})
+
+
+def date_problem(label: str, when: date, what: str) -> str | None:
+    """Why ``when`` cannot be a claim's ``what`` ("payment date") in year ``label``: it must fall within the year
+    or a year either side (a claim is submitted and paid after its period, sometimes in the next year, never
+    in 2099)."""
+    start = parse_label(label)
+    first, last = date(start - 1, 4, 1), date(start + 2, 3, 31)
+    if first <= when <= last:
+        return None
+    return (f"The {what} must be between {first:%d/%m/%Y} and {last:%d/%m/%Y} (within {label} or a year either "
+            f"side); {when:%d/%m/%Y} is outside that. Check the year.")
+
+
+def payment_over_claim(claimed: int, received: int) -> str | None:
+    """The question to confirm when a payment is more than was claimed (None when it is not)."""
+    if received <= claimed:
+        return None
+    from tracker.money import format_pence
+
+    return (f"The amount received, {format_pence(received)}, is {format_pence(received - claimed)} more than the "
+            f"{format_pence(claimed)} claimed. Check it, and tick the box to confirm it if the funder really paid it.")
+
+
+def evidence_over_pledge(pledged: int, evidenced: int) -> str | None:
+    """The question to confirm when more is evidenced than was pledged (None when it is not)."""
+    if evidenced <= pledged:
+        return None
+    from tracker.money import format_pence
+
+    return (f"The evidenced amount, {format_pence(evidenced)}, is {format_pence(evidenced - pledged)} more than the "
+            f"{format_pence(pledged)} pledged. Check it, and tick the box to confirm it if the partner really gave "
+            "more (or raise the pledge).")
+
+
+def seen_by(status: str, role: str) -> bool:
+    """Whether someone of ``role`` may see a claim in ``status``: viewers only sent claims, staff all of them."""
+    return role != "viewer" or status in SEEN_BY_VIEWERS
+
 STATUS_WORDS = {MET: "Met", AT_RISK: "At risk", NOT_MET: "Not met"}
 
 

@@ -41,6 +41,11 @@ class Refused(ValueError):
     """A change the rules do not allow; the message says why, in the user's words."""
 
 
+class NeedsConfirmation(Refused):
+    """A figure outside its usual range (a payment above the claim, evidence above the pledge): recorded only
+    when the person confirms it; the message is the question."""
+
+
 # --- Ledger spend per stream and claim period --------------------------------------------------------------------
 
 def ledger_by_stream_month(year: FundingYear) -> dict[int, dict[int, dict[str, int]]]:
@@ -214,9 +219,35 @@ def stream_claims_of(claim: Claim) -> tuple[StreamClaims, Cell]:
 # --- One claim -----------------------------------------------------------------------------------------------
 
 def get_claim_or_404(claim_id: int) -> Claim:
-    return get_or_404(Claim, claim_id, "There is no such claim.", joinedload(Claim.funding_year),
-                      joinedload(Claim.funding_stream),
-                      selectinload(Claim.submissions).joinedload(ClaimSubmission.submitted_by))
+    """The claim, or 404; also a 404 to a viewer for a claim not sent to the funder (a draft or a queried one),
+    so its page, schedule and versions do not exist for them."""
+    claim = get_or_404(Claim, claim_id, "There is no such claim.", joinedload(Claim.funding_year),
+                       joinedload(Claim.funding_stream),
+                       selectinload(Claim.submissions).joinedload(ClaimSubmission.submitted_by))
+    if not rules.seen_by(claim.status, _role()):
+        abort_with(404, "There is no such claim.")
+    return claim
+
+
+def _role() -> str:
+    """The signed-in person's role (none outside a request: the command line and imports see everything)."""
+    from flask import has_request_context
+    from flask_login import current_user
+
+    if has_request_context() and current_user.is_authenticated:
+        return current_user.role
+    return ""
+
+
+def hide_unsent(claims: list[StreamClaims]) -> list[StreamClaims]:
+    """The year's claims as the signed-in person may see them: for a viewer, a claim not yet sent to the funder
+    is left out of its cell (no link, no amount), as if not prepared."""
+    role = _role()
+    for sc in claims:
+        for cell in sc.cells:
+            if cell.claim is not None and not rules.seen_by(cell.claim.status, role):
+                cell.claim = None
+    return claims
 
 
 def claim_title(claim: Claim) -> str:
@@ -284,6 +315,9 @@ def submit(claim: Claim, user: User | None, submitted_on: date, now: datetime | 
     _require_editable(claim)
     if not claim.signed_off_by.strip():
         raise Refused("Say who signed the claim off before submitting it.")
+    problem = rules.date_problem(claim.funding_year.label, submitted_on, "date submitted")
+    if problem:
+        raise Refused(problem)
     problem = cap_problem(claim, claim.claimed_pence)
     if problem:
         raise Refused(problem)
@@ -320,21 +354,32 @@ def decide(claim: Claim, status: str, note: str = "") -> None:
     audit.update(REALM, claim, CLAIM_FIELDS, f"{claim_title(claim)} {status}", status=status, note=text)
 
 
-def record_payment(claim: Claim, paid_on: date, received: int, remittance: str) -> None:
-    """The funder paid: the date, the amount received and the remittance reference."""
+def record_payment(claim: Claim, paid_on: date, received: int, remittance: str, confirmed: bool = False) -> None:
+    """The funder paid: the date, the amount received and the remittance reference. More than was claimed is
+    recorded only ``confirmed`` (NeedsConfirmation otherwise), and the audit entry says it was confirmed."""
     require_open_year(claim.funding_year)
     if claim.status not in ("submitted", "approved"):
         raise Refused(f"Only a submitted or approved claim can be paid; this one is {claim.status}.")
     if claim.submitted_on and paid_on < claim.submitted_on:
         raise Refused(f"The payment date cannot be before the claim was submitted ({claim.submitted_on:%d/%m/%Y}).")
-    audit.update(REALM, claim, CLAIM_FIELDS, f"{claim_title(claim)} paid: {format_pence(received)} received",
+    problem = rules.date_problem(claim.funding_year.label, paid_on, "payment date")
+    if problem:
+        raise Refused(problem)
+    over = rules.payment_over_claim(claim.claimed_pence, received)
+    if over and not confirmed:
+        raise NeedsConfirmation(over)
+    audit.update(REALM, claim, CLAIM_FIELDS, f"{claim_title(claim)} paid: {format_pence(received)} received"
+                 + (f", more than the {format_pence(claim.claimed_pence)} claimed (confirmed)" if over else ""),
                  status="paid", paid_on=paid_on, received_pence=received,
                  remittance_reference=(remittance or "").strip())
 
 
-def get_submission_or_404(submission_id: int) -> ClaimSubmission:
-    return get_or_404(ClaimSubmission, submission_id, "There is no such claim submission.",
-                      joinedload(ClaimSubmission.claim))
+def get_submission_or_404(claim: Claim, version: int) -> ClaimSubmission:
+    """Version ``version`` of a claim (already checked for who may see it), or 404."""
+    submission = next((s for s in claim.submissions if s.version == version), None)
+    if submission is None:
+        abort_with(404, f"This claim has no submitted version {version}.")
+    return submission
 
 
 def stored_schedule(submission: ClaimSubmission) -> bytes:
@@ -476,19 +521,28 @@ def contribution_to_change_or_404(contribution_id: int) -> MatchContribution:
     return contribution
 
 
-def save_contribution(year: FundingYear, contribution: MatchContribution | None, **values) -> MatchContribution:
+def save_contribution(year: FundingYear, contribution: MatchContribution | None, confirmed: bool = False,
+                      **values) -> MatchContribution:
+    """Record or change a match contribution. Evidence above the pledge is kept only ``confirmed``
+    (NeedsConfirmation otherwise)."""
     require_open_year(year)
     if values.get("evidenced_pence") and not values.get("document_id"):
         raise Refused("Evidenced money needs its evidence: choose the document that shows it.")
+    over = rules.evidence_over_pledge(values.get("pledged_pence") or 0, values.get("evidenced_pence") or 0)
+    if over and not confirmed:
+        raise NeedsConfirmation(over)
     if contribution is None:
         contribution = MatchContribution(funding_year_id=year.id, **values)
         db.session.add(contribution)
         db.session.flush()
         audit.record(REALM, "create", contribution, f"Match contribution from {contribution.partner} added to "
                      f"{year.label}", None, audit.snapshot(contribution, MATCH_FIELDS))
-        return contribution
-    audit.update(REALM, contribution, MATCH_FIELDS, f"Match contribution from {values.get('partner')} changed",
-                 **values)
+    else:
+        audit.update(REALM, contribution, MATCH_FIELDS, f"Match contribution from {values.get('partner')} changed",
+                     **values)
+    if over:
+        audit.record(REALM, "change", contribution, f"Match contribution from {contribution.partner}: evidenced "
+                     "above the pledge, confirmed", None, {"evidence_over_pledge_confirmed": over})
     return contribution
 
 

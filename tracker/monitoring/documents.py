@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from tracker import audit, files, settings
+from tracker import audit, files, ooxml, settings
 from tracker.commissions.service import get_commission_or_404, get_provider_or_404
 from tracker.errors import abort_with, get_or_404
 from tracker.funding.service import get_year_or_404
@@ -85,8 +85,10 @@ def _sniff_zip(data: bytes) -> tuple[str, str]:
             if len(infos) > _ZIP_MAX_ENTRIES:
                 raise _refuse("This archive has too many parts to be a document.")
             names = {i.filename for i in infos}
-            if _has_macros(zf, infos):
-                raise _refuse("Documents and workbooks with macros are not allowed.")
+            reason = ooxml.active_content(zf)
+            if reason:
+                raise DocumentRefused(f"This file has been refused because {reason}. Remove that in Office, "
+                                      "save a plain copy (.docx or .xlsx) and upload the copy.")
             if "mimetype" in names:
                 info = zf.getinfo("mimetype")
                 if info.file_size <= 200:
@@ -101,33 +103,6 @@ def _sniff_zip(data: bytes) -> tuple[str, str]:
     except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError):
         raise _refuse("This file is damaged or not a document.") from None
     raise _refuse("This file's type is not allowed (a ZIP archive that is not a Word, Excel or ODT document).")
-
-
-# What gives macros away in an Office or ODF package, whatever the parts are called: a VBA project part or
-# relationship, a macro-enabled content type, or an ODF Basic (or other script) library.
-_MACRO_MARKS = (b"vbaproject", b"macroenabled", b"vbadata", b"ms-office.activex")
-_SMALL_PART = 2 * 1024 * 1024  # content types and relationship parts are small; bigger ones are not read
-_MAX_READ_PARTS = 200
-
-
-def _has_macros(zf: zipfile.ZipFile, infos) -> bool:
-    """Macros in an OOXML or ODF package: by part name (``vbaProject`` anywhere, ``Basic/`` or ``Scripts/`` in
-    ODF), by content type ([Content_Types].xml, ODF's manifest) and by relationship (every ``.rels`` part)."""
-    read = 0
-    for info in infos:
-        lowered = info.filename.lower()
-        if "vbaproject" in lowered or lowered.startswith(("basic/", "scripts/")) or "/basic/" in lowered:
-            return True
-        if lowered in ("[content_types].xml", "meta-inf/manifest.xml") or lowered.endswith(".rels"):
-            if info.file_size > _SMALL_PART or read >= _MAX_READ_PARTS:
-                return True  # a listing too big to check is not a plain document
-            read += 1
-            content = zf.read(info).lower()
-            if any(mark in content for mark in _MACRO_MARKS):
-                return True
-            if lowered == "meta-inf/manifest.xml" and (b'full-path="basic/' in content or b'full-path="scripts/' in content):
-                return True
-    return False
 
 
 def max_bytes() -> int:

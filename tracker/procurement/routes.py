@@ -111,9 +111,13 @@ def _period_or_400(kind, text: str | None):
     if not text:
         return transparency.current_period(kind.unit, date.today())
     try:
-        return transparency.parse_period(kind.unit, text)
+        period = transparency.parse_period(kind.unit, text)
     except transparency.PeriodError as exc:
         abort_with(400, str(exc))
+    problem = transparency.future_problem(period, date.today())
+    if problem:
+        abort_with(400, problem)
+    return period
 
 
 @bp.route("/publications/")
@@ -211,8 +215,7 @@ def publication_download(publication_id: int):
         abort_with(410, "The issued file is missing from the data folder or no longer matches what was issued. "
                         "Restore it from the backup.")
     period = transparency.parse_period(kind.unit, pub.period)
-    return send_download(content, transparency.download_name(kind, period, pub.version), "text/csv; charset=utf-8",
-                         cache="private, max-age=31536000, immutable")
+    return send_download(content, transparency.download_name(kind, period, pub.version), "text/csv; charset=utf-8")
 
 
 @bp.route("/publications/issued/<int:publication_id>/published", methods=["POST"])

@@ -82,6 +82,15 @@ def parse_period(unit: str, text: str) -> Period:
         raise PeriodError(f"“{text[:20]}” is not a period for this file: give it like {example}.") from None
 
 
+def future_problem(period: Period, today: date) -> str | None:
+    """Why no file can be made for ``period`` yet (None when it can): a period that has not begun has no spend
+    to publish, and a file for 2030-01 is a typing slip."""
+    if period.start > today:
+        return (f"{period.name} has not begun yet (today is {today:%d/%m/%Y}), so there is nothing to publish for "
+                "it. Check the period.")
+    return None
+
+
 def current_period(unit: str, today: date) -> Period:
     """The last complete period before ``today``: what is usually being prepared."""
     if unit == "month":
@@ -387,6 +396,9 @@ class IssueProblem(ValueError):
 def issue(session: Session, kind: Kind, period: Period, user: User | None, correction_note: str = "") -> Publication:
     """Freeze the file as the next version: build it, keep its exact bytes and hash; the caller commits (and on
     failure removes the stored file with ``files.remove``)."""
+    problem = future_problem(period, date.today())
+    if problem:
+        raise IssueProblem(problem)
     earlier = versions(session, kind, period)
     note = (correction_note or "").strip()
     if earlier and not note:

@@ -185,8 +185,7 @@ def download(return_id: int):
         current_app.logger.error("%s", exc)
         abort_with(404, "The file for this return is missing. Tell an administrator.")
     response = send_download(content, service.download_name(record.funding_year.label, record.quarter, record.version),
-                             XLSX_MIMETYPE, cache="private, max-age=0, must-revalidate",
-                             etag=record.sha256, last_modified=record.issued_at)
+                             XLSX_MIMETYPE, etag=record.sha256, last_modified=record.issued_at)
     response.headers["X-Content-SHA256"] = record.sha256
     return response
 

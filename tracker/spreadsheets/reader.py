@@ -189,6 +189,17 @@ def _check_zip_directory(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
                                    "(it would expand more than a hundredfold), so it has been refused for safety.")
 
 
+def _check_active_content(zf: zipfile.ZipFile) -> None:
+    """Refuse a workbook carrying macros, Excel 4.0 macro sheets, embedded objects, DDE or links to other files
+    (``tracker.ooxml``, the one check documents use too): an import is kept and may be opened again."""
+    from tracker.ooxml import active_content
+
+    reason = active_content(zf)
+    if reason:
+        raise SpreadsheetError(f"This workbook has been refused because {reason}. Copy its data into a new "
+                               "workbook, save it as a plain .xlsx and upload that.")
+
+
 def _inflate(fp: IO[bytes], info: zipfile.ZipInfo) -> Iterator[bytes]:
     """Stream one zip member's bytes, trusting nothing: output may not exceed the declared size.
 
@@ -887,6 +898,7 @@ def _open_zip(path: str | None, data: bytes | None, filename: str, engine: str, 
         infos = zf.infolist()
         _check_zip_directory(infos, limits)
         part, fmt = _workbook_part(zf)
+        _check_active_content(zf)
         book.format = fmt
         xml_parts = [i for i in infos if i.filename.endswith((".xml", ".rels")) and not i.is_dir()]
         for info in xml_parts:
