@@ -140,6 +140,7 @@ class QuarterNarrative(Base):
     import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
 
     recorded_by: Mapped["User | None"] = relationship()  # noqa: F821
+    funding_year: Mapped["FundingYear"] = relationship()  # noqa: F821
 
 
 class MonitoringReturn(Base):
