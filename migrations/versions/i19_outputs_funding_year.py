@@ -48,7 +48,8 @@ def downgrade():
     # Going back keeps one measure per commission and metric, and one narrative per commission and quarter: those
     # of the commission's own funding year. Outputs recorded for its other years cannot be held and are removed.
     op.execute("DELETE FROM measure_actuals WHERE measure_id IN (SELECT measures.id FROM measures JOIN commissions "
-               "ON commissions.id = measures.commission_id WHERE measures.funding_year_id <> commissions.funding_year_id)")
+               "ON commissions.id = measures.commission_id "
+               "WHERE measures.funding_year_id <> commissions.funding_year_id)")
     for table in ("measures", "quarter_narratives"):
         op.execute(f"DELETE FROM {table} WHERE funding_year_id <> (SELECT commissions.funding_year_id FROM commissions "
                    f"WHERE commissions.id = {table}.commission_id)")

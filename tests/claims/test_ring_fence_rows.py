@@ -3,8 +3,8 @@ and shortfall: on the year page, the home page's list and the return (preview an
 
 Worked numbers (2026-27, made for this test): Serious Violence Duty allocation £300,000.00, £200,000.00 of it
 ring-fenced for labour, so £100,000.00 non-labour.
-- Labour: the Staff line's budget is £180,000.00 (profiled in Q1 and Q2) and £150,000.00 has been paid from it,
-  nothing committed and nothing profiled after Q2, so its forecast is £150,000.00: within £200,000.00 on both, met, no shortfall.
+- Labour: the Staff line's budget is £180,000.00 (profiled in Q1 and Q2) and £150,000.00 has been paid from
+  it, nothing committed and nothing profiled after Q2, so its forecast is £150,000.00: within £200,000.00 on both, met, no shortfall.
 - Non-labour: the Activities line's budget is £120,000.00 and a live £130,000.00 contract is paid from it, so its
   forecast is £130,000.00: over £100,000.00 by £20,000.00 on budget and £30,000.00 on forecast, not met,
   shortfall £30,000.00.

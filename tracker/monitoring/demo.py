@@ -47,5 +47,6 @@ def seed_demo_outputs(year: FundingYear, today: date | None = None) -> None:
                 service.set_actual(measure, q, int(per_quarter * factor))
         for q in service.QUARTERS:
             if quarter_bounds(year.label, q)[1] < today and not (n % 5 == 4 and q == 2):
-                db.session.add(QuarterNarrative(commission_id=c.id, funding_year_id=year.id, quarter=q, text=NARRATIVES[(n + q) % 3]))
+                db.session.add(QuarterNarrative(commission_id=c.id, funding_year_id=year.id, quarter=q,
+                                                text=NARRATIVES[(n + q) % 3]))
     db.session.flush()

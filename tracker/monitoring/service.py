@@ -1,10 +1,10 @@
 """Delivery monitoring as plain functions: measures and targets, quarterly actuals and narratives, RAG against
-target, totals per strand and stream, what is off track or overdue.
+target, totals per strand and stream, what is off track or overdue. (Whether a milestone has evidence, its
+attached documents among it, is the milestones area's rule: ``tracker.milestones.service.has_evidence``.)
 
 Outputs belong to a funding year: a measure (its targets and actuals) and a quarter's narrative are for one year,
 one the contract has a funding share or delivery dates in (``contract_years``); a contract that spans years
-reports in each. "To date" on the outputs grid is the quarters recorded so far against those quarters' targets. (Whether a milestone has evidence, its
-attached documents among it, is the milestones area's rule: ``tracker.milestones.service.has_evidence``.)
+reports in each. "To date" on the outputs grid is the quarters recorded so far against those quarters' targets.
 
 Other areas call these:
 - ``commission_ids_off_track(year, quarter)``: commissions with a measure red or amber in a quarter (register filter);
@@ -48,7 +48,8 @@ STANDARD_METRICS = [
     ("hours_delivered", "Hours of delivery", "hours", "Hours of direct delivery."),
 ]
 CYP_REACHED = "cyp_engaged"
-MEASURE_FIELDS = ("metric_id", "funding_year_id", "unit", "target_q1", "target_q2", "target_q3", "target_q4", "target_year")
+MEASURE_FIELDS = ("metric_id", "funding_year_id", "unit", "target_q1", "target_q2", "target_q3", "target_q4",
+                  "target_year")
 
 
 # --- lookups ------------------------------------------------------------------------------------------------
@@ -573,8 +574,9 @@ def cyp_by_strand(year: FundingYear | None) -> list[ChartBar]:
 
 def return_output_rows(year: FundingYear | int, quarter: int) -> list[list]:
     """Rows for the PCC return's Outputs table (tracker/returns/builder.py): for every measure of the return's
-    funding year (a contract that spans years reports the measures of that year only), [metric, commission reference, target this quarter, actual this quarter, target to date,
-    actual to date, RAG to date], by metric then reference (three queries).
+    funding year (a contract that spans years reports that year's measures only), [metric, commission reference,
+    target this quarter, actual this quarter, target to date, actual to date, RAG to date], by metric then
+    reference (three queries).
 
     To date means Q1 to ``quarter``: the targets of those quarters against what was recorded for them (a quarter
     with nothing recorded counts as nothing delivered). Actuals are None, left blank, while nothing at all has

@@ -296,7 +296,8 @@ def stage_return(commission: Commission, year: FundingYear, quarter: int, data: 
                                       "narrative": parsed.narrative, "completed_by": parsed.completed_by},
                               previous={})
     db.session.add(staged)
-    audit.record(service.REALM, "create", batch, f"{commission.reference}: Q{quarter} {year.label} monitoring return uploaded "
+    audit.record(service.REALM, "create", batch, f"{commission.reference}: Q{quarter} {year.label} monitoring return "
+                 "uploaded "
                  f"({batch.filename})", None, {"actuals": len(parsed.actuals)})
     return staged
 
