@@ -150,11 +150,14 @@ class Factories:
 
     def measure(self, commission=None, metric=None, targets=(10, 10, 10, 10), target_year: int | None = None,
                 **fields):
-        """A commission's measure with quarterly targets (the year's target defaults to their sum)."""
+        """A commission's measure with quarterly targets (the year's target defaults to their sum), for the
+        commission's own funding year unless ``funding_year`` is given."""
         from tracker.models.monitoring import Measure
 
         commission = commission or self.commission()
         metric = metric or self.metric()
+        if "funding_year_id" not in fields:
+            fields.setdefault("funding_year", commission.funding_year)
         q1, q2, q3, q4 = targets
         return self._add(Measure(
             commission=commission, metric=metric, unit=fields.pop("unit", metric.unit), target_q1=q1, target_q2=q2,

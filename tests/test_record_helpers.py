@@ -45,4 +45,5 @@ def test_a_contract_still_funded_in_an_open_year_may_change_though_its_own_year_
     db.session.commit()
     assert commission_to_change_or_404(commission.id) is commission  # the contract: not sealed
     with pytest.raises(Conflict):
-        outputs_to_change_or_404(commission.id)  # its outputs are its own (closed) year's record
+        outputs_to_change_or_404(commission.id, "2024-25")  # its 2024-25 outputs are that closed year's record
+    assert outputs_to_change_or_404(commission.id, "2025-26") == (commission, open_year)

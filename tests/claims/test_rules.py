@@ -93,10 +93,11 @@ def test_match_funding_pledged_but_not_evidenced_is_at_risk():
 
 
 def test_ring_fence():
-    assert rules.ring_fence(600_00, 400_00, 600_00, 400_00, 590_00, 400_00).status == rules.MET
-    at_risk = rules.ring_fence(600_00, 400_00, 600_00, 400_00, 600_00, 450_00)
-    assert (at_risk.status, at_risk.shortfall) == (rules.AT_RISK, 50_00)
-    assert rules.ring_fence(600_00, 400_00, 590_00, 410_00, 590_00, 410_00).status == rules.NOT_MET
+    assert [a.status for a in rules.ring_fence(600_00, 400_00, 600_00, 400_00, 590_00, 400_00)] == [rules.MET] * 2
+    labour, at_risk = rules.ring_fence(600_00, 400_00, 600_00, 400_00, 600_00, 450_00)
+    assert labour.status == rules.MET and (at_risk.status, at_risk.shortfall) == (rules.AT_RISK, 50_00)
+    labour, non_labour = rules.ring_fence(600_00, 400_00, 590_00, 410_00, 590_00, 410_00)
+    assert (labour.status, non_labour.status, non_labour.shortfall) == (rules.MET, rules.NOT_MET, 10_00)
 
 
 def test_required_rounds_half_up_to_the_penny():

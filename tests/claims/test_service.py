@@ -224,8 +224,10 @@ def test_an_approved_virement_moves_the_money_the_profile_and_the_ring_fence(svd
     assert (labour.amount_pence, non_labour.amount_pence) == (190_000_00, 110_000_00)
     assert sum(labour.profile) == 190_000_00 and sum(non_labour.profile) == 110_000_00
     assert db.session.get(GrantCondition, fence.id).labour_pence == 190_000_00
-    (row,) = service.year_conditions(year)
-    assert row.assessment.status == rules.MET
+    labour, non_labour = service.year_conditions(year)
+    assert (labour.side, non_labour.side) == ("labour", "non-labour")
+    assert labour.assessment.status == non_labour.assessment.status == rules.MET
+    assert (labour.assessment.required, non_labour.assessment.required) == (190_000_00, 110_000_00)
 
 
 def test_a_virement_within_one_side_needs_no_approval(svd, make):

@@ -50,7 +50,7 @@ def test_due_monitoring_is_listed_with_the_deadlines(client, auth, due):
         assert "Monitoring returns due <span class=\"count\">(1)</span>" in section
         assert "VRU-25-002</a> Boxing club" in section and "Q2 2025-26" in section and "30/09/2025" in section
         assert "VRU-25-001" not in section and "VRU-25-003" not in section
-        assert f'href="/commissions/{due["late"].id}/outputs"' in section
+        assert f'href="/commissions/{due["late"].id}/outputs?year=2025-26"' in section
     assert db.session.scalar(select(func.count(Milestone.id))) == milestones_before  # not stored
 
 

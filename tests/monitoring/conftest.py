@@ -17,7 +17,7 @@ def metrics(app):
 @pytest.fixture
 def commission(make, metrics):
     c = make.commission(reference="VRU-25-001", title="Mentoring")
-    service.add_measure(c, metrics["cyp_engaged"], targets=(10, 20, 30, 40))
-    service.add_measure(c, metrics["sessions_delivered"], targets=(5, 5, 5, 5), target_year=20)
+    service.add_measure(c, c.funding_year, metrics["cyp_engaged"], targets=(10, 20, 30, 40))
+    service.add_measure(c, c.funding_year, metrics["sessions_delivered"], targets=(5, 5, 5, 5), target_year=20)
     db.session.commit()
     return c

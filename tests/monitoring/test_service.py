@@ -27,11 +27,11 @@ def test_thresholds_are_settings(app, commission):
     measure = commission_measure(commission, "cyp_engaged")
     service.set_actual(measure, 1, 8)  # 20% short of 10
     db.session.commit()
-    assert service.outputs_grid(commission).rows[0].cells[0].rag == "A"
+    assert service.outputs_grid(commission, commission.funding_year).rows[0].cells[0].rag == "A"
     settings.put("kpi_amber_percent", "30")
     settings.put("kpi_red_percent", "50")
     db.session.commit()
-    assert service.outputs_grid(commission).rows[0].cells[0].rag == "G"
+    assert service.outputs_grid(commission, commission.funding_year).rows[0].cells[0].rag == "G"
 
 
 def commission_measure(commission, code) -> Measure:
@@ -63,7 +63,7 @@ def test_grid_totals_to_date_over_reported_quarters(app, commission):
     service.set_actual(measure, 1, 10)
     service.set_actual(measure, 2, 5)
     db.session.commit()
-    row = next(r for r in service.outputs_grid(commission).rows if r.measure.id == measure.id)
+    row = next(r for r in service.outputs_grid(commission, commission.funding_year).rows if r.measure.id == measure.id)
     assert (row.to_date_target, row.to_date_actual) == (30, 15)
     assert row.to_date_rag == "R"
     assert [c.rag for c in row.cells] == ["G", "R", None, None]
@@ -79,7 +79,7 @@ def test_values_out_of_range_are_refused(app, commission):
 
 def test_duplicate_measure_refused(app, commission, metrics):
     with pytest.raises(service.MonitoringError):
-        service.add_measure(commission, metrics["cyp_engaged"])
+        service.add_measure(commission, commission.funding_year, metrics["cyp_engaged"])
 
 
 def test_year_target_defaults_to_sum_of_quarters(app, commission):
@@ -89,13 +89,13 @@ def test_year_target_defaults_to_sum_of_quarters(app, commission):
 
 def test_copy_from_commission_and_template(app, make, commission, metrics):
     other = make.commission()
-    assert service.copy_measures(commission, other) == 2
+    assert service.copy_measures((commission, commission.funding_year), other, other.funding_year) == 2
     copied = commission_measure(other, "cyp_engaged")
     assert copied.targets == [10, 20, 30, 40]
-    assert service.copy_measures(commission, other) == 0  # already there
-    assert service.copy_measures(None, other) == len(service.STANDARD_METRICS) - 2
+    assert service.copy_measures((commission, commission.funding_year), other, other.funding_year) == 0  # already there
+    assert service.copy_measures(None, other, other.funding_year) == len(service.STANDARD_METRICS) - 2
     with pytest.raises(service.MonitoringError):
-        service.copy_measures(other, other)
+        service.copy_measures((other, other.funding_year), other, other.funding_year)
 
 
 def test_closed_year_refuses_changes(app, make, metrics):
@@ -103,12 +103,12 @@ def test_closed_year_refuses_changes(app, make, metrics):
 
     c = make.commission(year=make.year("2024-25", status="closed"))
     with pytest.raises(Conflict):
-        service.add_measure(c, metrics["cyp_engaged"])
+        service.add_measure(c, c.funding_year, metrics["cyp_engaged"])
 
 
 def test_off_track_this_quarter(app, make, commission, metrics):
     fine = make.commission(year=commission.funding_year)
-    m = service.add_measure(fine, metrics["cyp_engaged"], targets=(10, 10, 10, 10))
+    m = service.add_measure(fine, fine.funding_year, metrics["cyp_engaged"], targets=(10, 10, 10, 10))
     service.set_actual(m, 1, 10)
     service.set_actual(commission_measure(commission, "cyp_engaged"), 1, 7)  # 30% short: red
     db.session.commit()

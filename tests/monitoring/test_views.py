@@ -39,7 +39,7 @@ def test_outputs_page_runs_a_fixed_number_of_queries(client, auth, commission, m
     with count_queries() as few:
         client.get(f"/commissions/{commission.id}/outputs")
     for code in ("referrals_received", "cyp_completed", "hours_delivered"):
-        m = service.add_measure(commission, metrics[code], targets=(1, 1, 1, 1))
+        m = service.add_measure(commission, commission.funding_year, metrics[code], targets=(1, 1, 1, 1))
         service.set_actual(m, 1, 1)
     db.session.commit()
     client.get(f"/commissions/{commission.id}/outputs")
@@ -166,7 +166,7 @@ def test_copy_measures_view(client, auth, make, commission):
     db.session.commit()
     assert client.post(f"/commissions/{other.id}/outputs/copy", data={"copy-source": "nonsense"}).status_code == 422
     assert client.post(f"/commissions/{other.id}/outputs/copy",
-                       data={"copy-source": str(commission.id)}).status_code == 303
+                       data={"copy-source": f"{commission.id}-{commission.funding_year_id}"}).status_code == 303
     assert len(db.session.scalars(db.select(Measure).where(Measure.commission_id == other.id)).all()) == 2
     assert client.post(f"/commissions/{other.id}/outputs/copy", data={"copy-source": "template"}).status_code == 303
     assert len(db.session.scalars(db.select(Measure).where(Measure.commission_id == other.id)).all()) == 5

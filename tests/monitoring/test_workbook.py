@@ -53,7 +53,7 @@ def measure_ids(commission):
 
 
 def test_generated_workbook_is_protected_with_fill_cells_unlocked(app, commission):
-    data = workbook.build_workbook(commission, 2)
+    data = workbook.build_workbook(commission, commission.funding_year, 2)
     wb = openpyxl.load_workbook(io.BytesIO(data))
     assert wb.sheetnames == ["Cover", "Outputs", "Narrative"]
     cover = {r[0].value: r[1].value for r in wb["Cover"].iter_rows(min_row=3, max_row=11)}
@@ -138,7 +138,7 @@ def test_wrong_quarter_commission_or_old_template_refused(client, auth, commissi
 def test_workbook_for_another_commission_refused(client, auth, make, commission):
     auth.login("manager")
     other = make.commission(year=commission.funding_year)
-    service.copy_measures(commission, other)
+    service.copy_measures((commission, commission.funding_year), other, other.funding_year)
     db.session.commit()
     data = fill(generate(client, other), {measure_ids(other)[0]: 5})
     response = upload(client, commission, data)

@@ -21,9 +21,13 @@ Conditions (each of a stream's grant for a year)
 - a minimum share of the allocation for a category or a strand: measured on the stream's budget and on its
   forecast outturn (the figures engine's);
 - a minimum share of match funding: measured on pledged money and on evidenced money (the share counts evidenced);
-- a ring fence: labour and non-labour each within its ring-fenced amount, on budget and on forecast.
+- a ring fence: labour and non-labour each within its ring-fenced amount (labour the amount set, non-labour the
+  rest of the allocation), on budget and on forecast. The two sides are judged apart and shown as two rows, each
+  with its own ring-fenced amount, figures, status and shortfall: one side's overrun is never shown against the
+  other side's figures.
 Status: **met** when met on both; **at risk** when met on budget (or pledges) but not on forecast (or evidence);
-**not met** otherwise. The shortfall is what is missing on the weaker of the two, in pence.
+**not met** otherwise. The shortfall is what is missing on the weaker of the two, in pence; for a ring-fence side,
+the most it goes over its amount (money that would have to come from the other side).
 """
 from __future__ import annotations
 
@@ -227,16 +231,22 @@ def minimum(required_pence: int, on_budget: int, on_forecast: int) -> Assessment
                       on_budget, on_forecast)
 
 
-def ring_fence(labour_limit: int, non_labour_limit: int, labour_budget: int, non_labour_budget: int,
-               labour_forecast: int, non_labour_forecast: int) -> Assessment:
-    """Labour and non-labour each within its ring-fenced amount. The shortfall is the most either side goes
-    over its ring fence (money that would have to come from the other side)."""
-    budget_over = max(0, labour_budget - labour_limit, non_labour_budget - non_labour_limit)
-    forecast_over = max(0, labour_forecast - labour_limit, non_labour_forecast - non_labour_limit)
+def within(limit: int, on_budget: int, on_forecast: int) -> Assessment:
+    """One side of a ring fence: at most ``limit`` on budget and on forecast. The shortfall is the most the side
+    goes over its ring-fenced amount on either."""
+    budget_over, forecast_over = max(0, on_budget - limit), max(0, on_forecast - limit)
     if not budget_over and not forecast_over:
         status = MET
     elif not budget_over:
         status = AT_RISK
     else:
         status = NOT_MET
-    return Assessment(status, max(budget_over, forecast_over), labour_limit, labour_budget, labour_forecast)
+    return Assessment(status, max(budget_over, forecast_over), limit, on_budget, on_forecast)
+
+
+def ring_fence(labour_limit: int, non_labour_limit: int, labour_budget: int, non_labour_budget: int,
+               labour_forecast: int, non_labour_forecast: int) -> tuple[Assessment, Assessment]:
+    """Labour and non-labour each within its ring-fenced amount: (labour, non-labour), each judged on its own
+    figures (``within``)."""
+    return (within(labour_limit, labour_budget, labour_forecast),
+            within(non_labour_limit, non_labour_budget, non_labour_forecast))

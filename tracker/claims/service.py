@@ -401,6 +401,19 @@ class ConditionRow:
     wording: str
     #: Figures shown beside (e.g. pledged match funding).
     beside: dict = field(default_factory=dict)
+    #: For a ring fence, which side the row judges: "labour" or "non-labour" (a ring fence is two rows);
+    #: empty for every other condition.
+    side: str = ""
+
+    @property
+    def anchor(self) -> str:
+        """The row's id on the year page (the home page links to it); a condition's first row is its own."""
+        return f"condition-{self.condition.id}" + ("-non-labour" if self.side == "non-labour" else "")
+
+    @property
+    def first(self) -> bool:
+        """Whether this is the condition's first row (where its Remove button goes)."""
+        return self.side != "non-labour"
 
 
 def match_totals(year: FundingYear) -> dict[int, dict[str, int]]:
@@ -460,10 +473,16 @@ def year_conditions(year: FundingYear, yf: figures.YearFigures | None = None) ->
             non_labour_limit = allocation - labour_limit
             lab = [f for line, f in lines if line.labour]
             non = [f for line, f in lines if not line.labour]
-            a = rules.ring_fence(labour_limit, non_labour_limit, sum(f.budget for f in lab), sum(f.budget for f in non),
-                                 sum(f.forecast for f in lab), sum(f.forecast for f in non))
-            out.append(ConditionRow(c, a, f"{stream} ring fence: labour {format_pence(labour_limit)}, non-labour "
-                                          f"{format_pence(non_labour_limit)}"))
+            labour, non_labour = rules.ring_fence(
+                labour_limit, non_labour_limit, sum(f.budget for f in lab), sum(f.budget for f in non),
+                sum(f.forecast for f in lab), sum(f.forecast for f in non))
+            # Two rows, each side with its own figures: one row mixed the labour side's figures with the
+            # non-labour side's shortfall.
+            out.append(ConditionRow(c, labour, f"{stream} ring fence, labour: within "
+                                               f"{format_pence(labour_limit)}", side="labour"))
+            out.append(ConditionRow(c, non_labour, f"{stream} ring fence, non-labour: within "
+                                                   f"{format_pence(non_labour_limit)} (the rest of the allocation)",
+                                    side="non-labour"))
     return out
 
 

@@ -39,16 +39,20 @@ class Metric(Base):
 
 
 class Measure(Base):
-    """One metric a commission reports on, with its targets for each quarter and the year.
+    """One metric a commission reports on in one funding year, with its targets for each quarter and the year.
+    Its actuals are quarters of that year. A contract that spans years has a measure per year it reports in.
 
-    Unique: one measure per commission and metric."""
+    Unique: one measure per commission, funding year and metric."""
 
     __tablename__ = "measures"
-    __table_args__ = (UniqueConstraint("commission_id", "metric_id", name="uq_measures_commission_metric"),)
+    __table_args__ = (UniqueConstraint("commission_id", "funding_year_id", "metric_id",
+                                       name="uq_measures_commission_year_metric"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: The commission that delivers it.
     commission_id: Mapped[int] = mapped_column(ForeignKey("commissions.id"), index=True)
+    #: The funding year its targets and actuals belong to (one the contract has a share or delivery dates in).
+    funding_year_id: Mapped[int] = mapped_column(ForeignKey("funding_years.id"), index=True)
     #: What is counted.
     metric_id: Mapped[int] = mapped_column(ForeignKey("metrics.id"), index=True)
     #: The unit it is counted in for this commission (defaults to the metric's unit).
@@ -67,6 +71,7 @@ class Measure(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     commission: Mapped["Commission"] = relationship()  # noqa: F821
+    funding_year: Mapped["FundingYear"] = relationship()  # noqa: F821
     metric: Mapped[Metric] = relationship()
     actuals: Mapped[list["MeasureActual"]] = relationship(
         back_populates="measure", cascade="all, delete-orphan", order_by="MeasureActual.quarter"
@@ -81,7 +86,9 @@ class Measure(Base):
 
 
 class MeasureActual(Base):
-    """What a commission delivered against one measure in one quarter. Unique: measure and quarter."""
+    """What a commission delivered against one measure in one quarter of the measure's funding year.
+
+    Unique: measure and quarter."""
 
     __tablename__ = "measure_actuals"
     __table_args__ = (
@@ -92,7 +99,7 @@ class MeasureActual(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     #: The measure.
     measure_id: Mapped[int] = mapped_column(ForeignKey("measures.id"), index=True)
-    #: Financial quarter 1-4 of the commission's funding year.
+    #: Financial quarter 1-4 of the measure's funding year.
     quarter: Mapped[int]
     #: The number delivered.
     value: Mapped[int]
@@ -110,15 +117,18 @@ class MeasureActual(Base):
 class QuarterNarrative(Base):
     """The provider's short account of a quarter's delivery: what went well, what did not, and why.
 
-    Unique: commission and quarter."""
+    Unique: commission, funding year and quarter."""
 
     __tablename__ = "quarter_narratives"
-    __table_args__ = (UniqueConstraint("commission_id", "quarter", name="uq_quarter_narratives_commission_quarter"),)
+    __table_args__ = (UniqueConstraint("commission_id", "funding_year_id", "quarter",
+                                       name="uq_quarter_narratives_commission_year_quarter"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: The commission.
     commission_id: Mapped[int] = mapped_column(ForeignKey("commissions.id"), index=True)
-    #: Financial quarter 1-4.
+    #: The funding year whose quarter it describes.
+    funding_year_id: Mapped[int] = mapped_column(ForeignKey("funding_years.id"), index=True)
+    #: Financial quarter 1-4 of that year.
     quarter: Mapped[int]
     #: The narrative.
     text: Mapped[str] = mapped_column(Text, default="")
@@ -130,6 +140,7 @@ class QuarterNarrative(Base):
     import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
 
     recorded_by: Mapped["User | None"] = relationship()  # noqa: F821
+    funding_year: Mapped["FundingYear"] = relationship()  # noqa: F821
 
 
 class MonitoringReturn(Base):
@@ -145,7 +156,9 @@ class MonitoringReturn(Base):
     import_batch_id: Mapped[int] = mapped_column(ForeignKey("import_batches.id"), unique=True)
     #: The commission the workbook is for.
     commission_id: Mapped[int] = mapped_column(ForeignKey("commissions.id"), index=True)
-    #: The quarter 1-4 it reports.
+    #: The funding year it reports on.
+    funding_year_id: Mapped[int] = mapped_column(ForeignKey("funding_years.id"), index=True)
+    #: The quarter 1-4 of that year it reports.
     quarter: Mapped[int]
     #: What was read: {"actuals": {measure id: value}, "narrative": text}.
     values: Mapped[dict] = mapped_column(JSON, default=dict)
@@ -154,6 +167,7 @@ class MonitoringReturn(Base):
 
     import_batch: Mapped["ImportBatch"] = relationship()  # noqa: F821
     commission: Mapped["Commission"] = relationship()  # noqa: F821
+    funding_year: Mapped["FundingYear"] = relationship()  # noqa: F821
 
 
 class Document(Base):

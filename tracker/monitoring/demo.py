@@ -24,7 +24,7 @@ def seed_demo_outputs(year: FundingYear, today: date | None = None) -> None:
     """Measures for the year's delivering commissions, with actuals for quarters that have ended (one quarter
     left blank here and there, so the monitoring due list is not empty)."""
     today = today or date.today()
-    if db.session.scalar(select(Measure.id).join(Commission).where(Commission.funding_year_id == year.id).limit(1)):
+    if db.session.scalar(select(Measure.id).where(Measure.funding_year_id == year.id).limit(1)):
         return
     service.seed_standard_metrics()
     metrics = {m.code: m for m in db.session.scalars(select(Metric).where(Metric.code.is_not(None)))}
@@ -37,7 +37,7 @@ def seed_demo_outputs(year: FundingYear, today: date | None = None) -> None:
         plan = {"referrals_received": cyp + rng.randint(5, 15), "cyp_engaged": cyp,
                 "cyp_completed": max(1, cyp * 2 // 3), "sessions_delivered": rng.randint(8, 30)}
         for code, per_quarter in plan.items():
-            measure = service.add_measure(c, metrics[code], targets=(per_quarter,) * 4)
+            measure = service.add_measure(c, year, metrics[code], targets=(per_quarter,) * 4)
             for q in service.QUARTERS:
                 start, end = quarter_bounds(year.label, q)
                 if end >= today or c.start_date > end or c.end_date < start or (n % 5 == 4 and q == 2):
@@ -47,5 +47,6 @@ def seed_demo_outputs(year: FundingYear, today: date | None = None) -> None:
                 service.set_actual(measure, q, int(per_quarter * factor))
         for q in service.QUARTERS:
             if quarter_bounds(year.label, q)[1] < today and not (n % 5 == 4 and q == 2):
-                db.session.add(QuarterNarrative(commission_id=c.id, quarter=q, text=NARRATIVES[(n + q) % 3]))
+                db.session.add(QuarterNarrative(commission_id=c.id, funding_year_id=year.id, quarter=q,
+                                                text=NARRATIVES[(n + q) % 3]))
     db.session.flush()

@@ -8,6 +8,7 @@ from datetime import date
 from flask import Blueprint, current_app, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from tracker.auth.roles import ADMIN, EVERYONE, FINANCE, MANAGER, STAFF, roles_required
 from tracker.commissions.service import get_commission_or_404
@@ -52,60 +53,65 @@ def index():
 
 # --- the outputs grid ------------------------------------------------------------------------------------------------
 
-def _grid_context(commission: Commission, **extra):
-    grid = service.outputs_grid(commission)
+def _outputs_url(commission_id: int, year: FundingYear, anchor: str = "") -> str:
+    return url_for(".outputs", commission_id=commission_id, year=year.label) + anchor
+
+
+def _grid_context(commission: Commission, year: FundingYear, **extra):
+    grid = service.outputs_grid(commission, year)
     used = {r.measure.metric_id for r in grid.rows}
     measure_form = extra.pop("measure_form", None) or MeasureForm(prefix="new")
     measure_form.metric_id.choices = [(m.id, m.name) for m in service.all_metrics(active_only=True) if m.id not in used]
     copy_form = extra.pop("copy_form", None) or CopyForm(prefix="copy")
-    copy_form.source.choices = _copy_choices(commission)
+    copy_form.source.choices = _copy_choices(commission, year)
     upload_form = extra.pop("upload_form", None) or ReturnUploadForm(prefix="return")
-    can_edit = current_user.has_role(MANAGER) and not commission.funding_year.is_closed
+    can_edit = current_user.has_role(MANAGER) and not year.is_closed
     commission_page = (url_for("commissions.show", commission_id=commission.id)
                        if "commissions.show" in current_app.view_functions else None)
-    return dict(commission=commission, grid=grid, commission_page=commission_page, measure_form=measure_form, copy_form=copy_form,
+    return dict(commission=commission, year=year, years=service.contract_years(commission), grid=grid,
+                commission_page=commission_page, measure_form=measure_form, copy_form=copy_form,
                 upload_form=upload_form, can_edit=can_edit, quarter_names=QUARTER_NAMES,
-                returns=workbook.returns_for(commission.id), documents=docs.documents_for("commission", commission.id),
-                **extra)
+                returns=workbook.returns_for(commission.id, year.id),
+                documents=docs.documents_for("commission", commission.id), **extra)
 
 
-def _copy_choices(commission: Commission) -> list[tuple[str, str]]:
-    sources = db.session.execute(
-        select(Commission.id, Commission.reference, Commission.title)
-        .where(Commission.id != commission.id, Commission.id.in_(select(Measure.commission_id)))
-        .order_by(Commission.reference)).all()
+def _copy_choices(commission: Commission, year: FundingYear) -> list[tuple[str, str]]:
+    """The standard template, then each (contract, year) with measures: "<commission id>-<year id>"."""
     return [("template", "The standard template (standard metrics, no targets)")] + [
-        (str(cid), f"{ref} {title}") for cid, ref, title in sources]
+        (f"{c.id}-{y.id}", f"{c.reference} {y.label}: {c.title}") for c, y in service.copy_sources(commission, year)]
 
 
 @bp.route("/commissions/<int:commission_id>/outputs")
 @roles_required(*EVERYONE)
 def outputs(commission_id: int):
-    """A commission's measures: targets, actuals per quarter with RAG, narratives; its returns and documents."""
-    commission = get_commission_or_404(commission_id)
-    return render("monitoring/outputs.html", "grid", **_grid_context(commission))
+    """A commission's measures for one funding year (``?year=``, one the contract has a share or dates in):
+    targets, actuals per quarter with RAG, narratives; its returns and documents."""
+    commission = get_commission_or_404(commission_id, joinedload(Commission.provider), joinedload(Commission.strand))
+    year = service.outputs_year(commission, request.args.get("year"))
+    return render("monitoring/outputs.html", "grid", **_grid_context(commission, year))
 
 
 @bp.route("/commissions/<int:commission_id>/outputs/measures", methods=["POST"])
 @roles_required(MANAGER)
 def add_measure(commission_id: int):
-    """Add a measure with its targets."""
-    commission = service.outputs_to_change_or_404(commission_id)
+    """Add a measure with its targets to the chosen year."""
+    commission, year = service.outputs_to_change_or_404(commission_id, request.args.get("year"))
     form = MeasureForm(prefix="new")
-    used = set(db.session.scalars(select(Measure.metric_id).where(Measure.commission_id == commission.id)))
+    used = set(db.session.scalars(select(Measure.metric_id).where(Measure.commission_id == commission.id,
+                                                                  Measure.funding_year_id == year.id)))
     form.metric_id.choices = [(m.id, m.name) for m in service.all_metrics(active_only=True) if m.id not in used]
     if form.validate_on_submit():
         metric = service.get_metric_or_404(form.metric_id.data)
         try:
-            service.add_measure(commission, metric, form.unit.data or "", form.targets, form.target_year.data)
+            service.add_measure(commission, year, metric, form.unit.data or "", form.targets, form.target_year.data)
         except service.MonitoringError as exc:
             form.metric_id.errors.append(str(exc))
         else:
             db.session.commit()
-            flash(f"Measure {metric.name} added.", "success")
-            return see_other(url_for(".outputs", commission_id=commission.id))
+            flash(f"Measure {metric.name} added for {year.label}.", "success")
+            return see_other(_outputs_url(commission.id, year))
     return render("monitoring/outputs.html", "grid", status=422,
-                  **_grid_context(commission, measure_form=form, form_has_errors=True))
+                  **_grid_context(commission, year, measure_form=form, form_has_errors=True))
 
 
 @bp.route("/measures/<int:measure_id>/edit", methods=["GET", "POST"])
@@ -119,7 +125,7 @@ def edit_measure(measure_id: int):
         service.update_measure(measure, form.unit.data or "", form.targets, form.target_year.data)
         db.session.commit()
         flash(f"Targets for {measure.metric.name} saved.", "success")
-        return see_other(url_for(".outputs", commission_id=commission.id))
+        return see_other(_outputs_url(commission.id, measure.funding_year))
     status = 422 if form.errors else 200
     return render("monitoring/measure_form.html", status=status, form=form, measure=measure, commission=commission)
 
@@ -129,14 +135,14 @@ def edit_measure(measure_id: int):
 def delete_measure(measure_id: int):
     """Remove a measure and its actuals (audited). GET is the confirmation page saying what will go."""
     measure = service.get_measure_or_404(measure_id)
-    commission_id = measure.commission_id
+    commission_id, year = measure.commission_id, measure.funding_year
     if request.method == "GET":
         commission = measure.commission
         recorded = [a for a in measure.actuals if a.value is not None]
-        back = url_for(".outputs", commission_id=commission_id) + f"#measure-{measure.id}"
+        back = _outputs_url(commission_id, year, f"#measure-{measure.id}")
         return render("_confirm.html", None, heading=f"Remove {measure.metric.name}?",
-                      intro=f"A measure of {commission.reference} {commission.title}.",
-                      refusal=closed_year_message(commission.funding_year) if commission.funding_year.is_closed else None,
+                      intro=f"A measure of {commission.reference} {commission.title} for {year.label}.",
+                      refusal=closed_year_message(year) if year.is_closed else None,
                       effects=[f"The measure, its targets and its {len(recorded)} recorded actual"
                                f"{'s' if len(recorded) != 1 else ''} will be removed from the outputs and returns.",
                                "The audit trail keeps a record of what they were."],
@@ -146,7 +152,7 @@ def delete_measure(measure_id: int):
     service.delete_measure(measure)
     db.session.commit()
     flash(f"Measure {name} removed.", "success")
-    return see_other(url_for(".outputs", commission_id=commission_id))
+    return see_other(_outputs_url(commission_id, year))
 
 
 @bp.route("/measures/<int:measure_id>/actuals/<int:quarter>", methods=["GET", "POST"])
@@ -160,7 +166,7 @@ def actual(measure_id: int, quarter: int):
     if editing and not current_user.has_role(MANAGER):
         abort_with(403, "Your role does not allow changing actuals.")
     if editing:
-        require_open_year(commission.funding_year)
+        require_open_year(measure.funding_year)
     form = ActualForm()
     status = 200
     if request.method == "POST":
@@ -174,7 +180,7 @@ def actual(measure_id: int, quarter: int):
                 db.session.commit()
                 if not is_htmx():
                     flash(f"{measure.metric.name} Q{quarter} saved.", "success")
-                    return see_other(url_for(".outputs", commission_id=commission.id) + f"#measure-{measure.id}")
+                    return see_other(_outputs_url(commission.id, measure.funding_year, f"#measure-{measure.id}"))
                 editing = False
         else:
             status = 422
@@ -183,50 +189,57 @@ def actual(measure_id: int, quarter: int):
         form.value.data = current
     row = service.build_row(measure, service.kpi_thresholds())
     cell = row.cells[quarter - 1]
-    can_edit = current_user.has_role(MANAGER) and not commission.funding_year.is_closed
-    return render("monitoring/actual.html", "cell", status=status, measure=measure, cell=cell, form=form,
-                  editing=editing, commission=commission, can_edit=can_edit, quarter_names=QUARTER_NAMES)
+    can_edit = current_user.has_role(MANAGER) and not measure.funding_year.is_closed
+    # An HTMX save also sends the row's "To date" cell out of band, so the row never reads "11 of 12" in a
+    # quarter beside a stale "– of 0" to date.
+    return render("monitoring/actual.html", "cell", status=status, measure=measure, cell=cell, row=row, form=form,
+                  editing=editing, commission=commission, can_edit=can_edit, quarter_names=QUARTER_NAMES,
+                  to_date_oob=is_htmx() and request.method == "POST" and not editing)
 
 
 @bp.route("/commissions/<int:commission_id>/outputs/narrative/<int:quarter>", methods=["GET", "POST"])
 @roles_required(MANAGER)
 def narrative(commission_id: int, quarter: int):
-    """The narrative for a quarter."""
+    """The narrative for a quarter of the chosen year."""
     _quarter_or_404(quarter)
-    commission = service.outputs_to_change_or_404(commission_id)
+    commission, year = service.outputs_to_change_or_404(commission_id, request.args.get("year"))
     form = NarrativeForm()
     if request.method == "GET":
-        form.text.data = workbook.current_narrative(commission.id, quarter)
+        form.text.data = workbook.current_narrative(commission.id, year.id, quarter)
     elif form.validate_on_submit():
-        service.set_narrative(commission, quarter, form.text.data or "")
+        service.set_narrative(commission, year, quarter, form.text.data or "")
         db.session.commit()
-        flash(f"Narrative for Q{quarter} saved.", "success")
-        return see_other(url_for(".outputs", commission_id=commission.id) + f"#narrative-{quarter}")
+        flash(f"Narrative for Q{quarter} {year.label} saved.", "success")
+        return see_other(_outputs_url(commission.id, year, f"#narrative-{quarter}"))
     status = 422 if form.errors else 200
-    return render("monitoring/narrative_form.html", status=status, form=form, commission=commission, quarter=quarter,
-                  quarter_names=QUARTER_NAMES)
+    return render("monitoring/narrative_form.html", status=status, form=form, commission=commission, year=year,
+                  quarter=quarter, quarter_names=QUARTER_NAMES)
 
 
 @bp.route("/commissions/<int:commission_id>/outputs/copy", methods=["POST"])
 @roles_required(MANAGER)
 def copy(commission_id: int):
-    """Copy measures from another commission (with targets) or from the standard template."""
-    commission = service.outputs_to_change_or_404(commission_id)
+    """Copy measures into the chosen year from another commission or year (with targets) or from the standard
+    template."""
+    commission, year = service.outputs_to_change_or_404(commission_id, request.args.get("year"))
     form = CopyForm(prefix="copy")
-    form.source.choices = _copy_choices(commission)
+    form.source.choices = _copy_choices(commission, year)
     if form.validate_on_submit():
-        source = None if form.source.data == "template" else get_commission_or_404(int(form.source.data))
+        source = None
+        if form.source.data != "template":  # one of the choices, so "<commission id>-<year id>"
+            source_id, source_year_id = (int(part) for part in form.source.data.split("-"))
+            source = (get_commission_or_404(source_id), db.session.get(FundingYear, source_year_id))
         try:
-            added = service.copy_measures(source, commission)
+            added = service.copy_measures(source, commission, year)
         except service.MonitoringError as exc:
             form.source.errors = [str(exc)]
         else:
             db.session.commit()
             flash(f"{added} measure{'s' if added != 1 else ''} copied." if added else
                   "Nothing copied: this commission already has every one of those measures.", "success")
-            return see_other(url_for(".outputs", commission_id=commission.id))
+            return see_other(_outputs_url(commission.id, year))
     return render("monitoring/outputs.html", "grid", status=422,
-                  **_grid_context(commission, copy_form=form, form_has_errors=True))
+                  **_grid_context(commission, year, copy_form=form, form_has_errors=True))
 
 
 # --- provider monitoring workbooks ---------------------------------------------------------------------------------
@@ -234,18 +247,20 @@ def copy(commission_id: int):
 @bp.route("/commissions/<int:commission_id>/outputs/workbook/<int:quarter>")
 @roles_required(*STAFF)
 def download_workbook(commission_id: int, quarter: int):
-    """The monitoring workbook for the provider to fill in for a quarter."""
-    commission = get_commission_or_404(commission_id)
+    """The monitoring workbook for the provider to fill in for a quarter of the chosen year."""
+    commission = get_commission_or_404(commission_id, joinedload(Commission.provider))
     _quarter_or_404(quarter)
-    return send_download(workbook.build_workbook(commission, quarter), workbook.filename_for(commission, quarter),
-                         XLSX_MIMETYPE)
+    year = service.outputs_year(commission, request.args.get("year"))
+    return send_download(workbook.build_workbook(commission, year, quarter),
+                         workbook.filename_for(commission, year, quarter), XLSX_MIMETYPE)
 
 
 @bp.route("/commissions/<int:commission_id>/outputs/upload", methods=["POST"])
 @roles_required(MANAGER)
 def upload_return(commission_id: int):
-    """Upload a filled-in workbook: checked, then kept for preview (nothing is recorded until it is committed)."""
-    commission = service.outputs_to_change_or_404(commission_id)
+    """Upload a filled-in workbook for the chosen year: checked, then kept for preview (nothing is recorded until
+    it is committed)."""
+    commission, year = service.outputs_to_change_or_404(commission_id, request.args.get("year"))
     form = ReturnUploadForm(prefix="return")
     refusal = None
     problems = []
@@ -253,14 +268,15 @@ def upload_return(commission_id: int):
         upload = form.file.data
         data = upload.read()
         try:
-            parsed = workbook.read_return(data, upload.filename or "", commission, form.quarter.data)
+            parsed = workbook.read_return(data, upload.filename or "", commission, year, form.quarter.data)
         except workbook.ReturnRefused as exc:
             refusal = str(exc)
         else:
             if parsed.problems:
                 problems = parsed.problems
             else:
-                staged = workbook.stage_return(commission, form.quarter.data, data, upload.filename or "", parsed)
+                staged = workbook.stage_return(commission, year, form.quarter.data, data, upload.filename or "",
+                                               parsed)
                 db.session.commit()
                 return see_other(url_for(".preview", batch_id=staged.import_batch_id))
     if refusal:
@@ -269,7 +285,7 @@ def upload_return(commission_id: int):
         form.file.errors = [f"The workbook has {len(problems)} problem{'s' if len(problems) != 1 else ''}; "
                             "nothing was recorded. Correct them and upload it again."]
     return render("monitoring/outputs.html", "grid", status=422,
-                  **_grid_context(commission, upload_form=form, form_has_errors=True, upload_problems=problems))
+                  **_grid_context(commission, year, upload_form=form, form_has_errors=True, upload_problems=problems))
 
 
 @bp.route("/monitoring/returns/<int:batch_id>")
@@ -278,10 +294,11 @@ def preview(batch_id: int):
     """What an uploaded return will record against what is there now."""
     staged = workbook.get_monitoring_return_or_404(batch_id)
     actuals = {int(k): v for k, v in (staged.values.get("actuals") or {}).items()}
-    lines = workbook.preview_lines(staged.commission, staged.quarter, actuals)
+    lines = workbook.preview_lines(staged.commission, staged.funding_year, staged.quarter, actuals)
     return render("monitoring/preview.html", staged=staged, batch=staged.import_batch, lines=lines,
-                  commission=staged.commission, narrative_now=workbook.current_narrative(staged.commission_id,
-                                                                                         staged.quarter),
+                  commission=staged.commission, year=staged.funding_year,
+                  narrative_now=workbook.current_narrative(staged.commission_id, staged.funding_year_id,
+                                                           staged.quarter),
                   can_edit=current_user.has_role(MANAGER), quarter_names=QUARTER_NAMES)
 
 
@@ -297,7 +314,7 @@ def commit(batch_id: int):
         abort_with(409, str(exc))
     db.session.commit()
     flash(f"Monitoring return committed: {count} actual{'s' if count != 1 else ''} recorded.", "success")
-    return see_other(url_for(".outputs", commission_id=staged.commission_id))
+    return see_other(_outputs_url(staged.commission_id, staged.funding_year))
 
 
 @bp.route("/monitoring/returns/<int:batch_id>/withdraw", methods=["GET", "POST"])
@@ -311,14 +328,14 @@ def withdraw(batch_id: int):
         refusal = None if batch.status in ("previewed", "committed") else \
             f"This return is {batch.status}, so it cannot be withdrawn."
         return render("_confirm.html", None, status=409 if refusal else 200,
-                      heading=f"Withdraw the Q{staged.quarter} monitoring return?",
+                      heading=f"Withdraw the Q{staged.quarter} {staged.funding_year.label} monitoring return?",
                       intro=f"{batch.filename}, for {staged.commission.reference} {staged.commission.title}.",
                       refusal=refusal, effects=(
                           ["The figures and narrative it recorded go back to what they were before it; any value "
                            "someone has changed since is kept.", "The return stays listed, marked withdrawn."]
                           if committed else ["It was never recorded: it is only marked withdrawn."]),
                       action=url_for(".withdraw", batch_id=batch_id), button="Yes, withdraw this return",
-                      back=url_for(".outputs", commission_id=staged.commission_id))
+                      back=_outputs_url(staged.commission_id, staged.funding_year))
     try:
         workbook.withdraw_return(staged)
     except workbook.NotAllowed as exc:
@@ -326,7 +343,7 @@ def withdraw(batch_id: int):
         abort_with(409, str(exc))
     db.session.commit()
     flash("Monitoring return withdrawn.", "success")
-    return see_other(url_for(".outputs", commission_id=staged.commission_id))
+    return see_other(_outputs_url(staged.commission_id, staged.funding_year))
 
 
 # --- metrics (reference data) ----------------------------------------------------------------------------------------

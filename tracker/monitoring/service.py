@@ -2,6 +2,10 @@
 target, totals per strand and stream, what is off track or overdue. (Whether a milestone has evidence, its
 attached documents among it, is the milestones area's rule: ``tracker.milestones.service.has_evidence``.)
 
+Outputs belong to a funding year: a measure (its targets and actuals) and a quarter's narrative are for one year,
+one the contract has a funding share or delivery dates in (``contract_years``); a contract that spans years
+reports in each. "To date" on the outputs grid is the quarters recorded so far against those quarters' targets.
+
 Other areas call these:
 - ``commission_ids_off_track(year, quarter)``: commissions with a measure red or amber in a quarter (register filter);
 - ``monitoring_due(today)``: commissions whose quarter has ended with no actuals recorded (deadlines view).
@@ -13,14 +17,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from tracker import audit, settings
 from tracker.commissions.service import get_commission_or_404
-from tracker.errors import get_or_404
+from tracker.commissions.shares import years_spanned
+from tracker.errors import abort_with, get_or_404
 from tracker.extensions import db
-from tracker.funding.rules import require_open_year
+from tracker.funding.rules import require_open_year, year_named
 from tracker.models import Commission, FundingShare, FundingStream, FundingYear, Strand
 from tracker.models.monitoring import Measure, MeasureActual, Metric, QuarterNarrative
 from tracker.figures import COMMITTED_STATUSES
@@ -43,30 +48,74 @@ STANDARD_METRICS = [
     ("hours_delivered", "Hours of delivery", "hours", "Hours of direct delivery."),
 ]
 CYP_REACHED = "cyp_engaged"
-MEASURE_FIELDS = ("metric_id", "unit", "target_q1", "target_q2", "target_q3", "target_q4", "target_year")
+MEASURE_FIELDS = ("metric_id", "funding_year_id", "unit", "target_q1", "target_q2", "target_q3", "target_q4",
+                  "target_year")
 
 
 # --- lookups ------------------------------------------------------------------------------------------------
 
-def outputs_to_change_or_404(commission_id: int) -> Commission:
-    """A commission whose outputs (measures, targets, actuals, narratives, returns) may change: 404 when there is
-    none, 409 when its funding year is closed. The outputs are its year's record, so its year alone decides, not
-    every year the contract is funded in (that is ``commissions.service.commission_to_change_or_404``)."""
+def contract_years(commission: Commission) -> list[FundingYear]:
+    """The set-up funding years a contract's outputs can belong to, oldest first (one query): the year it was let
+    in, every year it has a funding share in or its delivery dates touch, and any year it already has measures or
+    narratives in (so outputs recorded before its dates changed stay reachable)."""
+    labels = years_spanned(commission.start_date, commission.end_date)
+    return list(db.session.scalars(select(FundingYear).where(or_(
+        FundingYear.id == commission.funding_year_id,
+        FundingYear.label.in_(labels),
+        FundingYear.id.in_(select(FundingShare.funding_year_id).where(FundingShare.commission_id == commission.id)),
+        FundingYear.id.in_(select(Measure.funding_year_id).where(Measure.commission_id == commission.id)),
+        FundingYear.id.in_(select(QuarterNarrative.funding_year_id)
+                           .where(QuarterNarrative.commission_id == commission.id)),
+    )).order_by(FundingYear.start_date)))
+
+
+def default_outputs_year(years: list[FundingYear], today: date) -> FundingYear:
+    """The year a contract's outputs page opens on: the one containing today, else the latest that has begun,
+    else the first (``years`` as ``contract_years`` gives them, never empty)."""
+    for year in years:
+        if year.start_date <= today <= year.end_date:
+            return year
+    begun = [y for y in years if y.start_date <= today]
+    return begun[-1] if begun else years[0]
+
+
+def outputs_year(commission: Commission, label: str | None, today: date | None = None) -> FundingYear:
+    """The funding year ``?year=`` names for a contract's outputs, or its default year when none is named.
+
+    A malformed name is refused with 400 and a year not set up with 404 (``year_named``'s message); a set-up year
+    the contract has no share or dates in is refused with 404 and the years it can be, never quietly swapped for
+    another year."""
+    years = contract_years(commission)
+    label = (label or "").strip()
+    if not label:
+        return default_outputs_year(years, today or date.today())
+    year = year_named(label)
+    if year.id not in {y.id for y in years}:
+        abort_with(404, f"{commission.reference} has no funding share or delivery dates in {year.label}, so it has "
+                        f"no outputs there. Choose {' or '.join(y.label for y in years)}.")
+    return year
+
+
+def outputs_to_change_or_404(commission_id: int, label: str | None = None) -> tuple[Commission, FundingYear]:
+    """A commission and the funding year of its outputs (``outputs_year``) that may change: 404 when there is
+    none, 409 when that year is closed. The outputs are that year's record, so that year alone decides, not every
+    year the contract is funded in (that is ``commissions.service.commission_to_change_or_404``)."""
     commission = get_commission_or_404(commission_id, joinedload(Commission.provider),
                                        joinedload(Commission.funding_year), joinedload(Commission.strand))
-    require_open_year(commission.funding_year)
-    return commission
+    year = outputs_year(commission, label)
+    require_open_year(year)
+    return commission, year
 
 
 def get_measure_or_404(measure_id: int) -> Measure:
     return get_or_404(Measure, measure_id, "There is no such measure.", joinedload(Measure.metric),
-                      joinedload(Measure.commission).joinedload(Commission.funding_year))
+                      joinedload(Measure.funding_year), joinedload(Measure.commission))
 
 
 def measure_to_change_or_404(measure_id: int) -> Measure:
-    """A measure whose targets may change: 404, or 409 when its commission's year is closed (as above)."""
+    """A measure whose targets may change: 404, or 409 when its funding year is closed (as above)."""
     measure = get_measure_or_404(measure_id)
-    require_open_year(measure.commission.funding_year)
+    require_open_year(measure.funding_year)
     return measure
 
 
@@ -162,6 +211,7 @@ class Row:
 @dataclass
 class Grid:
     commission: Commission
+    year: FundingYear
     rows: list[Row]
     narratives: dict[int, QuarterNarrative]
     quarter_ended: dict[int, bool]
@@ -169,6 +219,8 @@ class Grid:
 
 
 def build_row(measure: Measure, thresholds, actuals: dict[int, MeasureActual] | None = None) -> Row:
+    """A measure's row: each quarter against its target, and to date: the quarters recorded so far against
+    those quarters' targets (Q1 11 of 12 recorded, the rest not yet: to date 11 of 12)."""
     actuals = actuals if actuals is not None else {a.quarter: a for a in measure.actuals}
     cells = [Cell(q, measure.target(q), actuals.get(q), rag(measure.target(q), getattr(actuals.get(q), "value", None),
                                                              thresholds)) for q in QUARTERS]
@@ -178,21 +230,21 @@ def build_row(measure: Measure, thresholds, actuals: dict[int, MeasureActual] | 
     return Row(measure, cells, to_date_target, to_date_actual, rag(to_date_target, to_date_actual, thresholds))
 
 
-def outputs_grid(commission: Commission, today: date | None = None) -> Grid:
-    """Measures with their targets, actuals and RAG per quarter, and the narratives (four queries)."""
+def outputs_grid(commission: Commission, year: FundingYear, today: date | None = None) -> Grid:
+    """The year's measures with their targets, actuals and RAG per quarter, and the narratives (four queries)."""
     today = today or date.today()
     thresholds = kpi_thresholds()
     measures = db.session.scalars(
-        select(Measure).where(Measure.commission_id == commission.id)
+        select(Measure).where(Measure.commission_id == commission.id, Measure.funding_year_id == year.id)
         .options(joinedload(Measure.metric), selectinload(Measure.actuals).joinedload(MeasureActual.recorded_by))
         .join(Metric).order_by(Metric.sort_order, Metric.name)
     ).unique().all()
     narratives = {n.quarter: n for n in db.session.scalars(
-        select(QuarterNarrative).where(QuarterNarrative.commission_id == commission.id)
+        select(QuarterNarrative).where(QuarterNarrative.commission_id == commission.id,
+                                       QuarterNarrative.funding_year_id == year.id)
         .options(joinedload(QuarterNarrative.recorded_by)))}
-    label = commission.funding_year.label
-    ended = {q: quarter_bounds(label, q)[1] < today for q in QUARTERS}
-    return Grid(commission, [build_row(m, thresholds) for m in measures], narratives, ended, thresholds)
+    ended = {q: quarter_bounds(year.label, q)[1] < today for q in QUARTERS}
+    return Grid(commission, year, [build_row(m, thresholds) for m in measures], narratives, ended, thresholds)
 
 
 # --- changing measures, actuals and narratives ----------------------------------------------------------------
@@ -201,25 +253,27 @@ class MonitoringError(ValueError):
     """A change that cannot be made; the message is for the user."""
 
 
-def add_measure(commission: Commission, metric: Metric, unit: str = "", targets=(0, 0, 0, 0),
+def add_measure(commission: Commission, year: FundingYear, metric: Metric, unit: str = "", targets=(0, 0, 0, 0),
                 target_year: int | None = None) -> Measure:
-    require_open_year(commission.funding_year)
+    require_open_year(year)
     if db.session.scalar(select(Measure.id).where(Measure.commission_id == commission.id,
-                                                  Measure.metric_id == metric.id)):
-        raise MonitoringError(f"{commission.reference} already has a measure for {metric.name}.")
+                                                  Measure.funding_year_id == year.id, Measure.metric_id == metric.id)):
+        raise MonitoringError(f"{commission.reference} already has a measure for {metric.name} in {year.label}.")
     q1, q2, q3, q4 = (int(t or 0) for t in targets)
-    measure = Measure(commission_id=commission.id, metric_id=metric.id, unit=(unit or metric.unit).strip(),
+    measure = Measure(commission_id=commission.id, funding_year_id=year.id, metric_id=metric.id,
+                      unit=(unit or metric.unit).strip(),
                       target_q1=q1, target_q2=q2, target_q3=q3, target_q4=q4,
                       target_year=target_year if target_year is not None else q1 + q2 + q3 + q4)
     measure.metric = metric
+    measure.funding_year = year
     db.session.add(measure)
-    audit.record(REALM, "create", measure, f"{commission.reference}: measure {metric.name} added",
+    audit.record(REALM, "create", measure, f"{commission.reference}: measure {metric.name} added for {year.label}",
                  None, audit.snapshot(measure, MEASURE_FIELDS))
     return measure
 
 
 def update_measure(measure: Measure, unit: str, targets, target_year: int | None) -> None:
-    require_open_year(measure.commission.funding_year)
+    require_open_year(measure.funding_year)
     before = audit.snapshot(measure, MEASURE_FIELDS)
     measure.unit = unit.strip()
     measure.target_q1, measure.target_q2, measure.target_q3, measure.target_q4 = (int(t or 0) for t in targets)
@@ -231,7 +285,7 @@ def update_measure(measure: Measure, unit: str, targets, target_year: int | None
 
 
 def delete_measure(measure: Measure) -> None:
-    require_open_year(measure.commission.funding_year)
+    require_open_year(measure.funding_year)
     before = audit.snapshot(measure, MEASURE_FIELDS)
     before["actuals"] = {str(a.quarter): a.value for a in measure.actuals}
     audit.record(REALM, "delete", measure,
@@ -246,14 +300,15 @@ def check_value(value: int | None) -> None:
 
 def set_actual(measure: Measure, quarter: int, value: int | None, user_id: int | None = None,
                batch_id: int | None = None) -> MeasureActual | None:
-    """Record (or clear, with None) what was delivered in a quarter; who and when are kept, and audited."""
-    require_open_year(measure.commission.funding_year)
+    """Record (or clear, with None) what was delivered in a quarter of the measure's funding year; who and when
+    are kept, and audited."""
+    require_open_year(measure.funding_year)
     if quarter not in QUARTERS:
         raise MonitoringError("The quarter must be 1 to 4.")
     check_value(value)
     user_id = user_id if user_id is not None else audit.acting_user_id()
     existing = next((a for a in measure.actuals if a.quarter == quarter), None)
-    where = f"{measure.commission.reference}: {measure.metric.name} Q{quarter}"
+    where = f"{measure.commission.reference}: {measure.metric.name} Q{quarter} {measure.funding_year.label}"
     if value is None:
         if existing is not None:
             audit.record(REALM, "delete", existing, f"{where} actual cleared", {"value": existing.value}, None)
@@ -281,9 +336,9 @@ def audit_now():
     return utcnow()
 
 
-def set_narrative(commission: Commission, quarter: int, text: str, user_id: int | None = None,
+def set_narrative(commission: Commission, year: FundingYear, quarter: int, text: str, user_id: int | None = None,
                   batch_id: int | None = None) -> QuarterNarrative | None:
-    require_open_year(commission.funding_year)
+    require_open_year(year)
     if quarter not in QUARTERS:
         raise MonitoringError("The quarter must be 1 to 4.")
     text = (text or "").strip()
@@ -291,45 +346,67 @@ def set_narrative(commission: Commission, quarter: int, text: str, user_id: int 
         raise MonitoringError(f"Keep the narrative to {NARRATIVE_MAX:,} characters or fewer.")
     user_id = user_id if user_id is not None else audit.acting_user_id()
     existing = db.session.scalar(select(QuarterNarrative).where(
-        QuarterNarrative.commission_id == commission.id, QuarterNarrative.quarter == quarter))
+        QuarterNarrative.commission_id == commission.id, QuarterNarrative.funding_year_id == year.id,
+        QuarterNarrative.quarter == quarter))
     old = existing.text if existing else ""
     if old == text:
         return existing
     if existing is None:
-        existing = QuarterNarrative(commission_id=commission.id, quarter=quarter, text=text)
+        existing = QuarterNarrative(commission_id=commission.id, funding_year_id=year.id, quarter=quarter, text=text)
         db.session.add(existing)
     existing.text = text
     existing.recorded_by_id = user_id
     existing.recorded_at = audit_now()
     existing.import_batch_id = batch_id
-    audit.record(REALM, "change", existing, f"{commission.reference}: Q{quarter} narrative changed",
+    audit.record(REALM, "change", existing, f"{commission.reference}: Q{quarter} {year.label} narrative changed",
                  {"text": old}, {"text": text})
     return existing
 
 
-def copy_measures(source: Commission | None, target: Commission, with_targets: bool = True) -> int:
-    """Copy measures into ``target`` from another commission (with its targets) or, with ``source`` None, from
-    the standard template (every active template metric, targets 0). Metrics it already has are left alone."""
-    require_open_year(target.funding_year)
+def copy_sources(commission: Commission, year: FundingYear) -> list[tuple[Commission, FundingYear]]:
+    """What a contract's measures for ``year`` can be copied from: every other (contract, year) that has measures,
+    this contract's other years among them (so 2026-27 can start from 2025-26's measures and targets); two
+    queries."""
+    pairs = db.session.execute(select(Measure.commission_id, Measure.funding_year_id).distinct()).all()
+    pairs = [(c, y) for c, y in pairs if (c, y) != (commission.id, year.id)]
+    if not pairs:
+        return []
+    commissions = {c.id: c for c in db.session.scalars(
+        select(Commission).where(Commission.id.in_({c for c, _ in pairs})))}
+    years = {y.id: y for y in db.session.scalars(select(FundingYear).where(FundingYear.id.in_({y for _, y in pairs})))}
+    out = [(commissions[c], years[y]) for c, y in pairs]
+    # This contract's own years first (the likeliest source), then the others by reference and year.
+    return sorted(out, key=lambda p: (p[0].id != commission.id, p[0].reference, p[1].start_date))
+
+
+def copy_measures(source: tuple[Commission, FundingYear] | None, target: Commission, year: FundingYear,
+                  with_targets: bool = True) -> int:
+    """Copy measures into ``target``'s ``year`` from another contract's or year's measures (with their targets)
+    or, with ``source`` None, from the standard template (every active template metric, targets 0). Metrics it
+    already has in ``year`` are left alone."""
+    require_open_year(year)
     if target.id is None:  # a commission added in this transaction and not yet flushed has no id to match on
         db.session.flush()
-    have = set(db.session.scalars(select(Measure.metric_id).where(Measure.commission_id == target.id)))
+    have = set(db.session.scalars(select(Measure.metric_id).where(Measure.commission_id == target.id,
+                                                                  Measure.funding_year_id == year.id)))
     added = 0
     if source is None:
         for metric in db.session.scalars(select(Metric).where(Metric.in_template.is_(True), Metric.active.is_(True))
                                          .order_by(Metric.sort_order, Metric.name)):
             if metric.id not in have:
-                add_measure(target, metric)
+                add_measure(target, year, metric)
                 added += 1
         return added
-    if source.id == target.id:
-        raise MonitoringError("Choose a different commission to copy from.")
-    for m in db.session.scalars(select(Measure).where(Measure.commission_id == source.id)
+    source_commission, source_year = source
+    if (source_commission.id, source_year.id) == (target.id, year.id):
+        raise MonitoringError("Choose a different commission or year to copy from.")
+    for m in db.session.scalars(select(Measure).where(Measure.commission_id == source_commission.id,
+                                                      Measure.funding_year_id == source_year.id)
                                 .options(joinedload(Measure.metric))):
         if m.metric_id in have:
             continue
         targets = m.targets if with_targets else (0, 0, 0, 0)
-        add_measure(target, m.metric, m.unit, targets, m.target_year if with_targets else None)
+        add_measure(target, year, m.metric, m.unit, targets, m.target_year if with_targets else None)
         added += 1
     return added
 
@@ -347,9 +424,8 @@ def commission_ids_off_track(year: FundingYear | int, quarter: int, include_ambe
     bad = {"R", "A"} if include_amber else {"R"}
     rows = db.session.execute(
         select(Measure.commission_id, getattr(Measure, f"target_q{quarter}"), MeasureActual.value)
-        .join(Commission, Commission.id == Measure.commission_id)
         .join(MeasureActual, (MeasureActual.measure_id == Measure.id) & (MeasureActual.quarter == quarter))
-        .where(Commission.funding_year_id == _year_id(year))
+        .where(Measure.funding_year_id == _year_id(year))
     )
     return {cid for cid, target, value in rows if rag(target, value, thresholds) in bad}
 
@@ -370,37 +446,40 @@ class DueItem:
     commission: Commission
     quarter: int
     quarter_end: date
+    #: The funding year the quarter is of (a contract that spans years is due in each).
+    year: FundingYear | None = None
 
 
 def monitoring_due(today: date | None = None, year: FundingYear | int | None = None) -> list[DueItem]:
     """Commissions whose quarter has ended with no actuals recorded for it, oldest quarter first (three queries).
 
-    Counted: awarded, live or ended commissions with at least one measure, in open funding years (or ``year``),
-    for each quarter that ended before today and overlaps the commission's delivery dates.
+    Counted: awarded, live or ended commissions, in each open funding year (or ``year``) they have measures in,
+    for each quarter of that year that ended before today and overlaps the commission's delivery dates.
     """
     today = today or date.today()
-    query = (select(Commission).join(FundingYear, FundingYear.id == Commission.funding_year_id)
-             .where(Commission.status.in_(REPORTING_STATUSES),
-                    Commission.id.in_(select(Measure.commission_id)))
+    query = (select(Commission, FundingYear).join(Measure, Measure.commission_id == Commission.id)
+             .join(FundingYear, FundingYear.id == Measure.funding_year_id)
+             .where(Commission.status.in_(REPORTING_STATUSES))
              .options(joinedload(Commission.provider), joinedload(Commission.funding_year))
-             .order_by(Commission.reference))
+             .distinct())
     if year is not None:
-        query = query.where(Commission.funding_year_id == _year_id(year))
+        query = query.where(Measure.funding_year_id == _year_id(year))
     else:
         query = query.where(FundingYear.status == "open")
-    commissions = db.session.scalars(query).unique().all()
-    if not commissions:
+    pairs = db.session.execute(query).unique().all()
+    if not pairs:
         return []
     reported = set(db.session.execute(
-        select(Measure.commission_id, MeasureActual.quarter).join(MeasureActual, MeasureActual.measure_id == Measure.id)
-        .where(Measure.commission_id.in_([c.id for c in commissions])).distinct()).all())
+        select(Measure.commission_id, Measure.funding_year_id, MeasureActual.quarter)
+        .join(MeasureActual, MeasureActual.measure_id == Measure.id)
+        .where(Measure.commission_id.in_({c.id for c, _ in pairs})).distinct()).all())
     due = []
-    for c in commissions:
+    for c, y in pairs:
         for q in QUARTERS:
-            start, end = quarter_bounds(c.funding_year.label, q)
-            if end >= today or c.end_date < start or c.start_date > end or (c.id, q) in reported:
+            start, end = quarter_bounds(y.label, q)
+            if end >= today or c.end_date < start or c.start_date > end or (c.id, y.id, q) in reported:
                 continue
-            due.append(DueItem(c, q, end))
+            due.append(DueItem(c, q, end, y))
     return sorted(due, key=lambda d: (d.quarter_end, d.commission.reference))
 
 
@@ -426,7 +505,7 @@ def year_totals(year: FundingYear) -> list[MetricTotals]:
     rows = db.session.execute(
         select(Measure.id, Measure.metric_id, Measure.target_year, Commission.strand_id, Commission.id)
         .join(Commission, Commission.id == Measure.commission_id)
-        .where(Commission.funding_year_id == year.id)
+        .where(Measure.funding_year_id == year.id)
     ).all()
     if not rows:
         return []
@@ -494,9 +573,10 @@ def cyp_by_strand(year: FundingYear | None) -> list[ChartBar]:
 # --- the quarterly return to the PCC ------------------------------------------------------------------------
 
 def return_output_rows(year: FundingYear | int, quarter: int) -> list[list]:
-    """Rows for the PCC return's Outputs table (tracker/returns/builder.py): for every measure of the year's
-    commissions, [metric, commission reference, target this quarter, actual this quarter, target to date,
-    actual to date, RAG to date], by metric then reference (three queries).
+    """Rows for the PCC return's Outputs table (tracker/returns/builder.py): for every measure of the return's
+    funding year (a contract that spans years reports that year's measures only), [metric, commission reference,
+    target this quarter, actual this quarter, target to date, actual to date, RAG to date], by metric then
+    reference (three queries).
 
     To date means Q1 to ``quarter``: the targets of those quarters against what was recorded for them (a quarter
     with nothing recorded counts as nothing delivered). Actuals are None, left blank, while nothing at all has
@@ -507,7 +587,7 @@ def return_output_rows(year: FundingYear | int, quarter: int) -> list[list]:
         select(Measure, Metric.name, Commission.reference)
         .join(Metric, Metric.id == Measure.metric_id)
         .join(Commission, Commission.id == Measure.commission_id)
-        .where(Commission.funding_year_id == _year_id(year))
+        .where(Measure.funding_year_id == _year_id(year))
         .order_by(Metric.sort_order, Metric.name, Commission.reference)
     ).all()
     if not measures:

@@ -26,7 +26,7 @@ from tracker.extensions import db
 from tracker.funding.rules import require_open_year
 from tracker.spreadsheets.reader import SpreadsheetError, open_workbook
 from tracker.spreadsheets.values import ValueProblem, is_blank, parse_field_text, parse_int, parse_text
-from tracker.models import Commission, ImportBatch, utcnow
+from tracker.models import Commission, FundingYear, ImportBatch, utcnow
 from tracker.models.monitoring import Measure, MeasureActual, MonitoringReturn, QuarterNarrative
 from tracker.monitoring import service
 from tracker.periods import QUARTER_NAMES, quarter_bounds
@@ -46,9 +46,13 @@ def quarter_label(quarter: int) -> str:
     return f"Q{quarter}"
 
 
-def filename_for(commission: Commission, quarter: int) -> str:
+def filename_for(commission: Commission, year: FundingYear, quarter: int) -> str:
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in commission.reference)
-    return f"monitoring-{safe}-{commission.funding_year.label}-Q{quarter}.xlsx"
+    return f"monitoring-{safe}-{year.label}-Q{quarter}.xlsx"
+
+
+def _year_measures(commission_id: int, year_id: int):
+    return select(Measure).where(Measure.commission_id == commission_id, Measure.funding_year_id == year_id)
 
 
 def _text(cell, value) -> None:
@@ -63,13 +67,11 @@ def _text(cell, value) -> None:
             cell.quotePrefix = True
 
 
-def build_workbook(commission: Commission, quarter: int) -> bytes:
-    """The monitoring workbook for ``commission`` and ``quarter`` as .xlsx bytes."""
-    measures = db.session.scalars(
-        select(Measure).where(Measure.commission_id == commission.id).options(joinedload(Measure.metric))
-    ).all()
+def build_workbook(commission: Commission, year: FundingYear, quarter: int) -> bytes:
+    """The monitoring workbook for ``commission``'s measures of ``year`` and ``quarter`` as .xlsx bytes."""
+    measures = db.session.scalars(_year_measures(commission.id, year.id).options(joinedload(Measure.metric))).all()
     measures = sorted(measures, key=lambda m: (m.metric.sort_order, m.metric.name))
-    start, end = quarter_bounds(commission.funding_year.label, quarter)
+    start, end = quarter_bounds(year.label, quarter)
     wb = Workbook()
     cover = wb.active
     cover.title = COVER
@@ -80,7 +82,7 @@ def build_workbook(commission: Commission, quarter: int) -> bytes:
         ("Commission reference", commission.reference),
         ("Service", commission.title),
         ("Provider", commission.provider.name),
-        ("Funding year", commission.funding_year.label),
+        ("Funding year", year.label),
         ("Quarter", quarter_label(quarter)),
         ("Period", f"{start:%d/%m/%Y} to {end:%d/%m/%Y}"),
         ("Template version", TEMPLATE_VERSION),
@@ -99,7 +101,7 @@ def build_workbook(commission: Commission, quarter: int) -> bytes:
     cover.protection.sheet = True
 
     out = wb.create_sheet(OUTPUTS)
-    out["A1"] = strip_control(f"Outputs for {QUARTER_NAMES[quarter]} {commission.funding_year.label}: "
+    out["A1"] = strip_control(f"Outputs for {QUARTER_NAMES[quarter]} {year.label}: "
                               f"{commission.reference}")
     out["A1"].font = Font(bold=True, size=12)
     out["A2"] = "Enter the number delivered in the quarter in the Actual column (whole numbers; leave blank if none to report)."
@@ -169,9 +171,10 @@ def _show(value) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def read_return(data: bytes, filename: str, commission: Commission, quarter: int) -> ParsedReturn:
-    """Read a filled-in workbook for ``commission`` and ``quarter``. ReturnRefused when it is not one, or is for
-    another commission or quarter, or an old template; otherwise located problems in ``problems``."""
+def read_return(data: bytes, filename: str, commission: Commission, year: FundingYear, quarter: int) -> ParsedReturn:
+    """Read a filled-in workbook for ``commission``, ``year`` and ``quarter``. ReturnRefused when it is not one,
+    or is for another commission, year or quarter, or an old template; otherwise located problems in
+    ``problems``."""
     limit = current_app.config.get("IMPORT_MAX_UNCOMPRESSED_MB", 200) * 1024 * 1024
     try:
         workbook = open_workbook(data, filename, max_uncompressed=limit, max_rows=5_000)
@@ -184,9 +187,9 @@ def read_return(data: bytes, filename: str, commission: Commission, quarter: int
         try:
             cover = {str(v[0]).strip().lower(): (parse_text(v[1]) if len(v) > 1 else None)
                      for _, v in workbook.iter_rows(COVER) if v and isinstance(v[0], str)}
-            _check_identity(cover, commission, quarter)
+            _check_identity(cover, commission, year, quarter)
             parsed = ParsedReturn(completed_by=str(cover.get("completed by") or "").strip()[:120])
-            _read_outputs(workbook, commission, parsed)
+            _read_outputs(workbook, commission, year, parsed)
             _read_narrative(workbook, parsed)
         except SpreadsheetError as exc:
             raise ReturnRefused(exc.message) from exc
@@ -198,7 +201,7 @@ def read_return(data: bytes, filename: str, commission: Commission, quarter: int
     return parsed
 
 
-def _check_identity(cover: dict, commission: Commission, quarter: int) -> None:
+def _check_identity(cover: dict, commission: Commission, year: FundingYear, quarter: int) -> None:
     version = str(cover.get("template version") or "").strip()
     if not version:
         raise ReturnRefused("This is not a VRU monitoring workbook (its Cover has no template version). Download "
@@ -210,16 +213,16 @@ def _check_identity(cover: dict, commission: Commission, quarter: int) -> None:
     if reference != commission.reference:
         raise ReturnRefused(f"This workbook is for commission {reference or '(none)'}, not {commission.reference}. "
                             "Upload it on that commission's page, or choose the right file.")
-    year = str(cover.get("funding year") or "").strip()
+    got_year = str(cover.get("funding year") or "").strip()
     got_quarter = str(cover.get("quarter") or "").strip().upper()
-    if year != commission.funding_year.label or got_quarter != quarter_label(quarter):
-        raise ReturnRefused(f"This workbook is for {got_quarter or '(no quarter)'} {year or '(no year)'}, not "
-                            f"{quarter_label(quarter)} {commission.funding_year.label}. Choose the right quarter "
+    if got_year != year.label or got_quarter != quarter_label(quarter):
+        raise ReturnRefused(f"This workbook is for {got_quarter or '(no quarter)'} {got_year or '(no year)'}, not "
+                            f"{quarter_label(quarter)} {year.label}. Choose the right year and quarter "
                             "or the right file.")
 
 
-def _read_outputs(workbook, commission: Commission, parsed: ParsedReturn) -> None:
-    measures = {m.id for m in db.session.scalars(select(Measure).where(Measure.commission_id == commission.id))}
+def _read_outputs(workbook, commission: Commission, year: FundingYear, parsed: ParsedReturn) -> None:
+    measures = {m.id for m in db.session.scalars(_year_measures(commission.id, year.id))}
     seen: set[int] = set()
     for row, values in workbook.iter_rows(OUTPUTS):
         if row <= HEADER_ROW or not values or all(is_blank(v) for v in values):
@@ -232,7 +235,8 @@ def _read_outputs(workbook, commission: Commission, parsed: ParsedReturn) -> Non
             continue
         if measure_id not in measures:
             parsed.problems.append(Problem(OUTPUTS, row, "Measure ID",
-                                           f"{measure_id} is not one of this commission's measures"))
+                                           f"{measure_id} is not one of this commission's measures "
+                                           f"for {year.label}"))
             continue
         if measure_id in seen:
             parsed.problems.append(Problem(OUTPUTS, row, "Measure ID", f"measure {measure_id} appears twice"))
@@ -273,24 +277,27 @@ def _read_narrative(workbook, parsed: ParsedReturn) -> None:
 
 # --- staging, preview, commit and withdrawal ---------------------------------------------------------------------
 
-def stage_return(commission: Commission, quarter: int, data: bytes, filename: str, parsed: ParsedReturn) -> MonitoringReturn:
+def stage_return(commission: Commission, year: FundingYear, quarter: int, data: bytes, filename: str,
+                 parsed: ParsedReturn) -> MonitoringReturn:
     """Keep a clean, parsed workbook as an import batch awaiting commit (nothing is recorded yet)."""
-    require_open_year(commission.funding_year)
+    require_open_year(year)
     stored = files.write("monitoring", files.generated_name("xlsx"), data)
     batch = ImportBatch(kind="monitoring", filename=clean_filename(filename, default="monitoring.xlsx"),
                         stored_path=stored.path, sha256=stored.sha256, size_bytes=stored.size_bytes,
-                        sheet_name=OUTPUTS, funding_year_id=commission.funding_year_id, status="previewed",
-                        mapping={"commission": commission.reference, "quarter": quarter},
+                        sheet_name=OUTPUTS, funding_year_id=year.id, status="previewed",
+                        mapping={"commission": commission.reference, "year": year.label, "quarter": quarter},
                         counts={"rows": len(parsed.actuals), "narrative": bool(parsed.narrative)},
                         problems=[], total_rows=len(parsed.actuals), created_by_id=audit.acting_user_id())
     db.session.add(batch)
     db.session.flush()
-    staged = MonitoringReturn(import_batch_id=batch.id, commission_id=commission.id, quarter=quarter,
+    staged = MonitoringReturn(import_batch_id=batch.id, commission_id=commission.id, funding_year_id=year.id,
+                              quarter=quarter,
                               values={"actuals": {str(k): v for k, v in parsed.actuals.items()},
                                       "narrative": parsed.narrative, "completed_by": parsed.completed_by},
                               previous={})
     db.session.add(staged)
-    audit.record(service.REALM, "create", batch, f"{commission.reference}: Q{quarter} monitoring return uploaded "
+    audit.record(service.REALM, "create", batch, f"{commission.reference}: Q{quarter} {year.label} monitoring return "
+                 "uploaded "
                  f"({batch.filename})", None, {"actuals": len(parsed.actuals)})
     return staged
 
@@ -302,7 +309,7 @@ def get_monitoring_return_or_404(batch_id: int) -> MonitoringReturn:
     staged = db.session.scalar(
         select(MonitoringReturn).where(MonitoringReturn.import_batch_id == batch_id)
         .options(joinedload(MonitoringReturn.import_batch).joinedload(ImportBatch.created_by),
-                 joinedload(MonitoringReturn.commission).joinedload(Commission.funding_year),
+                 joinedload(MonitoringReturn.funding_year),
                  joinedload(MonitoringReturn.commission).joinedload(Commission.provider)))
     if staged is None:
         abort_with(404, "There is no such monitoring return.")
@@ -321,10 +328,12 @@ class PreviewLine:
         return self.new is not None and self.new != self.now
 
 
-def preview_lines(commission: Commission, quarter: int, actuals: dict[int, int]) -> list[PreviewLine]:
-    """Each measure: its target, what is recorded now and what the workbook would record (two queries)."""
+def preview_lines(commission: Commission, year: FundingYear, quarter: int,
+                  actuals: dict[int, int]) -> list[PreviewLine]:
+    """Each measure of the year: its target, what is recorded now and what the workbook would record (two
+    queries)."""
     measures = db.session.scalars(
-        select(Measure).where(Measure.commission_id == commission.id)
+        _year_measures(commission.id, year.id)
         .options(joinedload(Measure.metric), selectinload(Measure.actuals))).unique().all()
     lines = []
     for m in sorted(measures, key=lambda m: (m.metric.sort_order, m.metric.name)):
@@ -333,9 +342,10 @@ def preview_lines(commission: Commission, quarter: int, actuals: dict[int, int])
     return lines
 
 
-def current_narrative(commission_id: int, quarter: int) -> str:
+def current_narrative(commission_id: int, year_id: int, quarter: int) -> str:
     return db.session.scalar(select(QuarterNarrative.text).where(
-        QuarterNarrative.commission_id == commission_id, QuarterNarrative.quarter == quarter)) or ""
+        QuarterNarrative.commission_id == commission_id, QuarterNarrative.funding_year_id == year_id,
+        QuarterNarrative.quarter == quarter)) or ""
 
 
 class NotAllowed(ValueError):
@@ -371,13 +381,13 @@ def commit_return(staged: MonitoringReturn) -> int:
     batch = staged.import_batch
     if batch.status != "previewed":
         raise NotAllowed(f"This return is {batch.status}, so it cannot be committed.")
-    commission = staged.commission
-    require_open_year(commission.funding_year)
+    commission, year = staged.commission, staged.funding_year
+    require_open_year(year)
     _claim(batch, ("previewed",), "committing")
     measures = {m.id: m for m in db.session.scalars(
-        select(Measure).where(Measure.commission_id == commission.id)
-        .options(joinedload(Measure.metric), selectinload(Measure.actuals),
-                 joinedload(Measure.commission).joinedload(Commission.funding_year))).unique()}
+        _year_measures(commission.id, year.id)
+        .options(joinedload(Measure.metric), selectinload(Measure.actuals), joinedload(Measure.funding_year),
+                 joinedload(Measure.commission))).unique()}
     previous: dict[str, int | None] = {}
     user_id = audit.acting_user_id()
     for key, value in (staged.values.get("actuals") or {}).items():
@@ -387,17 +397,17 @@ def commit_return(staged: MonitoringReturn) -> int:
         previous[key] = next((a.value for a in measure.actuals if a.quarter == staged.quarter), None)
         service.set_actual(measure, staged.quarter, int(value), user_id=user_id, batch_id=batch.id)
     narrative = staged.values.get("narrative")
-    old_narrative = current_narrative(commission.id, staged.quarter) if narrative else None
+    old_narrative = current_narrative(commission.id, year.id, staged.quarter) if narrative else None
     if narrative:
-        service.set_narrative(commission, staged.quarter, narrative, user_id=user_id, batch_id=batch.id)
+        service.set_narrative(commission, year, staged.quarter, narrative, user_id=user_id, batch_id=batch.id)
     staged.previous = {"actuals": previous, "narrative": old_narrative}
     batch.status = "committed"
     batch.committed_at = utcnow()
     batch.progress = batch.total_rows
     batch.counts = {**(batch.counts or {}), "changed": sum(1 for k, v in previous.items()
                                                            if v != staged.values["actuals"][k])}
-    audit.record(service.REALM, "change", batch, f"{commission.reference}: Q{staged.quarter} monitoring return "
-                 "committed", {"status": "previewed"}, {"status": "committed"})
+    audit.record(service.REALM, "change", batch, f"{commission.reference}: Q{staged.quarter} {year.label} monitoring "
+                 "return committed", {"status": "previewed"}, {"status": "committed"})
     return len(previous)
 
 
@@ -407,15 +417,15 @@ def withdraw_return(staged: MonitoringReturn) -> None:
     batch = staged.import_batch
     if batch.status not in ("previewed", "committed"):
         raise NotAllowed(f"This return is {batch.status}, so it cannot be withdrawn.")
-    commission = staged.commission
-    require_open_year(commission.funding_year)
+    commission, year = staged.commission, staged.funding_year
+    require_open_year(year)
     before = batch.status
     _claim(batch, (before,), "withdrawn")
     if before == "committed":
         measures = {m.id: m for m in db.session.scalars(
-            select(Measure).where(Measure.commission_id == commission.id)
-            .options(joinedload(Measure.metric), selectinload(Measure.actuals),
-                     joinedload(Measure.commission).joinedload(Commission.funding_year))).unique()}
+            _year_measures(commission.id, year.id)
+            .options(joinedload(Measure.metric), selectinload(Measure.actuals), joinedload(Measure.funding_year),
+                     joinedload(Measure.commission))).unique()}
         for key, old in (staged.previous.get("actuals") or {}).items():
             measure = measures.get(int(key))
             if measure is None:
@@ -424,18 +434,21 @@ def withdraw_return(staged: MonitoringReturn) -> None:
             if current is not None and current.import_batch_id == batch.id:
                 service.set_actual(measure, staged.quarter, old)
         narrative = db.session.scalar(select(QuarterNarrative).where(
-            QuarterNarrative.commission_id == commission.id, QuarterNarrative.quarter == staged.quarter))
+            QuarterNarrative.commission_id == commission.id, QuarterNarrative.funding_year_id == year.id,
+            QuarterNarrative.quarter == staged.quarter))
         if narrative is not None and narrative.import_batch_id == batch.id:
-            service.set_narrative(commission, staged.quarter, staged.previous.get("narrative") or "")
+            service.set_narrative(commission, year, staged.quarter, staged.previous.get("narrative") or "")
     batch.withdrawn_at = utcnow()
     batch.withdrawn_by_id = audit.acting_user_id()
-    audit.record(service.REALM, "change", batch, f"{commission.reference}: Q{staged.quarter} monitoring return "
-                 "withdrawn", {"status": before}, {"status": "withdrawn"})
+    audit.record(service.REALM, "change", batch, f"{commission.reference}: Q{staged.quarter} {year.label} monitoring "
+                 "return withdrawn", {"status": before}, {"status": "withdrawn"})
 
 
-def returns_for(commission_id: int) -> list[MonitoringReturn]:
+def returns_for(commission_id: int, year_id: int) -> list[MonitoringReturn]:
+    """A contract's uploaded monitoring returns for one funding year, newest first."""
     return list(db.session.scalars(
-        select(MonitoringReturn).where(MonitoringReturn.commission_id == commission_id)
+        select(MonitoringReturn).where(MonitoringReturn.commission_id == commission_id,
+                                       MonitoringReturn.funding_year_id == year_id)
         .options(joinedload(MonitoringReturn.import_batch).joinedload(ImportBatch.created_by))
         .order_by(MonitoringReturn.id.desc())))
 

@@ -115,7 +115,8 @@ def commission_notices(commission: Commission, session: Session) -> dict:
     s = standing(commission, load_thresholds(session))
     kpis = None
     if s.regime == "public" and s.value_incl_vat_pence > KPI_CONTRACT_OVER_PENCE:
-        kpis = len(session.scalars(select(Measure.id).where(Measure.commission_id == commission.id)).all())
+        # A metric measured in each year a contract spans is one KPI, not one per year.
+        kpis = len(set(session.scalars(select(Measure.metric_id).where(Measure.commission_id == commission.id))))
     return {"standing": s, "notices": notices, "kpi_count": kpis}
 
 

@@ -317,7 +317,9 @@ def conditions_table(yf: figures.YearFigures) -> Table:
     return Table("Grant conditions", "Grant conditions",
                  "Each condition of the grants: met when met on budget and on forecast outturn, at risk when met on "
                  "budget but not on forecast, not met otherwise. Match funding counts evidenced money; pledged money "
-                 "is shown as the budget figure. The shortfall is in pounds.",
+                 "is shown as the budget figure. A ring fence is two rows, labour and non-labour, each on its own "
+                 "figures: Required is the most that side may have, the shortfall how far it goes over. The "
+                 "shortfall is in pounds.",
                  columns, rows, empty_message="No grant conditions are recorded for this year.")
 
 
