@@ -35,8 +35,8 @@ from sqlalchemy.orm import selectinload
 
 from tracker.extensions import db
 from tracker.models import (
-    Allocation, AuditEvent, BudgetLine, Commission, ContractEvent, FundingShare, FundingStream, FundingYear, LedgerTransaction,
-    Strand,
+    Allocation, AuditEvent, BudgetLine, Commission, ContractEvent, FundingShare, FundingStream, FundingYear,
+    LedgerTransaction, Strand,
 )
 from tracker.periods import quarter_bounds, quarter_in_progress, quarter_of_ledger_line
 

@@ -72,8 +72,8 @@ def move_history(bind) -> None:
                      sa.column("kind"), sa.column("object_type"), sa.column("object_id"),
                      sa.column("before", sa.JSON), sa.column("after", sa.JSON))
     commissions = sa.table("commissions", sa.column("id"), sa.column("status"), sa.column("created_at", sa.DateTime))
-    variations = sa.table("variations", sa.column("id"), sa.column("commission_id"), sa.column("variation_date", sa.Date),
-                          sa.column("reason"), sa.column("previous_end_date", sa.Date),
+    variations = sa.table("variations", sa.column("id"), sa.column("commission_id"),
+                          sa.column("variation_date", sa.Date), sa.column("reason"), sa.column("previous_end_date", sa.Date),
                           sa.column("new_end_date", sa.Date), sa.column("recorded_by_id"),
                           sa.column("created_at", sa.DateTime))
     events = sa.table("contract_events", *(sa.column(c) for c in (

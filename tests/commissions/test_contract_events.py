@@ -203,3 +203,34 @@ def test_without_a_reported_year_a_variation_re_splits_the_open_years(app, make)
                         end_date=date(2026, 12, 31))
     proposal = {s.year_label: s.amount_pence for s in proposed_shares(c, 36_000_00, date(2027, 3, 31))}
     assert proposal == {"2025-26": 7_120_88, "2026-27": 28_879_12}
+
+
+def test_the_register_import_records_a_status_change_and_its_withdrawal_puts_it_back(app):
+    """The register import changes statuses without the forms: each change, and its undoing, is an event."""
+    from tests.imports.helpers import COMMISSIONS, draft_of
+    from tracker.demo import seed_demo
+    from tracker.imports import service
+
+    seed_demo()
+    db.session.commit()
+    book = openpyxl.load_workbook(COMMISSIONS)
+    sheet = book.active
+    row = next(r for r in sheet.iter_rows(min_row=4) if r[0].value == "VRU-25-001")
+    c = db.session.scalars(select(Commission).where(Commission.reference == "VRU-25-001")).one()
+    before = c.status
+    row[9].value = "Terminated" if before != "terminated" else "Live"
+    data = io.BytesIO()
+    book.save(data)
+    batch = service.commit(draft_of(COMMISSIONS, data.getvalue()))
+    db.session.expire_all()
+    after = db.session.get(Commission, c.id).status
+    assert after != before
+    changes = lambda: [(e.from_status, e.kind) for e in db.session.scalars(  # noqa: E731
+        select(ContractEvent).where(ContractEvent.commission_id == c.id, ContractEvent.from_status.is_not(None))
+        .order_by(ContractEvent.id))]
+    assert changes() == [(before, after)]
+    service.withdraw(batch)
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(Commission, c.id).status == before
+    assert changes() == [(before, after), (after, before)]

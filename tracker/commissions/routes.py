@@ -23,7 +23,8 @@ from tracker.extensions import db
 from tracker.funding.rules import choose_year, require_open_year
 from tracker.money import format_pence
 from tracker.models import (
-    AuditEvent, BudgetLine, Commission, ContractEvent, FundingShare, FundingStream, FundingYear, LedgerTransaction, Milestone, Provider,
+    AuditEvent, BudgetLine, Commission, ContractEvent, FundingShare, FundingStream, FundingYear, LedgerTransaction,
+    Milestone, Provider,
     Strand, User,
 )
 from tracker.models.commissions import COMMISSION_STATUSES

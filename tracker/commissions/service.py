@@ -18,8 +18,8 @@ from tracker.errors import get_or_404
 from tracker.extensions import db
 from tracker.funding.rules import closed_year_problem, require_open_year
 from tracker.models import (
-    BudgetLine, Commission, ContractEvent, FundingYear, LedgerTransaction, Milestone, ProcurementNotice, Provider, Strand, SupplierAlias,
-    Variation,
+    BudgetLine, Commission, ContractEvent, FundingYear, LedgerTransaction, Milestone, ProcurementNotice, Provider, Strand,
+    SupplierAlias, Variation,
 )
 from tracker.commissions import rules
 from tracker.commissions.shares import (
@@ -318,6 +318,15 @@ def effective_date_problem(commission: Commission, effective: date) -> str | Non
         return (f"{commission.reference}'s status last changed with effect from {last:%d/%m/%Y}: a later change "
                 "cannot take effect before that.")
     return None
+
+
+def record_status_change(commission: Commission, from_status: str, to_status: str, effective: date | None = None,
+                         note: str = "", *, user_id: int | None = None) -> ContractEvent | None:
+    """Record, as a contract event, a status change another path has made (the register import, its withdrawal),
+    taking effect on ``effective`` (today). The forms and ``change_status`` record theirs themselves."""
+    if from_status == to_status:
+        return None
+    return _record_event(commission, to_status, from_status, effective or today(), note, user_id=user_id)
 
 
 def _record_event(commission: Commission, kind: str, from_status: str | None, effective: date, note: str = "",

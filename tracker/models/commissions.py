@@ -159,8 +159,8 @@ class Commission(Base):
         back_populates="commission", order_by="Variation.variation_date"
     )
     events: Mapped[list["ContractEvent"]] = relationship(
-        back_populates="commission", order_by="(ContractEvent.effective_date, ContractEvent.recorded_at, ContractEvent.id)",
-        cascade="all, delete-orphan")
+        back_populates="commission",
+        order_by="(ContractEvent.effective_date, ContractEvent.recorded_at, ContractEvent.id)", cascade="all, delete-orphan")
 
     @property
     def stream_names(self) -> list[str]:
