@@ -234,3 +234,18 @@ def test_the_register_import_records_a_status_change_and_its_withdrawal_puts_it_
     db.session.expire_all()
     assert db.session.get(Commission, c.id).status == before
     assert changes() == [(before, after), (after, before)]
+
+
+def test_deleting_a_pipeline_commission_deletes_its_events(client, auth, make):
+    line = make.budget_line()
+    provider = make.provider("Medway Youth Mentoring CIC")
+    db.session.commit()
+    setup = {"line": line, "year": line.funding_year, "strand": line.strand, "provider": provider}
+    auth.login("manager")
+    assert client.post("/commissions/new", data=form_data(setup, status="pipeline")).status_code == 303
+    c = db.session.scalars(select(Commission)).one()
+    assert client.post(f"/commissions/{c.id}/status", data={"status": "approved", "version": c.version}).status_code == 303
+    assert client.post(f"/commissions/{c.id}/status", data={"status": "pipeline", "version": c.version + 1}).status_code == 303
+    assert len(db.session.scalars(select(ContractEvent)).all()) == 3
+    assert client.post(f"/commissions/{c.id}/delete").status_code == 303
+    assert db.session.scalars(select(ContractEvent)).all() == []
