@@ -244,8 +244,9 @@ def test_deleting_a_pipeline_commission_deletes_its_events(client, auth, make):
     auth.login("manager")
     assert client.post("/commissions/new", data=form_data(setup, status="pipeline")).status_code == 303
     c = db.session.scalars(select(Commission)).one()
-    assert client.post(f"/commissions/{c.id}/status", data={"status": "approved", "version": c.version}).status_code == 303
-    assert client.post(f"/commissions/{c.id}/status", data={"status": "pipeline", "version": c.version + 1}).status_code == 303
+    for status, version in (("approved", c.version), ("pipeline", c.version + 1)):
+        response = client.post(f"/commissions/{c.id}/status", data={"status": status, "version": version})
+        assert response.status_code == 303
     assert len(db.session.scalars(select(ContractEvent)).all()) == 3
     assert client.post(f"/commissions/{c.id}/delete").status_code == 303
     assert db.session.scalars(select(ContractEvent)).all() == []

@@ -1,9 +1,9 @@
 """One truth: the home page, the budget page, the budget download and the return show the same figures.
 
 A property test builds random years (streams, allocations, lines with profiles, contracts split across lines
-and years, some terminated with effect from a day in the year, ledger lines in every quarter, some on no line, some in adjustment period 13) and checks, for every
-quarter, that the four agree to the penny for every stream, strand and total, and that every total is the sum
-of its rows. Then the pages' query counts are checked to stay the same as the data grows.
+and years, some terminated with effect from a day in the year, ledger lines in every quarter, some on no line,
+some in adjustment period 13) and checks, for every quarter, that the four agree to the penny for every stream,
+strand and total, and that every total is the sum of its rows. Then the pages' query counts are checked to stay the same as the data grows.
 """
 from __future__ import annotations
 
