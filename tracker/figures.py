@@ -37,8 +37,8 @@ from sqlalchemy.orm import selectinload
 
 from tracker.extensions import db
 from tracker.models import (
-    Allocation, AuditEvent, BudgetLine, Commission, FundingShare, FundingStream, FundingYear, LedgerTransaction,
-    Strand,
+    Allocation, AuditEvent, BudgetLine, Commission, ContractEvent, FundingShare, FundingStream, FundingYear,
+    LedgerTransaction, Strand,
 )
 from tracker.models.ledger import settled_credit
 from tracker.periods import quarter_bounds, quarter_in_progress, quarter_of_ledger_line
@@ -357,7 +357,8 @@ def changes_since(moment: datetime) -> dict[int, dict]:
     """For each contract changed after ``moment``: each of ``AS_AT_FIELDS`` as it stood then (the "before" of the
     first change to it after ``moment``, from the audit trail). A field missing from the answer stands as it is
     now. A variation counts from the date it was agreed (``_effective``), whenever it was recorded, and a contract
-    entered late counts as entered. One query."""
+    entered late counts as entered. The status is not read here: it comes from the contract events, by the date
+    each took effect (``statuses_as_at``). One query."""
     events = db.session.execute(
         select(AuditEvent.object_id, AuditEvent.before)
         .where(AuditEvent.object_type == "Commission", AuditEvent.created_at > moment)
@@ -372,6 +373,8 @@ def changes_since(moment: datetime) -> dict[int, dict]:
             continue  # a variation agreed by then, though recorded later: it already counts
         then = out.setdefault(object_id, {})
         for field in AS_AT_FIELDS:
+            if field == "status":
+                continue  # typed then, but it takes effect when its event says (statuses_as_at)
             if field in before and field not in then:
                 if field == "_shares" and not before[field]:
                     continue  # the contract's first shares: it was entered late, not funded differently
@@ -390,12 +393,30 @@ class ShareRow:
     amount_pence: int
 
 
+def statuses_as_at(day: date) -> dict[int, str]:
+    """For each contract whose status changed with effect after ``day``: its status on ``day``, the status its first
+    such change moved from. A change counts from the date it takes effect, not the day it was typed: a termination
+    effective 15 November and typed in January ends the contract in Q3. The status a contract was entered with is
+    where its history starts, not a change (a contract entered late counts as entered). One query."""
+    out: dict[int, str] = {}
+    for commission_id, from_status in db.session.execute(
+            select(ContractEvent.commission_id, ContractEvent.from_status)
+            .where(ContractEvent.effective_date > day, ContractEvent.from_status.is_not(None))
+            .order_by(ContractEvent.effective_date, ContractEvent.recorded_at, ContractEvent.id)):
+        out.setdefault(commission_id, from_status)
+    return out
+
+
 def past_facts(year: FundingYear, quarter: int, today: date | None = None) -> dict[int, dict]:
-    """``changes_since`` the end of the quarter, for a quarter that has ended (else nothing: now is the quarter)."""
+    """``changes_since`` the end of the quarter, and the status then (``statuses_as_at``), for a quarter that has
+    ended (else nothing: now is the quarter)."""
     _, quarter_end = quarter_bounds(year.label, quarter)
     if quarter_end >= (today or date.today()):
         return {}
-    return changes_since(datetime.combine(quarter_end, time.max))
+    out = changes_since(datetime.combine(quarter_end, time.max))
+    for commission_id, status in statuses_as_at(quarter_end).items():
+        out.setdefault(commission_id, {})["status"] = status
+    return out
 
 
 def _shares_as_at(year: FundingYear, rows: list, past: dict[int, dict]) -> list:

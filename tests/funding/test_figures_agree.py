@@ -1,9 +1,9 @@
 """One truth: the home page, the budget page, the budget download and the return show the same figures.
 
 A property test builds random years (streams, allocations, lines with profiles, contracts split across lines
-and years, ledger lines in every quarter, some on no line, some in adjustment period 13) and checks, for every
-quarter, that the four agree to the penny for every stream, strand and total, and that every total is the sum
-of its rows. Then the pages' query counts are checked to stay the same as the data grows.
+and years, some terminated with effect from a day in the year, ledger lines in every quarter, some on no line,
+some in adjustment period 13) and checks, for every quarter, that the four agree to the penny for every stream,
+strand and total, and that every total is the sum of its rows. Then the pages' query counts are checked to stay the same as the data grows.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from tests.conftest import PASSWORD, _empty_all_tables
 from tests.factories import Factories
 from tracker import figures
 from tracker.extensions import db
+from tracker.models import ContractEvent
 from tracker.models.commissions import COMMISSION_STATUSES
 from tracker.periods import quarter_in_progress
 from tracker.returns.builder import build_return
@@ -33,6 +34,8 @@ contract_st = st.fixed_dictionaries({
     "status": st.sampled_from(COMMISSION_STATUSES),
     "shares": st.lists(st.tuples(st.integers(-1, 7), st.integers(1, 90_000_00)), min_size=1, max_size=3),
     "later": st.integers(0, 20_000_00),
+    # Terminated with effect from this day of the year (None: not terminated), whenever it was recorded.
+    "terminated_on": st.one_of(st.none(), st.integers(0, 364)),
 })
 ledger_st = st.fixed_dictionaries({
     "day": st.integers(0, 364), "pence": st.integers(-5_000_00, 60_000_00), "line": st.integers(-1, 7),
@@ -76,6 +79,11 @@ def build(spec) -> object:
             shares.append(("2026-27", None, cs["later"]))
         contracts.append(make.commission(shares=shares, value_pence=sum(p for _, _, p in shares), year=year,
                                          status=cs["status"], start_date=YEAR_START, end_date=date(2027, 3, 31)))
+    for cs, c in zip(spec["contracts"], contracts):
+        if cs["terminated_on"] is not None and cs["status"] != "terminated":
+            db.session.add(ContractEvent(commission_id=c.id, kind="terminated", from_status=c.status,
+                                         effective_date=YEAR_START + timedelta(days=cs["terminated_on"])))
+            c.status = "terminated"
     for ls in spec["ledger"]:
         day = YEAR_START + timedelta(days=ls["day"])
         fields = {"period": 13} if ls["period13"] and day.month == 3 else {}

@@ -155,11 +155,16 @@ def test_the_return_runs_a_fixed_number_of_queries(small, make, count_queries):
 def test_status_and_dates_are_as_at_the_quarter_end_and_a_terminated_contract_has_nothing_remaining(small, make):
     from tracker.extensions import db
 
-    # After Q2 ended, C1 was cut short and terminated: the trail keeps what it was.
+    # After Q2 ended, C1 was cut short and terminated: the trail keeps the dates it had, its contract event the
+    # day the termination took effect.
+    from tracker.models import ContractEvent
+
     small.c1.status, small.c1.end_date = "terminated", date(2025, 12, 31)
     make.audit_event(realm="commissions", kind="change", object_type="Commission", object_id=small.c1.id,
                      summary="Terminated", before={"status": "live", "end_date": "2026-03-31"},
                      after={"status": "terminated", "end_date": "2025-12-31"})
+    db.session.add(ContractEvent(commission_id=small.c1.id, kind="terminated", from_status="live",
+                                 effective_date=date(2025, 11, 15)))
     db.session.commit()
     q2 = rows_by_name(build_return(small.year, 2).table("Commissioned services"))["VRU-A-001"]
     assert (q2["status"], q2["end"], q2["committed"], q2["remaining"], q2["stage"]) == (

@@ -89,6 +89,10 @@ class CommissionForm(SharesMixin, VersionedForm):
         description="Extend, re-procure or let it end. Until it is decided, a commission ending soon is flagged.",
         validate_choice=False)  # left out of a form (an older page, a script) means "not decided"
     status = SelectField("Status", choices=[(s, s.capitalize()) for s in COMMISSION_STATUSES])
+    status_effective_date = UKDateField(
+        "A change of status takes effect on", validators=[Optional()],
+        description="Only when you change the status: the day it took effect, which may be in the past (within an "
+                    "open funding year). Blank: today.")
     pcc_decision_ref = StringField("PCC decision reference", validators=[Optional(), Length(max=40)])
     po_number = StringField("PO number", validators=[Optional(), Length(max=40)])
     contract_manager = StringField("Contract manager", validators=[Optional(), Length(max=120)],
@@ -156,6 +160,10 @@ class CommissionForm(SharesMixin, VersionedForm):
 class StatusForm(VersionedForm):
     status = SelectField("Status", choices=[(s, s.capitalize()) for s in COMMISSION_STATUSES],
                          validators=[DataRequired("Choose a status")])
+    effective_date = UKDateField("Takes effect on", validators=[Optional()],
+                                 description="The day it took effect, e.g. a termination's date; it may be in the "
+                                             "past, within an open funding year. Blank: today.")
+    note = TextAreaField("Reason", validators=[Optional(), Length(max=2000)])
 
 
 class EndDateForm(VersionedForm):

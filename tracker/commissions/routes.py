@@ -24,7 +24,8 @@ from tracker.figures import paid_by_share
 from tracker.funding.rules import choose_year, require_open_year
 from tracker.money import format_pence
 from tracker.models import (
-    AuditEvent, BudgetLine, Commission, FundingShare, FundingStream, FundingYear, LedgerTransaction, Milestone, Provider,
+    AuditEvent, BudgetLine, Commission, ContractEvent, FundingShare, FundingStream, FundingYear, LedgerTransaction,
+    Milestone, Provider,
     Strand, User,
 )
 from tracker.models.commissions import COMMISSION_STATUSES
@@ -246,7 +247,7 @@ def edit(commission_id: int):
         return _render_form(form, commission, 422, warnings=warnings)
     try:
         service.update_commission(commission, _form_data(form), form.version.data, form.new_provider_name.data or "",
-                                  shares)
+                                  shares, status_effective=form.status_effective_date.data)
         _record_over_budget(commission, shares)
     except Conflict as exc:
         return _conflict(form, exc.commission)
@@ -286,6 +287,7 @@ def _page_context(commission: Commission, variation_form: VariationForm | None =
             selectinload(Commission.funding_shares).joinedload(FundingShare.funding_year),
             selectinload(Commission.funding_shares).selectinload(FundingShare.payments),
             selectinload(Commission.variations),
+            selectinload(Commission.events).joinedload(ContractEvent.recorded_by),
         ))
     ledger = db.session.scalars(
         select(LedgerTransaction).where(LedgerTransaction.commission_id == commission.id)
@@ -301,9 +303,14 @@ def _page_context(commission: Commission, variation_form: VariationForm | None =
     if variation_form is None:
         variation_form = VariationForm(formdata=None)
         variation_form.version.data = commission.version
+    from tracker.commissions.shares import compare_by_year, shares_of
+
+    # Before a variation is confirmed, its shares by year beside the contract's shares now.
+    by_year = (compare_by_year(shares_of(commission), variation_form.share_inputs() or [])
+               if variation_form.shares_shown.data else [])
     return dict(
         c=commission, spent=spent, ledger=ledger, by_quarter=queries.spend_by_quarter(commission.id),
-        milestones=milestones, history=history, variation_form=variation_form,
+        milestones=milestones, history=history, variation_form=variation_form, variation_by_year=by_year,
         status_form=_quick_form(StatusForm, commission), end_form=_quick_form(EndDateForm, commission),
         can_edit=current_user.has_role(MANAGER) and not service.contract_sealed(commission),
         share_rows=_share_rows(commission),
@@ -496,7 +503,8 @@ def _quick_change(commission_id: int, form_class, apply):
 def change_status(commission_id: int):
     """Change a commission's status in one step (audited)."""
     return _quick_change(commission_id, StatusForm,
-                         lambda c, form: service.change_status(c, form.status.data, form.version.data))
+                         lambda c, form: service.change_status(c, form.status.data, form.version.data,
+                                                               form.effective_date.data, form.note.data or ""))
 
 
 @bp.route("/commissions/<int:commission_id>/end-date", methods=["POST"])

@@ -18,14 +18,16 @@ from tracker.errors import get_or_404
 from tracker.extensions import db
 from tracker.funding.rules import closed_year_problem, require_open_year
 from tracker.models import (
-    BudgetLine, Commission, FundingYear, LedgerTransaction, Milestone, ProcurementNotice, Provider, Strand, SupplierAlias,
-    Variation,
+    BudgetLine, Commission, ContractEvent, FundingYear, LedgerTransaction, Milestone, ProcurementNotice, Provider, Strand,
+    SupplierAlias, Variation,
 )
 from tracker.commissions import rules
-from tracker.commissions.shares import ShareInput, check_shares, default_shares, set_shares, shares_of, spread, split_by_years
+from tracker.commissions.shares import (
+    ShareInput, check_shares, default_shares, set_shares, shares_of, spread, split_by_years, years_spanned,
+)
 from tracker.models.base import utcnow
 from tracker.money import format_pence
-from tracker.models.commissions import COMMISSION_STATUSES
+from tracker.models.commissions import COMMISSION_STATUSES, VARIED
 
 REALM = "commissions"
 #: The commission fields a form edits, and that the audit trail records before and after.
@@ -215,6 +217,8 @@ def create_commission(data: dict, new_provider_name: str = "", shares: list[Shar
     db.session.flush()
     audit.record(realm, "create", commission, f"Added commission {commission.reference}{_from(source)}", None,
                  audit.snapshot(commission, COMMISSION_FIELDS), user_id=user_id)
+    _record_event(commission, commission.status, None, today(), f"Entered as {commission.status}{_from(source)}.",
+                  user_id=user_id)
     if shares:
         set_shares(commission, shares)
     return commission
@@ -226,16 +230,22 @@ def _from(source: str) -> str:
 
 
 def update_commission(commission: Commission, data: dict, submitted_version: int | None,
-                      new_provider_name: str = "", shares: list[ShareInput] | None = None) -> Commission:
+                      new_provider_name: str = "", shares: list[ShareInput] | None = None,
+                      status_effective: date | None = None) -> Commission:
     """Save an edit made from version ``submitted_version``; raises Conflict if it is out of date, FieldErrors.
 
-    ``shares`` (when given) replace the funding shares; they must add up to the value."""
+    ``shares`` (when given) replace the funding shares; they must add up to the value. A change of status takes
+    effect on ``status_effective`` (today when not given) and is recorded as a contract event."""
     require_open_contract(commission)
     _check_version(commission, submitted_version)
     data = _clean(data)
     if shares is None and data.get("value_pence") is not None and data["value_pence"] != commission.value_pence:
         shares = shares_of(commission)  # the value changed but not the shares: they must still add up
     errors = {**_database_rules(data, commission), **_shares_rules(commission, data.get("value_pence"), shares)}
+    old_status, new_status = commission.status, data.get("status", commission.status)
+    effective = status_effective or today()
+    if new_status != old_status and (problem := effective_date_problem(commission, effective)):
+        errors["status_effective_date"] = problem
     if errors:
         raise FieldErrors(errors)
     _resolve_provider(data, new_provider_name)
@@ -247,26 +257,86 @@ def update_commission(commission: Commission, data: dict, submitted_version: int
         _flush(commission)
         audit.record(REALM, "change", commission, f"Changed commission {commission.reference}: "
                      + ", ".join(k.replace("_", " ") for k in changed_after), changed_before, changed_after)
+    if new_status != old_status:
+        _record_event(commission, new_status, old_status, effective)
     if shares is not None and set_shares(commission, shares) and not changed_after:
         commission.updated_at = utcnow()  # a change of shares alone is a change of the contract (version bump)
         _flush(commission)
     return commission
 
 
-def change_status(commission: Commission, status: str, submitted_version: int | None) -> Commission:
-    """A quick status change (from the register or the commission page), audited."""
+def change_status(commission: Commission, status: str, submitted_version: int | None,
+                  effective_date: date | None = None, note: str = "") -> Commission:
+    """A quick status change (from the register or the commission page), audited and recorded as a contract event
+    taking effect on ``effective_date`` (today when not given; a termination's page asks for it)."""
     require_open_contract(commission)
     _check_version(commission, submitted_version)
     if status not in COMMISSION_STATUSES:
         raise FieldErrors({"status": "Choose a status from the list"})
     if status == commission.status:
         return commission
+    effective = effective_date or today()
+    if problem := effective_date_problem(commission, effective):
+        raise FieldErrors({"effective_date": problem})
     before = commission.status
     commission.status = status
     _flush(commission)
-    audit.record(REALM, "change", commission, f"Status of {commission.reference} changed from {before} to {status}",
-                 {"status": before}, {"status": status})
+    when = f" with effect from {effective:%d/%m/%Y}" if effective != today() else ""
+    audit.record(REALM, "change", commission,
+                 f"Status of {commission.reference} changed from {before} to {status}{when}",
+                 {"status": before}, {"status": status, **({"effective_date": effective.isoformat()} if when else {})})
+    _record_event(commission, status, before, effective, note)
     return commission
+
+
+# --- Contract events: a contract's life, with the date each step takes effect ------------------------------------
+
+def today() -> date:
+    """Today's date; one place so tests can fix the clock (``app.config["COMMISSIONS_TODAY"]``)."""
+    from flask import current_app, has_app_context
+
+    return (current_app.config.get("COMMISSIONS_TODAY") if has_app_context() else None) or date.today()
+
+
+def effective_date_problem(commission: Commission, effective: date) -> str | None:
+    """Why a status change cannot take effect on ``effective``, or None. It may be in the past (a termination typed
+    weeks later), but not after today, not in a closed funding year (its figures are final), and not before the
+    contract's last change of status (the events would no longer say what its status is now)."""
+    if effective > today():
+        return (f"The change cannot take effect after today ({today():%d/%m/%Y}): record it on or after "
+                f"{effective:%d/%m/%Y}, or give the date it took effect.")
+    year = db.session.scalar(select(FundingYear).where(FundingYear.start_date <= effective,
+                                                       FundingYear.end_date >= effective))
+    if year is not None and year.is_closed:
+        return (f"{effective:%d/%m/%Y} is in funding year {year.label}, which is closed: a change cannot take effect "
+                "in a closed year. Give a date in an open year, or ask an administrator to reopen it.")
+    last = db.session.scalar(
+        select(func.max(ContractEvent.effective_date))
+        .where(ContractEvent.commission_id == commission.id, ContractEvent.kind != VARIED,
+               ContractEvent.from_status.is_not(None)))
+    if last is not None and effective < last:
+        return (f"{commission.reference}'s status last changed with effect from {last:%d/%m/%Y}: a later change "
+                "cannot take effect before that.")
+    return None
+
+
+def record_status_change(commission: Commission, from_status: str, to_status: str, effective: date | None = None,
+                         note: str = "", *, user_id: int | None = None) -> ContractEvent | None:
+    """Record, as a contract event, a status change another path has made (the register import, its withdrawal),
+    taking effect on ``effective`` (today). The forms and ``change_status`` record theirs themselves."""
+    if from_status == to_status:
+        return None
+    return _record_event(commission, to_status, from_status, effective or today(), note, user_id=user_id)
+
+
+def _record_event(commission: Commission, kind: str, from_status: str | None, effective: date, note: str = "",
+                  *, user_id: int | None = None, **facts) -> ContractEvent:
+    """Add a contract event (a status taken, or a variation with ``facts``) in the caller's transaction."""
+    event = ContractEvent(commission_id=commission.id, kind=kind, from_status=from_status, effective_date=effective,
+                          note=(note or "").strip(), recorded_at=utcnow(),
+                          recorded_by_id=user_id if user_id is not None else audit.acting_user_id(), **facts)
+    db.session.add(event)
+    return event
 
 
 def change_end_date(commission: Commission, end_date: date, submitted_version: int | None) -> Commission:
@@ -320,6 +390,10 @@ def add_variation(commission: Commission, variation_date: date, reason: str, val
     effective = {"_effective": variation_date.isoformat()}  # counts from the date agreed (figures.changes_since)
     audit.record(REALM, "change", commission, f"{commission.reference} varied: {variation.reason}",
                  {**changed_before, **effective}, {**changed_after, **effective})
+    _record_event(commission, VARIED, None, variation_date, variation.reason, user_id=variation.recorded_by_id,
+                  variation_id=variation.id, value_before_pence=before["value_pence"],
+                  value_after_pence=commission.value_pence,
+                  end_date_before=variation.previous_end_date, end_date_after=new_end_date)
     return variation
 
 
@@ -339,12 +413,16 @@ def variation_problems(commission: Commission, change: int, new_end_date: date |
 def proposed_shares(commission: Commission, new_value: int, new_end: date) -> list[ShareInput]:
     """How a variation's new value and dates fall across the funding years, as the form proposes them.
 
-    Shares in closed years stay as they are. What is left is split across the other years by days from the start
-    (or, for a year the contract already has shares in, in proportion to those shares); a year the contract
-    reaches for the first time gets one share on the stream of its latest share, with no line yet."""
+    Shares in finished years stay as they are (``finished_years``: closed, or reported in an issued return). What is
+    left is split across the other years by days from the start (or, for a year the contract already has shares in,
+    in proportion to those shares); a year the contract reaches for the first time gets one share on the stream of
+    its latest share, with no line yet. The £30,000.00 contract of 1 January to 31 December 2026, with 2025-26
+    reported, varied to £36,000.00 ending 31 March 2027: 2025-26 keeps £7,397.26 and 2026-27 takes £28,602.74."""
     current = shares_of(commission)
-    labels = {s.year_label for s in current}
-    closed = set(db.session.scalars(select(FundingYear.label).where(FundingYear.label.in_(labels), FundingYear.status == "closed")))
+    closed = finished_years({s.year_label for s in current})
+    if not any(label not in closed for label in years_spanned(commission.start_date, new_end)):
+        # Every year it would span is reported: only the closed ones are final, the change goes into the others.
+        closed = finished_years({s.year_label for s in current}, reported=False)
     kept = [s for s in current if s.year_label in closed]
     remaining = new_value - sum(s.amount_pence for s in kept)
     by_year = [(label, amount) for label, amount in split_by_years(remaining, commission.start_date, new_end)
@@ -364,6 +442,18 @@ def proposed_shares(commission: Commission, new_value: int, new_end: date) -> li
         for s, part in zip(mine, spread(amount, [s.amount_pence for s in mine])):
             out.append(ShareInput(label, part, s.budget_line_id, s.funding_stream_id))
     return out
+
+
+def finished_years(labels: set[str], reported: bool = True) -> set[str]:
+    """Of ``labels``, the funding years whose money a variation leaves alone: the closed ones and, with ``reported``,
+    those with a return issued (their figures were reported and signed for). One query."""
+    from tracker.models import PccReturn
+
+    issued = select(PccReturn.id).where(PccReturn.funding_year_id == FundingYear.id, PccReturn.status == "issued")
+    finished = FundingYear.status == "closed"
+    if reported:
+        finished = finished | issued.exists()
+    return set(db.session.scalars(select(FundingYear.label).where(FundingYear.label.in_(labels or [""]), finished)))
 
 
 def delete_commission(commission: Commission) -> str:

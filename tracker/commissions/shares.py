@@ -208,6 +208,17 @@ def describe(shares) -> list[str]:
     return out
 
 
+def compare_by_year(before: list[ShareInput], after: list[ShareInput]) -> list[tuple[str, int, int]]:
+    """(year, amount before, amount after) for every year in either list, in order: what a variation's confirm
+    page shows side by side."""
+    old: dict[str, int] = {}
+    new: dict[str, int] = {}
+    for shares, into in ((before, old), (after, new)):
+        for s in shares:
+            into[s.year_label] = into.get(s.year_label, 0) + (s.amount_pence or 0)
+    return [(label, old.get(label, 0), new.get(label, 0)) for label in sorted(set(old) | set(new))]
+
+
 def shares_of(commission: Commission) -> list[ShareInput]:
     return [ShareInput(s.year_label, s.amount_pence, s.budget_line_id, s.funding_stream_id)
             for s in commission.funding_shares]

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from tracker import audit, files
-from tracker.commissions.service import create_commission, create_provider, provider_key
+from tracker.commissions.service import create_commission, create_provider, provider_key, record_status_change
 from tracker.commissions.shares import SHARE_FIELDS, default_shares, set_shares
 from tracker.extensions import db
 from tracker.imports import checked
@@ -530,6 +530,9 @@ class _Writer:
             self.undo["updated"].append({"model": "Commission", "id": commission.id, "before": before})
             audit.record(REALM, "change", commission, f"Changed commission {commission.reference} (import)",
                          old, new, user_id=self.user_id)
+        if "status" in new:
+            record_status_change(commission, old["status"], new["status"], note="Commissions register import.",
+                                 user_id=self.user_id)
         if moved_line or any(k in new for k in ("value_pence", "start_date", "end_date")):
             # The register states the contract afresh: its shares follow the default split on the named line.
             line = db.session.get(BudgetLine, line_id) if line_id else None

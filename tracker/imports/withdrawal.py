@@ -7,6 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select, update
 
 from tracker import audit
+from tracker.commissions.service import record_status_change
 from tracker.commissions.shares import ShareInput, set_shares
 from tracker.extensions import db
 from tracker.imports.drafts import REALM, _and
@@ -65,8 +66,12 @@ def withdraw(batch: ImportBatch, user_id: int | None = None) -> list[str]:
         obj = db.session.get(model, item["id"])
         if obj is None:
             continue
+        status_then = obj.status if model is Commission else None
         for name, value in item["before"].items():
             setattr(obj, name, _restore_value(model, name, value))
+        if model is Commission and obj.status != status_then:
+            # The import changed its status: put it back as a contract event, so its history stays true.
+            record_status_change(obj, status_then, obj.status, note=f"Import {batch.id} withdrawn.", user_id=user_id)
     db.session.flush()
     for mapping_id in undo.get("created", {}).get("ColumnMapping", []):
         saved = db.session.get(ColumnMapping, mapping_id)

@@ -2,7 +2,7 @@
 from .audit import AuditEvent
 from .base import Base, utcnow
 from .claims import Claim, ClaimSubmission, GrantCondition, MatchContribution, Virement  # noqa: F401
-from .commissions import Commission, FundingShare, Provider, SharePayment, SupplierAlias, Variation
+from .commissions import Commission, ContractEvent, FundingShare, Provider, SharePayment, SupplierAlias, Variation
 from .funding import Allocation, AllocationRevision, BudgetLine, FundingStream, FundingYear
 from .ledger import AccountRule, ColumnMapping, ImportBatch, LedgerTransaction
 from .milestones import Milestone
@@ -15,7 +15,7 @@ from .users import ADMIN, FINANCE, MANAGER, ROLES, VIEWER, User, UserSession
 __all__ = [
     "ADMIN", "FINANCE", "MANAGER", "ROLES", "VIEWER",
     "AccountRule", "Allocation", "AllocationRevision", "AuditEvent", "Base", "BudgetLine", "Category",
-    "ColumnMapping", "Commission", "ForecastSnapshot", "FundingShare", "FundingStream", "FundingYear", "ImportBatch", "LedgerTransaction",
+    "ColumnMapping", "Commission", "ContractEvent", "ForecastSnapshot", "FundingShare", "FundingStream", "FundingYear", "ImportBatch", "LedgerTransaction",
     "Milestone", "PccReturn", "ProcurementNotice", "ProcurementThreshold", "Provider", "Publication", "Setting",
     "SharePayment", "Strand", "SupplierAlias", "User", "UserSession", "Variation", "utcnow",
 ]

@@ -20,6 +20,9 @@ PROCUREMENT_ROUTES = (
     "Grant",
 )
 END_DECISIONS = ("extend", "re-procure", "let end")
+#: A contract event is a change of status (its kind is the new status) or a variation.
+VARIED = "varied"
+CONTRACT_EVENT_KINDS = (*COMMISSION_STATUSES, VARIED)
 
 
 class Provider(Base):
@@ -155,6 +158,9 @@ class Commission(Base):
     variations: Mapped[list["Variation"]] = relationship(
         back_populates="commission", order_by="Variation.variation_date"
     )
+    events: Mapped[list["ContractEvent"]] = relationship(
+        back_populates="commission",
+        order_by="(ContractEvent.effective_date, ContractEvent.recorded_at, ContractEvent.id)", cascade="all, delete-orphan")
 
     @property
     def stream_names(self) -> list[str]:
@@ -190,6 +196,50 @@ class Variation(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     commission: Mapped[Commission] = relationship(back_populates="variations")
+
+
+class ContractEvent(Base):
+    """One step in a contract's life, with the date it takes effect: a change of status (awarded, live, ended,
+    terminated, ...) or a variation. Figures "as at a quarter end" read the effective date, not when it was typed.
+
+    The first event of a contract records the status it was entered with (``from_status`` None): it is where the
+    history starts, not a change, so it says nothing about earlier quarters."""
+
+    __tablename__ = "contract_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The contract.
+    commission_id: Mapped[int] = mapped_column(ForeignKey("commissions.id"), index=True)
+    #: The status it moved to (one of the statuses), or ``varied`` for a variation.
+    kind: Mapped[str] = mapped_column(String(12))
+    #: The status it moved from; None for the status a contract was entered with, and for a variation.
+    from_status: Mapped[str | None] = mapped_column(String(12))
+    #: The day it takes effect (a termination's effective date, a variation's date agreed).
+    effective_date: Mapped[date]
+    #: Who recorded it (None for the system, the command line, or history from before events were kept).
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: When it was recorded.
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Why, in the users' words (a variation's reason, a termination's note).
+    note: Mapped[str] = mapped_column(Text, default="")
+    #: The variation it records, for a variation.
+    variation_id: Mapped[int | None] = mapped_column(ForeignKey("variations.id"))
+    #: A variation's value before it, in pence.
+    value_before_pence: Mapped[int | None] = mapped_column(BigInteger)
+    #: A variation's value after it, in pence.
+    value_after_pence: Mapped[int | None] = mapped_column(BigInteger)
+    #: A variation's end date before it, when it moved the end.
+    end_date_before: Mapped[date | None]
+    #: A variation's new end date, when it moved the end.
+    end_date_after: Mapped[date | None]
+
+    commission: Mapped[Commission] = relationship(back_populates="events")
+    recorded_by: Mapped["User | None"] = relationship()  # noqa: F821
+
+    @property
+    def is_status_change(self) -> bool:
+        """A change from one status to another (not the status entered with, not a variation)."""
+        return self.kind != VARIED and self.from_status is not None
 
 
 class FundingShare(Base):
