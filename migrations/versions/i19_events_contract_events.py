@@ -4,7 +4,7 @@ in the audit trail (effective the day it was recorded, the only date known), eve
 agreed) and, for each contract, the status it was entered with.
 
 Revision ID: i19_events_contract_events
-Revises: i18d_ledger_partial_indexes
+Revises: i19_outputs_funding_year
 """
 from datetime import date, datetime
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "i19_events_contract_events"
-down_revision = "i18d_ledger_partial_indexes"
+down_revision = "i19_outputs_funding_year"
 branch_labels = None
 depends_on = None
 

@@ -7,13 +7,13 @@ docs/adr/outputs-per-funding-year.md). So every issued return's outputs read the
 the migration as before it.
 
 Revision ID: i19_outputs_funding_year
-Revises: i18d_ledger_partial_indexes
+Revises: i19_credits_reversals_reinvoice
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "i19_outputs_funding_year"
-down_revision = "i18d_ledger_partial_indexes"
+down_revision = "i19_credits_reversals_reinvoice"
 branch_labels = None
 depends_on = None
 
