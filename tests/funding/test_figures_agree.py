@@ -1,8 +1,9 @@
 """One truth: the home page, the budget page, the budget download and the return show the same figures.
 
 A property test builds random years (streams, allocations, lines with profiles, contracts split across lines
-and years, some terminated with effect from a day in the year, ledger lines in every quarter, some on no line,
-some in adjustment period 13) and checks, for every quarter, that the four agree to the penny for every stream,
+and years, some terminated with effect from a day in the year, some varied through the service, ledger lines in
+every quarter (invoices, accruals, reversals, credits agreed or to be re-invoiced), some on no line, some in
+adjustment period 13) and checks, for every quarter, that the four agree to the penny for every stream,
 strand and total, and that every total is the sum of its rows. Then the pages' query counts are checked to stay the same as the data grows.
 """
 from __future__ import annotations
@@ -13,12 +14,14 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 
 from flask import template_rendered
+from werkzeug.exceptions import HTTPException
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tests.conftest import PASSWORD, _empty_all_tables
 from tests.factories import Factories
 from tracker import figures
 from tracker.extensions import db
+from tracker.commissions.service import Conflict, FieldErrors, NotAllowed, add_variation
 from tracker.models import ContractEvent
 from tracker.models.commissions import COMMISSION_STATUSES
 from tracker.periods import quarter_in_progress
@@ -36,10 +39,14 @@ contract_st = st.fixed_dictionaries({
     "later": st.integers(0, 20_000_00),
     # Terminated with effect from this day of the year (None: not terminated), whenever it was recorded.
     "terminated_on": st.one_of(st.none(), st.integers(0, 364)),
+    # A variation agreed on this day of the year changing the value by this much (None: not varied).
+    "varied": st.one_of(st.none(), st.tuples(st.integers(0, 364), st.integers(-5_000_00, 20_000_00))),
 })
 ledger_st = st.fixed_dictionaries({
     "day": st.integers(0, 364), "pence": st.integers(-5_000_00, 60_000_00), "line": st.integers(-1, 7),
     "contract": st.integers(-1, 7), "period13": st.booleans(),
+    # An invoice, an accrual, an accrual reversal, or a credit (agreed, or to be re-invoiced).
+    "kind": st.sampled_from(("invoice", "invoice", "accrual", "reversal", "credit", "reinvoiced credit")),
 })
 year_st = st.fixed_dictionaries({
     "allocations": st.lists(st.one_of(st.none(), st.integers(0, 900_000_00)), min_size=3, max_size=3),
@@ -84,9 +91,22 @@ def build(spec) -> object:
             db.session.add(ContractEvent(commission_id=c.id, kind="terminated", from_status=c.status,
                                          effective_date=YEAR_START + timedelta(days=cs["terminated_on"])))
             c.status = "terminated"
+    for cs, c in zip(spec["contracts"], contracts):
+        if cs["varied"] is not None:
+            day, change = cs["varied"]
+            try:  # through the service, as the form does; a variation the rules refuse is simply not made
+                add_variation(c, YEAR_START + timedelta(days=day), "Property test", change, None, c.version)
+            except (FieldErrors, NotAllowed, Conflict, HTTPException):
+                db.session.rollback()
     for ls in spec["ledger"]:
         day = YEAR_START + timedelta(days=ls["day"])
         fields = {"period": 13} if ls["period13"] and day.month == 3 else {}
+        kind = ls["kind"]
+        if kind.endswith("credit"):
+            fields.update(transaction_type="credit", reinvoice=kind.startswith("reinvoiced"))
+            ls = {**ls, "pence": -abs(ls["pence"]) or -1}
+        else:
+            fields["transaction_type"] = kind
         make.ledger_line(posting_date=day, net_pence=ls["pence"], year=year,
                          budget_line=lines[ls["line"]] if 0 <= ls["line"] < len(lines) else None,
                          commission=contracts[ls["contract"]] if 0 <= ls["contract"] < len(contracts) else None,
