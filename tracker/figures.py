@@ -219,11 +219,12 @@ def _quarter_of_key(key) -> int:
 def ledger_actuals(year_id: int) -> Actuals:
     """One pass over the year's ledger, grouped by line, contract and period."""
     key = _period_key()
+    counted = LedgerTransaction.counted_commission_id()  # a held line counts on no contract
     rows = db.session.execute(
-        select(LedgerTransaction.budget_line_id, LedgerTransaction.commission_id, key,
+        select(LedgerTransaction.budget_line_id, counted, key,
                func.sum(LedgerTransaction.net_pence))
         .where(LedgerTransaction.funding_year_id == year_id)
-        .group_by(LedgerTransaction.budget_line_id, LedgerTransaction.commission_id, key)
+        .group_by(LedgerTransaction.budget_line_id, counted, key)
     )
     out = Actuals()
     for line_id, commission_id, period_key, total in rows:
@@ -595,9 +596,10 @@ def paid_by_contract(ids) -> dict[int, int]:
     """Ledger spend matched to each contract (all years, credits net off), for a handful of ids (one query)."""
     if not ids:
         return {}
+    counted = LedgerTransaction.counted_commission_id()  # a held line counts on no contract
     rows = db.session.execute(
-        select(LedgerTransaction.commission_id, func.sum(LedgerTransaction.net_pence))
-        .where(LedgerTransaction.commission_id.in_(list(ids))).group_by(LedgerTransaction.commission_id))
+        select(counted, func.sum(LedgerTransaction.net_pence))
+        .where(LedgerTransaction.commission_id.in_(list(ids)), counted.is_not(None)).group_by(counted))
     return {cid: int(total or 0) for cid, total in rows}
 
 
@@ -608,7 +610,8 @@ def paid_by_quarter(commission_id: int) -> list[tuple[str, int, int]]:
     rows = db.session.execute(
         select(FundingYear.label, LedgerTransaction.period, month, func.sum(LedgerTransaction.net_pence))
         .join(FundingYear, FundingYear.id == LedgerTransaction.funding_year_id, isouter=True)
-        .where(LedgerTransaction.commission_id == commission_id)
+        .where(LedgerTransaction.commission_id == commission_id,
+               LedgerTransaction.counted_commission_id().is_not(None))  # a held line counts on no contract
         .group_by(FundingYear.label, LedgerTransaction.period, month)
     ).all()
     out: dict[tuple[str, int], int] = {}

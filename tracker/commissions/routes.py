@@ -289,7 +289,7 @@ def _page_context(commission: Commission, variation_form: VariationForm | None =
     ledger = db.session.scalars(
         select(LedgerTransaction).where(LedgerTransaction.commission_id == commission.id)
         .order_by(LedgerTransaction.posting_date, LedgerTransaction.id)).all()
-    spent = sum(line.net_pence for line in ledger)
+    spent = sum(line.net_pence for line in ledger if line.held_reason is None)  # held lines count on no contract
     milestones = db.session.scalars(
         select(Milestone).where(Milestone.commission_id == commission.id).options(joinedload(Milestone.owner))
         .order_by(Milestone.due_date)).all()
@@ -327,7 +327,7 @@ def _share_rows(commission: Commission) -> list[dict]:
     """The contract's funding shares for its page: year, stream, line, amount, and paid on it (one query)."""
     paid = dict(((cid, line), total) for cid, line, total in db.session.execute(
         select(LedgerTransaction.funding_year_id, LedgerTransaction.budget_line_id, func.sum(LedgerTransaction.net_pence))
-        .where(LedgerTransaction.commission_id == commission.id)
+        .where(LedgerTransaction.commission_id == commission.id, LedgerTransaction.held_reason.is_(None))
         .group_by(LedgerTransaction.funding_year_id, LedgerTransaction.budget_line_id)))
     from tracker.commissions.shares import scheduled_by
 

@@ -97,6 +97,13 @@ def _flush(commission: Commission) -> None:
         raise Conflict(fresh) from None
 
 
+def _recheck_holds(commission: Commission) -> None:
+    """Its status or dates changed: whether its ledger lines count on it is decided again (``hold_for``)."""
+    from tracker.imports.matching import recheck_holds  # the imports build on this module
+
+    recheck_holds(commission.id)
+
+
 def provider_key(name: str) -> str:
     """The name-normalising rule: two providers are the same when their names match ignoring case and the spaces
     around them (the form, the import's cache and the demo all look providers up by this key)."""
@@ -247,6 +254,8 @@ def update_commission(commission: Commission, data: dict, submitted_version: int
         _flush(commission)
         audit.record(REALM, "change", commission, f"Changed commission {commission.reference}: "
                      + ", ".join(k.replace("_", " ") for k in changed_after), changed_before, changed_after)
+        if {"status", "start_date", "end_date"} & set(changed_after):
+            _recheck_holds(commission)
     if shares is not None and set_shares(commission, shares) and not changed_after:
         commission.updated_at = utcnow()  # a change of shares alone is a change of the contract (version bump)
         _flush(commission)
@@ -266,6 +275,7 @@ def change_status(commission: Commission, status: str, submitted_version: int | 
     _flush(commission)
     audit.record(REALM, "change", commission, f"Status of {commission.reference} changed from {before} to {status}",
                  {"status": before}, {"status": status})
+    _recheck_holds(commission)
     return commission
 
 
@@ -283,6 +293,7 @@ def change_end_date(commission: Commission, end_date: date, submitted_version: i
     audit.record(REALM, "change", commission,
                  f"End date of {commission.reference} changed from {before:%d/%m/%Y} to {end_date:%d/%m/%Y}",
                  {"end_date": before.isoformat()}, {"end_date": end_date.isoformat()})
+    _recheck_holds(commission)
     return commission
 
 
@@ -320,6 +331,8 @@ def add_variation(commission: Commission, variation_date: date, reason: str, val
     effective = {"_effective": variation_date.isoformat()}  # counts from the date agreed (figures.changes_since)
     audit.record(REALM, "change", commission, f"{commission.reference} varied: {variation.reason}",
                  {**changed_before, **effective}, {**changed_after, **effective})
+    if new_end_date is not None:
+        _recheck_holds(commission)
     return variation
 
 

@@ -27,7 +27,7 @@ from tracker.models import AuditEvent, LedgerTransaction, utcnow
 LEDGER_COLUMNS = ("reference", "posting_date", "period", "funding_year_id", "cost_centre", "account_code",
                   "account_description", "supplier_id", "supplier_name", "invoice_number", "po_number", "narrative",
                   "net_pence", "vat_pence", "gross_pence", "transaction_type", "commission_id", "budget_line_id",
-                  "match_method")
+                  "match_method", "held_reason")
 INSERT_COLUMNS = LEDGER_COLUMNS + ("import_batch_id", "created_at")
 _DATE_AT = LEDGER_COLUMNS.index("posting_date")
 PER_LINE = 1_000  # rows kept per record of the rows file (one list each: fewer, faster loads)

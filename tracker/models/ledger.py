@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, case, null, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, utcnow
@@ -155,6 +155,10 @@ class LedgerTransaction(Base):
     match_method: Mapped[str] = mapped_column(String(10), default="")
     #: The budget line the spend counts against (from its commission, or assigned).
     budget_line_id: Mapped[int | None] = mapped_column(ForeignKey("budget_lines.id"))
+    #: Why a line matched to a commission is held, not counted on it until finance confirms the match:
+    #: ``not_awarded`` (the contract is in the pipeline, approved or procuring) or ``outside_dates`` (dated before
+    #: its start or after its end); empty when it counts. Decided by ``imports.matching.hold_for``.
+    held_reason: Mapped[str | None] = mapped_column(String(20))
     #: The import that brought it in.
     import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"), index=True)
     #: When it was recorded here.
@@ -163,6 +167,12 @@ class LedgerTransaction(Base):
     commission: Mapped["Commission | None"] = relationship()  # noqa: F821
     budget_line: Mapped["BudgetLine | None"] = relationship()  # noqa: F821
     import_batch: Mapped[ImportBatch | None] = relationship()
+
+    @classmethod
+    def counted_commission_id(cls):
+        """The commission a line's spend counts on, as a SQL expression: its commission, or none while the match
+        is held (``held_reason``). Every figure of a contract's spend groups or filters by this."""
+        return case((cls.held_reason.is_not(None), null()), else_=cls.commission_id)
 
 
 class AccountRule(Base):

@@ -97,8 +97,11 @@ class _Ledger(_Kind):
             commission_id, line_id, method = self.matcher.match(data["po_number"], data["supplier_id"],
                                                                 data["supplier_name"], posting,
                                                                 data["account_code"], year_id)
-            data.update(commission_id=commission_id, budget_line_id=line_id, match_method=method)
-            return Row(row_no, ADD, data, [], values, money=net)
+            held, message = self.matcher.hold(commission_id, method, posting)
+            data.update(commission_id=commission_id, budget_line_id=line_id, match_method=method, held_reason=held)
+            # A warning, not an error: the line lands held (not counted on the contract) for finance to confirm.
+            warnings = [self.located(row_no, "reference", p["reference"], message) | {"held": held}] if held else []
+            return Row(row_no, ADD, data, warnings, values, money=net)
         new = tuple(data[c] for c in self.COMPARE)
         if all(old[i + 1] == new[i] for i in self.compared):
             return Row(row_no, UNCHANGED, data, [], values, existing_id=old[0], money=net)
