@@ -53,7 +53,8 @@ class LedgerSummary:
             self.sample.append({k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in data.items()
                                 if k in ("reference", "posting_date", "period", "supplier_name", "account_code",
                                          "po_number", "narrative", "net_pence", "commission_id", "budget_line_id",
-                                         "match_method", "held_reason")})
+                                         "match_method", "held_reason")
+                                and (k != "held_reason" or v)})  # said only of a line that is held
 
     def as_dict(self) -> dict:
         return {"sample": self.sample, "first": self.first.isoformat() if self.first else None,
