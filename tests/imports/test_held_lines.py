@@ -8,7 +8,7 @@ import html
 from datetime import date
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 
 from tests.imports.helpers import upload
 from tracker import figures
@@ -172,7 +172,8 @@ def test_a_line_in_a_closed_year_cannot_be_confirmed(imported, client):
 def test_awarding_or_varying_the_contract_decides_the_holds_again(imported, client):
     pipeline, live = imported["pipeline"], imported["live"]
     # Awarded: its April-September lines are still dated before it starts (held, now for that reason).
-    response = client.post(f"/commissions/{pipeline.id}/status", data={"status": "awarded", "version": pipeline.version})
+    response = client.post(f"/commissions/{pipeline.id}/status",
+                           data={"status": "awarded", "version": pipeline.version})
     assert response.status_code == 303
     assert line("P1").held_reason == "outside_dates"
     procuring = db.session.get(Commission, imported["procuring"].id)
@@ -261,3 +262,13 @@ def test_the_migration_holds_lines_already_imported(tmp_path):
             assert diff == [], f"models and migrations differ after a round trip: {diff}"
             db.session.remove()
             db.engine.dispose()
+
+
+def test_the_command_line_says_which_lines_land_held_and_still_imports(contracts, runner, tmp_path):
+    path = tmp_path / "ledger.csv"
+    path.write_text(HEADER + "\n".join(ROWS) + "\n")
+    result = runner.invoke(args=["import", str(path), "--kind", "ledger", "--commit"])
+    assert result.exit_code == 0, result.output
+    assert "matched to VRU-25-014, which is not yet awarded (Pipeline)" in result.output
+    assert "Held: " in result.output and "Problem:" not in result.output
+    assert line("P1").held_reason == "not_awarded"

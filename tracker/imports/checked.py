@@ -34,12 +34,13 @@ PER_LINE = 1_000  # rows kept per record of the rows file (one list each: fewer,
 
 
 def db_state() -> list[int]:
-    """What the checks depend on, in one query: [latest audit id, latest ledger line id, ledger lines]."""
+    """What the checks depend on, in one query: [latest audit id, latest ledger line id, ledger lines], and the
+    rows file's layout (its number of columns), so a draft checked by an older version is checked again."""
     row = db.session.execute(select(
         select(func.coalesce(func.max(AuditEvent.id), 0)).scalar_subquery(),
         select(func.coalesce(func.max(LedgerTransaction.id), 0)).scalar_subquery(),
         select(func.count(LedgerTransaction.id)).scalar_subquery())).one()
-    return [int(v or 0) for v in row]
+    return [int(v or 0) for v in row] + [len(LEDGER_COLUMNS)]
 
 
 def ledger_values(data: dict) -> list:

@@ -25,7 +25,7 @@ from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from tracker import audit
 from tracker.errors import abort_with, get_or_404
@@ -329,8 +329,6 @@ def confirm_held(line_id: int) -> bool:
     """Finance confirms a held line's match: it counts on its commission from now on, as their decision (method
     "manual", so no later re-check holds it again). One conditional update, so a second click (or a second tab)
     changes nothing: False when the line was no longer held. Audited."""
-    from sqlalchemy import update
-
     line = _held_line_in_open_year(line_id)
     before = audit.snapshot(line, ("held_reason", "match_method"))
     reference = line.commission.reference if line.commission else ""
@@ -348,8 +346,6 @@ def confirm_held(line_id: int) -> bool:
 def release_held(line_id: int) -> bool:
     """Finance takes a held line off its commission: back among the unmatched lines, to be assigned where it
     belongs. Conditional, like ``confirm_held``: False when the line was no longer held. Audited."""
-    from sqlalchemy import update
-
     line = _held_line_in_open_year(line_id)
     fields = ("commission_id", "budget_line_id", "match_method", "held_reason")
     before = audit.snapshot(line, fields)

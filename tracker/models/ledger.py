@@ -110,7 +110,8 @@ class LedgerTransaction(Base):
         # It and the budget line's index hold only lines that have one: a query for a commission's or a line's
         # lines implies it (x = value is never true of a null), and an import's unmatched lines, often most of
         # a council's ledger, cost no index entry.
-        Index("ix_ledger_transactions_commission_net", "commission_id", "net_pence",
+        # held_reason rides along so a contract's counted spend (held lines left out) is still read from the index.
+        Index("ix_ledger_transactions_commission_net", "commission_id", "net_pence", "held_reason",
               sqlite_where=text("commission_id IS NOT NULL"), postgresql_where=text("commission_id IS NOT NULL")),
         Index("ix_ledger_transactions_budget_line_id", "budget_line_id",
               sqlite_where=text("budget_line_id IS NOT NULL"), postgresql_where=text("budget_line_id IS NOT NULL")),
