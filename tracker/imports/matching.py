@@ -30,6 +30,7 @@ from sqlalchemy import func, select, update
 from tracker import audit
 from tracker.errors import abort_with, get_or_404
 from tracker.extensions import db
+from tracker.figures import TERMINATED, is_committed
 from tracker.models import (
     AccountRule, BudgetLine, Commission, FundingYear, LedgerTransaction, Provider, SupplierAlias,
 )
@@ -81,8 +82,6 @@ def hold_for(status: str, start: date, end: date, on: date) -> str | None:
     """Why a line dated ``on``, matched by the rules to a contract in ``status`` running ``start``-``end``, is held
     rather than counted on it (``NOT_AWARDED`` or ``OUTSIDE_DATES``), or None when it counts. The one rule: the
     import and every re-check of a contract's lines call it."""
-    from tracker.figures import TERMINATED, is_committed
-
     if not (is_committed(status) or status == TERMINATED):
         return NOT_AWARDED
     if not start <= on <= end:
