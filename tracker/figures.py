@@ -268,13 +268,14 @@ def year_spend(year_id: int, shares: ShareMap, *columns, where=()) -> list[tuple
     how a page grouped the ledger. ``lines`` counts each ledger line once, where the largest part of it went."""
     t = LedgerTransaction
     split = _split_contracts(year_id)
-    keys = (t.budget_line_id, t.commission_id, *columns)
+    counted = t.counted_commission_id()  # a held line counts on no contract until finance confirms it
+    keys = (t.budget_line_id, counted, *columns)
     whole = db.session.execute(
         select(*keys, func.sum(t.net_pence), func.count(t.id)).where(t.funding_year_id == year_id, *where)
-        .where(or_(t.commission_id.is_(None), t.commission_id.not_in(split))).group_by(*keys))
+        .where(or_(counted.is_(None), counted.not_in(split))).group_by(*keys))
     by_amount = db.session.execute(
         select(*keys, t.net_pence, func.count(t.id)).where(t.funding_year_id == year_id, *where)
-        .where(t.commission_id.in_(split)).group_by(*keys, t.net_pence))
+        .where(counted.in_(split)).group_by(*keys, t.net_pence))
     out = []
     for grouped, rows in ((False, whole), (True, by_amount)):
         for line_id, commission_id, *values, amount, count in rows:
@@ -752,15 +753,16 @@ def paid_by_contract(ids) -> dict[int, int]:
     """Ledger spend matched to each contract (all years, credits net off), for a handful of ids (one query)."""
     if not ids:
         return {}
+    counted = LedgerTransaction.counted_commission_id()  # a held line counts on no contract
     rows = db.session.execute(
-        select(LedgerTransaction.commission_id, func.sum(LedgerTransaction.net_pence))
-        .where(LedgerTransaction.commission_id.in_(list(ids))).group_by(LedgerTransaction.commission_id))
+        select(counted, func.sum(LedgerTransaction.net_pence))
+        .where(LedgerTransaction.commission_id.in_(list(ids)), counted.is_not(None)).group_by(counted))
     return {cid: int(total or 0) for cid, total in rows}
 
 
 def paid_by_share(commission_id: int) -> dict[tuple[int | None, int | None], int]:
     """Spend routed to each of one contract's shares, every year: {(year id, budget line id): pence} (two queries;
-    ``route_spend``, the rule the budget page and claims use)."""
+    ``route_spend``, the rule the budget page and claims use). Held lines count on no contract until confirmed."""
     shares: dict[int | None, ShareMap] = defaultdict(dict)
     for year_id, line_id, amount in db.session.execute(
             select(FundingShare.funding_year_id, FundingShare.budget_line_id, FundingShare.amount_pence)
@@ -773,7 +775,8 @@ def paid_by_share(commission_id: int) -> dict[tuple[int | None, int | None], int
     out: dict = defaultdict(int)
     for year_id, line_id, net, count in db.session.execute(
             select(t.funding_year_id, t.budget_line_id, t.net_pence, func.count(t.id))
-            .where(t.commission_id == commission_id).group_by(t.funding_year_id, t.budget_line_id, t.net_pence)):
+            .where(t.commission_id == commission_id, t.held_reason.is_(None))
+            .group_by(t.funding_year_id, t.budget_line_id, t.net_pence)):
         for routed, pence in route_spend(commission_id, line_id, int(net), shares.get(year_id, {})):
             out[(year_id, routed)] += pence * int(count)
     return dict(out)
@@ -786,7 +789,8 @@ def paid_by_quarter(commission_id: int) -> list[tuple[str, int, int]]:
     rows = db.session.execute(
         select(FundingYear.label, LedgerTransaction.period, month, func.sum(LedgerTransaction.net_pence))
         .join(FundingYear, FundingYear.id == LedgerTransaction.funding_year_id, isouter=True)
-        .where(LedgerTransaction.commission_id == commission_id)
+        .where(LedgerTransaction.commission_id == commission_id,
+               LedgerTransaction.counted_commission_id().is_not(None))  # a held line counts on no contract
         .group_by(FundingYear.label, LedgerTransaction.period, month)
     ).all()
     out: dict[tuple[str, int], int] = {}

@@ -20,6 +20,8 @@ ROUTES = {
     "imports.unmatched": Access(get=only(FINANCE, MANAGER)),
     "imports.assign": Access(post=WRITE),
     "imports.reinvoice": Access(post=WRITE),
+    "imports.confirm_held": Access(post=WRITE),
+    "imports.release_held": Access(post=WRITE),
     "imports.rules": Access(get=only(FINANCE, MANAGER)),
     "imports.edit_supplier_rule": Access(get=WRITE, post=WRITE),
     "imports.delete_supplier_rule": Access(post=WRITE),

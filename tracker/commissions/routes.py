@@ -292,7 +292,7 @@ def _page_context(commission: Commission, variation_form: VariationForm | None =
     ledger = db.session.scalars(
         select(LedgerTransaction).where(LedgerTransaction.commission_id == commission.id)
         .order_by(LedgerTransaction.posting_date, LedgerTransaction.id)).all()
-    spent = sum(line.net_pence for line in ledger)
+    spent = sum(line.net_pence for line in ledger if line.held_reason is None)  # held lines count on no contract
     milestones = db.session.scalars(
         select(Milestone).where(Milestone.commission_id == commission.id).options(joinedload(Milestone.owner))
         .order_by(Milestone.due_date)).all()

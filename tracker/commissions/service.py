@@ -99,6 +99,13 @@ def _flush(commission: Commission) -> None:
         raise Conflict(fresh) from None
 
 
+def _recheck_holds(commission: Commission) -> None:
+    """Its status or dates changed: whether its ledger lines count on it is decided again (``hold_for``)."""
+    from tracker.imports.matching import recheck_holds  # the imports build on this module
+
+    recheck_holds(commission.id)
+
+
 def provider_key(name: str) -> str:
     """The name-normalising rule: two providers are the same when their names match ignoring case and the spaces
     around them (the form, the import's cache and the demo all look providers up by this key)."""
@@ -257,6 +264,8 @@ def update_commission(commission: Commission, data: dict, submitted_version: int
         _flush(commission)
         audit.record(REALM, "change", commission, f"Changed commission {commission.reference}: "
                      + ", ".join(k.replace("_", " ") for k in changed_after), changed_before, changed_after)
+        if {"status", "start_date", "end_date"} & set(changed_after):
+            _recheck_holds(commission)
     if new_status != old_status:
         _record_event(commission, new_status, old_status, effective)
     if shares is not None and set_shares(commission, shares) and not changed_after:
@@ -286,6 +295,7 @@ def change_status(commission: Commission, status: str, submitted_version: int | 
                  f"Status of {commission.reference} changed from {before} to {status}{when}",
                  {"status": before}, {"status": status, **({"effective_date": effective.isoformat()} if when else {})})
     _record_event(commission, status, before, effective, note)
+    _recheck_holds(commission)
     return commission
 
 
@@ -353,6 +363,7 @@ def change_end_date(commission: Commission, end_date: date, submitted_version: i
     audit.record(REALM, "change", commission,
                  f"End date of {commission.reference} changed from {before:%d/%m/%Y} to {end_date:%d/%m/%Y}",
                  {"end_date": before.isoformat()}, {"end_date": end_date.isoformat()})
+    _recheck_holds(commission)
     return commission
 
 
@@ -394,6 +405,8 @@ def add_variation(commission: Commission, variation_date: date, reason: str, val
                   variation_id=variation.id, value_before_pence=before["value_pence"],
                   value_after_pence=commission.value_pence,
                   end_date_before=variation.previous_end_date, end_date_after=new_end_date)
+    if new_end_date is not None:
+        _recheck_holds(commission)
     return variation
 
 

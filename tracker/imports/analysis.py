@@ -234,7 +234,7 @@ def analyse(draft: Draft, on_row: Callable[[Row], None] | None = None) -> Pass:
                 elif row.action in (ADD, CHANGED):
                     result.import_pence += row.money or 0
                     if ledger is not None:
-                        ledger.take(row.action, row.data, row.money)
+                        ledger.take(row.action, row.data, row.money, row.problems)
                 if on_row is not None:
                     on_row(row)
     except SpreadsheetError as exc:

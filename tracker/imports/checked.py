@@ -27,19 +27,20 @@ from tracker.models import AuditEvent, LedgerTransaction, utcnow
 LEDGER_COLUMNS = ("reference", "posting_date", "period", "funding_year_id", "cost_centre", "account_code",
                   "account_description", "supplier_id", "supplier_name", "invoice_number", "po_number", "narrative",
                   "net_pence", "vat_pence", "gross_pence", "transaction_type", "commission_id", "budget_line_id",
-                  "match_method")
+                  "match_method", "held_reason")
 INSERT_COLUMNS = LEDGER_COLUMNS + ("import_batch_id", "created_at")
 _DATE_AT = LEDGER_COLUMNS.index("posting_date")
 PER_LINE = 1_000  # rows kept per record of the rows file (one list each: fewer, faster loads)
 
 
 def db_state() -> list[int]:
-    """What the checks depend on, in one query: [latest audit id, latest ledger line id, ledger lines]."""
+    """What the checks depend on, in one query: [latest audit id, latest ledger line id, ledger lines], and the
+    rows file's layout (its number of columns), so a draft checked by an older version is checked again."""
     row = db.session.execute(select(
         select(func.coalesce(func.max(AuditEvent.id), 0)).scalar_subquery(),
         select(func.coalesce(func.max(LedgerTransaction.id), 0)).scalar_subquery(),
         select(func.count(LedgerTransaction.id)).scalar_subquery())).one()
-    return [int(v or 0) for v in row]
+    return [int(v or 0) for v in row] + [len(LEDGER_COLUMNS)]
 
 
 def ledger_values(data: dict) -> list:

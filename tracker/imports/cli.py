@@ -108,3 +108,7 @@ def _print_checked(found: dict) -> None:
         click.echo(f"  {note}")
     for problem in found["problems"]:
         click.echo(f"Problem: {service.problem_text(problem)}")
+    summary = found.get("summary") or {}
+    for warning in summary.get("held_lines", []):
+        # Not a problem: the line lands held, not counted on its contract until finance confirms it.
+        click.echo(f"Held: {service.problem_text(warning)}")

@@ -25,6 +25,7 @@ from tracker.imports.drafts import (
     remember_mapping,
 )
 from tracker.imports.headers import KIND_LABELS
+from tracker.imports.matching import recheck_holds
 from tracker.imports.problems import ImportRefused
 from tracker.models import BudgetLine, Commission, ImportBatch, LedgerTransaction, Provider, utcnow
 
@@ -470,7 +471,8 @@ class _Writer:
 
     def _change_ledger(self, row: Row) -> None:
         line = db.session.get(LedgerTransaction, row.existing_id)
-        before = _dump(line, row.data)
+        # held_reason too: a new date may hold or release the line (below), and a withdrawal puts it back.
+        before = _dump(line, {**row.data, "held_reason": None})
         self.undo["updated"].append({"model": "LedgerTransaction", "id": line.id, "before": before})
         for k, v in row.data.items():
             setattr(line, k, v)
@@ -478,6 +480,8 @@ class _Writer:
         if old or new:
             audit.record(REALM, "change", line, f"Changed ledger line {line.reference} (import)", old, new,
                          user_id=self.user_id)
+        if "posting_date" in new:
+            recheck_holds(line_ids=[line.id])
 
     # commissions
     def _provider(self, name: str, data: dict) -> Provider:
@@ -539,6 +543,8 @@ class _Writer:
             set_shares(commission, default_shares(commission.value_pence, commission.start_date,
                                                   commission.end_date, line))
             self.undo["updated"].append({"model": "FundingShares", "id": commission.id, "before": shares_before})
+        if any(k in new for k in ("status", "start_date", "end_date")):
+            recheck_holds(commission.id)  # awarded, or its dates moved: whether its lines count is decided again
 
     # budget
     def _add_budget(self, row: Row) -> None:

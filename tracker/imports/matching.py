@@ -12,6 +12,13 @@ the contract's shares it counts on is the figures engine's rule (``figures.route
 contract's shares can change without re-matching its ledger.
 Anything else is left unassigned for a person on the unmatched lines page, with the reason (``Matcher.explain``).
 
+A line matched automatically (by PO or supplier) to a contract not yet awarded (pipeline, approved, procuring) or
+dated outside the contract's start and end is *held* (``hold_for``, the one place the rule lives): it keeps its
+commission but does not count on it (``LedgerTransaction.counted_commission_id``) until finance confirms the match
+(``confirm_held``) or takes it off the contract (``release_held``). The import decides it as it matches; a change
+to a contract's status or dates decides it again for the contract's lines (``recheck_holds``). A line a person
+assigned or confirmed is their decision and is never held.
+
 ``Matcher`` loads every lookup once so the import's per-row path is a few dictionary reads.
 """
 from __future__ import annotations
@@ -21,16 +28,22 @@ from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from tracker import audit
 from tracker.errors import abort_with, get_or_404
 from tracker.extensions import db
+from tracker.figures import TERMINATED, is_committed
 from tracker.models import (
     AccountRule, BudgetLine, Commission, FundingYear, LedgerTransaction, Provider, SupplierAlias,
 )
 
 PO, SUPPLIER, MANUAL, ACCOUNT, LINE = "po", "supplier", "manual", "account", "line"
+#: Matches made by the rules, not by a person: the only ones ever held.
+HELD_METHODS = (PO, SUPPLIER)
+NOT_AWARDED, OUTSIDE_DATES = "not_awarded", "outside_dates"
+#: The unmatched page's group for each reason a line is held, in its order.
+HELD_GROUPS = {NOT_AWARDED: "Matched to a contract not yet awarded", OUTSIDE_DATES: "Dated outside the contract"}
 
 _SUFFIX = re.compile(r"\b(?:ltd|limited)\b\.?", re.I)
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
@@ -50,12 +63,36 @@ def normalise_code(value: str | None) -> str:
     return (value or "").strip().upper()
 
 
+def hold_for(status: str, start: date, end: date, on: date) -> str | None:
+    """Why a line dated ``on``, matched by the rules to a contract in ``status`` running ``start``-``end``, is held
+    rather than counted on it (``NOT_AWARDED`` or ``OUTSIDE_DATES``), or None when it counts. The one rule: the
+    import and every re-check of a contract's lines call it."""
+    if not (is_committed(status) or status == TERMINATED):
+        return NOT_AWARDED
+    if not start <= on <= end:
+        return OUTSIDE_DATES
+    return None
+
+
+def held_message(reason: str | None, reference: str, status: str, start: date, end: date, on: date) -> str:
+    """The hold in finance's words: "matched to VRU-25-014, which is not yet awarded (Pipeline)" or "dated
+    03/05/2025, before VRU-25-014 starts on 01/01/2026"."""
+    if reason == NOT_AWARDED:
+        return f"matched to {reference}, which is not yet awarded ({status.capitalize()})"
+    if reason == OUTSIDE_DATES:
+        if on < start:
+            return f"dated {on:%d/%m/%Y}, before {reference} starts on {start:%d/%m/%Y}"
+        return f"dated {on:%d/%m/%Y}, after {reference} ends on {end:%d/%m/%Y}"
+    return ""
+
+
 @dataclass(frozen=True)
 class _Running:
     id: int
     reference: str
     start: date
     end: date
+    status: str = "live"
 
 
 MATCH_MEMORY = 50_000  # distinct (PO, supplier, date, account, year) answers a Matcher remembers
@@ -70,8 +107,9 @@ class Matcher:
         self.by_provider: dict[int, list[_Running]] = {}
         self.commissions: dict[int, _Running] = {}
         for c in db.session.execute(select(Commission.id, Commission.reference, Commission.po_number,
-                                           Commission.provider_id, Commission.start_date, Commission.end_date)):
-            running = _Running(c.id, c.reference, c.start_date, c.end_date)
+                                           Commission.provider_id, Commission.start_date, Commission.end_date,
+                                           Commission.status)):
+            running = _Running(c.id, c.reference, c.start_date, c.end_date, c.status)
             self.commissions[c.id] = running
             if c.po_number:
                 self.by_po[normalise_code(c.po_number)] = c.id
@@ -147,6 +185,14 @@ class Matcher:
             return None
         return self.by_account.get((normalise_code(account_code), year_id))
 
+    def hold(self, commission_id: int | None, method: str, on: date) -> tuple[str | None, str]:
+        """(reason, message) when a line this Matcher matched is held (``hold_for``), else (None, "")."""
+        c = self.commissions.get(commission_id) if commission_id is not None else None
+        if c is None or method not in HELD_METHODS:
+            return None, ""
+        reason = hold_for(c.status, c.start, c.end, on)
+        return reason, held_message(reason, c.reference, c.status, c.start, c.end, on)
+
     def explain(self, po_number: str, supplier_id: str, supplier_name: str, on: date) -> str:
         """Why a line matched nothing, in a finance officer's words."""
         when = on.strftime("%d/%m/%Y")
@@ -180,6 +226,124 @@ UNASSIGNED = (LedgerTransaction.commission_id.is_(None), LedgerTransaction.budge
 
 def unmatched_count() -> int:
     return db.session.scalar(select(func.count(LedgerTransaction.id)).where(*UNASSIGNED)) or 0
+
+
+# --- held lines ---------------------------------------------------------------------------------------------
+
+HELD = (LedgerTransaction.commission_id.is_not(None), LedgerTransaction.held_reason.is_not(None))
+
+
+def recheck_holds(commission_id: int | None = None, line_ids=None) -> int:
+    """Decide again (``hold_for``) whether the rules' matches of a contract, or the lines ``line_ids``, are held:
+    after a contract's status or dates change (awarded, varied, its dates corrected) or an import moves a line's
+    date. Lines in closed years stay as they were reported; a person's assignment or confirmation is never held.
+    Audited per line changed; returns how many changed."""
+    q = (select(LedgerTransaction, Commission.reference, Commission.status, Commission.start_date,
+                Commission.end_date)
+         .join(Commission, Commission.id == LedgerTransaction.commission_id)
+         .join(FundingYear, FundingYear.id == LedgerTransaction.funding_year_id)
+         .where(LedgerTransaction.match_method.in_(HELD_METHODS), FundingYear.status != "closed"))
+    if commission_id is not None:
+        q = q.where(LedgerTransaction.commission_id == commission_id)
+    if line_ids is not None:
+        q = q.where(LedgerTransaction.id.in_(list(line_ids) or [0]))
+    changed = 0
+    for line, reference, status, start, end in db.session.execute(q).all():
+        reason = hold_for(status, start, end, line.posting_date)
+        if reason == line.held_reason:
+            continue
+        before = audit.snapshot(line, ("held_reason",))
+        line.held_reason = reason
+        summary = (f"Ledger line {line.reference} held, not counted: "
+                   f"{held_message(reason, reference, status, start, end, line.posting_date)}" if reason
+                   else f"Ledger line {line.reference} now counts on {reference}")
+        audit.record("imports", "change", line, summary, before, audit.snapshot(line, ("held_reason",)))
+        changed += 1
+    db.session.flush()
+    return changed
+
+
+def held_lines(limit: int = 200) -> dict[str, dict]:
+    """The held lines by reason (``HELD_GROUPS`` order): {reason: {"count", "total_pence", "lines": [(line,
+    commission, message)]}}, at most ``limit`` lines each, oldest first; three queries whatever their number."""
+    from sqlalchemy.orm import contains_eager
+
+    out = {reason: {"count": 0, "total_pence": 0, "lines": []} for reason in HELD_GROUPS}
+    for reason, count, total in db.session.execute(
+            select(LedgerTransaction.held_reason, func.count(LedgerTransaction.id),
+                   func.coalesce(func.sum(LedgerTransaction.net_pence), 0))
+            .where(*HELD).group_by(LedgerTransaction.held_reason)):
+        group = out.setdefault(reason, {"count": 0, "total_pence": 0, "lines": []})
+        group["count"], group["total_pence"] = int(count), int(total or 0)
+    for reason, group in out.items():
+        if not group["count"]:
+            continue
+        lines = db.session.scalars(
+            select(LedgerTransaction).join(Commission, Commission.id == LedgerTransaction.commission_id)
+            .options(contains_eager(LedgerTransaction.commission))
+            .where(*HELD, LedgerTransaction.held_reason == reason)
+            .order_by(Commission.reference, LedgerTransaction.posting_date, LedgerTransaction.id).limit(limit)).all()
+        group["lines"] = [(l, l.commission, held_message(reason, l.commission.reference, l.commission.status,
+                                                         l.commission.start_date, l.commission.end_date,
+                                                         l.posting_date)) for l in lines]
+    return out
+
+
+def held_count() -> int:
+    return db.session.scalar(select(func.count(LedgerTransaction.id)).where(*HELD)) or 0
+
+
+class HeldRefused(ValueError):
+    """A held line that cannot be confirmed or released (its year is closed); the message says why."""
+
+
+def _held_line_in_open_year(line_id: int) -> LedgerTransaction | None:
+    from tracker.funding.rules import closed_year_problem
+
+    line = db.session.get(LedgerTransaction, line_id)
+    if line is None:
+        abort_with(404, "There is no ledger line with that number.")
+    problem = closed_year_problem(db.session.get(FundingYear, line.funding_year_id) if line.funding_year_id else None)
+    if problem:
+        raise HeldRefused(f"Line {line.reference}: {problem}")
+    return line
+
+
+def confirm_held(line_id: int) -> bool:
+    """Finance confirms a held line's match: it counts on its commission from now on, as their decision (method
+    "manual", so no later re-check holds it again). One conditional update, so a second click (or a second tab)
+    changes nothing: False when the line was no longer held. Audited."""
+    line = _held_line_in_open_year(line_id)
+    before = audit.snapshot(line, ("held_reason", "match_method"))
+    reference = line.commission.reference if line.commission else ""
+    done = db.session.execute(
+        update(LedgerTransaction).where(LedgerTransaction.id == line_id, *HELD)
+        .values(held_reason=None, match_method=MANUAL).execution_options(synchronize_session=False)).rowcount
+    if done != 1:
+        return False
+    db.session.refresh(line)
+    audit.record("imports", "change", line, f"Confirmed ledger line {line.reference} on {reference}: it counts now",
+                 before, audit.snapshot(line, ("held_reason", "match_method")))
+    return True
+
+
+def release_held(line_id: int) -> bool:
+    """Finance takes a held line off its commission: back among the unmatched lines, to be assigned where it
+    belongs. Conditional, like ``confirm_held``: False when the line was no longer held. Audited."""
+    line = _held_line_in_open_year(line_id)
+    fields = ("commission_id", "budget_line_id", "match_method", "held_reason")
+    before = audit.snapshot(line, fields)
+    reference = line.commission.reference if line.commission else ""
+    done = db.session.execute(
+        update(LedgerTransaction).where(LedgerTransaction.id == line_id, *HELD)
+        .values(commission_id=None, budget_line_id=None, match_method="", held_reason=None)
+        .execution_options(synchronize_session=False)).rowcount
+    if done != 1:
+        return False
+    db.session.refresh(line)
+    audit.record("imports", "change", line, f"Took ledger line {line.reference} off {reference}: unmatched now",
+                 before, audit.snapshot(line, fields))
+    return True
 
 
 # --- assigning ----------------------------------------------------------------------------------------------
@@ -222,8 +386,10 @@ class Plan:
 
 
 def commission_spend(commission_id: int) -> int:
+    """Spend counted on the commission (held lines are not)."""
     return int(db.session.scalar(select(func.coalesce(func.sum(LedgerTransaction.net_pence), 0))
-                                 .where(LedgerTransaction.commission_id == commission_id)) or 0)
+                                 .where(LedgerTransaction.commission_id == commission_id,
+                                        LedgerTransaction.held_reason.is_(None))) or 0)
 
 
 def rule_followers(key: tuple[str, str], commission: Commission, exclude: set[int] = frozenset()) -> list[LedgerTransaction]:
@@ -271,12 +437,16 @@ def _remember(key: tuple[str, str], commission: Commission) -> SupplierAlias:
     return alias
 
 
+_PUT_FIELDS = ("commission_id", "budget_line_id", "match_method", "held_reason")
+
+
 def _put(line: LedgerTransaction, commission_id: int | None, budget_line_id: int | None, method: str,
          summary: str) -> None:
-    fields = ("commission_id", "budget_line_id", "match_method")
-    before = audit.snapshot(line, fields)
+    """A person's assignment: their decision, so never held (``HELD_METHODS``)."""
+    before = audit.snapshot(line, _PUT_FIELDS)
     line.commission_id, line.budget_line_id, line.match_method = commission_id, budget_line_id, method
-    audit.record("imports", "change", line, summary, before, audit.snapshot(line, fields))
+    line.held_reason = None
+    audit.record("imports", "change", line, summary, before, audit.snapshot(line, _PUT_FIELDS))
 
 
 class ClosedYear(ValueError):

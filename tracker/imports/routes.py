@@ -231,7 +231,7 @@ def _preview_page(draft, form, status, refusal=None):
     return render("imports/preview.html", "form", status=status, draft=draft, p=p, form=form, refusal=refusal,
                   shown=p["problems"][:service.SHOWN_PROBLEMS], problem_text=service.problem_text,
                   year_warnings=import_summary.year_warnings(summary), methods=import_summary.METHODS,
-                  references=references)
+                  references=references, held_groups=matching.HELD_GROUPS)
 
 
 @bp.route("/drafts/<token>/problems.xlsx")
@@ -339,8 +339,8 @@ def _unmatched_page(form, status, filters):
     year = current_year()
     # Caches keep the page and its fragment apart by web.py's Vary: HX-Request on every GET.
     return render("imports/unmatched.html", "content_block", status=status, page=page, form=form, filters=filters,
-                  total=matching.unmatched_count(), apportioned_year=year,
-                  apportioned=reconcile.apportioned(year) if year is not None else [])
+                  total=matching.unmatched_count(), held=matching.held_lines(), held_groups=matching.HELD_GROUPS,
+                  apportioned_year=year, apportioned=reconcile.apportioned(year) if year is not None else [])
 
 
 @bp.route("/unmatched/assign", methods=["POST"])
@@ -424,6 +424,39 @@ def reinvoice(line_id: int):
              else "is an agreed credit: it settles what was paid")
     return _done(url_for("commissions.show", commission_id=line.commission_id) + "#ledger",
                  f"Credit {line.reference} ({format_pence(line.net_pence)}) {words}.")
+
+
+def _held_action(action, line_id: int, done_message: str):
+    """Confirm or release one held line: a conditional update, so a double click (or a second tab) acts once and
+    the second is told nothing changed; a line in a closed year is refused (409)."""
+    try:
+        changed = action(line_id)
+    except matching.HeldRefused as exc:
+        db.session.rollback()
+        abort_with(409, str(exc))
+    if not changed:
+        db.session.rollback()
+        return _done(url_for("imports.unmatched") + "#held",
+                     "That line is no longer held (someone has just confirmed or moved it); nothing changed.")
+    db.session.commit()
+    line = db.session.get(LedgerTransaction, line_id)
+    return _done(url_for("imports.unmatched") + "#held", done_message.format(line=line))
+
+
+@bp.route("/held/<int:line_id>/confirm", methods=["POST"])
+@roles_required(FINANCE)
+def confirm_held(line_id: int):
+    """Confirm a held line's match: it counts on its contract from now on."""
+    return _held_action(matching.confirm_held, line_id,
+                        "Line {line.reference} confirmed: it counts on {line.commission.reference} now.")
+
+
+@bp.route("/held/<int:line_id>/release", methods=["POST"])
+@roles_required(FINANCE)
+def release_held(line_id: int):
+    """Take a held line off its contract: it joins the unmatched lines, to be assigned where it belongs."""
+    return _held_action(matching.release_held, line_id,
+                        "Line {line.reference} taken off its contract: it is among the unmatched lines, to assign.")
 
 
 # --- matching rules -----------------------------------------------------------------------------------------

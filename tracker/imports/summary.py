@@ -11,6 +11,7 @@ from tracker.models import Allocation, FundingYear, LedgerTransaction
 from tracker.periods import label_for
 
 SAMPLE_ROWS = 10
+HELD_SHOWN = 200  # held lines listed one by one at the check; the counts and money cover them all
 METHODS = {"po": "PO number", "supplier": "Supplier", "account": "Account code rule", "": "Unmatched"}
 
 
@@ -22,8 +23,10 @@ class LedgerSummary:
         self.first = self.last = None
         self.by_method: dict[str, list[int]] = {}
         self.years: dict[str, list[int]] = {}
+        self.held: dict[str, list[int]] = {}
+        self.held_lines: list[dict] = []
 
-    def take(self, action: str, data: dict, money: int | None) -> None:
+    def take(self, action: str, data: dict, money: int | None, warnings: list | None = None) -> None:
         posting = data.get("posting_date")
         if posting is None:
             return
@@ -39,17 +42,27 @@ class LedgerSummary:
         year = self.years.setdefault(label_for(posting), [0, 0])
         year[0] += 1
         year[1] += pence
+        if warnings:
+            # Lines matched to a contract not yet awarded or dated outside it: they land held (matching.hold_for).
+            held = self.held.setdefault(data.get("held_reason") or "", [0, 0])
+            held[0] += 1
+            held[1] += pence
+            if len(self.held_lines) < HELD_SHOWN:
+                self.held_lines.extend(warnings)
         if len(self.sample) < SAMPLE_ROWS:
             self.sample.append({k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in data.items()
                                 if k in ("reference", "posting_date", "period", "supplier_name", "account_code",
                                          "po_number", "narrative", "net_pence", "commission_id", "budget_line_id",
-                                         "match_method")})
+                                         "match_method", "held_reason")
+                                and (k != "held_reason" or v)})  # said only of a line that is held
 
     def as_dict(self) -> dict:
         return {"sample": self.sample, "first": self.first.isoformat() if self.first else None,
                 "last": self.last.isoformat() if self.last else None,
                 "by_method": {m: {"lines": n, "pence": p} for m, (n, p) in self.by_method.items()},
-                "years": {y: {"lines": n, "pence": p} for y, (n, p) in sorted(self.years.items())}}
+                "years": {y: {"lines": n, "pence": p} for y, (n, p) in sorted(self.years.items())},
+                "held": {r: {"lines": n, "pence": p} for r, (n, p) in self.held.items()},
+                "held_lines": self.held_lines}
 
 
 def year_warnings(summary: dict) -> list[str]:

@@ -73,6 +73,10 @@ def withdraw(batch: ImportBatch, user_id: int | None = None) -> list[str]:
             # The import changed its status: put it back as a contract event, so its history stays true.
             record_status_change(obj, status_then, obj.status, note=f"Import {batch.id} withdrawn.", user_id=user_id)
     db.session.flush()
+    from tracker.imports.matching import recheck_holds
+
+    for commission_id in dict.fromkeys(i["id"] for i in undo.get("updated", []) if i["model"] == "Commission"):
+        recheck_holds(commission_id)  # its status or dates are back as they were: so is whether its lines count
     for mapping_id in undo.get("created", {}).get("ColumnMapping", []):
         saved = db.session.get(ColumnMapping, mapping_id)
         if saved is not None and saved.mapping == (batch.mapping or {}).get("columns"):

@@ -4,8 +4,8 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (
-    JSON, BigInteger, ColumnElement, ForeignKey, Index, String, Text, UniqueConstraint, and_, extract, false, not_, or_,
-    text,
+    JSON, BigInteger, ColumnElement, ForeignKey, Index, String, Text, UniqueConstraint, and_, case, extract, false,
+    not_, null, or_, text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -113,7 +113,8 @@ class LedgerTransaction(Base):
         # It and the budget line's index hold only lines that have one: a query for a commission's or a line's
         # lines implies it (x = value is never true of a null), and an import's unmatched lines, often most of
         # a council's ledger, cost no index entry.
-        Index("ix_ledger_transactions_commission_net", "commission_id", "net_pence",
+        # held_reason rides along so a contract's counted spend (held lines left out) is still read from the index.
+        Index("ix_ledger_transactions_commission_net", "commission_id", "net_pence", "held_reason",
               sqlite_where=text("commission_id IS NOT NULL"), postgresql_where=text("commission_id IS NOT NULL")),
         Index("ix_ledger_transactions_budget_line_id", "budget_line_id",
               sqlite_where=text("budget_line_id IS NOT NULL"), postgresql_where=text("budget_line_id IS NOT NULL")),
@@ -162,6 +163,10 @@ class LedgerTransaction(Base):
     match_method: Mapped[str] = mapped_column(String(10), default="")
     #: The budget line the spend counts against (from its commission, or assigned).
     budget_line_id: Mapped[int | None] = mapped_column(ForeignKey("budget_lines.id"))
+    #: Why a line matched to a commission is held, not counted on it until finance confirms the match:
+    #: ``not_awarded`` (the contract is in the pipeline, approved or procuring) or ``outside_dates`` (dated before
+    #: its start or after its end); empty when it counts. Decided by ``imports.matching.hold_for``.
+    held_reason: Mapped[str | None] = mapped_column(String(20))
     #: The import that brought it in.
     import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"), index=True)
     #: When it was recorded here.
@@ -180,6 +185,12 @@ class LedgerTransaction(Base):
         return or_(cls.period.between(3 * quarter - 2, 3 * quarter),
                    and_(not_(cls.period.between(1, 12)),
                         extract("month", cls.posting_date).in_(calendar_months_of_quarter(quarter))))
+
+    @classmethod
+    def counted_commission_id(cls):
+        """The commission a line's spend counts on, as a SQL expression: its commission, or none while the match
+        is held (``held_reason``). Every figure of a contract's spend groups or filters by this."""
+        return case((cls.held_reason.is_not(None), null()), else_=cls.commission_id)
 
 
 def settled_credit() -> ColumnElement[bool]:

@@ -111,8 +111,11 @@ class _Ledger(_Kind):
             commission_id, line_id, method = self.matcher.match(data["po_number"], data["supplier_id"],
                                                                 data["supplier_name"], posting,
                                                                 data["account_code"], year_id)
-            data.update(commission_id=commission_id, budget_line_id=line_id, match_method=method)
-            return Row(row_no, ADD, data, [], values, money=net)
+            held, message = self.matcher.hold(commission_id, method, posting)
+            data.update(commission_id=commission_id, budget_line_id=line_id, match_method=method, held_reason=held)
+            # A warning, not an error: the line lands held (not counted on the contract) for finance to confirm.
+            warnings = [self.located(row_no, "reference", p["reference"], message) | {"held": held}] if held else []
+            return Row(row_no, ADD, data, warnings, values, money=net)
         period_at = self.COMPARE.index("period") + 1
         if p.get("period") is None and period_problem(old[period_at], posting, self.adjustment_period) is None:
             data["period"] = old[period_at]  # a file with no period column keeps the period a ledger gave before
