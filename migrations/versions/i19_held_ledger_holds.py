@@ -4,13 +4,13 @@ start and end: ``ledger_transactions.held_reason``, and the lines already import
 counted, and a closed year's reported figures are not changed).
 
 Revision ID: i19_held_ledger_holds
-Revises: i18d_ledger_partial_indexes
+Revises: i19_events_contract_events
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "i19_held_ledger_holds"
-down_revision = "i18d_ledger_partial_indexes"
+down_revision = "i19_events_contract_events"
 branch_labels = None
 depends_on = None
 
