@@ -88,11 +88,11 @@ def test_the_check_warns_in_finance_s_words_and_the_lines_land_held(imported):
     assert "Rows with problems</span> <span class=\"headline-figures__value\">0" in text  # a warning, not an error
     assert "Import 4 rows" in text
     assert "VRU-25-014 (held)" in text  # the sample says where the line goes, and that it is held
-    # Committed, all four: the three held keep their contract and budget line but are marked held.
+    # Committed, all four: the three held keep their contract (and their own coding: none here) but are marked held.
     held = {r: line(r).held_reason for r in ("P1", "P2", "L1", "L2")}
     assert held == {"P1": "not_awarded", "P2": "not_awarded", "L1": "outside_dates", "L2": None}
     assert line("P1").commission_id == imported["pipeline"].id and line("P1").match_method == "po"
-    assert line("P1").budget_line_id == imported["line"].id
+    assert line("P1").budget_line_id is None
 
 
 def test_held_spend_counts_on_no_contract_in_the_figures_and_the_return(imported, client):
@@ -107,11 +107,12 @@ def test_held_spend_counts_on_no_contract_in_the_figures_and_the_return(imported
     assert rows["VRU-25-020"][7] == 0 and rows["VRU-25-020"][9] == 50_000_00
     assert rows["VRU-25-001"][7] == 2_500_00 and rows["VRU-25-001"][9] == 17_500_00  # L1 (held) not paid on it
     assert all(r[9] >= 0 for r in rows.values())
-    # The money was still spent from the budget line's coding: the line's actual keeps it, while the contract's
-    # outstanding commitment is its share less only what counts on it.
+    # The money was spent, but on no contract's share until finance confirms it: with no coding of its own it is
+    # "Not on a budget line", so it is neither lost nor counted twice (the line's actual and outstanding).
     [f] = [f for l, f in yf.lines if l.id == imported["line"].id]
-    assert f.actual_to_date == 76_389_18 + 40_717_76 + 1_000_00 + 2_500_00
+    assert f.actual_to_date == 2_500_00
     assert f.outstanding == 20_000_00 - 2_500_00
+    assert yf.not_on_a_line.actual_to_date == 76_389_18 + 40_717_76 + 1_000_00
     # The contract's own page counts only what is counted, and says which lines are held.
     page = html.unescape(client.get(f"/commissions/{live.id}").text)
     assert "£2,500.00</strong> spent of £20,000.00" in page and "Held: not counted" in page
