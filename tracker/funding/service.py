@@ -289,9 +289,10 @@ def choose_budget_view(args, today: date | None = None) -> BudgetView:
     """The chosen year (else the current one) as at the chosen quarter (else the quarter in progress: the
     page shows spend as it stands now). A bad year or quarter stops with a 4xx and the one message
     (``tracker/funding/rules.py``)."""
-    year = choose_year(args)
+    years = all_years()
+    year = choose_year(args, years=years)
     default = quarter_in_progress(year.label, today or date.today()) if year is not None else None
-    return BudgetView(all_years(), year, choose_quarter(args, default))
+    return BudgetView(years, year, choose_quarter(args, default))
 
 
 def set_planned_override(line: BudgetLine, pence: int | None, reason: str) -> None:
