@@ -73,7 +73,7 @@ class PersonalDataForm(FlaskForm):
     decision = SelectField("Decision", choices=[("", "Choose"), ("redact", "Redact it"),
                                                 ("publish", "Let it through (publish as in the ledger)")],
                            validators=[DataRequired("Choose: redact it, or let it through")])
-    reason = TextAreaField("Why it may be published", validators=[Optional(), Length(max=500)],
+    reason = TextAreaField("Why it may be published", validators=[Length(max=500)],
                            description="Needed to let it through, like: the supplier is a company and the number is "
                                        "its office's.")
 
