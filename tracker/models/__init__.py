@@ -16,6 +16,7 @@ __all__ = [
     "ADMIN", "FINANCE", "MANAGER", "ROLES", "VIEWER",
     "AccountRule", "Allocation", "AllocationRevision", "AuditEvent", "Base", "BudgetLine", "Category",
     "ColumnMapping", "Commission", "ContractEvent", "ForecastSnapshot", "FundingShare", "FundingStream", "FundingYear", "ImportBatch", "LedgerTransaction",
-    "Milestone", "PccReturn", "PersonalDataDecision", "ProcurementNotice", "ProcurementThreshold", "Provider", "Publication", "Setting",
+    "Milestone", "PccReturn", "PersonalDataDecision", "ProcurementNotice", "ProcurementThreshold", "Provider",
+    "Publication", "Setting",
     "SharePayment", "Strand", "SupplierAlias", "User", "UserSession", "Variation", "utcnow",
 ]

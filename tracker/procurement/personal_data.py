@@ -53,14 +53,14 @@ def _tokens(text: str) -> list[str]:
 
 def name_patterns(name: str) -> set[str]:
     """How a person's name may be written in a text: in full, and as first name or initial with the surname
-    ("Jane Individual" also "J Individual"). Titles are left out. Space-padded token strings."""
+    ("Jane Individual" also "J Individual"). Titles are left out; lower-case words joined by single spaces."""
     words = [w for w in _tokens(name) if w not in _TITLES]
     if not words:
         return set()
     found = {" ".join(words)}
     if len(words) >= 2:
         found |= {f"{words[0]} {words[-1]}", f"{words[0][0]} {words[-1]}"}
-    return {f" {p} " for p in found}
+    return found
 
 
 class Individuals:
@@ -76,6 +76,9 @@ class Individuals:
         for n in names:
             for p in name_patterns(n):
                 self.patterns.setdefault(p, n)
+        # One pass over a text for every name (a ledger has thousands of lines): the longest names tried first.
+        self._names = re.compile(" (" + "|".join(re.escape(p) for p in sorted(self.patterns, key=len, reverse=True))
+                                 + ") ") if self.patterns else None
 
     @classmethod
     def load(cls, session: Session) -> "Individuals":
@@ -89,10 +92,10 @@ class Individuals:
 
     def named_in(self, text: str) -> str | None:
         """The flagged individual whose name ``text`` holds, if any."""
-        if not self.patterns or not text:
+        if self._names is None or not text:
             return None
-        padded = f" {' '.join(_tokens(text))} "
-        return next((name for p, name in self.patterns.items() if p in padded), None)
+        found = self._names.search(f" {' '.join(_tokens(text))} ")
+        return self.patterns[found.group(1)] if found else None
 
 
 def contacts(text: str) -> list[str]:
