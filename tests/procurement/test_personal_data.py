@@ -209,3 +209,20 @@ def test_only_finance_decides(ledger, client, auth):
     auth.login("viewer")
     assert _decide(client, ledger["email"], "publish", "A company address").status_code == 403
     assert db.session.scalar(select(func.count(PersonalDataDecision.id))) == 0
+
+
+def test_a_contract_with_an_individual_publishes_its_category_and_no_name_in_the_reason(make):
+    from tracker.procurement.transparency import KINDS, build, parse_period
+
+    person = make.provider("Sam Sole", individual=True)
+    line = make.budget_line(category=make.category("Mentoring"))
+    c = make.commission(reference="VRU-SS", title="Mentoring by Sam Sole", budget_line=line, provider=person,
+                        award_reason="Sam Sole is the only accredited mentor", procurement_route="Direct award",
+                        competed=False)
+    make.ledger_line(posting_date=date(2025, 5, 12), net_pence=750_00, supplier_name="S Sole Mentoring",
+                     supplier_id="SUP-SS-2", invoice_number="SS-1", commission=c)
+    db.session.commit()
+    table = build(KINDS["spend-monthly"], parse_period("month", "2025-05"), db.session)
+    # The line has no coding of its own: the category is its contract's share's.
+    assert table.rows == [[date(2025, 5, 12), "SS-1", REDACTED, "Mentoring", "Direct award (not competed)", 750_00]]
+    assert [r.verdict.status for r in table.review] == ["redacted"]
