@@ -195,7 +195,7 @@ class ProviderForm(FlaskForm):
     supported_employment = BooleanField("Supported employment provider")
     public_service_mutual = BooleanField("Public service mutual")
     individual = BooleanField("An individual or sole trader",
-                              description="Their name shows as “Redacted – personal data” in published spend and contract files.")
+                              description="Their name shows as “Redacted: personal data” in published spend and contract files.")
     supplier_ids = TextAreaField("Supplier IDs in the finance ledger", validators=[Optional(), Length(max=2000)],
                                  description="One per line, e.g. SUP1001. Ledger lines with these IDs are matched to this provider.")
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
