@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from tracker.forms import MoneyField, UKDateField
+from tracker.forms import MoneyField, OnceForm, UKDateField, VersionedForm  # noqa: F401
 from tracker.funding.forms import ChoiceField
 
 CONDITION_KIND_CHOICES = [
@@ -18,7 +18,7 @@ CONDITION_KIND_CHOICES = [
 ]
 
 
-class ClaimForm(FlaskForm):
+class ClaimForm(VersionedForm):
     claimed = MoneyField("Amount claimed", validators=[InputRequired("Enter the amount claimed")],
                          description="Never more than is left of the allocation after the year's other claims.")
     signed_off_by = StringField("Signed off by", validators=[Optional(), Length(max=120)],
@@ -26,17 +26,17 @@ class ClaimForm(FlaskForm):
     note = TextAreaField("Note", validators=[Optional(), Length(max=5000)])
 
 
-class SubmitForm(FlaskForm):
+class SubmitForm(VersionedForm):
     submitted_on = UKDateField("Date submitted to the funder",
                                validators=[InputRequired("Enter the date the claim was submitted")])
 
 
-class DecisionForm(FlaskForm):
+class DecisionForm(VersionedForm):
     decision = SelectField("The funder", choices=[("approved", "Approved the claim"), ("queried", "Queried the claim")])
     note = TextAreaField("What the funder said", validators=[Optional(), Length(max=2000)])
 
 
-class PaymentForm(FlaskForm):
+class PaymentForm(VersionedForm):
     paid_on = UKDateField("Date paid", validators=[InputRequired("Enter the date the funder paid")])
     received = MoneyField("Amount received", validators=[InputRequired("Enter the amount received")])
     remittance_reference = StringField("Remittance reference", validators=[

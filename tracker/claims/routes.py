@@ -8,7 +8,7 @@ from flask import Blueprint, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from tracker import audit, figures
+from tracker import audit, figures, locking
 from tracker.auth.roles import EVERYONE, FINANCE, roles_required
 from tracker.claims import rules, service
 from tracker.claims.forms import ClaimForm, ConditionForm, ContributionForm, DecisionForm, PaymentForm, SubmitForm, VirementForm
@@ -82,7 +82,7 @@ def prepare(year_id: int):
     return _done(url_for("claims.claim", claim_id=claim.id), "Claim prepared. Check it, then submit it.")
 
 
-def _claim_page(claim, status: int = 200, **forms):
+def _claim_page(claim, status: int = 200, conflict=None, **forms):
     sc, cell = service.stream_claims_of(claim)
     within, over = rules.within_the_grant(sc.revised, sc.claimed_elsewhere(claim.period), cell.claimable)
     form = forms.get("form") or ClaimForm(formdata=None, claimed=claim.claimed_pence,
@@ -90,27 +90,53 @@ def _claim_page(claim, status: int = 200, **forms):
     if "form" not in forms:
         form.claimed.data = claim.claimed_pence
     submit_form = forms.get("submit_form") or SubmitForm(formdata=None, submitted_on=date.today())
+    decision_form = forms.get("decision_form") or DecisionForm(formdata=None)
+    payment_form = forms.get("payment_form") or PaymentForm(formdata=None, paid_on=date.today(),
+                                                            received=claim.claimed_pence)
+    for name, each in (("form", form), ("submit_form", submit_form), ("decision_form", decision_form),
+                       ("payment_form", payment_form)):
+        # Each action is made from the claim as shown; a form sent back with errors keeps the version it was
+        # opened at (so a change made meanwhile is still caught), except after a 409, which shows the claim now.
+        if name not in forms or conflict is not None:
+            each.version.data = str(claim.row_version)
+            each.version.raw_data = [each.version.data]
     return render("claims/claim.html", status=status, claim=claim, sc=sc, cell=cell, within=within, over=over,
                   title=service.claim_title(claim), form=form, submit_form=submit_form,
-                  decision_form=forms.get("decision_form") or DecisionForm(formdata=None),
-                  payment_form=forms.get("payment_form") or PaymentForm(formdata=None, paid_on=date.today(),
-                                                                         received=claim.claimed_pence),
+                  decision_form=decision_form, payment_form=payment_form, conflict=conflict,
                   lines=ledger_lines(claim), basis=rules, history=audit.history(claim))
+
+
+def _claim_conflict(exc: locking.Stale, form_name: str, form):
+    """Someone else changed the claim first: 409, saying so, with the claim as it is now (and, for a save, what
+    this person typed beside what is saved)."""
+    claim = service.get_claim_or_404(exc.record.id)
+    fields = []
+    if form_name == "form":
+        fields = [("Amount claimed", format_pence(claim.claimed_pence), form.claimed.raw_data[0] if
+                   form.claimed.raw_data else ""),
+                  ("Signed off by", claim.signed_off_by, form.signed_off_by.data or ""),
+                  ("Note", claim.note, form.note.data or "")]
+    conflict = locking.conflict("claim", claim, exc.message, fields)
+    return _claim_page(claim, 409, conflict=conflict, **({form_name: form} if form_name == "form" else {}))
 
 
 def _claim_action(claim_id: int, form_class, form_name: str, field: str, act, message, undo=None):
     """The one shape of every change made on a claim's page (save, submit, decision, payment): the claim or 404;
-    the form checked; ``act(claim, form)`` does the change (the service checks the claim may change: a closed year
-    is a 409, a refusal is said at ``field`` of the form, 422); then commit, and back to the claim saying
-    ``message(form, result)``. Anything refused leaves nothing half-written, and the claim is shown as it is.
-    ``undo(result)`` tidies up what the change left outside the database when the commit fails."""
+    the form checked; ``act(claim, form, version)`` does the change (the service checks the claim may change: a
+    closed year is a 409, a refusal is said at ``field`` of the form, 422; a claim changed since the form was
+    shown, or by a request at the same moment, is a 409 showing it as it is now); then commit, and back to the
+    claim saying ``message(form, result)``. Anything refused leaves nothing half-written, and the claim is shown
+    as it is. ``undo(result)`` tidies up what the change left outside the database when the commit fails."""
     claim = service.get_claim_or_404(claim_id)
     form = form_class()
     if form.validate_on_submit():
         try:
-            result = act(claim, form)
+            result = act(claim, form, locking.version_of(form.version.data))
         except service.Refused as exc:
             getattr(form, field).errors.append(str(exc))
+        except locking.Stale as exc:
+            db.session.rollback()
+            return _claim_conflict(exc, form_name, form)
         else:
             try:
                 db.session.commit()
@@ -131,7 +157,8 @@ def claim(claim_id: int):
         return _claim_page(service.get_claim_or_404(claim_id))
     return _claim_action(
         claim_id, ClaimForm, "form", "claimed",
-        lambda claim, form: service.update(claim, form.claimed.data, form.signed_off_by.data, form.note.data),
+        lambda claim, form, version: service.update(claim, form.claimed.data, form.signed_off_by.data,
+                                                   form.note.data, version),
         lambda form, _: "Claim saved.")
 
 
@@ -147,7 +174,7 @@ def submit(claim_id: int):
     """Submit the claim: its schedule is frozen as the next version."""
     return _claim_action(
         claim_id, SubmitForm, "submit_form", "submitted_on",
-        lambda claim, form: service.submit(claim, current_user, form.submitted_on.data),
+        lambda claim, form, version: service.submit(claim, current_user, form.submitted_on.data, version=version),
         lambda form, submission: f"Claim submitted as version {submission.version}. Its schedule is frozen.",
         undo=_remove_schedule)
 
@@ -158,7 +185,7 @@ def decision(claim_id: int):
     """Record that the funder approved or queried the claim."""
     return _claim_action(
         claim_id, DecisionForm, "decision_form", "decision",
-        lambda claim, form: service.decide(claim, form.decision.data, form.note.data),
+        lambda claim, form, version: service.decide(claim, form.decision.data, form.note.data, version),
         lambda form, _: f"Claim marked {form.decision.data}.")
 
 
@@ -168,8 +195,8 @@ def payment(claim_id: int):
     """Record the funder's payment: date, amount received and remittance reference."""
     return _claim_action(
         claim_id, PaymentForm, "payment_form", "paid_on",
-        lambda claim, form: service.record_payment(claim, form.paid_on.data, form.received.data,
-                                                   form.remittance_reference.data),
+        lambda claim, form, version: service.record_payment(claim, form.paid_on.data, form.received.data,
+                                                            form.remittance_reference.data, version),
         lambda form, _: "Payment recorded.")
 
 

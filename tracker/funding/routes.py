@@ -246,11 +246,16 @@ def allocation(allocation_id: int):
                     and letter == (allocation.grant_letter_date, allocation.grant_letter_reference)):
                 form.amount.errors.append("This is the current allocation: enter the new figure")
             else:
-                service.revise_allocation(allocation, form.amount.data, form.reason.data, form.status.data,
-                                          grant_letter=letter)
-                db.session.commit()
-                return _done(url_for("funding.allocation", allocation_id=allocation.id),
-                             f"Allocation of {allocation.funding_stream.name} revised.")
+                try:
+                    service.revise_allocation(allocation, form.amount.data, form.reason.data, form.status.data,
+                                              grant_letter=letter)
+                except service.BelowClaimed as exc:
+                    db.session.rollback()
+                    form.amount.errors.append(str(exc))
+                else:
+                    db.session.commit()
+                    return _done(url_for("funding.allocation", allocation_id=allocation.id),
+                                 f"Allocation of {allocation.funding_stream.name} revised.")
         status = 422
     return render("funding/allocation.html", "form", status=status, allocation=allocation, year=year, form=form)
 

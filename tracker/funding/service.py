@@ -142,6 +142,10 @@ def stream_name_taken(name: str, except_id: int | None = None) -> bool:
 
 # --- Allocations and their revisions (virements) --------------------------------------------------------------
 
+class BelowClaimed(ValueError):
+    """An allocation revised below what has been claimed against it; the message gives the figure."""
+
+
 def create_allocation(year: FundingYear, stream: FundingStream, pence: int, status: str = "confirmed",
                       notes: str = "") -> Allocation:
     require_open_year(year)
@@ -159,9 +163,19 @@ def revise_allocation(allocation: Allocation, new_pence: int, reason: str, statu
     """Change an allocation's current figure, keeping the original and a revision with the reason.
     ``grant_letter`` (date, reference) records the letter that confirms it.
 
-    Returns the revision, or None when only the status (or grant letter) changed.
+    Returns the revision, or None when only the status (or grant letter) changed. Refused (``BelowClaimed``)
+    below what the year's claims on the stream already claim, checked with the allocation held for this
+    transaction so a claim saved at the same moment is counted.
     """
+    from tracker.claims.service import claimed_against, lock_allocation
+
     require_open_year(allocation.funding_year)
+    if new_pence < allocation.revised_pence:
+        lock_allocation(allocation.funding_year_id, allocation.funding_stream_id)
+        claimed = claimed_against(allocation.funding_year_id, allocation.funding_stream_id)
+        if new_pence < claimed:
+            raise BelowClaimed(f"The year's claims on {allocation.funding_stream.name} already claim "
+                               f"{format_pence(claimed)}: the allocation cannot be less than that.")
     before = audit.snapshot(allocation, ALLOCATION_FIELDS)
     if grant_letter is not None:
         allocation.grant_letter_date, allocation.grant_letter_reference = grant_letter[0], grant_letter[1] or ""
