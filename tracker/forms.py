@@ -94,3 +94,10 @@ class OnceForm(FlaskForm):
 
     #: Made when the form is shown; a second POST with it is answered with the record the first made.
     once = HiddenField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.once.data:  # shown for the first time (a POST sends back the token it was shown with)
+            from tracker.locking import new_token
+
+            self.once.data = new_token()

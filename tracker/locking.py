@@ -133,9 +133,9 @@ def earlier_use(token: str | None, object_type: str) -> int | None:
 
 
 def take_token(token: str | None, object_type: str, user_id: int | None = None) -> int | None:
-    """Claim the form's token before making the record. Returns None when this request may make it; otherwise
-    the id of the record the earlier POST made (the caller redirects to it). A form without a token (a hand-made
-    POST) is not protected and may make its record.
+    """Claim the form's token before making the record (call it before any other write of the request). Returns
+    None when this request may make it; otherwise the id of the record the earlier POST made (the caller
+    redirects to it). A form without a token (a hand-made POST) is not protected and may make its record.
 
     The token row is written and flushed first, so of two POSTs at once the second waits for the first (its
     primary key) and then finds the token taken: only one record is ever made."""
@@ -144,11 +144,17 @@ def take_token(token: str | None, object_type: str, user_id: int | None = None) 
     token = token[:64]
     earlier = db.session.get(FormUse, token)
     if earlier is None:
+        from tracker.audit import acting_user_id
+
+        # No savepoint: SQLite's driver would commit one on release. This is the request's first write, so when
+        # another POST holds the token, rolling the whole transaction back loses nothing of this one.
         try:
-            with db.session.begin_nested():  # only the token's insert is undone when another POST has it
-                db.session.add(FormUse(token=token, object_type=object_type, user_id=user_id))
+            db.session.add(FormUse(token=token, object_type=object_type,
+                                   user_id=user_id if user_id is not None else acting_user_id()))
+            db.session.flush()
             return None
         except IntegrityError:
+            db.session.rollback()
             earlier = db.session.get(FormUse, token)
     if earlier is None or earlier.object_type != object_type or earlier.object_id is None:
         abort_with(409, "This form has already been sent once. Go back, reload the page and check whether what "

@@ -6,7 +6,6 @@ out of date), or the rival's UPDATE is made behind the service's back so the con
 from __future__ import annotations
 
 import io
-import re
 from datetime import date
 
 import pytest
@@ -17,6 +16,7 @@ from tracker import locking
 from tracker.claims import service
 from tracker.extensions import db
 from tracker.models import Allocation, AuditEvent, Claim, ClaimSubmission
+from tests.pages import hidden
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def draft(make):
 def shown_version(client, claim_id: int) -> str:
     """The version the claim page puts in its forms (what a browser would send back)."""
     page = client.get(f"/claims/{claim_id}").text
-    return re.search(r'name="version" type="hidden" value="(\d+)"', page).group(1)
+    return hidden(page, "version")
 
 
 def fresh(claim_id: int) -> Claim:

@@ -55,7 +55,7 @@ def parse_percent(text: str) -> int:
     return points
 
 
-class ConditionForm(FlaskForm):
+class ConditionForm(OnceForm):
     funding_stream_id = ChoiceField("Funding stream", message="Choose the funding stream")
     kind = SelectField("Condition", choices=CONDITION_KIND_CHOICES)
     category_id = ChoiceField("Category (for a category's share)", message="Choose the category")
@@ -90,7 +90,7 @@ class ConditionForm(FlaskForm):
         return ok
 
 
-class ContributionForm(FlaskForm):
+class ContributionForm(VersionedForm, OnceForm):
     funding_stream_id = ChoiceField("Matches the funding stream", message="Choose the funding stream")
     partner = StringField("Partner", validators=[DataRequired("Enter the partner's name"), Length(max=200)])
     kind = SelectField("Kind", choices=[("cash", "Cash"), ("in_kind", "In kind")])
@@ -107,7 +107,7 @@ class ContributionForm(FlaskForm):
             raise ValidationError("Evidenced money needs its evidence: choose the document that shows it")
 
 
-class VirementForm(FlaskForm):
+class VirementForm(OnceForm):
     from_line_id = ChoiceField("From budget line", message="Choose the line the money comes from")
     to_line_id = ChoiceField("To budget line", message="Choose the line the money goes to")
     amount = MoneyField("Amount", validators=[InputRequired("Enter the amount to move")])

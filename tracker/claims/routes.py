@@ -273,13 +273,17 @@ def new_condition(year_id: int):
     form.strand_id.choices = [(0, "None")] + [(s.id, s.name) for s in db.session.scalars(
         select(Strand).order_by(Strand.sort_order, Strand.name))]
     if form.validate_on_submit():
+        if locking.take_token(form.once.data, "GrantCondition") is not None:
+            return _done(_year_url(year.id, "conditions"), "This grant condition was added when the form was first "
+                                                           "sent; it is there once.")
         kind = form.kind.data
-        service.add_condition(
+        condition = service.add_condition(
             year, funding_stream_id=form.funding_stream_id.data, kind=kind,
             category_id=form.category_id.data if kind == "category_share" else None,
             strand_id=form.strand_id.data if kind == "strand_share" else None,
             minimum_basis_points=form.basis_points, labour_pence=form.labour.data if kind == "ring_fence" else None,
             note=(form.note.data or "").strip())
+        locking.made(form.once.data, condition)
         db.session.commit()
         return _done(_year_url(year.id, "conditions"), "Grant condition added.")
     return render("claims/condition_form.html", status=422 if request.method == "POST" else 200, form=form, year=year)
@@ -322,7 +326,10 @@ def new_contribution(year_id: int):
     year = year_to_change_or_404(year_id)
     form = _contribution_form(year)
     if form.validate_on_submit():
-        service.save_contribution(year, None, **_contribution_values(form))
+        if locking.take_token(form.once.data, "MatchContribution") is not None:
+            return _done(_year_url(year.id, "match"), "This match contribution was recorded when the form was first "
+                                                      "sent; it is recorded once.")
+        locking.made(form.once.data, service.save_contribution(year, None, **_contribution_values(form)))
         db.session.commit()
         return _done(_year_url(year.id, "match"), "Match contribution recorded.")
     return render("claims/contribution_form.html", status=422 if request.method == "POST" else 200, form=form,
@@ -337,11 +344,30 @@ def edit_contribution(contribution_id: int):
     year = contribution.funding_year
     form = _contribution_form(year, contribution)
     if form.validate_on_submit():
-        service.save_contribution(year, contribution, **_contribution_values(form))
+        try:
+            service.save_contribution(year, contribution, version=locking.version_of(form.version.data),
+                                      **_contribution_values(form))
+        except locking.Stale as exc:
+            return _contribution_conflict(form, year, exc.record)
         db.session.commit()
         return _done(_year_url(year.id, "match"), "Match contribution saved.")
     return render("claims/contribution_form.html", status=422 if request.method == "POST" else 200, form=form,
                   year=year, contribution=contribution)
+
+
+def _contribution_conflict(form: ContributionForm, year: FundingYear, contribution):
+    """Someone else saved the contribution first: 409, theirs beside this person's, the form ready to save again."""
+    if contribution is None:
+        abort_with(404, "There is no such match contribution. It may have been removed.")
+    fields = [("Partner", contribution.partner, form.partner.data or ""),
+              ("Kind", contribution.kind, form.kind.data or ""),
+              ("Pledged", format_pence(contribution.pledged_pence), format_pence(form.pledged.data or 0)),
+              ("Evidenced", format_pence(contribution.evidenced_pence), format_pence(form.evidenced.data or 0)),
+              ("Note", contribution.note, form.note.data or "")]
+    form.version.data = str(contribution.version)
+    form.version.raw_data = [form.version.data]
+    return render("claims/contribution_form.html", status=409, form=form, year=year, contribution=contribution,
+                  conflict=locking.conflict("match contribution", contribution, fields=fields))
 
 
 @bp.route("/match/<int:contribution_id>/delete", methods=["POST"])
@@ -369,9 +395,14 @@ def virement(year_id: int):
                          f"{' (labour)' if line.labour else ''}: {format_pence(line.amount_pence)}") for line in lines]
     form.from_line_id.choices = form.to_line_id.choices = choices
     if form.validate_on_submit():
+        if locking.take_token(form.once.data, "Virement") is not None:  # the same form sent again: made once
+            return _done(_year_url(year.id, "conditions"), "This virement was made when the form was first sent; "
+                                                           "the money moved once.")
         try:
-            service.make_virement(year, get_line_or_404(form.from_line_id.data), get_line_or_404(form.to_line_id.data),
-                                  form.amount.data, form.reason.data, form.approval_reference.data)
+            made = service.make_virement(year, get_line_or_404(form.from_line_id.data),
+                                         get_line_or_404(form.to_line_id.data), form.amount.data, form.reason.data,
+                                         form.approval_reference.data)
+            locking.made(form.once.data, made)
         except service.Refused as exc:
             db.session.rollback()
             target = form.approval_reference if "approval" in str(exc) else form.amount

@@ -224,9 +224,10 @@ def prepare(year: FundingYear, stream: FundingStream, period: int) -> Claim:
     claim = Claim(funding_year_id=year.id, funding_stream_id=stream.id, period=period, frequency=sc.frequency,
                   claimed_pence=claimed, status="draft")
     try:
-        with db.session.begin_nested():
-            db.session.add(claim)
-    except IntegrityError:  # another request made this period's claim first: open theirs
+        db.session.add(claim)
+        db.session.flush()
+    except IntegrityError:  # another request made this period's claim first: open theirs (this one wrote nothing)
+        db.session.rollback()
         return db.session.scalars(select(Claim).where(
             Claim.funding_year_id == year.id, Claim.funding_stream_id == stream.id, Claim.period == period)).one()
     audit.record(REALM, "create", claim, f"Claim prepared: {stream.name} {year.label} {cell.name}",
@@ -524,8 +525,13 @@ def contribution_to_change_or_404(contribution_id: int) -> MatchContribution:
     return contribution
 
 
-def save_contribution(year: FundingYear, contribution: MatchContribution | None, **values) -> MatchContribution:
+def save_contribution(year: FundingYear, contribution: MatchContribution | None, version: int | None = None,
+                      **values) -> MatchContribution:
+    """Record a contribution, or change one from a form shown at ``version`` (``locking.Stale`` when someone else
+    saved it since, or saves it at the same moment)."""
     require_open_year(year)
+    if contribution is not None:
+        locking.check_version(contribution, version)
     if values.get("evidenced_pence") and not values.get("document_id"):
         raise Refused("Evidenced money needs its evidence: choose the document that shows it.")
     if contribution is None:
@@ -537,6 +543,7 @@ def save_contribution(year: FundingYear, contribution: MatchContribution | None,
         return contribution
     audit.update(REALM, contribution, MATCH_FIELDS, f"Match contribution from {values.get('partner')} changed",
                  **values)
+    locking.flush(contribution)
     return contribution
 
 
