@@ -60,7 +60,16 @@ def flush(record, message: str = "") -> None:
     except StaleDataError:
         model, record_id = type(record), record.id
         db.session.rollback()
-        raise Stale(db.session.get(model, record_id), message) from None
+        raise Stale(_still_there(model, record_id), message) from None
+
+
+def _still_there(model, record_id: int):
+    """The record as it is now; a 404 saying so when someone else deleted it meanwhile."""
+    record = db.session.get(model, record_id)
+    if record is None:
+        abort_with(404, "Someone else deleted this record while you were working on it, so your change was not "
+                        "saved.")
+    return record
 
 
 def transition(record, expected_version: int, *, version_attr: str = "version", from_states: tuple[str, ...] = (),
@@ -81,8 +90,14 @@ def transition(record, expected_version: int, *, version_attr: str = "version", 
     if changed != 1:
         record_id = record.id
         db.session.rollback()
-        raise Stale(db.session.get(model, record_id), message)
+        raise Stale(_still_there(model, record_id), message)
     db.session.refresh(record)
+
+
+def show_version(form, record, version_attr: str = "version") -> None:
+    """Put ``record``'s version in ``form`` (after a 409: saving again then replaces what is saved, on purpose)."""
+    form.version.data = str(getattr(record, version_attr))
+    form.version.raw_data = [form.version.data]
 
 
 def last_changed_by(record) -> str | None:
@@ -160,6 +175,18 @@ def take_token(token: str | None, object_type: str, user_id: int | None = None) 
         abort_with(409, "This form has already been sent once. Go back, reload the page and check whether what "
                         "you sent was recorded before sending it again.")
     return earlier.object_id
+
+
+def sent_before(form, object_type: str) -> int | None:
+    """For a create form's view, before the form is checked: on a POST, take the form's token (``take_token``)
+    and return the id of the record this same form made when it was first sent (None: go on and make it). Taken
+    before the checks because the record the first POST made could fail them for the second (a unique name);
+    a POST refused or failing later commits nothing, so its token stays free for the corrected form."""
+    from flask import request
+
+    if request.method != "POST":
+        return None
+    return take_token(form.once.data, object_type)
 
 
 def made(token: str | None, record) -> None:

@@ -272,10 +272,10 @@ def new_condition(year_id: int):
         select(Category).order_by(Category.sort_order, Category.name))]
     form.strand_id.choices = [(0, "None")] + [(s.id, s.name) for s in db.session.scalars(
         select(Strand).order_by(Strand.sort_order, Strand.name))]
+    if locking.sent_before(form, "GrantCondition") is not None:
+        return _done(_year_url(year.id, "conditions"), "This grant condition was added when the form was first "
+                                                       "sent; it is there once.")
     if form.validate_on_submit():
-        if locking.take_token(form.once.data, "GrantCondition") is not None:
-            return _done(_year_url(year.id, "conditions"), "This grant condition was added when the form was first "
-                                                           "sent; it is there once.")
         kind = form.kind.data
         condition = service.add_condition(
             year, funding_stream_id=form.funding_stream_id.data, kind=kind,
@@ -325,10 +325,10 @@ def new_contribution(year_id: int):
     """Record a partner's match contribution: pledged, and what is evidenced."""
     year = year_to_change_or_404(year_id)
     form = _contribution_form(year)
+    if locking.sent_before(form, "MatchContribution") is not None:
+        return _done(_year_url(year.id, "match"), "This match contribution was recorded when the form was first "
+                                                  "sent; it is recorded once.")
     if form.validate_on_submit():
-        if locking.take_token(form.once.data, "MatchContribution") is not None:
-            return _done(_year_url(year.id, "match"), "This match contribution was recorded when the form was first "
-                                                      "sent; it is recorded once.")
         locking.made(form.once.data, service.save_contribution(year, None, **_contribution_values(form)))
         db.session.commit()
         return _done(_year_url(year.id, "match"), "Match contribution recorded.")
@@ -364,8 +364,7 @@ def _contribution_conflict(form: ContributionForm, year: FundingYear, contributi
               ("Pledged", format_pence(contribution.pledged_pence), format_pence(form.pledged.data or 0)),
               ("Evidenced", format_pence(contribution.evidenced_pence), format_pence(form.evidenced.data or 0)),
               ("Note", contribution.note, form.note.data or "")]
-    form.version.data = str(contribution.version)
-    form.version.raw_data = [form.version.data]
+    locking.show_version(form, contribution)
     return render("claims/contribution_form.html", status=409, form=form, year=year, contribution=contribution,
                   conflict=locking.conflict("match contribution", contribution, fields=fields))
 
@@ -394,10 +393,10 @@ def virement(year_id: int):
     choices = [(line.id, f"{line.name}{' – ' + line.description if line.description else ''}"
                          f"{' (labour)' if line.labour else ''}: {format_pence(line.amount_pence)}") for line in lines]
     form.from_line_id.choices = form.to_line_id.choices = choices
+    if locking.sent_before(form, "Virement") is not None:  # the same form sent again: made once
+        return _done(_year_url(year.id, "conditions"), "This virement was made when the form was first sent; "
+                                                       "the money moved once.")
     if form.validate_on_submit():
-        if locking.take_token(form.once.data, "Virement") is not None:  # the same form sent again: made once
-            return _done(_year_url(year.id, "conditions"), "This virement was made when the form was first sent; "
-                                                           "the money moved once.")
         try:
             made = service.make_virement(year, get_line_or_404(form.from_line_id.data),
                                          get_line_or_404(form.to_line_id.data), form.amount.data, form.reason.data,
