@@ -46,8 +46,8 @@ def test_a_register_taking_a_line_over_budget_is_listed_and_needs_confirming(cli
     assert done.status_code == 303
     batch = db.session.scalars(select(ImportBatch)).one()
     assert batch.status == "committed"
-    event = db.session.scalars(select(AuditEvent).where(AuditEvent.object_type == "ImportBatch",
-                                                        AuditEvent.summary.like("%taken over budget, confirmed%"))).one()
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.object_type == "ImportBatch", AuditEvent.summary.like("%taken over budget, confirmed%"))).one()
     assert event.after["over_budget_confirmed"] == ["This takes Mentoring (2025-26) over its budget by £825,000.00"]
 
 
