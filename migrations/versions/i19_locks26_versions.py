@@ -2,13 +2,13 @@
 refused), a change counter on claims (each transition is conditional on it), and the one-time tokens of create
 forms (a second POST of a form answers with the record the first made).
 
-Revision ID: i19_locks26_versions_and_form_uses
+Revision ID: i19_locks26_versions
 Revises: i18d_ledger_partial_indexes
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "i19_locks26_versions_and_form_uses"
+revision = "i19_locks26_versions"
 down_revision = "i18d_ledger_partial_indexes"
 branch_labels = None
 depends_on = None
