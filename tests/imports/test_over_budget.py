@@ -65,3 +65,16 @@ def test_a_register_within_budget_asks_nothing(client, finance):
     assert "over their budgets" not in page.text
     assert client.post(url + "/commit", data={}).status_code == 303
     assert db.session.scalar(select(func.count()).select_from(Commission)) == 1
+
+
+def test_the_command_line_asks_too(app, runner, make, tmp_path, finance):
+    path = tmp_path / "register.csv"
+    path.write_text(REGISTER.format(value="900000.00"))
+    refused = runner.invoke(args=["import", str(path), "--kind", "commissions", "--commit"])
+    assert refused.exit_code == 1 and "Over budget: This takes Mentoring (2025-26)" in refused.output
+    assert "--confirm-over-budget" in refused.output
+    assert db.session.scalar(select(func.count()).select_from(Commission)) == 0
+    done = runner.invoke(args=["import", str(path), "--kind", "commissions", "--commit", "--confirm-over-budget"])
+    assert done.exit_code == 0, done.output
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.summary.like("%taken over budget, confirmed%"))) == 1

@@ -291,13 +291,9 @@ def _digest(warnings: list[str]) -> str:
 
 def _record_over_budget(batch, warnings: list[str]) -> None:
     """The audit trail keeps the over-budget decision, as the commission form's ``_record_over_budget`` does."""
-    if not warnings:
-        return
-    from tracker import audit
-
-    audit.record("imports", "change", batch, f"Import {batch.id}: budget lines taken over budget, confirmed: "
-                 + "; ".join(warnings), None, {"over_budget_confirmed": warnings})
-    db.session.commit()
+    if warnings:
+        service.record_over_budget(batch, warnings)
+        db.session.commit()
 
 
 def _already(batch):
