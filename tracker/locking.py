@@ -55,10 +55,10 @@ def check_version(record, submitted: int | None, version_attr: str = "version", 
 def flush(record, message: str = "") -> None:
     """Flush, turning an UPDATE that lost the race at the database (``version_id_col`` found another version)
     into ``Stale`` with the record as it is now; the session is rolled back first, so nothing half-written stays."""
+    model, record_id = type(record), record.id  # read now: after a failed flush the record cannot load
     try:
         db.session.flush()
     except StaleDataError:
-        model, record_id = type(record), record.id
         db.session.rollback()
         raise Stale(_still_there(model, record_id), message) from None
 
@@ -80,15 +80,14 @@ def transition(record, expected_version: int, *, version_attr: str = "version", 
 
     Raises ``Stale`` (after a rollback, with the record as it is now) when no row matched: someone else moved it
     first. ``record`` is refreshed from the row afterwards."""
-    model = type(record)
+    model, record_id = type(record), record.id
     version_column = getattr(model, version_attr)
-    statement = update(model).where(model.id == record.id, version_column == expected_version)
+    statement = update(model).where(model.id == record_id, version_column == expected_version)
     if from_states:
         statement = statement.where(getattr(model, state_attr).in_(from_states))
     changed = db.session.execute(statement.values(**values, **{version_attr: version_column + 1})
                                  .execution_options(synchronize_session=False)).rowcount
     if changed != 1:
-        record_id = record.id
         db.session.rollback()
         raise Stale(_still_there(model, record_id), message)
     db.session.refresh(record)

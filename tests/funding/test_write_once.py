@@ -112,3 +112,23 @@ def test_a_stale_planned_figure_is_refused(client, auth, make):
     assert stale.status_code == 409 and "£5,000.00" in stale.text and "£9,000.00" in stale.text
     db.session.expire_all()
     assert db.session.get(BudgetLine, line.id).planned_override_pence == 5_000_00
+
+
+def test_a_budget_line_save_racing_another_at_the_database_is_stale_not_a_500(app, make):
+    """The rival save commits after this request read the line: the UPDATE is conditional on the version read,
+    finds another, and nothing of this save is written."""
+    import pytest
+    from sqlalchemy import update
+
+    from tracker import locking
+    from tracker.funding import service
+
+    line = make.budget_line(amount_pence=40_000_00, description="Mentoring")
+    db.session.commit()
+    line = service.get_line_or_404(line.id)
+    db.session.execute(update(BudgetLine).where(BudgetLine.id == line.id)
+                       .values(amount_pence=41_000_00, version=BudgetLine.version + 1)
+                       .execution_options(synchronize_session=False))
+    with pytest.raises(locking.Stale) as lost:
+        service.update_line(line, description="Mentoring (schools)")
+    assert lost.value.record.description == "Mentoring"
