@@ -472,7 +472,7 @@ def save_provider(provider: Provider | None, data: dict, supplier_ids: list[str]
                                                {**audit.snapshot(provider, PROVIDER_FIELDS), "supplier_ids": new_ids})
     if changed_after:
         flag_modified(provider, "name")  # a change of supplier IDs alone is a change of the provider (its version)
-        db.session.flush()
-        audit.record(REALM, "change", provider, f"Changed provider {provider.name}", changed_before, changed_after)
     locking.flush(provider)
+    if changed_after:
+        audit.record(REALM, "change", provider, f"Changed provider {provider.name}", changed_before, changed_after)
     return provider
