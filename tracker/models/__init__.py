@@ -1,5 +1,5 @@
 """The data model. Every table's module is imported here so that Alembic and the app see all of them."""
-from .audit import AuditEvent
+from .audit import AuditEvent, FormUse  # noqa: F401
 from .base import Base, utcnow
 from .claims import Claim, ClaimSubmission, GrantCondition, MatchContribution, Virement  # noqa: F401
 from .commissions import Commission, ContractEvent, FundingShare, Provider, SharePayment, SupplierAlias, Variation

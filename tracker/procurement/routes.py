@@ -54,9 +54,15 @@ def publish(notice_id: int):
         if "csrf_token" in form.errors:
             form.form_errors.append("The form has expired: reload the page and try again.")
         return render("procurement/publish.html", "form", status=422, n=notice, form=form, label=service.label)
-    service.mark_published(notice, form.published_on.data, form.link.data, db.session)
-    db.session.commit()
-    flash(f"{service.label(notice.kind)} recorded as published on {notice.published_on:%d/%m/%Y}.", "success")
+    try:
+        service.mark_published(notice, form.published_on.data, form.link.data, db.session)
+    except service.AlreadyPublished:
+        notice = service.get_notice_or_404(notice_id)
+        flash(f"{service.label(notice.kind)} was already recorded as published on {notice.published_on:%d/%m/%Y}; "
+              "it was not recorded again.", "info")
+    else:
+        db.session.commit()
+        flash(f"{service.label(notice.kind)} recorded as published on {notice.published_on:%d/%m/%Y}.", "success")
     if notice.commission_id is not None:
         return see_other(url_for("commissions.show", commission_id=notice.commission_id) + "#notices")
     return see_other(url_for(".index"))
