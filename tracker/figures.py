@@ -298,7 +298,7 @@ def apportioned_contracts(year_id: int, shares: ShareMap | None = None, where=()
     t = LedgerTransaction
     routed: dict = defaultdict(int)
     for line_id, commission_id, pence, _lines in year_spend(
-            year_id, shares, where=(*where, t.commission_id.in_(_split_contracts(year_id)))):
+            year_id, shares, where=(*where, t.counted_commission_id().in_(_split_contracts(year_id)))):
         routed[(commission_id, line_id)] += pence
     out = {}
     for commission_id in sorted({cid for cid, _ in routed}):

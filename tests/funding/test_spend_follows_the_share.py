@@ -177,3 +177,21 @@ def test_apportioned_parts_always_add_up_to_the_line(amount, weights):
     total = sum(weights) or len(weights)
     exact = [Fraction(amount * (w if sum(weights) else 1), total) for w in weights]
     assert all(abs(p - e) < 1 for p, e in zip(parts, exact))
+
+
+def test_a_held_line_on_a_split_contract_counts_on_neither_share(client, auth, split_year, make):
+    """A line matched by the rules but held (here: dated before the contract starts) is on no contract until finance
+    confirms it, on every surface that apportions: the budget, the claim schedule and the reconciliation."""
+    year = split_year["year"]
+    contract = enter_split_contract(client, auth, split_year)
+    import_invoices()
+    make.ledger_line(posting_date=date(2025, 6, 1), net_pence=5_000_00, commission=contract, year=year,
+                     held_reason="outside_dates", reference="HELD-1")
+    db.session.commit()
+    yf = figures.year_figures(year, 4)
+    assert sum(s.paid_to_date for s in yf.shares if s.share.commission_id == contract.id) == 100_000_00
+    assert yf.not_on_a_line.actual_to_date == 5_000_00
+    assert claimable(year, "Serious Violence Duty") == 40_000_00
+    r = reconciliation.reconcile(year)
+    assert r.balances and [a.commission.reference for a in r.apportioned] == ["VRU-25-200"]
+    assert figures.paid_by_share(contract.id)[(year.id, split_year["svd"].id)] == 40_000_00

@@ -51,13 +51,14 @@ def ledger_lines(claim: Claim) -> list[ClaimLine]:
     t = LedgerTransaction
     rows = db.session.scalars(
         select(t).where(t.funding_year_id == claim.funding_year_id,
-                        or_(t.budget_line_id.in_(stream_lines or [0]), t.commission_id.in_(contracts or [0])))
+                        or_(t.budget_line_id.in_(stream_lines or [0]),
+                            t.counted_commission_id().in_(contracts or [0])))
         .order_by(t.posting_date, t.id)).all()
     out = []
     for row in rows:
         if month_of_ledger_line(row.period, row.posting_date.month) not in months:
             continue
-        routed = figures.route_spend(row.commission_id, row.budget_line_id, row.net_pence, shares)
+        routed = figures.route_spend(row.counted_commission, row.budget_line_id, row.net_pence, shares)
         if any(line_id in stream_lines for line_id, _ in routed):
             out.append(ClaimLine(row, sum(p for line_id, p in routed if line_id in stream_lines)))
     return out

@@ -186,6 +186,11 @@ class LedgerTransaction(Base):
                    and_(not_(cls.period.between(1, 12)),
                         extract("month", cls.posting_date).in_(calendar_months_of_quarter(quarter))))
 
+    @property
+    def counted_commission(self) -> int | None:
+        """``counted_commission_id()`` for a line already loaded: its commission, or none while held."""
+        return None if self.held_reason is not None else self.commission_id
+
     @classmethod
     def counted_commission_id(cls):
         """The commission a line's spend counts on, as a SQL expression: its commission, or none while the match
