@@ -3,7 +3,10 @@ a conditional update so a stale form is a 409), every bad request is a 4xx with 
 ``settled_credit()`` is the one SQL definition of an agreed credit the figures engine uses."""
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
@@ -151,8 +154,18 @@ def test_an_agreed_credit_is_not_forecast_and_one_to_be_re_invoiced_stays_outsta
     f = figures.year_figures(year, 4).lines[0][1]
     assert (f.actual_to_date, f.outstanding, f.forecast) == (8_749_50, 0, 8_749_50)
     auth.login("finance")
+    assert _downloaded(client) == (8_749_50, 0, 8_749_50)
     assert client.post(f"/imports/ledger/{credit.id}/reinvoice",
                        data={"reinvoice": "yes", "seen": "no"}).status_code == 303
     db.session.expire_all()
     f = figures.year_figures(year, 4).lines[0][1]
     assert (f.actual_to_date, f.outstanding, f.forecast) == (8_749_50, 1_250_50, 10_000_00)
+    assert _downloaded(client) == (8_749_50, 1_250_50, 10_000_00)
+
+
+def _downloaded(client) -> tuple[int, int, int]:
+    """Actual, outstanding and forecast of the contract's line in the budget download (Q4), in pence."""
+    text = client.get("/exports/budget.csv?year=2025-26&quarter=4").data.decode("utf-8-sig")
+    row = next(csv.DictReader(io.StringIO(text)))
+    return tuple(int(Decimal(str(row[k]).replace(",", "")) * 100)
+                 for k in ("Actual to date", "Outstanding commitment", "Forecast outturn"))
