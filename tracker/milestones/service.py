@@ -681,7 +681,8 @@ def lapsed(m: Milestone, today: date) -> bool:
 def _lapsed_sql(today: date):
     """``lapsed`` as SQL (the badge, the home page and the digest select by it)."""
     closed_years = select(FundingYear.id).where(FundingYear.status == YEAR_CLOSED)
-    return or_(Milestone.funding_year_id.in_(closed_years),
+    # "is not null" first: a deadline of no year must read as not lapsed, not as SQL's unknown.
+    return or_(and_(Milestone.funding_year_id.is_not(None), Milestone.funding_year_id.in_(closed_years)),
                and_(Milestone.kind.in_(ANNUAL_KINDS),
                     Milestone.due_date <= today - timedelta(days=SUPERSEDED_AFTER_DAYS)))
 
