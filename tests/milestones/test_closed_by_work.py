@@ -70,7 +70,8 @@ def test_a_claim_submitted_approved_and_paid_closes_its_deadline(client, auth, m
     assert "submitted to the funder on 14/07/2025" in task.evidence
 
     # The funder's decision and payment keep it closed (and say nothing is left to do).
-    assert client.post(f"/claims/{claim.id}/decision", data={"decision": "approved", "note": ""}).status_code == 303
+    assert client.post(f"/claims/{claim.id}/decision", data={"decision": "approved", "note": "",
+                                                             "decided_on": "01/08/2025"}).status_code == 303
     assert client.post(f"/claims/{claim.id}/payment", data={"paid_on": "08/08/2025", "received": "250,000.00",
                                                             "remittance_reference": "HO-1"}).status_code == 303
     assert _by_key(key).status == "done"

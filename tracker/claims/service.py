@@ -340,18 +340,24 @@ def submit(claim: Claim, user: User | None, submitted_on: date, now: datetime | 
     return submission
 
 
-def decide(claim: Claim, status: str, note: str = "") -> None:
-    """The funder approved or queried a submitted claim."""
+def decide(claim: Claim, status: str, note: str = "", decided_on: date | None = None) -> None:
+    """The funder approved or queried a submitted claim, on ``decided_on`` (never before it was submitted)."""
     require_open_year(claim.funding_year)
     allowed = {"approved": ("submitted", "queried"), "queried": ("submitted", "approved")}
     if status not in allowed:
         raise Refused("Choose approved or queried.")
     if claim.status not in allowed[status]:
         raise Refused(f"A {claim.status} claim cannot be marked {status}.")
+    if decided_on is not None:
+        if claim.submitted_on and decided_on < claim.submitted_on:
+            raise Refused(f"The decision cannot be before the claim was submitted ({claim.submitted_on:%d/%m/%Y}).")
+        if problem := rules.date_problem(claim.funding_year.label, decided_on, "date of the decision"):
+            raise Refused(problem)
     text = claim.note
     if (note or "").strip():
         text = (text + "\n" if text else "") + f"{status.capitalize()}: {note.strip()}"
-    audit.update(REALM, claim, CLAIM_FIELDS, f"{claim_title(claim)} {status}", status=status, note=text)
+    audit.update(REALM, claim, (*CLAIM_FIELDS, "decided_on"), f"{claim_title(claim)} {status}", status=status,
+                 note=text, decided_on=decided_on)
 
 
 def record_payment(claim: Claim, paid_on: date, received: int, remittance: str, confirmed: bool = False) -> None:
