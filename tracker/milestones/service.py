@@ -307,8 +307,8 @@ def settled_by_records(session: Session) -> dict[str, tuple[date, str]]:
         select(PccReturn.funding_year_id, PccReturn.quarter, func.min(PccReturn.issued_at))
         .where(PccReturn.status == "issued").group_by(PccReturn.funding_year_id, PccReturn.quarter)).all()
     for year_id, quarter, issued_at in returns:
-        out[f"year:{year_id}:q{quarter}-return"] = (
-            issued_at.date(), f"Return issued to the PCC on {issued_at:%d/%m/%Y} (version 1).")
+        on = issued_at.date() if issued_at else date.today()  # an issued return always has its time; data may not
+        out[f"year:{year_id}:q{quarter}-return"] = (on, f"Return issued to the PCC on {on:%d/%m/%Y} (version 1).")
     for key, published_on, link in session.execute(
             select(ProcurementNotice.source_key, ProcurementNotice.published_on, ProcurementNotice.link)
             .where(ProcurementNotice.published_on.is_not(None))):
