@@ -22,7 +22,8 @@ def fixed_today(app):
 
 
 def _sign_in(client, user) -> None:
-    assert client.post("/sign-in", data={"email": user.email, "password": "correct-horse-battery-staple"}).status_code == 302
+    response = client.post("/sign-in", data={"email": user.email, "password": "correct-horse-battery-staple"})
+    assert response.status_code == 302
 
 
 def _section(text: str, start_id: str, end_id: str) -> str:
