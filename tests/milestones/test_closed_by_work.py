@@ -148,3 +148,23 @@ def test_a_task_done_earlier_by_a_person_is_left_as_they_recorded_it(make, app):
     task = _by_key(f"claim:{year.id}:{stream.id}:1")
     assert (task.completed_date, task.evidence) == (date(2025, 7, 10), "Sent by e-mail")
     assert service.settle_deadlines(db.session) == 0
+
+
+def test_issuing_a_transparency_file_closes_its_deadline(client, auth, make, runner, fixed_today):
+    year = make.year("2025-26")
+    db.session.commit()
+    auth.login("manager")  # no finance lead here, so the year's tasks are the managers'
+    key = "publication:spend-monthly:2025-05"
+    title = "Spend over £500 (PCC, monthly): May 2025 due to publish"
+    task = _by_key(key)
+    assert (task.title, task.due_date, task.funding_year_id) == (title, date(2025, 6, 30), year.id)
+    assert title in _overdue_section(client) and title in _digest(runner)
+    badge_before = int(_badge(client))
+    assert client.post("/publications/spend-monthly/issue", data={"period": "2025-05"}).status_code == 303
+    task = _by_key(key)
+    assert task.status == "done" and "File issued" in task.evidence
+    assert title not in _overdue_section(client)
+    assert int(_badge(client)) == badge_before - 1
+    assert title not in _digest(runner)
+    # Only that file of that period: June's is still to do.
+    assert _by_key("publication:spend-monthly:2025-06").status == "not started"

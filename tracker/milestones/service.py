@@ -46,8 +46,9 @@ CLOSED_STATUSES = ("done", "missed")
 DUE_SOON_DAYS = 30
 # Settings whose change moves generated deadlines (the grant's own are in tracker/claims/deadlines.py, the
 # Procurement Act's in tracker/procurement/notices.py).
+# (The transparency files' two due-date settings are named here: importing that module at the top would be circular.)
 DEADLINE_SETTINGS = ("return_due_days", "year_end_claim_due_days", "annual_report_due_days", *GRANT_DEADLINE_SETTINGS,
-                     *NOTICE_SETTINGS)
+                     *NOTICE_SETTINGS, "spend_monthly_due_days", "spend_quarterly_due_months")
 # What the add and edit forms save, and what the audit trail records of a milestone.
 FIELDS = ("title", "programme", "due_date", "owner_id", "status", "completed_date", "evidence", "evidence_link",
           "funding_year_id", "commission_id")
@@ -241,6 +242,11 @@ def sync_deadlines(session: Session | None = None, commission_ids: set[int] | No
 
         wanted.update((w.source_key, w if w.owner_id is not None else replace(w, owner_id=owners.for_year(w.funding_year_id)))
                       for w in grant_deadlines(session, years.values(), days))
+        # Transparency files (tracker/procurement/transparency.py): also the year's finance lead's by default.
+        from tracker.procurement.transparency import publication_deadlines
+
+        wanted.update((w.source_key, replace(w, owner_id=owners.for_year(w.funding_year_id)))
+                      for w in publication_deadlines(years.values(), days))
     for commission in commissions:
         for w in commission_deadlines(commission, owners):
             wanted[w.source_key] = w
@@ -298,11 +304,15 @@ def sync_deadlines(session: Session | None = None, commission_ids: set[int] | No
 def settled_by_records(session: Session) -> dict[str, tuple[date, str]]:
     """Tasks whose work a record shows done, as ``{source_key: (date done, evidence)}``: a claim sent to the
     funder (tracker/claims/deadlines.py), a quarterly return issued (its first version), a Procurement Act notice
-    published. Four small queries whatever the number of deadlines."""
+    published, a transparency file issued (its first version). Five small queries whatever the number of
+    deadlines."""
     from tracker.claims.deadlines import settled_claims
     from tracker.models import PccReturn, ProcurementNotice
 
+    from tracker.procurement.transparency import settled_publications
+
     out = settled_claims(session)
+    out.update(settled_publications(session))
     returns = session.execute(
         select(PccReturn.funding_year_id, PccReturn.quarter, func.min(PccReturn.issued_at))
         .where(PccReturn.status == "issued").group_by(PccReturn.funding_year_id, PccReturn.quarter)).all()
@@ -521,10 +531,10 @@ _PENDING_SETTLE = "milestones_settle_pending"
 
 
 def _does_work(obj) -> bool:
-    """A record whose change may finish a task: a claim, a return, a Procurement Act notice."""
-    from tracker.models import Claim, PccReturn, ProcurementNotice
+    """A record whose change may finish a task: a claim, a return, a Procurement Act notice, a publication."""
+    from tracker.models import Claim, PccReturn, ProcurementNotice, Publication
 
-    return isinstance(obj, (Claim, PccReturn, ProcurementNotice))
+    return isinstance(obj, (Claim, PccReturn, ProcurementNotice, Publication))
 
 
 def _after_flush(session: Session, flush_context) -> None:
