@@ -115,7 +115,7 @@ def test_a_submitted_claim_is_frozen_and_a_correction_is_version_2(client, auth,
     make.ledger_line(date(2025, 6, 20), 1_000_00, budget_line=line)
     db.session.commit()
     assert client.get(f"/claims/{claim.id}/schedule.xlsx").data == v1
-    assert client.post(f"/claims/{claim.id}/decision", data={"decision": "queried",
+    assert client.post(f"/claims/{claim.id}/decision", data={"decision": "queried", "decided_on": "16/07/2025",
                                                              "note": "Invoice of 20 June missing"}).status_code == 303
     client.post(f"/claims/{claim.id}", data={"claimed": "246,000", "signed_off_by": "CFO"})
     assert client.post(f"/claims/{claim.id}/submit", data={"submitted_on": "18/07/2025"}).status_code == 303

@@ -24,14 +24,15 @@ def test_list_groups_and_marks_bank_holidays(client, auth, make, fixed_today):
     page = client.get("/milestones/")
     assert page.status_code == 200
     text = page.text
-    overdue, soon, later, closed = (text.index(h) for h in ("Overdue", "Due in the next 30 days", "Later", "Done, missed or past"))
+    overdue, soon, later, closed = (text.index(h) for h in ("Your overdue tasks", "Your tasks in the next 30 days",
+                                                            "Later", "Done, not done, missed or past"))
     assert overdue < text.index("Late panel") < soon < later < text.index("Christmas return") < closed < text.index("Done thing")
     assert "Christmas Day (bank holiday)" in text
     assert '<span class="badge">1</span>' in text  # one overdue task nobody owns, in a manager's navigation
 
 
 def test_filters_by_programme_owner_and_year_with_htmx_and_without(client, auth, make, fixed_today):
-    user = auth.login("viewer")
+    user = auth.login("manager")
     year = make.year("2025-26")
     make.milestone("Panel", programme="Young Futures", owner_id=user.id, funding_year_id=year.id)
     make.milestone("Claim", programme="VRU grant", due_date=date(2027, 5, 1))
@@ -153,11 +154,11 @@ def test_viewer_reads_but_cannot_change(client, auth, make):
 
 
 def test_home_shows_the_next_deadlines(client, auth, make):
-    auth.login("viewer")
+    auth.login("manager")
     make.milestone("Far future panel", due_date=date(2099, 1, 1))
     db.session.commit()
     page = client.get("/")
-    assert page.status_code == 200 and "Next deadlines" in page.text and "Far future panel" in page.text
+    assert page.status_code == 200 and "Your next deadlines" in page.text and "Far future panel" in page.text
 
 
 def test_list_runs_a_fixed_number_of_queries(client, auth, make, count_queries):

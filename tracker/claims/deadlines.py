@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from tracker.claims import rules
-from tracker.models import Allocation, FundingYear
+from tracker.models import Allocation, Claim, FundingYear
 
 # (key, title, programme, "before" 1 April of the year or "after" 31 March at its end)
 STATUTORY_DOCUMENTS = (
@@ -63,4 +63,38 @@ def grant_deadlines(session: Session, years, days: dict) -> list:
             source = f"year:{year.id}:annual-report" if key == "annual_report" else f"year:{year.id}:statutory:{key}"
             out.append(Wanted(source, title.format(label=year.label), due, programme,
                               "annual report" if key == "annual_report" else "statutory document", year.id))
+    return out
+
+
+#: A claim counts as sent (its deadline met) from its first submission on, whatever the funder then decides.
+CLAIM_SENT = ("submitted", "approved", "paid", "queried")
+
+
+def settled_claims(session: Session) -> dict:
+    """The claim deadlines their claims have met: ``{source_key: (date, evidence)}`` for every claim sent to the
+    funder (submitted, then approved, queried or paid), dated the day it was submitted; and each year's "final
+    claim" once every stream with an allocation has sent its final claim (one query for the claims, one for the
+    allocations)."""
+    claims = session.execute(
+        select(Claim.funding_year_id, Claim.funding_stream_id, Claim.period, Claim.frequency, Claim.submitted_on,
+               Claim.status, Claim.paid_on)
+        .where(Claim.status.in_(CLAIM_SENT), Claim.submitted_on.is_not(None))).all()
+    out: dict = {}
+    finals: dict[int, dict[int, object]] = {}
+    for year_id, stream_id, period, frequency, submitted_on, status, paid_on in claims:
+        evidence = f"Claim submitted to the funder on {submitted_on:%d/%m/%Y}"
+        evidence += f"; paid on {paid_on:%d/%m/%Y}." if status == "paid" and paid_on else f"; now {status}."
+        out[f"claim:{year_id}:{stream_id}:{period}"] = (submitted_on, evidence)
+        if rules.is_final(frequency, period):
+            finals.setdefault(year_id, {})[stream_id] = submitted_on
+    if finals:
+        streams: dict[int, set[int]] = {}
+        for year_id, stream_id in session.execute(select(Allocation.funding_year_id, Allocation.funding_stream_id)
+                                                  .where(Allocation.funding_year_id.in_(list(finals)))):
+            streams.setdefault(year_id, set()).add(stream_id)
+        for year_id, sent in finals.items():
+            if streams.get(year_id) and streams[year_id] <= set(sent):
+                last = max(sent.values())
+                out[f"year:{year_id}:final-claim"] = (
+                    last, f"Every stream's final claim submitted to the funder, the last on {last:%d/%m/%Y}.")
     return out

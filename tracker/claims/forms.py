@@ -33,6 +33,8 @@ class SubmitForm(VersionedForm):
 
 class DecisionForm(VersionedForm):
     decision = SelectField("The funder", choices=[("approved", "Approved the claim"), ("queried", "Queried the claim")])
+    decided_on = UKDateField("Date of the decision", validators=[InputRequired("Enter the date the funder decided")],
+                             description="The date on the funder's approval or query.")
     note = TextAreaField("What the funder said", validators=[Optional(), Length(max=2000)])
 
 

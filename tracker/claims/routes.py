@@ -188,7 +188,8 @@ def decision(claim_id: int):
     """Record that the funder approved or queried the claim."""
     return _claim_action(
         claim_id, DecisionForm, "decision_form", "decision",
-        lambda claim, form, version: service.decide(claim, form.decision.data, form.note.data, version),
+        lambda claim, form, version: service.decide(claim, form.decision.data, form.note.data,
+                                                    form.decided_on.data, version),
         lambda form, _: f"Claim marked {form.decision.data}.")
 
 

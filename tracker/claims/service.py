@@ -28,8 +28,8 @@ from tracker.money import format_pence
 from tracker.periods import month_of_ledger_line, quarter_in_progress
 
 REALM = "claims"
-CLAIM_FIELDS = ("claimed_pence", "status", "submitted_on", "paid_on", "received_pence", "remittance_reference",
-                "signed_off_by", "note", "version")
+CLAIM_FIELDS = ("claimed_pence", "status", "submitted_on", "decided_on", "paid_on", "received_pence",
+                "remittance_reference", "signed_off_by", "note", "version")
 CONDITION_FIELDS = ("funding_stream_id", "kind", "category_id", "strand_id", "minimum_basis_points", "labour_pence",
                     "note")
 MATCH_FIELDS = ("funding_stream_id", "partner", "kind", "pledged_pence", "evidenced_pence", "document_id", "note")
@@ -405,8 +405,10 @@ def submit(claim: Claim, user: User | None, submitted_on: date, now: datetime | 
     return submission
 
 
-def decide(claim: Claim, status: str, note: str = "", version: int | None = None) -> None:
-    """The funder approved or queried a submitted claim."""
+def decide(claim: Claim, status: str, note: str = "", decided_on: date | None = None,
+           version: int | None = None) -> None:
+    """The funder approved or queried a submitted claim, on ``decided_on`` (never before it was submitted), in one
+    conditional update from the state the form was shown at (``version``)."""
     require_open_year(claim.funding_year)
     allowed = {"approved": ("submitted", "queried"), "queried": ("submitted", "approved")}
     if status not in allowed:
@@ -414,10 +416,15 @@ def decide(claim: Claim, status: str, note: str = "", version: int | None = None
     locking.check_version(claim, version, "row_version", _lost(claim, "decision"))
     if claim.status not in allowed[status]:
         raise Refused(f"A {claim.status} claim cannot be marked {status}.")
+    if decided_on is not None:
+        if claim.submitted_on and decided_on < claim.submitted_on:
+            raise Refused(f"The decision cannot be before the claim was submitted ({claim.submitted_on:%d/%m/%Y}).")
+        if problem := rules.date_problem(claim.funding_year.label, decided_on, "date of the decision"):
+            raise Refused(problem)
     text = claim.note
     if (note or "").strip():
         text = (text + "\n" if text else "") + f"{status.capitalize()}: {note.strip()}"
-    before = _move(claim, version, "decision", allowed[status], status=status, note=text)
+    before = _move(claim, version, "decision", allowed[status], status=status, note=text, decided_on=decided_on)
     b, a = audit.diff(before, audit.snapshot(claim, CLAIM_FIELDS))
     audit.record(REALM, "change", claim, f"{claim_title(claim)} {status}", b, a)
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Blueprint, request
+from flask_login import current_user
+
 from tracker.auth.roles import EVERYONE, roles_required
 from tracker.figures import table_total, with_not_on_a_line, year_figures
 from tracker.funding.rules import choose_year
 from tracker.funding.service import all_years
+from tracker.milestones.routes import today as milestones_today
 from tracker.milestones.service import next_deadlines
 from tracker.models import FundingYear
 from tracker.monitoring.service import cyp_by_strand
@@ -35,4 +38,5 @@ def home():
         tables = {"streams": with_not_on_a_line(summary.streams, summary), "strands": strands,
                   "strand_total": table_total(strands, summary.quarter)}
     return render("main/home.html", "content", year=year, years=years, summary=summary, tables=tables,
-                  next_deadlines=next_deadlines(limit=5), cyp_chart=cyp_by_strand(year))
+                  next_deadlines=next_deadlines(limit=5, today=milestones_today(), user=current_user),
+                  today_for_deadlines=milestones_today(), cyp_chart=cyp_by_strand(year))

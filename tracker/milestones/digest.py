@@ -17,7 +17,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
 from tracker.models import MANAGER, Milestone, User
-from tracker.milestones.service import CLOSED_STATUSES, is_overdue, non_working_day
+from tracker.milestones.service import CLOSED_STATUSES, is_overdue, lapsed, non_working_day
 from tracker.models.milestones import EVENT_KINDS
 from tracker.text import is_yes
 
@@ -39,13 +39,15 @@ def build_digests(today: date, days: int, session) -> list[Digest]:
     """One digest per owner with something overdue or due within ``days``, and one for unowned deadlines."""
     horizon = today + timedelta(days=days)
     rows = session.scalars(
-        select(Milestone).options(joinedload(Milestone.owner))
+        select(Milestone).options(joinedload(Milestone.owner), joinedload(Milestone.funding_year))
         .where(Milestone.status.not_in(CLOSED_STATUSES), Milestone.due_date <= horizon,
                # An event that has happened needs nothing from anyone; a coming one is worth a reminder.
                or_(Milestone.kind.not_in(EVENT_KINDS), Milestone.due_date >= today))
         .order_by(Milestone.due_date, Milestone.id)).all()
     by_owner: dict[int | None, Digest] = {}
     for m in rows:
+        if lapsed(m, today):
+            continue  # its year is closed or the next year's is due: nobody can still do it
         if m.owner is not None and not m.owner.active:
             key = None  # a disabled account reads no mail: treat as unowned
         else:

@@ -45,6 +45,7 @@ def non_working_day_filter(d: date | None) -> str:
 # The deadline tags ask the service's rules rather than restating them in the template.
 bp.add_app_template_global(service.is_overdue, "is_overdue")
 bp.add_app_template_global(service.needs_end_decision, "needs_end_decision")
+bp.add_app_template_global(service.lapsed, "lapsed")
 
 
 def _choices():
@@ -65,13 +66,16 @@ def index():
     """Overdue tasks, then the next 30 days week by week; later weeks and what is done, missed or past are
     folded away. Filterable."""
     filters = service.parse_filters(request.args)
-    items = service.find(filters)
+    items = [m for m in service.find(filters) if service.seen_by(m, current_user)]
     status = 400 if filters.problems else 200
-    groups = service.grouped(items, today())
+    groups = service.personal(items, current_user, today())
     return render("milestones/index.html", "results", status=status,
                   groups=groups, weeks_soon=service.by_week(groups["soon"], today()),
+                  weeks_team=service.by_week(groups["team_soon"], today()),
+                  weeks_events=service.by_week(groups["events"], today()),
                   weeks_later=service.by_week(groups["later"], today()),
-                  group_labels=dict(service.GROUPS), count=len(items),
+                  group_labels=dict(service.PERSONAL_GROUPS), count=len(items),
+                  acts_on_tasks=service.acts_on_tasks(current_user),
                   view="list", monitoring_due=_monitoring_due(filters), **_list_context(filters))
 
 
@@ -91,7 +95,7 @@ def _monitoring_due(filters) -> list | None:
 def timeline():
     """The same deadlines month by month."""
     filters = service.parse_filters(request.args)
-    items = service.find(filters)
+    items = [m for m in service.find(filters) if service.seen_by(m, current_user)]
     status = 400 if filters.problems else 200
     return render("milestones/timeline.html", "results", status=status, months=service.timeline(items),
                   count=len(items), view="timeline", **_list_context(filters))

@@ -27,7 +27,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 
 import holidays
-from sqlalchemy import event, func, or_, select
+from sqlalchemy import and_, event, func, not_, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from tracker import audit, settings
@@ -37,6 +37,7 @@ from tracker.funding.rules import choose_year, require_open_year
 from tracker.models import Allocation, Commission, FundingStream, FundingYear, Milestone, Setting, User
 from tracker.models.monitoring import Document
 from tracker.models.milestones import EVENT_KINDS, PROGRAMMES
+from tracker.models.funding import YEAR_CLOSED
 from tracker.models.users import ADMIN, FINANCE, MANAGER
 from tracker.periods import quarter_bounds
 from tracker.procurement.rules import NOTICE_SETTINGS
@@ -45,8 +46,9 @@ CLOSED_STATUSES = ("done", "missed")
 DUE_SOON_DAYS = 30
 # Settings whose change moves generated deadlines (the grant's own are in tracker/claims/deadlines.py, the
 # Procurement Act's in tracker/procurement/notices.py).
+# (The transparency files' two due-date settings are named here: importing that module at the top would be circular.)
 DEADLINE_SETTINGS = ("return_due_days", "year_end_claim_due_days", "annual_report_due_days", *GRANT_DEADLINE_SETTINGS,
-                     *NOTICE_SETTINGS)
+                     *NOTICE_SETTINGS, "spend_monthly_due_days", "spend_quarterly_due_months")
 # What the add and edit forms save, and what the audit trail records of a milestone.
 FIELDS = ("title", "programme", "due_date", "owner_id", "status", "completed_date", "evidence", "evidence_link",
           "funding_year_id", "commission_id")
@@ -90,9 +92,10 @@ DECISION_TITLE = "decide: extend, re-procure or let end"
 
 
 class DefaultOwners:
-    """Who owns a generated deadline until a person picks someone: a commission's contract manager (the user
-    whose name or e-mail the commission gives), else the finance lead of the funding year's stream (the stream
-    with the largest allocation that year that has a lead, else any stream's lead). Read once per sync."""
+    """Who owns a generated deadline until a person picks someone: a commission's tasks, its contract manager
+    (the user whose name or e-mail the commission gives), else nobody (the managers'); a year's tasks, the finance
+    lead of the year's stream (the stream with the largest allocation that year that has a lead, else any
+    stream's lead). Read once per sync."""
 
     def __init__(self, session: Session):
         # Only people who can act on a task own one: not viewers (the PCC office), not disabled accounts.
@@ -121,8 +124,10 @@ class DefaultOwners:
         return self.by_year.get(year_id) or self.any_lead
 
     def for_commission(self, commission: Commission) -> int | None:
+        """The contract manager when they have an account; else nobody, which puts the task with the managers
+        (deciding on a contract is a manager's work, not the finance lead's)."""
         manager = (commission.contract_manager or "").strip().casefold()
-        return (self.by_name.get(manager) if manager else None) or self.for_year(commission.funding_year_id)
+        return self.by_name.get(manager) if manager else None
 
 
 def year_deadlines(year: FundingYear, days: dict[str, int], owners: DefaultOwners | None = None) -> list[Wanted]:
@@ -237,6 +242,11 @@ def sync_deadlines(session: Session | None = None, commission_ids: set[int] | No
 
         wanted.update((w.source_key, w if w.owner_id is not None else replace(w, owner_id=owners.for_year(w.funding_year_id)))
                       for w in grant_deadlines(session, years.values(), days))
+        # Transparency files (tracker/procurement/transparency.py): also the year's finance lead's by default.
+        from tracker.procurement.transparency import publication_deadlines
+
+        wanted.update((w.source_key, replace(w, owner_id=owners.for_year(w.funding_year_id)))
+                      for w in publication_deadlines(years.values(), days))
     for commission in commissions:
         for w in commission_deadlines(commission, owners):
             wanted[w.source_key] = w
@@ -284,7 +294,58 @@ def sync_deadlines(session: Session | None = None, commission_ids: set[int] | No
         if key in wanted or frozen(m.funding_year_id):
             continue
         _retire(session, m, result)
+    if commission_ids is None:
+        result.updated += settle_deadlines(session)
     return result
+
+
+# --- A task closes when the record that does its work says so ---------------------------------------------
+
+def settled_by_records(session: Session) -> dict[str, tuple[date, str]]:
+    """Tasks whose work a record shows done, as ``{source_key: (date done, evidence)}``: a claim sent to the
+    funder (tracker/claims/deadlines.py), a quarterly return issued (its first version), a Procurement Act notice
+    published, a transparency file issued (its first version). Five small queries whatever the number of
+    deadlines."""
+    from tracker.claims.deadlines import settled_claims
+    from tracker.models import PccReturn, ProcurementNotice
+
+    from tracker.procurement.transparency import settled_publications
+
+    out = settled_claims(session)
+    out.update(settled_publications(session))
+    returns = session.execute(
+        select(PccReturn.funding_year_id, PccReturn.quarter, func.min(PccReturn.issued_at))
+        .where(PccReturn.status == "issued").group_by(PccReturn.funding_year_id, PccReturn.quarter)).all()
+    for year_id, quarter, issued_at in returns:
+        on = issued_at.date() if issued_at else date.today()  # an issued return always has its time; data may not
+        out[f"year:{year_id}:q{quarter}-return"] = (on, f"Return issued to the PCC on {on:%d/%m/%Y} (version 1).")
+    for key, published_on, link in session.execute(
+            select(ProcurementNotice.source_key, ProcurementNotice.published_on, ProcurementNotice.link)
+            .where(ProcurementNotice.published_on.is_not(None))):
+        out[key] = (published_on, f"Notice published on {published_on:%d/%m/%Y}" + (f": {link}" if link else "."))
+    return out
+
+
+def settle_deadlines(session: Session | None = None) -> int:
+    """Close every open task whose record says its work is done (``settled_by_records``), dated the day the work
+    was done, with the record as evidence; returns how many it closed. In closed years too: it records what
+    happened and changes nothing a person entered (a task already done or missed is left as it is)."""
+    from tracker.extensions import db
+
+    session = session or db.session
+    settled = settled_by_records(session)
+    if not settled:
+        return 0
+    open_tasks = session.scalars(select(Milestone).where(
+        Milestone.source_key.in_(list(settled)), Milestone.status.not_in(CLOSED_STATUSES))).all()
+    for m in open_tasks:
+        done_on, evidence = settled[m.source_key]
+        before = m.status
+        m.status, m.completed_date = "done", done_on
+        m.evidence = m.evidence or evidence
+        audit.record("milestones", "change", m, f"Task '{m.title}' done: {evidence}", {"status": before},
+                     {"status": "done", "completed_date": done_on.isoformat()})
+    return len(open_tasks)
 
 
 def _retire(session: Session, m: Milestone, result: SyncResult) -> None:
@@ -473,34 +534,50 @@ def _before_flush(session: Session, flush_context, instances) -> None:
 
 
 _PENDING_COMMISSIONS = "milestones_sync_commissions"
+_PENDING_SETTLE = "milestones_settle_pending"
+
+
+def _does_work(obj) -> bool:
+    """A record whose change may finish a task: a claim, a return, a Procurement Act notice, a publication."""
+    from tracker.models import Claim, PccReturn, ProcurementNotice, Publication
+
+    return isinstance(obj, (Claim, PccReturn, ProcurementNotice, Publication))
 
 
 def _after_flush(session: Session, flush_context) -> None:
-    # A changed year or deadline setting needs a full sync; changed commissions only their own deadlines.
+    # A changed year or deadline setting needs a full sync; changed commissions only their own deadlines; a
+    # claim, return or notice only the closing of the tasks it may have done.
     for o in (*session.new, *session.dirty, *session.deleted):
         if isinstance(o, Commission) and o.id is not None:
             session.info.setdefault(_PENDING_COMMISSIONS, set()).add(o.id)
         elif _is_source(o):
             session.info[_PENDING] = True
+        elif _does_work(o):
+            session.info[_PENDING_SETTLE] = True
 
 
 def _before_commit(session: Session) -> None:
     # Changes flushed earlier in the transaction set the flags; changes not yet flushed are still in the session.
-    unflushed = any(_is_source(o) for o in (*session.new, *session.dirty, *session.deleted))
-    if session.info.get(_PENDING) or session.info.get(_PENDING_COMMISSIONS) or unflushed:
+    pending = (*session.new, *session.dirty, *session.deleted)
+    unflushed = any(_is_source(o) or _does_work(o) for o in pending)
+    if session.info.get(_PENDING) or session.info.get(_PENDING_COMMISSIONS) or session.info.get(_PENDING_SETTLE) \
+            or unflushed:
         session.flush()  # anything still pending must be seen by the sync
         full = session.info.pop(_PENDING, False)
         ids = session.info.pop(_PENDING_COMMISSIONS, set())
+        settle = session.info.pop(_PENDING_SETTLE, False)
         if full or ids:
             sync_deadlines(session, None if full else ids)
+        if settle and not full:  # a full sync settles as it goes
+            settle_deadlines(session)
         # Our own flush of the deadlines is not a source change.
-        session.info.pop(_PENDING, None)
-        session.info.pop(_PENDING_COMMISSIONS, None)
+        for key in (_PENDING, _PENDING_COMMISSIONS, _PENDING_SETTLE):
+            session.info.pop(key, None)
 
 
 def _after_rollback(session: Session, previous_transaction=None) -> None:
-    session.info.pop(_PENDING, None)
-    session.info.pop(_PENDING_COMMISSIONS, None)
+    for key in (_PENDING, _PENDING_COMMISSIONS, _PENDING_SETTLE):
+        session.info.pop(key, None)
 
 
 def register_session_events() -> None:
@@ -602,10 +679,71 @@ def find(f: Filters, session: Session | None = None) -> list[Milestone]:
     return list((session or db.session).scalars(filtered_query(f)).unique())
 
 
+#: Tasks made once a year for the year (the statutory documents, the annual report): a year after its due date the
+#: next year's is due, so an undone one is superseded, listed as not done rather than overdue for ever.
+ANNUAL_KINDS = ("statutory document", "annual report")
+SUPERSEDED_AFTER_DAYS = 365
+
+
+def lapsed(m: Milestone, today: date) -> bool:
+    """An undone task nobody can still do: its funding year has been closed (it stays in that year's list as
+    not done), or an annual document superseded by the next year's. Never overdue, never in the badge."""
+    if m.kind in EVENT_KINDS or m.status in CLOSED_STATUSES:
+        return False
+    year = m.funding_year
+    return ((year is not None and year.is_closed)
+            or (m.kind in ANNUAL_KINDS and m.due_date <= today - timedelta(days=SUPERSEDED_AFTER_DAYS)))
+
+
+def _lapsed_sql(today: date):
+    """``lapsed`` as SQL (the badge, the home page and the digest select by it)."""
+    closed_years = select(FundingYear.id).where(FundingYear.status == YEAR_CLOSED)
+    # "is not null" first: a deadline of no year must read as not lapsed, not as SQL's unknown.
+    return or_(and_(Milestone.funding_year_id.is_not(None), Milestone.funding_year_id.in_(closed_years)),
+               and_(Milestone.kind.in_(ANNUAL_KINDS),
+                    Milestone.due_date <= today - timedelta(days=SUPERSEDED_AFTER_DAYS)))
+
+
+def open_task_sql(today: date):
+    """An open task someone can still do (not an event, not done or missed, not lapsed), as SQL."""
+    return and_(Milestone.kind.not_in(EVENT_KINDS), Milestone.status.not_in(CLOSED_STATUSES),
+                not_(_lapsed_sql(today)))
+
+
 def is_overdue(m: Milestone, today: date) -> bool:
-    """Only a task can be overdue: an event (a contract ends) simply happens on its date. (The navigation badge
-    counts the same in SQL: ``overdue_count``.)"""
-    return m.kind not in EVENT_KINDS and m.status not in CLOSED_STATUSES and m.due_date < today
+    """Only a task can be overdue: an event (a contract ends) simply happens on its date, and a lapsed task (its
+    year closed, or superseded) is not done rather than overdue. (The navigation badge counts the same in SQL:
+    ``overdue_count``.)"""
+    return (m.kind not in EVENT_KINDS and m.status not in CLOSED_STATUSES and m.due_date < today
+            and not lapsed(m, today))
+
+
+# --- Whose a deadline is ----------------------------------------------------------------------------------
+
+def acts_on_tasks(user: User | None) -> bool:
+    """Viewers (the PCC office) act on nothing here: they see events and work done, never tasks to do."""
+    return user is not None and user.role in (ADMIN, MANAGER, FINANCE)
+
+
+def is_mine(m: Milestone, user: User | None) -> bool:
+    """A task that is the user's: owned by them, or owned by nobody and the user is a manager or admin (the
+    managers give unowned tasks an owner). ``mine_sql`` is the same in SQL."""
+    if not acts_on_tasks(user) or m.is_event:
+        return False
+    return m.owner_id == user.id or (m.owner_id is None and user.role in (ADMIN, MANAGER))
+
+
+def mine_sql(user: User):
+    mine = Milestone.owner_id == user.id
+    if user.role in (ADMIN, MANAGER):
+        mine = or_(mine, Milestone.owner_id.is_(None))
+    return and_(Milestone.kind.not_in(EVENT_KINDS), mine)
+
+
+def seen_by(m: Milestone, user: User | None) -> bool:
+    """What a person is shown: everything for those who act on tasks; for a viewer, events and work done (a
+    return issued, a claim sent), never open tasks."""
+    return acts_on_tasks(user) or m.is_event or m.status == "done"
 
 
 def needs_end_decision(m: Milestone, today: date, ending_soon_days: int) -> bool:
@@ -623,7 +761,7 @@ def group_of(m: Milestone, today: date) -> str:
     if m.kind in EVENT_KINDS:
         return "closed" if m.due_date < today else ("soon" if m.due_date <= today + timedelta(days=DUE_SOON_DAYS)
                                                     else "later")
-    if m.status in CLOSED_STATUSES:
+    if m.status in CLOSED_STATUSES or lapsed(m, today):
         return "closed"
     if is_overdue(m, today):
         return "overdue"
@@ -637,6 +775,32 @@ def grouped(milestones: list[Milestone], today: date) -> "OrderedDict[str, list[
     out: OrderedDict[str, list[Milestone]] = OrderedDict((key, []) for key, _label in GROUPS)
     for m in milestones:
         out[group_of(m, today)].append(m)
+    out["closed"].sort(key=lambda m: (m.due_date, m.id), reverse=True)
+    return out
+
+
+#: The deadlines page for one person: their own tasks first, then their team's, then events; later and past folded.
+PERSONAL_GROUPS = (("overdue", "Your overdue tasks"), ("soon", f"Your tasks in the next {DUE_SOON_DAYS} days"),
+                   ("team_overdue", "Your team's overdue tasks"),
+                   ("team_soon", f"Your team's tasks in the next {DUE_SOON_DAYS} days"),
+                   ("events", f"Events in the next {DUE_SOON_DAYS} days"), ("later", "Later"),
+                   ("closed", "Done, not done, missed or past"))
+
+
+def personal(milestones: list[Milestone], user: User | None, today: date) -> "OrderedDict[str, list[Milestone]]":
+    """``grouped`` split by whose each task is (``is_mine``): yours, then your team's, then events. A viewer gets
+    only events and work done (``seen_by``), so no overdue tasks at all."""
+    out: OrderedDict[str, list[Milestone]] = OrderedDict((key, []) for key, _label in PERSONAL_GROUPS)
+    for m in milestones:
+        if not seen_by(m, user):
+            continue
+        group = group_of(m, today)
+        if group in ("overdue", "soon"):
+            if m.is_event:
+                group = "events"
+            elif not is_mine(m, user):
+                group = f"team_{group}"
+        out[group].append(m)
     out["closed"].sort(key=lambda m: (m.due_date, m.id), reverse=True)
     return out
 
@@ -690,23 +854,28 @@ def overdue_count(user: User | None = None, today: date | None = None, session: 
     from tracker.extensions import db
 
     today = today or date.today()
-    if user is None or user.role not in (ADMIN, MANAGER, FINANCE):
+    if not acts_on_tasks(user):
         return 0
-    mine = Milestone.owner_id == user.id
-    if user.role in (ADMIN, MANAGER):
-        mine = or_(mine, Milestone.owner_id.is_(None))
     return (session or db.session).scalar(
-        select(func.count(Milestone.id)).where(Milestone.due_date < today, Milestone.status.not_in(CLOSED_STATUSES),
-                                               Milestone.kind.not_in(EVENT_KINDS), mine)) or 0
+        select(func.count(Milestone.id)).where(Milestone.due_date < today, open_task_sql(today),
+                                               mine_sql(user))) or 0
 
 
-def next_deadlines(limit: int = 5, today: date | None = None, session: Session | None = None) -> list[Milestone]:
-    """The next open deadlines from today on (for the home page; overdue ones are counted separately)."""
+def next_deadlines(limit: int = 5, today: date | None = None, session: Session | None = None,
+                   user: User | None = None) -> list[Milestone]:
+    """The home page's deadlines for ``user``, in one query: their own open tasks, overdue first (oldest first,
+    so "12 overdue tasks for you" lists them), then the next ones; for a viewer, the coming events. With no user,
+    every open deadline from today on."""
     from tracker.extensions import db
 
     today = today or date.today()
-    q = (select(Milestone).options(joinedload(Milestone.owner))
-         .where(Milestone.status.not_in(CLOSED_STATUSES), Milestone.due_date >= today)
+    q = (select(Milestone).options(joinedload(Milestone.owner), joinedload(Milestone.funding_year))
          .order_by(Milestone.due_date, Milestone.id).limit(limit))
+    if acts_on_tasks(user):
+        q = q.where(open_task_sql(today), mine_sql(user))
+    elif user is not None:
+        q = q.where(Milestone.kind.in_(EVENT_KINDS), Milestone.due_date >= today)
+    else:
+        q = q.where(Milestone.status.not_in(CLOSED_STATUSES), Milestone.due_date >= today)
     return list((session or db.session).scalars(q))
 

@@ -37,6 +37,8 @@ class Claim(Base):
     status: Mapped[str] = mapped_column(String(10), default="draft")
     #: The date the claim was sent to the funder.
     submitted_on: Mapped[date | None]
+    #: The date the funder approved or queried it (its latest decision; None while none is recorded).
+    decided_on: Mapped[date | None]
     #: The date the funder paid it.
     paid_on: Mapped[date | None]
     #: What the funder actually paid, in pence.

@@ -8,12 +8,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, utcnow
 
-PROGRAMMES = ("Young Futures", "VRU grant", "Serious Violence Duty", "Contract", "Procurement Act", "Other")
+PROGRAMMES = ("Young Futures", "VRU grant", "Serious Violence Duty", "Contract", "Procurement Act", "Transparency",
+              "Other")
 MILESTONE_STATUSES = ("not started", "in progress", "done", "missed")
 # What a milestone is: typed in by a person, or one of the deadlines the app makes from a year or a commission.
 MILESTONE_KINDS = ("milestone", "quarterly return", "final claim", "annual report", "contract end", "contract review",
                    "end decision", "period end", "grant claim", "statutory document",
-                   "procurement notice")
+                   "procurement notice", "publication")
 # Events happen on their date whatever anyone does (a contract ends); everything else is a task, something a person
 # must do by its date. Only a task has a status that matters, and only a task can be overdue.
 EVENT_KINDS = ("contract end", "period end")

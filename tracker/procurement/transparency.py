@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Callable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from tracker import audit, files, settings
@@ -442,3 +442,50 @@ def mark_published(pub: Publication, published_on: date, where: str) -> None:
 
 def get_publication_or_404(publication_id: int) -> Publication:
     return get_or_404(Publication, publication_id, "There is no issued publication with that number.")
+
+
+# --- Deadlines: each file of each period of a funding year, closed when its first version is issued ----------
+
+#: Settings whose change moves the publication deadlines (the deadline sync listens for them).
+PUBLICATION_DEADLINE_SETTINGS = ("spend_monthly_due_days", "spend_quarterly_due_months")
+PUBLICATION_PROGRAMME = "Transparency"
+PUBLICATION_KIND = "publication"
+
+
+def year_periods(unit: str, label: str) -> list[Period]:
+    """The periods of funding year ``label`` a file of ``unit`` is made for (12 months, 4 quarters or the year)."""
+    if unit == "month":
+        start, _end = year_bounds(label)
+        return [parse_period("month", f"{add_months_end(start, i):%Y-%m}") for i in range(12)]
+    if unit == "quarter":
+        return [parse_period("quarter", f"{label}-q{q}") for q in range(1, 5)]
+    return [parse_period("year", label)]
+
+
+def publication_key(kind_key: str, period_key: str) -> str:
+    return f"publication:{kind_key}:{period_key}"
+
+
+def publication_deadlines(years, values: dict) -> list:
+    """Every transparency file due for each period of each funding year (``Kind.due``), as deadlines for the sync
+    (tracker.milestones.service.sync_deadlines) to make; no queries."""
+    from tracker.milestones.service import Wanted
+
+    out = []
+    for year in years:
+        for kind in KINDS.values():
+            for period in year_periods(kind.unit, year.label):
+                out.append(Wanted(publication_key(kind.key, period.key), f"{kind.title}: {period.name} due to publish",
+                                  kind.due(period, values), PUBLICATION_PROGRAMME, PUBLICATION_KIND, year.id))
+    return out
+
+
+def settled_publications(session: Session) -> dict:
+    """The publication deadlines met: ``{source_key: (date, evidence)}`` from each file's first issued version."""
+    rows = session.execute(select(Publication.kind, Publication.period, func.min(Publication.issued_at))
+                           .group_by(Publication.kind, Publication.period)).all()
+    out = {}
+    for kind_key, period_key, issued_at in rows:
+        on = issued_at.date() if issued_at else date.today()
+        out[publication_key(kind_key, period_key)] = (on, f"File issued on {on:%d/%m/%Y} (version 1).")
+    return out
