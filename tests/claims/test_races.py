@@ -125,7 +125,8 @@ def test_queried_and_a_payment_at_once_one_wins_the_other_is_a_409(client, auth,
     client.post(f"/claims/{draft.id}/submit", data={"submitted_on": "14/07/2025",
                                                     "version": shown_version(client, draft.id)})
     version = shown_version(client, draft.id)
-    query = ("decision", {"decision": "queried", "note": "Invoice of 20 June missing", "version": version})
+    query = ("decision", {"decision": "queried", "note": "Invoice of 20 June missing", "version": version,
+                          "decided_on": "20/07/2025"})
     pay = ("payment", {"paid_on": "08/08/2025", "received": "1,000", "remittance_reference": "HO-1",
                        "version": version})
     winner, loser = (query, pay) if first == "queried" else (pay, query)
