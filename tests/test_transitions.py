@@ -1,0 +1,91 @@
+"""Races between two people on records with states (issue 26): a transparency file or a return issued twice at
+once, a roll-over run twice, an import withdrawn while one of its lines is assigned, an allocation confirmed
+twice. The loser gets a 409 that says what happened and links to the record; one transition, one audit entry,
+no orphan file.
+
+A race is made deterministic by letting the first request read what it needs and then, at a chosen function,
+running the second request to the end (``race``): the first then writes over a state that has moved on, as it
+would have if the two had been pressed at the same moment. Each request runs in its own app context and session
+(conftest's IsolatedClient), on SQLite and PostgreSQL.
+"""
+from __future__ import annotations
+
+import os
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.conftest import PASSWORD
+from tracker.extensions import db
+from tracker.models import AuditEvent, PccReturn, Publication
+
+
+def race(monkeypatch, owner, name: str, other):
+    """Make ``owner.name`` run ``other()`` (the second person's whole request) the first time it is called."""
+    original = getattr(owner, name)
+    done = []
+
+    def first_lets_the_other_in(*args, **kwargs):
+        if not done:
+            done.append(None)  # the other request calls this too: it must run through, not start a third
+            done[0] = other()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, first_lets_the_other_in)
+    return done
+
+
+def second_person(app, make, role: str = "finance"):
+    """A second signed-in client: another person at another desk."""
+    other = app.test_client()
+    user = make.user(role=role, password=PASSWORD)
+    db.session.commit()
+    assert other.post("/sign-in", data={"email": user.email, "password": PASSWORD}).status_code == 302
+    return other
+
+
+def audits(object_type: str) -> int:
+    return db.session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.object_type == object_type))
+
+
+def stored(app, folder: str) -> list[str]:
+    path = os.path.join(app.config["DATA_DIR"], folder)
+    return sorted(n for n in os.listdir(path) if not n.startswith(".")) if os.path.isdir(path) else []
+
+
+# --- transparency files -----------------------------------------------------------------------------------------
+
+@pytest.fixture
+def may_spend(make):
+    make.ledger_line(posting_date=date(2025, 5, 2), net_pence=900_00, supplier_name="Exact Ltd", reference="TX-1")
+    db.session.commit()
+
+
+def test_two_issues_of_a_transparency_file_at_once_make_one_version_and_no_orphan_file(app, make, client, auth,
+                                                                                        may_spend, monkeypatch):
+    from tracker.procurement import transparency
+
+    auth.login("finance")
+    other = second_person(app, make)
+    seen = race(monkeypatch, transparency, "build",
+                lambda: other.post("/publications/spend-monthly/issue", data={"period": "2025-05", "latest": "0"}))
+    lost = client.post("/publications/spend-monthly/issue", data={"period": "2025-05", "latest": "0"})
+    assert seen[0].status_code == 303
+    assert lost.status_code == 409
+    assert "Someone else issued version 1" in lost.text and "See version 1 as it was issued" in lost.text
+    pub = db.session.scalars(select(Publication)).one()
+    assert pub.version == 1 and audits("Publication") == 1
+    assert stored(app, transparency.FOLDER) == [pub.stored_path.rsplit("/", 1)[1]]
+
+
+def test_an_issue_pressed_on_a_page_older_than_the_latest_version_is_a_409(app, make, client, auth, may_spend):
+    auth.login("finance")
+    assert client.post("/publications/spend-monthly/issue",
+                       data={"period": "2025-05", "latest": "0"}).status_code == 303
+    # A second tab, opened before version 1 was issued, sends its correction note: it corrected nothing it saw.
+    stale = client.post("/publications/spend-monthly/issue",
+                        data={"period": "2025-05", "latest": "0", "correction_note": "typo"})
+    assert stale.status_code == 409 and "Version 1 of" in stale.text and "was issued while you were" in stale.text
+    assert db.session.scalar(select(func.count(Publication.id))) == 1 and audits("Publication") == 1
+    assert len(stored(app, "publications")) == 1
