@@ -89,3 +89,31 @@ def test_an_issue_pressed_on_a_page_older_than_the_latest_version_is_a_409(app, 
     assert stale.status_code == 409 and "Version 1 of" in stale.text and "was issued while you were" in stale.text
     assert db.session.scalar(select(func.count(Publication.id))) == 1 and audits("Publication") == 1
     assert len(stored(app, "publications")) == 1
+
+
+# --- returns ------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("with_draft", [True, False], ids=["notes-saved-first", "no-draft-yet"])
+def test_two_issues_of_a_return_at_once_make_one_version_and_no_orphan_file(app, make, client, auth, monkeypatch,
+                                                                           with_draft):
+    from tracker.returns import service
+
+    make.commission()
+    if with_draft:
+        service.save_notes(make.year(), 2, "Our notes", None)
+    db.session.commit()
+    auth.login("finance")
+    other = second_person(app, make, "manager")
+    seen = race(monkeypatch, service, "_ensure_draft" if not with_draft else "save_notes",
+                lambda: other.post("/returns/2025-26/q2/issue", data={"version": "1", "narrative": "Theirs"}))
+    data = {"version": "1"} | ({"narrative": "Mine"} if with_draft else {})
+    lost = client.post("/returns/2025-26/q2/issue", data=data)
+    assert seen[0].status_code == 303
+    assert lost.status_code == 409, lost.text
+    assert "Someone else issued version 1 of the 2025-26 Q2 return" in lost.text
+    record = db.session.scalars(select(PccReturn)).one()
+    assert (record.status, record.version, record.narrative) == ("issued", 1, "Theirs")
+    assert f"/returns/issued/{record.id}" in lost.text
+    assert db.session.scalar(select(func.count(AuditEvent.id)).where(
+        AuditEvent.object_type == "PccReturn", AuditEvent.summary.like("Issued%"))) == 1
+    assert stored(app, service.RETURNS_FOLDER) == [record.stored_path.rsplit("/", 1)[1]]

@@ -64,12 +64,12 @@ def lost(model, record_id: int | None, message: str,
 
 
 def inserted(flush: Callable[[], Any] | None = None, *, message: str,
-             winner: Callable[[], Any] | None = None, link: Callable[[Any], tuple[str, str]] | None = None) -> None:
+             winner: Callable[[], Any] | None = None, link: Callable[[Any], tuple[str, str]] | None = None) -> Any:
     """Flush a new record that a unique constraint keeps to one (the next version of a file, a year's copy).
     When the constraint refuses it, someone else made it first: roll back and raise ``Lost``; ``winner`` finds
-    their record (after the rollback) for the link."""
+    their record (after the rollback) for the link. Returns what ``flush`` returned."""
     try:
-        (flush or db.session.flush)()
+        return (flush or db.session.flush)()
     except IntegrityError:
         db.session.rollback()
         current = winner() if winner is not None else None
