@@ -117,3 +117,27 @@ def test_two_issues_of_a_return_at_once_make_one_version_and_no_orphan_file(app,
     assert db.session.scalar(select(func.count(AuditEvent.id)).where(
         AuditEvent.object_type == "PccReturn", AuditEvent.summary.like("Issued%"))) == 1
     assert stored(app, service.RETURNS_FOLDER) == [record.stored_path.rsplit("/", 1)[1]]
+
+
+# --- roll-over ----------------------------------------------------------------------------------------------------
+
+def test_two_roll_overs_at_once_make_the_next_year_once(app, make, client, auth, monkeypatch):
+    from tracker.funding import service
+    from tracker.models import Allocation, BudgetLine, FundingYear
+
+    year = make.year("2025-26")
+    make.allocation(year)
+    make.budget_line(year)
+    db.session.commit()
+    auth.login("finance")
+    other = second_person(app, make)
+    url = f"/funding/years/{year.id}/roll-over"
+    seen = race(monkeypatch, service, "create_year", lambda: other.post(url))
+    lost = client.post(url)
+    assert seen[0].status_code == 303
+    assert lost.status_code == 409 and "Someone else rolled 2025-26 over into 2026-27" in lost.text
+    target = db.session.scalars(select(FundingYear).where(FundingYear.label == "2026-27")).one()
+    assert f"/funding/years/{target.id}" in lost.text
+    assert db.session.scalar(select(func.count(Allocation.id)).where(Allocation.funding_year_id == target.id)) == 1
+    assert db.session.scalar(select(func.count(BudgetLine.id)).where(BudgetLine.funding_year_id == target.id)) == 1
+    assert db.session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.summary.like("Rolled 2025-26%"))) == 1

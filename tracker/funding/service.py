@@ -395,7 +395,24 @@ def rollover_plan(source: FundingYear) -> RolloverPlan:
 
 
 def roll_over(source: FundingYear) -> tuple[FundingYear, RolloverPlan]:
-    """Create what ``rollover_plan`` lists as missing, in the caller's transaction. Returns the target year."""
+    """Create what ``rollover_plan`` lists as missing, in the caller's transaction. Returns the target year.
+
+    Two roll-overs at once both find the same things missing; the year's label, an allocation per stream and a
+    line per stream, category and strand are unique, so the second one's insert is refused and it gets a
+    ``transitions.Lost`` (409) linking to the year the first made, with nothing of its own written."""
+    from flask import url_for
+
+    from tracker import transitions
+
+    label = next_label(source)
+    return transitions.inserted(
+        lambda: _roll_over(source), winner=lambda: year_by_label(label),
+        link=lambda year: (url_for("funding.year", year_id=year.id), f"See {year.label} as it is now"),
+        message=f"Someone else rolled {source.label} over into {label} at the same moment, so this roll-over "
+                "created nothing. The year as they made it is linked below.")
+
+
+def _roll_over(source: FundingYear) -> tuple[FundingYear, RolloverPlan]:
     plan = rollover_plan(source)
     target = plan.target
     if target is None:
