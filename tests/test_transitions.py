@@ -141,3 +141,50 @@ def test_two_roll_overs_at_once_make_the_next_year_once(app, make, client, auth,
     assert db.session.scalar(select(func.count(Allocation.id)).where(Allocation.funding_year_id == target.id)) == 1
     assert db.session.scalar(select(func.count(BudgetLine.id)).where(BudgetLine.funding_year_id == target.id)) == 1
     assert db.session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.summary.like("Rolled 2025-26%"))) == 1
+
+
+# --- an import withdrawn while a line of it is assigned -----------------------------------------------------------
+
+def test_assigning_a_line_whose_import_is_withdrawn_at_that_moment_is_a_409(app, make, client, auth, monkeypatch):
+    from tracker.imports import matching
+    from tracker.models import ImportBatch, LedgerTransaction, SupplierAlias
+
+    commission = make.commission()
+    batch = make.import_batch(status="committed", undo={"updated": [], "created": {}})
+    line_id = make.ledger_line(supplier_name="Acme Youth Ltd", import_batch_id=batch.id).id
+    db.session.commit()
+    auth.login("finance")
+    other = second_person(app, make)
+    seen = race(monkeypatch, matching, "assign", lambda: other.post(f"/imports/{batch.id}/withdraw"))
+    lost = client.post("/imports/unmatched/assign",
+                       data={"commission": commission.id, "lines": [line_id], "remember": "y", "confirm": "yes"})
+    assert seen[0].status_code == 303
+    assert lost.status_code == 409 and "their import was withdrawn at the same moment" in lost.text
+    assert "/imports/unmatched" in lost.text
+    db.session.expire_all()
+    assert db.session.get(ImportBatch, batch.id).status == "withdrawn"
+    assert db.session.get(LedgerTransaction, line_id) is None
+    # Nothing of the assignment stayed: no remembered supplier, no audit entry saying the line was assigned.
+    assert db.session.scalar(select(func.count(SupplierAlias.id))) == 0
+    assert db.session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.summary.like("Assigned%"))) == 0
+    assert db.session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.summary.like("Withdrew%"))) == 1
+
+
+def test_a_second_withdrawal_of_the_same_import_is_refused_with_a_409(app, make, client, auth, monkeypatch):
+    from tracker.imports import withdrawal
+    from tracker.models import ImportBatch
+
+    batch = make.import_batch(status="committed", undo={"updated": [], "created": {}})
+    make.ledger_line(import_batch_id=batch.id)
+    db.session.commit()
+    auth.login("finance")
+    other = second_person(app, make)
+    # Both pressed Withdraw: each passed the check (the batch was committed) before either claimed it.
+    check = withdrawal.withdraw_refusal
+    seen = race(monkeypatch, withdrawal, "withdraw_refusal", lambda: other.post(f"/imports/{batch.id}/withdraw"))
+    lost = client.post(f"/imports/{batch.id}/withdraw")
+    assert seen[0].status_code == 303 and check is not withdrawal.withdraw_refusal
+    assert lost.status_code == 409 and "Someone else has just withdrawn this import" in lost.text
+    db.session.expire_all()
+    assert db.session.get(ImportBatch, batch.id).status == "withdrawn"
+    assert db.session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.summary.like("Withdrew%"))) == 1
