@@ -188,3 +188,46 @@ def test_a_second_withdrawal_of_the_same_import_is_refused_with_a_409(app, make,
     db.session.expire_all()
     assert db.session.get(ImportBatch, batch.id).status == "withdrawn"
     assert db.session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.summary.like("Withdrew%"))) == 1
+
+
+# --- allocations: draft -> confirmed ------------------------------------------------------------------------------
+
+def _confirming(amount: str, reference: str) -> dict:
+    return {"amount": amount, "status": "confirmed", "reason": "Grant letter arrived", "shown_status": "draft",
+            "grant_letter_date": "14/06/2025", "grant_letter_reference": reference}
+
+
+def test_two_confirmations_of_a_draft_allocation_at_once_confirm_it_once(app, make, client, auth, monkeypatch):
+    from tracker.funding import service
+    from tracker.models import Allocation, AllocationRevision
+
+    allocation = make.allocation(pence=100_000_00, status="draft")
+    db.session.commit()
+    auth.login("finance")
+    other = second_person(app, make)
+    url = f"/funding/allocations/{allocation.id}"
+    seen = race(monkeypatch, service, "require_open_year", lambda: other.post(url, data=_confirming("90000", "HO-1")))
+    lost = client.post(url, data=_confirming("95000", "HO-2"))
+    assert seen[0].status_code == 303
+    assert lost.status_code == 409 and "Someone else changed the allocation" in lost.text and url in lost.text
+    db.session.expire_all()
+    now = db.session.get(Allocation, allocation.id)
+    assert (now.status, now.revised_pence, now.grant_letter_reference) == ("confirmed", 90_000_00, "HO-1")
+    assert db.session.scalar(select(func.count(AllocationRevision.id))) == 1
+    assert audits("Allocation") == 1
+
+
+def test_a_revision_from_a_form_shown_before_the_allocation_was_confirmed_is_a_409(app, make, client, auth):
+    from tracker.models import Allocation
+
+    allocation = make.allocation(pence=100_000_00, status="draft")
+    db.session.commit()
+    auth.login("finance")
+    url = f"/funding/allocations/{allocation.id}"
+    assert client.post(url, data=_confirming("90000", "HO-1")).status_code == 303
+    # The second tab still shows a draft: leaving its status at draft would put the confirmation back.
+    stale = client.post(url, data={**_confirming("80000", "HO-1"), "status": "draft"})
+    assert stale.status_code == 409
+    db.session.expire_all()
+    now = db.session.get(Allocation, allocation.id)
+    assert (now.status, now.revised_pence) == ("confirmed", 90_000_00) and audits("Allocation") == 1

@@ -247,7 +247,7 @@ def allocation(allocation_id: int):
                 form.amount.errors.append("This is the current allocation: enter the new figure")
             else:
                 service.revise_allocation(allocation, form.amount.data, form.reason.data, form.status.data,
-                                          grant_letter=letter)
+                                          grant_letter=letter, shown_status=form.shown_status.data or None)
                 db.session.commit()
                 return _done(url_for("funding.allocation", allocation_id=allocation.id),
                              f"Allocation of {allocation.funding_stream.name} revised.")

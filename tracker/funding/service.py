@@ -155,14 +155,31 @@ def create_allocation(year: FundingYear, stream: FundingStream, pence: int, stat
 
 
 def revise_allocation(allocation: Allocation, new_pence: int, reason: str, status: str | None = None,
-                      user_id: int | None = None, grant_letter: tuple | None = None) -> AllocationRevision | None:
+                      user_id: int | None = None, grant_letter: tuple | None = None,
+                      shown_status: str | None = None) -> AllocationRevision | None:
     """Change an allocation's current figure, keeping the original and a revision with the reason.
     ``grant_letter`` (date, reference) records the letter that confirms it.
+
+    A change of status (draft -> confirmed) is one UPDATE conditional on the status the form was shown at
+    (``shown_status``, else the one read now): confirmed by someone else meanwhile is a ``transitions.Lost``
+    (409) linking to the allocation, and nothing of this revision is kept.
 
     Returns the revision, or None when only the status (or grant letter) changed.
     """
     require_open_year(allocation.funding_year)
     before = audit.snapshot(allocation, ALLOCATION_FIELDS)
+    seen = shown_status or allocation.status
+    if seen != allocation.status or (status and status != allocation.status):
+        from flask import url_for
+
+        from tracker import transitions
+
+        transitions.move(
+            allocation, seen, status=status or allocation.status,
+            link=lambda a: (url_for("funding.allocation", allocation_id=a.id), "See the allocation as it is now"),
+            message=f"Someone else changed the allocation of {allocation.funding_stream.name} for "
+                    f"{allocation.funding_year.label} from {seen} while you were revising it, so your revision was "
+                    "not saved. Check it as it is now and revise it again if it still needs it.")
     if grant_letter is not None:
         allocation.grant_letter_date, allocation.grant_letter_reference = grant_letter[0], grant_letter[1] or ""
     revision = None
@@ -172,8 +189,6 @@ def revise_allocation(allocation: Allocation, new_pence: int, reason: str, statu
                                       changed_by_id=user_id if user_id is not None else audit.acting_user_id())
         db.session.add(revision)
         allocation.revised_pence = new_pence
-    if status and status != allocation.status:
-        allocation.status = status
     b, a = audit.diff(before, audit.snapshot(allocation, ALLOCATION_FIELDS))
     if a:
         a = {**a, "reason": reason.strip()}
