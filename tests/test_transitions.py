@@ -231,3 +231,28 @@ def test_a_revision_from_a_form_shown_before_the_allocation_was_confirmed_is_a_4
     db.session.expire_all()
     now = db.session.get(Allocation, allocation.id)
     assert (now.status, now.revised_pence) == ("confirmed", 90_000_00) and audits("Allocation") == 1
+
+
+# --- the sweep: issued files no record keeps ----------------------------------------------------------------------
+
+def test_the_sweep_removes_issued_files_no_record_keeps_once_an_hour_old(app, make, client, auth, runner, may_spend):
+    import time
+
+    from tracker import files
+    from tracker.imports.sweep import sweep_orphans
+
+    auth.login("finance")
+    assert client.post("/publications/spend-monthly/issue", data={"period": "2025-05"}).status_code == 303
+    kept = db.session.scalars(select(Publication)).one().stored_path
+    # What an issue killed between writing its file and committing leaves behind, in each folder of issued files.
+    orphans = [files.write(folder, files.generated_name("csv"), b"x").path
+               for folder in ("publications", "returns", "claims")]
+    fresh = files.write("publications", files.generated_name("csv"), b"x").path  # an issue still running
+    hour_ago = time.time() - 3_700
+    for path in [*orphans, kept]:
+        os.utime(files.locate(path), (hour_ago, hour_ago))
+    assert sorted(sweep_orphans()) == sorted(orphans)
+    assert files.exists(kept) and files.exists(fresh)
+    assert client.get(f"/publications/issued/{db.session.scalars(select(Publication)).one().id}.csv").status_code == 200
+    result = runner.invoke(args=["imports-sweep"])
+    assert result.exit_code == 0 and "Removed 0 issued files that no record keeps" in result.output

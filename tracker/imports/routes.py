@@ -81,8 +81,10 @@ def put_right_interrupted_imports():
 @bp.route("/")
 @roles_required(*EVERYONE)
 def index():
-    """Every import: who, when, the file, what it did, its status. Stale drafts are swept away first."""
+    """Every import: who, when, the file, what it did, its status. Stale drafts (and issued files no record
+    keeps) are swept away first."""
     sweep.sweep_drafts()
+    sweep.sweep_orphans()
     return render("imports/index.html", batches=service.batches(), unmatched=matching.unmatched_count())
 
 
