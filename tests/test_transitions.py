@@ -256,3 +256,27 @@ def test_the_sweep_removes_issued_files_no_record_keeps_once_an_hour_old(app, ma
     assert client.get(f"/publications/issued/{db.session.scalars(select(Publication)).one().id}.csv").status_code == 200
     result = runner.invoke(args=["imports-sweep"])
     assert result.exit_code == 0 and "Removed 0 issued files that no record keeps" in result.output
+
+
+# --- an import's commit against the sweep of interrupted ones -----------------------------------------------------
+
+def test_the_sweep_leaves_a_batch_whose_commit_finished_after_it_looked(app, make):
+    from sqlalchemy import update
+
+    from tracker.imports.committing import INTERRUPTED, mark_failed
+    from tracker.models import ImportBatch
+
+    batch = make.import_batch(status="committing", draft_token="t-1")
+    db.session.commit()
+    # The sweep read it as committing; the commit then finished in its own process and transaction.
+    with db.engine.begin() as other:
+        other.execute(update(ImportBatch).where(ImportBatch.id == batch.id).values(status="committed"))
+    assert mark_failed(batch, INTERRUPTED) is False
+    db.session.commit()
+    assert (batch.status, batch.draft_token) == ("committed", "t-1") and audits("ImportBatch") == 0
+    # A batch still committing is marked failed, once, and its draft freed to be committed again.
+    stuck = make.import_batch(status="committing", draft_token="t-2")
+    db.session.commit()
+    assert mark_failed(stuck, INTERRUPTED) is True and mark_failed(stuck, INTERRUPTED) is False
+    db.session.commit()
+    assert (stuck.status, stuck.draft_token) == ("failed", None) and audits("ImportBatch") == 1

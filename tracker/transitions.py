@@ -1,7 +1,7 @@
 """Moving a record with states on (a return issued, an import withdrawn, an allocation confirmed, a transparency
 file issued): the one place for "a transition happens once, and the loser of a race is told so".
 
-- ``move`` is a single UPDATE conditional on the state the record was read in (and, for a record that counts
+- ``move`` (``advance`` for a sweep or a job, which only needs to know) is a single UPDATE conditional on the state the record was read in (and, for a record that counts
   its changes, the version read): zero rows changed means someone else moved it first, so nothing of this
   request is written and ``Lost`` (a 409) is raised with the record as it is now. On PostgreSQL the row stays
   locked to the end of the transaction, on SQLite the whole database does, so what follows reads what it wrote.
@@ -33,14 +33,11 @@ class Lost(Conflict):
         self.link = link
 
 
-def move(record, from_states: tuple[str, ...] | str, *, message: str, state_attr: str = "status",
-         version_attr: str | None = None, link: Callable[[Any], tuple[str, str]] | None = None,
-         **values: Any) -> None:
-    """Change ``record`` with one UPDATE, only while it is still in one of ``from_states`` (and, with
-    ``version_attr``, still at the version this request read; the version then goes up by one).
-
-    Raises ``Lost`` (after a rollback) when no row matched, carrying the record as it is now and, with ``link``
-    (a function of that record), the address of its page. ``record`` is refreshed from the row afterwards."""
+def advance(record, from_states: tuple[str, ...] | str, *, state_attr: str = "status",
+            version_attr: str | None = None, **values: Any) -> bool:
+    """The conditional UPDATE of ``move`` without the refusal: True when ``record`` moved on (it is refreshed
+    from the row), False when it was no longer in ``from_states`` (or at its version). Nothing is rolled back:
+    for work that is not a person's request (a sweep, a job), where losing means only "leave it alone"."""
     if isinstance(from_states, str):
         from_states = (from_states,)
     model = type(record)
@@ -51,8 +48,21 @@ def move(record, from_states: tuple[str, ...] | str, *, message: str, state_attr
         values = {**values, version_attr: column + 1}
     changed = db.session.execute(statement.values(**values).execution_options(synchronize_session=False)).rowcount
     if changed != 1:
-        raise lost(model, record.id, message, link)
+        return False
     db.session.refresh(record)
+    return True
+
+
+def move(record, from_states: tuple[str, ...] | str, *, message: str, state_attr: str = "status",
+         version_attr: str | None = None, link: Callable[[Any], tuple[str, str]] | None = None,
+         **values: Any) -> None:
+    """Change ``record`` with one UPDATE, only while it is still in one of ``from_states`` (and, with
+    ``version_attr``, still at the version this request read; the version then goes up by one).
+
+    Raises ``Lost`` (after a rollback) when no row matched, carrying the record as it is now and, with ``link``
+    (a function of that record), the address of its page. ``record`` is refreshed from the row afterwards."""
+    if not advance(record, from_states, state_attr=state_attr, version_attr=version_attr, **values):
+        raise lost(type(record), record.id, message, link)
 
 
 def lost(model, record_id: int | None, message: str,
