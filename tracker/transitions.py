@@ -1,15 +1,17 @@
 """Moving a record with states on (a return issued, an import withdrawn, an allocation confirmed, a transparency
 file issued): the one place for "a transition happens once, and the loser of a race is told so".
 
-- ``move`` (``advance`` for a sweep or a job, which only needs to know) is a single UPDATE conditional on the state the record was read in (and, for a record that counts
+- ``move`` is a single UPDATE conditional on the state the record was read in (and, for a record that counts
   its changes, the version read): zero rows changed means someone else moved it first, so nothing of this
-  request is written and ``Lost`` (a 409) is raised with the record as it is now. On PostgreSQL the row stays
+  request is written and ``Lost`` (a 409) is raised with the record as it is now. ``advance`` is the same
+  UPDATE for a sweep or a job, which only needs to know whether it moved. On PostgreSQL the row stays
   locked to the end of the transaction, on SQLite the whole database does, so what follows reads what it wrote.
 - ``inserted`` turns a unique constraint that refused a new version (two "issue" presses at once both made
   version 3) into the same ``Lost``, with the winner's record to link to.
 
 ``Lost`` is an HTTP 409 (tracker/errors.py renders it with its message and a link to the record as it is now),
-so a route that does nothing more lets it propagate; a route that wrote a file first catches it to remove it.
+so a route lets it propagate. A transition that keeps a file claims its state or version first and writes the
+file after, so a lost race never leaves one behind.
 """
 from __future__ import annotations
 

@@ -415,9 +415,9 @@ def issue(session: Session, kind: Kind, period: Period, user: User | None, corre
                 f"See version {pub.version} as it was issued")
 
     if seen_latest is not None and seen_latest != latest:
-        raise transitions.lost(Publication, earlier[0].id if earlier else None, f"Version {latest} of {kind.title} for {period.name} was "
-                               "issued while you were checking it, so yours was not issued. Look at it before "
-                               "issuing a correction.", page)
+        raise transitions.lost(Publication, earlier[0].id if earlier else None,
+                               f"Version {latest} of {kind.title} for {period.name} was issued while you were "
+                               "checking it, so yours was not issued. Look at it before issuing a correction.", page)
     note = (correction_note or "").strip()
     if earlier and not note:
         raise IssueProblem(f"Version {latest} is already issued: say what this correction puts right.")
