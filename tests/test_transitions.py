@@ -280,3 +280,24 @@ def test_the_sweep_leaves_a_batch_whose_commit_finished_after_it_looked(app, mak
     assert mark_failed(stuck, INTERRUPTED) is True and mark_failed(stuck, INTERRUPTED) is False
     db.session.commit()
     assert (stuck.status, stuck.draft_token) == ("failed", None) and audits("ImportBatch") == 1
+
+
+# --- funding years: open, closed, reopened ------------------------------------------------------------------------
+
+def test_two_closes_of_a_year_at_once_close_it_once(app, make, client, auth, monkeypatch):
+    from tracker.funding import service
+    from tracker.models import FundingYear
+
+    year = make.year("2025-26")
+    db.session.commit()
+    auth.login("finance")
+    other = second_person(app, make)
+    url = f"/funding/years/{year.id}/close"
+    seen = race(monkeypatch, service, "require_open_year", lambda: other.post(url))
+    lost = client.post(url)
+    assert seen[0].status_code == 303
+    assert lost.status_code == 409 and "so it was not closed again" in lost.text
+    assert f"/funding/years/{year.id}" in lost.text
+    db.session.expire_all()
+    assert db.session.get(FundingYear, year.id).status == "closed"
+    assert db.session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.summary.like("%2025-26 closed"))) == 1

@@ -104,8 +104,9 @@ def set_year_status(year: FundingYear, status: str) -> None:
     if year.status == status:
         return
     before = audit.snapshot(year, ("status",))
-    year.status = status
     words = {YEAR_OPEN: "opened", YEAR_CLOSED: "closed", YEAR_DRAFT: "returned to draft"}[status]
+    _move_year(year, status, f"Someone else changed the status of funding year {year.label} while you were "
+                             f"looking at it, so it was not {words} again.")
     audit.record(REALM, "change", year, f"Funding year {year.label} {words}", before, {"status": status})
 
 
@@ -113,9 +114,20 @@ def reopen_year(year: FundingYear, reason: str) -> None:
     """Reopen a closed year for a correction; the reason goes in the audit trail."""
     if not year.is_closed:
         abort_with(409, f"Funding year {year.label} is not closed.")
-    year.status = YEAR_OPEN
+    _move_year(year, YEAR_OPEN, f"Someone else reopened funding year {year.label} at the same moment.")
     audit.record(REALM, "change", year, f"Funding year {year.label} reopened: {reason}",
                  {"status": YEAR_CLOSED}, {"status": YEAR_OPEN, "reason": reason})
+
+
+def _move_year(year: FundingYear, status: str, message: str) -> None:
+    """A year's status moves on once (transitions.move): of two closes (or a close and a reopen) at once, the
+    second is a 409 linking to the year as it is now."""
+    from flask import url_for
+
+    from tracker import transitions
+
+    transitions.move(year, year.status, message=message, status=status,
+                     link=lambda y: (url_for("funding.year", year_id=y.id), f"See {y.label} as it is now"))
 
 
 # --- Funding streams ----------------------------------------------------------------------------------------
