@@ -301,3 +301,14 @@ def test_two_closes_of_a_year_at_once_close_it_once(app, make, client, auth, mon
     db.session.expire_all()
     assert db.session.get(FundingYear, year.id).status == "closed"
     assert db.session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.summary.like("%2025-26 closed"))) == 1
+
+
+def test_an_issue_from_a_return_page_shown_before_the_last_version_is_a_409_linking_to_it(app, make, client, auth):
+    make.commission()
+    db.session.commit()
+    auth.login("finance")
+    assert client.post("/returns/2025-26/q2/issue", data={"version": "1"}).status_code == 303
+    stale = client.post("/returns/2025-26/q2/issue", data={"version": "1", "correction_reason": "typo"})
+    record = db.session.scalars(select(PccReturn)).one()
+    assert stale.status_code == 409 and "Version 1 of this return was issued while you were checking it" in stale.text
+    assert f"/returns/issued/{record.id}" in stale.text and len(stored(app, "returns")) == 1

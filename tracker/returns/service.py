@@ -131,13 +131,13 @@ def issue(year: FundingYear, quarter: int, user: User | None, now: datetime | No
             draft = save_notes(year, quarter, narrative.replace("\r\n", "\n"), user)
         else:
             draft = _ensure_draft(year, quarter, user)
-        transitions.move(draft, "draft", message=message, link=_version_link, status="issued", version=version,
+        transitions.move(draft, "draft", message=message, link=version_link, status="issued", version=version,
                          correction_reason=reason if version > 1 else "", issued_at=issued_at,
                          issued_by_id=user.id if user else None,
                          prepared_by_id=draft.prepared_by_id or (user.id if user else None))
         return draft
 
-    draft = transitions.inserted(take_the_draft, message=message, link=_version_link,
+    draft = transitions.inserted(take_the_draft, message=message, link=version_link,
                                  winner=lambda: (issued_versions(year, quarter) or [None])[0])
     db.session.refresh(draft, ["prepared_by", "issued_by"])  # the cover names them
     data = build_return(year, quarter, draft)
@@ -156,7 +156,7 @@ def issue(year: FundingYear, quarter: int, user: User | None, now: datetime | No
     return draft
 
 
-def _version_link(record: PccReturn) -> tuple[str, str]:
+def version_link(record: PccReturn) -> tuple[str, str]:
     """Where a lost issue's 409 points: the version the other person issued."""
     from flask import url_for
 
