@@ -172,14 +172,13 @@ def revise_allocation(allocation: Allocation, new_pence: int, reason: str, statu
     """Change an allocation's current figure, keeping the original and a revision with the reason.
     ``grant_letter`` (date, reference) records the letter that confirms it.
 
-    A change of status (draft -> confirmed) is one UPDATE conditional on the status the form was shown at
-    (``shown_status``, else the one read now): confirmed by someone else meanwhile is a ``transitions.Lost``
-    (409) linking to the allocation, and nothing of this revision is kept.
-
     Returns the revision, or None when only the status (or grant letter) changed.
     """
     require_open_year(allocation.funding_year)
     before = audit.snapshot(allocation, ALLOCATION_FIELDS)
+    # A change of status (draft -> confirmed) is one UPDATE conditional on the status the form was shown at
+    # (``shown_status``, else the one read now): confirmed by someone else meanwhile is a transitions.Lost (409)
+    # linking to the allocation, and nothing of this revision is kept.
     seen = shown_status or allocation.status
     if seen != allocation.status or (status and status != allocation.status):
         from flask import url_for
