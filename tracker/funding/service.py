@@ -166,6 +166,26 @@ def create_allocation(year: FundingYear, stream: FundingStream, pence: int, stat
     return allocation
 
 
+def allocation_still_as_shown(allocation: Allocation, shown_status: str | None) -> None:
+    """Refuse (``transitions.Lost``, 409) a revision from a form shown while the allocation had another status:
+    confirmed (or put back to draft) by someone else since, whose change the form would undo."""
+    if shown_status and shown_status != allocation.status:
+        _allocation_moved(allocation, shown_status)
+
+
+def _allocation_moved(allocation: Allocation, seen: str):
+    from flask import url_for
+
+    from tracker import transitions
+
+    raise transitions.lost(
+        Allocation, allocation.id,
+        f"Someone else changed the allocation of {allocation.funding_stream.name} for "
+        f"{allocation.funding_year.label} from {seen} while you were revising it, so your revision was not saved. "
+        "Check it as it is now and revise it again if it still needs it.",
+        lambda a: (url_for("funding.allocation", allocation_id=a.id), "See the allocation as it is now"))
+
+
 def revise_allocation(allocation: Allocation, new_pence: int, reason: str, status: str | None = None,
                       user_id: int | None = None, grant_letter: tuple | None = None,
                       shown_status: str | None = None) -> AllocationRevision | None:
@@ -176,21 +196,15 @@ def revise_allocation(allocation: Allocation, new_pence: int, reason: str, statu
     """
     require_open_year(allocation.funding_year)
     before = audit.snapshot(allocation, ALLOCATION_FIELDS)
-    # A change of status (draft -> confirmed) is one UPDATE conditional on the status the form was shown at
-    # (``shown_status``, else the one read now): confirmed by someone else meanwhile is a transitions.Lost (409)
-    # linking to the allocation, and nothing of this revision is kept.
+    # A change of status (draft -> confirmed) is one UPDATE conditional on the status read (or the one the form
+    # was shown at): confirmed by someone else meanwhile is a transitions.Lost (409) linking to the allocation,
+    # and nothing of this revision is kept.
     seen = shown_status or allocation.status
     if seen != allocation.status or (status and status != allocation.status):
-        from flask import url_for
-
         from tracker import transitions
 
-        transitions.move(
-            allocation, seen, status=status or allocation.status,
-            link=lambda a: (url_for("funding.allocation", allocation_id=a.id), "See the allocation as it is now"),
-            message=f"Someone else changed the allocation of {allocation.funding_stream.name} for "
-                    f"{allocation.funding_year.label} from {seen} while you were revising it, so your revision was "
-                    "not saved. Check it as it is now and revise it again if it still needs it.")
+        if not transitions.advance(allocation, seen, status=status or allocation.status):
+            _allocation_moved(allocation, seen)
     if grant_letter is not None:
         allocation.grant_letter_date, allocation.grant_letter_reference = grant_letter[0], grant_letter[1] or ""
     revision = None
