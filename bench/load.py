@@ -13,14 +13,19 @@ a few finance clients, a small ledger CSV imported through the upload, mapping, 
 every second of those imports is a "double submit": the commit is sent twice at once (a double click, two
 tabs), and both answers must lead to the same import, which must be committed once. One more client signs in
 as a viewer, copies its session cookie into a second browser, signs out, and checks that the copy no longer
-works ("copied cookie after sign-out"). The sign-in throttle's counts are shared through Redis
+works ("copied cookie after sign-out"). One more, the racer, signs in as finance in three browsers and, every
+couple of seconds, double-posts "Record a match contribution" (the same form sent twice at once, as a double
+click does: a second row is a doubled write) and races the same transition from all three at once (issuing one
+month's spend file: one may win, the others must be told 409, never a 5xx or a second version; an issued file
+no version keeps is an orphan). The sign-in throttle's counts are shared through Redis
 (RATELIMIT_STORAGE_URI, default redis://127.0.0.1:6379/13, or BENCH_REDIS).
 
 It prints requests per second, median and 99th-percentile latency, the count by status and the errors, which
 must be zero: no 5xx, no unexpected status, no connection error, no "database is locked" or traceback in
 gunicorn's log. Then it checks the data: every quick change that got a success is in the database exactly once
 (each success moved the commission's version by one, the final status and end date are those of the last
-successful change, one audit record each) and every committed import's rows are present exactly once.
+successful change, one audit record each), every committed import's rows are present exactly once, every
+double-posted contribution is one row, and every raced transition happened once at most, as its winners say.
 Exits 1 if anything fails. Traffic goes to 127.0.0.1 only; gunicorn is always stopped at the end.
 
 The PostgreSQL database named by --postgres is EMPTIED FIRST (its public schema is dropped and recreated).
@@ -79,6 +84,21 @@ class Import:
     committed: bool
     filename: str = ""
     double: bool = False  # committed by two requests at once
+
+
+@dataclass
+class DoublePost:
+    """One create form sent twice at once: its unique partner name and the two answers."""
+    partner: str
+    statuses: tuple[int, ...]
+
+
+@dataclass
+class Race:
+    """One transition pressed by several people at once: which (a month's spend file) and every answer."""
+    kind: str
+    period: str
+    statuses: tuple[int, ...]
 
 
 @dataclass
@@ -141,6 +161,44 @@ def check_data(initial_versions: dict[int, int], edits: list[Edit], stored: dict
     return problems
 
 
+def check_races(doubles: list[DoublePost], races: list[Race], rows_by_partner: dict[str, int],
+                versions_by_file: dict[tuple[str, str], int], orphan_files: int) -> tuple[dict[str, int], list[str]]:
+    """The double-post and race clients' counts (doubled rows, lost updates, 5xx, orphans) and their problems.
+
+    A double post must leave one row (an answer of 303 to both is right: the second is sent to the first's
+    record). A race must end with as many versions as winners (303s), at most one, every loser a 409; a 5xx, a
+    second winner or a version nobody was told of is a lost update (a second transition)."""
+    problems: list[str] = []
+    counts = Counter()
+    for d in doubles:
+        counts["double posts"] += 1
+        counts["5xx"] += sum(1 for st in d.statuses if st >= 500)
+        n = rows_by_partner.get(d.partner, 0)
+        if n > 1:
+            counts["doubled rows"] += n - 1
+            problems.append(f"double-posted contribution {d.partner} made {n} rows (answers {list(d.statuses)})")
+        elif n == 0 and any(st in (302, 303) for st in d.statuses):
+            problems.append(f"double-posted contribution {d.partner} was answered {list(d.statuses)} but is missing")
+    for r in races:
+        counts["races"] += 1
+        counts["5xx"] += sum(1 for st in r.statuses if st >= 500)
+        won = sum(1 for st in r.statuses if st in (302, 303))
+        made = versions_by_file.get((r.kind, r.period), 0)
+        if max(made, won) > 1 or made != won:
+            counts["lost updates"] += max(0, max(made, won) - 1)
+            problems.append(f"race on {r.kind} {r.period}: {won} winner(s), {made} version(s) issued "
+                            f"(answers {list(r.statuses)})")
+        odd = [st for st in r.statuses if st not in (302, 303, 409)]
+        if odd:
+            problems.append(f"race on {r.kind} {r.period}: answers {odd} (expected one 303 and 409s)")
+    counts["orphan files"] = orphan_files
+    if orphan_files:
+        problems.append(f"{orphan_files} issued file(s) that no record keeps")
+    for key in ("double posts", "doubled rows", "races", "lost updates", "5xx"):
+        counts.setdefault(key, 0)
+    return dict(counts), problems
+
+
 # --- preparing a database ------------------------------------------------------------------------------------
 
 def _env(url: str, secret: str, data_dir: str) -> dict:
@@ -153,7 +211,7 @@ def _env(url: str, secret: str, data_dir: str) -> dict:
     return env
 
 
-def prepare(url: str, env: dict, args) -> tuple[list[int], dict[int, int]]:
+def prepare(url: str, env: dict, args) -> tuple[list[int], dict[int, int], int]:
     """Empty the database, migrate it, load the data set and the users; return the edit pool and its versions."""
     from sqlalchemy import create_engine, select, text
 
@@ -186,7 +244,29 @@ def prepare(url: str, env: dict, args) -> tuple[list[int], dict[int, int]]:
         db.engine.dispose()
     print(f"  data set: {built.commissions:,} commissions, {built.providers:,} providers, {built.ledger_lines:,} "
           f"ledger lines (built in {built.seconds:.1f} s)", flush=True)
-    return [cid for cid, _ in pool], {cid: v for cid, v in pool}
+    return [cid for cid, _ in pool], {cid: v for cid, v in pool}, year_id
+
+
+def read_back_races(url: str, env: dict, partners: list[str]) -> tuple[dict[str, int], dict[tuple[str, str], int], int]:
+    """Rows per double-posted partner, versions per raced file, and issued files no version keeps."""
+    from sqlalchemy import func, select
+
+    from tracker import create_app
+    from tracker.extensions import db
+    from tracker.models import MatchContribution, Publication
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": env["SECRET_KEY"], "DATA_DIR": env["DATA_DIR"]})
+    with app.app_context():
+        rows = dict(db.session.execute(select(MatchContribution.partner, func.count())
+                                       .where(MatchContribution.partner.in_(partners or [""]))
+                                       .group_by(MatchContribution.partner)).all())
+        versions = {(k, p): n for k, p, n in db.session.execute(
+            select(Publication.kind, Publication.period, func.count()).group_by(Publication.kind, Publication.period))}
+        kept = {p.rsplit("/", 1)[-1] for p in db.session.scalars(select(Publication.stored_path))}
+        db.engine.dispose()
+    folder = Path(env["DATA_DIR"]) / "publications"
+    on_disk = {n for n in os.listdir(folder) if not n.startswith(".")} if folder.is_dir() else set()
+    return rows, versions, len(on_disk - kept)
 
 
 def read_back(url: str, env: dict, pool: list[int], refs: list[str]
@@ -229,6 +309,8 @@ class Results:
     errors: list[str] = field(default_factory=list)
     edits: list[Edit] = field(default_factory=list)
     imports: list[Import] = field(default_factory=list)
+    doubles: list[DoublePost] = field(default_factory=list)
+    races: list[Race] = field(default_factory=list)
     cookie_rounds: int = 0
 
     def error(self, message: str) -> None:
@@ -488,6 +570,100 @@ class Client:
             self.results.cookie_rounds += rounds
 
 
+class Racer(Client):
+    """Finance in three browsers at once: double-posts a create form and races one transition, over and over."""
+
+    BROWSERS = 3
+    EVERY = 2.0  # seconds between rounds
+
+    def __init__(self, *args, year_id: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.year_id = year_id
+        # Months whose spend file each round issues, one month a round (every one of them is in the past).
+        self.months = [f"{y}-{m:02d}" for y, m in itertools.product((2024, 2025), range(1, 13))]
+
+    def browsers(self) -> list[requests.Session] | None:
+        others = []
+        for _ in range(self.BROWSERS - 1):
+            twin = Client(self.n, self.base, "finance", self.results, self.deadline, self.pool, self.n_commissions,
+                          self.end_dates, self.label)
+            if not twin.sign_in():
+                return None
+            others.append((twin.http, twin.csrf))
+        return [(self.http, self.csrf), *others]
+
+    def run(self) -> None:
+        if not self.sign_in():
+            return
+        sessions = self.browsers()
+        if sessions is None:
+            return
+        rounds = itertools.count()
+        while time.monotonic() < self.deadline:
+            k = next(rounds)
+            self.double_post(sessions[0], f"Bench partner {self.label}-{k}")
+            if self.months:
+                self.race(sessions, "spend-monthly", self.months.pop(0))
+            time.sleep(self.EVERY)
+
+    def at_once(self, kind: str, sends) -> list[int]:
+        """Run each of ``sends`` (a function sending one request) at the same moment; their statuses."""
+        start = threading.Barrier(len(sends))
+        answers: list[int] = [0] * len(sends)
+
+        def press(i):
+            start.wait()
+            began = time.perf_counter()
+            try:
+                answers[i] = sends[i]().status_code
+            except requests.RequestException as exc:
+                self.results.error(f"{kind}: {type(exc).__name__}: {exc}")
+            with self.results.lock:
+                self.results.samples.append((kind, answers[i], time.perf_counter() - began))
+
+        threads = [threading.Thread(target=press, args=(i,)) for i in range(len(sends))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        return answers
+
+    def double_post(self, browser, partner: str) -> None:
+        """The match contribution form, filled in once and sent twice at once (a double click)."""
+        http, csrf = browser
+        path = f"/funding/years/{self.year_id}/match/new"
+        page = self.request("page: match contribution form", "GET", path, (200,))
+        if page is None:
+            return
+        data = {}
+        for tag in re.findall(r"<input[^>]*>", page.text):  # the form's hidden fields (its token, if it has one)
+            name, value = re.search(r'name="([^"]+)"', tag), re.search(r'value="([^"]*)"', tag)
+            if 'type="hidden"' in tag and name:
+                data[name.group(1)] = value.group(1) if value else ""
+        stream = re.search(r'<select[^>]*name="funding_stream_id"[^>]*>.*?<option value="(\d+)"', page.text, re.S)
+        if stream is None:
+            self.results.error(f"{path}: no funding stream to choose")
+            return
+        data.update(csrf_token=data.get("csrf_token") or csrf, funding_stream_id=stream.group(1), partner=partner,
+                    kind="cash", pledged="100.00", evidenced="", document_id="0", note="")
+        statuses = self.at_once("race: double post", [lambda: http.post(self.base + path, data=data, timeout=60,
+                                                                         allow_redirects=False)] * 2)
+        with self.results.lock:
+            self.results.doubles.append(DoublePost(partner, tuple(statuses)))
+
+    def race(self, sessions, kind: str, period: str) -> None:
+        """Everyone presses Issue on the same file, each having seen no version issued."""
+        path = f"/publications/{kind}/issue"
+
+        def send(http, csrf):
+            return lambda: http.post(self.base + path, data={"period": period, "latest": "0", "csrf_token": csrf},
+                                     timeout=60, allow_redirects=False)
+
+        statuses = self.at_once("race: issue a file", [send(h, c) for h, c in sessions])
+        with self.results.lock:
+            self.results.races.append(Race(kind, period, tuple(statuses)))
+
+
 # --- serving and the run -------------------------------------------------------------------------------------
 
 def free_port() -> int:
@@ -520,7 +696,7 @@ def run_one(name: str, url: str, args) -> bool:
     workdir = tempfile.TemporaryDirectory(prefix="vru-load-")
     secret = secrets.token_hex(32)
     env = _env(url, secret, os.path.join(workdir.name, "files"))
-    pool, initial = prepare(url, env, args)
+    pool, initial, year_id = prepare(url, env, args)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log_path = Path(workdir.name) / "gunicorn.log"
@@ -541,6 +717,8 @@ def run_one(name: str, url: str, args) -> bool:
                        for i in range(args.clients)]
             clients.append(Client(args.clients, base, "viewer", results, deadline, pool, args.commissions, end_dates,
                                   f"{name[:2].upper()}{os.getpid()}"))
+            clients.append(Racer(args.clients + 1, base, "finance", results, deadline, pool, args.commissions,
+                                 end_dates, f"{name[:2].upper()}{os.getpid()}", year_id=year_id))
             threads = [threading.Thread(target=c.run, daemon=True) for c in clients]
             for t in threads:
                 t.start()
@@ -588,6 +766,12 @@ def run_one(name: str, url: str, args) -> bool:
     refs = [r for i in results.imports for r in i.references]
     stored, counts, batches = read_back(url, env, pool, refs)
     problems = check_data(initial, results.edits, stored, results.imports, counts, batches)
+    rows, versions, orphans = read_back_races(url, env, [d.partner for d in results.doubles])
+    raced, race_problems = check_races(results.doubles, results.races, rows, versions, orphans)
+    problems += race_problems
+    print(f"  double posts: {raced['double posts']}, doubled rows: {raced['doubled rows']}; transition races: "
+          f"{raced['races']}, lost updates: {raced['lost updates']}, 5xx: {raced['5xx']}; orphan files: "
+          f"{raced['orphan files']}")
     errors = results.errors + [f"gunicorn log: {line}" for line in log_problems]
     print(f"  errors: {len(errors)} (5xx: {sum(v for k, v in statuses.items() if k >= 500)}, no answer: "
           f"{statuses.get(0, 0)}, log lines: {len(log_problems)})")

@@ -1,5 +1,5 @@
 """The load test's data check (bench/load.py) finds lost and doubled writes: proven on made-up logs, no server."""
-from bench.load import Edit, Import, Stored, check_data
+from bench.load import DoublePost, Edit, Import, Race, Stored, check_data, check_races
 
 
 def _edits():
@@ -45,3 +45,23 @@ def test_a_double_submit_committed_twice_is_found():
     assert ok == []
     problems = check_data({}, [], {}, imports, {"R1": 1, "R2": 1}, {"a.csv": 2, "b.csv": 1})
     assert problems == ["import a.csv (double submit) was committed 2 times (expected once)"]
+
+
+def test_double_posts_and_races_that_held_report_zero():
+    doubles = [DoublePost("P1", (303, 303))]
+    races = [Race("spend-monthly", "2025-01", (303, 409, 409))]
+    counts, problems = check_races(doubles, races, {"P1": 1}, {("spend-monthly", "2025-01"): 1}, 0)
+    assert problems == []
+    assert counts == {"double posts": 1, "doubled rows": 0, "races": 1, "lost updates": 0, "5xx": 0,
+                      "orphan files": 0}
+
+
+def test_a_doubled_row_a_second_transition_a_5xx_and_an_orphan_are_counted():
+    doubles = [DoublePost("P1", (303, 303)), DoublePost("P2", (303, 303))]
+    races = [Race("spend-monthly", "2025-01", (303, 303, 409)), Race("spend-monthly", "2025-02", (303, 500, 409))]
+    counts, problems = check_races(doubles, races, {"P1": 2, "P2": 1},
+                                   {("spend-monthly", "2025-01"): 2, ("spend-monthly", "2025-02"): 1}, 1)
+    assert (counts["doubled rows"], counts["lost updates"], counts["5xx"], counts["orphan files"]) == (1, 1, 1, 1)
+    assert "double-posted contribution P1 made 2 rows (answers [303, 303])" in problems
+    assert any("race on spend-monthly 2025-01: 2 winner(s), 2 version(s)" in p for p in problems)
+    assert any("race on spend-monthly 2025-02: answers [500]" in p for p in problems)

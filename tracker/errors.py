@@ -24,11 +24,11 @@ MESSAGES = {
 }
 
 
-def render_error(status: int, detail: str | None = None):
+def render_error(status: int, detail: str | None = None, link: tuple[str, str] | None = None):
+    """The error page; ``link`` (address, words) points to the record as it is now (a lost race's 409)."""
     title, message = MESSAGES.get(status, ("Error", "Something went wrong."))
-    if is_htmx():
-        return render_template("errors/_message.html", status=status, title=title, message=detail or message), status
-    return render_template("errors/error.html", status=status, title=title, message=detail or message), status
+    template = "errors/_message.html" if is_htmx() else "errors/error.html"
+    return render_template(template, status=status, title=title, message=detail or message, link=link), status
 
 
 def init_app(app: Flask) -> None:
@@ -41,7 +41,7 @@ def init_app(app: Flask) -> None:
         if error.code and error.code >= 500:
             db.session.rollback()
         detail = error.description if getattr(error, "custom_message", False) else None
-        return render_error(error.code or 500, detail)
+        return render_error(error.code or 500, detail, getattr(error, "link", None))
 
     @app.errorhandler(StaleDataError)
     def lost_race(error: StaleDataError):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from tracker.forms import MoneyField, OnceForm, UKDateField, VersionedForm
@@ -121,6 +121,8 @@ class RevisionForm(FlaskForm):
                                     description="Needed to confirm a draft allocation, like 14/06/2025.")
     grant_letter_reference = StringField("Grant letter reference", validators=[Optional(), Length(max=120)],
                                          description="Needed to confirm a draft allocation.")
+    #: The allocation's status when the form was shown: confirmed (or put back) by someone else since is a 409.
+    shown_status = HiddenField()
 
     def __init__(self, *args, was_draft: bool = False, **kwargs):
         super().__init__(*args, **kwargs)

@@ -269,6 +269,7 @@ def allocation(allocation_id: int):
         require_open_year(year)
         if form.validate_on_submit():
             letter = (form.grant_letter_date.data, (form.grant_letter_reference.data or "").strip())
+            service.allocation_still_as_shown(allocation, form.shown_status.data)
             if (form.amount.data == allocation.revised_pence and form.status.data == allocation.status
                     and letter == (allocation.grant_letter_date, allocation.grant_letter_reference)):
                 form.amount.errors.append("This is the current allocation: enter the new figure")

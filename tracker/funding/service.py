@@ -107,8 +107,9 @@ def set_year_status(year: FundingYear, status: str) -> None:
     if year.status == status:
         return
     before = audit.snapshot(year, ("status",))
-    year.status = status
     words = {YEAR_OPEN: "opened", YEAR_CLOSED: "closed", YEAR_DRAFT: "returned to draft"}[status]
+    _move_year(year, status, f"Someone else changed the status of funding year {year.label} while you were "
+                             f"looking at it, so it was not {words} again.")
     audit.record(REALM, "change", year, f"Funding year {year.label} {words}", before, {"status": status})
 
 
@@ -116,9 +117,20 @@ def reopen_year(year: FundingYear, reason: str) -> None:
     """Reopen a closed year for a correction; the reason goes in the audit trail."""
     if not year.is_closed:
         abort_with(409, f"Funding year {year.label} is not closed.")
-    year.status = YEAR_OPEN
+    _move_year(year, YEAR_OPEN, f"Someone else reopened funding year {year.label} at the same moment.")
     audit.record(REALM, "change", year, f"Funding year {year.label} reopened: {reason}",
                  {"status": YEAR_CLOSED}, {"status": YEAR_OPEN, "reason": reason})
+
+
+def _move_year(year: FundingYear, status: str, message: str) -> None:
+    """A year's status moves on once (transitions.move): of two closes (or a close and a reopen) at once, the
+    second is a 409 linking to the year as it is now."""
+    from flask import url_for
+
+    from tracker import transitions
+
+    transitions.move(year, year.status, message=message, status=status,
+                     link=lambda y: (url_for("funding.year", year_id=y.id), f"See {y.label} as it is now"))
 
 
 # --- Funding streams ----------------------------------------------------------------------------------------
@@ -163,8 +175,29 @@ def create_allocation(year: FundingYear, stream: FundingStream, pence: int, stat
     return allocation
 
 
+def allocation_still_as_shown(allocation: Allocation, shown_status: str | None) -> None:
+    """Refuse (``transitions.Lost``, 409) a revision from a form shown while the allocation had another status:
+    confirmed (or put back to draft) by someone else since, whose change the form would undo."""
+    if shown_status and shown_status != allocation.status:
+        _allocation_moved(allocation, shown_status)
+
+
+def _allocation_moved(allocation: Allocation, seen: str):
+    from flask import url_for
+
+    from tracker import transitions
+
+    raise transitions.lost(
+        Allocation, allocation.id,
+        f"Someone else changed the allocation of {allocation.funding_stream.name} for "
+        f"{allocation.funding_year.label} from {seen} while you were revising it, so your revision was not saved. "
+        "Check it as it is now and revise it again if it still needs it.",
+        lambda a: (url_for("funding.allocation", allocation_id=a.id), "See the allocation as it is now"))
+
+
 def revise_allocation(allocation: Allocation, new_pence: int, reason: str, status: str | None = None,
-                      user_id: int | None = None, grant_letter: tuple | None = None) -> AllocationRevision | None:
+                      user_id: int | None = None, grant_letter: tuple | None = None,
+                      shown_status: str | None = None) -> AllocationRevision | None:
     """Change an allocation's current figure, keeping the original and a revision with the reason.
     ``grant_letter`` (date, reference) records the letter that confirms it.
 
@@ -182,6 +215,15 @@ def revise_allocation(allocation: Allocation, new_pence: int, reason: str, statu
             raise BelowClaimed(f"The year's claims on {allocation.funding_stream.name} already claim "
                                f"{format_pence(claimed)}: the allocation cannot be less than that.")
     before = audit.snapshot(allocation, ALLOCATION_FIELDS)
+    # A change of status (draft -> confirmed) is one UPDATE conditional on the status read (or the one the form
+    # was shown at): confirmed by someone else meanwhile is a transitions.Lost (409) linking to the allocation,
+    # and nothing of this revision is kept.
+    seen = shown_status or allocation.status
+    if seen != allocation.status or (status and status != allocation.status):
+        from tracker import transitions
+
+        if not transitions.advance(allocation, seen, status=status or allocation.status):
+            _allocation_moved(allocation, seen)
     if grant_letter is not None:
         allocation.grant_letter_date, allocation.grant_letter_reference = grant_letter[0], grant_letter[1] or ""
     revision = None
@@ -191,8 +233,6 @@ def revise_allocation(allocation: Allocation, new_pence: int, reason: str, statu
                                       changed_by_id=user_id if user_id is not None else audit.acting_user_id())
         db.session.add(revision)
         allocation.revised_pence = new_pence
-    if status and status != allocation.status:
-        allocation.status = status
     b, a = audit.diff(before, audit.snapshot(allocation, ALLOCATION_FIELDS))
     if a:
         a = {**a, "reason": reason.strip()}
@@ -422,7 +462,24 @@ def rollover_plan(source: FundingYear) -> RolloverPlan:
 
 
 def roll_over(source: FundingYear) -> tuple[FundingYear, RolloverPlan]:
-    """Create what ``rollover_plan`` lists as missing, in the caller's transaction. Returns the target year."""
+    """Create what ``rollover_plan`` lists as missing, in the caller's transaction. Returns the target year.
+
+    Two roll-overs at once both find the same things missing; the year's label, an allocation per stream and a
+    line per stream, category and strand are unique, so the second one's insert is refused and it gets a
+    ``transitions.Lost`` (409) linking to the year the first made, with nothing of its own written."""
+    from flask import url_for
+
+    from tracker import transitions
+
+    label = next_label(source)
+    return transitions.inserted(
+        lambda: _roll_over(source), winner=lambda: year_by_label(label),
+        link=lambda year: (url_for("funding.year", year_id=year.id), f"See {year.label} as it is now"),
+        message=f"Someone else rolled {source.label} over into {label} at the same moment, so this roll-over "
+                "created nothing. The year as they made it is linked below.")
+
+
+def _roll_over(source: FundingYear) -> tuple[FundingYear, RolloverPlan]:
     plan = rollover_plan(source)
     target = plan.target
     if target is None:

@@ -14,7 +14,7 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
-from tracker import audit, files
+from tracker import audit, files, transitions
 from tracker.commissions.service import create_commission, create_provider, provider_key, record_status_change
 from tracker.commissions.shares import SHARE_FIELDS, default_shares, set_shares
 from tracker.extensions import db
@@ -88,20 +88,24 @@ def fail_interrupted_batches(now: datetime | None = None) -> list[int]:
                 gone = batch.status == "committing" and batch.worker.startswith(QUEUED)
         if gone is None:  # nobody to ask: wait as long as a commit could possibly take
             gone = batch.created_at < now - timedelta(hours=STALE_AFTER_HOURS)
-        if gone:
-            mark_failed(batch, INTERRUPTED)
+        if gone and mark_failed(batch, INTERRUPTED):
             marked.append(batch.id)
     if marked:
         db.session.commit()
     return marked
 
 
-def mark_failed(batch: ImportBatch, message: str) -> None:
+def mark_failed(batch: ImportBatch, message: str) -> bool:
     """A committing batch that will never finish: failed with ``message``, its draft free to be committed again,
     and said in the audit trail. Its rows were never committed (one transaction), so nothing else needs putting
-    right. The caller commits."""
-    batch.status, batch.error, batch.progress, batch.draft_token = "failed", message, 0, None
+    right. The caller commits.
+
+    committing -> failed is conditional (``transitions.advance``): a commit that finished meanwhile stays
+    committed (False), so its rows never sit under a failed batch whose draft could be committed again."""
+    if not transitions.advance(batch, "committing", status="failed", error=message, progress=0, draft_token=None):
+        return False
     audit.record(REALM, "negative", batch, f"Import {batch.id} ({batch.filename}) did not finish; nothing was saved")
+    return True
 
 
 class AlreadyCommitted(ImportRefused):
@@ -257,10 +261,13 @@ def run_commit(batch_id: int, draft: Draft, *, leave_out: bool, user_id: int | N
         batch.excluded_rows = found.error_rows if leave_out else []
         remember_mapping(draft, writer.undo)
         batch.undo = writer.undo
-        batch.status = "committed"
-        batch.committed_at = utcnow()
         batch.progress = batch.total_rows = found.counts["read"]
         batch.error = ""
+        # committing -> committed only if nothing marked it failed meanwhile (a sweep that took this process for
+        # gone): its draft is free again then, and these rows must not land beside a second commit of it.
+        if not transitions.advance(batch, "committing", status="committed", committed_at=utcnow()):
+            raise ImportRefused("This import was marked as interrupted while it was still running, so nothing was "
+                                "saved. Import the file again.")
         audit.record(REALM, "create", batch, _summary_line(batch), None,
                      {"kind": batch.kind, "file": batch.filename, "sha256": batch.sha256, **batch.counts},
                      user_id=user_id)

@@ -2,12 +2,15 @@
 the unmatched ledger lines finance assigns to commissions. Finance (and admins) import; everyone reads history."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 
 from flask import Blueprint, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.exc import StaleDataError
 
+from tracker import transitions
 from tracker.auth.roles import EVERYONE, FINANCE, STAFF, roles_required
 from tracker.extensions import db
 from tracker.imports import matching, service, sweep
@@ -78,8 +81,10 @@ def put_right_interrupted_imports():
 @bp.route("/")
 @roles_required(*EVERYONE)
 def index():
-    """Every import: who, when, the file, what it did, its status. Stale drafts are swept away first."""
+    """Every import: who, when, the file, what it did, its status. Stale drafts (and issued files no record
+    keeps) are swept away first."""
     sweep.sweep_drafts()
+    sweep.sweep_orphans()
     return render("imports/index.html", batches=service.batches(), unmatched=matching.unmatched_count())
 
 
@@ -402,8 +407,9 @@ def assign():
             form.budget_line.errors = [f"Line {other[0].reference} is dated {other[0].posting_date:%d/%m/%Y}, outside "
                                        f"{line.funding_year.label}: choose a budget line of its own year"]
             return _unmatched_page(form, 422, filters)
-        count = matching.assign_to_budget_line(lines, line)
-        db.session.commit()
+        with _lines_still_there():
+            count = matching.assign_to_budget_line(lines, line)
+            db.session.commit()
         return _done(url_for("imports.unmatched", **filters.args()),
                      f"{count} line{'s' if count != 1 else ''} put on budget line {line.name} ({line.funding_year.label}).")
     commission = db.session.get(Commission, form.commission.data)
@@ -413,17 +419,31 @@ def assign():
     if follow and (plan.followers or plan.over_by):
         return render("imports/confirm_assign.html", "content_block", plan=plan, form=form, filters=filters)
     try:
-        count = matching.assign(lines, commission, remember=form.remember.data, follow=follow)
+        with _lines_still_there():
+            count = matching.assign(lines, commission, remember=form.remember.data, follow=follow)
+            db.session.commit()
     except matching.ClosedYear as exc:
         db.session.rollback()
         form.lines.errors = [str(exc)]
         return _unmatched_page(form, 409, filters)
-    db.session.commit()
     message = f"{count} line{'s' if count != 1 else ''} assigned to {commission.reference}."
     if plan.over_by:
         message += (f" Its spend is now {format_pence(plan.spent_after)}, {format_pence(plan.over_by)} over its value "
                     f"of {format_pence(commission.value_pence)}.")
     return _done(url_for("imports.unmatched", **filters.args()), message)
+
+
+@contextmanager
+def _lines_still_there():
+    """An assignment whose lines went while it was being made (their import withdrawn at the same moment): the
+    UPDATE of a deleted line finds no row. Nothing is assigned; a 409 says why and links back to the list."""
+    try:
+        yield
+    except StaleDataError:
+        db.session.rollback()
+        raise transitions.Lost("Some of these lines were taken out while you were assigning them (their import "
+                               "was withdrawn at the same moment), so nothing was assigned. The list as it is now "
+                               "is linked below.", link=(url_for("imports.unmatched"), "See the unmatched lines now"))
 
 
 @bp.route("/ledger/<int:line_id>/reinvoice", methods=["POST"])

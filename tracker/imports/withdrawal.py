@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
-from tracker import audit
+from tracker import audit, transitions
 from tracker.commissions.service import record_status_change
 from tracker.commissions.shares import ShareInput, set_shares
 from tracker.extensions import db
@@ -44,11 +44,12 @@ def withdraw(batch: ImportBatch, user_id: int | None = None) -> list[str]:
     refusal = withdraw_refusal(batch)
     if refusal is not None:
         raise refusal
-    # Claim it (a compare-and-set on its status): of two withdrawals at once, only one puts values back.
-    claimed = db.session.execute(update(ImportBatch).where(ImportBatch.id == batch.id, ImportBatch.status == "committed")
-                                 .values(status="withdrawn").execution_options(synchronize_session=False)).rowcount
-    if claimed != 1:
-        raise ImportRefused("Someone else has just withdrawn this import; reload the page to see it.", 409)
+    # Claim it (committed -> withdrawn, one conditional UPDATE): of two withdrawals at once, only one puts values back.
+    try:
+        transitions.move(batch, "committed", message="Someone else has just withdrawn this import; reload the page "
+                         "to see it.", status="withdrawn", withdrawn_at=utcnow(), withdrawn_by_id=user_id)
+    except transitions.Lost as exc:
+        raise ImportRefused(exc.description, 409, batch=exc.record) from None
     notes: list[str] = []
     undo = batch.undo or {}
     if batch.kind == "ledger":
@@ -95,9 +96,6 @@ def withdraw(batch: ImportBatch, user_id: int | None = None) -> list[str]:
             except Exception:  # something else refers to it now (a ledger line, a variation, a milestone...)
                 notes.append(f"{model_name.replace('BudgetLine', 'budget line').lower()} {label} kept because "
                              "other records now refer to it")
-    batch.status = "withdrawn"
-    batch.withdrawn_at = utcnow()
-    batch.withdrawn_by_id = user_id
     audit.record(REALM, "negative", batch, f"Withdrew import {batch.id} ({batch.filename})",
                  {"status": "committed"}, {"status": "withdrawn", "notes": notes}, user_id=user_id)
     return notes

@@ -17,7 +17,7 @@ from flask import current_app
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from openpyxl.worksheet.datavalidation import DataValidation
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -363,17 +363,16 @@ def _claim(batch: ImportBatch, from_statuses: tuple[str, ...], to_status: str) -
         if same_file is not None:
             raise NotAllowed("This workbook has already been recorded (the same file was committed before); "
                              "withdraw that return first if it needs recording again.")
+    from tracker import transitions
+
     try:
-        claimed = db.session.execute(
-            update(ImportBatch).where(ImportBatch.id == batch.id, ImportBatch.status.in_(from_statuses))
-            .values(status=to_status).execution_options(synchronize_session=False)).rowcount
+        claimed = transitions.advance(batch, from_statuses, status=to_status)
     except IntegrityError:
         db.session.rollback()
         raise NotAllowed("This workbook is being recorded by someone else now; reload the page.") from None
-    if claimed != 1:
+    if not claimed:
         db.session.rollback()
         raise NotAllowed("Someone else has just committed or withdrawn this return; reload the page to see it.")
-    batch.status = to_status
 
 
 def commit_return(staged: MonitoringReturn) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, TextAreaField
+from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from tracker.forms import MoneyField, UKDateField
@@ -49,6 +49,8 @@ class IssuePublicationForm(FlaskForm):
     period = StringField("Period", validators=[DataRequired("The period is missing: reload the page")])
     correction_note = StringField("What this correction puts right", validators=[Optional(), Length(max=500)],
                                   description="Needed when a version is already issued.")
+    #: The latest version issued when the page was shown (0: none), so one issued meanwhile is a 409, not a v+1.
+    latest = HiddenField()
 
 
 class PublishedWhereForm(FlaskForm):

@@ -202,7 +202,9 @@ def issue_publication(kind_key: str):
     if not form.validate():
         return _publication_page(kind, period, form, 422)
     try:
-        pub = transparency.issue(db.session, kind, period, current_user, form.correction_note.data or "")
+        latest = (form.latest.data or "").strip()  # absent from a hand-made POST: then only the race is caught
+        pub = transparency.issue(db.session, kind, period, current_user, form.correction_note.data or "",
+                                 seen_latest=int(latest) if latest.isdigit() else None)
     except transparency.IssueProblem as exc:
         db.session.rollback()
         form.correction_note.errors = [str(exc)]

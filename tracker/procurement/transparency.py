@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Callable
 
+from flask import url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
@@ -400,28 +401,48 @@ class IssueProblem(ValueError):
     """Why a file cannot be issued as asked (shown at the form)."""
 
 
-def issue(session: Session, kind: Kind, period: Period, user: User | None, correction_note: str = "") -> Publication:
+def issue(session: Session, kind: Kind, period: Period, user: User | None, correction_note: str = "",
+          seen_latest: int | None = None) -> Publication:
     """Freeze the file as the next version: build it, keep its exact bytes and hash; the caller commits (and on
-    failure removes the stored file with ``files.remove``)."""
+    failure removes the stored file with ``files.remove``).
+
+    ``seen_latest`` is the latest version the person saw issued (0 for none) when they pressed Issue: another
+    issued since is a ``transitions.Lost`` (409). The version is claimed (its row flushed, unique per kind and
+    period) before the file is written, so of two issues at once the loser writes no file and gets the 409."""
+    from tracker import transitions
+
     problem = future_problem(period, date.today())
     if problem:
         raise IssueProblem(problem)
     earlier = versions(session, kind, period)
+    latest = earlier[0].version if earlier else 0
+
+    def page(pub: Publication) -> tuple[str, str]:
+        return (url_for("procurement.publication", kind_key=kind.key, period=period.key),
+                f"See version {pub.version} as it was issued")
+
+    if seen_latest is not None and seen_latest != latest:
+        raise transitions.lost(Publication, earlier[0].id if earlier else None,
+                               f"Version {latest} of {kind.title} for {period.name} was issued while you were "
+                               "checking it, so yours was not issued. Look at it before issuing a correction.", page)
     note = (correction_note or "").strip()
     if earlier and not note:
-        raise IssueProblem(f"Version {earlier[0].version} is already issued: say what this correction puts right.")
+        raise IssueProblem(f"Version {latest} is already issued: say what this correction puts right.")
     table = build(kind, period, session)
     waiting = personal_data.undecided(table.review)
     if waiting:  # a doubtful line is published only on finance's decision
         raise IssueProblem(personal_data.undecided_message(waiting))
     content = file_bytes(table)
-    version = (earlier[0].version + 1) if earlier else 1
-    stored = files.write(FOLDER, files.generated_name("csv", f"{kind.key}-{period.key}-v{version}"), content)
+    version = latest + 1
     pub = Publication(kind=kind.key, period=period.key, version=version, row_count=len(table.rows),
-                      correction_note=note, stored_path=stored.path, sha256=stored.sha256, size_bytes=stored.size_bytes,
-                      issued_by_id=user.id if user else None, issued_at=utcnow().replace(microsecond=0))
+                      correction_note=note, issued_by_id=user.id if user else None,
+                      issued_at=utcnow().replace(microsecond=0))
     session.add(pub)
-    session.flush()
+    transitions.inserted(session.flush, winner=lambda: versions(session, kind, period)[0], link=page,
+                         message=f"Someone else issued version {version} of {kind.title} for {period.name} at the "
+                                 "same moment, so yours was not issued.")
+    stored = files.write(FOLDER, files.generated_name("csv", f"{kind.key}-{period.key}-v{version}"), content)
+    pub.stored_path, pub.sha256, pub.size_bytes = stored.path, stored.sha256, stored.size_bytes
     audit.record("procurement", "create", pub, f"Issued {kind.title} for {period.name}, version {version}",
                  after={"version": version, "rows": pub.row_count, "sha256": pub.sha256, "correction": note or None})
     return pub

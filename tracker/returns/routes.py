@@ -144,8 +144,13 @@ def issue(year_label: str, quarter: int):
     if not (form.version.data or "").strip():
         abort_with(400, "Issue the return from its check page: open the return and press Check and issue.")
     if (form.version.data or "").strip() != str(version):
-        abort_with(409, f"Version {version - 1} of this return was issued while you were checking it. "
-                        "Go back to the return to see it before issuing a correction.")
+        from tracker.transitions import Lost
+
+        db.session.rollback()
+        latest = service.issued_versions(year, quarter)[:1]
+        raise Lost(f"Version {version - 1} of this return was issued while you were checking it. "
+                   "Go back to the return to see it before issuing a correction.", latest[0] if latest else None,
+                   service.version_link(latest[0]) if latest else None)
     try:
         record = service.issue(year, quarter, current_user, narrative=form.narrative.data or "",
                                reason=form.correction_reason.data or "")

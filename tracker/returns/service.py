@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import insert, select
 from sqlalchemy.orm import selectinload
 
-from tracker import audit, files
+from tracker import audit, files, transitions
 from tracker.errors import abort_with
 from tracker.extensions import db
 from tracker import figures
@@ -120,18 +120,25 @@ def issue(year: FundingYear, quarter: int, user: User | None, now: datetime | No
     if version > 1 and not reason:
         raise NeedsReason(f"Say why version {version} corrects version {version - 1}: it is shown on the Cover and "
                           "in the list of returns.")
-    if narrative is not None:
-        draft = save_notes(year, quarter, narrative.replace("\r\n", "\n"), user)
-    else:
-        draft = _ensure_draft(year, quarter, user)
-    draft.version = version
-    draft.correction_reason = reason if version > 1 else ""
-    draft.status = "issued"
-    draft.issued_by_id = user.id if user else None
-    draft.issued_at = (now or utcnow()).replace(microsecond=0)
-    if draft.prepared_by_id is None and user is not None:
-        draft.prepared_by_id = user.id
-    db.session.flush()
+    issued_at = (now or utcnow()).replace(microsecond=0)
+    message = (f"Someone else issued version {version} of the {year.label} Q{quarter} return at the same moment, so "
+               "yours was not issued.")
+
+    def take_the_draft() -> PccReturn:
+        # draft -> issued is one UPDATE conditional on the draft still being a draft (transitions.move): of two
+        # issues at once, the second finds it issued (or its version taken) and is refused before writing a file.
+        if narrative is not None:
+            draft = save_notes(year, quarter, narrative.replace("\r\n", "\n"), user)
+        else:
+            draft = _ensure_draft(year, quarter, user)
+        transitions.move(draft, "draft", message=message, link=version_link, status="issued", version=version,
+                         correction_reason=reason if version > 1 else "", issued_at=issued_at,
+                         issued_by_id=user.id if user else None,
+                         prepared_by_id=draft.prepared_by_id or (user.id if user else None))
+        return draft
+
+    draft = transitions.inserted(take_the_draft, message=message, link=version_link,
+                                 winner=lambda: (issued_versions(year, quarter) or [None])[0])
     db.session.refresh(draft, ["prepared_by", "issued_by"])  # the cover names them
     data = build_return(year, quarter, draft)
     content = workbook_bytes(data)
@@ -147,6 +154,13 @@ def issue(year: FundingYear, quarter: int, user: User | None, now: datetime | No
                  after={"version": draft.version, "sha256": draft.sha256, "size_bytes": draft.size_bytes,
                         "closed_year": year.is_closed, "correction_reason": draft.correction_reason})
     return draft
+
+
+def version_link(record: PccReturn) -> tuple[str, str]:
+    """Where a lost issue's 409 points: the version the other person issued."""
+    from flask import url_for
+
+    return url_for("returns.view", return_id=record.id), f"See version {record.version} as it was issued"
 
 
 def discard_file(record: PccReturn) -> None:
