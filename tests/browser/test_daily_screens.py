@@ -245,6 +245,9 @@ PRIORITY_JS = """() => {
     return out;
 }"""
 
+#: Tables that become cards on a phone, as the register's and the budget's do (issue 27).
+AS_CARDS = {"home": "#home-content table", "claims": "#claims table"}
+
 STICKY_JS = """() => {
     // Tables with a sticky column that do not fit their wrap: the sticky cells cover figures as it scrolls (or,
     // stuck to the right, from the start), leaving stubs like "£2,334" that read as figures.
@@ -322,6 +325,10 @@ def test_screens_match_their_references_and_keep_priority_columns_in_view(screen
     assert sizes[0] <= sizes[1], f"{name} at {width} px is {sizes[0]} px wide: the page scrolls sideways"
     out_of_view = page.evaluate(PRIORITY_JS)
     assert not out_of_view, f"{name} at {width} px: priority columns out of view: {out_of_view}"
+    if width == 390 and name in AS_CARDS:  # on a phone these tables are cards, not a strip scrolling sideways
+        wide = page.evaluate("(sel) => [...document.querySelectorAll(sel)].map(t => t.getBoundingClientRect().width)"
+                             ".filter(w => w > window.innerWidth)", AS_CARDS[name])
+        assert page.locator(AS_CARDS[name]).count() and not wide, f"{name}: tables {wide} px wide at 390 px"
     if width >= 1280:
         covering = page.evaluate(STICKY_JS)
         assert not covering, f"{name} at {width} px: a sticky column over figures: {covering}"
