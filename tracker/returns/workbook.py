@@ -92,10 +92,10 @@ def shown(column: Column, value) -> str:
     money as "£1,234.56" or "(£1,234.56)", percentages to one place, numbers with thousands separators."""
     if value is None or value == "":
         return ""
-    if column.kind == MONEY:
+    if column.kind == MONEY and isinstance(value, int) and not isinstance(value, bool):
         text = f"£{abs(value) // 100:,}.{abs(value) % 100:02d}"
         return f"({text})" if value < 0 else text
-    if column.kind == PERCENT:
+    if column.kind == PERCENT and isinstance(value, (int, float, Decimal)):
         return f"{value:.1f}%" if value >= 0 else f"-{-value:.1f}%"
     if column.kind == DATE:
         return "00/00/0000"
