@@ -7,7 +7,7 @@ export FLASK_APP := wsgi.py
 # `make run` is a local demo: development settings unless told otherwise.
 db demo serve run: export TRACKER_ENV ?= development
 
-.PHONY: audit run test install system-packages db demo serve test-pg bench clean
+.PHONY: audit run test install system-packages db demo serve test-pg bench clean screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ test: install system-packages
 
 test-pg: install system-packages
 	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(PY) -m pytest $(PYTEST_ARGS)
+
+# Rewrite the browser tests' reference screenshots after an intended change of layout (look at them, then commit).
+screenshots: install system-packages
+	UPDATE_SCREENSHOTS=1 $(PY) -m pytest tests/browser/test_daily_screens.py -k screens_match
 
 # Known vulnerabilities in the installed dependencies (fails on one with a fix available).
 audit: install

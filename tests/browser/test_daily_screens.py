@@ -7,16 +7,16 @@ These tests have a server of their own, with the demo data and a fixed "today" (
 change and what they photograph do not depend on the other browser tests.
 
 Screenshot references live in tests/browser/references/ at half size (small files; halving also smooths font
-anti-aliasing). A reference that does not exist yet is written and the test is skipped; after an intended change
-of layout, rewrite them with ``UPDATE_SCREENSHOTS=1 .venv/bin/python -m pytest tests/browser/test_daily_screens.py``
-and look at the new PNGs before committing them.
+anti-aliasing): home, budget, register, deadlines, claims and the issued return at each width. A reference that
+does not exist yet is written and the test is skipped; after an intended change of layout, rewrite them with
+``make screenshots`` (``UPDATE_SCREENSHOTS=1`` and this test) and look at the new PNGs before committing them.
 """
 from __future__ import annotations
 
 import base64
 import os
 import re
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -38,6 +38,16 @@ SCREENS = {
     "register": "/commissions/?year=2025-26",
     "budget": "/funding/budget?year=2025-26&quarter=4",
     "deadlines": "/milestones/?year=2025-26",
+}
+#: The screens photographed at 390, 1,280 and 1,920 px (issue 27): the address ({year}: 2025-26's id, {issued}:
+#: the issued return's) and the element whose top the picture starts at.
+PICTURED = {
+    "budget": (SCREENS["budget"], "main table"),
+    "claims": ("/funding/years/{year}", "#claims table"),
+    "deadlines": (SCREENS["deadlines"], "main table"),
+    "home": ("/", "main table"),
+    "register": (SCREENS["register"], "main table"),
+    "return": ("/returns/issued/{issued}", "main table"),
 }
 
 
@@ -78,6 +88,14 @@ def screens_server(tmp_path_factory, playwright_instance):
         document.versions.append(DocumentVersion(number=1, original_name="contract.pdf", stored_name="x" * 40,
                                                  size_bytes=10, content_type="application/pdf", sha256="0" * 64))
         db.session.add(document)
+        db.session.commit()
+        # An issued return to read on screen, issued at a fixed moment so its page is the same every run.
+        from tracker.models import FundingYear
+        from tracker.returns.service import issue
+
+        year = db.session.scalar(db.select(FundingYear).where(FundingYear.label == "2025-26"))
+        issue(year, 3, users["finance"], datetime(2026, 1, 20, 11, 0),
+              narrative="Recruitment of the two youth workers slipped to the autumn term; see the Summary.")
         db.session.commit()
         db.session.remove()
     server = LiveServer(app)
@@ -210,6 +228,7 @@ PRIORITY_JS = """() => {
     const out = [];
     const win = {left: 0, right: document.documentElement.clientWidth};
     for (const table of document.querySelectorAll('main table')) {
+        if (!table.getClientRects().length) continue;  // folded away (a closed <details>): nothing to see
         const row = table.querySelector('tbody tr');
         if (!row || row.cells.length < 2) continue;
         const wrap = table.closest('.table-wrap') || table;
@@ -222,6 +241,24 @@ PRIORITY_JS = """() => {
             if (r.width < 1 || r.left < Math.max(w.left, win.left) - 1 || r.right > Math.min(w.right, win.right) + 1)
                 out.push(`${name.trim()}: ${label} at ${Math.round(r.left)}-${Math.round(r.right)}`);
         }
+    }
+    return out;
+}"""
+
+#: Tables that become cards on a phone, as the register's and the budget's do (issue 27).
+AS_CARDS = {"home": "#home-content table", "claims": "#claims table"}
+
+STICKY_JS = """() => {
+    // Tables with a sticky column that do not fit their wrap: the sticky cells cover figures as it scrolls (or,
+    // stuck to the right, from the start), leaving stubs like "£2,334" that read as figures.
+    const out = [];
+    for (const table of document.querySelectorAll('main table')) {
+        if (!table.getClientRects().length) continue;
+        const sticky = [...table.querySelectorAll('th, td')].some(c => getComputedStyle(c).position === 'sticky');
+        const wrap = table.closest('.table-wrap');
+        if (sticky && wrap && wrap.scrollWidth > wrap.clientWidth + 1)
+            out.push(`${(table.querySelector('caption') || table.closest('section') || table).textContent.trim()
+                .slice(0, 40)}: ${wrap.scrollWidth} px in ${wrap.clientWidth} px`);
     }
     return out;
 }"""
@@ -266,22 +303,45 @@ def _png(data_url: str) -> bytes:
     return base64.b64decode(data_url.split(",", 1)[1])
 
 
+def _pictured_address(screens_server, name: str) -> str:
+    from sqlalchemy import select
+
+    from tracker.models import FundingYear, PccReturn
+
+    year = _record(screens_server, lambda s: s.scalar(select(FundingYear.id).where(FundingYear.label == "2025-26")))
+    issued = _record(screens_server, lambda s: s.scalar(select(PccReturn.id).where(PccReturn.status == "issued")))
+    return PICTURED[name][0].format(year=year, issued=issued)
+
+
 @pytest.mark.parametrize("width", WIDTHS)
-@pytest.mark.parametrize("name", sorted(SCREENS))
-def test_screens_match_their_references_and_keep_priority_columns_in_view(screen, browser, name, width):
+@pytest.mark.parametrize("name", sorted(PICTURED))
+def test_screens_match_their_references_and_keep_priority_columns_in_view(screen, screens_server, browser, name,
+                                                                          width):
     page = screen("manager", width)
-    page.goto(SCREENS[name])
+    page.goto(_pictured_address(screens_server, name))
     page.evaluate("document.fonts.ready")
+    # The page itself never scrolls sideways (a table may, inside its own .table-wrap).
+    sizes = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    assert sizes[0] <= sizes[1], f"{name} at {width} px is {sizes[0]} px wide: the page scrolls sideways"
     out_of_view = page.evaluate(PRIORITY_JS)
     assert not out_of_view, f"{name} at {width} px: priority columns out of view: {out_of_view}"
+    if width == 390 and name in AS_CARDS:  # on a phone these tables are cards, not a strip scrolling sideways
+        wide = page.evaluate("(sel) => [...document.querySelectorAll(sel)].map(t => t.getBoundingClientRect().width)"
+                             ".filter(w => w > window.innerWidth)", AS_CARDS[name])
+        assert page.locator(AS_CARDS[name]).count() and not wide, f"{name}: tables {wide} px wide at 390 px"
+    if width >= 1280:
+        covering = page.evaluate(STICKY_JS)
+        assert not covering, f"{name} at {width} px: a sticky column over figures: {covering}"
 
     # The top of the first table (with what is just above it), as a person first sees it.
-    table = page.locator("main table").first
-    table.scroll_into_view_if_needed()
-    page.evaluate("() => window.scrollTo(0, document.querySelector('main table').getBoundingClientRect().top"
-                  " + window.scrollY - 80)")
+    where = PICTURED[name][1]
+    page.locator(where).first.scroll_into_view_if_needed()
+    page.evaluate("(where) => window.scrollTo(0, document.querySelector(where).getBoundingClientRect().top"
+                  " + window.scrollY - 80)", where)
+    # Times and dates that move with the clock are painted over (the data and "today" are fixed; this is for any
+    # <time> a page shows of when it was made).
     shot = page.screenshot(clip={"x": 0, "y": 0, "width": width, "height": 440}, animations="disabled",
-                           caret="hide")
+                           caret="hide", mask=[page.locator("main time")])
     scratch = browser.new_page()  # a blank page: no Content-Security-Policy in the way of data: images
     try:
         actual = _png(scratch.evaluate(HALVE_JS, _data_url(shot)))

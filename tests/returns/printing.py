@@ -91,6 +91,14 @@ def pdf_text(pdf: Path) -> str:
     return " ".join(raw.split())
 
 
+def pdf_layout(pdf: Path) -> list[str]:
+    """Each page's text as laid out on the page (``pdftotext -layout``): a figure is one unbroken word, so a
+    total printed as "###" or cut at a cell edge shows."""
+    laid = subprocess.run([_tool("pdftotext"), "-layout", str(pdf), "-"], capture_output=True, text=True,
+                          check=True, timeout=120).stdout
+    return laid.split("\f")
+
+
 def page_images(pdf: Path, folder: Path, prefix: str, dpi: int = 40) -> list[Path]:
     """The pages as grey PNGs, ``<prefix>-1.png`` ... in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)

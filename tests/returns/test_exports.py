@@ -35,6 +35,16 @@ def test_export_rows_xlsx_and_csv_are_safe_and_typed():
     assert csv_safe("ok") == "ok"
 
 
+def test_a_list_downloads_money_columns_fit_their_widest_amount():
+    """The width is set after the rows stream through: wide enough for the largest amount and the most negative
+    one in brackets (else a spreadsheet shows "###")."""
+    columns = [Column("t", "Name", TEXT), Column("m", "Amount", MONEY, 12), Column("n", "Small", MONEY, 12)]
+    rows = [["a", 12_345_678_90, 1_00], ["b", -2_306_125_66, 2_00], ["c", None, None]]
+    ws = openpyxl.load_workbook(io.BytesIO(export_rows(columns, iter(rows), "xlsx"))).active
+    assert ws.column_dimensions["B"].width >= len("£12,345,678.90") + 1
+    assert ws.column_dimensions["C"].width < 13  # small amounts keep the column's own width
+
+
 def test_commissions_export_reimports_with_the_register_headings(small, client, auth):
     auth.login("viewer")
     r = client.get("/exports/commissions.xlsx?year=2025-26")

@@ -236,3 +236,18 @@ def test_notes_too_long_are_refused_with_422_and_nothing_changes(small, client, 
     r = issue_v(client, "x" * 20_001)
     assert r.status_code == 422
     assert db.session.scalar(db.select(db.func.count(PccReturn.id))) == 0
+
+
+def test_the_issued_return_on_screen_is_a_summary_with_each_sheet_opening_on_its_own(small, client, auth):
+    """Each sheet is a disclosure of its own (the first open), so a wide table never makes the page wide: issue 27.
+    The browser tests measure the widths at 390, 1,280 and 1,920 px."""
+    auth.login("finance")
+    issue_v(client, "Notes.")
+    record = db.session.scalar(db.select(PccReturn).where(PccReturn.status == "issued"))
+    view = client.get(f"/returns/issued/{record.id}").text
+    sheets = re.findall(r'<details class="return-sheet"( open)?>\s*<summary><h2>([^<]+)</h2>', view)
+    frozen = json.loads(record.frozen)
+    assert [title for _, title in sheets] == [t["title"] for t in frozen["tables"]]
+    assert [bool(opened) for opened, _ in sheets] == [True] + [False] * (len(sheets) - 1)
+    with_rows = [t for t in frozen["tables"] if t["rows"] or t["totals"]]
+    assert view.count('class="table table--return"') == len(with_rows)

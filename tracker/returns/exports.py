@@ -28,7 +28,7 @@ from tracker.extensions import db
 from tracker.funding.rules import choose_quarter, choose_year
 from tracker.models import AuditEvent, Commission, FundingShare, LedgerTransaction, Milestone
 from tracker.returns.builder import DATE, MONEY, NUMBER, PERCENT, TEXT, Column
-from tracker.returns.workbook import DATE_FORMAT, MONEY_FORMAT, PERCENT_FORMAT
+from tracker.returns.workbook import DATE_FORMAT, MONEY_FORMAT, PADDING, PERCENT_FORMAT, shown
 from tracker.text import is_yes
 from tracker.web import XLSX_MIMETYPE
 
@@ -99,8 +99,10 @@ def export_rows(columns: list[Column], rows: Iterable[list], fmt: str, sheet: st
     moment = wb.add_format({"num_format": "dd/mm/yyyy hh:mm:ss"})
     ws = wb.add_worksheet(sheet[:31])
     for i, c in enumerate(columns):
-        ws.set_column(i, i, c.width)
         ws.write_string(0, i, c.heading, header)
+    # The largest and smallest amount of each money column: its widest as shown, for the width set at the end
+    # (rows stream through once, so the widths are known only after them), so no amount shows as "###".
+    extremes: dict[int, list[int]] = {i: [] for i, c in enumerate(columns) if c.kind == MONEY}
     ws.freeze_panes(1, 0)
     count = 0
     for r, values in enumerate(rows, start=1):
@@ -110,6 +112,13 @@ def export_rows(columns: list[Column], rows: Iterable[list], fmt: str, sheet: st
                 continue
             if c.kind == MONEY:
                 ws.write_number(r, i, v / 100, money)
+                seen = extremes[i]
+                if not seen:
+                    seen += [v, v]
+                elif v > seen[0]:
+                    seen[0] = v
+                elif v < seen[1]:
+                    seen[1] = v
             elif c.kind == DATE:
                 ws.write_datetime(r, i, datetime(v.year, v.month, v.day), day)
             elif c.kind == DATETIME:
@@ -122,6 +131,8 @@ def export_rows(columns: list[Column], rows: Iterable[list], fmt: str, sheet: st
                 ws.write_number(r, i, v)
             else:
                 ws.write_string(r, i, str(v))
+    for i, c in enumerate(columns):
+        ws.set_column(i, i, max([c.width] + [len(shown(c, v)) + PADDING for v in extremes.get(i, [])]))
     ws.autofilter(0, 0, max(count, 0), len(columns) - 1)
     ws.set_landscape()
     ws.fit_to_pages(1, 0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from datetime import datetime, time
+from decimal import Decimal
 
 import xlsxwriter
 
@@ -79,6 +80,70 @@ def split_long(text: str, limit: int = 1_800) -> list[str]:
     if current:
         pieces.append(current)
     return pieces
+
+
+#: Bold text (totals, headings) is about a tenth wider than regular text; a cell needs a little room either side.
+BOLD = 1.1
+PADDING = 2
+
+
+def shown(column: Column, value) -> str:
+    """``value`` as the spreadsheet shows it in ``column`` (same formats as MONEY_FORMAT and friends), for sizing:
+    money as "£1,234.56" or "(£1,234.56)", percentages to one place, numbers with thousands separators."""
+    if value is None or value == "":
+        return ""
+    if column.kind == MONEY and isinstance(value, int) and not isinstance(value, bool):
+        text = f"£{abs(value) // 100:,}.{abs(value) % 100:02d}"
+        return f"({text})" if value < 0 else text
+    if column.kind == PERCENT and isinstance(value, (int, float, Decimal)):
+        return f"{value:.1f}%" if value >= 0 else f"-{-value:.1f}%"
+    if column.kind == DATE:
+        return "00/00/0000"
+    if column.kind == NUMBER and isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    if column.kind == RAG:
+        return RAG_WORDS.get(value, str(value))
+    return str(value)
+
+
+def _extremes(column: Column, values) -> list:
+    """The values whose shown text is widest: for figures, the largest and the smallest (the most negative gets
+    brackets); for text, every value."""
+    present = [v for v in values if v is not None and v != ""]
+    if column.kind in (MONEY, PERCENT, NUMBER) and all(isinstance(v, (int, float, Decimal)) and not isinstance(v, bool)
+                                                     for v in present):
+        return [max(present), min(present)] if present else []
+    return present
+
+
+def _total_value(column: Column, total) -> object:
+    """What a totals row shows in ``column`` (the cached value of its formula), as the table's values are kept."""
+    if column.total == "ratio" and column.ratio_of:
+        numerator = total.values.get(column.ratio_of[0]) or 0
+        denominator = total.values.get(column.ratio_of[1]) or 0
+        return Decimal(numerator) * 100 / Decimal(denominator) if denominator else None
+    return total.values.get(column.key) if column.total in ("sum", "value") else None
+
+
+def fitted_widths(table: Table) -> list[float]:
+    """Each column's printed width: at least the width the table asks for, and wide enough for its widest value as
+    shown (totals in bold, negatives in brackets, the £ sign) and for its heading's longest word, so a figure never
+    prints as "###". Wrapped text columns keep their width: their text goes onto more lines instead."""
+    widths = []
+    for i, c in enumerate(table.columns):
+        width = float(c.width)
+        longest_word = max((len(w) for w in c.heading.split()), default=0)
+        width = max(width, longest_word * BOLD + PADDING)
+        if not wraps(c):
+            body = _extremes(c, [row[i] for row in table.rows])
+            width = max([width] + [len(shown(c, v)) + PADDING for v in body])
+            if i == 0:
+                totals = [t.label for t in table.totals]
+            else:
+                totals = _extremes(c, [_total_value(c, t) for t in table.totals])
+            width = max([width] + [len(shown(c, v)) * BOLD + PADDING for v in totals])
+        widths.append(round(width, 1))
+    return widths
 
 
 def col_letter(index: int) -> str:
@@ -174,10 +239,11 @@ def status_line(data: ReturnData) -> str:
 
 def write_table(wb, ws, table: Table, data: ReturnData, fmt: Formats) -> None:
     cols = table.columns
-    for i, c in enumerate(cols):
-        ws.set_column(i, i, c.width)
+    widths = fitted_widths(table)
+    for i, width in enumerate(widths):
+        ws.set_column(i, i, width)
     # The explanation spans the table's width, wrapped, so it prints whole rather than cut at the last column.
-    span = sum(c.width for c in cols)
+    span = sum(widths)
     ws.write_string(0, 0, table.title, fmt.title)
     ws.set_row(1, row_height([(table.explanation, span * 1.1)]))
     if len(cols) > 1:
@@ -294,6 +360,7 @@ def write_cover(ws, data: ReturnData, fmt: Formats) -> None:
     row += 1
     pair("Money", MONEY_NOTE, fmt.wrap)
     _print_setup(ws, data.title, None, data)
+    ws.fit_to_pages(1, 1)  # the cover is one page: its guide to the sheets would leave a line or two on a second
 
 
 NOTES_WIDTH = 110  # fits a landscape A4 page at full size (one column too wide for a page is cut, not shrunk)
