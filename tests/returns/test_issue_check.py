@@ -55,3 +55,18 @@ def test_the_check_names_five_and_counts_the_rest(make):
         assert f"Line {n} (Core grant" in warning
     assert "Line 1 (" not in warning and "Line 0 (" not in warning
     assert warning.endswith("and 2 more red lines not mentioned.")
+
+
+def test_issued_times_on_the_returns_pages_are_uk_local_with_no_utc(make, client, auth):
+    from datetime import datetime
+
+    from tracker.extensions import db
+    from tracker.models import PccReturn
+
+    year = make.year("2025-26")
+    db.session.add(PccReturn(funding_year=year, quarter=1, version=1, status="issued", issued_at=datetime(2025, 7, 28, 9, 5),
+                             stored_path="returns/x.xlsx", sha256="0" * 64))
+    db.session.commit()
+    auth.login("viewer")
+    page = client.get("/returns/").text
+    assert "28/07/2025 10:05" in page and "UTC" not in page
