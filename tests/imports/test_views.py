@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.imports.helpers import BAD, BUDGET, COMMISSIONS, LEDGER, OXFORD_CSV, OXFORD_XLSX, table_counts, upload
+from tests.factories import DEMO_TODAY
 from tracker.demo import seed_demo
 from tracker.extensions import db
 from tracker.models import ImportBatch, LedgerTransaction, SupplierAlias
@@ -33,7 +34,7 @@ def chosen(html: str) -> dict:
 
 @pytest.fixture
 def finance(app, auth):
-    seed_demo()
+    seed_demo(DEMO_TODAY)
     db.session.commit()
     return auth.login("finance")
 
