@@ -175,7 +175,8 @@ def _milestones(shift: int, today: date) -> list[tuple]:
     for title, programme, due, status, completed, evidence in MILESTONES:
         due, completed = _moved(due, shift), completed and _moved(completed, shift)
         if (completed is not None and completed > today) or (status == "missed" and due >= today):
-            status, completed, evidence = ("in progress" if due <= today + timedelta(days=60) else "not started"), None, ""
+            status = "in progress" if due <= today + timedelta(days=60) else "not started"
+            completed, evidence = None, ""
         elif status == "in progress" and due > today + timedelta(days=120):
             status = "not started"
         out.append((title.format(**words), programme, due, status, completed, evidence.format(**words)))
@@ -528,7 +529,8 @@ def _demo_deadlines(users: dict, shift: int = 0, today: date | None = None, last
         elif label == cur and part == "annual-report" and m.due_date < today:
             m.status, m.evidence = "missed", "Draft with the PCC; submission late."
         elif label == nxt and part == "q1-return" and _moved(date(2026, 7, 24), shift) <= today:
-            m.status, m.completed_date, m.evidence = "done", _moved(date(2026, 7, 24), shift), "Q1 return sent to the OPCC."
+            m.status, m.completed_date = "done", _moved(date(2026, 7, 24), shift)
+            m.evidence = "Q1 return sent to the OPCC."
         elif m.kind == "contract review" and m.due_date < min(_moved(date(2026, 9, 1), shift), today):
             m.status, m.completed_date, m.evidence = "done", m.due_date, "Review meeting held; notes on the contract file."
         elif m.kind == "contract end" and m.commission and m.commission.status == "ended":

@@ -64,8 +64,8 @@ def test_issued_times_on_the_returns_pages_are_uk_local_with_no_utc(make, client
     from tracker.models import PccReturn
 
     year = make.year("2025-26")
-    db.session.add(PccReturn(funding_year=year, quarter=1, version=1, status="issued", issued_at=datetime(2025, 7, 28, 9, 5),
-                             stored_path="returns/x.xlsx", sha256="0" * 64))
+    db.session.add(PccReturn(funding_year=year, quarter=1, version=1, status="issued",
+                             issued_at=datetime(2025, 7, 28, 9, 5), stored_path="returns/x.xlsx", sha256="0" * 64))
     db.session.commit()
     auth.login("viewer")
     page = client.get("/returns/").text
