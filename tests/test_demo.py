@@ -47,6 +47,13 @@ def test_the_demo_is_built_around_the_day_it_runs(app, today, last, this, follow
     assert counts() == before
 
 
+def test_the_demo_pages_open(client, auth):
+    seed_demo(date(2026, 12, 8))
+    auth.login("finance")
+    for url in ("/", "/funding/budget?year=2026-27", "/funding/budget?year=2025-26", "/returns/", "/milestones/"):
+        assert client.get(url).status_code == 200, url
+
+
 def test_contract_dates_and_statuses_follow_the_day(app):
     seed_demo(date(2026, 12, 8))
     by_ref = {c.reference: c for c in db.session.scalars(select(Commission))}

@@ -94,6 +94,12 @@ def test_the_contract_register_lists_contracts_over_5000(make):
     assert rows[0][5:8] == ["01234567", "", "GB-COH-01234567"]  # company, charity, org-id: each its own column
     assert rows[0][8] == 5_000_01 and rows[0][9] == 5_000_01
     assert rows[0][14:] == ["Tendered", "Yes", "No"]
+    # In the file each number is text of its own column, the leading zero kept.
+    table = build(KINDS["contract-register"], parse_period("quarter", "2025-26-q2"), db.session)
+    header, row = _csv(transparency.file_bytes(table))
+    written = dict(zip(header, row))
+    assert (written["Supplier company number"], written["Supplier charity number"],
+            written["Supplier identifier (org-id)"]) == ("01234567", "", "GB-COH-01234567")
 
 
 def test_the_pcc_contracts_list_names_the_copy_held_for_those_over_10000(make):
