@@ -205,7 +205,8 @@ def spend_payments(session: Session, period: Period, values: dict) -> tuple[list
 def _expense_categories(session: Session, lines: list[LedgerTransaction]) -> dict[int, str]:
     """Each ledger line's expense category: the category of the budget line(s) its spend counts on, by the figures
     engine's rule (``route_spend``: a contract's line follows the contract's shares in its year), so the file says
-    what the budget page says. Two queries per funding year in the period, whatever the number of lines."""
+    what the budget page says. A query per funding year in the period and one for the categories, whatever the
+    number of lines."""
     from tracker.figures import NOT_ON_A_LINE, route_spend, year_share_map
     from tracker.models import BudgetLine
 
