@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from tracker.extensions import db
@@ -41,6 +42,13 @@ def init_app(app: Flask) -> None:
             db.session.rollback()
         detail = error.description if getattr(error, "custom_message", False) else None
         return render_error(error.code or 500, detail)
+
+    @app.errorhandler(StaleDataError)
+    def lost_race(error: StaleDataError):
+        # A versioned record's UPDATE found another version: someone saved first. Nothing of this request stays.
+        db.session.rollback()
+        return render_error(409, "Someone else changed this record while you were saving it, so your change was not "
+                                 "saved. Go back, reload the page to see their change, and make yours again.")
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):

@@ -32,13 +32,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 
-from sqlalchemy import case, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import joinedload
 
 from tracker.extensions import db
 from tracker.models import (
     Allocation, AuditEvent, BudgetLine, Commission, ContractEvent, FundingShare, FundingStream, FundingYear,
-    LedgerTransaction, Strand,
+    LedgerTransaction,
 )
 from tracker.models.ledger import settled_credit
 from tracker.periods import quarter_bounds, quarter_in_progress, quarter_of_ledger_line
@@ -261,21 +261,23 @@ def _split_contracts(year_id: int):
 
 def year_spend(year_id: int, shares: ShareMap, *columns, where=()) -> list[tuple]:
     """The year's ledger spend grouped by ``columns``, each group routed by ``route_spend``: rows of
-    (budget line id, commission id, *column values, pence, lines), two queries whatever the size of the ledger.
+    (budget line id, commission id, *column values, pence, lines), in one query (two when a contract is split across
+    budget lines in the year: ``shares`` says which) whatever the size of the ledger.
 
     A split contract's lines are grouped by their amount too, so apportioning each distinct amount once and
     multiplying by how many lines had it gives exactly the sum of apportioning line by line: a figure never depends on
     how a page grouped the ledger. ``lines`` counts each ledger line once, where the largest part of it went."""
     t = LedgerTransaction
-    split = _split_contracts(year_id)
+    split = sorted(cid for cid, mine in shares.items() if len(mine) > 1)
     counted = t.counted_commission_id()  # a held line counts on no contract until finance confirms it
     keys = (t.budget_line_id, counted, *columns)
-    whole = db.session.execute(
-        select(*keys, func.sum(t.net_pence), func.count(t.id)).where(t.funding_year_id == year_id, *where)
-        .where(or_(counted.is_(None), counted.not_in(split))).group_by(*keys))
+    whole = select(*keys, func.sum(t.net_pence), func.count(t.id)).where(t.funding_year_id == year_id, *where)
+    if split:
+        whole = whole.where(or_(counted.is_(None), counted.not_in(split)))
+    whole = db.session.execute(whole.group_by(*keys))
     by_amount = db.session.execute(
         select(*keys, t.net_pence, func.count(t.id)).where(t.funding_year_id == year_id, *where)
-        .where(counted.in_(split)).group_by(*keys, t.net_pence))
+        .where(counted.in_(split)).group_by(*keys, t.net_pence)) if split else ()
     out = []
     for grouped, rows in ((False, whole), (True, by_amount)):
         for line_id, commission_id, *values, amount, count in rows:
@@ -424,10 +426,10 @@ def _shares_as_at(year: FundingYear, rows: list, past: dict[int, dict]) -> list:
     """The year's share rows with each contract whose shares changed since the quarter end put back as they were
     (one more query, for the statuses of contracts that were funded in the year then but are not now)."""
     changed = {cid: then["_shares"] for cid, then in past.items() if isinstance(then.get("_shares"), list)}
-    statuses = dict(db.session.execute(
-        select(Commission.id, Commission.status).where(Commission.id.in_(list(changed) or [0]))).all())
     if not changed:
         return rows
+    statuses = dict(db.session.execute(
+        select(Commission.id, Commission.status).where(Commission.id.in_(list(changed)))).all())
     kept = [r for r in rows if r[1] not in changed]
     synthetic = -1
     for cid, shares in changed.items():
@@ -648,8 +650,8 @@ def year_figures(year: FundingYear, quarter: int = 4, today: date | None = None)
     thresholds = _thresholds()
     lines = db.session.scalars(
         select(BudgetLine).where(BudgetLine.funding_year_id == year.id)
-        .options(selectinload(BudgetLine.funding_stream), selectinload(BudgetLine.category),
-                 selectinload(BudgetLine.strand))
+        .options(joinedload(BudgetLine.funding_stream), joinedload(BudgetLine.category),
+                 joinedload(BudgetLine.strand))
         .order_by(BudgetLine.id)
     ).all()
     stated = stated_forecasts(year.id)
@@ -684,13 +686,14 @@ def year_figures(year: FundingYear, quarter: int = 4, today: date | None = None)
     not_on_a_line = _set_rag(loose, thresholds) if (loose.actual_to_date or loose.committed) else None
 
     # Streams: every stream with a line or an allocation; variance against the revised allocation.
-    allocations = {
-        stream_id: (int(original), int(revised))
-        for stream_id, original, revised in db.session.execute(
-            select(Allocation.funding_stream_id, Allocation.original_pence, Allocation.revised_pence)
-            .where(Allocation.funding_year_id == year.id))
-    }
-    stream_names = dict(db.session.execute(select(FundingStream.id, FundingStream.name)).all())
+    allocations, stream_names = {}, {}
+    for stream_id, name, original, revised in db.session.execute(
+            select(FundingStream.id, FundingStream.name, Allocation.original_pence, Allocation.revised_pence)
+            .outerjoin(Allocation, and_(Allocation.funding_stream_id == FundingStream.id,
+                                        Allocation.funding_year_id == year.id))):
+        stream_names[stream_id] = name
+        if revised is not None:
+            allocations[stream_id] = (int(original), int(revised))
     streams: dict[int, Figures] = {}
     for sid in set(allocations) | {line.funding_stream_id for line in lines}:
         original, revised = allocations.get(sid, (None, None))
@@ -704,8 +707,7 @@ def year_figures(year: FundingYear, quarter: int = 4, today: date | None = None)
             g.previous_forecast = stated.by_stream.get(sid, 0)
     stream_list = sorted(streams.values(), key=lambda g: g.name)
 
-    strand_order = {sid: (order, name) for sid, order, name in db.session.execute(
-        select(Strand.id, Strand.sort_order, Strand.name))}
+    strand_order = {line.strand_id: (line.strand.sort_order, line.strand.name) for line in lines}
     strand_list = _group(pairs, lambda l: l.strand_id, lambda l: l.strand.name, quarter,
                          lambda k: strand_order.get(k, (0, "")))
     category_list = _group(pairs, lambda l: (not l.labour, l.category.sort_order, l.category.name, l.labour),

@@ -2,12 +2,14 @@
 
 ``MoneyField`` turns "£1,234.50" into 123450 (integer pence) with tracker.money; ``UKDateField`` takes
 31/03/2026 or 2026-03-31. Both give a clear message at the field when what was typed cannot be used.
+``VersionedForm`` and ``OnceForm`` are the bases of edit and create forms (tracker/locking.py says why).
 """
 from __future__ import annotations
 
 from datetime import date
 
-from wtforms import StringField
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, StringField
 
 from tracker.money import MoneyError, format_pence, to_pence
 from tracker.periods import parse_uk_date
@@ -78,3 +80,24 @@ class UKDateField(StringField):
         if isinstance(self.data, date):
             return self.data.strftime("%d/%m/%Y")
         return ""
+
+
+class VersionedForm(FlaskForm):
+    """A form that changes a record: it carries the version the record was shown at (tracker/locking.py)."""
+
+    #: The record's version when the form was shown; a change made from an older one is refused (409).
+    version = HiddenField()
+
+
+class OnceForm(FlaskForm):
+    """A create form: it carries a one-time token, so sending it twice makes one record (tracker/locking.py)."""
+
+    #: Made when the form is shown; a second POST with it is answered with the record the first made.
+    once = HiddenField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.once.data:  # shown for the first time (a POST sends back the token it was shown with)
+            from tracker.locking import new_token
+
+            self.once.data = new_token()

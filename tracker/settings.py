@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from flask import g, has_request_context
+
 from tracker.extensions import db
 from tracker.models import Setting
 from tracker.text import is_yes
@@ -100,13 +102,31 @@ def _value(spec: SettingSpec, text: str | None):
 
 def get(key: str, session=None):
     """The current value of a setting, or its default (on ``session``, the app's by default)."""
+    rows = _request_rows() if session is None else None
+    if rows is not None:
+        return _value(SPECS[key], rows.get(key))
     row = (session or db.session).get(Setting, key)
     return _value(SPECS[key], row.value if row is not None else None)
 
 
+def _request_rows() -> dict[str, str] | None:
+    """Every stored setting, read once per request (a page asks for several: the RAG thresholds, the names, the
+    badge's settings); None outside a request, where each call reads the database."""
+    if not has_request_context():
+        return None
+    rows = g.get("_settings_rows")
+    if rows is None:
+        rows = {r.key: r.value for r in db.session.scalars(db.select(Setting))}
+        g._settings_rows = rows
+    return rows
+
+
 def get_many(*keys: str, session=None) -> dict:
     """Several settings in one query (on ``session``, the app's by default: the deadline sync passes its own)."""
-    rows = {r.key: r.value for r in (session or db.session).scalars(db.select(Setting).where(Setting.key.in_(keys)))}
+    rows = _request_rows() if session is None else None
+    if rows is None:
+        rows = {r.key: r.value
+                for r in (session or db.session).scalars(db.select(Setting).where(Setting.key.in_(keys)))}
     return {key: _value(SPECS[key], rows.get(key)) for key in keys}
 
 
@@ -115,6 +135,8 @@ def put(key: str, value) -> None:
     spec = SPECS[key]
     text = str(value).strip()
     _convert(spec, text)
+    if has_request_context():
+        g.pop("_settings_rows", None)  # the rest of this request reads what it now stores
     row = db.session.get(Setting, key)
     if row is None:
         db.session.add(Setting(key=key, value=text))

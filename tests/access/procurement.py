@@ -15,5 +15,6 @@ ROUTES.update({
     "procurement.issue_publication": Access(post=only(MANAGER, FINANCE)),
     "procurement.publication_download": Access(get=EVERYONE),
     "procurement.publication_published": Access(post=only(MANAGER, FINANCE)),
+    "procurement.personal_data_decision": Access(post=only(FINANCE)),
 })
 URL_VALUES = {"kind_key": lambda session: "spend-monthly"}

@@ -91,6 +91,7 @@ def build(spec) -> object:
             db.session.add(ContractEvent(commission_id=c.id, kind="terminated", from_status=c.status,
                                          effective_date=YEAR_START + timedelta(days=cs["terminated_on"])))
             c.status = "terminated"
+    db.session.commit()  # a refused variation rolls back to here
     for cs, c in zip(spec["contracts"], contracts):
         if cs["varied"] is not None:
             day, change = cs["varied"]

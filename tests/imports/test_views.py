@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from tests.imports.helpers import BAD, BUDGET, COMMISSIONS, LEDGER, OXFORD_CSV, OXFORD_XLSX, table_counts, upload
 from tests.factories import DEMO_TODAY
+from tests.pages import hidden
 from tracker.demo import seed_demo
 from tracker.extensions import db
 from tracker.models import ImportBatch, LedgerTransaction, SupplierAlias
@@ -105,7 +106,10 @@ def _commit_through_pages(client, path, htmx=False, **fields):
     preview = response.headers["HX-Redirect"] if htmx else response.location
     page = client.get(preview)
     assert page.status_code == 200 and "Rows to add" in page.text
-    response = client.post(preview + "/commit", data={"leave_out": "y"}, headers=headers)
+    data = {"leave_out": "y"}
+    if "takes budget lines over their budgets" in page.text:  # the register's over-budget question: confirmed
+        data.update(confirm_over_budget="y", over_budget_seen=hidden(page.text, "over_budget_seen"))
+    response = client.post(preview + "/commit", data=data, headers=headers)
     target = response.headers["HX-Redirect"] if htmx else response.location
     assert "/imports/" in target
     return client.get(target)

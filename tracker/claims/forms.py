@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from tracker.forms import MoneyField, UKDateField
+from tracker.forms import MoneyField, OnceForm, UKDateField, VersionedForm  # noqa: F401
 from tracker.funding.forms import ChoiceField
 
 CONDITION_KIND_CHOICES = [
@@ -18,7 +18,7 @@ CONDITION_KIND_CHOICES = [
 ]
 
 
-class ClaimForm(FlaskForm):
+class ClaimForm(VersionedForm):
     claimed = MoneyField("Amount claimed", validators=[InputRequired("Enter the amount claimed")],
                          description="Never more than is left of the allocation after the year's other claims.")
     signed_off_by = StringField("Signed off by", validators=[Optional(), Length(max=120)],
@@ -26,17 +26,17 @@ class ClaimForm(FlaskForm):
     note = TextAreaField("Note", validators=[Optional(), Length(max=5000)])
 
 
-class SubmitForm(FlaskForm):
+class SubmitForm(VersionedForm):
     submitted_on = UKDateField("Date submitted to the funder",
                                validators=[InputRequired("Enter the date the claim was submitted")])
 
 
-class DecisionForm(FlaskForm):
+class DecisionForm(VersionedForm):
     decision = SelectField("The funder", choices=[("approved", "Approved the claim"), ("queried", "Queried the claim")])
     note = TextAreaField("What the funder said", validators=[Optional(), Length(max=2000)])
 
 
-class PaymentForm(FlaskForm):
+class PaymentForm(VersionedForm):
     paid_on = UKDateField("Date paid", validators=[InputRequired("Enter the date the funder paid")])
     received = MoneyField("Amount received", validators=[InputRequired("Enter the amount received")])
     remittance_reference = StringField("Remittance reference", validators=[
@@ -57,7 +57,7 @@ def parse_percent(text: str) -> int:
     return points
 
 
-class ConditionForm(FlaskForm):
+class ConditionForm(OnceForm):
     funding_stream_id = ChoiceField("Funding stream", message="Choose the funding stream")
     kind = SelectField("Condition", choices=CONDITION_KIND_CHOICES)
     category_id = ChoiceField("Category (for a category's share)", message="Choose the category")
@@ -92,7 +92,7 @@ class ConditionForm(FlaskForm):
         return ok
 
 
-class ContributionForm(FlaskForm):
+class ContributionForm(VersionedForm, OnceForm):
     funding_stream_id = ChoiceField("Matches the funding stream", message="Choose the funding stream")
     partner = StringField("Partner", validators=[DataRequired("Enter the partner's name"), Length(max=200)])
     kind = SelectField("Kind", choices=[("cash", "Cash"), ("in_kind", "In kind")])
@@ -111,7 +111,7 @@ class ContributionForm(FlaskForm):
             raise ValidationError("Evidenced money needs its evidence: choose the document that shows it")
 
 
-class VirementForm(FlaskForm):
+class VirementForm(OnceForm):
     from_line_id = ChoiceField("From budget line", message="Choose the line the money comes from")
     to_line_id = ChoiceField("To budget line", message="Choose the line the money goes to")
     amount = MoneyField("Amount", validators=[InputRequired("Enter the amount to move")])

@@ -8,7 +8,7 @@ from flask import Blueprint, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from tracker import audit, figures
+from tracker import audit, figures, locking
 from tracker.auth.roles import EVERYONE, FINANCE, roles_required
 from tracker.claims import rules, service
 from tracker.claims.forms import ClaimForm, ConditionForm, ContributionForm, DecisionForm, PaymentForm, SubmitForm, VirementForm
@@ -83,7 +83,7 @@ def prepare(year_id: int):
     return _done(url_for("claims.claim", claim_id=claim.id), "Claim prepared. Check it, then submit it.")
 
 
-def _claim_page(claim, status: int = 200, **forms):
+def _claim_page(claim, status: int = 200, conflict=None, **forms):
     sc, cell = service.stream_claims_of(claim)
     within, over = rules.within_the_grant(sc.revised, sc.claimed_elsewhere(claim.period), cell.claimable)
     form = forms.get("form") or ClaimForm(formdata=None, claimed=claim.claimed_pence,
@@ -91,29 +91,55 @@ def _claim_page(claim, status: int = 200, **forms):
     if "form" not in forms:
         form.claimed.data = claim.claimed_pence
     submit_form = forms.get("submit_form") or SubmitForm(formdata=None, submitted_on=date.today())
+    decision_form = forms.get("decision_form") or DecisionForm(formdata=None)
+    payment_form = forms.get("payment_form") or PaymentForm(formdata=None, paid_on=date.today(),
+                                                            received=claim.claimed_pence)
+    for name, each in (("form", form), ("submit_form", submit_form), ("decision_form", decision_form),
+                       ("payment_form", payment_form)):
+        # Each action is made from the claim as shown; a form sent back with errors keeps the version it was
+        # opened at (so a change made meanwhile is still caught), except after a 409, which shows the claim now.
+        if name not in forms or conflict is not None:
+            each.version.data = str(claim.row_version)
+            each.version.raw_data = [each.version.data]
     return render("claims/claim.html", status=status, claim=claim, sc=sc, cell=cell, within=within, over=over,
                   title=service.claim_title(claim), form=form, submit_form=submit_form,
-                  decision_form=forms.get("decision_form") or DecisionForm(formdata=None),
-                  payment_form=forms.get("payment_form") or PaymentForm(formdata=None, paid_on=date.today(),
-                                                                         received=claim.claimed_pence),
+                  decision_form=decision_form, payment_form=payment_form, conflict=conflict,
                   lines=ledger_lines(claim), basis=rules, history=audit.history(claim))
+
+
+def _claim_conflict(exc: locking.Stale, form_name: str, form):
+    """Someone else changed the claim first: 409, saying so, with the claim as it is now (and, for a save, what
+    this person typed beside what is saved)."""
+    claim = service.get_claim_or_404(exc.record.id)
+    fields = []
+    if form_name == "form":
+        fields = [("Amount claimed", format_pence(claim.claimed_pence), form.claimed.raw_data[0] if
+                   form.claimed.raw_data else ""),
+                  ("Signed off by", claim.signed_off_by, form.signed_off_by.data or ""),
+                  ("Note", claim.note, form.note.data or "")]
+    conflict = locking.conflict("claim", claim, exc.message, fields)
+    return _claim_page(claim, 409, conflict=conflict, **({form_name: form} if form_name == "form" else {}))
 
 
 def _claim_action(claim_id: int, form_class, form_name: str, field: str, act, message, undo=None):
     """The one shape of every change made on a claim's page (save, submit, decision, payment): the claim or 404;
-    the form checked; ``act(claim, form)`` does the change (the service checks the claim may change: a closed year
-    is a 409, a refusal is said at ``field`` of the form, 422); then commit, and back to the claim saying
-    ``message(form, result)``. Anything refused leaves nothing half-written, and the claim is shown as it is.
-    ``undo(result)`` tidies up what the change left outside the database when the commit fails."""
+    the form checked; ``act(claim, form, version)`` does the change (the service checks the claim may change: a
+    closed year is a 409, a refusal is said at ``field`` of the form, 422; a claim changed since the form was
+    shown, or by a request at the same moment, is a 409 showing it as it is now); then commit, and back to the
+    claim saying ``message(form, result)``. Anything refused leaves nothing half-written, and the claim is shown
+    as it is. ``undo(result)`` tidies up what the change left outside the database when the commit fails."""
     claim = service.get_claim_or_404(claim_id)
     form = form_class()
     if form.validate_on_submit():
         try:
-            result = act(claim, form)
+            result = act(claim, form, locking.version_of(form.version.data))
         except service.Refused as exc:
             # A figure outside its usual range is asked about at the form's confirmation box; the rest at ``field``.
             confirm = isinstance(exc, service.NeedsConfirmation) and getattr(form, "confirm_over", None)
             (confirm or getattr(form, field)).errors.append(str(exc))
+        except locking.Stale as exc:
+            db.session.rollback()
+            return _claim_conflict(exc, form_name, form)
         else:
             try:
                 db.session.commit()
@@ -134,7 +160,8 @@ def claim(claim_id: int):
         return _claim_page(service.get_claim_or_404(claim_id))
     return _claim_action(
         claim_id, ClaimForm, "form", "claimed",
-        lambda claim, form: service.update(claim, form.claimed.data, form.signed_off_by.data, form.note.data),
+        lambda claim, form, version: service.update(claim, form.claimed.data, form.signed_off_by.data,
+                                                   form.note.data, version),
         lambda form, _: "Claim saved.")
 
 
@@ -150,7 +177,7 @@ def submit(claim_id: int):
     """Submit the claim: its schedule is frozen as the next version."""
     return _claim_action(
         claim_id, SubmitForm, "submit_form", "submitted_on",
-        lambda claim, form: service.submit(claim, current_user, form.submitted_on.data),
+        lambda claim, form, version: service.submit(claim, current_user, form.submitted_on.data, version=version),
         lambda form, submission: f"Claim submitted as version {submission.version}. Its schedule is frozen.",
         undo=_remove_schedule)
 
@@ -161,7 +188,7 @@ def decision(claim_id: int):
     """Record that the funder approved or queried the claim."""
     return _claim_action(
         claim_id, DecisionForm, "decision_form", "decision",
-        lambda claim, form: service.decide(claim, form.decision.data, form.note.data),
+        lambda claim, form, version: service.decide(claim, form.decision.data, form.note.data, version),
         lambda form, _: f"Claim marked {form.decision.data}.")
 
 
@@ -171,8 +198,9 @@ def payment(claim_id: int):
     """Record the funder's payment: date, amount received and remittance reference."""
     return _claim_action(
         claim_id, PaymentForm, "payment_form", "paid_on",
-        lambda claim, form: service.record_payment(claim, form.paid_on.data, form.received.data,
-                                                   form.remittance_reference.data, form.confirm_over.data),
+        lambda claim, form, version: service.record_payment(claim, form.paid_on.data, form.received.data,
+                                                            form.remittance_reference.data, form.confirm_over.data,
+                                                            version),
         lambda form, _: "Payment recorded.")
 
 
@@ -257,14 +285,18 @@ def new_condition(year_id: int):
         select(Category).order_by(Category.sort_order, Category.name))]
     form.strand_id.choices = [(0, "None")] + [(s.id, s.name) for s in db.session.scalars(
         select(Strand).order_by(Strand.sort_order, Strand.name))]
+    if locking.sent_before(form, "GrantCondition") is not None:
+        return _done(_year_url(year.id, "conditions"), "This grant condition was added when the form was first "
+                                                       "sent; it is there once.")
     if form.validate_on_submit():
         kind = form.kind.data
-        service.add_condition(
+        condition = service.add_condition(
             year, funding_stream_id=form.funding_stream_id.data, kind=kind,
             category_id=form.category_id.data if kind == "category_share" else None,
             strand_id=form.strand_id.data if kind == "strand_share" else None,
             minimum_basis_points=form.basis_points, labour_pence=form.labour.data if kind == "ring_fence" else None,
             note=(form.note.data or "").strip())
+        locking.made(form.once.data, condition)
         db.session.commit()
         return _done(_year_url(year.id, "conditions"), "Grant condition added.")
     return render("claims/condition_form.html", status=422 if request.method == "POST" else 200, form=form, year=year)
@@ -300,16 +332,16 @@ def _contribution_values(form: ContributionForm) -> dict:
             "document_id": form.document_id.data or None, "note": (form.note.data or "").strip()}
 
 
-def _saved_contribution(form: ContributionForm, year: FundingYear, contribution) -> bool:
-    """Save the form's contribution; False (and the question at the confirmation box) when evidence above the
-    pledge is not yet confirmed."""
+def _saved_contribution(form: ContributionForm, year: FundingYear, contribution, version: int | None = None):
+    """Save the form's contribution and return it; None (and the question at the confirmation box) when evidence
+    above the pledge is not yet confirmed. ``locking.Stale`` goes to the caller."""
     try:
-        service.save_contribution(year, contribution, form.confirm_over.data, **_contribution_values(form))
+        return service.save_contribution(year, contribution, form.confirm_over.data, version=version,
+                                         **_contribution_values(form))
     except service.NeedsConfirmation as exc:
         db.session.rollback()
         form.confirm_over.errors = [str(exc)]
-        return False
-    return True
+        return None
 
 
 @bp.route("/funding/years/<int:year_id>/match/new", methods=["GET", "POST"])
@@ -318,7 +350,11 @@ def new_contribution(year_id: int):
     """Record a partner's match contribution: pledged, and what is evidenced."""
     year = year_to_change_or_404(year_id)
     form = _contribution_form(year)
-    if form.validate_on_submit() and _saved_contribution(form, year, None):
+    if locking.sent_before(form, "MatchContribution") is not None:
+        return _done(_year_url(year.id, "match"), "This match contribution was recorded when the form was first "
+                                                  "sent; it is recorded once.")
+    if form.validate_on_submit() and (saved := _saved_contribution(form, year, None)) is not None:
+        locking.made(form.once.data, saved)
         db.session.commit()
         return _done(_year_url(year.id, "match"), "Match contribution recorded.")
     return render("claims/contribution_form.html", status=422 if request.method == "POST" else 200, form=form,
@@ -332,11 +368,31 @@ def edit_contribution(contribution_id: int):
     contribution = service.contribution_to_change_or_404(contribution_id)
     year = contribution.funding_year
     form = _contribution_form(year, contribution)
-    if form.validate_on_submit() and _saved_contribution(form, year, contribution):
+    saved = None
+    if form.validate_on_submit():
+        try:
+            saved = _saved_contribution(form, year, contribution, locking.version_of(form.version.data))
+        except locking.Stale as exc:
+            return _contribution_conflict(form, year, exc.record)
+    if saved is not None:
         db.session.commit()
         return _done(_year_url(year.id, "match"), "Match contribution saved.")
     return render("claims/contribution_form.html", status=422 if request.method == "POST" else 200, form=form,
                   year=year, contribution=contribution)
+
+
+def _contribution_conflict(form: ContributionForm, year: FundingYear, contribution):
+    """Someone else saved the contribution first: 409, theirs beside this person's, the form ready to save again."""
+    if contribution is None:
+        abort_with(404, "There is no such match contribution. It may have been removed.")
+    fields = [("Partner", contribution.partner, form.partner.data or ""),
+              ("Kind", contribution.kind, form.kind.data or ""),
+              ("Pledged", format_pence(contribution.pledged_pence), format_pence(form.pledged.data or 0)),
+              ("Evidenced", format_pence(contribution.evidenced_pence), format_pence(form.evidenced.data or 0)),
+              ("Note", contribution.note, form.note.data or "")]
+    locking.show_version(form, contribution)
+    return render("claims/contribution_form.html", status=409, form=form, year=year, contribution=contribution,
+                  conflict=locking.conflict("match contribution", contribution, fields=fields))
 
 
 @bp.route("/match/<int:contribution_id>/delete", methods=["POST"])
@@ -363,10 +419,15 @@ def virement(year_id: int):
     choices = [(line.id, f"{line.name}{' – ' + line.description if line.description else ''}"
                          f"{' (labour)' if line.labour else ''}: {format_pence(line.amount_pence)}") for line in lines]
     form.from_line_id.choices = form.to_line_id.choices = choices
+    if locking.sent_before(form, "Virement") is not None:  # the same form sent again: made once
+        return _done(_year_url(year.id, "conditions"), "This virement was made when the form was first sent; "
+                                                       "the money moved once.")
     if form.validate_on_submit():
         try:
-            service.make_virement(year, get_line_or_404(form.from_line_id.data), get_line_or_404(form.to_line_id.data),
-                                  form.amount.data, form.reason.data, form.approval_reference.data)
+            made = service.make_virement(year, get_line_or_404(form.from_line_id.data),
+                                         get_line_or_404(form.to_line_id.data), form.amount.data, form.reason.data,
+                                         form.approval_reference.data)
+            locking.made(form.once.data, made)
         except service.Refused as exc:
             db.session.rollback()
             target = form.approval_reference if "approval" in str(exc) else form.amount

@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import func, select
+from sqlalchemy import update as sql_update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
-from tracker import audit, files, figures
+from tracker import audit, files, figures, locking
 from tracker.claims import rules
 from tracker.errors import abort_with, get_or_404
 from tracker.extensions import db
@@ -257,7 +259,8 @@ def claim_title(claim: Claim) -> str:
 
 def prepare(year: FundingYear, stream: FundingStream, period: int) -> Claim:
     """The draft claim for a stream and period (made if there is none), claiming what the ledger shows as
-    claimable within what is left of the allocation."""
+    claimable within what is left of the allocation. Of two prepares at once, the second opens the claim the
+    first made (the year, stream and period are unique) instead of failing."""
     require_open_year(year)
     rows = [sc for sc in year_claims(year) if sc.stream.id == stream.id]
     if not rows:
@@ -268,26 +271,66 @@ def prepare(year: FundingYear, stream: FundingStream, period: int) -> Claim:
         raise Refused(f"{stream.name} claims {sc.frequency}: there is no claim period {period}.")
     if cell.claim is not None:
         return cell.claim
-    claimed, _over = rules.within_the_grant(sc.revised, sc.claimed_elsewhere(period), cell.claimable)
+    allocation, elsewhere = _headroom(year.id, stream.id, period)
+    claimed, _over = rules.within_the_grant(allocation.revised_pence, elsewhere, cell.claimable)
     claim = Claim(funding_year_id=year.id, funding_stream_id=stream.id, period=period, frequency=sc.frequency,
                   claimed_pence=claimed, status="draft")
-    db.session.add(claim)
-    db.session.flush()
+    try:
+        db.session.add(claim)
+        db.session.flush()
+    except IntegrityError:  # another request made this period's claim first: open theirs (this one wrote nothing)
+        db.session.rollback()
+        return db.session.scalars(select(Claim).where(
+            Claim.funding_year_id == year.id, Claim.funding_stream_id == stream.id, Claim.period == period)).one()
     audit.record(REALM, "create", claim, f"Claim prepared: {stream.name} {year.label} {cell.name}",
                  None, audit.snapshot(claim, CLAIM_FIELDS))
     return claim
 
 
+def _headroom(year_id: int, stream_id: int, period: int) -> tuple[Allocation, int]:
+    """The stream's allocation, locked to the end of this transaction, and what the year's other claims on it
+    claim, read after the lock: two claims saved at once are checked one after the other, each against the
+    other's amount, so together they never pass the allocation."""
+    lock_allocation(year_id, stream_id)
+    allocation = db.session.scalars(select(Allocation).where(
+        Allocation.funding_year_id == year_id, Allocation.funding_stream_id == stream_id)
+        .execution_options(populate_existing=True)).first()
+    if allocation is None:
+        abort_with(409, "This claim's stream has no allocation in the year any more.")
+    return allocation, claimed_against(year_id, stream_id, except_period=period)
+
+
+def claimed_against(year_id: int, stream_id: int, except_period: int | None = None) -> int:
+    """What the year's claims on a stream claim in all (but the one for ``except_period``), read from the
+    database, never from records this request already holds (they may be out of date)."""
+    query = select(func.coalesce(func.sum(Claim.claimed_pence), 0)).where(
+        Claim.funding_year_id == year_id, Claim.funding_stream_id == stream_id)
+    if except_period is not None:
+        query = query.where(Claim.period != except_period)
+    return int(db.session.scalar(query) or 0)
+
+
+def lock_allocation(year_id: int, stream_id: int) -> None:
+    """Hold the stream's allocation for the rest of this transaction: a claim saved and the allocation revised at
+    the same moment are then checked one after the other. (An UPDATE that changes nothing takes the row lock on
+    PostgreSQL and the write lock on SQLite alike.)"""
+    db.session.execute(sql_update(Allocation).where(Allocation.funding_year_id == year_id,
+                                                    Allocation.funding_stream_id == stream_id)
+                       .values(revised_pence=Allocation.revised_pence)
+                       .execution_options(synchronize_session=False))
+
+
 def cap_problem(claim: Claim, claimed: int) -> str | None:
     """Why ``claimed`` cannot be claimed on ``claim`` (None when it can): cumulative claims never exceed the
-    revised allocation."""
-    sc, _cell = stream_claims_of(claim)
-    total = sc.claimed_elsewhere(claim.period) + claimed
-    if total > sc.revised:
-        over = total - sc.revised
+    revised allocation. Checked on the allocation locked for this transaction (``_headroom``)."""
+    allocation, elsewhere = _headroom(claim.funding_year_id, claim.funding_stream_id, claim.period)
+    total = elsewhere + claimed
+    if total > allocation.revised_pence:
+        over = total - allocation.revised_pence
         return (f"Claims for {claim.funding_stream.name} in {claim.funding_year.label} would come to "
-                f"{format_pence(total)}, {format_pence(over)} over the allocation of {format_pence(sc.revised)}: "
-                f"claim at most {format_pence(claimed - over)}. Over the grant: falls to the PCC.")
+                f"{format_pence(total)}, {format_pence(over)} over the allocation of "
+                f"{format_pence(allocation.revised_pence)}: claim at most {format_pence(max(0, claimed - over))}. "
+                "Over the grant: falls to the PCC.")
     return None
 
 
@@ -298,21 +341,45 @@ def _require_editable(claim: Claim) -> None:
                         "mark it queried and submit a corrected version.")
 
 
-def update(claim: Claim, claimed: int, signed_off_by: str, note: str) -> None:
-    """Change a draft (or queried) claim's amount, sign-off and note."""
+def _lost(claim: Claim, action: str) -> str:
+    """What the 409 page says when ``action`` found the claim changed since the page was shown."""
+    return (f"This claim changed after you opened it, so your {action} was not made. The claim as it stands now "
+            "is shown below: check it and, if your change is still needed, make it again.")
+
+
+def _move(claim: Claim, shown: int | None, action: str, from_states: tuple[str, ...], **values) -> dict:
+    """Make one change to the claim: refused (``locking.Stale``) when the form was shown at another version,
+    then a single UPDATE conditional on the version and status read now. Returns the changed fields before."""
+    locking.check_version(claim, shown, "row_version", _lost(claim, action))
+    before = audit.snapshot(claim, CLAIM_FIELDS)
+    locking.transition(claim, claim.row_version, version_attr="row_version", from_states=from_states,
+                       message=_lost(claim, action), **values)
+    return before
+
+
+def update(claim: Claim, claimed: int, signed_off_by: str, note: str, version: int | None = None) -> None:
+    """Change a draft (or queried) claim's amount, sign-off and note (``version``: the one the form showed)."""
     _require_editable(claim)
+    locking.check_version(claim, version, "row_version", _lost(claim, "save"))
     problem = cap_problem(claim, claimed)
     if problem:
         raise Refused(problem)
-    audit.update(REALM, claim, CLAIM_FIELDS, f"{claim_title(claim)} changed", claimed_pence=claimed,
-                 signed_off_by=(signed_off_by or "").strip(), note=(note or "").strip())
+    before = _move(claim, version, "save", EDITABLE, claimed_pence=claimed,
+                   signed_off_by=(signed_off_by or "").strip(), note=(note or "").strip())
+    b, a = audit.diff(before, audit.snapshot(claim, CLAIM_FIELDS))
+    if a:
+        audit.record(REALM, "change", claim, f"{claim_title(claim)} changed", b, a)
 
 
-def submit(claim: Claim, user: User | None, submitted_on: date, now: datetime | None = None) -> ClaimSubmission:
-    """Send the claim: freeze its schedule as the next version (same bytes on every download)."""
+def submit(claim: Claim, user: User | None, submitted_on: date, now: datetime | None = None,
+           version: int | None = None) -> ClaimSubmission:
+    """Send the claim: freeze its schedule as the next version (same bytes on every download). The status moves
+    first, in one conditional UPDATE; the schedule is then built from the claim as that UPDATE locked it, so
+    the amount sent is the amount kept."""
     from tracker.claims.schedule import schedule_bytes
 
     _require_editable(claim)
+    locking.check_version(claim, version, "row_version", _lost(claim, "submission"))
     if not claim.signed_off_by.strip():
         raise Refused("Say who signed the claim off before submitting it.")
     problem = rules.date_problem(claim.funding_year.label, submitted_on, "date submitted")
@@ -321,11 +388,9 @@ def submit(claim: Claim, user: User | None, submitted_on: date, now: datetime | 
     problem = cap_problem(claim, claim.claimed_pence)
     if problem:
         raise Refused(problem)
+    before = _move(claim, version, "submission", EDITABLE, status="submitted", submitted_on=submitted_on,
+                   version=Claim.version + 1)
     sc, cell = stream_claims_of(claim)
-    before = audit.snapshot(claim, CLAIM_FIELDS)
-    claim.version += 1
-    claim.status = "submitted"
-    claim.submitted_on = submitted_on
     submission = ClaimSubmission(claim=claim, version=claim.version, claimed_pence=claim.claimed_pence,
                                  claimable_pence=cell.claimable, submitted_at=(now or utcnow()).replace(microsecond=0),
                                  submitted_by_id=user.id if user else None)
@@ -340,24 +405,30 @@ def submit(claim: Claim, user: User | None, submitted_on: date, now: datetime | 
     return submission
 
 
-def decide(claim: Claim, status: str, note: str = "") -> None:
+def decide(claim: Claim, status: str, note: str = "", version: int | None = None) -> None:
     """The funder approved or queried a submitted claim."""
     require_open_year(claim.funding_year)
     allowed = {"approved": ("submitted", "queried"), "queried": ("submitted", "approved")}
     if status not in allowed:
         raise Refused("Choose approved or queried.")
+    locking.check_version(claim, version, "row_version", _lost(claim, "decision"))
     if claim.status not in allowed[status]:
         raise Refused(f"A {claim.status} claim cannot be marked {status}.")
     text = claim.note
     if (note or "").strip():
         text = (text + "\n" if text else "") + f"{status.capitalize()}: {note.strip()}"
-    audit.update(REALM, claim, CLAIM_FIELDS, f"{claim_title(claim)} {status}", status=status, note=text)
+    before = _move(claim, version, "decision", allowed[status], status=status, note=text)
+    b, a = audit.diff(before, audit.snapshot(claim, CLAIM_FIELDS))
+    audit.record(REALM, "change", claim, f"{claim_title(claim)} {status}", b, a)
 
 
-def record_payment(claim: Claim, paid_on: date, received: int, remittance: str, confirmed: bool = False) -> None:
-    """The funder paid: the date, the amount received and the remittance reference. More than was claimed is
-    recorded only ``confirmed`` (NeedsConfirmation otherwise), and the audit entry says it was confirmed."""
+def record_payment(claim: Claim, paid_on: date, received: int, remittance: str, confirmed: bool = False,
+                   version: int | None = None) -> None:
+    """The funder paid: the date, the amount received and the remittance reference, in one conditional update
+    from the state the form was shown at (``version``). More than was claimed is recorded only ``confirmed``
+    (NeedsConfirmation otherwise), and the audit entry says it was confirmed."""
     require_open_year(claim.funding_year)
+    locking.check_version(claim, version, "row_version", _lost(claim, "payment"))
     if claim.status not in ("submitted", "approved"):
         raise Refused(f"Only a submitted or approved claim can be paid; this one is {claim.status}.")
     if claim.submitted_on and paid_on < claim.submitted_on:
@@ -368,10 +439,11 @@ def record_payment(claim: Claim, paid_on: date, received: int, remittance: str, 
     over = rules.payment_over_claim(claim.claimed_pence, received)
     if over and not confirmed:
         raise NeedsConfirmation(over)
-    audit.update(REALM, claim, CLAIM_FIELDS, f"{claim_title(claim)} paid: {format_pence(received)} received"
-                 + (f", more than the {format_pence(claim.claimed_pence)} claimed (confirmed)" if over else ""),
-                 status="paid", paid_on=paid_on, received_pence=received,
-                 remittance_reference=(remittance or "").strip())
+    before = _move(claim, version, "payment", ("submitted", "approved"), status="paid", paid_on=paid_on,
+                   received_pence=received, remittance_reference=(remittance or "").strip())
+    b, a = audit.diff(before, audit.snapshot(claim, CLAIM_FIELDS))
+    audit.record(REALM, "change", claim, f"{claim_title(claim)} paid: {format_pence(received)} received"
+                 + (f", more than the {format_pence(claim.claimed_pence)} claimed (confirmed)" if over else ""), b, a)
 
 
 def get_submission_or_404(claim: Claim, version: int) -> ClaimSubmission:
@@ -541,10 +613,13 @@ def contribution_to_change_or_404(contribution_id: int) -> MatchContribution:
 
 
 def save_contribution(year: FundingYear, contribution: MatchContribution | None, confirmed: bool = False,
-                      **values) -> MatchContribution:
-    """Record or change a match contribution. Evidence above the pledge is kept only ``confirmed``
+                      version: int | None = None, **values) -> MatchContribution:
+    """Record a contribution, or change one from a form shown at ``version`` (``locking.Stale`` when someone else
+    saved it since, or saves it at the same moment). Evidence above the pledge is kept only ``confirmed``
     (NeedsConfirmation otherwise)."""
     require_open_year(year)
+    if contribution is not None:
+        locking.check_version(contribution, version)
     if values.get("evidenced_pence") and not values.get("document_id"):
         raise Refused("Evidenced money needs its evidence: choose the document that shows it.")
     over = rules.evidence_over_pledge(values.get("pledged_pence") or 0, values.get("evidenced_pence") or 0)
@@ -559,6 +634,7 @@ def save_contribution(year: FundingYear, contribution: MatchContribution | None,
     else:
         audit.update(REALM, contribution, MATCH_FIELDS, f"Match contribution from {values.get('partner')} changed",
                      **values)
+        locking.flush(contribution)
     if over:
         audit.record(REALM, "change", contribution, f"Match contribution from {contribution.partner}: evidenced "
                      "above the pledge, confirmed", None, {"evidence_over_pledge_confirmed": over})

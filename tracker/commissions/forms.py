@@ -11,7 +11,8 @@ from wtforms.widgets import HiddenInput
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from tracker.commissions import rules
-from tracker.forms import MoneyField, UKDateField
+from tracker.forms import MoneyField, OnceForm, UKDateField
+from tracker.forms import VersionedForm as RecordVersionForm
 from tracker.models.commissions import COMMISSION_STATUSES, COMMISSION_TYPES, END_DECISIONS, PROCUREMENT_ROUTES
 
 
@@ -61,7 +62,7 @@ STRAND_HINT = ("The violence the service tackles. Young Futures is a funding str
                "choose the strand its work serves.")
 
 
-class CommissionForm(SharesMixin, VersionedForm):
+class CommissionForm(SharesMixin, VersionedForm, OnceForm):
     reference = StringField("Reference", validators=[DataRequired("Enter a reference, like VRU-25-014"), Length(max=40)],
                             description="Our reference, e.g. VRU-25-014. Each commission has its own.")
     title = StringField("Title", validators=[DataRequired("Enter the service's title"), Length(max=200)])
@@ -186,7 +187,7 @@ class VariationForm(SharesMixin, VersionedForm):
             raise ValidationError("Enter a change in value, a new end date, or both")
 
 
-class ProviderForm(FlaskForm):
+class ProviderForm(RecordVersionForm, OnceForm):
     name = StringField("Name", validators=[DataRequired("Enter the provider's name"), Length(max=200)])
     charity_number = StringField("Charity number", validators=[Optional(), Length(max=20)])
     company_number = StringField("Company number", validators=[Optional(), Length(max=20)])
@@ -195,7 +196,7 @@ class ProviderForm(FlaskForm):
     supported_employment = BooleanField("Supported employment provider")
     public_service_mutual = BooleanField("Public service mutual")
     individual = BooleanField("An individual or sole trader",
-                              description="Their name shows as “Redacted – personal data” in published spend and contract files.")
+                              description="Their name shows as “Redacted: personal data” in published spend and contract files.")
     supplier_ids = TextAreaField("Supplier IDs in the finance ledger", validators=[Optional(), Length(max=2000)],
                                  description="One per line, e.g. SUP1001. Ledger lines with these IDs are matched to this provider.")
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])

@@ -13,7 +13,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from tracker import audit, settings
+from tracker import audit, locking, settings
 from tracker.auth.roles import EVERYONE, MANAGER, roles_required
 from tracker.commissions import queries, service
 from tracker.commissions.forms import CommissionForm, EndDateForm, ProviderForm, StatusForm, VariationForm
@@ -195,6 +195,10 @@ def create():
     """Add a commission; a provider can be chosen or named (and added) here."""
     form = CommissionForm()
     _fill_choices(form)
+    earlier = locking.sent_before(form, "Commission")
+    if earlier is not None:  # the same form sent again: the commission it added
+        flash("This commission was added when the form was first sent.", "success")
+        return see_other(url_for(".show", commission_id=earlier))
     if request.method == "GET":
         form.version.data = 0
         year = choose_year(request.args, default=lambda: None)  # ?year= fills in the year (from a year's page)
@@ -216,6 +220,7 @@ def create():
         return _render_form(form, None, 422, warnings=warnings)
     try:
         commission = service.create_commission(_form_data(form), form.new_provider_name.data or "", shares)
+        locking.made(form.once.data, commission)
     except FieldErrors as exc:
         db.session.rollback()
         _show_errors(form, exc.errors)
@@ -580,11 +585,28 @@ def _provider_form_page(form: ProviderForm, p: Provider | None, status: int = 20
 
 
 def _save_provider(form: ProviderForm, p: Provider | None):
+    if p is None and (earlier := locking.sent_before(form, "Provider")) is not None:
+        flash("This provider was added when the form was first sent.", "success")
+        return see_other(url_for(".provider", provider_id=earlier))
     if not form.validate():
         return _provider_form_page(form, p, 422)
     data = {name: getattr(form, name).data for name in service.PROVIDER_FIELDS}
     try:
-        saved = service.save_provider(p, data, form.supplier_id_list())
+        saved = service.save_provider(p, data, form.supplier_id_list(), locking.version_of(form.version.data))
+        locking.made(form.once.data if p is None else None, saved)
+    except locking.Stale as exc:
+        current = exc.record
+        locking.show_version(form, current)
+        ids = "\n".join(a.value for a in current.supplier_aliases if a.kind == "supplier_id")
+        fields = [("Name", current.name, data["name"] or ""),
+                  ("Charity number", current.charity_number, data["charity_number"] or ""),
+                  ("Company number", current.company_number, data["company_number"] or ""),
+                  ("An individual or sole trader", "Yes" if current.individual else "No",
+                   "Yes" if data["individual"] else "No"),
+                  ("Supplier IDs", ids, "\n".join(form.supplier_id_list())),
+                  ("Notes", current.notes, data["notes"] or "")]
+        return render("commissions/provider_form.html", "form", status=409, form=form, p=current,
+                      conflict=locking.conflict("provider", current, fields=fields))
     except FieldErrors as exc:
         db.session.rollback()
         _show_errors(form, exc.errors)

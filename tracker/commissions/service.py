@@ -11,9 +11,10 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
-from tracker import audit
+from tracker import audit, locking
 from tracker.errors import get_or_404
 from tracker.extensions import db
 from tracker.funding.rules import closed_year_problem, require_open_year
@@ -555,10 +556,13 @@ def find_or_create_provider(name: str, **flags) -> Provider:
     return find_provider_by_name(name) or create_provider({"name": name, **flags})
 
 
-def save_provider(provider: Provider | None, data: dict, supplier_ids: list[str]) -> Provider:
-    """Add (``provider`` None) or change a provider and its ledger supplier IDs, audited; raises FieldErrors."""
+def save_provider(provider: Provider | None, data: dict, supplier_ids: list[str],
+                  version: int | None = None) -> Provider:
+    """Add (``provider`` None) or change a provider and its ledger supplier IDs, audited; raises FieldErrors, or
+    ``locking.Stale`` for a change made from a form shown at another ``version``."""
     if provider is None:
         return create_provider(data, supplier_ids)
+    locking.check_version(provider, version)
     data = _provider_data(data)
     errors = _provider_rules(data, supplier_ids, provider)
     if errors:
@@ -569,7 +573,9 @@ def save_provider(provider: Provider | None, data: dict, supplier_ids: list[str]
     old_ids, new_ids = _set_supplier_ids(provider, supplier_ids)
     changed_before, changed_after = audit.diff({**before, "supplier_ids": old_ids},
                                                {**audit.snapshot(provider, PROVIDER_FIELDS), "supplier_ids": new_ids})
-    db.session.flush()
+    if changed_after:
+        flag_modified(provider, "name")  # a change of supplier IDs alone is a change of the provider (its version)
+    locking.flush(provider)
     if changed_after:
         audit.record(REALM, "change", provider, f"Changed provider {provider.name}", changed_before, changed_after)
     return provider

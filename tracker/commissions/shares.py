@@ -10,6 +10,7 @@ The rules, in one place for the form, the variation, the imports, the roll-over 
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -226,19 +227,23 @@ def shares_of(commission: Commission) -> list[ShareInput]:
 
 # --- Budget lines taken over their amount ------------------------------------------------------------------------
 
-def over_budget_warnings(commission: Commission | None, shares: list[ShareInput]) -> list[str]:
+def over_budget_warnings(commission: Commission | None, shares: list[ShareInput],
+                         replacing: Iterable[int] = ()) -> list[str]:
     """"This takes Young Futures panel (2025-26) over its budget by £22,950.00" for each line the shares would
-    take over its amount, counting the other contracts' committed shares on it (two queries)."""
+    take over its amount, counting the other contracts' committed shares on it (two queries). ``shares`` may be
+    several contracts' (the commissions register import asks once for the whole file): ``replacing`` names the
+    contracts whose shares they replace, left out of the others as ``commission`` is."""
     from tracker.figures import COMMITTED_STATUSES
 
     line_ids = {s.budget_line_id for s in shares if s.budget_line_id}
     if not line_ids:
         return []
+    leave_out = set(replacing) | ({commission.id} if commission is not None and commission.id else set())
     others = dict(db.session.execute(
         select(FundingShare.budget_line_id, func.sum(FundingShare.amount_pence))
         .join(Commission, Commission.id == FundingShare.commission_id)
         .where(FundingShare.budget_line_id.in_(line_ids), Commission.status.in_(COMMITTED_STATUSES),
-               *([Commission.id != commission.id] if commission is not None and commission.id else []))
+               *([Commission.id.not_in(leave_out)] if leave_out else []))
         .group_by(FundingShare.budget_line_id)).all())
     lines = db.session.scalars(select(BudgetLine).where(BudgetLine.id.in_(line_ids)).order_by(BudgetLine.id)).all()
     mine: dict[int, int] = {}

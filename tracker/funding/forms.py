@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
-from tracker.forms import MoneyField, UKDateField
+from tracker.forms import MoneyField, OnceForm, UKDateField, VersionedForm
 from tracker.models.funding import CLAIM_FREQUENCIES
 from tracker.periods import parse_label
 
@@ -33,7 +33,7 @@ class ChoiceField(SelectField):
 ALLOCATION_STATUSES = [("confirmed", "Confirmed"), ("draft", "Draft (awaiting the grant letter)")]
 
 
-class YearForm(FlaskForm):
+class YearForm(OnceForm):
     label = StringField("Funding year", description="Like 2026-27. It runs from 1 April to 31 March.",
                         validators=[DataRequired("Enter the funding year, like 2026-27")])
     notes = TextAreaField("Notes", description="For example, when the grant letter arrived.",
@@ -51,7 +51,7 @@ class YearForm(FlaskForm):
             raise ValidationError(f"Funding year {field.data} already exists")
 
 
-class YearNotesForm(FlaskForm):
+class YearNotesForm(VersionedForm):
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
 
 
@@ -60,7 +60,7 @@ class ReopenForm(FlaskForm):
                            validators=[DataRequired("Say why the year needs reopening"), Length(max=2000)])
 
 
-class StreamForm(FlaskForm):
+class StreamForm(VersionedForm, OnceForm):
     name = StringField("Name", description="As the grant letter gives it.",
                        validators=[DataRequired("Enter the stream's name"), Length(max=120)])
     funder = StringField("Funder", description="For example, Home Office or the PCC.", validators=[Optional(), Length(max=120)])
@@ -139,7 +139,7 @@ class RevisionForm(FlaskForm):
         return ok
 
 
-class BudgetLineForm(FlaskForm):
+class BudgetLineForm(VersionedForm, OnceForm):
     funding_stream_id = ChoiceField("Funding stream", message="Choose the funding stream")
     category_id = ChoiceField("Category", message="Choose the category")
     strand_id = ChoiceField("Strand", message="Choose the strand")
@@ -193,7 +193,7 @@ class BudgetLineForm(FlaskForm):
         return [self.q1.data, self.q2.data, self.q3.data, self.q4.data]
 
 
-class PlannedForm(FlaskForm):
+class PlannedForm(VersionedForm):
     """Finance's own figure for a budget line's planned (not yet contracted) spend, with the reason."""
 
     planned = MoneyField("Planned spend still to contract", validators=[Optional()],

@@ -9,7 +9,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from tracker import audit
+from tracker import audit, locking
 from tracker.auth.roles import ADMIN, EVERYONE, FINANCE, roles_required
 from tracker.extensions import db
 from tracker.funding import service
@@ -64,8 +64,13 @@ def years():
 def new_year():
     """Set up a funding year; it starts as a draft."""
     form = YearForm()
+    earlier = locking.sent_before(form, "FundingYear")
+    if earlier is not None:  # the same form sent again: the year it set up
+        return _done(url_for("funding.year", year_id=earlier), "This funding year was set up when the form was "
+                                                              "first sent.")
     if form.validate_on_submit():
         year = service.create_year(form.label.data, form.notes.data)
+        locking.made(form.once.data, year)
         db.session.commit()
         return _done(url_for("funding.year", year_id=year.id), f"Funding year {year.label} set up as a draft.")
     return render("funding/year_form.html", "form", status=_status(form), form=form)
@@ -93,7 +98,14 @@ def edit_year(year_id: int):
     year = service.year_to_change_or_404(year_id)
     form = YearNotesForm(obj=year)
     if form.validate_on_submit():
-        service.update_year_notes(year, form.notes.data)
+        try:
+            service.update_year_notes(year, form.notes.data, locking.version_of(form.version.data))
+        except locking.Stale as exc:
+            year = exc.record
+            locking.show_version(form, year)
+            return render("funding/year_edit.html", "form", status=409, form=form, year=year,
+                          conflict=locking.conflict("funding year", year, fields=[
+                              ("Notes", year.notes, form.notes.data or "")]))
         db.session.commit()
         return _done(url_for("funding.year", year_id=year.id), f"Notes of {year.label} saved.")
     return render("funding/year_edit.html", "form", status=_status(form), form=form, year=year)
@@ -186,8 +198,11 @@ def _finance_leads():
 def new_stream():
     """Add a funding stream."""
     form = StreamForm(leads=_finance_leads())
+    if locking.sent_before(form, "FundingStream") is not None:
+        return _done(url_for("funding.streams"), "This funding stream was added when the form was first sent.")
     if form.validate_on_submit():
         stream = service.save_stream(None, **_stream_values(form))
+        locking.made(form.once.data, stream)
         db.session.commit()
         return _done(url_for("funding.streams"), f"Funding stream {stream.name} added.")
     return render("funding/stream_form.html", "form", status=_status(form), form=form, stream=None)
@@ -200,7 +215,19 @@ def edit_stream(stream_id: int):
     stream = service.get_stream_or_404(stream_id)
     form = StreamForm(obj=stream, stream_id=stream.id, leads=_finance_leads())
     if form.validate_on_submit():
-        service.save_stream(stream, **_stream_values(form))
+        try:
+            service.save_stream(stream, locking.version_of(form.version.data), **_stream_values(form))
+        except locking.Stale as exc:
+            stream = exc.record
+            locking.show_version(form, stream)
+            values = _stream_values(form)
+            fields = [(label, str(getattr(stream, key)), str(values[key])) for label, key in (
+                ("Name", "name"), ("Funder", "funder"), ("Labour split", "labour_split"),
+                ("Claim frequency", "claim_frequency"), ("Claims due (days)", "claim_due_days"),
+                ("Claim basis", "claim_basis"), ("Claim timing", "claim_timing"),
+                ("Final claim due (days)", "final_claim_due_days"), ("Active", "active"))]
+            return render("funding/stream_form.html", "form", status=409, form=form, stream=stream,
+                          conflict=locking.conflict("funding stream", stream, fields=fields))
         db.session.commit()
         return _done(url_for("funding.streams"), f"Funding stream {stream.name} saved.")
     return render("funding/stream_form.html", "form", status=_status(form), form=form, stream=stream)
@@ -246,11 +273,16 @@ def allocation(allocation_id: int):
                     and letter == (allocation.grant_letter_date, allocation.grant_letter_reference)):
                 form.amount.errors.append("This is the current allocation: enter the new figure")
             else:
-                service.revise_allocation(allocation, form.amount.data, form.reason.data, form.status.data,
-                                          grant_letter=letter)
-                db.session.commit()
-                return _done(url_for("funding.allocation", allocation_id=allocation.id),
-                             f"Allocation of {allocation.funding_stream.name} revised.")
+                try:
+                    service.revise_allocation(allocation, form.amount.data, form.reason.data, form.status.data,
+                                              grant_letter=letter)
+                except service.BelowClaimed as exc:
+                    db.session.rollback()
+                    form.amount.errors.append(str(exc))
+                else:
+                    db.session.commit()
+                    return _done(url_for("funding.allocation", allocation_id=allocation.id),
+                                 f"Allocation of {allocation.funding_stream.name} revised.")
         status = 422
     return render("funding/allocation.html", "form", status=status, allocation=allocation, year=year, form=form)
 
@@ -306,8 +338,10 @@ def new_line(year_id: int):
     """Add a budget line with its Q1-Q4 profile."""
     year = service.year_to_change_or_404(year_id)
     form = _line_form()
+    if locking.sent_before(form, "BudgetLine") is not None:
+        return _done(_budget_url(year), "This budget line was added when the form was first sent.")
     if form.validate_on_submit() and not _line_clash(form, year):
-        service.create_line(year, **_line_values(form))
+        locking.made(form.once.data, service.create_line(year, **_line_values(form)))
         db.session.commit()
         return _done(_budget_url(year), "Budget line added.")
     return render("funding/line_form.html", "form", status=_status(form), form=form, year=year, line=None)
@@ -324,13 +358,31 @@ def edit_line(line_id: int):
 
     form.lock_reported(reported_quarter(year), line.profile)
     if form.validate_on_submit() and not _line_clash(form, year, line):
-        service.update_line(line, reason=form.reason.data or "", reprofiled=form.reprofiled_quarters(),
-                            **_line_values(form))
+        try:
+            service.update_line(line, reason=form.reason.data or "", reprofiled=form.reprofiled_quarters(),
+                                version=locking.version_of(form.version.data), **_line_values(form))
+        except locking.Stale as exc:
+            return _line_conflict(form, exc.record)
         db.session.commit()
         return _done(_budget_url(year), "Budget line saved.")
     commissions, ledger = service.line_use(line)
     return render("funding/line_form.html", "form", status=_status(form), form=form, year=year, line=line,
                   in_use=commissions + ledger, history=audit.history(line))
+
+
+def _line_conflict(form: BudgetLineForm, line):
+    """Someone else saved the line after this form was opened: 409, their values beside this person's."""
+    line = service.get_line_or_404(line.id)
+    values = _line_values(form)
+    fields = [("Description", line.description, values["description"]),
+              ("Amount for the year", format_pence(line.amount_pence), format_pence(values["amount_pence"]))]
+    fields += [(f"Q{q}", format_pence(line.profile[q - 1]), format_pence(values[f"q{q}_pence"])) for q in range(1, 5)]
+    fields.append(("Labour", "Yes" if line.labour else "No", "Yes" if values["labour"] else "No"))
+    locking.show_version(form, line)
+    commissions, ledger = service.line_use(line)
+    return render("funding/line_form.html", "form", status=409, form=form, year=line.funding_year, line=line,
+                  in_use=commissions + ledger, history=audit.history(line),
+                  conflict=locking.conflict("budget line", line, fields=fields))
 
 
 @bp.route("/lines/<int:line_id>/delete", methods=["GET", "POST"])
@@ -367,10 +419,22 @@ def planned(line_id: int):
     if request.method == "GET":
         form.planned.data = line.planned_override_pence
         form.reason.data = line.planned_override_reason
+        locking.show_version(form, line)
     figures = service.budget_page(line.funding_year, quarter_in_progress(line.funding_year.label, date.today()))
     line_figures = next((f for l, f in figures.lines if l.id == line.id), None)
     if request.method == "POST" and form.validate():
-        service.set_planned_override(line, form.planned.data, form.reason.data or "")
+        try:
+            service.set_planned_override(line, form.planned.data, form.reason.data or "",
+                                         locking.version_of(form.version.data))
+        except locking.Stale as exc:
+            line = service.get_line_or_404(exc.record.id)
+            locking.show_version(form, line)
+            saved = "" if line.planned_override_pence is None else format_pence(line.planned_override_pence)
+            sent = "" if form.planned.data is None else format_pence(form.planned.data)
+            return render("funding/planned_form.html", "form", status=409, form=form, line=line, f=line_figures,
+                          conflict=locking.conflict("budget line", line, fields=[
+                              ("Planned spend", saved or "The default", sent or "The default"),
+                              ("Why", line.planned_override_reason, form.reason.data or "")]))
         db.session.commit()
         return _done(_budget_url(line.funding_year) + f"#line-{line.id}", "Planned spend saved.")
     status = 422 if request.method == "POST" else 200

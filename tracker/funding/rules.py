@@ -52,11 +52,13 @@ def year_by_label(label: str | None) -> FundingYear | None:
     return db.session.scalar(select(FundingYear).where(FundingYear.label == label))
 
 
-def current_year(today: date | None = None) -> FundingYear | None:
+def current_year(today: date | None = None, years: list[FundingYear] | None = None) -> FundingYear | None:
     """The year a page shows when none is chosen: the open year containing today, else the latest open year,
-    else the latest year; None before any year is set up."""
+    else the latest year; None before any year is set up. ``years``: every year, newest first, when the caller
+    has them already (no query then)."""
     today = today or date.today()
-    years = db.session.scalars(select(FundingYear).order_by(FundingYear.start_date.desc())).all()
+    if years is None:
+        years = db.session.scalars(select(FundingYear).order_by(FundingYear.start_date.desc())).all()
     for y in years:
         if y.status == "open" and y.start_date <= today <= y.end_date:
             return y
@@ -86,13 +88,21 @@ def year_named(label: str) -> FundingYear:
     return year
 
 
-def choose_year(args, default: Callable[[], FundingYear | None] = current_year) -> FundingYear | None:
+def choose_year(args, default: Callable[[], FundingYear | None] = current_year,
+                years: list[FundingYear] | None = None) -> FundingYear | None:
     """The year ``?year=2025-26`` names (``year_named``: a bad one stops the request); a missing or empty one
-    gives ``default()``: the current year, or pass ``lambda: None`` where no year means every year.
+    gives ``default()``: the current year, or pass ``lambda: None`` where no year means every year. A page that
+    lists every year already passes them as ``years`` (newest first) and the choice costs no query.
 
     A bad label never falls back to another year, so a page never shows a year other than the one its address
     names."""
     label = (args.get("year") or "").strip()
+    if years is not None:
+        found = next((y for y in years if y.label == label), None) if label else None
+        if found is not None:
+            return found
+        if not label:
+            return current_year(years=years) if default is current_year else default()
     return year_named(label) if label else default()
 
 

@@ -11,7 +11,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from tracker import audit
+from tracker import audit, locking
 from tracker.errors import abort_with, get_or_404
 from tracker.extensions import db
 from tracker.commissions.shares import attach_waiting_shares, line_key
@@ -91,9 +91,12 @@ def create_year(label: str, notes: str = "", status: str = YEAR_DRAFT) -> Fundin
     return year
 
 
-def update_year_notes(year: FundingYear, notes: str) -> None:
+def update_year_notes(year: FundingYear, notes: str, version: int | None = None) -> None:
+    """Change a year's notes from a form shown at ``version`` (``locking.Stale`` when someone saved since)."""
     require_open_year(year)
+    locking.check_version(year, version)
     audit.update(REALM, year, YEAR_FIELDS, f"Notes of funding year {year.label} changed", notes=notes or "")
+    locking.flush(year)
 
 
 def set_year_status(year: FundingYear, status: str) -> None:
@@ -120,8 +123,8 @@ def reopen_year(year: FundingYear, reason: str) -> None:
 
 # --- Funding streams ----------------------------------------------------------------------------------------
 
-def save_stream(stream: FundingStream | None, **values) -> FundingStream:
-    """Create a stream (``stream`` None) or change one, audited."""
+def save_stream(stream: FundingStream | None, version: int | None = None, **values) -> FundingStream:
+    """Create a stream (``stream`` None) or change one from a form shown at ``version``, audited."""
     if stream is None:
         stream = FundingStream(**values)
         db.session.add(stream)
@@ -129,7 +132,9 @@ def save_stream(stream: FundingStream | None, **values) -> FundingStream:
         audit.record(REALM, "create", stream, f"Funding stream {stream.name} added", None,
                      audit.snapshot(stream, STREAM_FIELDS))
         return stream
+    locking.check_version(stream, version)
     audit.update(REALM, stream, STREAM_FIELDS, f"Funding stream {values.get('name', stream.name)} changed", **values)
+    locking.flush(stream)
     return stream
 
 
@@ -141,6 +146,10 @@ def stream_name_taken(name: str, except_id: int | None = None) -> bool:
 
 
 # --- Allocations and their revisions (virements) --------------------------------------------------------------
+
+class BelowClaimed(ValueError):
+    """An allocation revised below what has been claimed against it; the message gives the figure."""
+
 
 def create_allocation(year: FundingYear, stream: FundingStream, pence: int, status: str = "confirmed",
                       notes: str = "") -> Allocation:
@@ -159,9 +168,19 @@ def revise_allocation(allocation: Allocation, new_pence: int, reason: str, statu
     """Change an allocation's current figure, keeping the original and a revision with the reason.
     ``grant_letter`` (date, reference) records the letter that confirms it.
 
-    Returns the revision, or None when only the status (or grant letter) changed.
+    Returns the revision, or None when only the status (or grant letter) changed. Refused (``BelowClaimed``)
+    below what the year's claims on the stream already claim, checked with the allocation held for this
+    transaction so a claim saved at the same moment is counted.
     """
+    from tracker.claims.service import claimed_against, lock_allocation
+
     require_open_year(allocation.funding_year)
+    if new_pence < allocation.revised_pence:
+        lock_allocation(allocation.funding_year_id, allocation.funding_stream_id)
+        claimed = claimed_against(allocation.funding_year_id, allocation.funding_stream_id)
+        if new_pence < claimed:
+            raise BelowClaimed(f"The year's claims on {allocation.funding_stream.name} already claim "
+                               f"{format_pence(claimed)}: the allocation cannot be less than that.")
     before = audit.snapshot(allocation, ALLOCATION_FIELDS)
     if grant_letter is not None:
         allocation.grant_letter_date, allocation.grant_letter_reference = grant_letter[0], grant_letter[1] or ""
@@ -226,12 +245,15 @@ def create_line(year: FundingYear, **values) -> BudgetLine:
     return line
 
 
-def update_line(line: BudgetLine, reason: str = "", reprofiled: list[int] | None = None, **values) -> None:
+def update_line(line: BudgetLine, reason: str = "", reprofiled: list[int] | None = None, version: int | None = None,
+                **values) -> None:
     """Change a line; the original amount stays as first set, so every revision can be seen against it.
 
     ``reprofiled`` names quarters already reported to the PCC whose profile changed: the change is recorded as a
-    revision with its reason (the form has made sure there is one)."""
+    revision with its reason (the form has made sure there is one). ``version`` is the one the form showed: a
+    form opened before someone else's save is refused (``locking.Stale``), so it cannot put their amount back."""
     require_open_year(line.funding_year)
+    locking.check_version(line, version)
     before = audit.snapshot(line, LINE_FIELDS)
     for k, v in values.items():
         setattr(line, k, v)
@@ -246,6 +268,7 @@ def update_line(line: BudgetLine, reason: str = "", reprofiled: list[int] | None
             a["reprofiled_reported_quarters"] = list(reprofiled)
             a["reprofile_reason"] = reason.strip()
         audit.record(REALM, "change", line, summary, b, a)
+    locking.flush(line)
 
 
 def line_use(line: BudgetLine) -> tuple[int, int]:
@@ -289,15 +312,18 @@ def choose_budget_view(args, today: date | None = None) -> BudgetView:
     """The chosen year (else the current one) as at the chosen quarter (else the quarter in progress: the
     page shows spend as it stands now). A bad year or quarter stops with a 4xx and the one message
     (``tracker/funding/rules.py``)."""
-    year = choose_year(args)
+    years = all_years()
+    year = choose_year(args, years=years)
     default = quarter_in_progress(year.label, today or date.today()) if year is not None else None
-    return BudgetView(all_years(), year, choose_quarter(args, default))
+    return BudgetView(years, year, choose_quarter(args, default))
 
 
-def set_planned_override(line: BudgetLine, pence: int | None, reason: str) -> None:
+def set_planned_override(line: BudgetLine, pence: int | None, reason: str, version: int | None = None) -> None:
     """Finance's own figure for a line's planned (not yet contracted) spend, or None to go back to the default
-    (remaining profile less outstanding commitment). A reason is required to set one; audited."""
+    (remaining profile less outstanding commitment). A reason is required to set one; audited. Refused
+    (``locking.Stale``) from a form shown at another ``version`` of the line."""
     require_open_year(line.funding_year)
+    locking.check_version(line, version)
     if pence is not None and not (reason or "").strip():
         abort_with(422, "Say why the planned spend is overridden.")
     before = audit.snapshot(line, ("planned_override_pence", "planned_override_reason"))
@@ -308,6 +334,7 @@ def set_planned_override(line: BudgetLine, pence: int | None, reason: str) -> No
         words = (f"set to {format_pence(pence)}: {line.planned_override_reason}" if pence is not None
                  else "back to the default")
         audit.record(REALM, "change", line, f"Planned spend of {line.description or line.id} {words}", b, a)
+    locking.flush(line)
 
 
 # --- Rolling a year over ------------------------------------------------------------------------------------

@@ -194,6 +194,8 @@ class Pass:
     import_pence: int = 0
     totals_row_pence: int | None = None
     notes: list = field(default_factory=list)
+    #: Budget lines the rows would take over their amount (a commissions register's): confirmed before a commit.
+    over_budget: list = field(default_factory=list)
     problems: list = field(default_factory=list)
     error_rows: list = field(default_factory=list)
     summary: dict = field(default_factory=dict)  # a ledger's sample rows, dates, matching and years (summary.py)
@@ -242,6 +244,8 @@ def analyse(draft: Draft, on_row: Callable[[Row], None] | None = None) -> Pass:
     finally:
         forget_kept()  # the whole file has been read: free the parsed sheet rather than keep it for a while
     result.notes.extend(getattr(kind, "notes", []))
+    if hasattr(kind, "over_budget"):
+        result.over_budget = kind.over_budget()
     if ledger is not None:
         result.summary = ledger.as_dict()
     if counts["blank"]:
@@ -274,7 +278,8 @@ def preview(draft: Draft) -> dict:
     draft.preview = {
         "db_state": state,
         "counts": found.counts, "file_pence": found.file_pence, "import_pence": found.import_pence,
-        "totals_row_pence": found.totals_row_pence, "notes": found.notes, "problems": found.problems,
+        "totals_row_pence": found.totals_row_pence, "notes": found.notes, "over_budget": found.over_budget,
+        "problems": found.problems,
         "error_rows": found.error_rows, "at": utcnow().isoformat(timespec="seconds"), "summary": found.summary,
     }
     draft.save()

@@ -30,7 +30,10 @@ def register_cli(cli) -> None:
     @click.option("--commit", "do_commit", is_flag=True, help="Write the rows (otherwise only a preview).")
     @click.option("--leave-out-errors", is_flag=True,
                   help="With --commit, import the good rows and leave out the rows with problems.")
-    def import_command(path, kind, year, sheet, column_map, do_commit, leave_out_errors):
+    @click.option("--confirm-over-budget", is_flag=True,
+                  help="With --commit, import a commissions register that takes budget lines over their budgets "
+                       "(the lines are listed; without this nothing is written).")
+    def import_command(path, kind, year, sheet, column_map, do_commit, leave_out_errors, confirm_over_budget):
         """Check a spreadsheet and (with --commit) import it: the same steps as the Imports pages."""
         from tracker.extensions import db
         from tracker.imports import service
@@ -60,6 +63,16 @@ def register_cli(cli) -> None:
                 click.echo(f"Refused: no column chosen for {', '.join(draft.missing_required)}; map the columns "
                            "on the Imports page once and the mapping is remembered.", err=True)
                 raise SystemExit(2)
+            over_budget: list[str] = []
+            if do_commit and draft.kind == "commissions":
+                # The form's over-budget question, asked before anything is written (a register is small).
+                over_budget = service.preview(draft).get("over_budget") or []
+                if over_budget and not confirm_over_budget:
+                    for warning in over_budget:
+                        click.echo(f"Over budget: {warning}", err=True)
+                    click.echo("Not imported: the register takes budget lines over their budgets; add "
+                               "--confirm-over-budget to import it anyway.", err=True)
+                    raise SystemExit(1)
             if do_commit:
                 # One pass checks every row and writes it in one transaction: reading the file once, not twice. A
                 # row with a problem rolls it all back (unless --leave-out-errors), so nothing is written.
@@ -76,6 +89,9 @@ def register_cli(cli) -> None:
                     # Refused once every row was read (rows with problems, a clash): 1; the file itself: 2.
                     raise SystemExit(1 if read else 2)
                 committed = True
+                if over_budget:
+                    service.record_over_budget(batch, over_budget)
+                    db.session.commit()
                 click.echo(f"Committed as import {batch.id}: {service._summary_line(batch)}")
                 errors = batch.counts.get("error", 0)
             else:
@@ -106,6 +122,8 @@ def _print_checked(found: dict) -> None:
                "to import")
     for note in found["notes"]:
         click.echo(f"  {note}")
+    for warning in found.get("over_budget") or []:
+        click.echo(f"Over budget: {warning}")
     for problem in found["problems"]:
         click.echo(f"Problem: {service.problem_text(problem)}")
     summary = found.get("summary") or {}

@@ -33,6 +33,10 @@ class UploadForm(FlaskForm):
 class CommitForm(FlaskForm):
     leave_out = BooleanField("Leave out the rows with problems and import the rest",
                              description="The rows left out are kept with the import's record.")
+    #: Asked when the rows take budget lines over their amount (the commission form's question).
+    confirm_over_budget = BooleanField("Yes, take the budget lines over their budgets")
+    #: Which over-budget list the person saw: a different one at the commit (the budget changed) is asked again.
+    over_budget_seen = HiddenField(default="")
 
 
 class AssignForm(FlaskForm):

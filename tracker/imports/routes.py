@@ -235,6 +235,7 @@ def preview(token: str):
 
 def _preview_page(draft, form, status, refusal=None):
     p = draft.preview
+    form.over_budget_seen.data = _digest(p.get("over_budget") or [])
     summary = p.get("summary") or {}
     references = import_summary.commission_references(r.get("commission_id") for r in summary.get("sample", []))
     return render("imports/preview.html", "form", status=status, draft=draft, p=p, form=form, refusal=refusal,
@@ -268,14 +269,25 @@ def commit(token: str):
             return _already(earlier)
     draft = get_draft_or_404(token)
     form = CommitForm()
-    if draft.preview is None:
-        service.preview(draft)
+    if draft.preview is None or draft.kind == "commissions":
+        service.preview(draft)  # a register is small: its over-budget question is asked of the budget as it is now
+    over_budget = draft.preview.get("over_budget") or []
+    if over_budget and not (form.confirm_over_budget.data and form.over_budget_seen.data == _digest(over_budget)):
+        # The form's question, asked of the whole file: nothing is imported until the person confirms the lines
+        # listed (again, when the list changed since the preview they read).
+        db.session.rollback()
+        message = ("The import takes budget lines over their budgets (listed below): confirm it, or correct the "
+                   "register, before importing.")
+        form.confirm_over_budget.errors = [message]
+        return _preview_page(draft, form, 422, refusal=message)
     leave_out = bool(form.leave_out.data)
     try:
         if draft.preview["counts"]["read"] > bp_background_rows():
             batch = service.commit_in_background(draft, leave_out=leave_out, user_id=current_user.id)
+            _record_over_budget(batch, over_budget)
             return _done(url_for("imports.batch", batch_id=batch.id))
         batch = service.commit(draft, leave_out=leave_out, user_id=current_user.id)
+        _record_over_budget(batch, over_budget)
     except service.AlreadyCommitted as exc:
         db.session.rollback()
         return _already(exc.batch)
@@ -286,6 +298,20 @@ def commit(token: str):
         form.leave_out.errors = [exc.message] if exc.status == 422 else []
         return _preview_page(draft, form, exc.status, refusal=exc.message)
     return _done(url_for("imports.batch", batch_id=batch.id), service._summary_line(batch) + ".")
+
+
+def _digest(warnings: list[str]) -> str:
+    """A short fingerprint of an over-budget list, so the commit knows which one the person confirmed."""
+    import hashlib
+
+    return hashlib.sha256("\n".join(warnings).encode()).hexdigest()[:16] if warnings else ""
+
+
+def _record_over_budget(batch, warnings: list[str]) -> None:
+    """The audit trail keeps the over-budget decision, as the commission form's ``_record_over_budget`` does."""
+    if warnings:
+        service.record_over_budget(batch, warnings)
+        db.session.commit()
 
 
 def _already(batch):

@@ -48,10 +48,23 @@ __all__ = [
     "discard_draft",
     "earlier_batch", "fail_interrupted_batches", "find_year", "get_batch_or_404", "imports_dir",
     "insert_ledger_chunk", "load_draft", "map_columns", "mapping_choices", "preview", "problem", "problem_text",
-    "problems_workbook", "progress_of", "remember_mapping", "report_progress", "run_commit", "set_mapping",
+    "problems_workbook", "progress_of", "record_over_budget", "remember_mapping", "report_progress", "run_commit",
+    "set_mapping",
     "start_draft", "stored_file", "this_worker", "withdraw", "withdraw_effects", "withdraw_refusal",
     "_draft_json", "_progress", "_summary_line",
 ]
+
+
+# --- the over-budget question ----------------------------------------------------------------------------------
+
+def record_over_budget(batch: ImportBatch, warnings: list[str], user_id: int | None = None) -> None:
+    """Keep the person's confirmation that the import takes these budget lines over their budgets in the audit
+    trail (as the commission form's does); the caller commits."""
+    from tracker import audit
+
+    if warnings:
+        audit.record(REALM, "change", batch, f"Import {batch.id}: budget lines taken over budget, confirmed: "
+                     + "; ".join(warnings), None, {"over_budget_confirmed": list(warnings)}, user_id=user_id)
 
 
 # --- reading back -------------------------------------------------------------------------------------------

@@ -4,12 +4,10 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Blueprint, request
-from sqlalchemy import select
-
 from tracker.auth.roles import EVERYONE, roles_required
-from tracker.extensions import db
 from tracker.figures import table_total, with_not_on_a_line, year_figures
 from tracker.funding.rules import choose_year
+from tracker.funding.service import all_years
 from tracker.milestones.service import next_deadlines
 from tracker.models import FundingYear
 from tracker.monitoring.service import cyp_by_strand
@@ -19,17 +17,17 @@ from tracker.web import render
 bp = Blueprint("main", __name__)
 
 
-def chosen_year() -> FundingYear | None:
+def chosen_year(years: list[FundingYear] | None = None) -> FundingYear | None:
     """The year named by ``?year=2025-26``, else the current one (``choose_year``: a bad one is a 400 or 404)."""
-    return choose_year(request.args)
+    return choose_year(request.args, years=years)
 
 
 @bp.route("/")
 @roles_required(*EVERYONE)
 def home():
     """The chosen funding year: allocation, committed and actual spend per stream and strand."""
-    year = chosen_year()
-    years = db.session.scalars(select(FundingYear).order_by(FundingYear.start_date.desc())).all()
+    years = all_years()
+    year = chosen_year(years)
     summary = year_figures(year, quarter_in_progress(year.label, date.today())) if year else None
     tables = None
     if summary:

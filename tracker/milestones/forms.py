@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from tracker.forms import UKDateField
+from tracker.forms import OnceForm, UKDateField, VersionedForm
 from tracker.models.milestones import MILESTONE_STATUSES, PROGRAMMES
 
 
@@ -34,7 +34,7 @@ def _not_in_future(form, field):
         raise ValidationError("The date it was done cannot be in the future")
 
 
-class MilestoneForm(FlaskForm):
+class MilestoneForm(VersionedForm, OnceForm):
     title = StringField("Title", validators=[DataRequired("Enter what is due"), Length(max=200, message="Title must be 200 characters or fewer")])
     programme = SelectField("Programme", choices=[(p, p) for p in PROGRAMMES],
                             validators=[InputRequired("Choose a programme")])
@@ -76,7 +76,7 @@ class MilestoneForm(FlaskForm):
             raise ValidationError("Only give the date it was done when the status is done")
 
 
-class CompleteForm(FlaskForm):
+class CompleteForm(VersionedForm):
     """Mark a milestone done, with the evidence that shows it."""
 
     completed_date = UKDateField("Date done", validators=[InputRequired("Enter the date it was done, like 31/07/2025"), _not_in_future])

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from tracker import audit
+from tracker import audit, locking
 from tracker import settings as app_settings
 from tracker.auth.roles import EVERYONE, MANAGER, public, roles_required
 from tracker.commissions.service import get_commission_or_404
@@ -109,15 +109,23 @@ def download():
     return send_download(body, f"{name}.ics", "text/calendar")
 
 
-def _saved(form, save, message):
+def _saved(form, save, message, template: str = "milestones/form.html"):
     """Run ``save`` (a service call, giving the milestone and what the call returned); commit, say
     ``message(m, result)`` and go back to the milestone. None when the evidence rule refused it, with the reason
-    at the evidence field: the caller shows the form again (422)."""
+    at the evidence field: the caller shows the form again (422). A form shown before someone else saved the
+    milestone is refused: ``template`` again, 409, with their values beside this person's."""
     try:
         m, result = save()
     except service.NeedsEvidence as exc:
         form.evidence.errors.append(str(exc))
         return None
+    except locking.Stale as exc:
+        m = exc.record
+        locking.show_version(form, m)
+        fields = [(getattr(form, name).label.text, str(getattr(m, name) or ""), str(getattr(form, name).data or ""))
+                  for name in service.FIELDS if name in form]
+        return render(template, "form", status=409, form=form, m=m,
+                      conflict=locking.conflict("milestone", m, fields=fields))
     db.session.commit()
     flash(message(m, result), "success")
     return see_other(url_for("milestones.show", milestone_id=m.id))
@@ -160,11 +168,21 @@ def create():
         if commission is not None:
             form.commission_id.data, form.funding_year_id.data = commission.id, commission.funding_year_id
             form.programme.data = "Contract"
-    if form.validate_on_submit() and (done := _saved(form, lambda: (service.add_milestone(_values(form)), None),
+    earlier = locking.sent_before(form, "Milestone")
+    if earlier is not None:  # the same form sent again: the milestone it added
+        flash("This milestone was added when the form was first sent.", "success")
+        return see_other(url_for("milestones.show", milestone_id=earlier))
+    if form.validate_on_submit() and (done := _saved(form, lambda: (_made(form, service.add_milestone(_values(form))),
+                                                                    None),
                                                       lambda m, _: f"Milestone '{m.title}' added.")):
         return done
     status = 422 if request.method == "POST" else 200
     return render("milestones/form.html", "form", status=status, form=form, m=None, commission=commission)
+
+
+def _made(form, m: Milestone) -> Milestone:
+    locking.made(form.once.data, m)
+    return m
 
 
 def _commission_from_args() -> Commission | None:
@@ -185,7 +203,8 @@ def edit(milestone_id: int):
     m = service.milestone_to_change_or_404(milestone_id)
     form = _form(m, generated=m.generated)
     if form.validate_on_submit() and (done := _saved(
-            form, lambda: (m, service.change_milestone(m, _values(form))),
+            form, lambda: (m, service.change_milestone(m, _values(form),
+                                                       version=locking.version_of(form.version.data))),
             lambda m, changed: f"Milestone '{m.title}' saved." if changed else "Nothing was changed.")):
         return done
     status = 422 if request.method == "POST" else 200
@@ -204,8 +223,9 @@ def complete(milestone_id: int):
         form.completed_date.data = min(today(), date.today())
     if form.validate_on_submit() and (done := _saved(
             form, lambda: (m, service.complete_milestone(m, form.completed_date.data, form.evidence.data,
-                                                         form.evidence_link.data)),
-            lambda m, _: f"'{m.title}' marked done.")):
+                                                         form.evidence_link.data,
+                                                         version=locking.version_of(form.version.data))),
+            lambda m, _: f"'{m.title}' marked done.", "milestones/complete.html")):
         return done
     status = 422 if request.method == "POST" else 200
     return render("milestones/complete.html", "form", status=status, form=form, m=m)

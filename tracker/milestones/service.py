@@ -371,15 +371,19 @@ def add_milestone(values: dict, session: Session | None = None) -> Milestone:
     return m
 
 
-def change_milestone(m: Milestone, values: dict, session: Session | None = None) -> list[str]:
+def change_milestone(m: Milestone, values: dict, session: Session | None = None,
+                     version: int | None = None) -> list[str]:
     """Change ``m`` to ``values`` (the fields its form has: a generated deadline's date follows its source, and
     an event has no status). Returns the names of the fields that changed. Raises ``NeedsEvidence``, changing
     nothing, when it is marked done, or a done one's evidence is changed, leaving no evidence: a milestone done
-    before the rule existed can still be edited otherwise."""
+    before the rule existed can still be edited otherwise. ``locking.Stale`` when the form was shown at another
+    ``version`` of the milestone."""
+    from tracker import locking
     from tracker.extensions import db
 
     session = session or db.session
     require_open_year(m.funding_year)
+    locking.check_version(m, version)
     _check_year(values, session)
     before = audit.snapshot(m, FIELDS)
     after = {**before, **values}
@@ -407,14 +411,17 @@ def not_a_task(m: Milestone) -> str | None:
 
 
 def complete_milestone(m: Milestone, completed_date: date, evidence: str = "", evidence_link: str = "",
-                       session: Session | None = None) -> None:
+                       session: Session | None = None, version: int | None = None) -> None:
     """Mark a task done on ``completed_date`` with its evidence. Raises ``NeedsEvidence``, changing nothing,
-    when the rule is not met; ``ValueError`` for an event, which happens on its date and is never done."""
+    when the rule is not met; ``ValueError`` for an event, which happens on its date and is never done;
+    ``locking.Stale`` when the form was shown at another ``version``."""
+    from tracker import locking
     from tracker.extensions import db
 
     session = session or db.session
     if problem := not_a_task(m):
         raise ValueError(problem)
+    locking.check_version(m, version)
     require_open_year(m.funding_year)
     if problem := done_problem(m, session, note=evidence or "", link=evidence_link or ""):
         raise NeedsEvidence(problem)

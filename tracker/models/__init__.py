@@ -1,5 +1,5 @@
 """The data model. Every table's module is imported here so that Alembic and the app see all of them."""
-from .audit import AuditEvent
+from .audit import AuditEvent, FormUse  # noqa: F401
 from .base import Base, utcnow
 from .claims import Claim, ClaimSubmission, GrantCondition, MatchContribution, Virement  # noqa: F401
 from .commissions import Commission, ContractEvent, FundingShare, Provider, SharePayment, SupplierAlias, Variation
@@ -7,7 +7,7 @@ from .funding import Allocation, AllocationRevision, BudgetLine, FundingStream, 
 from .ledger import AccountRule, ColumnMapping, ImportBatch, LedgerTransaction
 from .milestones import Milestone
 from .monitoring import Document, DocumentVersion, Measure, MeasureActual, Metric, MonitoringReturn, QuarterNarrative  # noqa: F401
-from .procurement import ProcurementNotice, ProcurementThreshold, Publication
+from .procurement import PersonalDataDecision, ProcurementNotice, ProcurementThreshold, Publication
 from .reference import Category, Setting, Strand
 from .returns import ForecastSnapshot, PccReturn
 from .users import ADMIN, FINANCE, MANAGER, ROLES, VIEWER, User, UserSession
@@ -16,6 +16,7 @@ __all__ = [
     "ADMIN", "FINANCE", "MANAGER", "ROLES", "VIEWER",
     "AccountRule", "Allocation", "AllocationRevision", "AuditEvent", "Base", "BudgetLine", "Category",
     "ColumnMapping", "Commission", "ContractEvent", "ForecastSnapshot", "FundingShare", "FundingStream", "FundingYear", "ImportBatch", "LedgerTransaction",
-    "Milestone", "PccReturn", "ProcurementNotice", "ProcurementThreshold", "Provider", "Publication", "Setting",
+    "Milestone", "PccReturn", "PersonalDataDecision", "ProcurementNotice", "ProcurementThreshold", "Provider",
+    "Publication", "Setting",
     "SharePayment", "Strand", "SupplierAlias", "User", "UserSession", "Variation", "utcnow",
 ]

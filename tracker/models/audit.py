@@ -59,3 +59,21 @@ class AuditEvent(Base):
     after: Mapped[dict | None] = mapped_column(JSON)
 
     user: Mapped["User | None"] = relationship()  # noqa: F821
+
+
+class FormUse(Base):
+    """A create form's one-time token, kept once the form has made its record: a second POST of the same form (a
+    double click, a resend) is answered with the record the first made instead of making another."""
+
+    __tablename__ = "form_uses"
+
+    #: The token the form carried (random, made when the form was shown).
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: The kind of record the form made, e.g. ``Virement``.
+    object_type: Mapped[str] = mapped_column(String(40))
+    #: The record's id (None for the moment between taking the token and making the record).
+    object_id: Mapped[int | None]
+    #: Who sent the form.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    #: When it was used (UTC).
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

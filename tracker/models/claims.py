@@ -49,6 +49,9 @@ class Claim(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     #: How many times it has been submitted: 0 while a first draft, then 1, 2 ... (corrections).
     version: Mapped[int] = mapped_column(default=0)
+    #: Counts every change (save, submission, decision, payment); each is one UPDATE conditional on the count and
+    #: the status it was read at (tracker/locking.py), so of two changes at once the second is refused.
+    row_version: Mapped[int] = mapped_column(default=1)
     #: When the record was made.
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -143,6 +146,9 @@ class MatchContribution(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     #: When it was recorded.
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Counts saves; a save from a form opened at an older version is refused (two people editing at once).
+    version: Mapped[int] = mapped_column(default=1)
+    __mapper_args__ = {"version_id_col": version}
 
     funding_year: Mapped["FundingYear"] = relationship()  # noqa: F821
     funding_stream: Mapped["FundingStream"] = relationship()  # noqa: F821

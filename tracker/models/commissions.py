@@ -51,6 +51,9 @@ class Provider(Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     #: When the provider was added.
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Counts saves; a save from a form opened at an older version is refused (two people editing at once).
+    version: Mapped[int] = mapped_column(default=1)
+    __mapper_args__ = {"version_id_col": version}
 
     commissions: Mapped[list["Commission"]] = relationship(back_populates="provider")
     supplier_aliases: Mapped[list["SupplierAlias"]] = relationship(back_populates="provider")

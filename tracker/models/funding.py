@@ -31,6 +31,9 @@ class FundingYear(Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     #: When the year was set up.
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Counts saves; a save from a form opened at an older version is refused (two people editing at once).
+    version: Mapped[int] = mapped_column(default=1)
+    __mapper_args__ = {"version_id_col": version}
 
     allocations: Mapped[list["Allocation"]] = relationship(back_populates="funding_year")
     budget_lines: Mapped[list["BudgetLine"]] = relationship(back_populates="funding_year")
@@ -71,6 +74,9 @@ class FundingStream(Base):
     active: Mapped[bool] = mapped_column(default=True)
     #: The finance officer who looks after this stream's claims; owns the deadlines the app makes for it.
     finance_lead_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: Counts saves; a save from a form opened at an older version is refused (two people editing at once).
+    version: Mapped[int] = mapped_column(default=1)
+    __mapper_args__ = {"version_id_col": version}
 
     finance_lead: Mapped["User | None"] = relationship()  # noqa: F821
 
@@ -171,6 +177,9 @@ class BudgetLine(Base):
     planned_override_pence: Mapped[int | None] = mapped_column(BigInteger)
     #: Why finance overrode the planned spend (required with an override).
     planned_override_reason: Mapped[str] = mapped_column(Text, default="")
+    #: Counts saves; a save from a form opened at an older version is refused (two people editing at once).
+    version: Mapped[int] = mapped_column(default=1)
+    __mapper_args__ = {"version_id_col": version}
 
     funding_year: Mapped[FundingYear] = relationship(back_populates="budget_lines")
     funding_stream: Mapped[FundingStream] = relationship()

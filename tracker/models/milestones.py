@@ -59,6 +59,9 @@ class Milestone(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: When it last changed (calendar feeds give this as LAST-MODIFIED so subscribed calendars refresh the event).
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    #: Counts saves; a save from a form opened at an older version is refused (two people editing at once).
+    version: Mapped[int] = mapped_column(default=1)
+    __mapper_args__ = {"version_id_col": version}
 
     owner: Mapped["User | None"] = relationship()  # noqa: F821
     funding_year: Mapped["FundingYear | None"] = relationship()  # noqa: F821

@@ -69,6 +69,9 @@ class Measure(Base):
     target_year: Mapped[int] = mapped_column(default=0)
     #: When the measure was added.
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Counts saves; a save from a form opened at an older version is refused (two people editing at once).
+    version: Mapped[int] = mapped_column(default=1)
+    __mapper_args__ = {"version_id_col": version}
 
     commission: Mapped["Commission"] = relationship()  # noqa: F821
     funding_year: Mapped["FundingYear"] = relationship()  # noqa: F821

@@ -102,3 +102,29 @@ class Publication(Base):
     published_where: Mapped[str] = mapped_column(String(500), default="")
 
     issued_by: Mapped["User | None"] = relationship()  # noqa: F821
+
+
+class PersonalDataDecision(Base):
+    """Finance's decision on a ledger line a public spend file may name a person by (a doubtful one: a supplier
+    name like a person's, a phone number, an email address or a postcode in its text): redact it, or let it
+    through with a reason. Kept, so every later version of the file keeps it; it holds only while the line's
+    doubts are the ones it was made on (``tracker.procurement.personal_data``)."""
+
+    __tablename__ = "personal_data_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The ledger line decided on (its decision goes with it when an import is withdrawn).
+    ledger_transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id", ondelete="CASCADE"),
+                                                       unique=True)
+    #: True: let through (published as in the ledger); False: redacted.
+    publish: Mapped[bool] = mapped_column(default=False)
+    #: Why it may be published (required when let through).
+    reason: Mapped[str] = mapped_column(Text, default="")
+    #: The doubts it was decided on, as the review list showed them.
+    findings: Mapped[str] = mapped_column(String(1000), default="")
+    #: Who decided.
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: When.
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    decided_by: Mapped["User | None"] = relationship()  # noqa: F821

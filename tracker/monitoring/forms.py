@@ -6,6 +6,7 @@ from flask_wtf.file import FileField
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, StopValidation, ValidationError
 
+from tracker.forms import OnceForm, VersionedForm
 from tracker.models.monitoring import DOCUMENT_KINDS
 from tracker.monitoring.service import MAX_VALUE, NARRATIVE_MAX, WHOLE_MESSAGE
 
@@ -37,7 +38,7 @@ def _whole(label: str, required: bool = False):
                                      NumberRange(0, MAX_VALUE, WHOLE_MESSAGE)])
 
 
-class TargetsForm(FlaskForm):
+class TargetsForm(VersionedForm):
     unit = StringField("Unit", validators=[Optional(), Length(max=40)], description="e.g. people, sessions, hours")
     target_q1 = _whole("Q1 target")
     target_q2 = _whole("Q2 target")
@@ -50,7 +51,7 @@ class TargetsForm(FlaskForm):
         return tuple(int(f.data or 0) for f in (self.target_q1, self.target_q2, self.target_q3, self.target_q4))
 
 
-class MeasureForm(TargetsForm):
+class MeasureForm(TargetsForm, OnceForm):
     metric_id = SelectField("Metric", coerce=int, validators=[InputRequired("Choose a metric")])
 
 

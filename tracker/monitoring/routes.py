@@ -10,6 +10,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from tracker import locking
 from tracker.auth.roles import ADMIN, EVERYONE, FINANCE, MANAGER, STAFF, roles_required
 from tracker.commissions.service import get_commission_or_404
 from tracker.errors import abort_with
@@ -100,10 +101,14 @@ def add_measure(commission_id: int):
     used = set(db.session.scalars(select(Measure.metric_id).where(Measure.commission_id == commission.id,
                                                                   Measure.funding_year_id == year.id)))
     form.metric_id.choices = [(m.id, m.name) for m in service.all_metrics(active_only=True) if m.id not in used]
+    if locking.sent_before(form, "Measure") is not None:  # the same form sent again: the measure is there once
+        flash("This measure was added when the form was first sent.", "success")
+        return see_other(url_for(".outputs", commission_id=commission.id))
     if form.validate_on_submit():
         metric = service.get_metric_or_404(form.metric_id.data)
         try:
-            service.add_measure(commission, year, metric, form.unit.data or "", form.targets, form.target_year.data)
+            locking.made(form.once.data, service.add_measure(commission, year, metric, form.unit.data or "",
+                                                             form.targets, form.target_year.data))
         except service.MonitoringError as exc:
             form.metric_id.errors.append(str(exc))
         else:
@@ -122,7 +127,17 @@ def edit_measure(measure_id: int):
     commission = measure.commission
     form = TargetsForm(obj=measure)
     if form.validate_on_submit():
-        service.update_measure(measure, form.unit.data or "", form.targets, form.target_year.data)
+        try:
+            service.update_measure(measure, form.unit.data or "", form.targets, form.target_year.data,
+                                   locking.version_of(form.version.data))
+        except locking.Stale as exc:
+            measure = exc.record
+            locking.show_version(form, measure)
+            fields = [("Unit", measure.unit, form.unit.data or "")]
+            fields += [(f"Q{q} target", str(measure.targets[q - 1]), str(form.targets[q - 1])) for q in range(1, 5)]
+            fields.append(("Year target", str(measure.target_year), str(form.target_year.data or "")))
+            return render("monitoring/measure_form.html", status=409, form=form, measure=measure,
+                          commission=measure.commission, conflict=locking.conflict("measure", measure, fields=fields))
         db.session.commit()
         flash(f"Targets for {measure.metric.name} saved.", "success")
         return see_other(_outputs_url(commission.id, measure.funding_year))

@@ -20,7 +20,7 @@ from decimal import Decimal
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from tracker import audit, settings
+from tracker import audit, locking, settings
 from tracker.commissions.service import get_commission_or_404
 from tracker.commissions.shares import years_spanned
 from tracker.errors import abort_with, get_or_404
@@ -272,8 +272,12 @@ def add_measure(commission: Commission, year: FundingYear, metric: Metric, unit:
     return measure
 
 
-def update_measure(measure: Measure, unit: str, targets, target_year: int | None) -> None:
+def update_measure(measure: Measure, unit: str, targets, target_year: int | None,
+                   version: int | None = None) -> None:
+    """Change a measure's unit and targets from a form shown at ``version`` (``locking.Stale`` when someone else
+    saved it since, or saves it at the same moment)."""
     require_open_year(measure.funding_year)
+    locking.check_version(measure, version)
     before = audit.snapshot(measure, MEASURE_FIELDS)
     measure.unit = unit.strip()
     measure.target_q1, measure.target_q2, measure.target_q3, measure.target_q4 = (int(t or 0) for t in targets)
@@ -282,6 +286,7 @@ def update_measure(measure: Measure, unit: str, targets, target_year: int | None
     if a:
         audit.record(REALM, "change", measure,
                      f"{measure.commission.reference}: targets for {measure.metric.name} changed", b, a)
+    locking.flush(measure)
 
 
 def delete_measure(measure: Measure) -> None:

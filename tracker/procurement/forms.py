@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField
+from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from tracker.forms import MoneyField, UKDateField
@@ -64,3 +64,19 @@ class PublishedWhereForm(FlaskForm):
     def validate_published_where(self, field):
         if field.data and not field.data.strip().lower().startswith(("https://", "http://")):
             raise ValidationError("Enter a web address starting https://")
+
+
+class PersonalDataForm(FlaskForm):
+    """Finance's decision on a payment in a spend file that may name a person."""
+
+    period = StringField("Period", validators=[DataRequired("The period is missing: reload the page")])
+    decision = SelectField("Decision", choices=[("", "Choose"), ("redact", "Redact it"),
+                                                ("publish", "Let it through (publish as in the ledger)")],
+                           validators=[DataRequired("Choose: redact it, or let it through")])
+    reason = TextAreaField("Why it may be published", validators=[Length(max=500)],
+                           description="Needed to let it through, like: the supplier is a company and the number is "
+                                       "its office's.")
+
+    def validate_reason(self, field):
+        if self.decision.data == "publish" and not (field.data or "").strip():
+            raise ValidationError("Say why this payment may be published as in the ledger")

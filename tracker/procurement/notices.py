@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -136,10 +136,23 @@ def get_notice_or_404(notice_id: int) -> ProcurementNotice:
     return get_or_404(ProcurementNotice, notice_id, "There is no notice with that number. It may no longer be due.")
 
 
+class AlreadyPublished(Exception):
+    """The notice was recorded as published by another request (a second click, a colleague) first."""
+
+
 def mark_published(notice: ProcurementNotice, published_on: date, link: str, session: Session) -> None:
-    """Record that a notice was published (date and link), and mark its deadline done with the link as evidence."""
+    """Record that a notice was published (date and link), and mark its deadline done with the link as evidence.
+    Once: one UPDATE conditional on the notice not being published yet, so of two at once the second raises
+    ``AlreadyPublished`` and records nothing (no second audit entry, the first date and link kept)."""
     before = audit.snapshot(notice, ("published_on", "link"))
-    notice.published_on, notice.link = published_on, link.strip()
+    moved = session.execute(update(ProcurementNotice).where(ProcurementNotice.id == notice.id,
+                                                            ProcurementNotice.published_on.is_(None))
+                            .values(published_on=published_on, link=link.strip())
+                            .execution_options(synchronize_session=False)).rowcount
+    if moved != 1:
+        session.rollback()
+        raise AlreadyPublished()
+    session.refresh(notice)
     m = session.scalar(select(Milestone).where(Milestone.source_key == notice.source_key))
     if m is not None:
         m.status, m.completed_date, m.evidence_link = "done", published_on, notice.link

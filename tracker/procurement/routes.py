@@ -16,7 +16,9 @@ from tracker.extensions import db
 from tracker.milestones.service import sync_deadlines
 from tracker.models import ProcurementNotice, ProcurementThreshold
 from tracker.procurement import notices as service
-from tracker.procurement.forms import IssuePublicationForm, PublishedWhereForm, PublishNoticeForm, ThresholdForm
+from tracker.procurement.forms import (
+    IssuePublicationForm, PersonalDataForm, PublishedWhereForm, PublishNoticeForm, ThresholdForm,
+)
 from tracker.web import render, see_other, send_download
 
 bp = Blueprint("procurement", __name__)
@@ -52,9 +54,15 @@ def publish(notice_id: int):
         if "csrf_token" in form.errors:
             form.form_errors.append("The form has expired: reload the page and try again.")
         return render("procurement/publish.html", "form", status=422, n=notice, form=form, label=service.label)
-    service.mark_published(notice, form.published_on.data, form.link.data, db.session)
-    db.session.commit()
-    flash(f"{service.label(notice.kind)} recorded as published on {notice.published_on:%d/%m/%Y}.", "success")
+    try:
+        service.mark_published(notice, form.published_on.data, form.link.data, db.session)
+    except service.AlreadyPublished:
+        notice = service.get_notice_or_404(notice_id)
+        flash(f"{service.label(notice.kind)} was already recorded as published on {notice.published_on:%d/%m/%Y}; "
+              "it was not recorded again.", "info")
+    else:
+        db.session.commit()
+        flash(f"{service.label(notice.kind)} recorded as published on {notice.published_on:%d/%m/%Y}.", "success")
     if notice.commission_id is not None:
         return see_other(url_for("commissions.show", commission_id=notice.commission_id) + "#notices")
     return see_other(url_for(".index"))
@@ -134,7 +142,7 @@ def publications():
     return render("procurement/publications.html", kinds=kinds, recent=recent, KINDS=transparency.KINDS)
 
 
-def _publication_page(kind, period, issue_form=None, status: int = 200, where_forms=None):
+def _publication_page(kind, period, issue_form=None, status: int = 200, where_forms=None, decision_forms=None):
     from tracker import settings
     from tracker.procurement import transparency
 
@@ -143,12 +151,22 @@ def _publication_page(kind, period, issue_form=None, status: int = 200, where_fo
     versions = transparency.versions(db.session, kind, period)
     if issue_form is None:
         issue_form = IssuePublicationForm(formdata=None, period=period.key)
-    where_forms = where_forms or {}
+    where_forms, decision_forms = where_forms or {}, decision_forms or {}
     return render("procurement/publication.html", "issue", status=status, error=status >= 400, kind=kind, period=period, table=table,
                   due=kind.due(period, values), versions=versions, issue_form=issue_form,
                   refused=transparency.refusals(kind, values),
                   where_form=lambda p: where_forms.get(p.id) or PublishedWhereForm(formdata=None, prefix=f"p{p.id}"),
-                  can_issue=current_user.has_role(MANAGER) or current_user.has_role(FINANCE))
+                  can_issue=current_user.has_role(MANAGER) or current_user.has_role(FINANCE),
+                  can_decide=current_user.has_role(FINANCE),
+                  decision_form=lambda r: decision_forms.get(r.key) or _decision_form(r, period))
+
+
+def _decision_form(item, period):
+    decision = next((line.decision for line in item.verdict.doubtful_lines if line.decision is not None), None)
+    data = {"period": period.key}
+    if decision is not None:
+        data.update(decision="publish" if decision.publish else "redact", reason=decision.reason)
+    return PersonalDataForm(formdata=None, prefix=f"l{item.key}", data=data)
 
 
 @bp.route("/publications/<kind_key>")
@@ -198,6 +216,40 @@ def issue_publication(kind_key: str):
         raise
     flash(f"{kind.title} for {period.name} issued as version {pub.version}.", "success")
     return see_other(url_for(".publication", kind_key=kind.key, period=period.key))
+
+
+@bp.route("/publications/<kind_key>/lines/<int:line_id>/personal-data", methods=["POST"])
+@roles_required(FINANCE)
+def personal_data_decision(kind_key: str, line_id: int):
+    """Finance's decision on a payment that may name a person: redact it, or let it through with a reason (kept for
+    every later version of the file, and audited)."""
+    from sqlalchemy.exc import IntegrityError
+
+    from tracker.errors import abort_with
+    from tracker.models import LedgerTransaction
+    from tracker.procurement import personal_data, transparency
+
+    kind = _kind_or_404(kind_key)
+    form = PersonalDataForm(prefix=f"l{line_id}")
+    period = _period_or_400(kind, form.period.data or "")
+    if db.session.get(LedgerTransaction, line_id) is None:
+        abort_with(404, "There is no ledger line with that number.")
+    table = transparency.build(kind, period, db.session)
+    item = next((r for r in table.review if line_id in r.line_ids), None)
+    if item is None or not item.verdict.needs_decision:
+        abort_with(409, f"That payment is not one to decide in {kind.title} for {period.name} now (its details may "
+                        "have changed): reload the page to see the review list as it is.")
+    if not form.validate():
+        return _publication_page(kind, period, status=422, decision_forms={item.key: form})
+    publish = form.decision.data == "publish"
+    personal_data.decide(db.session, item, publish, form.reason.data or "", current_user.id)
+    try:
+        db.session.commit()
+    except IntegrityError:  # someone else decided the same line at the same moment: theirs stands
+        db.session.rollback()
+        abort_with(409, "Someone else has just decided this payment: reload the page to see their decision.")
+    flash(f"{item.reference}: {'let through, with your reason' if publish else 'redacted'}.", "success")
+    return see_other(url_for(".publication", kind_key=kind.key, period=period.key) + "#personal-data")
 
 
 @bp.route("/publications/issued/<int:publication_id>.csv")

@@ -19,14 +19,17 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from tracker import audit, files, settings
 from tracker.errors import get_or_404
-from tracker.models import Category, Commission, LedgerTransaction, Provider, Publication, SupplierAlias, User
+from tracker.models import (
+    BudgetLine, Category, Commission, FundingShare, LedgerTransaction, Provider, Publication, User,
+)
 from tracker.models.base import utcnow
 from tracker.models.monitoring import Document
 from tracker.periods import label_for, quarter_bounds, quarter_of, year_bounds
+from tracker.procurement import personal_data
+from tracker.procurement.personal_data import REDACTED
 from tracker.procurement.rules import ENTERED_STATUSES
 from tracker.returns.builder import DATE, MONEY, Column
 
-REDACTED = "Redacted – personal data"
 #: Spend is published when it is more than this (in pence, either sign): £500.00 is out, £500.01 in.
 SPEND_OVER_PENCE = 500_00
 #: The LGTC contract register lists contracts over this value.
@@ -107,25 +110,16 @@ class Table:
     columns: list[Column]
     rows: list[list] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: Spend files: the payments that may name a person, for finance to review before issuing.
+    review: list[personal_data.Review] = field(default_factory=list)
     #: What the person issuing should see first (shown beside Issue): the file can go out, but read these.
     warnings: list[str] = field(default_factory=list)
 
 
-# --- Who is named: individuals are redacted ----------------------------------------------------------------
+# --- Who is named: individuals are redacted (spend lines: tracker.procurement.personal_data) ---------------
 
 class Names:
-    """Suppliers' published names: an individual's (a provider flagged as an individual, found by the line's
-    commission or its supplier ID) is redacted."""
-
-    def __init__(self, session: Session):
-        self.individual_supplier_ids = set(session.scalars(
-            select(SupplierAlias.value).join(Provider).where(SupplierAlias.kind == "supplier_id", Provider.individual)))
-
-    def of_line(self, line: LedgerTransaction) -> str:
-        provider = line.commission.provider if line.commission is not None else None
-        if (provider is not None and provider.individual) or line.supplier_id in self.individual_supplier_ids:
-            return REDACTED
-        return line.supplier_name or (provider.name if provider else "") or line.supplier_id
+    """Providers' published names in the contract and grants files: an individual's is redacted."""
 
     @staticmethod
     def of_provider(provider: Provider) -> str:
@@ -150,12 +144,14 @@ class Payment:
     amount_pence: int
     vat_pence: int
     lines: int = 1
+    #: Its entry on finance's personal-data review list, when it may name a person.
+    review: personal_data.Review | None = None
 
 
-def _vfm(c: Commission | None) -> str:
+def _vfm(c: Commission | None, with_reason: bool = True) -> str:
     if c is None:
         return ""
-    if c.award_reason:
+    if c.award_reason and with_reason:
         return c.award_reason
     return f"{c.procurement_route} ({'competed' if c.competed else 'not competed'})"
 
@@ -163,13 +159,18 @@ def _vfm(c: Commission | None) -> str:
 def spend_payments(session: Session, period: Period, values: dict) -> tuple[list[Payment], list[str]]:
     """The payments of the period over £500 (more than £500.00, credits too), aggregated by invoice when the
     setting says so, net or gross as it says; with notes on what was left out or redacted."""
+    commission = joinedload(LedgerTransaction.commission)
     lines = session.scalars(
         select(LedgerTransaction)
-        .options(joinedload(LedgerTransaction.commission).joinedload(Commission.provider))
+        .options(commission.joinedload(Commission.provider),
+                 commission.joinedload(Commission.funding_shares).joinedload(FundingShare.budget_line)
+                 .joinedload(BudgetLine.category),
+                 joinedload(LedgerTransaction.budget_line).joinedload(BudgetLine.category))
         .where(LedgerTransaction.posting_date.between(period.start, period.end),
                LedgerTransaction.transaction_type.in_(SPEND_TYPES))
-        .order_by(LedgerTransaction.posting_date, LedgerTransaction.id)).all()
-    names = Names(session)
+        .order_by(LedgerTransaction.posting_date, LedgerTransaction.id)).unique().all()
+    individuals = personal_data.Individuals.load(session)
+    decisions = personal_data.decisions_between(session, period.start, period.end)
     category_of = _expense_categories(session, lines)
     gross = bool(values["spend_publish_gross"])
     groups: "OrderedDict[tuple, list[LedgerTransaction]]" = OrderedDict()
@@ -177,28 +178,36 @@ def spend_payments(session: Session, period: Period, values: dict) -> tuple[list
         supplier = line.supplier_id or line.supplier_name.strip().lower()
         key = (supplier, line.invoice_number) if values["spend_aggregate_invoices"] and line.invoice_number else ("line", line.id)
         groups.setdefault(key, []).append(line)
-    payments, redacted = [], 0
+    payments, review = [], []
     for group in groups.values():
         first = group[0]
         amount = sum((l.gross_pence if gross else l.net_pence) for l in group)
         if abs(amount) <= SPEND_OVER_PENCE:
             continue
         c = first.commission
-        supplier = names.of_line(first)
-        redacted += supplier == REDACTED
+        supplier = first.supplier_name or (c.provider.name if c is not None else "") or first.supplier_id
+        purpose = (c.title if c is not None else "") or first.narrative or first.account_description
+        vfm = _vfm(c)
+        verdict = personal_data.check(individuals, group, decisions)
+        posted, reference = min(l.posting_date for l in group), first.invoice_number or first.reference
+        seen = None
+        if verdict.findings:
+            seen = personal_data.Review([l.id for l in group], posted, reference, supplier, purpose, amount, verdict)
+            review.append(seen)
+        if verdict.redacted:
+            supplier, purpose = REDACTED, personal_data.category_of(first)
+            if c is not None and personal_data.find(individuals, texts=[c.award_reason]):
+                vfm = _vfm(c, with_reason=False)
         payments.append(Payment(
-            posting_date=min(l.posting_date for l in group),
-            reference=first.invoice_number or first.reference, supplier=supplier,
-            purpose=(c.title if c is not None else "") or first.narrative or first.account_description,
-            vfm=_vfm(c), department=first.cost_centre or values["vru_name"],
+            posting_date=posted, reference=reference, supplier=supplier, purpose=purpose,
+            vfm=vfm, department=first.cost_centre or values["vru_name"],
             merchant_category=first.account_description,
             expense_category="; ".join(dict.fromkeys(category_of[l.id] for l in group)), amount_pence=amount,
-            vat_pence=sum(l.vat_pence for l in group), lines=len(group)))
+            vat_pence=sum(l.vat_pence for l in group), lines=len(group), review=seen))
     notes = [f"{len(lines)} ledger line(s) of the period (invoices and credits); {len(payments)} payment(s) over £500 "
              f"({'gross, including VAT' if gross else 'net of VAT'}"
              f"{', invoice lines added up' if values['spend_aggregate_invoices'] else ''})."]
-    if redacted:
-        notes.append(f"{redacted} payment(s) to individuals show as “{REDACTED}”.")
+    notes += personal_data.notes(review)
     return payments, notes
 
 
@@ -208,7 +217,6 @@ def _expense_categories(session: Session, lines: list[LedgerTransaction]) -> dic
     what the budget page says. A query per funding year in the period and one for the categories, whatever the
     number of lines."""
     from tracker.figures import NOT_ON_A_LINE, route_spend, year_share_map
-    from tracker.models import BudgetLine
 
     shares = {y: year_share_map(y) for y in {l.funding_year_id for l in lines if l.funding_year_id is not None}}
     routed = {l.id: [line_id for line_id, _ in route_spend(None if l.held_reason else l.commission_id,
@@ -245,7 +253,8 @@ def build_spend_monthly(session: Session, period: Period, values: dict) -> Table
                Column("vfm", "Value-for-money reason"), Column("amount", _amount_heading(values), MONEY)]
     rows = [[values["pcc_name"], p.posting_date, p.reference, p.supplier, p.purpose, p.expense_category, p.vfm,
              p.amount_pence] for p in payments]
-    return Table(columns, rows, notes, _lacking_reasons(payments, [p.vfm for p in payments]))
+    return Table(columns, rows, notes, [p.review for p in payments if p.review],
+                 _lacking_reasons(payments, [p.vfm for p in payments]))
 
 
 def build_spend_quarterly(session: Session, period: Period, values: dict) -> Table:
@@ -259,7 +268,7 @@ def build_spend_quarterly(session: Session, period: Period, values: dict) -> Tab
     rows = [[values["pcc_name"], p.posting_date, p.reference, p.department, p.supplier, p.purpose, p.amount_pence, 0,
              p.merchant_category, p.expense_category] for p in payments]
     notes.append("Irrecoverable VAT is shown as nil: the PCC recovers the VAT it pays.")
-    return Table(columns, rows, notes)
+    return Table(columns, rows, notes, [p.review for p in payments if p.review])
 
 
 # --- Contracts and grants -------------------------------------------------------------------------------------
@@ -472,6 +481,9 @@ def issue(session: Session, kind: Kind, period: Period, user: User | None, corre
     if earlier and not note:
         raise IssueProblem(f"Version {earlier[0].version} is already issued: say what this correction puts right.")
     table = build(kind, period, session)
+    waiting = personal_data.undecided(table.review)
+    if waiting:  # a doubtful line is published only on finance's decision
+        raise IssueProblem(personal_data.undecided_message(waiting))
     content = file_bytes(table)
     version = (earlier[0].version + 1) if earlier else 1
     stored = files.write(FOLDER, files.generated_name("csv", f"{kind.key}-{period.key}-v{version}"), content)

@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from tracker.commissions import rules as commission_rules
 from tracker.commissions.service import provider_key
+from tracker.commissions.shares import ShareInput, default_shares, over_budget_warnings
 from tracker.extensions import db
 from tracker.funding.rules import closed_year_problem
 from tracker.imports.analysis import ADD, CHANGED, ERROR, UNCHANGED, Row, _closed_message, _Kind
@@ -41,6 +42,31 @@ class _Commissions(_Kind):
         self.seen: dict[str, int] = {}
         self.routes = {r.lower(): r for r in PROCUREMENT_ROUTES}
         self.notes: list[str] = []
+        #: The funding shares the file's rows would set (a new contract's, or a changed one's that the commit
+        #: splits afresh), and the contracts whose shares they replace: for the over-budget question.
+        self.shares_taken: list[ShareInput] = []
+        self.replacing: set[int] = set()
+
+    def over_budget(self) -> list[str]:
+        """The budget lines the whole file would take over their amount: the form's question
+        (``over_budget_warnings``), asked once for every row (the preview lists them; the commit needs them
+        confirmed)."""
+        return over_budget_warnings(None, self.shares_taken, replacing=self.replacing)
+
+    def _take_shares(self, data: dict, existing: Commission | None) -> None:
+        """Note the shares this row's commit would set (the same condition as ``_change_commissions``)."""
+        line_id = data.get("budget_line_id")
+        if not line_id:
+            return
+        if existing is not None:
+            current_lines = {sh.budget_line_id for sh in existing.funding_shares}
+            resplit = line_id not in current_lines or any(
+                getattr(existing, k) != data[k] for k in ("value_pence", "start_date", "end_date"))
+            if not resplit:
+                return
+            self.replacing.add(existing.id)
+        self.shares_taken.extend(default_shares(data["value_pence"], data["start_date"], data["end_date"],
+                                                db.session.get(BudgetLine, line_id)))
 
     def check(self, row_no: int, values: dict) -> Row:
         p, problems = self.parse(row_no, values)
@@ -123,6 +149,7 @@ class _Commissions(_Kind):
             if flag in p:
                 data[flag] = p[flag]
         if existing is None:
+            self._take_shares(data, None)
             return Row(row_no, ADD, data, [], values, money=p["value"])
         provider_id = self.providers.get(provider_key(p["provider"]))
         existing_line = next((sh.budget_line_id for sh in existing.funding_shares
@@ -140,5 +167,7 @@ class _Commissions(_Kind):
                 return Row(row_no, ERROR, {}, [self.located(row_no, "reference", ref, f"is commission "
                                                             f"{existing.reference}, which would change: {closed}")],
                            values, money=p["value"])
+        if not same:
+            self._take_shares(data, existing)
         return Row(row_no, UNCHANGED if same else CHANGED, data, [], values, existing_id=existing.id,
                    money=p["value"])
