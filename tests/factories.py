@@ -17,6 +17,9 @@ from tracker.models import (
 from tracker.periods import label_for, period_of, year_bounds
 
 _seq = itertools.count(1)
+#: The day the tests run the demo as of (``seed_demo(DEMO_TODAY)``): the last day of 2025-26, so 2025-26 is the open
+#: year with all its spend, 2024-25 closed and 2026-27 a draft, as the tests that read the demo expect.
+DEMO_TODAY = date(2026, 3, 31)
 
 
 class Factories:

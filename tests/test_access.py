@@ -8,6 +8,7 @@ from werkzeug.routing import BuildError, IntegerConverter
 from tests.access import EVERYONE, collect
 from tests.conftest import PASSWORD
 from tracker.auth.roles import view_is_public, view_roles
+from tests.factories import DEMO_TODAY
 from tracker.demo import seed_demo
 from tracker.extensions import db
 
@@ -64,7 +65,7 @@ def test_every_route_is_in_the_matrix_and_declares_its_roles(app):
 
 @pytest.fixture
 def seeded(app):
-    seed_demo()
+    seed_demo(DEMO_TODAY)
     return app
 
 

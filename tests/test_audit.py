@@ -108,3 +108,16 @@ def test_a_long_variation_reason_is_kept_whole_in_the_history(client, auth, make
     db.session.commit()
     page = client.get(f"/commissions/{commission.id}").text
     assert f"{commission.reference} varied: {reason}" in page
+
+
+def test_lists_in_the_history_read_as_text_not_python(client, auth, make):
+    """A contract's funding shares are kept as a list: shown as a sentence, an empty list as "none"."""
+    auth.login("manager")
+    commission = make.commission()
+    audit.record("commissions", "change", commission, "Shares changed", {"funding_shares": []},
+                 {"funding_shares": ["2025-26: £7,397.26 on Mentoring", "2026-27: £2,602.74 not on a budget line"]})
+    db.session.commit()
+    [row] = audit.history(commission)[0].readable_changes
+    assert row[1:] == ("none", "2025-26: £7,397.26 on Mentoring; 2026-27: £2,602.74 not on a budget line")
+    page = client.get(f"/commissions/{commission.id}").text
+    assert "[]" not in page and "['" not in page and "<del>none</del>" in page

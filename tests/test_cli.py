@@ -28,7 +28,7 @@ def test_create_user_refuses_weak_passwords_and_bad_roles(runner, monkeypatch):
 
 
 def test_seed_demo_is_realistic_and_idempotent(runner):
-    first = runner.invoke(args=["seed-demo"])
+    first = runner.invoke(args=["seed-demo", "--today", "2026-03-31"])
     assert first.exit_code == 0, first.output
     assert first.output.count("@vru.example") == 4
     counts = lambda: (db.session.scalar(select(func.count(Commission.id))),
@@ -38,20 +38,22 @@ def test_seed_demo_is_realistic_and_idempotent(runner):
     assert 20 <= before[0] <= 30 and before[1] >= 200 and before[2] >= 5
     statuses = set(db.session.scalars(select(Commission.status)))
     assert statuses == {"pipeline", "approved", "procuring", "awarded", "live", "ended", "terminated"}
-    assert {y.label: y.status for y in db.session.scalars(select(FundingYear))} == {"2025-26": "open", "2026-27": "draft"}
-    second = runner.invoke(args=["seed-demo"])
+    assert {y.label: y.status for y in db.session.scalars(select(FundingYear))} == {
+        "2024-25": "closed", "2025-26": "open", "2026-27": "draft"}
+    second = runner.invoke(args=["seed-demo", "--today", "2026-03-31"])
     assert second.exit_code == 0 and "already exist" in second.output
     assert counts() == before
 
 
 def test_home_shows_real_figures_from_the_demo(runner, client, auth):
-    runner.invoke(args=["seed-demo"])
+    runner.invoke(args=["seed-demo", "--today", "2026-03-31"])
     auth.login("viewer")
     page = client.get("/").text
     assert "Funding year 2025-26" in page
     assert "£1,880,000" in page  # the four allocations: 1,370,000 + 235,000 + 200,000 + 75,000
     assert "Home Office VRU core grant" in page and "Serious Youth Violence" in page
-    total_actual = db.session.scalar(select(func.sum(LedgerTransaction.net_pence)))
+    total_actual = db.session.scalar(select(func.sum(LedgerTransaction.net_pence)).join(FundingYear)
+                                     .where(FundingYear.label == "2025-26"))
     from tracker.money import format_pence
 
     assert format_pence(total_actual) in page

@@ -34,3 +34,15 @@ def test_an_htmx_redirect_to_the_same_page_drops_the_fragment_so_the_page_reload
         assert see_other("/commissions/5#variations").headers["HX-Redirect"] == "/commissions/5#variations"
     with app.test_request_context("/commissions/4/variations", method="POST"):
         assert see_other("/commissions/4#variations").location.endswith("/commissions/4#variations")
+
+
+def test_times_show_as_uk_local_time_in_summer_and_winter():
+    """Stored in UTC; shown as the office clock: 12:00 UTC in July is 13:00 BST, in January 12:00 GMT."""
+    from datetime import datetime, timezone
+
+    from tracker.web import uk_datetime
+
+    assert uk_datetime(datetime(2025, 7, 31, 12, 0)) == "31/07/2025 13:00"
+    assert uk_datetime(datetime(2026, 1, 15, 12, 0)) == "15/01/2026 12:00"
+    assert uk_datetime(datetime(2025, 10, 25, 23, 30, tzinfo=timezone.utc)) == "26/10/2025 00:30"  # the date moves too
+    assert uk_datetime(None, "—") == "—"

@@ -169,6 +169,12 @@ def _readable(key: str, value, names: dict) -> str | None:
 
     if value is None:
         return None
+    if isinstance(value, (list, tuple)):
+        # A list (a contract's funding shares, a set of flags) as a sentence, never Python's ['a', 'b'].
+        parts = [part for part in (_readable(key, v, names) for v in value) if part]
+        return "; ".join(parts) if parts else "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{field_label(k)}: {_readable(k, v, names) or 'none'}" for k, v in value.items())
     if key.endswith("_pence") and isinstance(value, int) and not isinstance(value, bool):
         return format_pence(value)
     if isinstance(value, bool):

@@ -64,11 +64,14 @@ def init_app(app: Flask) -> None:
         click.echo(f"{action} {email} ({role}).")
 
     @app.cli.command("seed-demo")
-    def seed_demo_command():
-        """Load the fictional demo (2025-26 and a draft 2026-27) and one user per role. Safe to run again."""
+    @click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+                  help="Build the demo as if today were this day (YYYY-MM-DD); the real date by default.")
+    def seed_demo_command(today):
+        """Load the fictional demo and one user per role: the year containing today open, last year closed with its
+        Q4 return issued, next year a draft rolled over from this one. Safe to run again."""
         from tracker.demo import seed_demo
 
-        made = seed_demo()
+        made = seed_demo(today.date() if today else None)
         if made:
             click.echo("Demo sign-ins (passwords are shown only this once):")
             for email, role, password in made:

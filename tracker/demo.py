@@ -1,8 +1,12 @@
-"""A realistic, fictional demo: a 2025-26 year for a VRU like Kent's, and a draft 2026-27 year.
+"""A realistic, fictional demo for a VRU like Kent's, set in the years around the day it runs: the year containing
+today is open with its budget lines, contracts and spend to date; last year is closed with its Q4 return issued;
+next year is a draft rolled over from this one (its lines ready for contracts' shares).
 
-Idempotent: running it again changes nothing. Deterministic: the same data every time (a seeded random).
-The providers, references and PO numbers match the sample spreadsheets in ../shared/samples, so the sample
-ledger and register import against the demo as they would against a real register.
+The demo was drawn up for 2025-26; every date is moved by whole years to the year containing ``today``, and nothing
+is recorded as done, paid or spent after ``today``. Idempotent: running it again changes nothing. Deterministic:
+the same data for the same day (a seeded random). The providers, references and PO numbers match the sample
+spreadsheets in ../shared/samples, so the sample ledger and register import against a demo run in 2025-26 as they
+would against a real register.
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from tracker.models import (
 )
 from tracker.commissions.service import create_commission, create_provider
 from tracker.funding.rules import year_by_label
-from tracker.periods import period_of, quarter_of
+from tracker.periods import label_for, label_for_start, parse_label, period_of, quarter_bounds, quarter_of, year_bounds
 from tracker import settings
 
 STRANDS = [
@@ -90,7 +94,25 @@ class DemoCommission:
     manager: str
 
 
-def _commissions() -> list[DemoCommission]:
+def _moved(d: date, years: int) -> date:
+    """``d`` moved by whole years (the demo has no 29 February)."""
+    return d.replace(year=d.year + years)
+
+
+def _commissions(shift: int = 0, today: date | None = None) -> list[DemoCommission]:
+    """The demo's contracts, moved ``shift`` years on; a contract is not yet ended (or started) on ``today``."""
+    out = []
+    for dc in _commissions_2025():
+        dc.start, dc.end = _moved(dc.start, shift), _moved(dc.end, shift)
+        if today is not None and dc.status in ("ended", "terminated") and dc.end > today:
+            dc.status = "live" if dc.start <= today else "awarded"
+        if today is not None and dc.status == "live" and dc.start > today:
+            dc.status = "awarded"
+        out.append(dc)
+    return out
+
+
+def _commissions_2025() -> list[DemoCommission]:
     y0, y1 = date(2025, 4, 1), date(2026, 3, 31)
     # The programme lead is the demo manager's account, so their commissions' tasks are theirs by default.
     officer, lead = "VRU Commissioning Officer", "Morgan Manager"
@@ -128,20 +150,37 @@ def _commissions() -> list[DemoCommission]:
 # Who owns each programme's milestones in the demo (the annual report is a generated deadline: see _demo_deadlines).
 MILESTONE_OWNERS = {"Young Futures": MANAGER, "VRU grant": FINANCE, "Serious Violence Duty": ADMIN, "Contract": MANAGER}
 MILESTONES = [
-    # title, programme, due, status, completed, evidence
-    ("Grant agreement for 2025-26 signed with the Home Office", "VRU grant", date(2025, 4, 30), "done", date(2025, 4, 22), "Signed agreement filed with OPCC finance."),
-    ("Young Futures Prevention Partnership established", "Young Futures", date(2025, 7, 31), "done", date(2025, 7, 24), "Terms of reference agreed at the SVPPB on 24 July 2025."),
-    ("First operational Young Futures Panel", "Young Futures", date(2025, 10, 31), "done", date(2025, 10, 29), "First panel met 29 October 2025; 11 children discussed."),
+    # title, programme, due, status, completed, evidence: as drawn up for 2025-26 ({cur} is the open year, {nxt}
+    # the next, {y0} and {y1} its two calendar years), moved to the years around today by ``_milestones``.
+    ("Grant agreement for {cur} signed with the Home Office", "VRU grant", date(2025, 4, 30), "done", date(2025, 4, 22), "Signed agreement filed with OPCC finance."),
+    ("Young Futures Prevention Partnership established", "Young Futures", date(2025, 7, 31), "done", date(2025, 7, 24), "Terms of reference agreed at the SVPPB on 24 July {y0}."),
+    ("First operational Young Futures Panel", "Young Futures", date(2025, 10, 31), "done", date(2025, 10, 29), "First panel met 29 October {y0}; 11 children discussed."),
     ("Second Young Futures Panel (Medway)", "Young Futures", date(2025, 12, 31), "missed", None, "Delayed: chair not appointed until February."),
-    ("Strategic Needs Assessment refreshed", "Serious Violence Duty", date(2026, 1, 31), "done", date(2026, 1, 28), "SNA 2026 published to partners."),
-    ("Response Strategy and delivery plan 2026-27 agreed", "Serious Violence Duty", date(2026, 3, 31), "done", date(2026, 3, 19), "Agreed by the SVPPB."),
+    ("Strategic Needs Assessment refreshed", "Serious Violence Duty", date(2026, 1, 31), "done", date(2026, 1, 28), "SNA {y1} published to partners."),
+    ("Response Strategy and delivery plan {nxt} agreed", "Serious Violence Duty", date(2026, 3, 31), "done", date(2026, 3, 19), "Agreed by the SVPPB."),
     ("Young Futures delivery plan submitted to the Home Office", "Young Futures", date(2025, 5, 30), "done", date(2025, 5, 28), "Plan sent to the Home Office Young Futures team."),
     ("Young Futures Panel referral pathway agreed with partners", "Young Futures", date(2025, 9, 30), "done", date(2025, 9, 25), "Pathway signed off by children's services and schools."),
     ("Young Futures Panel: first progress report to the Home Office", "Young Futures", date(2026, 1, 30), "done", date(2026, 2, 4), "Sent five days late, agreed with the Home Office."),
     ("Young Futures Hub scoping report", "Young Futures", date(2026, 12, 18), "in progress", None, ""),
-    ("Grant agreement for 2026-27 signed", "VRU grant", date(2026, 5, 29), "done", date(2026, 5, 20), ""),
+    ("Grant agreement for {nxt} signed", "VRU grant", date(2026, 5, 29), "done", date(2026, 5, 20), ""),
     ("Evaluation interim report", "Contract", date(2027, 1, 29), "not started", None, ""),
 ]
+
+
+def _milestones(shift: int, today: date) -> list[tuple]:
+    """``MILESTONES`` moved ``shift`` years; what was done or missed after ``today`` is still to do on it."""
+    cur = label_for_start(2025 + shift)
+    words = {"cur": cur, "nxt": label_for_start(2026 + shift), "y0": 2025 + shift, "y1": 2026 + shift}
+    out = []
+    for title, programme, due, status, completed, evidence in MILESTONES:
+        due, completed = _moved(due, shift), completed and _moved(completed, shift)
+        if (completed is not None and completed > today) or (status == "missed" and due >= today):
+            status = "in progress" if due <= today + timedelta(days=60) else "not started"
+            completed, evidence = None, ""
+        elif status == "in progress" and due > today + timedelta(days=120):
+            status = "not started"
+        out.append((title.format(**words), programme, due, status, completed, evidence.format(**words)))
+    return out
 
 
 def _get_or_create(model, defaults: dict | None = None, **keys):
@@ -181,10 +220,14 @@ def seed_users() -> list[tuple[str, str, str]]:
 
 
 def seed_demo(today: date | None = None) -> list[tuple[str, str, str]]:
-    """Seed the demo once. Returns the demo sign-ins made now (their passwords are shown only this once)."""
+    """Seed the demo once, in the years around ``today`` (the real date by default; tests pass their own).
+    Returns the demo sign-ins made now (their passwords are shown only this once)."""
+    today = today or date.today()
     seed_reference_data()
     made = seed_users()
-    if year_by_label("2025-26") is not None:
+    start_year = parse_label(label_for(today))
+    shift = start_year - 2025  # the demo was drawn up for 2025-26
+    if year_by_label(label_for_start(start_year)) is not None:
         db.session.commit()
         return made
     rng = random.Random(2025)
@@ -194,11 +237,15 @@ def seed_demo(today: date | None = None) -> list[tuple[str, str, str]]:
     categories = {c.name: c for c in db.session.scalars(select(Category))}
     users = {u.role: u for u in db.session.scalars(select(User))}
 
-    year = FundingYear(label="2025-26", start_date=date(2025, 4, 1), end_date=date(2026, 3, 31), status="open",
-                       notes="Grant letter received 14 February 2025.")
-    nxt = FundingYear(label="2026-27", start_date=date(2026, 4, 1), end_date=date(2027, 3, 31), status="draft",
-                      notes="Awaiting the grant letter; April to June bridged from reserves.")
-    db.session.add_all([year, nxt])
+    def on(y: int, m: int, d: int) -> date:
+        """A date of the 2025-26 drawing, in the years around today."""
+        return date(y + shift, m, d)
+
+    label = label_for_start(start_year)
+    year_start, year_end = year_bounds(label)
+    year = FundingYear(label=label, start_date=year_start, end_date=year_end, status="open",
+                       notes=f"Grant letter received 14 February {start_year}.")
+    db.session.add(year)
     streams = {}
     for name, funder, split, pounds in STREAMS:
         stream = _get_or_create(FundingStream, {"funder": funder, "labour_split": split, "claim_due_days": 30,
@@ -207,8 +254,6 @@ def seed_demo(today: date | None = None) -> list[tuple[str, str, str]]:
         streams[name] = stream
         db.session.add(Allocation(funding_year=year, funding_stream=stream, original_pence=pounds * 100,
                                   revised_pence=pounds * 100, status="confirmed"))
-        db.session.add(Allocation(funding_year=nxt, funding_stream=stream, original_pence=pounds * 100,
-                                  revised_pence=pounds * 100, status="draft"))
     lines = {}
     for stream, category, strand, labour, pounds, profile in BUDGET_LINES:
         line = BudgetLine(
@@ -221,6 +266,7 @@ def seed_demo(today: date | None = None) -> list[tuple[str, str, str]]:
         lines.setdefault((stream, category), line)
         lines[(stream, category, strand)] = line
     db.session.flush()
+    last = _last_year(label_for_start(start_year - 1), streams, categories, strands, users)
 
     providers = {}
     for name, supplier, charity, company, vcse, sme in PROVIDERS:
@@ -230,23 +276,25 @@ def seed_demo(today: date | None = None) -> list[tuple[str, str, str]]:
 
     commissions = []
     line_of: dict[int, BudgetLine] = {}
-    for dc in _commissions():
+    for dc in _commissions(shift, today):
         provider, supplier = providers[dc.provider]
         line = lines.get((dc.stream, dc.category, dc.strand)) or lines[(dc.stream, dc.category)]
-        # Its money by year: split by days across the years it runs in, on its line for 2025-26 (the default).
+        # Its money by year: split by days across the years it runs in, on its line for the open year (the
+        # default); its share of next year waits for next year's lines (the roll-over below attaches it).
         c = create_commission(dict(
             reference=dc.reference, title=dc.title, provider_id=provider.id, strand_id=strands[dc.strand].id,
             funding_year_id=year.id, procurement_route=dc.route, competed=dc.route in ("Open tender", "Quotation"),
             commission_type="grant" if dc.route == "Grant" else "contract", value_pence=dc.value * 100,
             start_date=dc.start, end_date=dc.end, review_date=dc.start + timedelta(days=182), status=dc.status,
-            pcc_decision_ref=f"PCC/D/2025/{int(dc.reference[-3:]):03d}", po_number=dc.po, contract_manager=dc.manager,
-            description=f"{dc.title}, delivered by {dc.provider}.",
+            pcc_decision_ref=f"PCC/D/{start_year}/{int(dc.reference[-3:]):03d}", po_number=dc.po,
+            contract_manager=dc.manager, description=f"{dc.title}, delivered by {dc.provider}.",
         ), budget_line=line, source="demo")
         line_of[c.id] = line
         commissions.append((c, supplier))
     db.session.flush()
 
-    # Ledger: monthly invoices for delivering services, a credit note now and then, salaries and small purchases.
+    # Ledger: monthly invoices for delivering services, a credit note now and then, salaries and small purchases,
+    # up to today (nothing is paid in the future).
     n = 0
     spent: dict[tuple[int, int], int] = {}  # (budget line id, quarter) -> pence, to bring each line near its profile
 
@@ -255,10 +303,13 @@ def seed_demo(today: date | None = None) -> list[tuple[str, str, str]]:
         nonlocal n
         n += 1
         vat = 0 if account[0] == "4010" else (pence // 5 if rng.random() < 0.3 else 0)
+        invoice = f"INV-{rng.randint(10000, 99999)}" if kind != "journal" else ""
+        if d > today:
+            return  # drawn (so the random numbers, and so the figures, are the same whatever the day) but not paid
         db.session.add(LedgerTransaction(
             reference=f"DEMO{n:05d}", posting_date=d, period=period_of(d), funding_year_id=year.id,
             cost_centre="V100", account_code=account[0], account_description=account[1], supplier_id=supplier_id,
-            supplier_name=supplier_name, invoice_number=f"INV-{rng.randint(10000, 99999)}" if kind != "journal" else "",
+            supplier_name=supplier_name, invoice_number=invoice,
             po_number=po, narrative=narrative, net_pence=pence, vat_pence=vat, gross_pence=pence + vat,
             transaction_type=kind, commission_id=commission.id if commission else None,
             match_method="po" if commission else "", budget_line_id=line.id if line else None,
@@ -273,7 +324,7 @@ def seed_demo(today: date | None = None) -> list[tuple[str, str, str]]:
         start = max(c.start_date, year.start_date)
         stop = min(c.end_date, year.end_date)
         if c.status == "terminated":
-            stop = date(2025, 9, 30)
+            stop = on(2025, 9, 30)
         months = []
         d = date(start.year, start.month, 1)
         while d <= stop:
@@ -295,13 +346,13 @@ def seed_demo(today: date | None = None) -> list[tuple[str, str, str]]:
     for stream_name in ("Home Office VRU core grant", "Serious Violence Duty"):
         line = lines[(stream_name, "Staffing")]
         for p in range(12):
-            month = date(2025 + (p >= 9), (p + 3) % 12 + 1, 25)
+            month = on(2025 + (p >= 9), (p + 3) % 12 + 1, 25)
             pay = int(line.amount_pence / 12 * rng.uniform(0.93, 1.0))
             ledger(month, "PAYROLL", "Kent Police payroll", f"VRU salaries {month.strftime('%b %Y')}", pay, line,
                    kind="journal", account=("4010", "Salaries"))
     panel = lines[("Young Futures", "Young Futures Panel")]
     for p in range(6, 12):
-        month = date(2025 + (p >= 9), (p + 3) % 12 + 1, 25)
+        month = on(2025 + (p >= 9), (p + 3) % 12 + 1, 25)
         ledger(month, "PAYROLL", "Kent Police payroll", f"Young Futures Panel coordinator {month.strftime('%b %Y')}",
                int(panel.amount_pence / 12), panel, kind="journal", account=("4010", "Salaries"))
     for i in range(40):
@@ -326,7 +377,7 @@ def seed_demo(today: date | None = None) -> list[tuple[str, str, str]]:
             parts = [gap // 3, gap // 3, gap - 2 * (gap // 3)]
             for offset, part in enumerate(parts):
                 month = (first_month + offset - 1) % 12 + 1
-                d = date(2025 if month >= 4 else 2026, month, rng.randint(3, 27))
+                d = on(2025 if month >= 4 else 2026, month, rng.randint(3, 27))
                 if line.labour:
                     ledger(d, "PAYROLL", "Kent Police payroll", f"Sessional and agency staff {d.strftime('%b %Y')}",
                            part, line, kind="journal", account=("4010", "Salaries"))
@@ -336,34 +387,97 @@ def seed_demo(today: date | None = None) -> list[tuple[str, str, str]]:
     for i in range(12):  # not yet matched to a commission or budget line: for finance to assign
         d = year.start_date + timedelta(days=rng.randint(0, 364))
         ledger(d, "SUP1012", "Ashford Night Safety Volunteers Limited", "Volunteer expenses", rng.randint(600_00, 1_500_00), None)
+    db.session.flush()
 
-    for title, programme, due, status, completed, evidence in MILESTONES:
+    # Next year: a draft rolled over from this one (allocations and lines), so contracts' shares of it sit on lines.
+    from tracker.funding.service import roll_over
+
+    nxt, _plan = roll_over(year)
+    nxt.notes = "Awaiting the grant letter; April to June bridged from reserves."
+    for title, programme, due, status, completed, evidence in _milestones(shift, today):
         db.session.add(Milestone(title=title, programme=programme, due_date=due, status=status, completed_date=completed,
                                  evidence=evidence, owner_id=users[MILESTONE_OWNERS.get(programme, MANAGER)].id if users else None,
                                  funding_year=year if due <= year.end_date else nxt))
     db.session.commit()  # generated deadlines (returns, claims, contract dates) are made as this commits
-    _demo_deadlines(users)
+    _demo_deadlines(users, shift, today, last)
     from tracker.monitoring.demo import seed_demo_outputs  # here: monitoring imports the models this module seeds
 
     seed_demo_outputs(year, today)
     db.session.commit()
-    _demo_claims_and_conditions(year, streams, categories)
+    _demo_claims_and_conditions(year, streams, categories, shift, today)
     db.session.commit()
     return made
 
 
-def _demo_claims_and_conditions(year: FundingYear, streams: dict, categories: dict) -> None:
-    """Home Office claims for 2025-26 (Q1 paid, Q2 submitted, Q3 a draft), grant conditions (evaluation, a
-    match-funding share at risk: pledged but not all evidenced, and Serious Violence Duty's ring fence) and two
-    match contributions, one evidenced by a letter in the year's documents."""
+def _last_year(label: str, streams: dict, categories: dict, strands: dict, users: dict) -> FundingYear:
+    """Last year, done with: the same allocations and lines, spent close to profile all year, its Q4 return
+    issued (finance, a month after 31 March) and the year closed."""
+    from datetime import datetime
+
+    from tracker.funding.service import set_year_status
+    from tracker.returns import service as returns
+
+    start, end = year_bounds(label)
+    year = FundingYear(label=label, start_date=start, end_date=end, status="open",
+                       notes="Closed after the year-end return and final claim.")
+    db.session.add(year)
+    for name, _funder, _split, pounds in STREAMS:
+        db.session.add(Allocation(funding_year=year, funding_stream=streams[name], original_pence=pounds * 100,
+                                  revised_pence=pounds * 100, status="confirmed"))
+    rng = random.Random(2024)
+    n = 0
+    for stream, category, strand, labour, pounds, profile in BUDGET_LINES:
+        line = BudgetLine(
+            funding_year=year, funding_stream=streams[stream], category=categories[category], strand=strands[strand],
+            labour=labour, description=f"{category} – {strand}", amount_pence=pounds * 100,
+            original_amount_pence=pounds * 100, q1_pence=profile[0] * 100, q2_pence=profile[1] * 100,
+            q3_pence=profile[2] * 100, q4_pence=profile[3] * 100)
+        db.session.add(line)
+        db.session.flush()
+        pace = rng.uniform(0.97, 1.0)  # a year that finished close to budget, a little under
+        for quarter, pounds_in_quarter in enumerate(profile, start=1):
+            q_start = quarter_bounds(label, quarter)[0]
+            for month in range(3):
+                n += 1
+                d = date(q_start.year + (q_start.month + month > 12), (q_start.month + month - 1) % 12 + 1, 20)
+                pence = int(pounds_in_quarter * 100 * pace) // 3
+                supplier = ("PAYROLL", "Kent Police payroll") if labour else ("SUP2101", "Kent Print Services Ltd")
+                db.session.add(LedgerTransaction(
+                    reference=f"DEMO-L{n:05d}", posting_date=d, period=period_of(d), funding_year_id=year.id,
+                    cost_centre="V100", account_code="4010" if labour else "5200",
+                    account_description="Salaries" if labour else "Commissioned services", supplier_id=supplier[0],
+                    supplier_name=supplier[1], invoice_number="" if labour else f"INV-L{n:05d}",
+                    narrative=f"{category} {d:%b %Y}", net_pence=pence, vat_pence=0, gross_pence=pence,
+                    transaction_type="journal" if labour else "invoice", budget_line_id=line.id))
+    db.session.flush()
+    issued_on = datetime(end.year, 4, 28, 15, 0)
+    returns.issue(year, 4, users.get(FINANCE), issued_on,
+                  narrative=f"Year-end return for {label}: every stream finished within 3% of its allocation.")
+    set_year_status(year, "closed")
+    db.session.flush()
+    return year
+
+
+def _demo_claims_and_conditions(year: FundingYear, streams: dict, categories: dict, shift: int = 0,
+                                today: date | None = None) -> None:
+    """Home Office claims for the open year (Q1 paid, Q2 submitted, Q3 a draft, each once its quarter has ended and
+    its dates have come), grant conditions (evaluation, a match-funding share at risk: pledged but not all
+    evidenced, and Serious Violence Duty's ring fence) and two match contributions, one evidenced by a letter in
+    the year's documents."""
     from tracker.claims import service as claims
     from tracker.models import GrantCondition
     from tracker.monitoring.documents import Upload, add_document
 
     core, svd = streams["Home Office VRU core grant"], streams["Serious Violence Duty"]
     svd.claim_due_days = 20
+    today = today or date.today()
     for period, (submitted, paid) in enumerate([(date(2025, 7, 14), date(2025, 8, 8)), (date(2025, 10, 20), None),
                                                 (None, None)], start=1):
+        submitted, paid = submitted and _moved(submitted, shift), paid and _moved(paid, shift)
+        if quarter_bounds(year.label, period)[1] >= today:
+            break  # the quarter has not ended: nothing to claim yet
+        submitted = submitted if submitted and submitted <= today else None
+        paid = paid if submitted and paid and paid <= today else None
         claim = claims.prepare(year, core, period)
         claims.update(claim, claim.claimed_pence, "Chief finance officer, OPCC" if submitted else "", "")
         if submitted:
@@ -389,29 +503,35 @@ def _demo_claims_and_conditions(year: FundingYear, streams: dict, categories: di
                              note="Venues and community safety officers' time; timesheets to follow.")
 
 
-def _demo_deadlines(users: dict) -> None:
+def _demo_deadlines(users: dict, shift: int = 0, today: date | None = None, last: FundingYear | None = None) -> None:
     """Owners and a realistic record on the deadlines the app generated: most returns in on time, one late,
-    the 2025-26 annual report missed."""
+    the year's annual report missed; last year's all done. Nothing is done after ``today``."""
     from tracker.milestones.service import sync_deadlines
 
+    today = today or date.today()
     sync_deadlines()
-    done = {
+    cur, nxt = label_for_start(2025 + shift), label_for_start(2026 + shift)
+    done = {part: (_moved(when, shift), evidence) for part, (when, evidence) in {
         "q1-return": (date(2025, 7, 28), "Q1 return sent to the OPCC."), "q2-return": (date(2025, 10, 27), "Q2 return sent to the OPCC."),
         "q3-return": (date(2026, 2, 3), "Sent four days late: ledger export delayed."), "q4-return": (date(2026, 4, 29), "Q4 return sent."),
         "final-claim": (date(2026, 5, 12), "Final claim accepted by the Home Office."),
-    }
+    }.items()}
     for m in db.session.scalars(select(Milestone).where(Milestone.source_key.is_not(None))):
         # Owners are the app's defaults: the contract manager (Morgan Manager for the programme lead's
         # commissions), else the funding stream's finance lead (Fran Finance).
         label = m.funding_year.label if m.funding_year else ""
         part = m.source_key.rsplit(":", 1)[-1]
-        if label == "2025-26" and part in done:
+        if last is not None and label == last.label:
+            if m.due_date <= today:
+                m.status, m.completed_date, m.evidence = "done", min(m.due_date, today), "Done: the year is closed."
+        elif label == cur and part in done and done[part][0] <= today:
             m.status, (m.completed_date, m.evidence) = "done", done[part]
-        elif label == "2025-26" and part == "annual-report":
+        elif label == cur and part == "annual-report" and m.due_date < today:
             m.status, m.evidence = "missed", "Draft with the PCC; submission late."
-        elif label == "2026-27" and part == "q1-return":
-            m.status, m.completed_date, m.evidence = "done", date(2026, 7, 24), "Q1 return sent to the OPCC."
-        elif m.kind == "contract review" and m.due_date < date(2026, 9, 1):
+        elif label == nxt and part == "q1-return" and _moved(date(2026, 7, 24), shift) <= today:
+            m.status, m.completed_date = "done", _moved(date(2026, 7, 24), shift)
+            m.evidence = "Q1 return sent to the OPCC."
+        elif m.kind == "contract review" and m.due_date < min(_moved(date(2026, 9, 1), shift), today):
             m.status, m.completed_date, m.evidence = "done", m.due_date, "Review meeting held; notes on the contract file."
         elif m.kind == "contract end" and m.commission and m.commission.status == "ended":
             m.status, m.completed_date, m.evidence = "done", m.due_date, "Service ended; final invoice paid."

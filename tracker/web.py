@@ -1,7 +1,8 @@
 """What every page shares: template filters in UK formats, the navigation, and page-or-fragment rendering."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
 
 from flask import Flask, make_response, redirect, render_template, request
 from flask_login import current_user
@@ -162,10 +163,22 @@ def uk_date(value: date | datetime | None, blank: str = "") -> str:
     return value.strftime("%d/%m/%Y")
 
 
+#: Times are stored in UTC (``models.base.utcnow``) and shown as the clock on the office wall.
+UK_TIME = ZoneInfo("Europe/London")
+
+
+def uk_local(value: datetime) -> datetime:
+    """A stored time (naive UTC, or aware) as UK local time: BST in summer, GMT in winter."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(UK_TIME)
+
+
 def uk_datetime(value: datetime | None, blank: str = "") -> str:
+    """31/07/2025 13:00 for a time stored as 12:00 UTC in summer: UK local time, so no "UTC" beside it."""
     if value is None:
         return blank
-    return value.strftime("%d/%m/%Y %H:%M")
+    return uk_local(value).strftime("%d/%m/%Y %H:%M")
 
 
 def long_date(value: date | None, blank: str = "") -> str:

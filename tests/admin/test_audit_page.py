@@ -106,10 +106,11 @@ def test_only_admins_see_the_trail(client, auth):
 
 def test_no_route_edits_or_deletes_audit_events(app, client, make):
     """Walk every POST route as an admin and watch the SQL: audit_events is only ever inserted into."""
+    from tests.factories import DEMO_TODAY
     from tracker.demo import seed_demo
     from tests.conftest import PASSWORD
 
-    seed_demo()
+    seed_demo(DEMO_TODAY)
     admin = make.user(role="admin")
     db.session.commit()
     make.audit_event(summary="An old event")

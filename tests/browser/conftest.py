@@ -134,6 +134,7 @@ def live_server(tmp_path_factory, playwright_instance):
 
     from tracker import create_app
     from tracker.config import TestConfig
+    from tests.factories import DEMO_TODAY
     from tracker.demo import seed_demo
     from tracker.extensions import db
     from tracker.models import User
@@ -151,7 +152,7 @@ def live_server(tmp_path_factory, playwright_instance):
     })
     with app.app_context():
         db.create_all()
-        seed_demo()
+        seed_demo(DEMO_TODAY)
         fast_hash = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
         for role, email in USERS.items():
             user = db.session.scalar(db.select(User).where(User.email == email))

@@ -59,6 +59,7 @@ def screens_server(tmp_path_factory, playwright_instance):
 
     from tracker import create_app
     from tracker.config import TestConfig
+    from tests.factories import DEMO_TODAY
     from tracker.demo import seed_demo
     from tracker.extensions import db
     from tracker.models import Commission, ImportBatch, User
@@ -74,7 +75,8 @@ def screens_server(tmp_path_factory, playwright_instance):
     })
     with app.app_context():
         db.create_all()
-        seed_demo(TODAY)
+        # The demo as of the last day of 2025-26 (2025-26 open, as the references show); the app's today is TODAY.
+        seed_demo(DEMO_TODAY)
         fast_hash = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
         users = {}
         for role, email in USERS.items():

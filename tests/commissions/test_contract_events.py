@@ -208,10 +208,11 @@ def test_without_a_reported_year_a_variation_re_splits_the_open_years(app, make)
 def test_the_register_import_records_a_status_change_and_its_withdrawal_puts_it_back(app):
     """The register import changes statuses without the forms: each change, and its undoing, is an event."""
     from tests.imports.helpers import COMMISSIONS, draft_of
+    from tests.factories import DEMO_TODAY
     from tracker.demo import seed_demo
     from tracker.imports import service
 
-    seed_demo()
+    seed_demo(DEMO_TODAY)
     db.session.commit()
     book = openpyxl.load_workbook(COMMISSIONS)
     sheet = book.active

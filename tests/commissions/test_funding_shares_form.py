@@ -154,3 +154,23 @@ def test_a_share_may_have_a_payment_schedule_that_adds_up_to_it(client, manager,
     page = client.get(f"/commissions/{c.id}").text
     assert "30/06/2025: £6,000.00" in page and "£12,000.00 due and not paid" in page
     assert client.get(f"/commissions/{c.id}/shares/999999/schedule").status_code == 404
+
+
+def test_a_year_with_no_budget_lines_says_why_its_share_cannot_go_on_one(client, manager, setup, make):
+    """2026-27 is set up but has no lines: its share can only be "not on a budget line", and the form says why and
+    where to add them; the line list fetched for that year says so too."""
+    empty = make.year("2026-27")
+    db.session.commit()
+    data = form_data(setup, value_pence="30,000.00", start_date="01/01/2026", end_date="31/12/2026", split="1")
+    page = client.post("/commissions/new", data=data).text
+    assert "2026-27 has no budget lines yet: add them on" in page
+    assert f'href="/funding/years/{empty.id}"' in page
+    assert "Not on a budget line yet: 2026-27 has no budget lines" in page
+    lines = client.get("/commissions/share-lines", headers=HX, query_string={
+        "name": "shares-1-budget_line_id", "shares-1-year_label": "2026-27"}).text
+    assert "2026-27 has no budget lines" in lines
+    # Once the year has a line, the form offers it and says nothing more.
+    make.budget_line(year=empty, description="Mentoring 2026-27")
+    db.session.commit()
+    page = client.get("/commissions/new").text + client.post("/commissions/new", data=data).text
+    assert "has no budget lines" not in page and "Mentoring 2026-27" in page

@@ -13,6 +13,7 @@ from tests.imports.helpers import draft_of
 from tracker import audit
 from tracker.commissions import service as commissions
 from tracker.commissions.service import COMMISSION_FIELDS, PROVIDER_FIELDS, FieldErrors
+from tests.factories import DEMO_TODAY
 from tracker.demo import seed_demo
 from tracker.extensions import db
 from tracker.imports import service as imports
@@ -62,7 +63,7 @@ def _form(c: Commission, reference: str) -> dict:
 
 @pytest.fixture
 def demo(app):
-    seed_demo()
+    seed_demo(DEMO_TODAY)
     db.session.commit()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from tests.imports.helpers import BAD, LEDGER, table_counts
+from tests.factories import DEMO_TODAY
 from tracker.demo import seed_demo
 from tracker.extensions import db
 from tracker.models import ImportBatch, LedgerTransaction
@@ -14,7 +15,7 @@ def count() -> int:
 
 
 def test_preview_only_writes_nothing(app, runner):
-    seed_demo()
+    seed_demo(DEMO_TODAY)
     db.session.commit()
     before = table_counts()
     result = runner.invoke(args=["import", str(LEDGER), "--kind", "ledger"])
@@ -25,7 +26,7 @@ def test_preview_only_writes_nothing(app, runner):
 
 
 def test_commit_imports_and_the_same_file_again_is_refused(app, runner):
-    seed_demo()
+    seed_demo(DEMO_TODAY)
     db.session.commit()
     before = count()
     result = runner.invoke(args=["import", str(LEDGER), "--kind", "ledger", "--commit"])

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from tests.imports.helpers import BUDGET, LEDGER, draft_of, upload
+from tests.factories import DEMO_TODAY
 from tracker.demo import seed_demo
 from tracker.extensions import db
 from tracker.imports import committing, service
@@ -18,7 +19,7 @@ from tracker.models import BudgetLine, ImportBatch, LedgerTransaction
 
 @pytest.fixture
 def finance(app, auth):
-    seed_demo()
+    seed_demo(DEMO_TODAY)
     db.session.commit()
     return auth.login("finance")
 

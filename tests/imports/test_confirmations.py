@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from tests.imports.helpers import LEDGER, table_counts, upload
 from tests.imports.test_views import _commit_through_pages, chosen
+from tests.factories import DEMO_TODAY
 from tracker.demo import seed_demo
 from tracker.extensions import db
 from tracker.models import ImportBatch
@@ -15,7 +16,7 @@ from tracker.models import ImportBatch
 
 @pytest.fixture
 def finance(app, auth):
-    seed_demo()
+    seed_demo(DEMO_TODAY)
     db.session.commit()
     return auth.login("finance")
 

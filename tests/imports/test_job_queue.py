@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from tests.imports.helpers import LEDGER, draft_of, upload, write_big_ledger
 from tracker import create_app
 from tracker.config import TestConfig
+from tests.factories import DEMO_TODAY
 from tracker.demo import seed_demo
 from tracker.extensions import db
 from tracker.imports import committing, jobs, service
@@ -97,7 +98,7 @@ def _work_here(app) -> None:
 
 @pytest.fixture
 def finance(app, auth):
-    seed_demo()
+    seed_demo(DEMO_TODAY)
     db.session.commit()
     return auth.login("finance")
 
@@ -140,7 +141,7 @@ def test_the_thread_is_the_default_and_the_setting_is_checked_at_start_up(app):
 
 
 def test_the_thread_setting_commits_in_a_thread_of_this_process(app, make):
-    seed_demo()
+    seed_demo(DEMO_TODAY)
     db.session.commit()
     batch = service.commit_in_background(draft_of(LEDGER))
     assert batch.worker == service.this_worker()
@@ -149,7 +150,7 @@ def test_the_thread_setting_commits_in_a_thread_of_this_process(app, make):
 
 
 def test_the_rq_setting_puts_the_commit_on_the_queue_and_starts_no_thread(queue_app):
-    seed_demo()
+    seed_demo(DEMO_TODAY)
     db.session.commit()
     draft = draft_of(LEDGER)
     batch = service.commit_in_background(draft, leave_out=True, user_id=None)

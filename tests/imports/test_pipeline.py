@@ -14,6 +14,7 @@ from tests.imports.helpers import (
     BUDGET, COMMISSIONS, LEDGER, OXFORD_CSV, OXFORD_XLSX, count_sheet_parses, draft_of, table_counts,
 )
 from tracker import figures
+from tests.factories import DEMO_TODAY
 from tracker.demo import seed_demo
 from tracker.extensions import db
 from tracker.imports import committing, service
@@ -34,7 +35,7 @@ def csv_draft(data: bytes, name: str = "ledger.csv", **kw) -> service.Draft:
 
 @pytest.fixture
 def demo(app):
-    seed_demo()
+    seed_demo(DEMO_TODAY)
     db.session.commit()
 
 

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.imports.helpers import BAD, BUDGET, COMMISSIONS, LEDGER, OXFORD_CSV, OXFORD_XLSX, table_counts, upload
+from tests.factories import DEMO_TODAY
 from tests.pages import hidden
 from tracker.demo import seed_demo
 from tracker.extensions import db
@@ -34,7 +35,7 @@ def chosen(html: str) -> dict:
 
 @pytest.fixture
 def finance(app, auth):
-    seed_demo()
+    seed_demo(DEMO_TODAY)
     db.session.commit()
     return auth.login("finance")
 
@@ -206,3 +207,14 @@ def test_unmatched_lines_can_be_assigned_and_the_supplier_is_remembered(client, 
     assert db.session.get(LedgerTransaction, b.id).commission_id == commission.id  # the supplier's other line followed
     alias = db.session.scalar(select(SupplierAlias).where(SupplierAlias.value == "NEW1"))
     assert alias.commission_id == commission.id and alias.provider_id == commission.provider_id
+
+
+def test_the_import_page_names_columns_by_their_labels_not_field_names(client, auth, make):
+    batch = make.import_batch(status="committed", mapping={"columns": {"supplier_id": "Vendor", "po_number": "PO",
+                                                                       "posting_date": "Paid Date"}})
+    db.session.commit()
+    auth.login("viewer")
+    page = client.get(f"/imports/{batch.id}").text
+    assert 'Supplier ID from "Vendor"' in page and 'PO number from "PO"' in page
+    assert 'Posting date from "Paid Date"' in page
+    assert "Supplier id" not in page and "Po number" not in page

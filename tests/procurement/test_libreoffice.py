@@ -59,4 +59,4 @@ def test_every_published_file_opens_in_libreoffice_with_no_formula(thresholds, m
             for i in money_columns:
                 assert isinstance(row[i].value, (int, float)), f"{key}: {row[i].coordinate} is not a number"
     spend = openpyxl.load_workbook(out / "spend-monthly.xlsx").active
-    assert sorted(r[5].value for r in spend.iter_rows(min_row=2)) == [-700, 900]
+    assert sorted(r[7].value for r in spend.iter_rows(min_row=2)) == [-700, 900]

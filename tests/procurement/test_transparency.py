@@ -49,34 +49,34 @@ def may_ledger(make):
 
 def test_spend_over_500_in_may_2025_holds_the_hand_worked_cases(may_ledger):
     rows = _rows("spend-monthly")
-    assert [(r[1], r[2], r[5]) for r in rows] == [
+    assert [(r[2], r[3], r[7]) for r in rows] == [
         ("INV-2", "Penny Over Ltd", 500_01),  # £500.01 is in; £500.00 is out
         ("INV-9", "Nine Ltd", 1_200_00),  # two £600.00 lines of one invoice: one row
         ("CN-5", "Refund Ltd", -700_00),  # a credit over £500 is in
         ("JB-1", REDACTED, 800_00),  # a sole trader is redacted
     ]
     nine = rows[1]
-    assert nine[0] == date(2025, 5, 10) and nine[3] == "Detached youth work" and nine[4] == "Lowest of three quotes"
+    assert nine[1] == date(2025, 5, 10) and nine[4] == "Detached youth work" and nine[6] == "Lowest of three quotes"
     assert KINDS["spend-monthly"].due(MAY, settings.get_many(*transparency.TRANSPARENCY_SETTINGS)) == date(2025, 6, 30)
 
 
 def test_without_aggregation_each_line_stands_alone_and_gross_adds_the_vat(may_ledger, make):
     settings.put("spend_aggregate_invoices", "false")
     db.session.commit()
-    assert [(r[1], r[5]) for r in _rows("spend-monthly") if r[1] == "INV-9"] == [("INV-9", 600_00), ("INV-9", 600_00)]
+    assert [(r[2], r[7]) for r in _rows("spend-monthly") if r[2] == "INV-9"] == [("INV-9", 600_00), ("INV-9", 600_00)]
     make.ledger_line(posting_date=date(2025, 5, 25), net_pence=450_00, vat_pence=90_00, supplier_name="Vat Ltd",
                      invoice_number="V-1", reference="TX-V")
     settings.put("spend_publish_gross", "true")
     db.session.commit()
-    assert ("V-1", 540_00) in [(r[1], r[5]) for r in _rows("spend-monthly")]
+    assert ("V-1", 540_00) in [(r[2], r[7]) for r in _rows("spend-monthly")]
 
 
 def test_the_quarterly_file_has_the_transparency_code_columns(may_ledger):
     q1 = parse_period("quarter", "2025-26-q1")
     table = build(KINDS["spend-quarterly"], q1, db.session)
     assert [c.heading for c in table.columns] == [
-        "Body name", "Date", "Transaction number", "Department", "Beneficiary", "Purpose of expenditure", "Amount",
-        "Irrecoverable VAT", "Merchant category"]
+        "Body name", "Date", "Transaction number", "Department", "Beneficiary", "Purpose of expenditure",
+        "Amount (net of VAT)", "Irrecoverable VAT", "Merchant category", "Expense category"]
     assert [r[6] for r in table.rows] == [500_01, 1_200_00, -700_00, 800_00, 9_000_00]
     due = KINDS["spend-quarterly"].due(q1, settings.get_many(*transparency.TRANSPARENCY_SETTINGS))
     assert due == date(2025, 7, 31)
@@ -91,8 +91,15 @@ def test_the_contract_register_lists_contracts_over_5000(make):
     db.session.commit()
     rows = _rows("contract-register", parse_period("quarter", "2025-26-q2"))
     assert [r[0] for r in rows] == ["VRU-BIG"]
-    assert rows[0][5] == "01234567" and rows[0][6] == 5_000_01 and rows[0][7] == 5_000_01
-    assert rows[0][12:] == ["Tendered", "Yes", "No"]
+    assert rows[0][5:8] == ["01234567", "", "GB-COH-01234567"]  # company, charity, org-id: each its own column
+    assert rows[0][8] == 5_000_01 and rows[0][9] == 5_000_01
+    assert rows[0][14:] == ["Tendered", "Yes", "No"]
+    # In the file each number is text of its own column, the leading zero kept.
+    table = build(KINDS["contract-register"], parse_period("quarter", "2025-26-q2"), db.session)
+    header, row = _csv(transparency.file_bytes(table))
+    written = dict(zip(header, row))
+    assert (written["Supplier company number"], written["Supplier charity number"],
+            written["Supplier identifier (org-id)"]) == ("01234567", "", "GB-COH-01234567")
 
 
 def test_the_pcc_contracts_list_names_the_copy_held_for_those_over_10000(make):
@@ -148,7 +155,7 @@ def test_issuing_freezes_the_bytes_and_a_correction_is_a_new_version(may_ledger,
     v1 = db.session.scalars(select(Publication)).one()
     first = client.get(f"/publications/issued/{v1.id}.csv")
     assert first.status_code == 200
-    assert [r[5] for r in _csv(first.data)[1:]] == ["500.01", "1200.00", "-700.00", "800.00"]
+    assert [r[7] for r in _csv(first.data)[1:]] == ["500.01", "1200.00", "-700.00", "800.00"]
     # The ledger changes; the issued file does not.
     make.ledger_line(posting_date=date(2025, 5, 30), net_pence=1_000_00, supplier_name="Late Ltd", reference="TX-L")
     db.session.commit()
@@ -224,3 +231,70 @@ def test_the_publications_pages_read_in_a_fixed_number_of_queries(make, client, 
         assert client.get("/publications/spend-monthly?period=2025-05").status_code == 200
     assert many.count == few.count
     assert client.get("/publications/").status_code == 200
+
+
+def test_the_spend_file_names_the_body_the_category_and_net_of_vat_and_warns_of_missing_reasons(
+        may_ledger, make, client, auth):
+    """Reads the issued file: body, expense category (the budget line's category) and "Amount (net of VAT)"; the
+    page warns, before Issue, of the rows with no value-for-money reason, with how many and which."""
+    line = make.budget_line(category=make.category("Evaluation"))
+    make.ledger_line(posting_date=date(2025, 5, 26), net_pence=2_000_00, supplier_name="Coded Ltd",
+                     invoice_number="INV-C", reference="TX-C", budget_line=line)
+    settings.put("pcc_name", "Office of the Kent PCC")
+    db.session.commit()
+    auth.login("finance")
+    page = client.get("/publications/spend-monthly?period=2025-05")
+    # INV-9 is the one row with a reason (its contract's); the other four have none.
+    assert "Before you issue" in page.text and "4 of 5 row(s) (80%) have no value-for-money reason" in page.text
+    assert "INV-2 Penny Over Ltd" in page.text and "INV-C Coded Ltd" in page.text
+    assert client.post("/publications/spend-monthly/issue", data={"period": "2025-05"}).status_code == 303
+    pub = db.session.scalars(select(Publication)).one()
+    header, *rows = _csv(client.get(f"/publications/issued/{pub.id}.csv").data)
+    assert header == ["Body name", "Date", "Transaction number", "Recipient", "Purpose", "Expense category",
+                      "Value-for-money reason", "Amount (net of VAT)"]
+    by_ref = {r[2]: dict(zip(header, r)) for r in rows}
+    assert {r["Body name"] for r in by_ref.values()} == {"Office of the Kent PCC"}
+    assert by_ref["INV-C"]["Expense category"] == "Evaluation"
+    assert by_ref["INV-2"]["Expense category"] == "Not on a budget line"
+    assert by_ref["INV-9"]["Value-for-money reason"] == "Lowest of three quotes"
+    settings.put("spend_publish_gross", "true")
+    db.session.commit()
+    assert _csv(transparency.file_bytes(_table("spend-monthly")))[0][-1] == "Amount (including VAT)"
+
+
+def _table(kind, period=MAY):
+    return build(KINDS[kind], period, db.session)
+
+
+def test_a_contract_shares_lines_give_its_spend_their_categories(make):
+    """A contract's spend follows its share (the figures engine's route_spend): the budget line's category."""
+    line = make.budget_line(category=make.category("Training"))
+    c = make.commission(reference="VRU-T", budget_line=line)
+    make.ledger_line(posting_date=date(2025, 5, 6), net_pence=900_00, supplier_name="T Ltd", invoice_number="T-1",
+                     reference="TX-T", commission=c)
+    db.session.commit()
+    table = _table("spend-quarterly", parse_period("quarter", "2025-26-q1"))
+    assert [(r[2], r[-1]) for r in table.rows] == [("T-1", "Training")]
+
+
+def test_360giving_is_refused_while_its_identifiers_are_the_examples(make, client, auth):
+    make.commission(reference="VRU-G1", commission_type="grant", procurement_route="Grant", value_pence=5_000_00)
+    db.session.commit()
+    auth.login("manager")
+    page = client.get("/publications/grants-360?period=2025-26")
+    assert "cannot be issued yet" in page.text and "#setting-grants_360_prefix" in page.text
+    assert "#setting-funding_org_identifier" in page.text and "Issue version 1" not in page.text
+    refused = client.post("/publications/grants-360/issue", data={"period": "2025-26"})
+    assert refused.status_code == 422 and "360G-examplepcc" in refused.text and "GB-GOR-EXAMPLE" in refused.text
+    assert db.session.scalar(select(func.count(Publication.id))) == 0
+    settings.put("grants_360_prefix", "360G-kentpcc")
+    db.session.commit()
+    still = client.post("/publications/grants-360/issue", data={"period": "2025-26"})
+    assert still.status_code == 422 and "GB-GOR-EXAMPLE" in still.text and "360G-examplepcc" not in still.text
+    settings.put("funding_org_identifier", "GB-GOR-PC000123")
+    db.session.commit()
+    assert client.post("/publications/grants-360/issue", data={"period": "2025-26"}).status_code == 303
+    pub = db.session.scalars(select(Publication)).one()
+    header, row = _csv(client.get(f"/publications/issued/{pub.id}.csv").data)
+    first = dict(zip(header, row))
+    assert first["Identifier"] == "360G-kentpcc-VRU-G1" and first["Funding Org:Identifier"] == "GB-GOR-PC000123"

@@ -6,13 +6,14 @@ import pytest
 from tests.conftest import IsolatedClient
 from tracker import create_app
 from tracker.config import TestConfig
+from tests.factories import DEMO_TODAY
 from tracker.demo import seed_demo
 from tracker.extensions import db
 
 
 @pytest.fixture
 def seeded(app):
-    seed_demo()
+    seed_demo(DEMO_TODAY)
     db.session.commit()
     return app
 

@@ -13,6 +13,7 @@ import pytest
 from tests.imports.helpers import table_counts
 from tests.imports.helpers import upload as upload_import
 from tests.monitoring.test_documents import upload as upload_document
+from tests.factories import DEMO_TODAY
 from tracker.demo import seed_demo
 from tracker.extensions import db
 from tracker.models.monitoring import DocumentVersion
@@ -137,7 +138,7 @@ def test_each_is_refused_as_a_document_and_nothing_is_kept(app, client, auth, ma
 @pytest.mark.parametrize("name", sorted(n for n in REFUSED if n.endswith(".xlsx")))
 def test_each_workbook_is_refused_as_an_import_and_nothing_is_kept(app, client, auth, name):
     data, reason = REFUSED[name]
-    seed_demo()
+    seed_demo(DEMO_TODAY)
     db.session.commit()
     auth.login("finance")
     before = table_counts()

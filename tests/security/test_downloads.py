@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from tests.access import collect
 from tests.test_access import _endpoints, _url
+from tests.factories import DEMO_TODAY
 from tracker.demo import seed_demo
 from tracker.extensions import db
 
@@ -33,7 +34,7 @@ def _issue_one_of_each(client) -> None:
 
 
 def test_every_download_route_is_private_and_never_stored(app, client, auth):
-    seed_demo()
+    seed_demo(DEMO_TODAY)
     db.session.commit()
     auth.login("admin")  # admins may read every download
     _issue_one_of_each(client)
@@ -62,7 +63,7 @@ def test_each_claim_version_has_its_own_address_and_viewers_get_them_private(cli
     from tracker.claims import service
     from tracker.models import Claim
 
-    seed_demo()
+    seed_demo(DEMO_TODAY)
     claim = db.session.scalars(select(Claim).where(Claim.status == "submitted")).first()
     first = service.stored_schedule(claim.submissions[0])
     service.decide(claim, "queried", "Missing invoice")

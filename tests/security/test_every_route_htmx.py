@@ -6,6 +6,7 @@ import pytest
 
 from tests.access import collect
 from tests.test_access import _endpoints, _url
+from tests.factories import DEMO_TODAY
 from tracker.demo import seed_demo
 from tracker.extensions import db
 from tracker.web import template_imports
@@ -22,7 +23,7 @@ INVALID = {"unknown-field": "x", "amount": "not money", "value": "£1,2,3", "qua
 def admin_client(app, client, auth):
     from tracker.models import Commission, Document
 
-    seed_demo()
+    seed_demo(DEMO_TODAY)
     db.session.add(Document(kind="other", title="A document", commission_id=db.session.get(Commission, 1).id))
     db.session.commit()
     auth.login("admin")

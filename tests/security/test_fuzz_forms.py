@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from tests.access import collect
 from tests.conftest import PASSWORD
 from tests.test_access import _endpoints, _url
+from tests.factories import DEMO_TODAY
 from tracker.demo import seed_demo
 from tracker.extensions import db
 
@@ -28,7 +29,7 @@ values = st.one_of(
 
 
 def test_no_form_input_gives_a_server_error(app, client, make):
-    seed_demo()
+    seed_demo(DEMO_TODAY)
     admin = make.user(role="admin")
     db.session.commit()
     client.post("/sign-in", data={"email": admin.email, "password": PASSWORD})

@@ -87,6 +87,9 @@ def _fill_share_choices(form, years: list[FundingYear] | None = None, start=None
         select(BudgetLine).options(joinedload(BudgetLine.funding_year), joinedload(BudgetLine.funding_stream),
                                    joinedload(BudgetLine.category), joinedload(BudgetLine.strand))
         .join(FundingYear).order_by(FundingYear.start_date.desc(), BudgetLine.id)).all()
+    with_lines = {l.funding_year.label for l in lines}
+    # A share's year that is set up but has no lines yet can only be "not on a budget line": the form says why.
+    form.years_without_lines = []
     for entry in form.shares:
         row = entry.form
         chosen = row.year_label.data
@@ -94,16 +97,21 @@ def _fill_share_choices(form, years: list[FundingYear] | None = None, start=None
             labels.items() if not chosen or chosen in labels else [*labels.items(), (chosen, chosen)])
         row.funding_stream_id.choices = [("", "Choose a stream")] + [(i, n) for i, n in streams]
         row.budget_line_id.choices = share_line_choices(lines, chosen, row.funding_stream_id.data)
+        year = next((y for y in years if y.label == chosen), None)
+        if year is not None and chosen not in with_lines and year not in form.years_without_lines:
+            form.years_without_lines.append(year)
 
 
 def share_line_choices(lines: list[BudgetLine], year_label: str | None, stream_id: int | None):
     """The budget lines a share may use: the chosen year's and stream's only; grouped when they are not chosen."""
     chosen = [l for l in lines if (not year_label or l.funding_year.label == year_label)
               and (not stream_id or l.funding_stream_id == stream_id)]
+    none = "Not on a budget line yet"
+    if year_label and not any(l.funding_year.label == year_label for l in lines):
+        none = f"Not on a budget line yet: {year_label} has no budget lines"
     if year_label and stream_id:
-        return [("", "Not on a budget line yet")] + [(l.id, l.description or f"{l.category.name} – {l.strand.name}")
-                                                     for l in chosen]
-    groups: dict[str, list] = {"": [("", "Not on a budget line yet")]}
+        return [("", none)] + [(l.id, l.description or f"{l.category.name} – {l.strand.name}") for l in chosen]
+    groups: dict[str, list] = {"": [("", none)]}
     for l in chosen:
         groups.setdefault(f"{l.funding_year.label} · {l.funding_stream.name}", []).append(
             (l.id, l.description or f"{l.category.name} – {l.strand.name}"))

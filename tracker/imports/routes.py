@@ -95,7 +95,15 @@ def batch(batch_id: int):
     batch = service.get_batch_or_404(batch_id)
     done, total = service.progress_of(batch)
     return render("imports/batch.html", "progress", batch=batch, done=done, total=total,
-                  shown=batch.problems[:service.SHOWN_PROBLEMS], problem_text=service.problem_text)
+                  shown=batch.problems[:service.SHOWN_PROBLEMS], problem_text=service.problem_text,
+                  field_labels=_field_labels(batch.kind))
+
+
+def _field_labels(kind: str) -> dict[str, str]:
+    """The mapping page's words for each field ("Net amount", not "net_pence"), for the batch page's Columns."""
+    from tracker.imports.headers import FIELDS
+
+    return {spec.name: spec.label for spec in FIELDS.get(kind, ())}
 
 
 @bp.route("/<int:batch_id>/progress")
@@ -108,7 +116,8 @@ def progress(batch_id: int):
         # Finished: reload the whole page so the summary shows.
         return see_other(url_for("imports.batch", batch_id=batch.id))
     return render("imports/batch.html", "progress", batch=batch, done=done, total=total,
-                  shown=batch.problems[:service.SHOWN_PROBLEMS], problem_text=service.problem_text)
+                  shown=batch.problems[:service.SHOWN_PROBLEMS], problem_text=service.problem_text,
+                  field_labels=_field_labels(batch.kind))
 
 
 @bp.route("/<int:batch_id>/file")

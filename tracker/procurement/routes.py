@@ -154,6 +154,7 @@ def _publication_page(kind, period, issue_form=None, status: int = 200, where_fo
     where_forms, decision_forms = where_forms or {}, decision_forms or {}
     return render("procurement/publication.html", "issue", status=status, error=status >= 400, kind=kind, period=period, table=table,
                   due=kind.due(period, values), versions=versions, issue_form=issue_form,
+                  refused=transparency.refusals(kind, values),
                   where_form=lambda p: where_forms.get(p.id) or PublishedWhereForm(formdata=None, prefix=f"p{p.id}"),
                   can_issue=current_user.has_role(MANAGER) or current_user.has_role(FINANCE),
                   can_decide=current_user.has_role(FINANCE),

@@ -20,7 +20,9 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from tracker import audit, files, settings
 from tracker.errors import get_or_404
-from tracker.models import BudgetLine, Commission, FundingShare, LedgerTransaction, Provider, Publication, User
+from tracker.models import (
+    BudgetLine, Category, Commission, FundingShare, LedgerTransaction, Provider, Publication, User,
+)
 from tracker.models.base import utcnow
 from tracker.models.monitoring import Document
 from tracker.periods import label_for, quarter_bounds, quarter_of, year_bounds
@@ -111,6 +113,8 @@ class Table:
     notes: list[str] = field(default_factory=list)
     #: Spend files: the payments that may name a person, for finance to review before issuing.
     review: list[personal_data.Review] = field(default_factory=list)
+    #: What the person issuing should see first (shown beside Issue): the file can go out, but read these.
+    warnings: list[str] = field(default_factory=list)
 
 
 # --- Who is named: individuals are redacted (spend lines: tracker.procurement.personal_data) ---------------
@@ -136,6 +140,8 @@ class Payment:
     vfm: str
     department: str
     merchant_category: str
+    #: The budget categories the spend counts on (``figures.route_spend``), or "Not on a budget line".
+    expense_category: str
     amount_pence: int
     vat_pence: int
     lines: int = 1
@@ -166,6 +172,7 @@ def spend_payments(session: Session, period: Period, values: dict) -> tuple[list
         .order_by(LedgerTransaction.posting_date, LedgerTransaction.id)).unique().all()
     individuals = personal_data.Individuals.load(session)
     decisions = personal_data.decisions_between(session, period.start, period.end)
+    category_of = _expense_categories(session, lines)
     gross = bool(values["spend_publish_gross"])
     groups: "OrderedDict[tuple, list[LedgerTransaction]]" = OrderedDict()
     for line in lines:
@@ -195,7 +202,8 @@ def spend_payments(session: Session, period: Period, values: dict) -> tuple[list
         payments.append(Payment(
             posting_date=posted, reference=reference, supplier=supplier, purpose=purpose,
             vfm=vfm, department=first.cost_centre or values["vru_name"],
-            merchant_category=first.account_description, amount_pence=amount,
+            merchant_category=first.account_description,
+            expense_category="; ".join(dict.fromkeys(category_of[l.id] for l in group)), amount_pence=amount,
             vat_pence=sum(l.vat_pence for l in group), lines=len(group), review=seen))
     notes = [f"{len(lines)} ledger line(s) of the period (invoices and credits); {len(payments)} payment(s) over £500 "
              f"({'gross, including VAT' if gross else 'net of VAT'}"
@@ -204,24 +212,62 @@ def spend_payments(session: Session, period: Period, values: dict) -> tuple[list
     return payments, notes
 
 
+def _expense_categories(session: Session, lines: list[LedgerTransaction]) -> dict[int, str]:
+    """Each ledger line's expense category: the category of the budget line(s) its spend counts on, by the figures
+    engine's rule (``route_spend``: a contract's line follows the contract's shares in its year), so the file says
+    what the budget page says. A query per funding year in the period and one for the categories, whatever the
+    number of lines."""
+    from tracker.figures import NOT_ON_A_LINE, route_spend, year_share_map
+
+    shares = {y: year_share_map(y) for y in {l.funding_year_id for l in lines if l.funding_year_id is not None}}
+    routed = {l.id: [line_id for line_id, _ in route_spend(None if l.held_reason else l.commission_id,
+                                                            l.budget_line_id, l.net_pence,
+                                                            shares.get(l.funding_year_id, {}))]
+              for l in lines}
+    ids = {i for line_ids in routed.values() for i in line_ids if i is not None}
+    names = {i: name for i, name in session.execute(  # asked even when empty: a page's query count stays fixed
+        select(BudgetLine.id, Category.name).join(Category, BudgetLine.category_id == Category.id)
+        .where(BudgetLine.id.in_(ids))).all()}
+    return {lid: "; ".join(dict.fromkeys(names.get(i, NOT_ON_A_LINE) if i is not None else NOT_ON_A_LINE
+                                         for i in line_ids)) for lid, line_ids in routed.items()}
+
+
+def _amount_heading(values: dict) -> str:
+    return "Amount (including VAT)" if values["spend_publish_gross"] else "Amount (net of VAT)"
+
+
+def _lacking_reasons(payments: list[Payment], reasons: list[str]) -> list[str]:
+    """The warning before issue when rows have no value-for-money reason: how many, and which."""
+    missing = [p for p, reason in zip(payments, reasons) if not reason.strip()]
+    if not missing:
+        return []
+    listed = "; ".join(f"{p.posting_date:%d/%m/%Y} {p.reference} {p.supplier}" for p in missing)
+    return [f"{len(missing)} of {len(payments)} row(s) ({len(missing) * 100 // len(payments)}%) have no "
+            f"value-for-money reason: {listed}. Give each contract its “Why it was awarded”, or match the spend to "
+            "its contract, before issuing."]
+
+
 def build_spend_monthly(session: Session, period: Period, values: dict) -> Table:
     payments, notes = spend_payments(session, period, values)
-    columns = [Column("date", "Date", DATE), Column("reference", "Transaction number"),
-               Column("recipient", "Recipient"), Column("purpose", "Purpose"),
-               Column("vfm", "Value-for-money reason"), Column("amount", "Amount", MONEY)]
-    rows = [[p.posting_date, p.reference, p.supplier, p.purpose, p.vfm, p.amount_pence] for p in payments]
-    return Table(columns, rows, notes, [p.review for p in payments if p.review])
+    columns = [Column("body", "Body name"), Column("date", "Date", DATE), Column("reference", "Transaction number"),
+               Column("recipient", "Recipient"), Column("purpose", "Purpose"), Column("category", "Expense category"),
+               Column("vfm", "Value-for-money reason"), Column("amount", _amount_heading(values), MONEY)]
+    rows = [[values["pcc_name"], p.posting_date, p.reference, p.supplier, p.purpose, p.expense_category, p.vfm,
+             p.amount_pence] for p in payments]
+    return Table(columns, rows, notes, [p.review for p in payments if p.review],
+                 _lacking_reasons(payments, [p.vfm for p in payments]))
 
 
 def build_spend_quarterly(session: Session, period: Period, values: dict) -> Table:
     payments, notes = spend_payments(session, period, values)
     columns = [Column("body", "Body name"), Column("date", "Date", DATE), Column("reference", "Transaction number"),
                Column("department", "Department"), Column("beneficiary", "Beneficiary"),
-               Column("purpose", "Purpose of expenditure"), Column("amount", "Amount", MONEY),
-               Column("vat", "Irrecoverable VAT", MONEY), Column("merchant", "Merchant category")]
+               Column("purpose", "Purpose of expenditure"), Column("amount", _amount_heading(values), MONEY),
+               Column("vat", "Irrecoverable VAT", MONEY), Column("merchant", "Merchant category"),
+               Column("category", "Expense category")]
     # The PCC recovers VAT: irrecoverable VAT is nil; when amounts are gross the VAT is already in them.
     rows = [[values["pcc_name"], p.posting_date, p.reference, p.department, p.supplier, p.purpose, p.amount_pence, 0,
-             p.merchant_category] for p in payments]
+             p.merchant_category, p.expense_category] for p in payments]
     notes.append("Irrecoverable VAT is shown as nil: the PCC recovers the VAT it pays.")
     return Table(columns, rows, notes, [p.review for p in payments if p.review])
 
@@ -251,7 +297,8 @@ def build_contract_register(session: Session, period: Period, values: dict) -> T
     """The Local Government Transparency Code contract register: contracts over £5,000 live in the period."""
     columns = [Column("reference", "Reference"), Column("title", "Title"), Column("department", "Department"),
                Column("description", "Description"), Column("supplier", "Supplier name"),
-               Column("registration", "Supplier registration number"), Column("value", "Value over its life", MONEY),
+               Column("company", "Supplier company number"), Column("charity", "Supplier charity number"),
+               Column("org_id", "Supplier identifier (org-id)"), Column("value", "Value over its life", MONEY),
                Column("year_value", f"Value in {label_for(period.end)}", MONEY),
                Column("vat", "Irrecoverable VAT", MONEY), Column("start", "Start date", DATE),
                Column("end", "End date", DATE), Column("review", "Review date", DATE),
@@ -262,8 +309,11 @@ def build_contract_register(session: Session, period: Period, values: dict) -> T
         if c.value_pence <= REGISTER_OVER_PENCE:
             continue
         p = c.provider
-        rows.append([c.reference, c.title, values["vru_name"], c.description, Names.of_provider(p),
-                     "" if p.individual else (p.company_number or p.charity_number), c.value_pence,
+        # Company and charity numbers in columns of their own, as text; the org-id form (GB-COH-09823115) keeps a
+        # company number's leading zero in a spreadsheet that would read "09823115" as the number 9823115.
+        company, charity = ("", "") if p.individual else (p.company_number.strip(), p.charity_number.strip())
+        rows.append([c.reference, c.title, values["vru_name"], c.description, Names.of_provider(p), company, charity,
+                     _org_identifier(p, "") if company or charity else "", c.value_pence,
                      sum(s.amount_pence for s in c.funding_shares if s.year_label == year), 0, c.start_date,
                      c.end_date, c.review_date, _procured(c), "Yes" if p.sme else "No", "Yes" if p.vcse else "No"])
     return Table(columns, rows, [f"{len(rows)} contract(s) over £5,000 live in {period.name}."])
@@ -335,9 +385,26 @@ def build_grants_360(session: Session, period: Period, values: dict) -> Table:
                      "" if p.individual else p.company_number, values["funding_org_identifier"], values["pcc_name"],
                      c.updated_at.replace(microsecond=0).isoformat()])
     notes = [f"{len(rows)} grant(s) awarded in {period.name}. Award Date is the grant's start date."]
-    if prefix.startswith("360G-example"):
-        notes.append("The 360Giving prefix is the example one: set your own (from 360Giving) under Admin, Settings.")
     return Table(columns, rows, notes)
+
+
+#: The example values the 360Giving settings ship with: a file carrying them would publish identifiers that are
+#: not ours, so it is refused until an admin sets the area's own.
+EXAMPLE_360 = {"grants_360_prefix": "360G-example", "funding_org_identifier": "GB-GOR-EXAMPLE"}
+
+
+def refusals(kind: "Kind", values: dict) -> list[tuple[str, str]]:
+    """Why ``kind`` cannot be issued with these settings: [(what is wrong, the setting's key), ...]."""
+    if kind.key != "grants-360":
+        return []
+    out = []
+    if values["grants_360_prefix"].strip().lower().startswith(EXAMPLE_360["grants_360_prefix"].lower()):
+        out.append((f"The 360Giving publisher prefix is the example “{values['grants_360_prefix']}”: set the prefix "
+                    "360Giving gave your area.", "grants_360_prefix"))
+    if values["funding_org_identifier"].strip().upper() == EXAMPLE_360["funding_org_identifier"]:
+        out.append((f"The Funding Org identifier is the example “{values['funding_org_identifier']}”: set the PCC's "
+                    "own org-id.guide identifier.", "funding_org_identifier"))
+    return out
 
 
 @dataclass(frozen=True)
@@ -414,6 +481,9 @@ def issue(session: Session, kind: Kind, period: Period, user: User | None, corre
     problem = future_problem(period, date.today())
     if problem:
         raise IssueProblem(problem)
+    refused = refusals(kind, settings.get_many(*TRANSPARENCY_SETTINGS, session=session))
+    if refused:
+        raise IssueProblem(" ".join(text for text, _ in refused) + " An admin sets them under Admin, Settings.")
     earlier = versions(session, kind, period)
     latest = earlier[0].version if earlier else 0
 

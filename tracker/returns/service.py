@@ -8,6 +8,7 @@ of its records (see docs/adr/returns-in-closed-years.md).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -242,11 +243,36 @@ def check_before_issue(year: FundingYear, quarter: int) -> Check:
     for line, f in yf.over_committed:
         warnings.append(f"{f.name} ({line.funding_stream.name}) is over-committed: {format_pence(f.committed)} "
                         f"committed against a budget of {format_pence(f.budget)}.")
-    lowered = notes.lower()
-    # A red line counts as explained when the notes name it (its description, as printed in the return).
-    unexplained = list(dict.fromkeys(f"{f.name} ({line.funding_stream.name})" for line, f in yf.lines
-                                     if f.rag == "R" and f.name.lower() not in lowered))
-    if unexplained:
-        warnings.append("Red budget lines the notes do not mention: " + "; ".join(unexplained) + ".")
+    shown, more = unexplained_red_lines(yf.lines, notes)
+    if shown:
+        listed = "; ".join(f"{f.name} ({line.funding_stream.name}, variance {format_pence(f.variance)})"
+                           for line, f in shown)
+        warnings.append("Red budget lines the notes do not mention: " + listed
+                        + (f"; and {more} more red line{'s' if more > 1 else ''} not mentioned." if more else "."))
     return Check(data, streams, figures.table_total(streams, quarter), warnings)
+
+
+#: How many unexplained red lines the check names; the rest are counted (a long list is not read).
+UNEXPLAINED_SHOWN = 5
+
+
+def _plain(text: str) -> str:
+    """Text for matching: lower case, every run of punctuation or space one space, padded so whole words match."""
+    return " " + " ".join(re.findall(r"[^\W_]+", (text or "").lower())) + " "
+
+
+def unexplained_red_lines(pairs, notes: str) -> tuple[list, int]:
+    """The red lines (``(line, figures)`` pairs) the notes do not mention, largest variance first: the first
+    ``UNEXPLAINED_SHOWN`` and how many more. A line is mentioned when the notes name, as whole words, its
+    description, its category, its strand or its stream, case and punctuation aside: "serious-youth violence:"
+    names the strand "Serious Youth Violence"; "staff" does not name "Staffing"."""
+    said = _plain(notes)
+
+    def mentioned(line, f) -> bool:
+        names = (f.name, line.description, line.category.name, line.strand.name, line.funding_stream.name)
+        return any(_plain(n).strip() and _plain(n) in said for n in names)
+
+    red = [(line, f) for line, f in pairs if f.rag == "R" and not mentioned(line, f)]
+    red.sort(key=lambda pair: (-abs(pair[1].variance), pair[1].name))
+    return red[:UNEXPLAINED_SHOWN], max(0, len(red) - UNEXPLAINED_SHOWN)
 
