@@ -170,22 +170,28 @@ def test_each_role_reads_the_daily_screens(screen, screens_server, role, width):
     assert not body_scrolls_sideways(page), "the budget page makes the page scroll sideways"
 
     page.goto(SCREENS["deadlines"])
-    expect(page.get_by_role("heading", name=re.compile("^Overdue tasks"))).to_be_visible()
+    # Deadlines are personal: staff see their own overdue tasks first; the viewer, who acts on none, sees events.
+    first = "^Events in the next" if role == "viewer" else "^Your overdue tasks"
+    expect(page.get_by_role("heading", name=re.compile(first))).to_be_visible()
+    if role == "viewer":
+        expect(page.get_by_role("heading", name=re.compile("overdue tasks"))).to_have_count(0)
     expect(page.locator("main")).not_to_contain_text("Not set")
     later = page.locator("details.deadline-group--later")
-    expect(later).not_to_have_attribute("open", "")
     check_accessibility(page, f"deadlines as {role} at {width}")
-    later.locator("summary").click()
+    if role != "viewer":  # folded behind the person's own tasks (the viewer's list opens on it)
+        expect(later).not_to_have_attribute("open", "")
+        later.locator("summary").click()
     expect(later.locator("table").first).to_be_visible()
     check_accessibility(page, f"deadlines with later weeks unfolded as {role} at {width}")
     assert not body_scrolls_sideways(page), "the deadlines page makes the page scroll sideways"
 
-    page.get_by_role("link", name=re.compile("decide: extend, re-procure or let end")).first.click()
-    expect(page.get_by_role("heading", level=1)).to_contain_text("decide: extend, re-procure or let end")
-    check_accessibility(page, f"a decision task as {role} at {width}")
-    page.get_by_role("link", name=re.compile(r"^VRU-25-\d+ ")).click()
-    expect(page.get_by_role("heading", name="Milestones and deadlines")).to_be_visible()
-    check_accessibility(page, f"a commission's page as {role} at {width}")
+    if role in ("admin", "manager"):  # a contract's end decision is the managers' task
+        page.get_by_role("link", name=re.compile("decide: extend, re-procure or let end")).first.click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text("decide: extend, re-procure or let end")
+        check_accessibility(page, f"a decision task as {role} at {width}")
+        page.get_by_role("link", name=re.compile(r"^VRU-25-\d+ ")).click()
+        expect(page.get_by_role("heading", name="Milestones and deadlines")).to_be_visible()
+        check_accessibility(page, f"a commission's page as {role} at {width}")
 
 
 @pytest.mark.parametrize("width,script", [(1280, True), (390, True), (390, False)],
