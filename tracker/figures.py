@@ -31,6 +31,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
+from typing import NamedTuple
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import joinedload
@@ -385,9 +386,9 @@ def changes_since(moment: datetime) -> dict[int, dict]:
     return out
 
 
-@dataclass(frozen=True)
-class ShareRow:
-    """A funding share as plain values (a big year has thousands: no ORM objects are built for them)."""
+class ShareRow(NamedTuple):
+    """A funding share as plain values (a big year has thousands: no ORM objects are built for them, and a named
+    tuple is the cheapest record Python makes)."""
 
     id: int
     commission_id: int
@@ -443,7 +444,7 @@ def _shares_as_at(year: FundingYear, rows: list, past: dict[int, dict]) -> list:
     return kept
 
 
-@dataclass
+@dataclass(slots=True)
 class ShareFigures:
     """One contract's share of a year as at a quarter end: committed, paid and outstanding."""
 
@@ -502,20 +503,23 @@ def share_figures(year: FundingYear, quarter: int, actuals: Actuals, past: dict[
     if rows is None:
         rows = share_rows_as_at(year, past)
     out = []
+    nothing = (0, 0, 0, 0)
+    paid_by, credits_by = actuals.by_commission_line, actuals.settled_credits
     for share_id, commission_id, line_id, stream_id, amount, current in rows:
         s = ShareRow(share_id, commission_id, line_id, stream_id, int(amount))
-        status = past.get(s.commission_id, {}).get("status", current)
-        if not isinstance(status, str):
-            status = current
-        paid = actuals.by_commission_line.get((s.commission_id, s.budget_line_id), [0, 0, 0, 0])
+        status = current
+        if commission_id in past:
+            then = past[commission_id].get("status", current)
+            status = then if isinstance(then, str) else current
+        paid = paid_by.get((commission_id, line_id), nothing)
         paid_to_date = sum(paid[:quarter])
         if status == TERMINATED:
             committed = paid_to_date
-        elif is_committed(status):
+        elif status in COMMITTED_STATUSES:
             committed = s.amount_pence
         else:
             committed = 0
-        credits = sum(actuals.settled_credits.get((s.commission_id, s.budget_line_id), [0, 0, 0, 0])[:quarter])
+        credits = sum(credits_by[(commission_id, line_id)][:quarter]) if (commission_id, line_id) in credits_by else 0
         out.append(ShareFigures(s, status, committed, paid_to_date, paid[quarter - 1], credits))
     return out
 
