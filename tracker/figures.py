@@ -647,8 +647,10 @@ def _as_at(f: Figures) -> Figures:
     return f
 
 
-def year_figures(year: FundingYear, quarter: int = 4, today: date | None = None) -> YearFigures:
-    """Every figure of ``year`` as at the end of ``quarter`` (1-4)."""
+def year_figures(year: FundingYear, quarter: int = 4, today: date | None = None,
+                 movement: bool = True) -> YearFigures:
+    """Every figure of ``year`` as at the end of ``quarter`` (1-4). ``movement=False``: a page that shows no
+    movement since the last return (home) saves reading that return's forecasts; ``movement`` is then None."""
     if quarter not in (1, 2, 3, 4):
         raise ValueError("quarter must be 1 to 4")
     thresholds = _thresholds()
@@ -658,7 +660,7 @@ def year_figures(year: FundingYear, quarter: int = 4, today: date | None = None)
                  joinedload(BudgetLine.strand))
         .order_by(BudgetLine.id)
     ).all()
-    stated = stated_forecasts(year.id)
+    stated = stated_forecasts(year.id) if movement else StatedForecasts()
     past = past_facts(year, quarter, today)
     share_rows = share_rows_as_at(year, past)
     actuals = ledger_actuals(year.id, share_map(share_rows))

@@ -47,7 +47,7 @@ def test_a_lost_database_connection_gives_a_clean_page_and_the_app_recovers(app,
         db.session.connection().invalidate()
         raise sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
 
-    monkeypatch.setattr(home, "chosen_year", connection_lost)
+    monkeypatch.setattr(home, "choose_budget_view", connection_lost)
     broken = client.get("/")
     assert broken.status_code == 503
     assert "The database could not be reached" in broken.text

@@ -292,16 +292,17 @@ def filter_choices() -> dict:
 
 
 def ending_soon(days: int, today: date | None = None, limit: int = 20) -> tuple[list[tuple[Commission, int]], int]:
-    """Commissions still running whose end date falls in the next ``days`` days, soonest first, and how many."""
+    """Commissions still running whose end date falls in the next ``days`` days, soonest first, and how many (one
+    query: the count is a window over every match, taken before the limit)."""
     today = today or date.today()
     where = (Commission.end_date >= today, Commission.end_date <= today + timedelta(days=days),
              Commission.status.not_in(FINAL_STATUSES))
-    commissions = db.session.scalars(
-        select(Commission).where(*where).options(joinedload(Commission.provider))
+    total = func.count().over().label("total")
+    rows = db.session.execute(
+        select(Commission, total).where(*where).options(joinedload(Commission.provider))
         .order_by(Commission.end_date, Commission.reference).limit(limit)
     ).all()
-    total = db.session.scalar(select(func.count(Commission.id)).where(*where)) or 0
-    return [(c, (c.end_date - today).days) for c in commissions], int(total)
+    return [(c, (c.end_date - today).days) for c, _ in rows], int(rows[0][1]) if rows else 0
 
 
 # --- One commission ---------------------------------------------------------------------------------------

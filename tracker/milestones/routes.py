@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, Response, current_app, flash, request, url_for
+from flask import Blueprint, Response, current_app, flash, g, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -34,6 +34,8 @@ def nav_badges():
     managers; viewers see none. One count query per page."""
     if not current_user.is_authenticated or request.endpoint in (None, "static"):
         return {}
+    if "nav_badges" in g:  # counted already by the page's own query (home: ``next_deadlines_and_overdue``)
+        return {"nav_badges": g.nav_badges}
     return {"nav_badges": {"milestones.index": service.overdue_count(current_user, today())}}
 
 

@@ -27,7 +27,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 
 import holidays
-from sqlalchemy import and_, event, func, not_, or_, select
+from sqlalchemy import and_, case, event, func, not_, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from tracker import audit, settings
@@ -859,6 +859,24 @@ def overdue_count(user: User | None = None, today: date | None = None, session: 
     return (session or db.session).scalar(
         select(func.count(Milestone.id)).where(Milestone.due_date < today, open_task_sql(today),
                                                mine_sql(user))) or 0
+
+
+def next_deadlines_and_overdue(limit: int = 5, today: date | None = None,
+                               user: User | None = None) -> tuple[list[Milestone], int]:
+    """``next_deadlines`` for ``user`` and, from the same query, ``overdue_count`` (the navigation badge): home asks
+    once. The overdue tasks are the list's own rows due before today (the list is the user's open tasks), counted
+    over the whole list by a window sum before the limit. For a viewer the list is events and the count 0."""
+    from tracker.extensions import db
+
+    today = today or date.today()
+    if not acts_on_tasks(user):
+        return next_deadlines(limit, today, user=user), 0
+    overdue = func.sum(case((Milestone.due_date < today, 1), else_=0)).over().label("overdue")
+    rows = db.session.execute(
+        select(Milestone, overdue).where(open_task_sql(today), mine_sql(user))
+        .options(joinedload(Milestone.owner), joinedload(Milestone.funding_year))
+        .order_by(Milestone.due_date, Milestone.id).limit(limit)).all()
+    return [m for m, _ in rows], int(rows[0][1] or 0) if rows else 0
 
 
 def next_deadlines(limit: int = 5, today: date | None = None, session: Session | None = None,
