@@ -141,4 +141,4 @@ def test_home_runs_the_same_few_queries_with_little_or_much_data(client, auth, m
     # The CYP chart, now one query, still sums each strand's targets (25 x 40) and what was reached (25 x 3).
     assert ": 75 reached against a target of 1000." in page.text
     assert many.count == few.count, many.statements
-    assert many.count <= 13, many.statements
+    assert many.count <= 12, many.statements  # issue 27: at most 12 at any data size

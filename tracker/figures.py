@@ -33,7 +33,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import NamedTuple
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import String, and_, case, cast, func, literal, null, or_, select, union_all
 from sqlalchemy.orm import joinedload
 
 from tracker.extensions import db
@@ -357,13 +357,37 @@ def ledger_actuals(year_id: int, shares: ShareMap) -> Actuals:
 AS_AT_FIELDS = ("status", "value_pence", "start_date", "end_date", "_shares")
 
 
-def changes_since(moment: datetime) -> dict[int, dict]:
+def _history_since(moment: datetime, day: date) -> tuple[list, list]:
+    """What ``changes_since`` and ``statuses_as_at`` read, in one query (a UNION ALL of the audit trail's changes
+    to contracts after ``moment`` and the contract events taking effect after ``day``), each part in its order."""
+    audit = (select(literal(0).label("part"), AuditEvent.object_id.label("object_id"), AuditEvent.before,
+                    cast(null(), String(20)).label("from_status"), AuditEvent.created_at.label("at"),
+                    AuditEvent.created_at.label("then"), AuditEvent.id.label("row_id"))
+             .where(AuditEvent.object_type == "Commission", AuditEvent.created_at > moment))
+    # The order keys are only sorted on, never read back: a date and a time share the column (on SQLite as text).
+    events = (select(literal(1), ContractEvent.commission_id, cast(null(), AuditEvent.before.type),
+                     ContractEvent.from_status, ContractEvent.effective_date, ContractEvent.recorded_at,
+                     ContractEvent.id)
+              .where(ContractEvent.effective_date > day, ContractEvent.from_status.is_not(None)))
+    both = union_all(audit, events).subquery()
+    changes, statuses = [], []
+    for part, object_id, before, from_status in db.session.execute(
+            select(both.c.part, both.c.object_id, both.c.before, both.c.from_status)
+            .order_by(both.c.part, both.c.at, both.c.then, both.c.row_id)):
+        if part == 0:
+            changes.append((object_id, before))
+        else:
+            statuses.append((object_id, from_status))
+    return changes, statuses
+
+
+def changes_since(moment: datetime, rows: list | None = None) -> dict[int, dict]:
     """For each contract changed after ``moment``: each of ``AS_AT_FIELDS`` as it stood then (the "before" of the
     first change to it after ``moment``, from the audit trail). A field missing from the answer stands as it is
     now. A variation counts from the date it was agreed (``_effective``), whenever it was recorded, and a contract
     entered late counts as entered. The status is not read here: it comes from the contract events, by the date
     each took effect (``statuses_as_at``). One query."""
-    events = db.session.execute(
+    events = rows if rows is not None else db.session.execute(
         select(AuditEvent.object_id, AuditEvent.before)
         .where(AuditEvent.object_type == "Commission", AuditEvent.created_at > moment)
         .order_by(AuditEvent.created_at, AuditEvent.id)
@@ -397,13 +421,13 @@ class ShareRow(NamedTuple):
     amount_pence: int
 
 
-def statuses_as_at(day: date) -> dict[int, str]:
+def statuses_as_at(day: date, rows: list | None = None) -> dict[int, str]:
     """For each contract whose status changed with effect after ``day``: its status on ``day``, the status its first
     such change moved from. A change counts from the date it takes effect, not the day it was typed: a termination
     effective 15 November and typed in January ends the contract in Q3. The status a contract was entered with is
     where its history starts, not a change (a contract entered late counts as entered). One query."""
     out: dict[int, str] = {}
-    for commission_id, from_status in db.session.execute(
+    for commission_id, from_status in rows if rows is not None else db.session.execute(
             select(ContractEvent.commission_id, ContractEvent.from_status)
             .where(ContractEvent.effective_date > day, ContractEvent.from_status.is_not(None))
             .order_by(ContractEvent.effective_date, ContractEvent.recorded_at, ContractEvent.id)):
@@ -417,8 +441,10 @@ def past_facts(year: FundingYear, quarter: int, today: date | None = None) -> di
     _, quarter_end = quarter_bounds(year.label, quarter)
     if quarter_end >= (today or date.today()):
         return {}
-    out = changes_since(datetime.combine(quarter_end, time.max))
-    for commission_id, status in statuses_as_at(quarter_end).items():
+    moment = datetime.combine(quarter_end, time.max)
+    changes, statuses = _history_since(moment, quarter_end)  # one query for both
+    out = changes_since(moment, changes)
+    for commission_id, status in statuses_as_at(quarter_end, statuses).items():
         out.setdefault(commission_id, {})["status"] = status
     return out
 
