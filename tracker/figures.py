@@ -229,11 +229,16 @@ def share_map(rows) -> ShareMap:
     return {cid: list(lines.items()) for cid, lines in out.items()}
 
 
+def _share_rows():
+    """Shares as the plain rows ``share_map`` reads (and their year), in the order they were made."""
+    return select(FundingShare.id, FundingShare.commission_id, FundingShare.budget_line_id,
+                  FundingShare.funding_stream_id, FundingShare.amount_pence,
+                  FundingShare.funding_year_id).order_by(FundingShare.id)
+
+
 def year_share_map(year_id: int) -> ShareMap:
     """The year's shares as they are now (one query), for pages that do not work out the whole year."""
-    return share_map(db.session.execute(
-        select(FundingShare.id, FundingShare.commission_id, FundingShare.budget_line_id, FundingShare.funding_stream_id,
-               FundingShare.amount_pence).where(FundingShare.funding_year_id == year_id).order_by(FundingShare.id)))
+    return share_map(db.session.execute(_share_rows().where(FundingShare.funding_year_id == year_id)))
 
 
 def route_spend(commission_id: int | None, coded_line_id: int | None, amount: int,
@@ -254,10 +259,10 @@ def route_spend(commission_id: int | None, coded_line_id: int | None, amount: in
     return list(zip((line_id for line_id, _ in mine), apportion(amount, [w for _, w in mine])))
 
 
-def _split_contracts(year_id: int):
-    """The contracts with more than one share in the year: their lines are apportioned one amount at a time."""
-    return (select(FundingShare.commission_id).where(FundingShare.funding_year_id == year_id)
-            .group_by(FundingShare.commission_id).having(func.count(FundingShare.id) > 1))
+def split_contracts(shares: ShareMap) -> list[int]:
+    """The contracts with shares on more than one budget line (or none) in the year: their lines are apportioned
+    (``route_spend``), so they are read one amount at a time."""
+    return sorted(cid for cid, mine in shares.items() if len(mine) > 1)
 
 
 def year_spend(year_id: int, shares: ShareMap, *columns, where=()) -> list[tuple]:
@@ -269,7 +274,7 @@ def year_spend(year_id: int, shares: ShareMap, *columns, where=()) -> list[tuple
     multiplying by how many lines had it gives exactly the sum of apportioning line by line: a figure never depends on
     how a page grouped the ledger. ``lines`` counts each ledger line once, where the largest part of it went."""
     t = LedgerTransaction
-    split = sorted(cid for cid, mine in shares.items() if len(mine) > 1)
+    split = split_contracts(shares)
     counted = t.counted_commission_id()  # a held line counts on no contract until finance confirms it
     keys = (t.budget_line_id, counted, *columns)
     whole = select(*keys, func.sum(t.net_pence), func.count(t.id)).where(t.funding_year_id == year_id, *where)
@@ -293,13 +298,15 @@ def year_spend(year_id: int, shares: ShareMap, *columns, where=()) -> list[tuple
 
 def apportioned_contracts(year_id: int, shares: ShareMap | None = None, where=()) -> dict[int, list[tuple]]:
     """How the spend of each contract split across budget lines in the year was routed: {commission id:
-    [(budget line id, the share's amount, pence routed there), ...]} (three queries), for the reconciliation and the
+    [(budget line id, the share's amount, pence routed there), ...]} (two queries), for the reconciliation and the
     unmatched lines page."""
     shares = year_share_map(year_id) if shares is None else shares
-    t = LedgerTransaction
+    split = split_contracts(shares)
+    if not split:
+        return {}
     routed: dict = defaultdict(int)
     for line_id, commission_id, pence, _lines in year_spend(
-            year_id, shares, where=(*where, t.counted_commission_id().in_(_split_contracts(year_id)))):
+            year_id, shares, where=(*where, LedgerTransaction.counted_commission_id().in_(split))):
         routed[(commission_id, line_id)] += pence
     out = {}
     for commission_id in sorted({cid for cid, _ in routed}):
@@ -381,19 +388,15 @@ def _history_since(moment: datetime, day: date) -> tuple[list, list]:
     return changes, statuses
 
 
-def changes_since(moment: datetime, rows: list | None = None) -> dict[int, dict]:
+def changes_since(moment: datetime, rows: list) -> dict[int, dict]:
     """For each contract changed after ``moment``: each of ``AS_AT_FIELDS`` as it stood then (the "before" of the
     first change to it after ``moment``, from the audit trail). A field missing from the answer stands as it is
     now. A variation counts from the date it was agreed (``_effective``), whenever it was recorded, and a contract
     entered late counts as entered. The status is not read here: it comes from the contract events, by the date
-    each took effect (``statuses_as_at``). One query."""
-    events = rows if rows is not None else db.session.execute(
-        select(AuditEvent.object_id, AuditEvent.before)
-        .where(AuditEvent.object_type == "Commission", AuditEvent.created_at > moment)
-        .order_by(AuditEvent.created_at, AuditEvent.id)
-    )
+    each took effect (``statuses_as_at``). ``rows``: the audit trail's (contract id, before) after ``moment``, in
+    order (``_history_since``)."""
     out: dict[int, dict] = {}
-    for object_id, before in events:
+    for object_id, before in rows:
         if not isinstance(before, dict) or object_id is None:
             continue
         effective = before.get("_effective")
@@ -421,16 +424,14 @@ class ShareRow(NamedTuple):
     amount_pence: int
 
 
-def statuses_as_at(day: date, rows: list | None = None) -> dict[int, str]:
+def statuses_as_at(day: date, rows: list) -> dict[int, str]:
     """For each contract whose status changed with effect after ``day``: its status on ``day``, the status its first
     such change moved from. A change counts from the date it takes effect, not the day it was typed: a termination
     effective 15 November and typed in January ends the contract in Q3. The status a contract was entered with is
-    where its history starts, not a change (a contract entered late counts as entered). One query."""
+    where its history starts, not a change (a contract entered late counts as entered). ``rows``: the contract
+    events taking effect after ``day`` as (contract id, status it moved from), in order (``_history_since``)."""
     out: dict[int, str] = {}
-    for commission_id, from_status in rows if rows is not None else db.session.execute(
-            select(ContractEvent.commission_id, ContractEvent.from_status)
-            .where(ContractEvent.effective_date > day, ContractEvent.from_status.is_not(None))
-            .order_by(ContractEvent.effective_date, ContractEvent.recorded_at, ContractEvent.id)):
+    for commission_id, from_status in rows:
         out.setdefault(commission_id, from_status)
     return out
 
@@ -520,14 +521,10 @@ def share_rows_as_at(year: FundingYear, past: dict[int, dict]) -> list:
     return _shares_as_at(year, rows, past)
 
 
-def share_figures(year: FundingYear, quarter: int, actuals: Actuals, past: dict[int, dict],
-                  rows: list | None = None) -> list[ShareFigures]:
+def share_figures(quarter: int, actuals: Actuals, past: dict[int, dict], rows: list) -> list[ShareFigures]:
     """Every funding share in the year with what it commits as at the end of ``quarter``; ``past`` is
     ``past_facts(year, quarter)`` (contracts changed since, as they stood then) and ``rows`` the shares as at then
-    (``share_rows_as_at``, loaded when not given). What is paid on a share is the spend routed to it
-    (``route_spend``)."""
-    if rows is None:
-        rows = share_rows_as_at(year, past)
+    (``share_rows_as_at``). What is paid on a share is the spend routed to it (``route_spend``)."""
     out = []
     nothing = (0, 0, 0, 0)
     paid_by, credits_by = actuals.by_commission_line, actuals.settled_credits
@@ -541,7 +538,7 @@ def share_figures(year: FundingYear, quarter: int, actuals: Actuals, past: dict[
         paid_to_date = sum(paid[:quarter])
         if status == TERMINATED:
             committed = paid_to_date
-        elif status in COMMITTED_STATUSES:
+        elif is_committed(status):
             committed = s.amount_pence
         else:
             committed = 0
@@ -690,7 +687,7 @@ def year_figures(year: FundingYear, quarter: int = 4, today: date | None = None,
     past = past_facts(year, quarter, today)
     share_rows = share_rows_as_at(year, past)
     actuals = ledger_actuals(year.id, share_map(share_rows))
-    shares = share_figures(year, quarter, actuals, past, share_rows)
+    shares = share_figures(quarter, actuals, past, share_rows)
     committed: dict = defaultdict(int)
     outstanding: dict = defaultdict(int)
     for s in shares:
@@ -797,19 +794,15 @@ def paid_by_contract(ids) -> dict[int, int]:
 def paid_by_share(commission_id: int) -> dict[tuple[int | None, int | None], int]:
     """Spend routed to each of one contract's shares, every year: {(year id, budget line id): pence} (two queries;
     ``route_spend``, the rule the budget page and claims use). Held lines count on no contract until confirmed."""
-    shares: dict[int | None, ShareMap] = defaultdict(dict)
-    for year_id, line_id, amount in db.session.execute(
-            select(FundingShare.funding_year_id, FundingShare.budget_line_id, FundingShare.amount_pence)
-            .where(FundingShare.commission_id == commission_id).order_by(FundingShare.id)):
-        mine = shares[year_id].setdefault(commission_id, [])
-        merged = dict(mine)
-        merged[line_id] = merged.get(line_id, 0) + int(amount)
-        shares[year_id][commission_id] = list(merged.items())
+    rows_by_year: dict = defaultdict(list)
+    for row in db.session.execute(_share_rows().where(FundingShare.commission_id == commission_id)):
+        rows_by_year[row.funding_year_id].append(row)
+    shares = {year_id: share_map(rows) for year_id, rows in rows_by_year.items()}
     t = LedgerTransaction
     out: dict = defaultdict(int)
     for year_id, line_id, net, count in db.session.execute(
             select(t.funding_year_id, t.budget_line_id, t.net_pence, func.count(t.id))
-            .where(t.commission_id == commission_id, t.held_reason.is_(None))
+            .where(t.counted_commission_id() == commission_id)  # a held line counts on no contract
             .group_by(t.funding_year_id, t.budget_line_id, t.net_pence)):
         for routed, pence in route_spend(commission_id, line_id, int(net), shares.get(year_id, {})):
             out[(year_id, routed)] += pence * int(count)
