@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from tracker import transitions
 from tracker.errors import abort_with
 from tracker.extensions import db
 from tracker.models import AuditEvent, User
@@ -72,25 +73,17 @@ def _still_there(model, record_id: int):
     return record
 
 
-def transition(record, expected_version: int, *, version_attr: str = "version", from_states: tuple[str, ...] = (),
-               state_attr: str = "status", message: str = "", **values: Any) -> None:
-    """Change ``record`` with one conditional UPDATE: only if it is still at ``expected_version`` (and, given
-    ``from_states``, in one of them). The version goes up by one. On PostgreSQL the row stays locked to the end of
-    the transaction and on SQLite the database does, so what follows in this request reads what it wrote.
+def transition(record, from_states: tuple[str, ...], *, version_attr: str = "version", state_attr: str = "status",
+               message: str = "", **values: Any) -> None:
+    """Change ``record`` with one conditional UPDATE: only if it is still at the version this request read and in
+    one of ``from_states`` (``transitions.advance``, the one such UPDATE). The version goes up by one.
 
     Raises ``Stale`` (after a rollback, with the record as it is now) when no row matched: someone else moved it
-    first. ``record`` is refreshed from the row afterwards."""
+    first, and the claim page shows the two side by side. ``record`` is refreshed from the row afterwards."""
     model, record_id = type(record), record.id
-    version_column = getattr(model, version_attr)
-    statement = update(model).where(model.id == record_id, version_column == expected_version)
-    if from_states:
-        statement = statement.where(getattr(model, state_attr).in_(from_states))
-    changed = db.session.execute(statement.values(**values, **{version_attr: version_column + 1})
-                                 .execution_options(synchronize_session=False)).rowcount
-    if changed != 1:
+    if not transitions.advance(record, from_states, state_attr=state_attr, version_attr=version_attr, **values):
         db.session.rollback()
         raise Stale(_still_there(model, record_id), message)
-    db.session.refresh(record)
 
 
 def show_version(form, record, version_attr: str = "version") -> None:

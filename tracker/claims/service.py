@@ -352,8 +352,7 @@ def _move(claim: Claim, shown: int | None, action: str, from_states: tuple[str, 
     then a single UPDATE conditional on the version and status read now. Returns the changed fields before."""
     locking.check_version(claim, shown, "row_version", _lost(claim, action))
     before = audit.snapshot(claim, CLAIM_FIELDS)
-    locking.transition(claim, claim.row_version, version_attr="row_version", from_states=from_states,
-                       message=_lost(claim, action), **values)
+    locking.transition(claim, from_states, version_attr="row_version", message=_lost(claim, action), **values)
     return before
 
 
