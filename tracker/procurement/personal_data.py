@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker import audit
+from tracker.figures import NOT_ON_A_LINE
 from tracker.imports.matching import normalise_code, normalise_supplier
 from tracker.models import LedgerTransaction, PersonalDataDecision, Provider, SupplierAlias
 from tracker.models.base import utcnow
@@ -227,16 +228,12 @@ def check(individuals: Individuals, lines: Sequence[LedgerTransaction], decision
     return Verdict([check_line(individuals, line, decisions) for line in lines])
 
 
-def category_of(line: LedgerTransaction) -> str:
-    """What a redacted payment's purpose says instead: the category of the line's budget line (or of its
-    contract's share for the line's year), else the account description, else "Services"."""
-    if line.budget_line is not None:
-        return line.budget_line.category.name
-    if line.commission is not None:
-        shares = [s for s in line.commission.funding_shares if s.budget_line is not None]
-        mine = [s for s in shares if s.funding_year_id == line.funding_year_id] or shares
-        if mine:
-            return max(mine, key=lambda s: s.amount_pence).budget_line.category.name
+def category_of(line: LedgerTransaction, counted_on: str) -> str:
+    """What a redacted payment's purpose says instead: ``counted_on``, the category of the budget line(s) its spend
+    counts on (the file's expense category, by the figures engine's ``route_spend``), else the account
+    description, else "Services"."""
+    if counted_on and counted_on != NOT_ON_A_LINE:
+        return counted_on
     return line.account_description or NO_CATEGORY
 
 

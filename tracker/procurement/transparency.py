@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from tracker import audit, files, settings
 from tracker.errors import get_or_404
 from tracker.models import (
-    BudgetLine, Category, Commission, FundingShare, LedgerTransaction, Provider, Publication, User,
+    BudgetLine, Category, Commission, LedgerTransaction, Provider, Publication, User,
 )
 from tracker.models.base import utcnow
 from tracker.models.monitoring import Document
@@ -160,16 +160,12 @@ def _vfm(c: Commission | None, with_reason: bool = True) -> str:
 def spend_payments(session: Session, period: Period, values: dict) -> tuple[list[Payment], list[str]]:
     """The payments of the period over £500 (more than £500.00, credits too), aggregated by invoice when the
     setting says so, net or gross as it says; with notes on what was left out or redacted."""
-    commission = joinedload(LedgerTransaction.commission)
     lines = session.scalars(
         select(LedgerTransaction)
-        .options(commission.joinedload(Commission.provider),
-                 commission.joinedload(Commission.funding_shares).joinedload(FundingShare.budget_line)
-                 .joinedload(BudgetLine.category),
-                 joinedload(LedgerTransaction.budget_line).joinedload(BudgetLine.category))
+        .options(joinedload(LedgerTransaction.commission).joinedload(Commission.provider))
         .where(LedgerTransaction.posting_date.between(period.start, period.end),
                LedgerTransaction.transaction_type.in_(SPEND_TYPES))
-        .order_by(LedgerTransaction.posting_date, LedgerTransaction.id)).unique().all()
+        .order_by(LedgerTransaction.posting_date, LedgerTransaction.id)).all()
     individuals = personal_data.Individuals.load(session)
     decisions = personal_data.decisions_between(session, period.start, period.end)
     category_of = _expense_categories(session, lines)
@@ -195,15 +191,16 @@ def spend_payments(session: Session, period: Period, values: dict) -> tuple[list
         if verdict.findings:
             seen = personal_data.Review([l.id for l in group], posted, reference, supplier, purpose, amount, verdict)
             review.append(seen)
+        expense_category = "; ".join(dict.fromkeys(category_of[l.id] for l in group))
         if verdict.redacted:
-            supplier, purpose = REDACTED, personal_data.category_of(first)
+            supplier, purpose = REDACTED, personal_data.category_of(first, expense_category)
             if c is not None and personal_data.find(individuals, texts=[c.award_reason]):
                 vfm = _vfm(c, with_reason=False)
         payments.append(Payment(
             posting_date=posted, reference=reference, supplier=supplier, purpose=purpose,
             vfm=vfm, department=first.cost_centre or values["vru_name"],
             merchant_category=first.account_description,
-            expense_category="; ".join(dict.fromkeys(category_of[l.id] for l in group)), amount_pence=amount,
+            expense_category=expense_category, amount_pence=amount,
             vat_pence=sum(l.vat_pence for l in group), lines=len(group), review=seen))
     notes = [f"{len(lines)} ledger line(s) of the period (invoices and credits); {len(payments)} payment(s) over £500 "
              f"({'gross, including VAT' if gross else 'net of VAT'}"
@@ -220,8 +217,7 @@ def _expense_categories(session: Session, lines: list[LedgerTransaction]) -> dic
     from tracker.figures import NOT_ON_A_LINE, route_spend, year_share_map
 
     shares = {y: year_share_map(y) for y in {l.funding_year_id for l in lines if l.funding_year_id is not None}}
-    routed = {l.id: [line_id for line_id, _ in route_spend(None if l.held_reason else l.commission_id,
-                                                            l.budget_line_id, l.net_pence,
+    routed = {l.id: [line_id for line_id, _ in route_spend(l.counted_commission, l.budget_line_id, l.net_pence,
                                                             shares.get(l.funding_year_id, {}))]
               for l in lines}
     ids = {i for line_ids in routed.values() for i in line_ids if i is not None}
