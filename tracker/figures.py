@@ -56,6 +56,12 @@ def is_committed(status: str) -> bool:
     return status in COMMITTED_STATUSES
 
 
+def is_contracted(status: str) -> bool:
+    """Whether a contract in ``status`` was awarded (awarded, live, ended or terminated): a contract, not the
+    pipeline."""
+    return is_committed(status) or status == TERMINATED
+
+
 # --- RAG ------------------------------------------------------------------------------------------------------
 
 def _off_rag(off: Decimal, amber, red) -> str:
@@ -499,7 +505,7 @@ class ShareFigures:
     @property
     def contracted(self) -> bool:
         """Awarded, live, ended or terminated as at the quarter end: a contract, not the pipeline."""
-        return is_committed(self.status) or self.status == TERMINATED
+        return is_contracted(self.status)
 
     @property
     def remaining(self) -> int:

@@ -33,7 +33,7 @@ from sqlalchemy import func, select, update
 from tracker import audit
 from tracker.errors import abort_with, get_or_404
 from tracker.extensions import db
-from tracker.figures import TERMINATED, is_committed
+from tracker.figures import is_contracted
 from tracker.models import (
     AccountRule, BudgetLine, Commission, FundingYear, LedgerTransaction, Provider, SupplierAlias,
 )
@@ -67,7 +67,7 @@ def hold_for(status: str, start: date, end: date, on: date) -> str | None:
     """Why a line dated ``on``, matched by the rules to a contract in ``status`` running ``start``-``end``, is held
     rather than counted on it (``NOT_AWARDED`` or ``OUTSIDE_DATES``), or None when it counts. The one rule: the
     import and every re-check of a contract's lines call it."""
-    if not (is_committed(status) or status == TERMINATED):
+    if not is_contracted(status):
         return NOT_AWARDED
     if not start <= on <= end:
         return OUTSIDE_DATES
