@@ -131,7 +131,7 @@ def fitted_widths(table: Table) -> list[float]:
     prints as "###". Wrapped text columns keep their width: their text goes onto more lines instead."""
     widths = []
     for i, c in enumerate(table.columns):
-        width = float(c.width)
+        width = float(c.width)  # float ok: a column width in characters, not money
         longest_word = max((len(w) for w in c.heading.split()), default=0)
         width = max(width, longest_word * BOLD + PADDING)
         if not wraps(c):
